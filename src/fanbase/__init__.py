@@ -1,0 +1,1 @@
+"""fanbase: a fan CRM whose heart is segmentation."""

@@ -1,0 +1,68 @@
+"""Engines and the unit of work. Services open ``database.transaction()``; repositories never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.pool import ConnectionPoolEntry
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # SQLAlchemy's recipe for pysqlite: turn off the driver's implicit transactions and emit BEGIN ourselves
+    # (see _begin_sqlite), so transactions, savepoints and DDL behave as on PostgreSQL.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA busy_timeout = 10000")
+    cursor.close()
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    # Writers ask for IMMEDIATE: it takes the write lock up front, so concurrent writers queue on busy_timeout
+    # instead of failing when a deferred read lock cannot be upgraded. Readers never block in WAL mode.
+    connection.exec_driver_sql(connection.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+
+def create_database_engine(url: str, **options: Any) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **options)
+        event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "begin", _begin_sqlite)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **options)
+
+
+class Database:
+    """One database: its engine, and the only way to open a transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Database:
+        return cls(create_database_engine(url, **options))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Connection]:
+        """One unit of work: commits if the block ends normally, rolls back on any exception."""
+        with self.engine.connect() as connection:
+            if write:
+                connection = connection.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            with connection.begin():
+                yield connection
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,288 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create it; this module is how code refers to it.
+
+Every table carries ``workspace_id`` and every key, foreign key and index on workspace data leads with it, so the
+schema can be distributed by workspace later (DESIGN.md §5). One deviation, for SQLite's sake: SQLite only
+auto-increments a lone ``INTEGER PRIMARY KEY``, so tables with a surrogate id keep ``id`` as the primary key and add
+``UNIQUE (workspace_id, id)``; every foreign key references that pair, so no row can point across workspaces.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from fanbase.db.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite auto-increments only INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+# JSONB on PostgreSQL (indexable, compact); JSON text on SQLite.
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+LIFECYCLE_STAGES = ("subscriber", "lead", "customer", "advocate")
+SOURCES = ("subscription", "direct_purchase", "import", "event", "social", "referral", "manual")
+ORDER_STATUSES = ("completed", "refunded")
+LIST_STATUSES = ("subscribed", "unsubscribed", "bounced")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+def _workspace_fk(*columns: str, table: str, ondelete: str = "CASCADE") -> ForeignKeyConstraint:
+    """A foreign key that leads with workspace_id, so it can never point into another workspace."""
+    return ForeignKeyConstraint(
+        ["workspace_id", *columns], [f"{table}.workspace_id", f"{table}.id"], ondelete=ondelete
+    )
+
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("currency", String(3), nullable=False, server_default="USD"),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    # The first characters of the key, shown in listings so a person can tell keys apart; never the secret.
+    Column("prefix", String(32), nullable=False, unique=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_used_at", UTCDateTime()),
+    Column("revoked_at", UTCDateTime()),
+    UniqueConstraint("workspace_id", "id"),
+)
+
+custom_fields = Table(
+    "custom_fields",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("choices", Json),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("workspace_id", "name"),
+    UniqueConstraint("workspace_id", "id"),
+    CheckConstraint(_in("type", ("text", "number", "money", "enum", "datetime", "boolean")), name="type"),
+)
+
+fans = Table(
+    "fans",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("first_name", String(200)),
+    Column("last_name", String(200)),
+    Column("lifecycle_stage", String(16), nullable=False, server_default="subscriber"),
+    Column("source", String(32), nullable=False, server_default="manual"),
+    Column("country", String(2)),
+    Column("city", String(200)),
+    Column("custom_fields", Json, nullable=False, server_default="{}"),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    # Derived figures, kept up to date in the same transaction as every order, refund and event.
+    # Money is integer minor units (cents): SQLite would store Numeric as a binary float.
+    Column("total_spent_cents", BigInteger, nullable=False, server_default="0"),
+    Column("purchase_count", Integer, nullable=False, server_default="0"),
+    Column("first_purchase_at", UTCDateTime()),
+    Column("last_purchase_at", UTCDateTime()),
+    Column("last_active_at", UTCDateTime()),
+    UniqueConstraint("workspace_id", "id"),
+    CheckConstraint(_in("lifecycle_stage", LIFECYCLE_STAGES), name="lifecycle_stage"),
+    CheckConstraint(_in("source", SOURCES), name="source"),
+)
+# Emails are stored lower-cased by the service; the index enforces it against any other writer too.
+Index("uq_fans_workspace_email", fans.c.workspace_id, func.lower(fans.c.email), unique=True)
+for _column in (
+    "lifecycle_stage",
+    "source",
+    "country",
+    "created_at",
+    "total_spent_cents",
+    "purchase_count",
+    "last_purchase_at",
+    "last_active_at",
+):
+    Index(f"ix_fans_workspace_{_column}", fans.c.workspace_id, fans.c[_column])
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, nullable=False),
+    Column("fan_id", Id, nullable=False),
+    Column("external_id", String(200)),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("product", String(200)),
+    Column("status", String(16), nullable=False, server_default="completed"),
+    Column("placed_at", UTCDateTime(), nullable=False),
+    Column("refunded_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    _workspace_fk("fan_id", table="fans"),
+    UniqueConstraint("workspace_id", "id"),
+    UniqueConstraint("workspace_id", "external_id"),
+    CheckConstraint(_in("status", ORDER_STATUSES), name="status"),
+    CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
+    Index("ix_orders_workspace_fan_placed", "workspace_id", "fan_id", "placed_at"),
+    Index("ix_orders_workspace_category_placed", "workspace_id", "category", "placed_at"),
+    Index("ix_orders_workspace_placed", "workspace_id", "placed_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, nullable=False),
+    Column("fan_id", Id, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("properties", Json, nullable=False, server_default="{}"),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    _workspace_fk("fan_id", table="fans"),
+    UniqueConstraint("workspace_id", "id"),
+    Index("ix_events_workspace_fan_type_occurred", "workspace_id", "fan_id", "type", "occurred_at"),
+    Index("ix_events_workspace_type_occurred", "workspace_id", "type", "occurred_at"),
+    Index("ix_events_workspace_occurred", "workspace_id", "occurred_at"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    # casefolded name: tags are unique and referenced by rules case-insensitively.
+    Column("name_key", String(100), nullable=False),
+    Column("color", String(7)),
+    Column("category", String(64)),
+    Column("description", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("workspace_id", "name_key"),
+    UniqueConstraint("workspace_id", "id"),
+)
+
+fan_tags = Table(
+    "fan_tags",
+    metadata,
+    Column("workspace_id", Id, nullable=False),
+    Column("tag_id", Id, nullable=False),
+    Column("fan_id", Id, nullable=False),
+    Column("added_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "tag_id", "fan_id"),
+    _workspace_fk("tag_id", table="tags"),
+    _workspace_fk("fan_id", table="fans"),
+    Index("ix_fan_tags_workspace_fan", "workspace_id", "fan_id"),
+)
+
+lists = Table(
+    "lists",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("name_key", String(100), nullable=False),
+    Column("description", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("workspace_id", "name_key"),
+    UniqueConstraint("workspace_id", "id"),
+)
+
+list_members = Table(
+    "list_members",
+    metadata,
+    Column("workspace_id", Id, nullable=False),
+    Column("list_id", Id, nullable=False),
+    Column("fan_id", Id, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("consent_at", UTCDateTime()),
+    Column("consent_source", String(200)),
+    Column("status_changed_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "list_id", "fan_id"),
+    _workspace_fk("list_id", table="lists"),
+    _workspace_fk("fan_id", table="fans"),
+    CheckConstraint(_in("status", LIST_STATUSES), name="status"),
+    Index("ix_list_members_workspace_fan", "workspace_id", "fan_id"),
+    Index("ix_list_members_workspace_list_status", "workspace_id", "list_id", "status"),
+)
+
+# The consent record: every subscription change, kept after the membership row changes (GDPR asks "since when,
+# and how did they agree?"). Rows are only ever appended.
+list_subscription_log = Table(
+    "list_subscription_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, nullable=False),
+    Column("list_id", Id, nullable=False),
+    Column("fan_id", Id, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("source", String(200)),
+    Column("at", UTCDateTime(), nullable=False),
+    _workspace_fk("list_id", table="lists"),
+    _workspace_fk("fan_id", table="fans"),
+    Index("ix_list_subscription_log_workspace_list_at", "workspace_id", "list_id", "at"),
+    Index("ix_list_subscription_log_workspace_fan", "workspace_id", "fan_id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", Json, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "key"),
+)
+
+__all__ = [
+    "api_keys",
+    "custom_fields",
+    "events",
+    "fan_tags",
+    "fans",
+    "idempotency_keys",
+    "list_members",
+    "list_subscription_log",
+    "lists",
+    "metadata",
+    "orders",
+    "tags",
+    "workspaces",
+]

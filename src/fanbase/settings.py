@@ -1,0 +1,31 @@
+"""Configuration from the environment (prefix ``FANBASE_``); with none, an embedded SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FANBASE_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="Where the embedded SQLite file lives.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; e.g. postgresql+psycopg://user@host/db. Unset: SQLite in data_dir.",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Bounds that keep one request from exhausting the server; each refusal names its limit.
+    max_page_size: int = 500
+    max_batch_size: int = 1000
+    max_csv_bytes: int = 20 * 1024 * 1024
+    # Webhook targets on loopback/private/link-local addresses are refused unless this is set (tests set it).
+    allow_private_webhook_targets: bool = False
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'fanbase.sqlite3').resolve()}"
