@@ -309,9 +309,7 @@ class Order(Record):
 
 class EventIn(FanReference):
     type: Slug
-    properties: dict[Annotated[str, Field(min_length=1, max_length=64)], JsonScalar] = Field(
-        default_factory=dict
-    )
+    properties: dict[Annotated[str, Field(min_length=1, max_length=64)], JsonScalar] = Field(default_factory=dict)
     occurred_at: UtcDatetime | None = Field(default=None, description="Default now.")
 
 
@@ -417,4 +415,3 @@ class ImportReport(Record):
     created: int
     updated: int
     errors: list[ImportRowError]
-

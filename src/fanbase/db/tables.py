@@ -56,9 +56,7 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 def _workspace_fk(*columns: str, table: str, ondelete: str = "CASCADE") -> ForeignKeyConstraint:
     """A foreign key that leads with workspace_id, so it can never point into another workspace."""
-    return ForeignKeyConstraint(
-        ["workspace_id", *columns], [f"{table}.workspace_id", f"{table}.id"], ondelete=ondelete
-    )
+    return ForeignKeyConstraint(["workspace_id", *columns], [f"{table}.workspace_id", f"{table}.id"], ondelete=ondelete)
 
 
 workspaces = Table(

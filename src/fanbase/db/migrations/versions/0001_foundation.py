@@ -23,9 +23,7 @@ def upgrade() -> None:
 
     op.create_table(
         "workspaces",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("currency", sa.String(length=3), server_default="USD", nullable=False),
         sa.Column("created_at", fanbase.db.types.UTCDateTime(timezone=True), nullable=False),
@@ -33,9 +31,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "api_keys",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("workspace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("prefix", sa.String(length=32), nullable=False),
@@ -55,9 +51,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "custom_fields",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("workspace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("type", sa.String(length=16), nullable=False),
@@ -83,9 +77,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "fans",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("workspace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("first_name", sa.String(length=200), nullable=True),
@@ -127,18 +119,10 @@ def upgrade() -> None:
     with op.batch_alter_table("fans", schema=None) as batch_op:
         batch_op.create_index("ix_fans_workspace_country", ["workspace_id", "country"], unique=False)
         batch_op.create_index("ix_fans_workspace_created_at", ["workspace_id", "created_at"], unique=False)
-        batch_op.create_index(
-            "ix_fans_workspace_last_active_at", ["workspace_id", "last_active_at"], unique=False
-        )
-        batch_op.create_index(
-            "ix_fans_workspace_last_purchase_at", ["workspace_id", "last_purchase_at"], unique=False
-        )
-        batch_op.create_index(
-            "ix_fans_workspace_lifecycle_stage", ["workspace_id", "lifecycle_stage"], unique=False
-        )
-        batch_op.create_index(
-            "ix_fans_workspace_purchase_count", ["workspace_id", "purchase_count"], unique=False
-        )
+        batch_op.create_index("ix_fans_workspace_last_active_at", ["workspace_id", "last_active_at"], unique=False)
+        batch_op.create_index("ix_fans_workspace_last_purchase_at", ["workspace_id", "last_purchase_at"], unique=False)
+        batch_op.create_index("ix_fans_workspace_lifecycle_stage", ["workspace_id", "lifecycle_stage"], unique=False)
+        batch_op.create_index("ix_fans_workspace_purchase_count", ["workspace_id", "purchase_count"], unique=False)
         batch_op.create_index("ix_fans_workspace_source", ["workspace_id", "source"], unique=False)
         batch_op.create_index(
             "ix_fans_workspace_total_spent_cents", ["workspace_id", "total_spent_cents"], unique=False
@@ -169,9 +153,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "lists",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("workspace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("name_key", sa.String(length=100), nullable=False),
@@ -189,9 +171,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "tags",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("workspace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("name_key", sa.String(length=100), nullable=False),
@@ -211,9 +191,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "events",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("workspace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("fan_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("type", sa.String(length=64), nullable=False),
@@ -277,9 +255,7 @@ def upgrade() -> None:
         sa.Column("consent_at", fanbase.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("consent_source", sa.String(length=200), nullable=True),
         sa.Column("status_changed_at", fanbase.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "status IN ('subscribed', 'unsubscribed', 'bounced')", name=op.f("ck_list_members_status")
-        ),
+        sa.CheckConstraint("status IN ('subscribed', 'unsubscribed', 'bounced')", name=op.f("ck_list_members_status")),
         sa.ForeignKeyConstraint(
             ["workspace_id", "fan_id"],
             ["fans.workspace_id", "fans.id"],
@@ -302,9 +278,7 @@ def upgrade() -> None:
 
     op.create_table(
         "list_subscription_log",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("workspace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("list_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("fan_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -326,18 +300,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_list_subscription_log")),
     )
     with op.batch_alter_table("list_subscription_log", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_list_subscription_log_workspace_fan", ["workspace_id", "fan_id"], unique=False
-        )
+        batch_op.create_index("ix_list_subscription_log_workspace_fan", ["workspace_id", "fan_id"], unique=False)
         batch_op.create_index(
             "ix_list_subscription_log_workspace_list_at", ["workspace_id", "list_id", "at"], unique=False
         )
 
     op.create_table(
         "orders",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("workspace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("fan_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("external_id", sa.String(length=200), nullable=True),
@@ -365,9 +335,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_orders_workspace_category_placed", ["workspace_id", "category", "placed_at"], unique=False
         )
-        batch_op.create_index(
-            "ix_orders_workspace_fan_placed", ["workspace_id", "fan_id", "placed_at"], unique=False
-        )
+        batch_op.create_index("ix_orders_workspace_fan_placed", ["workspace_id", "fan_id", "placed_at"], unique=False)
         batch_op.create_index("ix_orders_workspace_placed", ["workspace_id", "placed_at"], unique=False)
 
 

@@ -1,0 +1,114 @@
+"""Orders and activity events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from fanbase.core.models import Event, Order
+from fanbase.db.repositories.fans import cents_to_money
+from fanbase.db.repositories.sql import chunks
+from fanbase.db.tables import events, orders
+
+ORDER_COLUMNS = tuple(column for column in orders.c if column.name not in ("workspace_id", "amount_cents"))
+EVENT_COLUMNS = tuple(column for column in events.c if column.name != "workspace_id")
+
+
+def order_from_row(row: Mapping[Any, Any]) -> Order:
+    data = dict(row)
+    data["amount"] = cents_to_money(data.pop("amount_cents"))
+    return Order.model_validate(data)
+
+
+def _insert_returning_ids(
+    connection: Connection, table: Any, workspace_id: int, rows: Sequence[Mapping[str, Any]]
+) -> list[int]:
+    ids: list[int] = []
+    for chunk in chunks(rows, 2000):
+        result = connection.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True),
+            [{**row, "workspace_id": workspace_id} for row in chunk],
+        )
+        ids.extend(result.scalars())
+    return ids
+
+
+def insert_orders(connection: Connection, workspace_id: int, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    return _insert_returning_ids(connection, orders, workspace_id, rows)
+
+
+def insert_events(connection: Connection, workspace_id: int, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    return _insert_returning_ids(connection, events, workspace_id, rows)
+
+
+def get_order_row(connection: Connection, workspace_id: int, order_id: int, *, for_update: bool = False) -> Any:
+    statement = select(*ORDER_COLUMNS, orders.c.amount_cents).where(
+        orders.c.workspace_id == workspace_id, orders.c.id == order_id
+    )
+    if for_update:
+        statement = statement.with_for_update()
+    return connection.execute(statement).one_or_none()
+
+
+def existing_external_ids(connection: Connection, workspace_id: int, external_ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in chunks(external_ids):
+        found.update(
+            connection.execute(
+                select(orders.c.external_id).where(
+                    orders.c.workspace_id == workspace_id, orders.c.external_id.in_(chunk)
+                )
+            ).scalars()
+        )
+    return found
+
+
+def mark_refunded(connection: Connection, workspace_id: int, order_id: int, *, now: datetime) -> None:
+    connection.execute(
+        update(orders)
+        .where(orders.c.workspace_id == workspace_id, orders.c.id == order_id)
+        .values(status="refunded", refunded_at=now)
+    )
+
+
+def orders_by_ids(connection: Connection, workspace_id: int, order_ids: Sequence[int]) -> list[Order]:
+    rows = connection.execute(
+        select(*ORDER_COLUMNS, orders.c.amount_cents)
+        .where(orders.c.workspace_id == workspace_id, orders.c.id.in_(order_ids))
+        .order_by(orders.c.id)
+    )
+    return [order_from_row(row._mapping) for row in rows]
+
+
+def orders_of_fan(connection: Connection, workspace_id: int, fan_id: int, *, limit: int, offset: int) -> list[Order]:
+    rows = connection.execute(
+        select(*ORDER_COLUMNS, orders.c.amount_cents)
+        .where(orders.c.workspace_id == workspace_id, orders.c.fan_id == fan_id)
+        .order_by(orders.c.placed_at.desc(), orders.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [order_from_row(row._mapping) for row in rows]
+
+
+def events_by_ids(connection: Connection, workspace_id: int, event_ids: Sequence[int]) -> list[Event]:
+    rows = connection.execute(
+        select(*EVENT_COLUMNS)
+        .where(events.c.workspace_id == workspace_id, events.c.id.in_(event_ids))
+        .order_by(events.c.id)
+    )
+    return [Event.model_validate(row._mapping) for row in rows]
+
+
+def events_of_fan(connection: Connection, workspace_id: int, fan_id: int, *, limit: int, offset: int) -> list[Event]:
+    rows = connection.execute(
+        select(*EVENT_COLUMNS)
+        .where(events.c.workspace_id == workspace_id, events.c.fan_id == fan_id)
+        .order_by(events.c.occurred_at.desc(), events.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [Event.model_validate(row._mapping) for row in rows]

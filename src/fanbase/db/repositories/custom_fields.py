@@ -1,0 +1,48 @@
+"""Custom field definitions, declared per workspace."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select
+
+from fanbase.core.models import CustomField, CustomFieldIn
+from fanbase.db.tables import custom_fields
+
+
+def insert_custom_field(
+    connection: Connection, workspace_id: int, field: CustomFieldIn, *, now: datetime
+) -> CustomField:
+    row = connection.execute(
+        insert(custom_fields)
+        .values(
+            workspace_id=workspace_id,
+            name=field.name,
+            type=field.type,
+            choices=list(field.choices) if field.choices else None,
+            created_at=now,
+        )
+        .returning(
+            custom_fields.c.id,
+            custom_fields.c.name,
+            custom_fields.c.type,
+            custom_fields.c.choices,
+            custom_fields.c.created_at,
+        )
+    ).one()
+    return CustomField.model_validate(row._mapping)
+
+
+def list_custom_fields(connection: Connection, workspace_id: int) -> list[CustomField]:
+    rows = connection.execute(
+        select(
+            custom_fields.c.id,
+            custom_fields.c.name,
+            custom_fields.c.type,
+            custom_fields.c.choices,
+            custom_fields.c.created_at,
+        )
+        .where(custom_fields.c.workspace_id == workspace_id)
+        .order_by(custom_fields.c.name)
+    )
+    return [CustomField.model_validate(row._mapping) for row in rows]

@@ -1,0 +1,335 @@
+"""Fans: rows, lookups, the filtered list, and the derived figures (total spent, purchases, activity)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.sql import ColumnElement, Select
+
+from fanbase.core.models import Fan, FanFilter, ListStatus
+from fanbase.db.repositories.sql import any_contains, chunks
+from fanbase.db.tables import events, fan_tags, fans, list_members, lists, orders, tags
+from fanbase.db.types import UTCDateTime
+
+FAN_COLUMNS = tuple(column for column in fans.c if column.name != "workspace_id")
+
+
+def cents_to_money(cents: int) -> Decimal:
+    return (Decimal(cents) / 100).quantize(Decimal("0.01"))
+
+
+def money_to_cents(amount: Decimal) -> int:
+    return int(amount * 100)
+
+
+def fan_from_row(
+    row: Row[Any] | Mapping[str, Any],
+    *,
+    tag_names: Sequence[str] = (),
+    list_statuses: Mapping[str, ListStatus] | None = None,
+) -> Fan:
+    data = dict(row._mapping) if isinstance(row, Row) else dict(row)
+    data["total_spent"] = cents_to_money(data.pop("total_spent_cents"))
+    return Fan.model_validate({**data, "tags": tuple(tag_names), "lists": dict(list_statuses or {})})
+
+
+def insert_fans(connection: Connection, workspace_id: int, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert many fans in one statement family; returns their ids in the order given."""
+    ids: list[int] = []
+    for chunk in chunks(rows, 2000):
+        result = connection.execute(
+            insert(fans).returning(fans.c.id, sort_by_parameter_order=True),
+            [{**row, "workspace_id": workspace_id} for row in chunk],
+        )
+        ids.extend(result.scalars())
+    return ids
+
+
+def get_fan_row(connection: Connection, workspace_id: int, fan_id: int) -> Row[Any] | None:
+    return connection.execute(
+        select(*FAN_COLUMNS).where(fans.c.workspace_id == workspace_id, fans.c.id == fan_id)
+    ).one_or_none()
+
+
+def fan_ids_by_email(connection: Connection, workspace_id: int, emails: Iterable[str]) -> dict[str, int]:
+    """Map lower-cased emails to fan ids (emails are stored lower-cased)."""
+    found: dict[str, int] = {}
+    for chunk in chunks(sorted(set(emails))):
+        rows = connection.execute(
+            select(fans.c.email, fans.c.id).where(fans.c.workspace_id == workspace_id, fans.c.email.in_(chunk))
+        )
+        found.update(dict(rows.tuples().all()))
+    return found
+
+
+def existing_fan_ids(connection: Connection, workspace_id: int, fan_ids: Iterable[int]) -> set[int]:
+    found: set[int] = set()
+    for chunk in chunks(sorted(set(fan_ids))):
+        found.update(
+            connection.execute(
+                select(fans.c.id).where(fans.c.workspace_id == workspace_id, fans.c.id.in_(chunk))
+            ).scalars()
+        )
+    return found
+
+
+def update_fan(connection: Connection, workspace_id: int, fan_id: int, values: Mapping[str, Any]) -> None:
+    connection.execute(update(fans).where(fans.c.workspace_id == workspace_id, fans.c.id == fan_id).values(**values))
+
+
+def update_fans_by_id(connection: Connection, workspace_id: int, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Executemany update; each row has ``fan_id`` plus the same set of columns to set."""
+    if not rows:
+        return
+    columns = [key for key in rows[0] if key != "fan_id"]
+    statement = (
+        update(fans)
+        .where(fans.c.workspace_id == workspace_id, fans.c.id == bindparam("fan_id"))
+        .values({column: bindparam(f"new_{column}") for column in columns})
+    )
+    connection.execute(
+        statement,
+        [{"fan_id": row["fan_id"], **{f"new_{column}": row[column] for column in columns}} for row in rows],
+    )
+
+
+def delete_fan(connection: Connection, workspace_id: int, fan_id: int) -> bool:
+    result = connection.execute(delete(fans).where(fans.c.workspace_id == workspace_id, fans.c.id == fan_id))
+    return result.rowcount > 0
+
+
+def tag_names_for(connection: Connection, workspace_id: int, fan_ids: Sequence[int]) -> dict[int, list[str]]:
+    names: dict[int, list[str]] = {}
+    for chunk in chunks(fan_ids):
+        rows = connection.execute(
+            select(fan_tags.c.fan_id, tags.c.name)
+            .join(tags, and_(tags.c.workspace_id == fan_tags.c.workspace_id, tags.c.id == fan_tags.c.tag_id))
+            .where(fan_tags.c.workspace_id == workspace_id, fan_tags.c.fan_id.in_(chunk))
+            .order_by(tags.c.name)
+        )
+        for fan_id, name in rows:
+            names.setdefault(fan_id, []).append(name)
+    return names
+
+
+def list_statuses_for(
+    connection: Connection, workspace_id: int, fan_ids: Sequence[int]
+) -> dict[int, dict[str, ListStatus]]:
+    statuses: dict[int, dict[str, ListStatus]] = {}
+    for chunk in chunks(fan_ids):
+        rows = connection.execute(
+            select(list_members.c.fan_id, lists.c.name, list_members.c.status)
+            .join(
+                lists,
+                and_(lists.c.workspace_id == list_members.c.workspace_id, lists.c.id == list_members.c.list_id),
+            )
+            .where(list_members.c.workspace_id == workspace_id, list_members.c.fan_id.in_(chunk))
+            .order_by(lists.c.name)
+        )
+        for fan_id, name, status in rows:
+            statuses.setdefault(fan_id, {})[name] = status
+    return statuses
+
+
+def hydrate_fans(connection: Connection, workspace_id: int, rows: Sequence[Row[Any]]) -> list[Fan]:
+    """Rows → Fans with their tag names and list statuses, in two queries for the whole page."""
+    fan_ids = [row.id for row in rows]
+    tag_names = tag_names_for(connection, workspace_id, fan_ids)
+    statuses = list_statuses_for(connection, workspace_id, fan_ids)
+    return [fan_from_row(row, tag_names=tag_names.get(row.id, ()), list_statuses=statuses.get(row.id)) for row in rows]
+
+
+def filter_conditions(workspace_id: int, fan_filter: FanFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [fans.c.workspace_id == workspace_id]
+    if fan_filter.lifecycle_stage:
+        conditions.append(fans.c.lifecycle_stage == fan_filter.lifecycle_stage)
+    if fan_filter.source:
+        conditions.append(fans.c.source == fan_filter.source)
+    if fan_filter.q:
+        conditions.append(any_contains([fans.c.email, fans.c.first_name, fans.c.last_name], fan_filter.q))
+    return conditions
+
+
+def has_tag(workspace_id: int, tag_id: int) -> ColumnElement[bool]:
+    return exists().where(
+        fan_tags.c.workspace_id == workspace_id, fan_tags.c.tag_id == tag_id, fan_tags.c.fan_id == fans.c.id
+    )
+
+
+def in_list(workspace_id: int, list_id: int, status: ListStatus) -> ColumnElement[bool]:
+    return exists().where(
+        list_members.c.workspace_id == workspace_id,
+        list_members.c.list_id == list_id,
+        list_members.c.fan_id == fans.c.id,
+        list_members.c.status == status,
+    )
+
+
+def select_fans(conditions: Sequence[ColumnElement[bool]]) -> Select[Any]:
+    return select(*FAN_COLUMNS).where(*conditions)
+
+
+def page_fans(
+    connection: Connection,
+    workspace_id: int,
+    conditions: Sequence[ColumnElement[bool]],
+    *,
+    page: int,
+    page_size: int,
+) -> tuple[list[Fan], int]:
+    total = connection.execute(select(func.count()).select_from(fans).where(*conditions)).scalar_one()
+    rows = connection.execute(
+        select_fans(conditions).order_by(fans.c.id).limit(page_size).offset((page - 1) * page_size)
+    ).all()
+    return hydrate_fans(connection, workspace_id, rows), total
+
+
+def iterate_fans(
+    connection: Connection, workspace_id: int, conditions: Sequence[ColumnElement[bool]], *, batch: int = 2000
+) -> Iterable[list[Fan]]:
+    """Keyset pagination over every matching fan, a batch at a time (for exports)."""
+    last_id = 0
+    while True:
+        rows = connection.execute(
+            select_fans([*conditions, fans.c.id > last_id]).order_by(fans.c.id).limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield hydrate_fans(connection, workspace_id, rows)
+        last_id = rows[-1].id
+
+
+# --- derived figures -------------------------------------------------------------------------------------
+
+
+def _later(column: Any, value: Any) -> Any:
+    return case((or_(column.is_(None), column < value), value), else_=column)
+
+
+def _earlier(column: Any, value: Any) -> Any:
+    return case((or_(column.is_(None), column > value), value), else_=column)
+
+
+def add_purchases(connection: Connection, workspace_id: int, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Fold completed orders into their fans' figures. Each row: fan_id, cents, count, first, last (per fan)."""
+    if not rows:
+        return
+    first = bindparam("first_at", type_=UTCDateTime())
+    last = bindparam("last_at", type_=UTCDateTime())
+    statement = (
+        update(fans)
+        .where(fans.c.workspace_id == workspace_id, fans.c.id == bindparam("fan_id"))
+        .values(
+            total_spent_cents=fans.c.total_spent_cents + bindparam("cents"),
+            purchase_count=fans.c.purchase_count + bindparam("count"),
+            first_purchase_at=_earlier(fans.c.first_purchase_at, first),
+            last_purchase_at=_later(fans.c.last_purchase_at, last),
+            last_active_at=_later(fans.c.last_active_at, last),
+        )
+    )
+    connection.execute(
+        statement,
+        [
+            {
+                "fan_id": r["fan_id"],
+                "cents": r["cents"],
+                "count": r["count"],
+                "first_at": r["first"],
+                "last_at": r["last"],
+            }
+            for r in rows
+        ],
+    )
+
+
+def add_activity(connection: Connection, workspace_id: int, latest: Mapping[int, datetime]) -> None:
+    """Move each fan's last_active_at forward to the given time (never backward)."""
+    if not latest:
+        return
+    at = bindparam("at", type_=UTCDateTime())
+    statement = (
+        update(fans)
+        .where(fans.c.workspace_id == workspace_id, fans.c.id == bindparam("fan_id"))
+        .values(last_active_at=_later(fans.c.last_active_at, at))
+    )
+    connection.execute(statement, [{"fan_id": fan_id, "at": when} for fan_id, when in latest.items()])
+
+
+def _completed(workspace_id: int) -> ColumnElement[bool]:
+    return and_(orders.c.workspace_id == workspace_id, orders.c.fan_id == fans.c.id, orders.c.status == "completed")
+
+
+def recompute_figures(connection: Connection, workspace_id: int, fan_ids: Sequence[int] | None = None) -> int:
+    """Rebuild the derived figures from orders and events, set-based: for the given fans, or all of them.
+
+    last_active_at is the latest of any event and any order placed (a refunded order was still activity).
+    """
+    completed = _completed(workspace_id)
+    latest_event = (
+        select(func.max(events.c.occurred_at))
+        .where(events.c.workspace_id == workspace_id, events.c.fan_id == fans.c.id)
+        .scalar_subquery()
+    )
+    latest_order = (
+        select(func.max(orders.c.placed_at))
+        .where(orders.c.workspace_id == workspace_id, orders.c.fan_id == fans.c.id)
+        .scalar_subquery()
+    )
+    latest = case(
+        (latest_event.is_(None), latest_order),
+        (latest_order.is_(None), latest_event),
+        (latest_event > latest_order, latest_event),
+        else_=latest_order,
+    )
+    values = {
+        "total_spent_cents": select(func.coalesce(func.sum(orders.c.amount_cents), 0))
+        .where(completed)
+        .scalar_subquery(),
+        "purchase_count": select(func.count()).select_from(orders).where(completed).scalar_subquery(),
+        "first_purchase_at": select(func.min(orders.c.placed_at)).where(completed).scalar_subquery(),
+        "last_purchase_at": select(func.max(orders.c.placed_at)).where(completed).scalar_subquery(),
+        "last_active_at": latest,
+    }
+    if fan_ids is None:
+        result = connection.execute(update(fans).where(fans.c.workspace_id == workspace_id).values(**values))
+        return result.rowcount
+    changed = 0
+    for chunk in chunks(sorted(set(fan_ids))):
+        result = connection.execute(
+            update(fans).where(fans.c.workspace_id == workspace_id, fans.c.id.in_(chunk)).values(**values)
+        )
+        changed += result.rowcount
+    return changed
+
+
+DERIVED_COLUMNS = (
+    "total_spent_cents",
+    "purchase_count",
+    "first_purchase_at",
+    "last_purchase_at",
+    "last_active_at",
+)
+
+
+def derived_figures(connection: Connection, workspace_id: int) -> dict[int, tuple[Any, ...]]:
+    rows = connection.execute(
+        select(fans.c.id, *(fans.c[name] for name in DERIVED_COLUMNS)).where(fans.c.workspace_id == workspace_id)
+    )
+    return {row[0]: tuple(row[1:]) for row in rows}

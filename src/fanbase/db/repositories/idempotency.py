@@ -1,0 +1,41 @@
+"""Stored replies for requests sent with an Idempotency-Key."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from fanbase.db.tables import idempotency_keys
+
+
+def find_reply(connection: Connection, workspace_id: int, key: str) -> dict[str, Any] | None:
+    row = connection.execute(
+        select(idempotency_keys.c.request_hash, idempotency_keys.c.status_code, idempotency_keys.c.response).where(
+            idempotency_keys.c.workspace_id == workspace_id, idempotency_keys.c.key == key
+        )
+    ).one_or_none()
+    return dict(row._mapping) if row else None
+
+
+def store_reply(
+    connection: Connection,
+    workspace_id: int,
+    key: str,
+    *,
+    request_hash: str,
+    status_code: int,
+    response: Any,
+    now: datetime,
+) -> None:
+    connection.execute(
+        insert(idempotency_keys).values(
+            workspace_id=workspace_id,
+            key=key,
+            request_hash=request_hash,
+            status_code=status_code,
+            response=response,
+            created_at=now,
+        )
+    )

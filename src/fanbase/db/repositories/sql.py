@@ -1,0 +1,33 @@
+"""Small SQL helpers shared by repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from typing import TypeVar
+
+from sqlalchemy import ColumnElement, func, or_
+
+T = TypeVar("T")
+
+# Bound parameters per statement stay well under SQLite's limit (32,766) and PostgreSQL's (65,535).
+CHUNK = 5000
+
+
+def chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    iterator = iter(values)
+    while chunk := tuple(islice(iterator, size)):
+        yield chunk
+
+
+def like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def contains_folded(column: ColumnElement[str], text: str) -> ColumnElement[bool]:
+    """Case-insensitive substring test that means the same on SQLite and PostgreSQL (ASCII folding)."""
+    return func.lower(column).like(f"%{like_escape(text.lower())}%", escape="\\")
+
+
+def any_contains(columns: Sequence[ColumnElement[str]], text: str) -> ColumnElement[bool]:
+    return or_(*(contains_folded(column, text) for column in columns))

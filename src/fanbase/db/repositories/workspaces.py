@@ -1,0 +1,82 @@
+"""Workspaces and their API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from fanbase.core.models import ApiKey, Workspace
+from fanbase.db.tables import api_keys, workspaces
+
+
+def insert_workspace(connection: Connection, *, name: str, currency: str, now: datetime) -> Workspace:
+    row = connection.execute(
+        insert(workspaces).values(name=name, currency=currency, created_at=now).returning(*workspaces.c)
+    ).one()
+    return Workspace.model_validate(row._mapping)
+
+
+def get_workspace(connection: Connection, workspace_id: int) -> Workspace | None:
+    row = connection.execute(select(workspaces).where(workspaces.c.id == workspace_id)).one_or_none()
+    return Workspace.model_validate(row._mapping) if row else None
+
+
+def list_workspaces(connection: Connection) -> list[Workspace]:
+    rows = connection.execute(select(workspaces).order_by(workspaces.c.id))
+    return [Workspace.model_validate(row._mapping) for row in rows]
+
+
+_KEY_COLUMNS = (
+    api_keys.c.id,
+    api_keys.c.name,
+    api_keys.c.prefix,
+    api_keys.c.created_at,
+    api_keys.c.last_used_at,
+    api_keys.c.revoked_at,
+)
+
+
+def insert_api_key(
+    connection: Connection, workspace_id: int, *, name: str, prefix: str, key_hash: str, now: datetime
+) -> ApiKey:
+    row = connection.execute(
+        insert(api_keys)
+        .values(workspace_id=workspace_id, name=name, prefix=prefix, key_hash=key_hash, created_at=now)
+        .returning(*_KEY_COLUMNS)
+    ).one()
+    return ApiKey.model_validate(row._mapping)
+
+
+def find_api_key(connection: Connection, prefix: str) -> dict[str, Any] | None:
+    row = connection.execute(
+        select(
+            api_keys.c.id,
+            api_keys.c.workspace_id,
+            api_keys.c.key_hash,
+            api_keys.c.revoked_at,
+            api_keys.c.last_used_at,
+        ).where(api_keys.c.prefix == prefix)
+    ).one_or_none()
+    return dict(row._mapping) if row else None
+
+
+def touch_api_key(connection: Connection, key_id: int, *, now: datetime) -> None:
+    connection.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=now))
+
+
+def list_api_keys(connection: Connection, workspace_id: int) -> list[ApiKey]:
+    rows = connection.execute(
+        select(*_KEY_COLUMNS).where(api_keys.c.workspace_id == workspace_id).order_by(api_keys.c.id)
+    )
+    return [ApiKey.model_validate(row._mapping) for row in rows]
+
+
+def revoke_api_key(connection: Connection, workspace_id: int, key_id: int, *, now: datetime) -> bool:
+    result = connection.execute(
+        update(api_keys)
+        .where(api_keys.c.workspace_id == workspace_id, api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return result.rowcount > 0
