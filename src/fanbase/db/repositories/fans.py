@@ -75,7 +75,7 @@ def fan_ids_by_email(connection: Connection, workspace_id: int, emails: Iterable
         rows = connection.execute(
             select(fans.c.email, fans.c.id).where(fans.c.workspace_id == workspace_id, fans.c.email.in_(chunk))
         )
-        found.update(dict(rows.tuples().all()))
+        found.update(dict(rows.all()))
     return found
 
 

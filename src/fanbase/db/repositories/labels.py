@@ -86,7 +86,7 @@ def ids_by_name(connection: Connection, table: Table, workspace_id: int, names: 
                 table.c.workspace_id == workspace_id, table.c.name_key.in_(chunk)
             )
         )
-        found.update(dict(rows.tuples().all()))
+        found.update(dict(rows.all()))
     return found
 
 
@@ -102,7 +102,7 @@ def insert_named(
     result = connection.execute(
         insert(table).returning(table.c.name_key, table.c.id, sort_by_parameter_order=True), rows
     )
-    return dict(result.tuples().all())
+    return dict(result.all())
 
 
 def existing_tag_links(
@@ -219,7 +219,7 @@ def current_statuses(
                 list_members.c.fan_id.in_(chunk),
             )
         )
-        statuses.update(dict(rows.tuples().all()))
+        statuses.update(dict(rows.all()))
     return statuses
 
 

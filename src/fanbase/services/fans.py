@@ -1,0 +1,239 @@
+"""Fans: create, read, update, erase, list with filters; the derived figures' full recompute."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from fanbase.core.models import Event, Fan, FanFilter, FanIn, FanPatch, ListMembership, Order, Page, Source
+from fanbase.db.engine import Database
+from fanbase.db.repositories import activity as activity_repo
+from fanbase.db.repositories import fans as fans_repo
+from fanbase.db.repositories import labels as labels_repo
+from fanbase.db.tables import lists, tags
+from fanbase.errors import Conflict, InvalidInput, NotFound
+from fanbase.services import custom_fields
+
+
+def _present(connection: Connection, workspace_id: int, fans: Sequence[Fan]) -> list[Fan]:
+    fields = custom_fields.definitions(connection, workspace_id)
+    return [
+        fan.model_copy(update={"custom_fields": custom_fields.decode_values(fields, fan.custom_fields)}) for fan in fans
+    ]
+
+
+def load_fan(connection: Connection, workspace_id: int, fan_id: int) -> Fan:
+    row = fans_repo.get_fan_row(connection, workspace_id, fan_id)
+    if row is None:
+        raise NotFound(f"fan {fan_id} not found")
+    return _present(connection, workspace_id, fans_repo.hydrate_fans(connection, workspace_id, [row]))[0]
+
+
+def fan_row_values(data: FanIn, *, stored_custom: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {
+        "email": data.email,
+        "first_name": data.first_name,
+        "last_name": data.last_name,
+        "lifecycle_stage": data.lifecycle_stage,
+        "source": data.source,
+        "country": data.country,
+        "city": data.city,
+        "custom_fields": stored_custom,
+        "created_at": data.created_at or now,
+        "updated_at": now,
+    }
+
+
+def ensure_named(
+    connection: Connection, workspace_id: int, table: Any, names: Iterable[str], *, now: datetime
+) -> dict[str, int]:
+    """Ids of tags or lists by case-folded name, creating the missing ones (first spelling wins)."""
+    wanted: dict[str, str] = {}
+    for name in names:
+        wanted.setdefault(labels_repo.name_key(name), name.strip())
+    found = labels_repo.ids_by_name(connection, table, workspace_id, wanted)
+    missing = [name for key, name in wanted.items() if key not in found]
+    found.update(labels_repo.insert_named(connection, table, workspace_id, missing, now=now))
+    return found
+
+
+def attach_labels(
+    connection: Connection,
+    workspace_id: int,
+    *,
+    tag_pairs: Sequence[tuple[int, str]],
+    list_pairs: Sequence[tuple[int, str]],
+    consent_source: str,
+    now: datetime,
+) -> None:
+    """Tag fans and subscribe them to lists by name: (fan_id, name) pairs; names are created when missing."""
+    if tag_pairs:
+        tag_ids = ensure_named(connection, workspace_id, tags, (name for _, name in tag_pairs), now=now)
+        links = [(tag_ids[labels_repo.name_key(name)], fan_id) for fan_id, name in tag_pairs]
+        labels_repo.link_tags(connection, workspace_id, links, now=now)
+    if list_pairs:
+        list_ids = ensure_named(connection, workspace_id, lists, (name for _, name in list_pairs), now=now)
+        by_list: dict[int, list[int]] = {}
+        for fan_id, name in list_pairs:
+            by_list.setdefault(list_ids[labels_repo.name_key(name)], []).append(fan_id)
+        for list_id, fan_ids in by_list.items():
+            labels_repo.set_statuses(
+                connection,
+                workspace_id,
+                list_id,
+                fan_ids,
+                status="subscribed",
+                consent_source=consent_source,
+                consent_at=None,
+                now=now,
+            )
+
+
+def create_fan(database: Database, workspace_id: int, data: FanIn, *, now: datetime) -> Fan:
+    try:
+        with database.transaction() as connection:
+            fields = custom_fields.definitions(connection, workspace_id)
+            stored = custom_fields.encode_values(fields, data.custom_fields)
+            (fan_id,) = fans_repo.insert_fans(
+                connection, workspace_id, [fan_row_values(data, stored_custom=stored, now=now)]
+            )
+            attach_labels(
+                connection,
+                workspace_id,
+                tag_pairs=[(fan_id, name) for name in data.tags],
+                list_pairs=[(fan_id, name) for name in data.lists],
+                consent_source="api",
+                now=now,
+            )
+            return load_fan(connection, workspace_id, fan_id)
+    except IntegrityError as error:
+        raise Conflict(f"a fan with email {data.email} already exists", field="email") from error
+
+
+def get_fan(database: Database, workspace_id: int, fan_id: int) -> Fan:
+    with database.transaction(write=False) as connection:
+        return load_fan(connection, workspace_id, fan_id)
+
+
+def update_fan(database: Database, workspace_id: int, fan_id: int, patch: FanPatch, *, now: datetime) -> Fan:
+    changes = patch.model_dump(exclude_unset=True)
+    if "lifecycle_stage" in changes and changes["lifecycle_stage"] is None:
+        raise InvalidInput("cannot be null", field="lifecycle_stage")
+    if "source" in changes and changes["source"] is None:
+        raise InvalidInput("cannot be null", field="source")
+    if "email" in changes and changes["email"] is None:
+        raise InvalidInput("cannot be null", field="email")
+    try:
+        with database.transaction() as connection:
+            row = fans_repo.get_fan_row(connection, workspace_id, fan_id)
+            if row is None:
+                raise NotFound(f"fan {fan_id} not found")
+            if "custom_fields" in changes:
+                fields = custom_fields.definitions(connection, workspace_id)
+                changes["custom_fields"] = custom_fields.encode_values(
+                    fields, changes["custom_fields"] or {}, current=row.custom_fields
+                )
+            fans_repo.update_fan(connection, workspace_id, fan_id, {**changes, "updated_at": now})
+            return load_fan(connection, workspace_id, fan_id)
+    except IntegrityError as error:
+        raise Conflict(f"a fan with email {patch.email} already exists", field="email") from error
+
+
+def delete_fan(database: Database, workspace_id: int, fan_id: int) -> None:
+    """Erase a fan and everything recorded about them (orders, events, tags, list memberships, consent log)."""
+    with database.transaction() as connection:
+        if not fans_repo.delete_fan(connection, workspace_id, fan_id):
+            raise NotFound(f"fan {fan_id} not found")
+
+
+def filter_conditions(connection: Connection, workspace_id: int, fan_filter: FanFilter) -> list[Any] | None:
+    """SQL conditions for a filter; None when a named tag or list does not exist (so nothing can match)."""
+    conditions = fans_repo.filter_conditions(workspace_id, fan_filter)
+    if fan_filter.tag is not None:
+        tag_ids = labels_repo.ids_by_name(connection, tags, workspace_id, [fan_filter.tag])
+        if not tag_ids:
+            return None
+        conditions.append(fans_repo.has_tag(workspace_id, next(iter(tag_ids.values()))))
+    if fan_filter.list is not None:
+        list_ids = labels_repo.ids_by_name(connection, lists, workspace_id, [fan_filter.list])
+        if not list_ids:
+            return None
+        conditions.append(fans_repo.in_list(workspace_id, next(iter(list_ids.values())), fan_filter.list_status))
+    return conditions
+
+
+def list_fans(
+    database: Database, workspace_id: int, fan_filter: FanFilter, *, page: int = 1, page_size: int = 50
+) -> Page[Fan]:
+    with database.transaction(write=False) as connection:
+        conditions = filter_conditions(connection, workspace_id, fan_filter)
+        if conditions is None:
+            return Page[Fan](items=[], total=0, page=page, page_size=page_size)
+        items, total = fans_repo.page_fans(connection, workspace_id, conditions, page=page, page_size=page_size)
+        return Page[Fan](items=_present(connection, workspace_id, items), total=total, page=page, page_size=page_size)
+
+
+def iterate_fans(database: Database, workspace_id: int, fan_filter: FanFilter) -> Iterator[Fan]:
+    """Every matching fan, read in keyset-paginated batches inside one read transaction (a consistent export)."""
+    with database.transaction(write=False) as connection:
+        conditions = filter_conditions(connection, workspace_id, fan_filter)
+        if conditions is None:
+            return
+        for batch in fans_repo.iterate_fans(connection, workspace_id, conditions):
+            yield from _present(connection, workspace_id, batch)
+
+
+def fan_orders(database: Database, workspace_id: int, fan_id: int, *, page: int, page_size: int) -> list[Order]:
+    with database.transaction(write=False) as connection:
+        load_fan(connection, workspace_id, fan_id)
+        return activity_repo.orders_of_fan(
+            connection, workspace_id, fan_id, limit=page_size, offset=(page - 1) * page_size
+        )
+
+
+def fan_events(database: Database, workspace_id: int, fan_id: int, *, page: int, page_size: int) -> list[Event]:
+    with database.transaction(write=False) as connection:
+        load_fan(connection, workspace_id, fan_id)
+        return activity_repo.events_of_fan(
+            connection, workspace_id, fan_id, limit=page_size, offset=(page - 1) * page_size
+        )
+
+
+def fan_list_memberships(database: Database, workspace_id: int, fan_id: int) -> list[ListMembership]:
+    with database.transaction(write=False) as connection:
+        load_fan(connection, workspace_id, fan_id)
+        return labels_repo.memberships_of_fan(connection, workspace_id, fan_id)
+
+
+def recompute_figures(database: Database, workspace_id: int) -> int:
+    """Rebuild every fan's derived figures from scratch, set-based; returns how many fans were rewritten."""
+    with database.transaction() as connection:
+        return fans_repo.recompute_figures(connection, workspace_id)
+
+
+def ensure_fans_by_email(
+    connection: Connection, workspace_id: int, emails: Iterable[str], *, source: Source, now: datetime
+) -> tuple[dict[str, int], int]:
+    """Ids for the emails, creating a bare fan for each unknown one. Returns (email → id, how many created)."""
+    wanted = sorted(set(emails))
+    found = fans_repo.fan_ids_by_email(connection, workspace_id, wanted)
+    missing = [email for email in wanted if email not in found]
+    if missing:
+        rows = [
+            {"email": email, "source": source, "custom_fields": {}, "created_at": now, "updated_at": now}
+            for email in missing
+        ]
+        found.update(zip(missing, fans_repo.insert_fans(connection, workspace_id, rows), strict=True))
+    return found, len(missing)
+
+
+def require_fans(connection: Connection, workspace_id: int, fan_ids: Iterable[int], *, field: str = "fan_ids") -> None:
+    wanted = set(fan_ids)
+    missing = sorted(wanted - fans_repo.existing_fan_ids(connection, workspace_id, wanted))
+    if missing:
+        shown = ", ".join(str(fan_id) for fan_id in missing[:20])
+        raise NotFound(f"no such fan: {shown}{' …' if len(missing) > 20 else ''}", field=field)

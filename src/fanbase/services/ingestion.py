@@ -1,0 +1,272 @@
+"""Orders, refunds and activity events: one or a batch, idempotent, with derived figures kept in step.
+
+An Idempotency-Key makes a retried request safe: the first reply is stored in the same transaction as the writes,
+so a replay returns it and changes nothing, and the same key with a different body is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from fanbase.core.models import BatchResult, Event, EventIn, FanReference, Order, OrderIn, Source
+from fanbase.db.engine import Database
+from fanbase.db.repositories import activity as activity_repo
+from fanbase.db.repositories import fans as fans_repo
+from fanbase.db.repositories import idempotency as idempotency_repo
+from fanbase.db.repositories import workspaces as workspaces_repo
+from fanbase.errors import Conflict, InvalidInput, NotFound
+from fanbase.services import fans as fans_service
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a write answered: its status and JSON body; ``replayed`` when it came from an earlier identical call."""
+
+    status_code: int
+    body: Any
+    replayed: bool = False
+
+
+def _request_hash(kind: str, items: Sequence[BaseModel]) -> str:
+    canonical = json.dumps([kind, [item.model_dump(mode="json") for item in items]], sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _idempotent(
+    database: Database,
+    workspace_id: int,
+    *,
+    kind: str,
+    items: Sequence[BaseModel],
+    idempotency_key: str | None,
+    now: datetime,
+    work: Callable[[Connection], Any],
+) -> Reply:
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
+        raise InvalidInput("must be 1 to 200 characters", field="Idempotency-Key")
+    request_hash = _request_hash(kind, items)
+    for attempt in range(2):
+        try:
+            with database.transaction() as connection:
+                if idempotency_key is not None:
+                    stored = idempotency_repo.find_reply(connection, workspace_id, idempotency_key)
+                    if stored is not None:
+                        if stored["request_hash"] != request_hash:
+                            raise Conflict(
+                                "this key was already used with a different request", field="Idempotency-Key"
+                            )
+                        return Reply(stored["status_code"], stored["response"], replayed=True)
+                body = work(connection)
+                if idempotency_key is not None:
+                    idempotency_repo.store_reply(
+                        connection,
+                        workspace_id,
+                        idempotency_key,
+                        request_hash=request_hash,
+                        status_code=201,
+                        response=body,
+                        now=now,
+                    )
+                return Reply(201, body)
+        except IntegrityError:
+            # A concurrent request with the same key committed first: the retry finds and replays its reply.
+            if idempotency_key is None or attempt == 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _resolve_fans(
+    connection: Connection, workspace_id: int, items: Sequence[FanReference], *, source: Source, now: datetime
+) -> tuple[list[int], int]:
+    """Fan id for each item (by id, or by email creating unknown fans); checks ids belong to this workspace."""
+    by_email, created = fans_service.ensure_fans_by_email(
+        connection, workspace_id, (item.email for item in items if item.email is not None), source=source, now=now
+    )
+    known = fans_repo.existing_fan_ids(connection, workspace_id, (i.fan_id for i in items if i.fan_id is not None))
+    fan_ids: list[int] = []
+    for index, item in enumerate(items):
+        if item.fan_id is not None:
+            if item.fan_id not in known:
+                raise NotFound(f"fan {item.fan_id} not found", field=f"items[{index}].fan_id")
+            fan_ids.append(item.fan_id)
+        else:
+            assert item.email is not None
+            fan_ids.append(by_email[item.email])
+    return fan_ids, created
+
+
+def _write_orders(
+    connection: Connection, workspace_id: int, items: Sequence[OrderIn], *, now: datetime
+) -> tuple[list[int], int]:
+    workspace = workspaces_repo.get_workspace(connection, workspace_id)
+    assert workspace is not None
+    for index, item in enumerate(items):
+        if item.currency is not None and item.currency != workspace.currency:
+            # Totals are exact sums in one currency; converting would need exchange rates we do not have.
+            raise InvalidInput(
+                f"this workspace records money in {workspace.currency}, not {item.currency}",
+                field=f"items[{index}].currency",
+            )
+    external = [item.external_id for item in items if item.external_id is not None]
+    if len(set(external)) != len(external):
+        raise Conflict("the same external_id appears twice in this batch", field="external_id")
+    clashes = activity_repo.existing_external_ids(connection, workspace_id, external)
+    if clashes:
+        raise Conflict(f"orders already recorded: {', '.join(sorted(clashes)[:20])}", field="external_id")
+    fan_ids, created = _resolve_fans(connection, workspace_id, items, source="direct_purchase", now=now)
+    rows = [
+        {
+            "fan_id": fan_id,
+            "amount_cents": fans_repo.money_to_cents(item.amount),
+            "currency": workspace.currency,
+            "category": item.category,
+            "product": item.product,
+            "status": item.status,
+            "placed_at": item.placed_at or now,
+            "refunded_at": now if item.status == "refunded" else None,
+            "external_id": item.external_id,
+            "created_at": now,
+        }
+        for fan_id, item in zip(fan_ids, items, strict=True)
+    ]
+    ids = activity_repo.insert_orders(connection, workspace_id, rows)
+    _fold_orders_into_figures(connection, workspace_id, rows)
+    return ids, created
+
+
+def _fold_orders_into_figures(connection: Connection, workspace_id: int, rows: Sequence[dict[str, Any]]) -> None:
+    purchases: dict[int, dict[str, Any]] = {}
+    activity: dict[int, datetime] = {}
+    for row in rows:
+        fan_id, placed = row["fan_id"], row["placed_at"]
+        if row["status"] == "completed":
+            figures = purchases.setdefault(
+                fan_id, {"fan_id": fan_id, "cents": 0, "count": 0, "first": placed, "last": placed}
+            )
+            figures["cents"] += row["amount_cents"]
+            figures["count"] += 1
+            figures["first"] = min(figures["first"], placed)
+            figures["last"] = max(figures["last"], placed)
+        else:  # recorded already refunded: no purchase, but placing it was still activity
+            activity[fan_id] = max(activity.get(fan_id, placed), placed)
+    fans_repo.add_purchases(connection, workspace_id, list(purchases.values()))
+    fans_repo.add_activity(connection, workspace_id, activity)
+
+
+def _write_events(
+    connection: Connection, workspace_id: int, items: Sequence[EventIn], *, now: datetime
+) -> tuple[list[int], int]:
+    fan_ids, created = _resolve_fans(connection, workspace_id, items, source="event", now=now)
+    rows: list[dict[str, Any]] = [
+        {
+            "fan_id": fan_id,
+            "type": item.type,
+            "properties": dict(item.properties),
+            "occurred_at": item.occurred_at or now,
+            "created_at": now,
+        }
+        for fan_id, item in zip(fan_ids, items, strict=True)
+    ]
+    ids = activity_repo.insert_events(connection, workspace_id, rows)
+    latest: dict[int, datetime] = {}
+    for row in rows:
+        latest[row["fan_id"]] = max(latest.get(row["fan_id"], row["occurred_at"]), row["occurred_at"])
+    fans_repo.add_activity(connection, workspace_id, latest)
+    return ids, created
+
+
+def record_order(
+    database: Database, workspace_id: int, item: OrderIn, *, idempotency_key: str | None = None, now: datetime
+) -> Reply:
+    def work(connection: Connection) -> Any:
+        (order_id,), _ = _write_orders(connection, workspace_id, [item], now=now)
+        return activity_repo.orders_by_ids(connection, workspace_id, [order_id])[0].model_dump(mode="json")
+
+    return _idempotent(
+        database, workspace_id, kind="order", items=[item], idempotency_key=idempotency_key, now=now, work=work
+    )
+
+
+def record_orders(
+    database: Database,
+    workspace_id: int,
+    items: Sequence[OrderIn],
+    *,
+    idempotency_key: str | None = None,
+    now: datetime,
+) -> Reply:
+    def work(connection: Connection) -> Any:
+        ids, created = _write_orders(connection, workspace_id, items, now=now)
+        return BatchResult(ids=ids, created_fans=created).model_dump(mode="json")
+
+    return _idempotent(
+        database, workspace_id, kind="orders", items=items, idempotency_key=idempotency_key, now=now, work=work
+    )
+
+
+def record_event(
+    database: Database, workspace_id: int, item: EventIn, *, idempotency_key: str | None = None, now: datetime
+) -> Reply:
+    def work(connection: Connection) -> Any:
+        (event_id,), _ = _write_events(connection, workspace_id, [item], now=now)
+        return activity_repo.events_by_ids(connection, workspace_id, [event_id])[0].model_dump(mode="json")
+
+    return _idempotent(
+        database, workspace_id, kind="event", items=[item], idempotency_key=idempotency_key, now=now, work=work
+    )
+
+
+def record_events(
+    database: Database,
+    workspace_id: int,
+    items: Sequence[EventIn],
+    *,
+    idempotency_key: str | None = None,
+    now: datetime,
+) -> Reply:
+    def work(connection: Connection) -> Any:
+        ids, created = _write_events(connection, workspace_id, items, now=now)
+        return BatchResult(ids=ids, created_fans=created).model_dump(mode="json")
+
+    return _idempotent(
+        database, workspace_id, kind="events", items=items, idempotency_key=idempotency_key, now=now, work=work
+    )
+
+
+def get_order(database: Database, workspace_id: int, order_id: int) -> Order:
+    with database.transaction(write=False) as connection:
+        found = activity_repo.orders_by_ids(connection, workspace_id, [order_id])
+    if not found:
+        raise NotFound(f"order {order_id} not found")
+    return found[0]
+
+
+def get_event(database: Database, workspace_id: int, event_id: int) -> Event:
+    with database.transaction(write=False) as connection:
+        found = activity_repo.events_by_ids(connection, workspace_id, [event_id])
+    if not found:
+        raise NotFound(f"event {event_id} not found")
+    return found[0]
+
+
+def refund_order(database: Database, workspace_id: int, order_id: int, *, now: datetime) -> Order:
+    """Mark a completed order refunded and reverse it in the fan's figures (same transaction)."""
+    with database.transaction() as connection:
+        row = activity_repo.get_order_row(connection, workspace_id, order_id, for_update=True)
+        if row is None:
+            raise NotFound(f"order {order_id} not found")
+        if row.status == "refunded":
+            raise Conflict(f"order {order_id} is already refunded", field="status")
+        activity_repo.mark_refunded(connection, workspace_id, order_id, now=now)
+        # first/last purchase may move to another order: recompute this fan's figures from its orders.
+        fans_repo.recompute_figures(connection, workspace_id, [row.fan_id])
+        return activity_repo.orders_by_ids(connection, workspace_id, [order_id])[0]

@@ -1,0 +1,182 @@
+"""Tags (granular labels) and lists (broad categories with a subscription status and consent)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+
+from fanbase.core.models import (
+    Changed,
+    Fan,
+    FanFilter,
+    FanList,
+    ListIn,
+    ListPatch,
+    ListStatus,
+    Page,
+    SubscriptionIn,
+    Tag,
+    TagIn,
+    TagPatch,
+)
+from fanbase.db.engine import Database
+from fanbase.db.repositories import labels as labels_repo
+from fanbase.db.tables import lists, tags
+from fanbase.errors import Conflict, NotFound
+from fanbase.services import fans as fans_service
+
+# --- tags ------------------------------------------------------------------------------------------------
+
+
+def create_tag(database: Database, workspace_id: int, data: TagIn, *, now: datetime) -> Tag:
+    try:
+        with database.transaction() as connection:
+            tag_id = labels_repo.insert_tag(connection, workspace_id, data.model_dump(), now=now)
+            tag = labels_repo.get_tag(connection, workspace_id, tag_id)
+    except IntegrityError as error:
+        raise Conflict(f"a tag named '{data.name}' already exists", field="name") from error
+    assert tag is not None
+    return tag
+
+
+def get_tag(database: Database, workspace_id: int, tag_id: int) -> Tag:
+    with database.transaction(write=False) as connection:
+        tag = labels_repo.get_tag(connection, workspace_id, tag_id)
+    if tag is None:
+        raise NotFound(f"tag {tag_id} not found")
+    return tag
+
+
+def list_tags(database: Database, workspace_id: int) -> list[Tag]:
+    with database.transaction(write=False) as connection:
+        return labels_repo.list_tags(connection, workspace_id)
+
+
+def update_tag(database: Database, workspace_id: int, tag_id: int, patch: TagPatch) -> Tag:
+    try:
+        with database.transaction() as connection:
+            if labels_repo.get_tag(connection, workspace_id, tag_id) is None:
+                raise NotFound(f"tag {tag_id} not found")
+            labels_repo.update_tag(connection, workspace_id, tag_id, patch.model_dump(exclude_unset=True))
+            tag = labels_repo.get_tag(connection, workspace_id, tag_id)
+    except IntegrityError as error:
+        raise Conflict(f"a tag named '{patch.name}' already exists", field="name") from error
+    assert tag is not None
+    return tag
+
+
+def delete_tag(database: Database, workspace_id: int, tag_id: int) -> None:
+    with database.transaction() as connection:
+        if not labels_repo.delete_row(connection, tags, workspace_id, tag_id):
+            raise NotFound(f"tag {tag_id} not found")
+
+
+def tag_fans(database: Database, workspace_id: int, tag_id: int, fan_ids: Sequence[int], *, now: datetime) -> Changed:
+    with database.transaction() as connection:
+        if labels_repo.get_tag(connection, workspace_id, tag_id) is None:
+            raise NotFound(f"tag {tag_id} not found")
+        fans_service.require_fans(connection, workspace_id, fan_ids)
+        added = labels_repo.link_tags(connection, workspace_id, [(tag_id, fan_id) for fan_id in fan_ids], now=now)
+    return Changed(changed=len(added))
+
+
+def untag_fans(database: Database, workspace_id: int, tag_id: int, fan_ids: Sequence[int]) -> Changed:
+    with database.transaction() as connection:
+        if labels_repo.get_tag(connection, workspace_id, tag_id) is None:
+            raise NotFound(f"tag {tag_id} not found")
+        fans_service.require_fans(connection, workspace_id, fan_ids)
+        removed = labels_repo.unlink_tag(connection, workspace_id, tag_id, fan_ids)
+    return Changed(changed=len(removed))
+
+
+def tagged_fans(database: Database, workspace_id: int, tag_id: int, *, page: int, page_size: int) -> Page[Fan]:
+    tag = get_tag(database, workspace_id, tag_id)
+    return fans_service.list_fans(database, workspace_id, FanFilter(tag=tag.name), page=page, page_size=page_size)
+
+
+# --- lists -----------------------------------------------------------------------------------------------
+
+
+def create_list(database: Database, workspace_id: int, data: ListIn, *, now: datetime) -> FanList:
+    try:
+        with database.transaction() as connection:
+            list_id = labels_repo.insert_list(connection, workspace_id, data.model_dump(), now=now)
+            fan_list = labels_repo.get_list(connection, workspace_id, list_id)
+    except IntegrityError as error:
+        raise Conflict(f"a list named '{data.name}' already exists", field="name") from error
+    assert fan_list is not None
+    return fan_list
+
+
+def get_list(database: Database, workspace_id: int, list_id: int) -> FanList:
+    with database.transaction(write=False) as connection:
+        fan_list = labels_repo.get_list(connection, workspace_id, list_id)
+    if fan_list is None:
+        raise NotFound(f"list {list_id} not found")
+    return fan_list
+
+
+def list_lists(database: Database, workspace_id: int) -> list[FanList]:
+    with database.transaction(write=False) as connection:
+        return labels_repo.list_lists(connection, workspace_id)
+
+
+def update_list(database: Database, workspace_id: int, list_id: int, patch: ListPatch) -> FanList:
+    try:
+        with database.transaction() as connection:
+            if labels_repo.get_list(connection, workspace_id, list_id) is None:
+                raise NotFound(f"list {list_id} not found")
+            labels_repo.update_list(connection, workspace_id, list_id, patch.model_dump(exclude_unset=True))
+            fan_list = labels_repo.get_list(connection, workspace_id, list_id)
+    except IntegrityError as error:
+        raise Conflict(f"a list named '{patch.name}' already exists", field="name") from error
+    assert fan_list is not None
+    return fan_list
+
+
+def delete_list(database: Database, workspace_id: int, list_id: int) -> None:
+    with database.transaction() as connection:
+        if not labels_repo.delete_row(connection, lists, workspace_id, list_id):
+            raise NotFound(f"list {list_id} not found")
+
+
+def set_subscription(
+    database: Database, workspace_id: int, list_id: int, data: SubscriptionIn, *, now: datetime
+) -> Changed:
+    """Subscribe, unsubscribe or mark bounced; each change is kept in the consent log."""
+    with database.transaction() as connection:
+        if labels_repo.get_list(connection, workspace_id, list_id) is None:
+            raise NotFound(f"list {list_id} not found")
+        fans_service.require_fans(connection, workspace_id, data.fan_ids)
+        changed = labels_repo.set_statuses(
+            connection,
+            workspace_id,
+            list_id,
+            data.fan_ids,
+            status=data.status,
+            consent_source=data.consent_source,
+            consent_at=data.consent_at,
+            now=now,
+        )
+    return Changed(changed=len(changed))
+
+
+def remove_from_list(database: Database, workspace_id: int, list_id: int, fan_ids: Sequence[int]) -> Changed:
+    """Forget the membership row entirely (the consent log keeps its history)."""
+    with database.transaction() as connection:
+        if labels_repo.get_list(connection, workspace_id, list_id) is None:
+            raise NotFound(f"list {list_id} not found")
+        fans_service.require_fans(connection, workspace_id, fan_ids)
+        removed = labels_repo.remove_members(connection, workspace_id, list_id, fan_ids)
+    return Changed(changed=len(removed))
+
+
+def list_members(
+    database: Database, workspace_id: int, list_id: int, *, status: ListStatus, page: int, page_size: int
+) -> Page[Fan]:
+    fan_list = get_list(database, workspace_id, list_id)
+    return fans_service.list_fans(
+        database, workspace_id, FanFilter(list=fan_list.name, list_status=status), page=page, page_size=page_size
+    )
