@@ -1,0 +1,100 @@
+"""The FastAPI application: routes under /api/v1, and the one place where domain errors become HTTP statuses."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fanbase.api.deps import AppState
+from fanbase.api.routes import ROUTERS
+from fanbase.clock import utc_now
+from fanbase.db.engine import Database
+from fanbase.errors import Conflict, FanbaseError, InvalidInput, InvalidRule, NotFound, TooLarge, Unauthorized
+from fanbase.settings import Settings
+
+log = logging.getLogger("fanbase.api")
+
+STATUS_BY_ERROR: dict[type[FanbaseError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    InvalidInput: 422,
+    InvalidRule: 422,
+    TooLarge: 413,
+    Unauthorized: 401,
+}
+
+
+def _status_for(error: FanbaseError) -> int:
+    for kind in type(error).__mro__:
+        if kind in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[kind]
+    return 400
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
+    return out or ".".join(str(part) for part in loc)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(FanbaseError)
+    async def domain_error(_request: Request, error: FanbaseError) -> JSONResponse:
+        status = _status_for(error)
+        body: dict[str, object] = {"detail": str(error)}
+        if error.field:
+            body["field"] = error.field
+        if isinstance(error, InvalidRule):
+            body["errors"] = [{"path": item.path, "message": item.message} for item in error.errors]
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _location(tuple(item.get("loc", ()))), "message": item.get("msg", "invalid")}
+            for item in error.errors()
+        ]
+        detail = "; ".join(f"{item['field']}: {item['message']}" for item in errors)
+        return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
+        # Never send a stack trace to a client: log it here, answer a plain 500.
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def create_app(
+    *,
+    database: Database | None = None,
+    settings: Settings | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> FastAPI:
+    settings = settings or Settings()
+    database = database or Database.from_url(settings.resolved_database_url())
+    app = FastAPI(
+        title="fanbase",
+        version="1.0.0",
+        summary="Fan CRM whose heart is segmentation.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.fanbase = AppState(database=database, settings=settings, clock=clock)
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix="/api/v1")
+    return app
