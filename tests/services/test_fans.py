@@ -11,7 +11,9 @@ from fanbase.errors import Conflict, InvalidInput, NotFound
 from fanbase.services import custom_fields, fans
 
 
-def test_create_and_get_fan_normalises_email_and_keeps_utc(database: Database, workspace_id: int, now: datetime) -> None:
+def test_create_and_get_fan_normalises_email_and_keeps_utc(
+    database: Database, workspace_id: int, now: datetime
+) -> None:
     fan = fans.create_fan(
         database,
         workspace_id,
