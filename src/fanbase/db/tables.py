@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -48,6 +49,9 @@ LIFECYCLE_STAGES = ("subscriber", "lead", "customer", "advocate")
 SOURCES = ("subscription", "direct_purchase", "import", "event", "social", "referral", "manual")
 ORDER_STATUSES = ("completed", "refunded")
 LIST_STATUSES = ("subscribed", "unsubscribed", "bounced")
+# Why a fan entered or left a segment: a write matched the rule, time passed, a person added/removed them,
+# an import did, the rule itself was edited, or the segment was first built.
+MEMBERSHIP_CAUSES = ("write", "time", "manual", "import", "rule_edit", "build")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -269,6 +273,60 @@ idempotency_keys = Table(
     PrimaryKeyConstraint("workspace_id", "key"),
 )
 
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("name_key", String(100), nullable=False),
+    Column("description", Text),
+    Column("kind", String(16), nullable=False),
+    # The rule's JSON face (dynamic segments only); rule_version counts saved edits.
+    Column("rule", Json),
+    Column("rule_version", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    # Freshness: when membership was last brought up to date, and the last evaluation error (NULL when fine).
+    Column("last_evaluated_at", UTCDateTime()),
+    Column("last_error", Text),
+    UniqueConstraint("workspace_id", "name_key"),
+    UniqueConstraint("workspace_id", "id"),
+    CheckConstraint(_in("kind", ("static", "dynamic")), name="kind"),
+)
+
+segment_members = Table(
+    "segment_members",
+    metadata,
+    Column("workspace_id", Id, nullable=False),
+    Column("segment_id", Id, nullable=False),
+    Column("fan_id", Id, nullable=False),
+    Column("since", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "segment_id", "fan_id"),
+    _workspace_fk("segment_id", table="segments"),
+    _workspace_fk("fan_id", table="fans"),
+    Index("ix_segment_members_workspace_fan", "workspace_id", "fan_id"),
+)
+
+# The membership ledger: every entry and exit, with its cause and the rule version that decided it. Append-only;
+# sizes over time and "why is this fan here, since when" are read from it.
+segment_membership_log = Table(
+    "segment_membership_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, nullable=False),
+    Column("segment_id", Id, nullable=False),
+    Column("fan_id", Id, nullable=False),
+    Column("entered", Boolean, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("cause", String(16), nullable=False),
+    Column("rule_version", Integer, nullable=False),
+    _workspace_fk("segment_id", table="segments"),
+    CheckConstraint(_in("cause", MEMBERSHIP_CAUSES), name="cause"),
+    Index("ix_segment_membership_log_workspace_segment_at", "workspace_id", "segment_id", "at"),
+    Index("ix_segment_membership_log_workspace_fan_at", "workspace_id", "fan_id", "at"),
+)
+
 __all__ = [
     "api_keys",
     "custom_fields",
@@ -281,6 +339,9 @@ __all__ = [
     "lists",
     "metadata",
     "orders",
+    "segment_members",
+    "segment_membership_log",
+    "segments",
     "tags",
     "workspaces",
 ]
