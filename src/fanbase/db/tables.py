@@ -322,6 +322,8 @@ segment_membership_log = Table(
     Column("cause", String(16), nullable=False),
     Column("rule_version", Integer, nullable=False),
     _workspace_fk("segment_id", table="segments"),
+    # Erasing a fan erases their history too.
+    _workspace_fk("fan_id", table="fans"),
     CheckConstraint(_in("cause", MEMBERSHIP_CAUSES), name="cause"),
     Index("ix_segment_membership_log_workspace_segment_at", "workspace_id", "segment_id", "at"),
     Index("ix_segment_membership_log_workspace_fan_at", "workspace_id", "fan_id", "at"),

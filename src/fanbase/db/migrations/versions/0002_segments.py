@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 10:41:46.088091
+Create Date: 2026-11-26 10:42:01.819008
 """
 
 from __future__ import annotations
@@ -78,6 +78,12 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "cause IN ('write', 'time', 'manual', 'import', 'rule_edit', 'build')",
             name=op.f("ck_segment_membership_log_cause"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id", "fan_id"],
+            ["fans.workspace_id", "fans.id"],
+            name=op.f("fk_segment_membership_log_workspace_id_fan_id_fans"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["workspace_id", "segment_id"],
