@@ -70,7 +70,10 @@ def require_utc(value: datetime) -> datetime:
     """Accept an aware datetime and normalise it to UTC; a naive one is ambiguous, so refuse it."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must include a timezone, e.g. 2025-06-01T20:00:00Z")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before the first representable instant
+        raise ValueError("is out of range") from None
 
 
 def money(value: Decimal) -> Decimal:
@@ -102,26 +105,57 @@ def color(value: str) -> str:
     return value
 
 
+NAME_LENGTH = 100
+
+
 def name_text(value: str) -> str:
     text = value.strip()
     if not text:
         raise ValueError("must not be empty")
+    # Names are unique by their case-folded form, stored in as many characters as the name; folding can lengthen
+    # ("ß" → "ss"), so a name that fits could still overflow its key.
+    if len(text.casefold()) > NAME_LENGTH:
+        raise ValueError(f"must be at most {NAME_LENGTH} characters once case-folded")
     return text
 
 
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain the NUL character")
+    elif isinstance(value, tuple | list | set | frozenset):
+        for item in value:
+            _without_nul(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _without_nul(key)
+            _without_nul(item)
+    return value
+
+
+# Ids are 64-bit in storage: a larger number names nothing, and binding it would overflow the database driver.
+MAX_ID = 2**63 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 Email = Annotated[str, AfterValidator(normalize_email)]
 UtcDatetime = Annotated[datetime, AfterValidator(require_utc)]
 Money = Annotated[Decimal, AfterValidator(money), Field(ge=0)]
 Slug = Annotated[str, AfterValidator(slug)]
 CountryCode = Annotated[str, AfterValidator(country_code)]
 Color = Annotated[str, AfterValidator(color)]
-Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(name_text)]
+Name = Annotated[str, Field(min_length=1, max_length=NAME_LENGTH), AfterValidator(name_text)]
 ShortText = Annotated[str, Field(max_length=200)]
-JsonScalar = str | int | float | bool | None
+# JSON has no NaN or Infinity (Python's parser accepts them; PostgreSQL's JSONB refuses them).
+JsonScalar = str | int | Annotated[float, Field(allow_inf_nan=False)] | bool | None
 
 
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    # PostgreSQL text and JSONB cannot hold NUL; refusing it here keeps both databases storing the same things.
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul_characters(cls, value: Any) -> Any:
+        return _without_nul(value)
 
 
 class Record(BaseModel):
@@ -261,7 +295,7 @@ class Page(Record, Generic[T]):
 class FanReference(Input):
     """Who did it: an existing fan's id, or an email (a fan is created for an unknown email)."""
 
-    fan_id: int | None = None
+    fan_id: RowId | None = None
     email: Email | None = None
 
     @model_validator(mode="after")
@@ -375,11 +409,11 @@ class FanList(Record):
 
 
 class FanIds(Input):
-    fan_ids: tuple[int, ...] = Field(min_length=1, max_length=10_000)
+    fan_ids: tuple[RowId, ...] = Field(min_length=1, max_length=10_000)
 
 
 class SubscriptionIn(Input):
-    fan_ids: tuple[int, ...] = Field(min_length=1, max_length=10_000)
+    fan_ids: tuple[RowId, ...] = Field(min_length=1, max_length=10_000)
     status: ListStatus = "subscribed"
     consent_source: ShortText | None = Field(
         default=None, description="How consent was given, e.g. 'signup form', 'ticket checkout'."
