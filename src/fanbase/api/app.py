@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from fanbase.api.deps import AppState
 from fanbase.api.routes import ROUTERS
 from fanbase.clock import utc_now
+from fanbase.core.rules import rule_json_schema
 from fanbase.db.engine import Database
 from fanbase.errors import Conflict, FanbaseError, InvalidInput, InvalidRule, NotFound, TooLarge, Unauthorized
 from fanbase.settings import Settings
@@ -77,6 +80,28 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 
+def install_rule_schema(app: FastAPI) -> None:
+    """Put the rule language's JSON Schema in the OpenAPI document as the `Rule` component (with its parts).
+
+    Request models declare rule fields as `{"$ref": "#/components/schemas/Rule"}`, so clients and fuzzers see the
+    real recursive shape while the service still validates with paths into the tree.
+    """
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build_openapi()
+        rule_schema = json.loads(json.dumps(rule_json_schema()).replace('"#/$defs/', '"#/components/schemas/'))
+        components = document.setdefault("components", {}).setdefault("schemas", {})
+        components.update(rule_schema.pop("$defs", {}))
+        components["Rule"] = rule_schema
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(
     *,
     database: Database | None = None,
@@ -94,6 +119,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.fanbase = AppState(database=database, settings=settings, clock=clock)
+    install_rule_schema(app)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/api/v1")

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 LifecycleStage = Literal["subscriber", "lead", "customer", "advocate"]
 Source = Literal["subscription", "direct_purchase", "import", "event", "social", "referral", "manual"]
@@ -148,6 +148,12 @@ ShortText = Annotated[str, Field(max_length=200)]
 JsonScalar = str | int | Annotated[float, Field(allow_inf_nan=False)] | bool | None
 
 
+# A rule's JSON face. Validation (with paths into the tree) is the service's job, so the model takes any object;
+# its OpenAPI schema is the rule language's own, registered by the API as the `Rule` component.
+RuleJson = Annotated[dict[str, Any], WithJsonSchema({"$ref": "#/components/schemas/Rule"})]
+RuleText = Annotated[str, Field(min_length=1, max_length=10_000)]
+
+
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -277,6 +283,9 @@ class FanFilter(Input):
     lifecycle_stage: LifecycleStage | None = None
     source: Source | None = None
     q: str | None = Field(default=None, max_length=200, description="Text search in email and names.")
+    segment_id: int | None = Field(default=None, description="Members of this segment.")
+    rule: RuleJson | None = Field(default=None, description="An ad-hoc rule (JSON form).")
+    rule_text: RuleText | None = Field(default=None, description="An ad-hoc rule (text form).")
 
 
 T = TypeVar("T")
@@ -449,3 +458,102 @@ class ImportReport(Record):
     created: int
     updated: int
     errors: list[ImportRowError]
+
+
+# --- segments --------------------------------------------------------------------------------------------
+
+SegmentKind = Literal["static", "dynamic"]
+
+
+class RuleIn(Input):
+    """A rule given either as JSON (`rule`) or in the text form (`rule_text`)."""
+
+    rule: RuleJson | None = None
+    rule_text: RuleText | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> RuleIn:
+        if (self.rule is None) == (self.rule_text is None):
+            raise ValueError("give exactly one of rule (JSON) or rule_text")
+        return self
+
+
+class SegmentIn(Input):
+    name: Name
+    description: Annotated[str, Field(max_length=1000)] | None = None
+    kind: SegmentKind = "dynamic"
+    rule: RuleJson | None = None
+    rule_text: RuleText | None = None
+
+    @model_validator(mode="after")
+    def _rule_fits_kind(self) -> SegmentIn:
+        has_rule = self.rule is not None or self.rule_text is not None
+        if self.kind == "static" and has_rule:
+            raise ValueError("a static segment has no rule: add fans to it instead")
+        if self.kind == "dynamic" and (self.rule is None) == (self.rule_text is None):
+            raise ValueError("a dynamic segment needs exactly one of rule (JSON) or rule_text")
+        return self
+
+
+class SegmentPatch(Input):
+    """Rename, describe, or edit the rule (dynamic segments); a rule edit is versioned and applied at once."""
+
+    name: Name | None = None
+    description: Annotated[str, Field(max_length=1000)] | None = None
+    rule: RuleJson | None = None
+    rule_text: RuleText | None = None
+
+    @model_validator(mode="after")
+    def _one_rule_form(self) -> SegmentPatch:
+        if self.rule is not None and self.rule_text is not None:
+            raise ValueError("give at most one of rule (JSON) or rule_text")
+        return self
+
+
+class Segment(Record):
+    id: int
+    name: str
+    description: str | None
+    kind: SegmentKind
+    rule: dict[str, Any] | None = Field(description="The rule's JSON form (dynamic segments).")
+    rule_text: str | None = Field(description="The rule in the text form.")
+    rule_english: str | None = Field(description="The rule in plain English.")
+    rule_version: int
+    size: int
+    created_at: datetime
+    updated_at: datetime
+    last_evaluated_at: datetime | None
+    last_error: str | None
+
+
+class ConditionCount(Record):
+    path: str = Field(description="Where the condition sits in the rule, e.g. all[1].")
+    description: str
+    count: int = Field(description="Fans matching this condition alone.")
+
+
+class Preview(Record):
+    count: int
+    sample: list[Fan]
+    conditions: list[ConditionCount]
+    rule: dict[str, Any]
+    rule_text: str
+    rule_english: str
+
+
+class MembershipChange(Record):
+    entered: int
+    exited: int
+    size: int
+
+
+class SegmentTemplate(Record):
+    key: str
+    name: str
+    description: str
+    rule_text: str
+    requires: tuple[str, ...] = Field(default=(), description="Templates this one is built on (segments of segments).")
+
+
+class EmailsIn(Input):
+    emails: tuple[Email, ...] = Field(min_length=1, max_length=10_000)

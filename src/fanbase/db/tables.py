@@ -50,8 +50,8 @@ SOURCES = ("subscription", "direct_purchase", "import", "event", "social", "refe
 ORDER_STATUSES = ("completed", "refunded")
 LIST_STATUSES = ("subscribed", "unsubscribed", "bounced")
 # Why a fan entered or left a segment: a write matched the rule, time passed, a person added/removed them,
-# an import did, the rule itself was edited, or the segment was first built.
-MEMBERSHIP_CAUSES = ("write", "time", "manual", "import", "rule_edit", "build")
+# an import did, the rule itself was edited, the segment was first built, or a refresh found it out of date.
+MEMBERSHIP_CAUSES = ("write", "time", "manual", "import", "rule_edit", "build", "refresh")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -290,6 +290,8 @@ segments = Table(
     # Freshness: when membership was last brought up to date, and the last evaluation error (NULL when fine).
     Column("last_evaluated_at", UTCDateTime()),
     Column("last_error", Text),
+    # The next moment a relative-time condition can flip someone's membership (NULL: none scheduled).
+    Column("next_flip_at", UTCDateTime()),
     UniqueConstraint("workspace_id", "name_key"),
     UniqueConstraint("workspace_id", "id"),
     CheckConstraint(_in("kind", ("static", "dynamic")), name="kind"),
@@ -329,6 +331,93 @@ segment_membership_log = Table(
     Index("ix_segment_membership_log_workspace_fan_at", "workspace_id", "fan_id", "at"),
 )
 
+# Time-driven membership: per workspace, the instant through which relative-time rules have been applied. The
+# scheduler re-evaluates only the fans whose stored times crossed a boundary in (last_tick_at, now].
+scheduler_state = Table(
+    "scheduler_state",
+    metadata,
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("last_tick_at", UTCDateTime(), nullable=False),
+    Column("last_error", Text),
+)
+
+# Tags' own ledger, so tag sizes over time can be read like segments' (lists have list_subscription_log).
+tag_membership_log = Table(
+    "tag_membership_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, nullable=False),
+    Column("tag_id", Id, nullable=False),
+    Column("fan_id", Id, nullable=False),
+    Column("added", Boolean, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    _workspace_fk("tag_id", table="tags"),
+    _workspace_fk("fan_id", table="fans"),
+    Index("ix_tag_membership_log_workspace_tag_at", "workspace_id", "tag_id", "at"),
+)
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("events", Json, nullable=False),
+    # The signing secret is shown once at creation; receivers verify HMAC-SHA256(secret, timestamp + "." + body).
+    Column("secret", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled_at", UTCDateTime()),
+    UniqueConstraint("workspace_id", "id"),
+)
+
+# The outbox: one row per (subscription, ledger row) to deliver, written in the same transaction as the change it
+# reports, then delivered at least once, with backoff, by whichever worker claims it. The payload is read from the
+# ledger row at delivery; receivers dedupe on "<source>-<source_id>" (the same for every retry).
+WEBHOOK_SOURCES = ("segment", "tag", "list")
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, nullable=False),
+    Column("subscription_id", Id, nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("source_id", Id, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("delivered_at", UTCDateTime()),
+    Column("last_error", Text),
+    _workspace_fk("subscription_id", table="webhook_subscriptions"),
+    UniqueConstraint("subscription_id", "source", "source_id"),
+    CheckConstraint(_in("source", WEBHOOK_SOURCES), name="source"),
+    Index("ix_webhook_outbox_pending", "delivered_at", "next_attempt_at"),
+)
+
+# Dashboard sign-in: people belong to one workspace; sessions are random tokens stored only as hashes.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200)),
+    Column("password_hash", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("workspace_id", "id"),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("workspace_id", Id, nullable=False),
+    Column("user_id", Id, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    _workspace_fk("user_id", table="users"),
+)
+
 __all__ = [
     "api_keys",
     "custom_fields",
@@ -341,9 +430,15 @@ __all__ = [
     "lists",
     "metadata",
     "orders",
+    "scheduler_state",
     "segment_members",
     "segment_membership_log",
     "segments",
+    "tag_membership_log",
     "tags",
+    "users",
+    "web_sessions",
+    "webhook_outbox",
+    "webhook_subscriptions",
     "workspaces",
 ]

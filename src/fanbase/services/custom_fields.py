@@ -46,9 +46,10 @@ def encode_value(field: CustomField, value: JsonScalar, *, path: str) -> Any:
     problem = f"must be a {field.type}"
     match field.type:
         case "text":
-            if isinstance(value, str) and len(value) <= 1000:
+            # No NUL: PostgreSQL's JSONB cannot store it (and CSV imports reach here without the API's models).
+            if isinstance(value, str) and len(value) <= 1000 and "\x00" not in value:
                 return value
-            problem = "must be text of at most 1000 characters"
+            problem = "must be text of at most 1000 characters, without NUL characters"
         case "number":
             if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
                 return value

@@ -14,12 +14,13 @@ from fanbase.db.engine import Database
 from fanbase.db.repositories import activity as activity_repo
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import labels as labels_repo
+from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.tables import lists, tags
 from fanbase.errors import Conflict, InvalidInput, NotFound
-from fanbase.services import custom_fields
+from fanbase.services import custom_fields, membership, rule_context
 
 
-def _present(connection: Connection, workspace_id: int, fans: Sequence[Fan]) -> list[Fan]:
+def present(connection: Connection, workspace_id: int, fans: Sequence[Fan]) -> list[Fan]:
     fields = custom_fields.definitions(connection, workspace_id)
     return [
         fan.model_copy(update={"custom_fields": custom_fields.decode_values(fields, fan.custom_fields)}) for fan in fans
@@ -30,7 +31,7 @@ def load_fan(connection: Connection, workspace_id: int, fan_id: int) -> Fan:
     row = fans_repo.get_fan_row(connection, workspace_id, fan_id)
     if row is None:
         raise NotFound(f"fan {fan_id} not found")
-    return _present(connection, workspace_id, fans_repo.hydrate_fans(connection, workspace_id, [row]))[0]
+    return present(connection, workspace_id, fans_repo.hydrate_fans(connection, workspace_id, [row]))[0]
 
 
 def fan_row_values(data: FanIn, *, stored_custom: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -109,6 +110,7 @@ def create_fan(database: Database, workspace_id: int, data: FanIn, *, now: datet
                 consent_source="api",
                 now=now,
             )
+            membership.apply_change(connection, workspace_id, [fan_id], membership.NEW_FANS, cause="write", now=now)
             return load_fan(connection, workspace_id, fan_id)
     except IntegrityError as error:
         raise Conflict(f"a fan with email {data.email} already exists", field="email") from error
@@ -138,6 +140,10 @@ def update_fan(database: Database, workspace_id: int, fan_id: int, patch: FanPat
                     fields, changes["custom_fields"] or {}, current=row.custom_fields
                 )
             fans_repo.update_fan(connection, workspace_id, fan_id, {**changes, "updated_at": now})
+            changed = (set(changes) - {"custom_fields"}) | set(patch.custom_fields or {})
+            membership.apply_change(
+                connection, workspace_id, [fan_id], membership.fields_changed(changed), cause="write", now=now
+            )
             return load_fan(connection, workspace_id, fan_id)
     except IntegrityError as error:
         raise Conflict(f"a fan with email {patch.email} already exists", field="email") from error
@@ -150,9 +156,23 @@ def delete_fan(database: Database, workspace_id: int, fan_id: int) -> None:
             raise NotFound(f"fan {fan_id} not found")
 
 
-def filter_conditions(connection: Connection, workspace_id: int, fan_filter: FanFilter) -> list[Any] | None:
+def filter_conditions(
+    connection: Connection, workspace_id: int, fan_filter: FanFilter, *, now: datetime | None = None
+) -> list[Any] | None:
     """SQL conditions for a filter; None when a named tag or list does not exist (so nothing can match)."""
     conditions = fans_repo.filter_conditions(workspace_id, fan_filter)
+    if fan_filter.segment_id is not None:
+        if segments_repo.get_segment(connection, workspace_id, fan_filter.segment_id) is None:
+            raise NotFound(f"segment {fan_filter.segment_id} not found", field="segment_id")
+        conditions.append(segments_repo.is_member(workspace_id, fan_filter.segment_id))
+    if fan_filter.rule is not None or fan_filter.rule_text is not None:
+        if fan_filter.rule is not None and fan_filter.rule_text is not None:
+            raise InvalidInput("give at most one of rule (JSON) or rule_text", field="rule")
+        if now is None:
+            raise InvalidInput("a rule filter needs the current time", field="rule")
+        context = rule_context.load_context(connection, workspace_id)
+        rule = context.validate(rule_context.parse_rule_input(fan_filter.rule, fan_filter.rule_text))
+        conditions.append(context.compile(rule, now=now))
     if fan_filter.tag is not None:
         tag_ids = labels_repo.ids_by_name(connection, tags, workspace_id, [fan_filter.tag])
         if not tag_ids:
@@ -167,24 +187,32 @@ def filter_conditions(connection: Connection, workspace_id: int, fan_filter: Fan
 
 
 def list_fans(
-    database: Database, workspace_id: int, fan_filter: FanFilter, *, page: int = 1, page_size: int = 50
+    database: Database,
+    workspace_id: int,
+    fan_filter: FanFilter,
+    *,
+    page: int = 1,
+    page_size: int = 50,
+    now: datetime | None = None,
 ) -> Page[Fan]:
     with database.transaction(write=False) as connection:
-        conditions = filter_conditions(connection, workspace_id, fan_filter)
+        conditions = filter_conditions(connection, workspace_id, fan_filter, now=now)
         if conditions is None:
             return Page[Fan](items=[], total=0, page=page, page_size=page_size)
         items, total = fans_repo.page_fans(connection, workspace_id, conditions, page=page, page_size=page_size)
-        return Page[Fan](items=_present(connection, workspace_id, items), total=total, page=page, page_size=page_size)
+        return Page[Fan](items=present(connection, workspace_id, items), total=total, page=page, page_size=page_size)
 
 
-def iterate_fans(database: Database, workspace_id: int, fan_filter: FanFilter) -> Iterator[Fan]:
+def iterate_fans(
+    database: Database, workspace_id: int, fan_filter: FanFilter, *, now: datetime | None = None
+) -> Iterator[Fan]:
     """Every matching fan, read in keyset-paginated batches inside one read transaction (a consistent export)."""
     with database.transaction(write=False) as connection:
-        conditions = filter_conditions(connection, workspace_id, fan_filter)
+        conditions = filter_conditions(connection, workspace_id, fan_filter, now=now)
         if conditions is None:
             return
         for batch in fans_repo.iterate_fans(connection, workspace_id, conditions):
-            yield from _present(connection, workspace_id, batch)
+            yield from present(connection, workspace_id, batch)
 
 
 def fan_orders(database: Database, workspace_id: int, fan_id: int, *, page: int, page_size: int) -> list[Order]:
@@ -217,8 +245,8 @@ def recompute_figures(database: Database, workspace_id: int) -> int:
 
 def ensure_fans_by_email(
     connection: Connection, workspace_id: int, emails: Iterable[str], *, source: Source, now: datetime
-) -> tuple[dict[str, int], int]:
-    """Ids for the emails, creating a bare fan for each unknown one. Returns (email → id, how many created)."""
+) -> tuple[dict[str, int], list[str]]:
+    """Ids for the emails, creating a bare fan for each unknown one. Returns (email → id, the emails created)."""
     wanted = sorted(set(emails))
     found = fans_repo.fan_ids_by_email(connection, workspace_id, wanted)
     missing = [email for email in wanted if email not in found]
@@ -228,7 +256,7 @@ def ensure_fans_by_email(
             for email in missing
         ]
         found.update(zip(missing, fans_repo.insert_fans(connection, workspace_id, rows), strict=True))
-    return found, len(missing)
+    return found, missing
 
 
 def require_fans(connection: Connection, workspace_id: int, fan_ids: Iterable[int], *, field: str = "fan_ids") -> None:

@@ -25,6 +25,7 @@ from fanbase.db.repositories import idempotency as idempotency_repo
 from fanbase.db.repositories import workspaces as workspaces_repo
 from fanbase.errors import Conflict, InvalidInput, NotFound
 from fanbase.services import fans as fans_service
+from fanbase.services import membership, rule_context
 
 
 @dataclass(frozen=True)
@@ -86,11 +87,12 @@ def _idempotent(
 
 def _resolve_fans(
     connection: Connection, workspace_id: int, items: Sequence[FanReference], *, source: Source, now: datetime
-) -> tuple[list[int], int]:
+) -> tuple[list[int], list[int]]:
     """Fan id for each item (by id, or by email creating unknown fans); checks ids belong to this workspace."""
     by_email, created = fans_service.ensure_fans_by_email(
         connection, workspace_id, (item.email for item in items if item.email is not None), source=source, now=now
     )
+    new_fans = [by_email[email] for email in created]
     known = fans_repo.existing_fan_ids(connection, workspace_id, (i.fan_id for i in items if i.fan_id is not None))
     fan_ids: list[int] = []
     for index, item in enumerate(items):
@@ -101,7 +103,26 @@ def _resolve_fans(
         else:
             assert item.email is not None
             fan_ids.append(by_email[item.email])
-    return fan_ids, created
+    return fan_ids, new_fans
+
+
+def _update_memberships(
+    connection: Connection,
+    workspace_id: int,
+    fan_ids: Sequence[int],
+    new_fans: Sequence[int],
+    change: membership.Change,
+    *,
+    now: datetime,
+) -> None:
+    """Same transaction: fans created for unknown emails may match any rule; the others only rules reading the
+    change."""
+    context = rule_context.load_context(connection, workspace_id)
+    membership.apply_change(
+        connection, workspace_id, new_fans, membership.NEW_FANS, cause="write", now=now, context=context
+    )
+    old_fans = set(fan_ids) - set(new_fans)
+    membership.apply_change(connection, workspace_id, old_fans, change, cause="write", now=now, context=context)
 
 
 def _write_orders(
@@ -122,7 +143,7 @@ def _write_orders(
     clashes = activity_repo.existing_external_ids(connection, workspace_id, external)
     if clashes:
         raise Conflict(f"orders already recorded: {', '.join(sorted(clashes)[:20])}", field="external_id")
-    fan_ids, created = _resolve_fans(connection, workspace_id, items, source="direct_purchase", now=now)
+    fan_ids, new_fans = _resolve_fans(connection, workspace_id, items, source="direct_purchase", now=now)
     rows = [
         {
             "fan_id": fan_id,
@@ -140,7 +161,8 @@ def _write_orders(
     ]
     ids = activity_repo.insert_orders(connection, workspace_id, rows)
     _fold_orders_into_figures(connection, workspace_id, rows)
-    return ids, created
+    _update_memberships(connection, workspace_id, fan_ids, new_fans, membership.ORDERS, now=now)
+    return ids, len(new_fans)
 
 
 def _fold_orders_into_figures(connection: Connection, workspace_id: int, rows: Sequence[dict[str, Any]]) -> None:
@@ -165,7 +187,7 @@ def _fold_orders_into_figures(connection: Connection, workspace_id: int, rows: S
 def _write_events(
     connection: Connection, workspace_id: int, items: Sequence[EventIn], *, now: datetime
 ) -> tuple[list[int], int]:
-    fan_ids, created = _resolve_fans(connection, workspace_id, items, source="event", now=now)
+    fan_ids, new_fans = _resolve_fans(connection, workspace_id, items, source="event", now=now)
     rows: list[dict[str, Any]] = [
         {
             "fan_id": fan_id,
@@ -181,7 +203,8 @@ def _write_events(
     for row in rows:
         latest[row["fan_id"]] = max(latest.get(row["fan_id"], row["occurred_at"]), row["occurred_at"])
     fans_repo.add_activity(connection, workspace_id, latest)
-    return ids, created
+    _update_memberships(connection, workspace_id, fan_ids, new_fans, membership.EVENTS, now=now)
+    return ids, len(new_fans)
 
 
 def record_order(
@@ -269,4 +292,5 @@ def refund_order(database: Database, workspace_id: int, order_id: int, *, now: d
         activity_repo.mark_refunded(connection, workspace_id, order_id, now=now)
         # first/last purchase may move to another order: recompute this fan's figures from its orders.
         fans_repo.recompute_figures(connection, workspace_id, [row.fan_id])
+        membership.apply_change(connection, workspace_id, [row.fan_id], membership.ORDERS, cause="write", now=now)
         return activity_repo.orders_by_ids(connection, workspace_id, [order_id])[0]

@@ -28,15 +28,22 @@ def _new_key() -> str:
 
 
 def create_workspace(database: Database, *, name: str, currency: str = "USD", now: datetime) -> WorkspaceCreated:
+    with database.transaction() as connection:
+        return create_workspace_within(connection, name=name, currency=currency, now=now)
+
+
+def create_workspace_within(
+    connection: Connection, *, name: str, currency: str = "USD", now: datetime
+) -> WorkspaceCreated:
+    """Create a workspace and its first key inside the caller's transaction (e.g. with its demo data)."""
     name = name.strip()
     if not name or len(name) > 200:
         raise InvalidInput("must be 1 to 200 characters", field="name")
     currency = currency.upper()
     if len(currency) != 3 or not currency.isalpha():
         raise InvalidInput("must be a three-letter ISO 4217 code", field="currency")
-    with database.transaction() as connection:
-        workspace = workspaces_repo.insert_workspace(connection, name=name, currency=currency, now=now)
-        key = _issue_key(connection, workspace.id, name="default", now=now)
+    workspace = workspaces_repo.insert_workspace(connection, name=name, currency=currency, now=now)
+    key = _issue_key(connection, workspace.id, name="default", now=now)
     return WorkspaceCreated(workspace=workspace, api_key=key)
 
 

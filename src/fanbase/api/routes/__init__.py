@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fanbase.api.routes import fans, health
+from fanbase.api.routes import custom_fields, fans, health, ingestion, lists, segments, tags, workspace
 
-ROUTERS: list[APIRouter] = [health.router, fans.router]
+ROUTERS: list[APIRouter] = [
+    health.router,
+    workspace.router,
+    fans.router,
+    ingestion.router,
+    tags.router,
+    lists.router,
+    custom_fields.router,
+    segments.router,
+]

@@ -156,6 +156,14 @@ def hydrate_fans(connection: Connection, workspace_id: int, rows: Sequence[Row[A
     return [fan_from_row(row, tag_names=tag_names.get(row.id, ()), list_statuses=statuses.get(row.id)) for row in rows]
 
 
+def id_in(fan_ids: Sequence[int]) -> ColumnElement[bool]:
+    return fans.c.id.in_(fan_ids)
+
+
+def in_workspace(workspace_id: int) -> ColumnElement[bool]:
+    return fans.c.workspace_id == workspace_id
+
+
 def filter_conditions(workspace_id: int, fan_filter: FanFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [fans.c.workspace_id == workspace_id]
     if fan_filter.lifecycle_stage:
@@ -282,9 +290,13 @@ def recompute_figures(connection: Connection, workspace_id: int, fan_ids: Sequen
     last_active_at is the latest of any event and any order placed (a refunded order was still activity).
     """
     completed = _completed(workspace_id)
+    # GROUP BY fan_id changes nothing in the result (one fan, or no row: NULL) but stops SQLite's min/max
+    # optimisation from walking ix_events_workspace_occurred backwards across the whole workspace for every fan
+    # (quadratic: a minute for 3,000 fans and 35,000 events); it then seeks ix_events_workspace_fan_type_occurred.
     latest_event = (
         select(func.max(events.c.occurred_at))
         .where(events.c.workspace_id == workspace_id, events.c.fan_id == fans.c.id)
+        .group_by(events.c.fan_id)
         .scalar_subquery()
     )
     latest_order = (

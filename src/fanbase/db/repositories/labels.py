@@ -11,7 +11,7 @@ from sqlalchemy.sql import ColumnElement
 
 from fanbase.core.models import FanList, ListMembership, ListStatus, Tag
 from fanbase.db.repositories.sql import chunks
-from fanbase.db.tables import fan_tags, list_members, list_subscription_log, lists, tags
+from fanbase.db.tables import fan_tags, list_members, list_subscription_log, lists, tag_membership_log, tags
 
 
 def name_key(name: str) -> str:
@@ -90,6 +90,12 @@ def ids_by_name(connection: Connection, table: Table, workspace_id: int, names: 
     return found
 
 
+def all_ids_by_name(connection: Connection, table: Table, workspace_id: int) -> dict[str, int]:
+    """Every tag or list of the workspace: case-folded name → id."""
+    rows = connection.execute(select(table.c.name_key, table.c.id).where(table.c.workspace_id == workspace_id))
+    return dict(rows.all())
+
+
 def insert_named(
     connection: Connection, table: Table, workspace_id: int, names: Sequence[str], *, now: datetime
 ) -> dict[str, int]:
@@ -135,10 +141,13 @@ def link_tags(
             insert(fan_tags),
             [{"workspace_id": workspace_id, "tag_id": t, "fan_id": f, "added_at": now} for t, f in chunk],
         )
+    log_tag_changes(connection, workspace_id, new, added=True, now=now)
     return new
 
 
-def unlink_tag(connection: Connection, workspace_id: int, tag_id: int, fan_ids: Sequence[int]) -> list[int]:
+def unlink_tag(
+    connection: Connection, workspace_id: int, tag_id: int, fan_ids: Sequence[int], *, now: datetime
+) -> list[int]:
     removed: list[int] = []
     for chunk in chunks(sorted(set(fan_ids))):
         result = connection.execute(
@@ -147,7 +156,19 @@ def unlink_tag(connection: Connection, workspace_id: int, tag_id: int, fan_ids: 
             .returning(fan_tags.c.fan_id)
         )
         removed.extend(result.scalars())
+    log_tag_changes(connection, workspace_id, [(tag_id, fan_id) for fan_id in removed], added=False, now=now)
     return removed
+
+
+def log_tag_changes(
+    connection: Connection, workspace_id: int, pairs: Sequence[tuple[int, int]], *, added: bool, now: datetime
+) -> None:
+    """The tag ledger: one row per (tag, fan) added or removed, for tag sizes over time."""
+    for chunk in chunks(pairs, 2000):
+        connection.execute(
+            insert(tag_membership_log),
+            [{"workspace_id": workspace_id, "tag_id": t, "fan_id": f, "added": added, "at": now} for t, f in chunk],
+        )
 
 
 # --- lists -----------------------------------------------------------------------------------------------

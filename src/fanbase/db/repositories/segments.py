@@ -10,9 +10,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, false, func, insert, literal, select, true, update
+from sqlalchemy import Connection, case, delete, exists, false, func, insert, literal, select, true, update
 from sqlalchemy.sql import ColumnElement
 
+from fanbase.db.repositories.fans import FAN_COLUMNS
 from fanbase.db.repositories.labels import name_key
 from fanbase.db.repositories.sql import chunks
 from fanbase.db.tables import fans, segment_members, segment_membership_log, segments
@@ -145,8 +146,13 @@ def apply_membership(
         ).where(*where)
 
     entering = (fans.c.workspace_id == workspace_id, scope, should_be_member, ~member)
-    entered = connection.execute(insert(segment_membership_log).from_select(log_columns, ledger_rows(True, *entering)))
-    if entered.rowcount:
+    # SQLAlchemy keeps an INSERT's rowcount only when asked (preserve_rowcount); we need it to know who moved.
+    counted = {"preserve_rowcount": True}
+    entered = connection.execute(
+        insert(segment_membership_log).from_select(log_columns, ledger_rows(True, *entering)),
+        execution_options=counted,
+    ).rowcount
+    if entered:
         connection.execute(
             insert(segment_members).from_select(
                 ["workspace_id", "segment_id", "fan_id", "since"],
@@ -154,8 +160,11 @@ def apply_membership(
             )
         )
     leaving = (fans.c.workspace_id == workspace_id, scope, ~should_be_member, member)
-    exited = connection.execute(insert(segment_membership_log).from_select(log_columns, ledger_rows(False, *leaving)))
-    if exited.rowcount:
+    exited = connection.execute(
+        insert(segment_membership_log).from_select(log_columns, ledger_rows(False, *leaving)),
+        execution_options=counted,
+    ).rowcount
+    if exited:
         connection.execute(
             delete(segment_members).where(
                 segment_members.c.workspace_id == workspace_id,
@@ -163,7 +172,7 @@ def apply_membership(
                 segment_members.c.fan_id.in_(select(fans.c.id).where(*leaving)),
             )
         )
-    return entered.rowcount, exited.rowcount
+    return entered, exited
 
 
 def add_members(
@@ -217,6 +226,30 @@ def remove_members(
         )
         removed += exited
     return removed
+
+
+def count_matching(connection: Connection, workspace_id: int, condition: ColumnElement[bool]) -> int:
+    """One COUNT over the workspace's fans: what a preview shows first."""
+    statement = select(func.count()).select_from(fans).where(fans.c.workspace_id == workspace_id, condition)
+    return int(connection.execute(statement).scalar_one())
+
+
+def sample_matching(
+    connection: Connection, workspace_id: int, condition: ColumnElement[bool], *, limit: int
+) -> Sequence[Any]:
+    statement = (
+        select(*FAN_COLUMNS).where(fans.c.workspace_id == workspace_id, condition).order_by(fans.c.id).limit(limit)
+    )
+    return connection.execute(statement).all()
+
+
+def count_each(connection: Connection, workspace_id: int, conditions: Sequence[ColumnElement[bool]]) -> list[int]:
+    """How many fans match each condition alone, in one pass over the workspace's fans."""
+    if not conditions:
+        return []
+    sums = [func.coalesce(func.sum(case((condition, 1), else_=0)), 0) for condition in conditions]
+    row = connection.execute(select(*sums).where(fans.c.workspace_id == workspace_id)).one()
+    return [int(value) for value in row]
 
 
 def member_ids(connection: Connection, workspace_id: int, segment_id: int) -> set[int]:

@@ -76,7 +76,7 @@ def upgrade() -> None:
         sa.Column("cause", sa.String(length=16), nullable=False),
         sa.Column("rule_version", sa.Integer(), nullable=False),
         sa.CheckConstraint(
-            "cause IN ('write', 'time', 'manual', 'import', 'rule_edit', 'build')",
+            "cause IN ('write', 'time', 'manual', 'import', 'rule_edit', 'build', 'refresh')",
             name=op.f("ck_segment_membership_log_cause"),
         ),
         sa.ForeignKeyConstraint(

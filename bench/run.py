@@ -1,0 +1,236 @@
+"""``python -m bench.run --fans N [--backend postgresql|sqlite|both] [--keep]``
+
+Per backend: a throwaway database (PostgreSQL ``fanbase_bench_<random>`` on the local server; SQLite file under
+``bench/out/``), generate + load, check the derived figures against a recompute, then the baseline queries
+(hand-written SQL), each timed over ``--runs`` runs. Prints a table and writes JSON to ``bench/out/``.
+Benchmarks print figures; they never assert on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from bench.baselines import BASELINES
+from bench.generate import NOW
+from bench.load import IndexStrategy, LoadReport, load, vacuum, verify_derived_figures
+from bench.stats import measure
+from fanbase.db.engine import Database
+
+OUT = Path(__file__).parent / "out"
+POSTGRES_SERVER = os.environ.get("FANBASE_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@contextmanager
+def throwaway_database(
+    backend: str, *, keep: bool = False, directory: Path = OUT, server: str = POSTGRES_SERVER
+) -> Iterator[Database]:
+    """A new, empty database named ``fanbase_bench_<random>``; dropped (or deleted) afterwards unless ``keep``."""
+    name = f"fanbase_bench_{uuid.uuid4().hex[:10]}"
+    if backend == "postgresql":
+        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+        except Exception:
+            admin.dispose()
+            raise
+        database = Database.from_url(server.rsplit("/", 1)[0] + f"/{name}")
+        try:
+            yield database
+        finally:
+            database.dispose()
+            if keep:
+                print(f"kept PostgreSQL database {name}", file=sys.stderr)
+            else:
+                with admin.connect() as connection:
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.sqlite3"
+    database = Database.from_url(f"sqlite:///{path}")
+    try:
+        yield database
+    finally:
+        database.dispose()
+        if keep:
+            print(f"kept SQLite database {path}", file=sys.stderr)
+        else:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def run_backend(
+    backend: str,
+    *,
+    fans: int,
+    seed: int,
+    runs: int,
+    index_strategy: IndexStrategy,
+    verify: bool,
+    keep: bool,
+) -> dict[str, Any]:
+    with throwaway_database(backend, keep=keep) as database:
+        report = load(database, fans=fans, seed=seed, now=NOW, index_strategy=index_strategy)
+        result: dict[str, Any] = {"load": _load_dict(report)}
+        if verify:
+            verification = verify_derived_figures(database, report.workspace_id)
+            result["verification"] = asdict(verification)
+        vacuum(database)
+        queries: dict[str, Any] = {}
+        with database.engine.connect() as connection:
+            for baseline in BASELINES:
+                timing, count = measure(
+                    lambda baseline=baseline: baseline.count(  # type: ignore[misc]
+                        connection, workspace_id=report.workspace_id, now=NOW
+                    ),
+                    runs=runs,
+                )
+                connection.rollback()
+                queries[baseline.name] = {"rule": baseline.rule, "count": count, **timing.as_dict()}
+        result["baselines"] = queries
+        return result
+
+
+def _load_dict(report: LoadReport) -> dict[str, Any]:
+    return {
+        **asdict(report),
+        "api_key": None,  # never written to disk
+        "total_rows": report.total_rows,
+        "rows_per_second": report.rows_per_second,
+    }
+
+
+def machine() -> dict[str, Any]:
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        memory = meminfo.read_text().splitlines()[0].split(":", 1)[1].strip()
+    postgres = ""
+    try:
+        engine = create_engine(POSTGRES_SERVER)
+        with engine.connect() as connection:
+            postgres = str(connection.execute(text("SHOW server_version")).scalar_one())
+        engine.dispose()
+    except Exception as error:  # a missing server is reported, not fatal
+        postgres = f"unavailable ({type(error).__name__})"
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "nproc": os.cpu_count(),
+        "memory": memory,
+        "python": platform.python_version(),
+        "postgresql": postgres,
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(),
+    }
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f} s"
+
+
+def print_report(results: dict[str, Any]) -> None:
+    fans = results["fans"]
+    print(f"\nfanbase bench — {fans:,} fans, seed {results['seed']}, {results['machine']['date']}")
+    print(
+        f"machine: {results['machine']['nproc']} cores, {results['machine']['memory']}, "
+        f"PostgreSQL {results['machine']['postgresql']}, SQLite {results['machine']['sqlite']}"
+    )
+    for backend, result in results["backends"].items():
+        loaded = result["load"]
+        load_average = result["load_average"]
+        print(
+            f"\n== {backend} (indexes: {loaded['index_strategy']}; machine load average "
+            f"{load_average['before']:.1f} → {load_average['after']:.1f} on {results['machine']['nproc']} cores) =="
+        )
+        print(
+            f"  rows            {loaded['total_rows']:>12,}  "
+            + ", ".join(f"{t} {n:,}" for t, n in loaded["rows"].items())
+        )
+        print(f"  generation      {_seconds(loaded['generate_seconds']):>12}")
+        print(f"  load            {_seconds(loaded['load_seconds']):>12}  ({loaded['rows_per_second']:,.0f} rows/s)")
+        print("  load phases     " + ", ".join(f"{k} {v:.2f} s" for k, v in loaded["phases"].items()))
+        print(f"  database size   {loaded['database_bytes'] / 2**20:>10,.1f} MiB")
+        if "verification" in result:
+            check = result["verification"]
+            verdict = "equal" if check["mismatched"] == 0 else f"{check['mismatched']:,} MISMATCHED"
+            print(
+                f"  derived figures {verdict} to recompute_figures over {check['fans']:,} fans "
+                f"(recompute would take {check['recompute_seconds']:.2f} s)"
+            )
+        print(f"  {'baseline (hand-written SQL)':<36} {'count':>9} {'median':>9} {'p95':>9} {'p99':>9}  ms")
+        for name, query in result["baselines"].items():
+            print(
+                f"  {name:<36} {query['count']:>9,} {query['median_ms']:>9.2f} {query['p95_ms']:>9.2f} "
+                f"{query['p99_ms']:>9.2f}"
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description="Generate a workspace, load it, and time the baseline queries."
+    )
+    parser.add_argument("--fans", type=int, default=100_000)
+    parser.add_argument("--backend", choices=("postgresql", "sqlite", "both"), default="both")
+    parser.add_argument("--keep", action="store_true", help="keep the databases (printed) instead of dropping them")
+    parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--runs", type=int, default=30, help="timed runs per query")
+    parser.add_argument(
+        "--index-strategy",
+        choices=("keep", "drop"),
+        default="drop",
+        help="drop secondary indexes (and, on PostgreSQL, foreign keys) around the load and rebuild them after",
+    )
+    parser.add_argument(
+        "--no-verify", dest="verify", action="store_false", help="skip the recompute_figures cross-check"
+    )
+    arguments = parser.parse_args(argv)
+    backends = ("postgresql", "sqlite") if arguments.backend == "both" else (arguments.backend,)
+    results: dict[str, Any] = {
+        "fans": arguments.fans,
+        "seed": arguments.seed,
+        "now": NOW.isoformat(),
+        "machine": machine(),
+        "backends": {},
+    }
+    for backend in backends:
+        started = time.perf_counter()
+        # The machine is shared: the load average says how much the figures below were competing for the cores.
+        load_before = os.getloadavg()[0]
+        results["backends"][backend] = run_backend(
+            backend,
+            fans=arguments.fans,
+            seed=arguments.seed,
+            runs=arguments.runs,
+            index_strategy=arguments.index_strategy,
+            verify=arguments.verify,
+            keep=arguments.keep,
+        )
+        results["backends"][backend]["wall_seconds"] = time.perf_counter() - started
+        results["backends"][backend]["load_average"] = {"before": load_before, "after": os.getloadavg()[0]}
+    print_report(results)
+    OUT.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = OUT / f"results-{arguments.fans}-{stamp}.json"
+    path.write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nresults written to {path}")
+    return 1 if any(r.get("verification", {}).get("mismatched") for r in results["backends"].values()) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

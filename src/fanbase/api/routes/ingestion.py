@@ -1,0 +1,144 @@
+"""/orders and /events: record one or a batch (idempotent with an ``Idempotency-Key``), read, refund."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, status
+from fastapi.responses import JSONResponse
+
+from fanbase.api.deps import DatabaseDep, NowDep, StateDep, WorkspaceDep
+from fanbase.api.schemas import EventBatch, EventId, OrderBatch, OrderId, error_responses
+from fanbase.core.models import BatchResult, Event, EventIn, Order, OrderIn
+from fanbase.errors import TooLarge
+from fanbase.services import ingestion
+from fanbase.services.ingestion import Reply
+
+router = APIRouter(responses=error_responses(401, 422))
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x20-\x7e]+$",
+        description="Any unique string of printable ASCII (e.g. a UUID). A retry with the same key and body replays "
+        "the first reply and changes nothing; the same key with a different body is refused with 409. Keys are per "
+        "workspace.",
+    ),
+]
+
+_CREATED: dict[int | str, dict[str, Any]] = {
+    201: {
+        "headers": {
+            "Idempotency-Replayed": {
+                "description": "`true` when this reply is a replay of an earlier request with the same key.",
+                "schema": {"type": "string", "enum": ["true"]},
+            }
+        }
+    },
+    **error_responses(404, 409),
+}
+
+
+def _respond(reply: Reply) -> JSONResponse:
+    headers = {"Idempotency-Replayed": "true"} if reply.replayed else None
+    return JSONResponse(reply.body, status_code=reply.status_code, headers=headers)
+
+
+def _check_batch_size(count: int, state: StateDep) -> None:
+    # Refuse before any work: a batch over the bound is the client's to split, not the server's to chew on.
+    limit = state.settings.max_batch_size
+    if count > limit:
+        raise TooLarge(f"at most {limit} items per batch, got {count}; split the batch", field="items")
+
+
+# --- orders ----------------------------------------------------------------------------------------------------
+
+
+@router.post("/orders", tags=["orders"], status_code=status.HTTP_201_CREATED, response_model=Order, responses=_CREATED)
+def create_order(
+    body: OrderIn,
+    database: DatabaseDep,
+    workspace_id: WorkspaceDep,
+    now: NowDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Record one order; the fan's figures (total spent, purchases, activity) change in the same transaction."""
+    return _respond(ingestion.record_order(database, workspace_id, body, idempotency_key=idempotency_key, now=now))
+
+
+@router.post(
+    "/orders/batch",
+    tags=["orders"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=BatchResult,
+    responses={**_CREATED, **error_responses(413)},
+)
+def create_orders(
+    body: OrderBatch,
+    database: DatabaseDep,
+    workspace_id: WorkspaceDep,
+    now: NowDep,
+    state: StateDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Record a batch of orders, all or nothing."""
+    _check_batch_size(len(body.items), state)
+    return _respond(
+        ingestion.record_orders(database, workspace_id, body.items, idempotency_key=idempotency_key, now=now)
+    )
+
+
+@router.get("/orders/{order_id}", tags=["orders"], responses=error_responses(404))
+def get_order(order_id: OrderId, database: DatabaseDep, workspace_id: WorkspaceDep) -> Order:
+    return ingestion.get_order(database, workspace_id, order_id)
+
+
+@router.post("/orders/{order_id}/refund", tags=["orders"], responses=error_responses(404, 409))
+def refund_order(order_id: OrderId, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep) -> Order:
+    """Mark a completed order refunded; the fan's figures are recomputed. Refunding twice is a 409."""
+    return ingestion.refund_order(database, workspace_id, order_id, now=now)
+
+
+# --- events ----------------------------------------------------------------------------------------------------
+
+
+@router.post("/events", tags=["events"], status_code=status.HTTP_201_CREATED, response_model=Event, responses=_CREATED)
+def create_event(
+    body: EventIn,
+    database: DatabaseDep,
+    workspace_id: WorkspaceDep,
+    now: NowDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Record one activity event; the fan's last_active_at moves forward when it is later."""
+    return _respond(ingestion.record_event(database, workspace_id, body, idempotency_key=idempotency_key, now=now))
+
+
+@router.post(
+    "/events/batch",
+    tags=["events"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=BatchResult,
+    responses={**_CREATED, **error_responses(413)},
+)
+def create_events(
+    body: EventBatch,
+    database: DatabaseDep,
+    workspace_id: WorkspaceDep,
+    now: NowDep,
+    state: StateDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Record a batch of events, all or nothing."""
+    _check_batch_size(len(body.items), state)
+    return _respond(
+        ingestion.record_events(database, workspace_id, body.items, idempotency_key=idempotency_key, now=now)
+    )
+
+
+@router.get("/events/{event_id}", tags=["events"], responses=error_responses(404))
+def get_event(event_id: EventId, database: DatabaseDep, workspace_id: WorkspaceDep) -> Event:
+    return ingestion.get_event(database, workspace_id, event_id)

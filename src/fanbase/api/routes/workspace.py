@@ -1,0 +1,39 @@
+"""/workspace and /api-keys: the caller's workspace, and its keys (list, issue, revoke)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from fanbase.api.deps import DatabaseDep, NowDep, WorkspaceDep
+from fanbase.api.schemas import ApiKeyId, ApiKeyIn, error_responses
+from fanbase.core.models import ApiKey, ApiKeyCreated, Workspace
+from fanbase.services import workspaces
+
+router = APIRouter(responses=error_responses(401, 422))
+
+
+@router.get("/workspace", tags=["workspace"])
+def get_workspace(database: DatabaseDep, workspace_id: WorkspaceDep) -> Workspace:
+    """The workspace the calling key belongs to."""
+    return workspaces.get_workspace(database, workspace_id)
+
+
+@router.get("/api-keys", tags=["api keys"])
+def list_api_keys(database: DatabaseDep, workspace_id: WorkspaceDep) -> list[ApiKey]:
+    """Every key of this workspace, revoked ones included; secrets are never shown again, only their prefix."""
+    return workspaces.list_api_keys(database, workspace_id)
+
+
+@router.post("/api-keys", tags=["api keys"], status_code=status.HTTP_201_CREATED)
+def create_api_key(body: ApiKeyIn, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep) -> ApiKeyCreated:
+    """Issue a key. The secret is in this reply only: store it now, it cannot be shown again."""
+    return workspaces.create_api_key(database, workspace_id, name=body.name, now=now)
+
+
+@router.delete(
+    "/api-keys/{key_id}", tags=["api keys"], status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
+)
+def revoke_api_key(key_id: ApiKeyId, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep) -> Response:
+    """Revoke a key: from now on it answers 401. Revoking the key making this call is allowed."""
+    workspaces.revoke_api_key(database, workspace_id, key_id, now=now)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

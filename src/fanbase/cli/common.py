@@ -1,0 +1,101 @@
+"""What every command shares: settings → database, the schema check, workspace selection, consoles, dates.
+
+Commands read the clock (``utc_now``) and pass ``now=`` to services; they never run SQL themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy import make_url
+
+from fanbase.db.engine import Database
+from fanbase.db.migrate import current_revision, head_revision
+from fanbase.services import workspaces
+from fanbase.settings import Settings
+
+
+class CommandError(typer.TyperException):
+    """A problem the user can fix (wrong workspace, schema not migrated): one line on stderr, exit code 1."""
+
+
+WorkspaceOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="FANBASE_WORKSPACE",
+        help="Workspace id (default: $FANBASE_WORKSPACE, or the only workspace if there is exactly one).",
+        show_default=False,
+    ),
+]
+
+
+def stdout() -> Console:
+    # Made per call, not at import: the test runner swaps sys.stdout while a command runs.
+    return Console(highlight=False, soft_wrap=True)
+
+
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def display_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@contextmanager
+def open_database(*, check_schema: bool = True) -> Iterator[Database]:
+    """The configured database; with ``check_schema``, refuse to work on a schema older than this code."""
+    settings = Settings()
+    database = Database.from_url(settings.resolved_database_url())
+    try:
+        if check_schema:
+            require_current_schema(database)
+        yield database
+    finally:
+        database.dispose()
+
+
+def require_current_schema(database: Database) -> None:
+    # Migrating implicitly from any command could upgrade a production schema under a running older server;
+    # only `db upgrade`, `serve` and `demo` migrate, the rest ask for it.
+    current, head = current_revision(database.engine), head_revision()
+    if current == head:
+        return
+    where = display_url(str(database.engine.url))
+    if current is None:
+        raise CommandError(f"the database {where} has no fanbase schema yet; run `fanbase db upgrade` first")
+    raise CommandError(
+        f"the database {where} is at schema {current}, this fanbase needs {head}; run `fanbase db upgrade`"
+    )
+
+
+def resolve_workspace(database: Database, workspace_id: int | None) -> int:
+    if workspace_id is not None:
+        return workspaces.get_workspace(database, workspace_id).id
+    found = workspaces.list_workspaces(database)
+    if len(found) == 1:
+        return found[0].id
+    if not found:
+        raise CommandError(
+            "there is no workspace yet; create one with `fanbase workspace create NAME` or `fanbase demo`"
+        )
+    raise CommandError(
+        f"there are {len(found)} workspaces; choose one with --workspace ID or FANBASE_WORKSPACE "
+        "(see `fanbase workspace list`)"
+    )
+
+
+def short_time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def one_line(text: str) -> str:
+    """Error output is one line per problem: fold any line breaks a value carried in."""
+    return " ".join(text.split())

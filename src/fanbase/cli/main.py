@@ -1,0 +1,176 @@
+"""The `fanbase` command line: Typer commands over the services.
+
+Errors are handled in one place (``FanbaseGroup.main``): an expected error — a domain error, invalid input, a
+usage mistake, an unreachable database — is one line on stderr starting with ``error:`` and a non-zero exit code
+(1; 2 for a command-line usage mistake, as Click does). Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+from typer.core import TyperGroup
+
+from fanbase.cli.common import display_url, one_line, open_database, stderr, stdout
+from fanbase.cli.fans import fans_app
+from fanbase.cli.transfer import export_app, import_app
+from fanbase.cli.users import users_app
+from fanbase.cli.workspaces import keys_app, print_key, workspace_app
+from fanbase.clock import utc_now
+from fanbase.db.engine import Database
+from fanbase.db.migrate import current_revision, upgrade
+from fanbase.errors import FanbaseError
+from fanbase.services import demo, users, workspaces
+from fanbase.settings import Settings
+
+
+def _validation_message(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item.get("loc", ()))
+        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
+
+
+class FanbaseGroup(TyperGroup):
+    """The root command: runs the command non-standalone so every expected error is reported the same way."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        code = 0
+        message: str | None = None
+        try:
+            result = super().main(
+                args=args,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
+            code = result if isinstance(result, int) else 0
+        except typer.TyperException as error:
+            code = getattr(error, "exit_code", 1)
+            if type(error).__name__ != "NoArgsIsHelpError":  # its help text is already printed
+                message = error.format_message()
+                context = getattr(error, "ctx", None)
+                if context is not None and code == 2:
+                    message += f" (see `{context.command_path} --help`)"
+        except typer.Abort:
+            code, message = 1, "aborted"
+        except FanbaseError as error:
+            code, message = 1, str(error)
+        except ValidationError as error:
+            code, message = 1, _validation_message(error)
+        except OperationalError as error:
+            code, message = 1, f"database error: {str(error.orig).strip().splitlines()[0] if error.orig else error}"
+        if message is not None:
+            stderr().print(f"error: {one_line(message)}", markup=False)
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+
+app = typer.Typer(
+    cls=FanbaseGroup,
+    name="fanbase",
+    help="fanbase — a fan CRM whose heart is segmentation.",
+    no_args_is_help=True,
+    # Locals can hold keys and database passwords: never print them in a traceback.
+    pretty_exceptions_show_locals=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(workspace_app, name="workspace")
+app.add_typer(keys_app, name="keys")
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
+app.add_typer(fans_app, name="fans")
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="user")
+
+
+def _upgrade(database: Database) -> str | None:
+    upgrade(database.engine)
+    return current_revision(database.engine)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to this version of fanbase (safe to repeat)."""
+    with open_database(check_schema=False) as database:
+        revision = _upgrade(database)
+        where = display_url(str(database.engine.url))
+    stdout().print(f"Database {where} is at schema {revision}.", markup=False)
+
+
+@app.command("demo")
+def create_demo(
+    fans: Annotated[int, typer.Option(help="How many fans.", min=1, max=demo.MAX_DEMO_FANS)] = 3000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 7,
+) -> None:
+    """Create a demo workspace full of realistic fans, orders, events, tags and lists."""
+    with open_database(check_schema=False) as database:
+        _upgrade(database)
+        stderr().print("creating demo data…")
+        created = demo.create_demo_workspace(database, now=utc_now(), seed=seed, fans=fans)
+    workspace = created.workspace
+    stdout().print(f"Created workspace {workspace.id} “{workspace.name}” with {fans} fans.", markup=False)
+    print_key(created.api_key)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on [default: $FANBASE_HOST or 127.0.0.1]")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: $FANBASE_PORT or 8000]", min=1, max=65535)] = None,
+    with_demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo", help="Create the demo workspace if missing; print a fresh API key and a dashboard sign-in for it."
+        ),
+    ] = False,
+) -> None:
+    """Run the API server (migrating the database first)."""
+    settings = Settings()
+    host = host or settings.host
+    port = port or settings.port
+    with open_database(check_schema=False) as database:
+        _upgrade(database)
+        if with_demo:
+            _prepare_demo(database, host=host, port=port)
+    # A factory, so the server process builds its app (and database) from the same environment.
+    uvicorn.run("fanbase.api.app:create_app", factory=True, host=host, port=port)
+
+
+def _prepare_demo(database: Database, *, host: str, port: int) -> None:
+    now = utc_now()
+    existing = [w for w in workspaces.list_workspaces(database) if w.name == demo.DEMO_WORKSPACE_NAME]
+    if existing:
+        workspace = existing[0]
+    else:
+        stderr().print("creating demo data…")
+        workspace = demo.create_demo_workspace(database, now=now).workspace
+    # Keys are stored hashed, so an earlier key cannot be shown again: every start issues a fresh one.
+    key = workspaces.create_api_key(database, workspace.id, name="serve --demo", now=now)
+    console = stdout()
+    console.print(f"Demo workspace {workspace.id} “{workspace.name}”.", markup=False)
+    console.print(f"API docs: http://{host}:{port}/docs", markup=False)
+    print_key(key)
+    console.print(f'Try: curl -H "Authorization: Bearer {key.key}" http://{host}:{port}/api/v1/fans', markup=False)
+    email, password = users.ensure_demo_user(database, workspace.id, now=now)
+    console.print(f"Dashboard: http://{host}:{port}/  — sign in as {email} with password {password}", markup=False)

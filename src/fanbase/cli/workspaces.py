@@ -1,0 +1,91 @@
+"""`fanbase workspace …` and `fanbase keys …`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from fanbase.cli.common import WorkspaceOption, open_database, resolve_workspace, short_time, stdout
+from fanbase.clock import utc_now
+from fanbase.core.models import ApiKeyCreated
+from fanbase.services import workspaces
+
+workspace_app = typer.Typer(help="Create and list workspaces (one per artist, band or label).", no_args_is_help=True)
+keys_app = typer.Typer(help="Issue, list and revoke a workspace's API keys.", no_args_is_help=True)
+
+
+def print_key(key: ApiKeyCreated) -> None:
+    console = stdout()
+    console.print("API key (shown once — only its hash is stored; keep it somewhere safe):")
+    console.print(key.key, style="bold", markup=False)
+
+
+@workspace_app.command("create")
+def create_workspace(
+    name: Annotated[str, typer.Argument(help="The artist, band or label.")],
+    currency: Annotated[str, typer.Option(help="ISO 4217 currency all money is recorded in.")] = "USD",
+) -> None:
+    """Create a workspace and print its first API key."""
+    with open_database() as database:
+        created = workspaces.create_workspace(database, name=name, currency=currency, now=utc_now())
+    workspace = created.workspace
+    stdout().print(f"Created workspace {workspace.id} “{workspace.name}” ({workspace.currency}).", markup=False)
+    print_key(created.api_key)
+
+
+@workspace_app.command("list")
+def list_workspaces() -> None:
+    """List every workspace in this database."""
+    with open_database() as database:
+        found = workspaces.list_workspaces(database)
+    table = Table("id", "name", "currency", "created")
+    for workspace in found:
+        table.add_row(str(workspace.id), Text(workspace.name), workspace.currency, short_time(workspace.created_at))
+    stdout().print(table)
+
+
+@keys_app.command("create")
+def create_key(
+    workspace: WorkspaceOption = None,
+    name: Annotated[str, typer.Option(help="A label to tell keys apart, e.g. 'shop integration'.")] = "cli",
+) -> None:
+    """Issue a new API key for a workspace (printed once)."""
+    with open_database() as database:
+        workspace_id = resolve_workspace(database, workspace)
+        key = workspaces.create_api_key(database, workspace_id, name=name, now=utc_now())
+    stdout().print(f"Created key {key.id} “{key.name}” ({key.prefix}…) for workspace {workspace_id}.", markup=False)
+    print_key(key)
+
+
+@keys_app.command("list")
+def list_keys(workspace: WorkspaceOption = None) -> None:
+    """List a workspace's keys (prefixes only: secrets are never stored)."""
+    with open_database() as database:
+        workspace_id = resolve_workspace(database, workspace)
+        keys = workspaces.list_api_keys(database, workspace_id)
+    table = Table("id", "name", "prefix", "created", "last used", "revoked")
+    for key in keys:
+        table.add_row(
+            str(key.id),
+            Text(key.name),
+            f"{key.prefix}…",
+            short_time(key.created_at),
+            short_time(key.last_used_at),
+            short_time(key.revoked_at),
+        )
+    stdout().print(table)
+
+
+@keys_app.command("revoke")
+def revoke_key(
+    key_id: Annotated[int, typer.Argument(help="The key's id (see `fanbase keys list`).")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Revoke a key: requests with it are refused from now on."""
+    with open_database() as database:
+        workspace_id = resolve_workspace(database, workspace)
+        workspaces.revoke_api_key(database, workspace_id, key_id, now=utc_now())
+    stdout().print(f"Revoked key {key_id}.")

@@ -1,0 +1,97 @@
+"""Dashboard users and their sign-in sessions (only a session token's hash is stored)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from fanbase.db.tables import users, web_sessions, workspaces
+
+USER_COLUMNS = (
+    users.c.id,
+    users.c.workspace_id,
+    users.c.email,
+    users.c.name,
+    users.c.created_at,
+)
+
+
+def insert_user(
+    connection: Connection, workspace_id: int, *, email: str, name: str | None, password_hash: str, now: datetime
+) -> dict[str, Any]:
+    row = connection.execute(
+        insert(users)
+        .values(workspace_id=workspace_id, email=email, name=name, password_hash=password_hash, created_at=now)
+        .returning(*USER_COLUMNS)
+    ).one()
+    return dict(row._mapping)
+
+
+def find_user_by_email(connection: Connection, email: str) -> dict[str, Any] | None:
+    """A user with their password hash, by (already lower-cased) email; emails are unique across workspaces."""
+    row = connection.execute(
+        select(*USER_COLUMNS, users.c.password_hash).where(func.lower(users.c.email) == email)
+    ).one_or_none()
+    return dict(row._mapping) if row else None
+
+
+def set_password_hash(connection: Connection, workspace_id: int, user_id: int, password_hash: str) -> None:
+    connection.execute(
+        update(users)
+        .where(users.c.workspace_id == workspace_id, users.c.id == user_id)
+        .values(password_hash=password_hash)
+    )
+
+
+def list_users(connection: Connection, workspace_id: int) -> list[dict[str, Any]]:
+    rows = connection.execute(select(*USER_COLUMNS).where(users.c.workspace_id == workspace_id).order_by(users.c.id))
+    return [dict(row._mapping) for row in rows]
+
+
+def insert_session(
+    connection: Connection, workspace_id: int, user_id: int, *, token_hash: str, now: datetime, expires_at: datetime
+) -> None:
+    connection.execute(
+        insert(web_sessions).values(
+            token_hash=token_hash, workspace_id=workspace_id, user_id=user_id, created_at=now, expires_at=expires_at
+        )
+    )
+
+
+def find_session(connection: Connection, token_hash: str) -> dict[str, Any] | None:
+    """The session with its user and workspace; the join leads with workspace_id on both sides."""
+    row = connection.execute(
+        select(
+            web_sessions.c.expires_at,
+            users.c.id.label("user_id"),
+            users.c.email,
+            users.c.name,
+            workspaces.c.id.label("workspace_id"),
+            workspaces.c.name.label("workspace_name"),
+            workspaces.c.currency,
+        )
+        .select_from(
+            web_sessions.join(
+                users, (users.c.workspace_id == web_sessions.c.workspace_id) & (users.c.id == web_sessions.c.user_id)
+            ).join(workspaces, workspaces.c.id == web_sessions.c.workspace_id)
+        )
+        .where(web_sessions.c.token_hash == token_hash)
+    ).one_or_none()
+    return dict(row._mapping) if row else None
+
+
+def delete_session(connection: Connection, token_hash: str) -> None:
+    connection.execute(delete(web_sessions).where(web_sessions.c.token_hash == token_hash))
+
+
+def delete_expired_sessions(connection: Connection, workspace_id: int, user_id: int, *, now: datetime) -> int:
+    result = connection.execute(
+        delete(web_sessions).where(
+            web_sessions.c.workspace_id == workspace_id,
+            web_sessions.c.user_id == user_id,
+            web_sessions.c.expires_at <= now,
+        )
+    )
+    return result.rowcount

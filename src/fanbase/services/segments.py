@@ -1,0 +1,419 @@
+"""Segments: static (curated) and dynamic (a rule), with stored membership kept set-based in the database.
+
+Every membership change goes through ``segments_repo.apply_membership`` and lands in the ledger with its cause.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from fanbase.core.describe import describe
+from fanbase.core.models import (
+    ConditionCount,
+    EmailsIn,
+    Fan,
+    MembershipChange,
+    Page,
+    Preview,
+    RuleIn,
+    Segment,
+    SegmentIn,
+    SegmentPatch,
+    SegmentTemplate,
+    normalize_email,
+)
+from fanbase.core.rules import AllOf, AnyOf, Rule, reference_key, rule_to_json
+from fanbase.core.templates import TEMPLATES, TEMPLATES_BY_KEY
+from fanbase.core.text import format_rule
+from fanbase.db.engine import Database
+from fanbase.db.repositories import fans as fans_repo
+from fanbase.db.repositories import segments as segments_repo
+from fanbase.db.repositories import workspaces as workspaces_repo
+from fanbase.errors import Conflict, InvalidInput, NotFound
+from fanbase.services import fans as fans_service
+from fanbase.services import membership, transfer
+from fanbase.services.rule_context import RuleContext, load_context, parse_rule_input
+
+PREVIEW_SAMPLE_SIZE = 10
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "AUD": "A$", "CAD": "C$"}
+
+
+def _currency_symbol(connection: Connection, workspace_id: int) -> str:
+    workspace = workspaces_repo.get_workspace(connection, workspace_id)
+    currency = workspace.currency if workspace else "USD"
+    return CURRENCY_SYMBOLS.get(currency, f"{currency} ")
+
+
+def _present(context: RuleContext, row: Any, *, currency_symbol: str) -> Segment:
+    rule = context.segment_rules.get(row.id)
+    return Segment(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        kind=row.kind,
+        rule=row.rule,
+        rule_text=format_rule(rule) if rule is not None else None,
+        rule_english=describe(rule, catalogue=context.catalogue, currency_symbol=currency_symbol) if rule else None,
+        rule_version=row.rule_version,
+        size=row.size,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        last_evaluated_at=row.last_evaluated_at,
+        last_error=row.last_error,
+    )
+
+
+def _load_segment(connection: Connection, workspace_id: int, segment_id: int) -> Segment:
+    context = load_context(connection, workspace_id)
+    row = context.segment_rows.get(segment_id)
+    if row is None:
+        raise NotFound(f"segment {segment_id} not found")
+    return _present(context, row, currency_symbol=_currency_symbol(connection, workspace_id))
+
+
+def _rebuild(
+    connection: Connection,
+    context: RuleContext,
+    segment_id: int,
+    *,
+    cause: str,
+    now: datetime,
+    among: Any = None,
+) -> tuple[int, int]:
+    """Bring one dynamic segment's stored membership up to date with its rule (for ``among`` fans, or all)."""
+    row = context.segment_rows[segment_id]
+    changes = segments_repo.apply_membership(
+        connection,
+        context.workspace_id,
+        segment_id,
+        should_be_member=context.compile(context.segment_rules[segment_id], now=now),
+        among=among,
+        cause=cause,
+        rule_version=row.rule_version,
+        now=now,
+    )
+    segments_repo.mark_evaluated(connection, context.workspace_id, segment_id, now=now)
+    return changes
+
+
+def _rebuild_with_dependents(
+    connection: Connection, workspace_id: int, segment_id: int, *, cause: str, now: datetime
+) -> tuple[int, int]:
+    """Rebuild a segment, then every segment built on it (in dependency order), since their inputs changed."""
+    context = load_context(connection, workspace_id)
+    changes = (0, 0)
+    if segment_id in context.segment_rules:
+        changes = _rebuild(connection, context, segment_id, cause=cause, now=now)
+    if changes != (0, 0):
+        for dependent in context.dependents_of(segment_id):
+            _rebuild(connection, context, dependent, cause=cause, now=now)
+    return changes
+
+
+def list_templates() -> list[SegmentTemplate]:
+    return list(TEMPLATES)
+
+
+def list_segments(database: Database, workspace_id: int) -> list[Segment]:
+    with database.transaction(write=False) as connection:
+        context = load_context(connection, workspace_id)
+        symbol = _currency_symbol(connection, workspace_id)
+        rows = sorted(context.segment_rows.values(), key=lambda row: reference_key(row.name))
+        return [_present(context, row, currency_symbol=symbol) for row in rows]
+
+
+def get_segment(database: Database, workspace_id: int, segment_id: int) -> Segment:
+    with database.transaction(write=False) as connection:
+        return _load_segment(connection, workspace_id, segment_id)
+
+
+def _insert_segment(connection: Connection, workspace_id: int, data: SegmentIn, *, now: datetime) -> int:
+    context = load_context(connection, workspace_id)
+    if reference_key(data.name) in context.segment_ids:
+        raise Conflict(f"a segment named '{data.name}' already exists", field="name")
+    rule_json: dict[str, Any] | None = None
+    if data.kind == "dynamic":
+        rule = context.validate(parse_rule_input(data.rule, data.rule_text), current_segment=data.name)
+        rule_json = rule_to_json(rule)
+    segment_id = segments_repo.insert_segment(
+        connection,
+        workspace_id,
+        {
+            "name": data.name,
+            "description": data.description,
+            "kind": data.kind,
+            "rule": rule_json,
+            "rule_version": 1 if data.kind == "dynamic" else 0,
+        },
+        now=now,
+    )
+    if data.kind == "dynamic":
+        _rebuild(connection, load_context(connection, workspace_id), segment_id, cause="build", now=now)
+    else:
+        segments_repo.mark_evaluated(connection, workspace_id, segment_id, now=now)
+    return segment_id
+
+
+def create_segment(database: Database, workspace_id: int, data: SegmentIn, *, now: datetime) -> Segment:
+    try:
+        with database.transaction() as connection:
+            segment_id = _insert_segment(connection, workspace_id, data, now=now)
+            return _load_segment(connection, workspace_id, segment_id)
+    except IntegrityError as error:  # a concurrent create of the same name
+        raise Conflict(f"a segment named '{data.name}' already exists", field="name") from error
+
+
+def create_from_template(database: Database, workspace_id: int, key: str, *, now: datetime) -> Segment:
+    """Create a template's segment, and first any segments it is built on that the workspace lacks."""
+    template = TEMPLATES_BY_KEY.get(key)
+    if template is None:
+        raise NotFound(f"no template '{key}'; see GET /api/v1/segments/templates")
+    with database.transaction() as connection:
+        existing = load_context(connection, workspace_id).segment_ids
+        for required in (*(TEMPLATES_BY_KEY[name] for name in template.requires), template):
+            if reference_key(required.name) in existing:
+                if required is template:
+                    raise Conflict(f"a segment named '{template.name}' already exists", field="name")
+                continue
+            data = SegmentIn(name=required.name, description=required.description, rule_text=required.rule_text)
+            segment_id = _insert_segment(connection, workspace_id, data, now=now)
+        return _load_segment(connection, workspace_id, segment_id)
+
+
+def _users_of(context: RuleContext, segment_id: int) -> list[str]:
+    name = reference_key(context.segment_rows[segment_id].name)
+    return sorted(
+        context.segment_rows[context.segment_ids[other]].name
+        for other, refs in context.segment_refs.items()
+        if name in refs and other != name
+    )
+
+
+def update_segment(
+    database: Database, workspace_id: int, segment_id: int, patch: SegmentPatch, *, now: datetime
+) -> Segment:
+    with database.transaction() as connection:
+        context = load_context(connection, workspace_id)
+        row = context.segment_rows.get(segment_id)
+        if row is None:
+            raise NotFound(f"segment {segment_id} not found")
+        values: dict[str, Any] = {}
+        if patch.name is not None and patch.name != row.name:
+            if (
+                reference_key(patch.name) in context.segment_ids
+                and context.segment_ids[reference_key(patch.name)] != segment_id
+            ):
+                raise Conflict(f"a segment named '{patch.name}' already exists", field="name")
+            users = _users_of(context, segment_id)
+            if users and reference_key(patch.name) != reference_key(row.name):
+                raise Conflict(
+                    f"segment '{row.name}' is used by the rules of: {', '.join(users)}; edit those first",
+                    field="name",
+                )
+            values["name"] = patch.name
+        if "description" in patch.model_fields_set:
+            values["description"] = patch.description
+        is_rule_edit = patch.rule is not None or patch.rule_text is not None
+        if is_rule_edit:
+            if row.kind != "dynamic":
+                raise InvalidInput("a static segment has no rule", field="rule")
+            rule = context.validate(
+                parse_rule_input(patch.rule, patch.rule_text), current_segment=values.get("name", row.name)
+            )
+            rule_json = rule_to_json(rule)
+            if rule_json != row.rule:
+                values["rule"] = rule_json
+                values["rule_version"] = row.rule_version + 1
+        if values:
+            segments_repo.update_segment(connection, workspace_id, segment_id, {**values, "updated_at": now})
+        if "rule" in values:
+            _rebuild_with_dependents(connection, workspace_id, segment_id, cause="rule_edit", now=now)
+        return _load_segment(connection, workspace_id, segment_id)
+
+
+def delete_segment(database: Database, workspace_id: int, segment_id: int) -> None:
+    with database.transaction() as connection:
+        context = load_context(connection, workspace_id)
+        if segment_id not in context.segment_rows:
+            raise NotFound(f"segment {segment_id} not found")
+        users = _users_of(context, segment_id)
+        if users:
+            raise Conflict(f"segment '{context.segment_rows[segment_id].name}' is used by: {', '.join(users)}")
+        segments_repo.delete_segment(connection, workspace_id, segment_id)
+
+
+def refresh_segment(database: Database, workspace_id: int, segment_id: int, *, now: datetime) -> MembershipChange:
+    """Re-evaluate a dynamic segment from scratch against its rule (and its dependents if it changed)."""
+    with database.transaction() as connection:
+        context = load_context(connection, workspace_id)
+        row = context.segment_rows.get(segment_id)
+        if row is None:
+            raise NotFound(f"segment {segment_id} not found")
+        if row.kind != "dynamic":
+            raise InvalidInput("only dynamic segments are evaluated", field="segment_id")
+        entered, exited = _rebuild_with_dependents(connection, workspace_id, segment_id, cause="refresh", now=now)
+        size = _load_segment(connection, workspace_id, segment_id).size
+    return MembershipChange(entered=entered, exited=exited, size=size)
+
+
+def refresh_all(database: Database, workspace_id: int, *, now: datetime) -> dict[int, MembershipChange]:
+    """Every dynamic segment of the workspace, in dependency order, in one transaction."""
+    with database.transaction() as connection:
+        context = load_context(connection, workspace_id)
+        changes = {
+            segment_id: _rebuild(connection, context, segment_id, cause="refresh", now=now)
+            for segment_id in context.evaluation_order()
+        }
+        sizes = {row.id: row.size for row in segments_repo.list_segments(connection, workspace_id)}
+    return {
+        segment_id: MembershipChange(entered=entered, exited=exited, size=sizes[segment_id])
+        for segment_id, (entered, exited) in changes.items()
+    }
+
+
+def _top_level(rule: Rule) -> list[tuple[str, Rule]]:
+    match rule:
+        case AllOf(rules=parts):
+            return [(f"all[{index}]", part) for index, part in enumerate(parts)]
+        case AnyOf(rules=parts):
+            return [(f"any[{index}]", part) for index, part in enumerate(parts)]
+        case _:
+            return [("", rule)]
+
+
+def preview(database: Database, workspace_id: int, data: RuleIn, *, now: datetime) -> Preview:
+    """Size, a sample and each top-level condition's own count for a rule; nothing is stored."""
+    with database.transaction(write=False) as connection:
+        context = load_context(connection, workspace_id)
+        rule = context.validate(parse_rule_input(data.rule, data.rule_text))
+        condition = context.compile(rule, now=now)
+        count = segments_repo.count_matching(connection, workspace_id, condition)
+        sample_rows = segments_repo.sample_matching(connection, workspace_id, condition, limit=PREVIEW_SAMPLE_SIZE)
+        sample = fans_service.present(
+            connection, workspace_id, fans_repo.hydrate_fans(connection, workspace_id, sample_rows)
+        )
+        parts = _top_level(rule)
+        counts = segments_repo.count_each(
+            connection, workspace_id, [context.compile(part, now=now) for _, part in parts]
+        )
+        symbol = _currency_symbol(connection, workspace_id)
+        return Preview(
+            count=count,
+            sample=sample,
+            conditions=[
+                ConditionCount(
+                    path=path, description=describe(part, catalogue=context.catalogue, currency_symbol=symbol), count=n
+                )
+                for (path, part), n in zip(parts, counts, strict=True)
+            ],
+            rule=rule_to_json(rule),
+            rule_text=format_rule(rule),
+            rule_english=describe(rule, catalogue=context.catalogue, currency_symbol=symbol),
+        )
+
+
+def members(database: Database, workspace_id: int, segment_id: int, *, page: int, page_size: int) -> Page[Fan]:
+    with database.transaction(write=False) as connection:
+        _load_segment(connection, workspace_id, segment_id)
+        condition = segments_repo.is_member(workspace_id, segment_id)
+        items, total = fans_repo.page_fans(
+            connection, workspace_id, [fans_repo.in_workspace(workspace_id), condition], page=page, page_size=page_size
+        )
+        return Page[Fan](
+            items=fans_service.present(connection, workspace_id, items), total=total, page=page, page_size=page_size
+        )
+
+
+def _static_segment(connection: Connection, workspace_id: int, segment_id: int) -> Any:
+    row = segments_repo.get_segment(connection, workspace_id, segment_id, for_update=True)
+    if row is None:
+        raise NotFound(f"segment {segment_id} not found")
+    if row.kind != "static":
+        raise InvalidInput("members of a dynamic segment follow its rule; edit the rule instead", field="segment_id")
+    return row
+
+
+def add_fans(
+    database: Database,
+    workspace_id: int,
+    segment_id: int,
+    fan_ids: Sequence[int],
+    *,
+    now: datetime,
+    cause: str = "manual",
+) -> MembershipChange:
+    with database.transaction() as connection:
+        row = _static_segment(connection, workspace_id, segment_id)
+        fans_service.require_fans(connection, workspace_id, fan_ids)
+        added = segments_repo.add_members(
+            connection, workspace_id, segment_id, fan_ids, cause=cause, rule_version=row.rule_version, now=now
+        )
+        if added:
+            _cascade(connection, workspace_id, row, fan_ids, cause=cause, now=now)
+        size = _load_segment(connection, workspace_id, segment_id).size
+    return MembershipChange(entered=added, exited=0, size=size)
+
+
+def remove_fans(
+    database: Database, workspace_id: int, segment_id: int, fan_ids: Sequence[int], *, now: datetime
+) -> MembershipChange:
+    with database.transaction() as connection:
+        row = _static_segment(connection, workspace_id, segment_id)
+        fans_service.require_fans(connection, workspace_id, fan_ids)
+        removed = segments_repo.remove_members(
+            connection, workspace_id, segment_id, fan_ids, cause="manual", rule_version=row.rule_version, now=now
+        )
+        if removed:
+            _cascade(connection, workspace_id, row, fan_ids, cause="manual", now=now)
+        size = _load_segment(connection, workspace_id, segment_id).size
+    return MembershipChange(entered=0, exited=removed, size=size)
+
+
+def add_fans_by_email(
+    database: Database, workspace_id: int, segment_id: int, data: EmailsIn, *, now: datetime
+) -> MembershipChange:
+    """Static segments from a list of emails (e.g. a CSV column); unknown emails are refused, naming them."""
+    with database.transaction(write=False) as connection:
+        found = fans_repo.fan_ids_by_email(connection, workspace_id, data.emails)
+    missing = sorted(set(data.emails) - set(found))
+    if missing:
+        raise NotFound(
+            f"no fan with email: {', '.join(missing[:20])}{' …' if len(missing) > 20 else ''}", field="emails"
+        )
+    return add_fans(database, workspace_id, segment_id, list(found.values()), now=now, cause="import")
+
+
+def _cascade(
+    connection: Connection, workspace_id: int, segment: Any, fan_ids: Sequence[int], *, cause: str, now: datetime
+) -> None:
+    """A static segment's membership changed for these fans: segments built on it follow, for them only."""
+    membership.apply_change(
+        connection, workspace_id, fan_ids, membership.segments_changed([segment.name]), cause=cause, now=now
+    )
+
+
+def emails_from_csv(data: bytes) -> tuple[str, ...]:
+    """The emails in a CSV: its `email` column, or its only column; header optional. Bad emails are refused by line."""
+    text = transfer.decode_csv(data)
+    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    if not rows:
+        raise InvalidInput("the file has no rows", field="file")
+    header = [cell.strip().lower() for cell in rows[0]]
+    column, start = (header.index("email"), 1) if "email" in header else (0, 0)
+    emails: list[str] = []
+    for line, row in enumerate(rows[start:], start=start + 1):
+        cell = row[column].strip() if column < len(row) else ""
+        try:
+            emails.append(normalize_email(cell))
+        except ValueError as error:
+            raise InvalidInput(f"line {line}: {error}", field="file") from error
+    if not emails:
+        raise InvalidInput("the file has no emails", field="file")
+    return tuple(dict.fromkeys(emails))

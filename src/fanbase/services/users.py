@@ -1,0 +1,193 @@
+"""Dashboard users and sign-in sessions.
+
+Passwords are hashed with argon2id (argon2-cffi's defaults). A session is a random token kept in an HttpOnly cookie;
+only its SHA-256 is stored, so a copy of the database cannot be replayed as a sign-in. Sessions expire after
+``SESSION_LIFETIME``; signing out deletes the row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.exc import IntegrityError
+
+from fanbase.core.models import normalize_email
+from fanbase.db.engine import Database as Database  # re-exported: the dashboard names the type through services
+from fanbase.db.repositories import users as users_repo
+from fanbase.db.repositories import workspaces as workspaces_repo
+from fanbase.errors import Conflict, InvalidInput, NotFound, Unauthorized
+
+SESSION_LIFETIME = timedelta(days=14)
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so a wrong email costs as long as a wrong password (no user probing).
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@dataclass(frozen=True, kw_only=True)
+class User:
+    id: int
+    workspace_id: int
+    email: str
+    name: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignedInUser:
+    """Who a session belongs to: the user and their one workspace."""
+
+    user_id: int
+    email: str
+    name: str | None
+    workspace_id: int
+    workspace_name: str
+    currency: str
+    expires_at: datetime
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewSession:
+    token: str
+    expires_at: datetime
+    user: SignedInUser
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"must be at least {MIN_PASSWORD_LENGTH} characters", field="password")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(f"must be at most {MAX_PASSWORD_LENGTH} characters", field="password")
+
+
+def _email(value: str) -> str:
+    try:
+        return normalize_email(value)
+    except ValueError as error:
+        raise InvalidInput(str(error), field="email") from error
+
+
+def create_user(
+    database: Database, workspace_id: int, *, email: str, password: str, name: str | None = None, now: datetime
+) -> User:
+    address = _email(email)
+    _check_password(password)
+    name = (name or "").strip() or None
+    if name is not None and len(name) > 200:
+        raise InvalidInput("must be at most 200 characters", field="name")
+    password_hash = _hasher.hash(password)
+    try:
+        with database.transaction() as connection:
+            if workspaces_repo.get_workspace(connection, workspace_id) is None:
+                raise NotFound(f"workspace {workspace_id} not found", field="workspace")
+            if users_repo.find_user_by_email(connection, address) is not None:
+                raise Conflict(f"a user with email {address} already exists", field="email")
+            row = users_repo.insert_user(
+                connection, workspace_id, email=address, name=name, password_hash=password_hash, now=now
+            )
+    except IntegrityError as error:  # a concurrent create of the same email
+        raise Conflict(f"a user with email {address} already exists", field="email") from error
+    return User(**row)
+
+
+def list_users(database: Database, workspace_id: int) -> list[User]:
+    with database.transaction(write=False) as connection:
+        return [User(**row) for row in users_repo.list_users(connection, workspace_id)]
+
+
+def _signed_in(row: dict[str, Any]) -> SignedInUser:
+    return SignedInUser(
+        user_id=row["user_id"],
+        email=row["email"],
+        name=row["name"],
+        workspace_id=row["workspace_id"],
+        workspace_name=row["workspace_name"],
+        currency=row["currency"],
+        expires_at=row["expires_at"],
+    )
+
+
+def sign_in(database: Database, *, email: str, password: str, now: datetime) -> NewSession:
+    """Check the password and open a session; the same ``Unauthorized`` for an unknown email or a wrong password."""
+    refused = Unauthorized("wrong email or password")
+    try:
+        address = normalize_email(email)
+    except ValueError:
+        raise refused from None
+    if not password or len(password) > MAX_PASSWORD_LENGTH:
+        raise refused
+    with database.transaction(write=False) as connection:
+        user = users_repo.find_user_by_email(connection, address)
+    try:
+        _hasher.verify(user["password_hash"] if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        raise refused from None
+    if user is None:
+        raise refused
+    token = secrets.token_urlsafe(32)
+    expires_at = now + SESSION_LIFETIME
+    with database.transaction() as connection:
+        if _hasher.check_needs_rehash(user["password_hash"]):
+            users_repo.set_password_hash(connection, user["workspace_id"], user["id"], _hasher.hash(password))
+        users_repo.delete_expired_sessions(connection, user["workspace_id"], user["id"], now=now)
+        users_repo.insert_session(
+            connection, user["workspace_id"], user["id"], token_hash=hash_token(token), now=now, expires_at=expires_at
+        )
+        row = users_repo.find_session(connection, hash_token(token))
+    assert row is not None
+    return NewSession(token=token, expires_at=expires_at, user=_signed_in(row))
+
+
+def session_user(database: Database, token: str | None, *, now: datetime) -> SignedInUser | None:
+    """The user a session token belongs to, or None when it is missing, unknown or expired."""
+    if not token or len(token) > 200:
+        return None
+    with database.transaction(write=False) as connection:
+        row = users_repo.find_session(connection, hash_token(token))
+    if row is None or row["expires_at"] <= now:
+        return None
+    return _signed_in(row)
+
+
+def sign_out(database: Database, token: str | None) -> None:
+    if not token or len(token) > 200:
+        return
+    with database.transaction() as connection:
+        users_repo.delete_session(connection, hash_token(token))
+
+
+DEMO_USER_EMAIL = "demo@fanbase.local"
+
+
+def ensure_demo_user(database: Database, workspace_id: int, *, now: datetime) -> tuple[str, str]:
+    """The demo user of the demo workspace with a fresh random password (passwords are stored hashed, so an earlier
+    one cannot be shown again). Returns (email, password)."""
+    password = secrets.token_urlsafe(12)
+    password_hash = _hasher.hash(password)
+    with database.transaction() as connection:
+        user = users_repo.find_user_by_email(connection, DEMO_USER_EMAIL)
+        if user is None:
+            users_repo.insert_user(
+                connection, workspace_id, email=DEMO_USER_EMAIL, name="Demo", password_hash=password_hash, now=now
+            )
+        elif user["workspace_id"] != workspace_id:
+            raise Conflict(f"{DEMO_USER_EMAIL} belongs to another workspace", field="email")
+        else:
+            users_repo.set_password_hash(connection, workspace_id, user["id"], password_hash)
+    return DEMO_USER_EMAIL, password

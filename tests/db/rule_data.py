@@ -1,0 +1,270 @@
+"""Test datasets for the rule compiler: fans described in Python, written through the repositories into a fresh
+workspace, and the three ways of asking who matches a rule (Python over snapshots, SQLite, PostgreSQL).
+
+A ``FanSpec`` holds values in the core's types (money as ``Decimal`` major units, custom datetimes as aware
+datetimes); ``write_dataset`` stores them in their stored forms (cents, fixed-width text) and recomputes the
+derived figures, so what the database holds is what the services would have written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from fanbase.core.evaluate import EventSnapshot, FanSnapshot, OrderSnapshot, evaluate
+from fanbase.core.fields import Catalogue, FieldType
+from fanbase.core.models import CustomFieldIn
+from fanbase.core.rules import Rule, reference_key
+from fanbase.core.text import format_rule
+from fanbase.db.compiler import ResolvedReferences, compile_rule, format_stored_datetime
+from fanbase.db.engine import Database
+from fanbase.db.repositories import activity, bulk, labels, workspaces
+from fanbase.db.repositories import custom_fields as custom_fields_repo
+from fanbase.db.repositories import fans as fans_repo
+from fanbase.db.repositories import segments as segments_repo
+from fanbase.db.tables import fans, lists, tags
+from strategies import CATALOGUE, CUSTOM_FIELDS, LIST_NAMES, SEGMENT_NAMES, TAG_NAMES
+
+EXTRA_SEGMENT_NAMES = ("Big Spenders",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderSpec:
+    amount: Decimal
+    placed_at: datetime
+    category: str = "merch"
+    currency: str = "USD"
+    product: str | None = None
+    status: str = "completed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventSpec:
+    type: str
+    occurred_at: datetime
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FanSpec:
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    lifecycle_stage: str = "subscriber"
+    source: str = "manual"
+    country: str | None = None
+    city: str | None = None
+    created_at: datetime = datetime(2024, 1, 1, tzinfo=UTC)
+    # Values in the core's types; a value of the wrong type is stored as given (to test typed views).
+    custom_fields: Mapping[str, Any] = field(default_factory=dict)
+    tags: frozenset[str] = frozenset()
+    lists: Mapping[str, str] = field(default_factory=dict)
+    segments: frozenset[str] = frozenset()
+    orders: tuple[OrderSpec, ...] = ()
+    events: tuple[EventSpec, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dataset:
+    """A dataset as written: its workspace, the fans' ids (in spec order) and the references to compile with."""
+
+    workspace_id: int
+    fan_ids: tuple[int, ...]
+    references: ResolvedReferences
+    catalogue: Catalogue
+
+
+_CUSTOM_TYPES = {spec.name: spec.type for spec in CUSTOM_FIELDS}
+
+
+def stored_custom_value(name: str, value: Any) -> Any:
+    """The stored form the services write (see fanbase.services.custom_fields.encode_value)."""
+    field_type = _CUSTOM_TYPES[name]
+    if field_type is FieldType.MONEY and isinstance(value, Decimal):
+        return int(value * 100)
+    if field_type is FieldType.DATETIME and isinstance(value, datetime):
+        return format_stored_datetime(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def write_dataset(
+    database: Database, specs: Sequence[FanSpec], *, now: datetime, catalogue: Catalogue = CATALOGUE
+) -> Dataset:
+    """A fresh workspace with the strategies' custom fields, tags, lists and segments, and the given fans."""
+    with database.transaction() as connection:
+        workspace_id = workspaces.insert_workspace(
+            connection, name=f"rules {uuid.uuid4().hex[:8]}", currency="USD", now=now
+        ).id
+        for spec in catalogue.custom_fields:
+            custom_fields_repo.insert_custom_field(
+                connection,
+                workspace_id,
+                CustomFieldIn(name=spec.name, type=spec.type.value, choices=spec.choices or None),
+                now=now,
+            )
+        tag_ids = labels.insert_named(connection, tags, workspace_id, list(TAG_NAMES), now=now)
+        list_ids = labels.insert_named(connection, lists, workspace_id, list(LIST_NAMES), now=now)
+        for name in (*SEGMENT_NAMES, *EXTRA_SEGMENT_NAMES):
+            segments_repo.insert_segment(connection, workspace_id, {"name": name, "kind": "static"}, now=now)
+        segment_ids = segments_repo.segment_ids_by_name(connection, workspace_id)
+        fan_ids = fans_repo.insert_fans(
+            connection,
+            workspace_id,
+            [
+                {
+                    "email": spec.email,
+                    "first_name": spec.first_name,
+                    "last_name": spec.last_name,
+                    "lifecycle_stage": spec.lifecycle_stage,
+                    "source": spec.source,
+                    "country": spec.country,
+                    "city": spec.city,
+                    "custom_fields": {
+                        name: stored_custom_value(name, value) for name, value in spec.custom_fields.items()
+                    },
+                    "created_at": spec.created_at,
+                    "updated_at": now,
+                }
+                for spec in specs
+            ],
+        )
+        pairs = list(zip(fan_ids, specs, strict=True))
+        order_rows = [
+            {
+                "fan_id": fan_id,
+                "amount_cents": int(order.amount * 100),
+                "currency": order.currency,
+                "category": order.category,
+                "product": order.product,
+                "status": order.status,
+                "placed_at": order.placed_at,
+                "refunded_at": order.placed_at if order.status == "refunded" else None,
+                "created_at": now,
+            }
+            for fan_id, spec in pairs
+            for order in spec.orders
+        ]
+        if order_rows:
+            activity.insert_orders(connection, workspace_id, order_rows)
+        event_rows = [
+            {
+                "fan_id": fan_id,
+                "type": event.type,
+                "properties": dict(event.properties),
+                "occurred_at": event.occurred_at,
+                "created_at": now,
+            }
+            for fan_id, spec in pairs
+            for event in spec.events
+        ]
+        if event_rows:
+            activity.insert_events(connection, workspace_id, event_rows)
+        tag_rows = [
+            {"tag_id": tag_ids[reference_key(name)], "fan_id": fan_id, "added_at": now}
+            for fan_id, spec in pairs
+            for name in spec.tags
+        ]
+        if tag_rows:
+            bulk.insert_tag_links(connection, workspace_id, tag_rows)
+        list_rows = [
+            {
+                "list_id": list_ids[reference_key(name)],
+                "fan_id": fan_id,
+                "status": status,
+                "consent_at": now,
+                "consent_source": "test",
+                "status_changed_at": now,
+            }
+            for fan_id, spec in pairs
+            for name, status in spec.lists.items()
+        ]
+        if list_rows:
+            bulk.insert_list_members(connection, workspace_id, list_rows)
+        for name, segment_id in segment_ids.items():
+            members = [fan_id for fan_id, spec in pairs if reference_key(name) in map(reference_key, spec.segments)]
+            if members:
+                segments_repo.add_members(
+                    connection, workspace_id, segment_id, members, cause="manual", rule_version=0, now=now
+                )
+        fans_repo.recompute_figures(connection, workspace_id)
+    return Dataset(
+        workspace_id=workspace_id,
+        fan_ids=tuple(fan_ids),
+        references=ResolvedReferences(tags=tag_ids, lists=list_ids, segments=segment_ids),
+        catalogue=catalogue,
+    )
+
+
+def expected_snapshot(spec: FanSpec) -> FanSnapshot:
+    """The snapshot the spec describes, with the derived figures computed here, independently of SQL."""
+    completed = [order for order in spec.orders if order.status == "completed"]
+    activity_times = [event.occurred_at for event in spec.events] + [order.placed_at for order in spec.orders]
+    return FanSnapshot(
+        email=spec.email,
+        first_name=spec.first_name,
+        last_name=spec.last_name,
+        lifecycle_stage=spec.lifecycle_stage,
+        source=spec.source,
+        country=spec.country,
+        city=spec.city,
+        created_at=spec.created_at,
+        total_spent=sum((order.amount for order in completed), Decimal("0.00")),
+        purchase_count=len(completed),
+        first_purchase_at=min((order.placed_at for order in completed), default=None),
+        last_purchase_at=max((order.placed_at for order in completed), default=None),
+        last_active_at=max(activity_times, default=None),
+        custom_fields=dict(spec.custom_fields),
+        tags=spec.tags,
+        lists=dict(spec.lists),
+        segments=spec.segments,
+        orders=tuple(
+            OrderSnapshot(
+                amount=order.amount,
+                currency=order.currency,
+                category=order.category,
+                product=order.product,
+                status=order.status,
+                placed_at=order.placed_at,
+            )
+            for order in sorted(spec.orders, key=lambda order: order.placed_at)
+        ),
+        events=tuple(
+            EventSnapshot(type=event.type, occurred_at=event.occurred_at, properties=dict(event.properties))
+            for event in sorted(spec.events, key=lambda event: event.occurred_at)
+        ),
+    )
+
+
+def sql_members(connection: Connection, dataset: Dataset, rule: Rule, *, now: datetime) -> set[int]:
+    expression = compile_rule(
+        rule,
+        workspace_id=dataset.workspace_id,
+        now=now,
+        catalogue=dataset.catalogue,
+        references=dataset.references,
+        dialect=connection.dialect.name,
+    )
+    rows = connection.execute(select(fans.c.id).where(fans.c.workspace_id == dataset.workspace_id, expression))
+    return set(rows.scalars())
+
+
+def python_members(
+    snapshots: Mapping[int, FanSnapshot], rule: Rule, *, now: datetime, catalogue: Catalogue = CATALOGUE
+) -> set[int]:
+    return {fan_id for fan_id, snapshot in snapshots.items() if evaluate(rule, snapshot, now=now, catalogue=catalogue)}
+
+
+def disagreement(rule: Rule, *, backend: str, expected: set[int], actual: set[int], labels: Iterable[str] = ()) -> str:
+    return (
+        f"{backend} disagrees with the Python evaluator on\n  {format_rule(rule)}\n"
+        f"  only Python: {sorted(expected - actual)}\n  only {backend}: {sorted(actual - expected)}"
+        + "".join(f"\n  {label}" for label in labels)
+    )
