@@ -28,6 +28,8 @@ from sqlalchemy import create_engine, text
 from bench.baselines import BASELINES
 from bench.generate import NOW
 from bench.load import IndexStrategy, LoadReport, load, vacuum, verify_derived_figures
+from bench.measure import ALL_PHASES, SQLITE_PHASES, run_segment_phases
+from bench.segments import NAIVE_SEGMENTS, SEGMENTS
 from bench.stats import measure
 from fanbase.db.engine import Database
 
@@ -84,6 +86,8 @@ def run_backend(
     index_strategy: IndexStrategy,
     verify: bool,
     keep: bool,
+    phases: tuple[str, ...] = ALL_PHASES,
+    naive: bool = True,
 ) -> dict[str, Any]:
     with throwaway_database(backend, keep=keep) as database:
         report = load(database, fans=fans, seed=seed, now=NOW, index_strategy=index_strategy)
@@ -104,6 +108,19 @@ def run_backend(
                 connection.rollback()
                 queries[baseline.name] = {"rule": baseline.rule, "count": count, **timing.as_dict()}
         result["baselines"] = queries
+        if backend == "sqlite":
+            phases = tuple(phase for phase in phases if phase in SQLITE_PHASES)
+        result["segments"] = run_segment_phases(
+            database,
+            report.workspace_id,
+            api_key=report.api_key,
+            bench_segments=SEGMENTS,
+            now=NOW,
+            runs=runs,
+            phases=phases,
+            naive=NAIVE_SEGMENTS if naive else (),
+            progress=lambda message: print(message, file=sys.stderr, flush=True),
+        )
         return result
 
 
@@ -179,6 +196,74 @@ def print_report(results: dict[str, Any]) -> None:
                 f"  {name:<36} {query['count']:>9,} {query['median_ms']:>9.2f} {query['p95_ms']:>9.2f} "
                 f"{query['p99_ms']:>9.2f}"
             )
+        if "segments" in result:
+            print_segments(result["segments"])
+
+
+def _ms(timing: dict[str, Any]) -> str:
+    if "median_ms" not in timing:
+        return "n/a"
+    return f"{timing['median_ms']:.2f} / {timing['p95_ms']:.2f} / {timing['p99_ms']:.2f}"
+
+
+def print_segments(result: dict[str, Any]) -> None:
+    """The segment phases: times with the issue's targets beside them, ratios against the baselines."""
+    if "build" in result:
+        built = result["build"]
+        slowest = ", ".join(f"{name} {ms:.0f} ms" for name, ms in built["slowest_ms"].items())
+        print(f"  first build of {built['segments']} segments  {built['seconds']:.2f} s  (slowest: {slowest})")
+    if "check" in result:
+        check = result["check"]
+        verdict = "all equal" if not check["mismatched"] else f"{check['mismatched']} MISMATCHED {check['mismatches']}"
+        print(f"  hand-written SQL vs stored membership: {verdict} ({check['segments']} segments)")
+    if "preview" in result:
+        print(
+            f"  {'preview (median / p95 / p99 ms)':<34} {'service':>24} {'compiled count':>24} "
+            f"{'hand-written':>24}  ratio"
+        )
+        for label, figures in result["preview"].items():
+            print(
+                f"  {label + ': ' + figures['segment']:<34} {_ms(figures['service']):>24} "
+                f"{_ms(figures['compiled']):>24} {_ms(figures['hand_written']):>24}  "
+                f"{figures['ratio_compiled_to_hand_written']:.2f}x "
+                f"(service {figures['ratio_service_to_hand_written']:.2f}x)"
+            )
+        print("    targets: property preview p50 <= 30 ms and compiled <= 1.2x hand-written; behaviour p95 <= 300 ms")
+    if "refresh" in result:
+        refresh = result["refresh"]
+        print(
+            f"  refresh_all, nothing changed      {_ms(refresh)} ms  ledger rows written "
+            f"{refresh['ledger_rows_written']}, member rows changed {refresh['member_rows_changed']}  "
+            "(target <= 5 s, 0 rows)"
+        )
+    if "latency" in result:
+        for label, figures in result["latency"].items():
+            print(
+                f"  one {label} -> membership (p50/p95/p99) {_ms(figures)} ms  "
+                f"({figures['ledger_rows_written']} ledger rows)  (target p95 <= 20 ms)"
+            )
+    if "throughput" in result:
+        for label, figures in result["throughput"].items():
+            print(
+                f"  ingestion via {label:<8} {figures['events_per_second']:>10,.0f} events/s  "
+                f"(batches of {figures['batch_size']:,}; batch {_ms(figures['batch'])} ms)  (target >= 10,000/s)"
+            )
+    if "time" in result:
+        flips = result["time"]
+        lag = flips["lag_seconds"]
+        print(
+            f"  time-driven: first tick {flips['first_tick_ms']:.0f} ms; tick {_ms(flips['ticks'])} ms; "
+            f"{flips['flips_applied']} flips, lag max {lag['max']} s; worst case "
+            f"{flips['worst_case_lag_seconds']:.1f} s (interval {flips['interval_seconds']:.0f} s)  (target <= 60 s); "
+            f"drift after {flips['drift_after']}"
+        )
+    if "naive" in result:
+        for name, figures in result["naive"].items():
+            print(
+                f"  naive rebuild {name:<22} {figures['naive_seconds']:.2f} s vs set-based "
+                f"{figures['fanbase_seconds']:.3f} s = {figures['ratio_naive_to_fanbase']:.0f}x  "
+                f"({figures['members']:,} members)"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,7 +284,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-verify", dest="verify", action="store_false", help="skip the recompute_figures cross-check"
     )
+    parser.add_argument(
+        "--phases",
+        default=",".join(ALL_PHASES),
+        help=f"segment phases to run, comma-separated, in order (default all: {','.join(ALL_PHASES)}; "
+        f"SQLite runs only {','.join(SQLITE_PHASES)})",
+    )
+    parser.add_argument(
+        "--naive",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="time the naive (Mautic-style) rebuild; auto: only up to 100,000 fans",
+    )
     arguments = parser.parse_args(argv)
+    phases = tuple(phase for phase in arguments.phases.split(",") if phase)
+    unknown = set(phases) - set(ALL_PHASES)
+    if unknown:
+        parser.error(f"unknown phases: {sorted(unknown)}")
+    naive = arguments.naive == "yes" or (arguments.naive == "auto" and arguments.fans <= 100_000)
     backends = ("postgresql", "sqlite") if arguments.backend == "both" else (arguments.backend,)
     results: dict[str, Any] = {
         "fans": arguments.fans,
@@ -220,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
             index_strategy=arguments.index_strategy,
             verify=arguments.verify,
             keep=arguments.keep,
+            phases=phases,
+            naive=naive,
         )
         results["backends"][backend]["wall_seconds"] = time.perf_counter() - started
         results["backends"][backend]["load_average"] = {"before": load_before, "after": os.getloadavg()[0]}
@@ -229,7 +333,13 @@ def main(argv: list[str] | None = None) -> int:
     path = OUT / f"results-{arguments.fans}-{stamp}.json"
     path.write_text(json.dumps(results, indent=2, default=str))
     print(f"\nresults written to {path}")
-    return 1 if any(r.get("verification", {}).get("mismatched") for r in results["backends"].values()) else 0
+    failed = any(
+        r.get("verification", {}).get("mismatched")
+        or r.get("segments", {}).get("check", {}).get("mismatched")
+        or r.get("segments", {}).get("refresh", {}).get("ledger_rows_written")
+        for r in results["backends"].values()
+    )
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     max_page_size: int = 500
     max_batch_size: int = 1000
     max_csv_bytes: int = 20 * 1024 * 1024
+    # The time-driven scheduler (and webhook delivery) runs inside `fanbase serve` when this is set (serve sets it),
+    # and on its own as `fanbase worker`. Flips are applied within one interval of their due time.
+    run_scheduler: bool = False
+    scheduler_interval_seconds: float = Field(default=15.0, gt=0, le=60)
     # Webhook targets on loopback/private/link-local addresses are refused unless this is set (tests set it).
     allow_private_webhook_targets: bool = False
 

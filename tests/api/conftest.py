@@ -37,7 +37,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def app(database: Database, settings: Settings, now: datetime) -> FastAPI:
-    return create_app(database=database, settings=settings, clock=lambda: now)
+    return create_app(database=database, settings=settings, clock=lambda: now, dashboard=False)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ MAX_EXAMPLES = 15
 # app reads its database from app.state on every request: the fixture below points it at the migrated test
 # database. (schemathesis.pytest.from_fixture would avoid this, but fails under pytest 9: it sets
 # `request.node._nodeid`, which pytest no longer has.)
-fuzz_app = create_app(database=Database.from_url("sqlite://"), settings=Settings())
+fuzz_app = create_app(database=Database.from_url("sqlite://"), settings=Settings(), dashboard=False)
 schema = schemathesis.openapi.from_asgi("/openapi.json", fuzz_app)
 # No "coverage" phase: it enumerates cases from the schema at collection time, and the rule language's recursive
 # schema (the `Rule` component) makes that enumeration explode (gigabytes, tens of minutes). Examples and bounded

@@ -18,6 +18,7 @@ from fanbase.core.models import MAX_ID
 API = "/api/v1"
 PARAMETER = re.compile(r"\{(\w+)\}")
 FILES = "files"  # a body given as {FILES: …} is sent as a multipart upload
+QUERY = "query"  # a body given as {QUERY: "a=b"} is sent as the query string of a bodiless request
 # Paths whose parameter is not a workspace object's id.
 NOT_OBJECTS = {("POST", "/segments/templates/{key}")}
 
@@ -50,6 +51,12 @@ def _seed(client: TestClient, headers: dict[str, str]) -> dict[str, int]:
     fan_list = _created(client.post(f"{API}/lists", json={"name": "Fan Club"}, headers=headers))
     key = _created(client.post(f"{API}/api-keys", json={"name": "extra"}, headers=headers))
     segment = _created(client.post(f"{API}/segments", json={"name": "Press", "kind": "static"}, headers=headers))
+    # A public IP literal (no DNS needed); only exits are wanted and nothing here exits, so nothing is ever queued.
+    webhook = _created(
+        client.post(
+            f"{API}/webhooks", json={"url": "https://93.184.215.14/hook", "events": ["segment.exited"]}, headers=headers
+        )
+    )
     client.post(f"{API}/segments/{segment['id']}/members", json={"fan_ids": [fan["id"]]}, headers=headers)
     client.post(f"{API}/tags/{tag['id']}/fans", json={"fan_ids": [fan["id"]]}, headers=headers)
     client.post(f"{API}/lists/{fan_list['id']}/subscriptions", json={"fan_ids": [fan["id"]]}, headers=headers)
@@ -61,6 +68,7 @@ def _seed(client: TestClient, headers: dict[str, str]) -> dict[str, int]:
         "list_id": fan_list["id"],
         "key_id": key["id"],
         "segment_id": segment["id"],
+        "webhook_id": webhook["id"],
     }
 
 
@@ -91,7 +99,18 @@ def _bodies(own_fan_id: int) -> dict[tuple[str, str], dict[str, Any] | None]:
         ("POST", "/lists/{list_id}/subscriptions"): {**fan_ids, "status": "unsubscribed"},
         ("POST", "/lists/{list_id}/members/remove"): fan_ids,
         ("DELETE", "/api-keys/{key_id}"): None,
+        ("GET", "/webhooks/{webhook_id}"): None,
+        ("DELETE", "/webhooks/{webhook_id}"): None,
+        ("GET", "/webhooks/{webhook_id}/deliveries"): None,
         ("GET", "/segments/{segment_id}"): None,
+        ("GET", "/segments/{segment_id}/history"): None,
+        ("GET", "/segments/{segment_id}/members/as-of"): {QUERY: "at=2026-01-01T00:00:00Z"},
+        ("GET", "/segments/{segment_id}/sizes"): None,
+        ("POST", "/segments/{segment_id}/impact"): {"rule_text": "purchase_count > 0"},
+        ("GET", "/fans/{fan_id}/segments"): None,
+        ("GET", "/fans/{fan_id}/history"): None,
+        ("GET", "/tags/{tag_id}/sizes"): None,
+        ("GET", "/lists/{list_id}/sizes"): None,
         ("PATCH", "/segments/{segment_id}"): {"name": "Stolen"},
         ("DELETE", "/segments/{segment_id}"): None,
         ("POST", "/segments/{segment_id}/refresh"): None,
@@ -131,6 +150,8 @@ def test_other_workspaces_ids_answer_like_missing_ids(
             url = API + path.replace("{" + name + "}", str(object_id))
             if body is not None and FILES in body:
                 response = client.request(method, url, files=body[FILES], headers=headers)
+            elif body is not None and QUERY in body:
+                response = client.request(method, f"{url}?{body[QUERY]}", headers=headers)
             else:
                 response = client.request(method, url, json=body, headers=headers)
             answers[label] = (response.status_code, _shape(response.json(), object_id))
@@ -145,6 +166,7 @@ def test_other_workspaces_ids_answer_like_missing_ids(
     assert client.get(f"{API}/fans/{theirs['fan_id']}", headers=other_headers).json()["first_name"] is None
     segment = client.get(f"{API}/segments/{theirs['segment_id']}", headers=other_headers).json()
     assert (segment["name"], segment["size"]) == ("Press", 1)
+    assert client.get(f"{API}/webhooks/{theirs['webhook_id']}", headers=other_headers).json()["disabled_at"] is None
     keys = client.get(f"{API}/api-keys", headers=other_headers).json()
     assert all(key["revoked_at"] is None for key in keys)
 

@@ -13,14 +13,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from bench.baselines import BEHAVIOUR_GIGS, PROPERTY_SPENT
+from bench.baselines import BEHAVIOUR_GIGS, PROPERTY_SPENT, SEGMENT_SQL
 from bench.generate import COLUMNS, NOW, Generator, Spec
 from bench.load import IndexStrategy, LoadReport, load, row_counts, vacuum, verify_derived_figures
+from bench.measure import ALL_PHASES, SQLITE_PHASES, build, check, run_segment_phases
 from bench.run import throwaway_database
+from bench.segments import NAIVE_SEGMENTS, SEGMENTS, SEGMENTS_BY_NAME, SMOKE_SEGMENTS, referenced
 from sqlalchemy.exc import OperationalError
 
+from fanbase.core.text import parse_rule_text
 from fanbase.db.engine import Database
 from fanbase.db.repositories import fans as fans_repo
+from fanbase.services import segments as segments_service
 
 FANS = 1_000
 POSTGRES_SERVER = os.environ.get("FANBASE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -125,3 +129,92 @@ def test_load_is_consistent_and_baselines_count_right(
         assert BEHAVIOUR_GIGS.count(connection, workspace_id=workspace_id, now=NOW) == expected["gig_goers"]
     assert expected["spenders"] > 0
     assert expected["gig_goers"] > 0
+
+
+# --- the segment phases (issue 6, phase 2) ---------------------------------------------------------------------
+
+SEGMENT_FANS = 1_500
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    ]
+)
+def loaded_for_segments(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Database, LoadReport]]:
+    try:
+        with throwaway_database(request.param, directory=tmp_path, server=POSTGRES_SERVER) as database:
+            report = load(database, fans=SEGMENT_FANS, now=NOW, index_strategy="drop")
+            vacuum(database)
+            yield database, report
+    except OperationalError as error:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is not available: {error}")
+        pytest.skip(f"SKIPPED LOUDLY: PostgreSQL is not available ({str(error.orig).strip().splitlines()[0]})")
+
+
+def test_every_bench_segment_parses_and_has_hand_written_sql() -> None:
+    assert len(SEGMENTS) == 50
+    assert set(SEGMENT_SQL) == set(SEGMENTS_BY_NAME)
+    for segment in SEGMENTS:
+        parse_rule_text(segment.rule_text)
+        assert set(SEGMENT_SQL[segment.name]) == {"postgresql", "sqlite"}
+    assert {segment.kind for segment in SEGMENTS} == {
+        "property",
+        "date",
+        "behaviour",
+        "label",
+        "combination",
+        "segments",
+    }
+
+
+def test_segment_phases_run_and_agree_with_hand_written_sql(loaded_for_segments: tuple[Database, LoadReport]) -> None:
+    database, report = loaded_for_segments
+    phases = ALL_PHASES if database.dialect == "postgresql" else SQLITE_PHASES
+    result = run_segment_phases(
+        database,
+        report.workspace_id,
+        api_key=report.api_key,
+        bench_segments=referenced(SMOKE_SEGMENTS),
+        now=NOW,
+        runs=2,
+        phases=phases,
+        naive=NAIVE_SEGMENTS[:1],
+        events=3,
+        orders=2,
+        batches=1,
+        batch_size=20,
+        flips=2,
+        refresh_runs=2,
+    )
+    assert result["build"]["segments"] == len(SMOKE_SEGMENTS)
+    assert result["check"]["mismatches"] == {}
+    for label in ("property", "behaviour"):
+        counts = result["preview"][label]["count"]
+        assert counts["service"] == counts["compiled"] == counts["hand_written"] > 0
+    assert result["refresh"]["ledger_rows_written"] == 0
+    assert result["refresh"]["member_rows_changed"] == 0
+    assert result["refresh"]["reported_moves"] == 0
+    if database.dialect == "postgresql":
+        assert result["latency"]["event"]["runs"] == 3
+        assert result["throughput"]["service"]["events_per_second"] > 0
+        assert result["throughput"]["http"]["events_per_second"] > 0
+        assert result["time"]["drift_after"] == 0
+        [naive] = result["naive"].values()
+        assert naive["members"] == naive["fanbase_members"] > 0
+        # After live writes and ticks, stored membership is still what the rules say.
+        drift = segments_service.verify(database, report.workspace_id, now=NOW + timedelta(days=1))
+        assert all(item.missing == item.extra == 0 for item in drift if item.pending_time == 0)
+
+
+def test_all_fifty_segments_equal_their_hand_written_sql(tmp_path: Path) -> None:
+    """Every bench segment, built by fanbase, holds exactly the fans its hand-written SQL returns (SQLite, 1,000
+    fans; the bench run checks PostgreSQL at full size)."""
+    with throwaway_database("sqlite", directory=tmp_path) as database:
+        report = load(database, fans=FANS, now=NOW, index_strategy="drop")
+        built = build(database, report.workspace_id, SEGMENTS, now=NOW)
+        assert built["segments"] == 50
+        assert check(database, report.workspace_id, SEGMENTS, now=NOW)["mismatches"] == {}
+        assert sum(1 for size in built["sizes"].values() if size > 0) >= 45  # the rules select somebody

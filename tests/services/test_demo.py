@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -112,18 +111,16 @@ def _fingerprint(connection: Connection, workspace_id: int) -> dict[str, Any]:
 
 
 def test_demo_workspace_is_realistic_deterministic_and_exact(database: Database, now: datetime) -> None:
-    started = time.perf_counter()
+    # How long it takes is measured in bench/, never asserted here.
     first = demo.create_demo_workspace(database, now=now, fans=3000)
-    elapsed = time.perf_counter() - started
-    # The budget is for the embedded default; PostgreSQL here is shared with other suites, so its time is noise.
-    if database.dialect == "sqlite":
-        assert elapsed < 15, f"demo took {elapsed:.1f}s"
-    second = demo.create_demo_workspace(database, now=now, fans=3000)
     assert first.workspace.name == demo.DEMO_WORKSPACE_NAME and first.api_key.key
-    one, two = first.workspace.id, second.workspace.id
+    one = first.workspace.id
+    if database.dialect == "sqlite":  # determinism: the same seed and `now` give the same data (once is enough)
+        two = demo.create_demo_workspace(database, now=now, fans=3000).workspace.id
+        with database.transaction() as connection:
+            assert _fingerprint(connection, one) == _fingerprint(connection, two)
 
     with database.transaction() as connection:
-        assert _fingerprint(connection, one) == _fingerprint(connection, two)
         sizes = _template_sizes(connection, one, now)
         total = _fingerprint(connection, one)["fans"]
         assert total == 3000

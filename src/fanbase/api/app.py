@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -13,12 +14,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import fanbase.web
 from fanbase.api.deps import AppState
 from fanbase.api.routes import ROUTERS
 from fanbase.clock import utc_now
 from fanbase.core.rules import rule_json_schema
 from fanbase.db.engine import Database
 from fanbase.errors import Conflict, FanbaseError, InvalidInput, InvalidRule, NotFound, TooLarge, Unauthorized
+from fanbase.jobs.scheduler import Scheduler
+from fanbase.jobs.webhooks import DeliveryWorker
 from fanbase.settings import Settings
 
 log = logging.getLogger("fanbase.api")
@@ -107,6 +111,7 @@ def create_app(
     database: Database | None = None,
     settings: Settings | None = None,
     clock: Callable[[], datetime] = utc_now,
+    dashboard: bool = True,
 ) -> FastAPI:
     settings = settings or Settings()
     database = database or Database.from_url(settings.resolved_database_url())
@@ -123,4 +128,31 @@ def create_app(
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/api/v1")
+    if dashboard:
+        fanbase.web.mount(app, database=database, clock=clock)
+    if settings.run_scheduler:
+        install_background_jobs(
+            app,
+            Scheduler(database, clock=clock, interval=settings.scheduler_interval_seconds),
+            DeliveryWorker(database, clock=clock, allow_private_targets=settings.allow_private_webhook_targets),
+        )
     return app
+
+
+def install_background_jobs(app: FastAPI, scheduler: Scheduler, deliveries: DeliveryWorker) -> None:
+    """Run the time-driven scheduler and webhook delivery for as long as the app serves. Wraps whatever lifespan
+    is installed (the dashboard's included) rather than replacing it."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
+        scheduler.start()
+        deliveries.start()
+        try:
+            async with inner(application) as state:
+                yield state
+        finally:
+            deliveries.stop()
+            scheduler.stop()
+
+    app.router.lifespan_context = lifespan

@@ -7,6 +7,7 @@ usage mistake, an unreachable database — is one line on stderr starting with `
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import Annotated, Any
@@ -17,16 +18,21 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
+from fanbase.cli import history as cli_history
 from fanbase.cli.common import display_url, one_line, open_database, stderr, stdout
 from fanbase.cli.fans import fans_app
+from fanbase.cli.segments import segments_app
 from fanbase.cli.transfer import export_app, import_app
 from fanbase.cli.users import users_app
+from fanbase.cli.verify import verify
+from fanbase.cli.webhooks import webhooks_app
+from fanbase.cli.worker import worker
 from fanbase.cli.workspaces import keys_app, print_key, workspace_app
 from fanbase.clock import utc_now
 from fanbase.db.engine import Database
 from fanbase.db.migrate import current_revision, upgrade
 from fanbase.errors import FanbaseError
-from fanbase.services import demo, users, workspaces
+from fanbase.services import demo, segments, users, workspaces
 from fanbase.settings import Settings
 
 
@@ -99,8 +105,17 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(fans_app, name="fans")
+app.add_typer(segments_app, name="segments")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="user")
+app.add_typer(webhooks_app, name="webhooks")
+app.command(name="worker")(worker)
+segments_app.command(name="verify")(verify)
+segments_app.command(name="history")(cli_history.segment_history)
+segments_app.command(name="sizes")(cli_history.segment_sizes)
+segments_app.command(name="members-as-of")(cli_history.members_as_of)
+fans_app.command(name="segments")(cli_history.fan_segments)
+fans_app.command(name="history")(cli_history.fan_history)
 
 
 def _upgrade(database: Database) -> str | None:
@@ -153,7 +168,9 @@ def serve(
         _upgrade(database)
         if with_demo:
             _prepare_demo(database, host=host, port=port)
-    # A factory, so the server process builds its app (and database) from the same environment.
+    # A factory, so the server process builds its app (and database) from the same environment; the time-driven
+    # scheduler and webhook delivery run inside it.
+    os.environ["FANBASE_RUN_SCHEDULER"] = "true"
     uvicorn.run("fanbase.api.app:create_app", factory=True, host=host, port=port)
 
 
@@ -165,6 +182,9 @@ def _prepare_demo(database: Database, *, host: str, port: int) -> None:
     else:
         stderr().print("creating demo data…")
         workspace = demo.create_demo_workspace(database, now=now).workspace
+        for template in segments.list_templates():  # a full Segment Manage page from the first start
+            if template.name not in {segment.name for segment in segments.list_segments(database, workspace.id)}:
+                segments.create_from_template(database, workspace.id, template.key, now=now)
     # Keys are stored hashed, so an earlier key cannot be shown again: every start issues a fresh one.
     key = workspaces.create_api_key(database, workspace.id, name="serve --demo", now=now)
     console = stdout()

@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
@@ -524,6 +525,10 @@ class Segment(Record):
     updated_at: datetime
     last_evaluated_at: datetime | None
     last_error: str | None
+    next_flip_at: datetime | None = Field(
+        default=None,
+        description="The next moment time alone can change this segment's members (rules with relative dates).",
+    )
 
 
 class ConditionCount(Record):
@@ -557,3 +562,151 @@ class SegmentTemplate(Record):
 
 class EmailsIn(Input):
     emails: tuple[Email, ...] = Field(min_length=1, max_length=10_000)
+
+
+# --- history (the ledgers) ------------------------------------------------------------------------------
+
+Bucket = Literal["hour", "day"]
+
+
+class MembershipEvent(Record):
+    """One line of the ledger: a fan entered or left a segment, when, and why."""
+
+    segment_id: int
+    segment_name: str
+    fan_id: int
+    fan_email: str
+    entered: bool
+    at: datetime
+    cause: str = Field(description="write, time, manual, import, rule_edit, build or refresh")
+    rule_version: int
+
+
+class FanSegmentMembership(Record):
+    """A segment a fan is in now: since when, and what put them there."""
+
+    segment_id: int
+    segment_name: str
+    kind: SegmentKind
+    since: datetime
+    cause: str
+    rule_version: int
+
+
+class SizePoint(Record):
+    at: datetime = Field(description="Start of the hour or day (UTC).")
+    size: int = Field(description="Size at the end of the bucket.")
+    entered: int
+    exited: int
+
+
+# --- webhooks --------------------------------------------------------------------------------------------
+
+WebhookEvent = Literal[
+    "segment.entered", "segment.exited", "tag.added", "tag.removed", "list.subscribed", "list.unsubscribed"
+]
+WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = (
+    "segment.entered",
+    "segment.exited",
+    "tag.added",
+    "tag.removed",
+    "list.subscribed",
+    "list.unsubscribed",
+)
+DeliveryStatus = Literal["pending", "retrying", "delivered", "skipped", "gave_up"]
+
+
+def webhook_url(value: str) -> str:
+    """The syntax half of target validation (http/https, a host, no credentials); which addresses the host may
+    resolve to is checked by the service, which can resolve names."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 address
+        raise ValueError("is not a valid URL") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("must be an http:// or https:// URL")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not contain credentials (user:password@); verify requests with the signature")
+    if not parts.hostname:
+        raise ValueError("must name a host")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    if any(character.isspace() for character in value):
+        raise ValueError("must not contain whitespace")
+    return value
+
+
+class WebhookIn(Input):
+    url: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=2000,
+            description="Where to POST events: http(s), no credentials; private addresses are refused by default.",
+        ),
+        AfterValidator(webhook_url),
+    ]
+    events: tuple[WebhookEvent, ...] = Field(min_length=1, max_length=len(WEBHOOK_EVENTS))
+
+    @field_validator("events")
+    @classmethod
+    def _canonical_events(cls, value: tuple[WebhookEvent, ...]) -> tuple[WebhookEvent, ...]:
+        return tuple(event for event in WEBHOOK_EVENTS if event in value)
+
+
+class Webhook(Record):
+    id: int
+    url: str
+    events: list[WebhookEvent]
+    created_at: datetime
+    disabled_at: datetime | None = Field(description="Set when disabled; a disabled webhook receives nothing.")
+
+
+class WebhookCreated(Webhook):
+    secret: str = Field(
+        description="The signing secret. Shown once: verify `Fanbase-Webhook-Signature` = "
+        "v1=hex(HMAC-SHA256(secret, timestamp + '.' + body))."
+    )
+
+
+class Delivery(Record):
+    id: int = Field(description="The delivery's own id (one per webhook and event).")
+    event_id: str = Field(description="The event's id, sent as `Fanbase-Webhook-Id`; the same on every retry.")
+    type: WebhookEvent
+    status: DeliveryStatus = Field(
+        description="pending (not tried yet), retrying (failed, will retry), delivered, skipped (its source was "
+        "erased before delivery: nothing sent), gave_up (failed too many times: no more retries)."
+    )
+    attempts: int
+    created_at: datetime
+    delivered_at: datetime | None
+    next_attempt_at: datetime | None = Field(description="When it will be tried next; null once finished.")
+    last_error: str | None
+
+
+class Impact(Record):
+    """What saving a rule edit would do, before it is saved."""
+
+    joining: int
+    leaving: int
+    size_after: int
+    sample_joining: list[Fan]
+    sample_leaving: list[Fan]
+
+
+class SegmentDrift(Record):
+    """A from-scratch recomputation compared with stored membership."""
+
+    segment_id: int
+    segment_name: str
+    missing: int = Field(description="Fans the rule matches who are not stored as members.")
+    extra: int = Field(description="Stored members the rule no longer matches.")
+    pending_time: int = Field(
+        description="Differences explained by time boundaries crossed since the last tick (applied at the next)."
+    )
+
+    @property
+    def is_exact(self) -> bool:
+        return self.missing == 0 and self.extra == 0

@@ -29,9 +29,9 @@ become ``EXISTS`` / ``NOT EXISTS``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeAlias, assert_never
 
@@ -60,9 +60,11 @@ from sqlalchemy import (
     true,
     type_coerce,
 )
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from fanbase.core.dependencies import TimeDependency, TimeDependencyKind
 from fanbase.core.fields import (
     SOURCE_ORDER_STATUS,
     Aggregate,
@@ -579,3 +581,96 @@ def compile_rule(
     )
     expression: ColumnElement[bool] = compiler.rule(rule)
     return expression
+
+
+def time_crossings(
+    dependencies: Sequence[TimeDependency],
+    *,
+    workspace_id: int,
+    since: datetime,
+    until: datetime,
+    catalogue: Catalogue,
+    dialect: str,
+) -> ColumnElement[bool]:
+    """Fans for whom some time-dependent condition may have changed truth between two ticks.
+
+    A ``TimeDependency`` says "this condition can only flip when now reaches t + offset" for the times t it names
+    (a fan field, or the times of a source's rows — which also bound first()/last()). So the fans to re-evaluate for
+    (since, until] are those with some t in [since - offset, until - offset]: a superset (re-evaluating a fan whose
+    membership did not change writes nothing), found by index range scans instead of a pass over every fan.
+    """
+    if dialect not in DIALECTS:
+        raise ValueError(f"unsupported dialect {dialect!r}")
+    compiler = _Compiler(
+        workspace_id=workspace_id,
+        now=until,
+        catalogue=catalogue,
+        references=ResolvedReferences(tags={}, lists={}, segments={}),
+        dialect=dialect,
+    )
+    alternatives: list[SQL] = []
+    for dependency in dependencies:
+        for offset in dependency.offsets:
+            low, high = since - offset, until - offset
+            if dependency.kind is TimeDependencyKind.FIELD:
+                assert dependency.field is not None
+                spec = catalogue.fan_field(dependency.field)
+                if spec is None:
+                    continue
+                value = compiler.fan_field(spec, FieldType.DATETIME)
+                alternatives.append(
+                    and_(value >= compiler.p.bind(value, low), value <= compiler.p.bind(value, high))
+                )
+            else:
+                assert dependency.source is not None
+                rows = compiler.rows(BehaviourQuery(of=dependency.source))
+                alternatives.append(
+                    exists().where(
+                        rows.condition,
+                        rows.time >= compiler.p.bind(rows.time, low),
+                        rows.time <= compiler.p.bind(rows.time, high),
+                    )
+                )
+    return or_(*alternatives) if alternatives else false()
+
+
+def next_boundary_queries(
+    dependencies: Sequence[TimeDependency],
+    *,
+    workspace_id: int,
+    now: datetime,
+    catalogue: Catalogue,
+    dialect: str,
+) -> list[tuple[Select[Any], timedelta]]:
+    """Queries for the earliest stored time t with t + offset after ``now``, one per (dependency, offset): the
+    next moment a time-dependent condition can flip for somebody is the least ``t + offset`` they return."""
+    compiler = _Compiler(
+        workspace_id=workspace_id,
+        now=now,
+        catalogue=catalogue,
+        references=ResolvedReferences(tags={}, lists={}, segments={}),
+        dialect=dialect,
+    )
+    queries: list[tuple[Select[Any], timedelta]] = []
+    for dependency in dependencies:
+        for offset in dependency.offsets:
+            bound = now - offset
+            if dependency.kind is TimeDependencyKind.FIELD:
+                assert dependency.field is not None
+                spec = catalogue.fan_field(dependency.field)
+                if spec is None:
+                    continue
+                value = compiler.fan_field(spec, FieldType.DATETIME)
+                query = select(func.min(value)).where(
+                    fans.c.workspace_id == compiler.workspace(), value > compiler.p.bind(value, bound)
+                )
+            else:
+                assert dependency.source is not None
+                rows = compiler.rows(BehaviourQuery(of=dependency.source))
+                query = (
+                    select(func.min(rows.time))
+                    .select_from(rows.table.join(fans, fans.c.id == rows.group_key))
+                    .where(rows.condition, rows.time > compiler.p.bind(rows.time, bound))
+                )
+            queries.append((query, offset))
+    return queries

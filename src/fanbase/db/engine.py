@@ -64,6 +64,19 @@ class Database:
             with connection.begin():
                 yield connection
 
+    def refresh_planner_statistics(self) -> None:
+        """Gather the query planner's statistics after a bulk load.
+
+        SQLite never gathers them by itself, and without them it serves a behaviour subquery (correlated on
+        ``fan_id``) from the workspace-wide ``(workspace_id, occurred_at)`` or ``(workspace_id, category, …)``
+        index instead of the per-fan one: on the 3,000-fan demo that made one preview take 30 s instead of 30 ms.
+        PostgreSQL's autovacuum analyses on its own.
+        """
+        if self.dialect == "sqlite":
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("ANALYZE")
+                connection.commit()
+
     def ping(self) -> None:
         """Raise if the database cannot be reached."""
         with self.engine.connect() as connection:

@@ -429,4 +429,5 @@ def create_demo_workspace(database: Database, *, now: datetime, seed: int = 7, f
         bulk_repo.insert_list_members(connection, workspace_id, members)
         bulk_repo.insert_subscription_log(connection, workspace_id, log)
         fans_repo.recompute_figures(connection, workspace_id)
+    database.refresh_planner_statistics()
     return created

@@ -222,7 +222,7 @@ def remove_from_list(
         if fan_list is None:
             raise NotFound(f"list {list_id} not found")
         fans_service.require_fans(connection, workspace_id, fan_ids)
-        removed = labels_repo.remove_members(connection, workspace_id, list_id, fan_ids)
+        removed = labels_repo.remove_members(connection, workspace_id, list_id, fan_ids, now=now)
         membership.apply_change(
             connection, workspace_id, removed, membership.lists_changed([fan_list.name]), cause="write", now=now
         )

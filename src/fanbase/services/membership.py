@@ -15,10 +15,13 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from fanbase.core.dependencies import collect_references
+from fanbase.core.dependencies import collect_references, relative_time_conditions
 from fanbase.core.fields import Source
 from fanbase.core.rules import reference_key
+from fanbase.db.compiler import next_boundary_queries, time_crossings
+from fanbase.db.engine import Database
 from fanbase.db.repositories import fans as fans_repo
+from fanbase.db.repositories import scheduler as scheduler_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories.sql import chunks
 from fanbase.services.rule_context import RuleContext, load_context
@@ -123,3 +126,94 @@ def apply_change(
             moved[segment_id] = (entered, exited)
             changed_segments.add(reference_key(context.segment_rows[segment_id].name))
     return moved
+
+
+@dataclass(frozen=True)
+class TickReport:
+    workspace_id: int
+    is_skipped: bool = False  # another scheduler holds this workspace's lock
+    segments: int = 0  # time-dependent segments looked at
+    entered: int = 0
+    exited: int = 0
+    since: datetime | None = None
+    errors: tuple[str, ...] = ()
+
+
+def apply_time(database: Database, workspace_id: int, *, now: datetime) -> TickReport:
+    """Apply every membership change that time alone caused since the last tick, in one transaction.
+
+    Only fans whose watched times crossed a boundary in (last tick, now] are re-evaluated (``time_crossings``); the
+    first tick of a workspace re-evaluates its time-dependent segments in full. Segments built on the ones that
+    moved follow, for the fans that moved. The ledger records the changes with cause "time".
+    """
+    with database.transaction() as connection:
+        if not scheduler_repo.try_lock_workspace(connection, workspace_id):
+            return TickReport(workspace_id=workspace_id, is_skipped=True)
+        since = scheduler_repo.last_tick(connection, workspace_id)
+        if since is not None and since >= now:
+            return TickReport(workspace_id=workspace_id, since=since)
+        context = load_context(connection, workspace_id)
+        entered = exited = 0
+        timed: list[int] = []
+        failures: list[str] = []
+        for segment_id in context.evaluation_order():
+            dependencies = relative_time_conditions(context.segment_rules[segment_id])
+            if not dependencies:
+                continue
+            timed.append(segment_id)
+            among = None
+            if since is not None:
+                among = time_crossings(
+                    dependencies,
+                    workspace_id=workspace_id,
+                    since=since,
+                    until=now,
+                    catalogue=context.catalogue,
+                    dialect=context.dialect,
+                )
+            try:
+                # A savepoint per segment: one failing rule is recorded on its segment (last_error) and the
+                # others still move on time — never silently skipped, never blocking the rest.
+                with connection.begin_nested():
+                    step = segments_repo.apply_membership(
+                        connection,
+                        workspace_id,
+                        segment_id,
+                        should_be_member=context.compile(context.segment_rules[segment_id], now=now),
+                        among=among,
+                        cause="time",
+                        rule_version=context.segment_rows[segment_id].rule_version,
+                        now=now,
+                    )
+                    queries = next_boundary_queries(
+                        dependencies,
+                        workspace_id=workspace_id,
+                        now=now,
+                        catalogue=context.catalogue,
+                        dialect=context.dialect,
+                    )
+                    scheduler_repo.set_next_flip(
+                        connection, workspace_id, segment_id, scheduler_repo.earliest(connection, queries)
+                    )
+                    segments_repo.mark_evaluated(connection, workspace_id, segment_id, now=now)
+            except Exception as error:
+                failures.append(f"{context.segment_rows[segment_id].name}: {error}")
+                segments_repo.mark_evaluated(
+                    connection, workspace_id, segment_id, now=now, error=f"time evaluation failed: {error}"[:2000]
+                )
+                continue
+            entered, exited = entered + step[0], exited + step[1]
+        moved = scheduler_repo.fans_moved_at(connection, workspace_id, timed, at=now)
+        if moved:
+            names = [context.segment_rows[segment_id].name for segment_id in timed]
+            # Dependents that are time-dependent themselves were handled above; this reaches the rest.
+            apply_change(
+                connection, workspace_id, moved, segments_changed(names), cause="time", now=now, context=context
+            )
+        scheduler_repo.record_tick(connection, workspace_id, at=now)
+        return TickReport(workspace_id=workspace_id, segments=len(timed), entered=entered, exited=exited, since=since)
+
+
+def time_workspaces(database: Database) -> list[int]:
+    with database.transaction(write=False) as connection:
+        return scheduler_repo.workspaces_with_time_rules(connection)

@@ -14,16 +14,19 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from fanbase.core.dependencies import relative_time_conditions
 from fanbase.core.describe import describe
 from fanbase.core.models import (
     ConditionCount,
     EmailsIn,
     Fan,
+    Impact,
     MembershipChange,
     Page,
     Preview,
     RuleIn,
     Segment,
+    SegmentDrift,
     SegmentIn,
     SegmentPatch,
     SegmentTemplate,
@@ -32,6 +35,7 @@ from fanbase.core.models import (
 from fanbase.core.rules import AllOf, AnyOf, Rule, reference_key, rule_to_json
 from fanbase.core.templates import TEMPLATES, TEMPLATES_BY_KEY
 from fanbase.core.text import format_rule
+from fanbase.db.compiler import time_crossings
 from fanbase.db.engine import Database
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import segments as segments_repo
@@ -67,12 +71,13 @@ def _present(context: RuleContext, row: Any, *, currency_symbol: str) -> Segment
         updated_at=row.updated_at,
         last_evaluated_at=row.last_evaluated_at,
         last_error=row.last_error,
+        next_flip_at=row.next_flip_at,
     )
 
 
 def _load_segment(connection: Connection, workspace_id: int, segment_id: int) -> Segment:
     context = load_context(connection, workspace_id)
-    row = context.segment_rows.get(segment_id)
+    row = segments_repo.get_segment(connection, workspace_id, segment_id)
     if row is None:
         raise NotFound(f"segment {segment_id} not found")
     return _present(context, row, currency_symbol=_currency_symbol(connection, workspace_id))
@@ -125,7 +130,7 @@ def list_segments(database: Database, workspace_id: int) -> list[Segment]:
     with database.transaction(write=False) as connection:
         context = load_context(connection, workspace_id)
         symbol = _currency_symbol(connection, workspace_id)
-        rows = sorted(context.segment_rows.values(), key=lambda row: reference_key(row.name))
+        rows = segments_repo.list_segments(connection, workspace_id, with_size=True)
         return [_present(context, row, currency_symbol=symbol) for row in rows]
 
 
@@ -271,7 +276,7 @@ def refresh_all(database: Database, workspace_id: int, *, now: datetime) -> dict
             segment_id: _rebuild(connection, context, segment_id, cause="refresh", now=now)
             for segment_id in context.evaluation_order()
         }
-        sizes = {row.id: row.size for row in segments_repo.list_segments(connection, workspace_id)}
+        sizes = {row.id: row.size for row in segments_repo.list_segments(connection, workspace_id, with_size=True)}
     return {
         segment_id: MembershipChange(entered=entered, exited=exited, size=sizes[segment_id])
         for segment_id, (entered, exited) in changes.items()
@@ -300,9 +305,14 @@ def preview(database: Database, workspace_id: int, data: RuleIn, *, now: datetim
             connection, workspace_id, fans_repo.hydrate_fans(connection, workspace_id, sample_rows)
         )
         parts = _top_level(rule)
-        counts = segments_repo.count_each(
-            connection, workspace_id, [context.compile(part, now=now) for _, part in parts]
-        )
+        if len(parts) == 1:
+            # The one condition is the whole rule, so its count is the count above; count_each would add a pass over
+            # every fan of the workspace (a sum of CASEs), where the count may be an index-only scan.
+            counts = [count]
+        else:
+            counts = segments_repo.count_each(
+                connection, workspace_id, [context.compile(part, now=now) for _, part in parts]
+            )
         symbol = _currency_symbol(connection, workspace_id)
         return Preview(
             count=count,
@@ -317,6 +327,80 @@ def preview(database: Database, workspace_id: int, data: RuleIn, *, now: datetim
             rule_text=format_rule(rule),
             rule_english=describe(rule, catalogue=context.catalogue, currency_symbol=symbol),
         )
+
+
+def impact(database: Database, workspace_id: int, segment_id: int, data: RuleIn, *, now: datetime) -> Impact:
+    """How many fans a rule edit would add and remove (with samples); nothing is changed."""
+    with database.transaction(write=False) as connection:
+        context = load_context(connection, workspace_id)
+        row = context.segment_rows.get(segment_id)
+        if row is None:
+            raise NotFound(f"segment {segment_id} not found")
+        if row.kind != "dynamic":
+            raise InvalidInput("a static segment has no rule", field="rule")
+        rule = context.validate(parse_rule_input(data.rule, data.rule_text), current_segment=row.name)
+        new = context.compile(rule, now=now)
+        member = segments_repo.is_member(workspace_id, segment_id)
+        joining, leaving = new & ~member, ~new & member
+        joining_count, leaving_count, size_after = segments_repo.count_each(
+            connection, workspace_id, [joining, leaving, new]
+        )
+
+        def sample(condition: Any) -> list[Fan]:
+            rows = segments_repo.sample_matching(connection, workspace_id, condition, limit=PREVIEW_SAMPLE_SIZE)
+            return fans_service.present(
+                connection, workspace_id, fans_repo.hydrate_fans(connection, workspace_id, rows)
+            )
+
+        return Impact(
+            joining=joining_count,
+            leaving=leaving_count,
+            size_after=size_after,
+            sample_joining=sample(joining),
+            sample_leaving=sample(leaving),
+        )
+
+
+def verify(database: Database, workspace_id: int, *, now: datetime) -> list[SegmentDrift]:
+    """Recompute every dynamic segment from scratch (set-based, nothing written) and compare with stored membership.
+
+    A time-dependent segment is exact as of its last evaluation (tick); fans whose watched times crossed a
+    boundary since then are counted apart as ``pending_time``, not as drift.
+    """
+    with database.transaction(write=False) as connection:
+        context = load_context(connection, workspace_id)
+        report = []
+        for segment_id in context.evaluation_order():
+            row = context.segment_rows[segment_id]
+            rule = context.segment_rules[segment_id]
+            should = context.compile(rule, now=now)
+            member = segments_repo.is_member(workspace_id, segment_id)
+            missing, extra = should & ~member, ~should & member
+            dependencies = relative_time_conditions(rule)
+            since = row.last_evaluated_at or now
+            # No time dependencies, or evaluated just now: nothing can be pending (an empty list is "no fan").
+            watched = dependencies if since < now else []
+            pending = time_crossings(
+                watched,
+                workspace_id=workspace_id,
+                since=since,
+                until=now,
+                catalogue=context.catalogue,
+                dialect=context.dialect,
+            )
+            counts = segments_repo.count_each(
+                connection, workspace_id, [missing & ~pending, extra & ~pending, (missing | extra) & pending]
+            )
+            report.append(
+                SegmentDrift(
+                    segment_id=segment_id,
+                    segment_name=row.name,
+                    missing=counts[0],
+                    extra=counts[1],
+                    pending_time=counts[2],
+                )
+            )
+        return report
 
 
 def members(database: Database, workspace_id: int, segment_id: int, *, page: int, page_size: int) -> Page[Fan]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -486,16 +487,29 @@ def _fan_cells(fan: Fan, custom_names: Sequence[str]) -> list[str]:
     ]
 
 
-def export_fans_csv(database: Database, workspace_id: int, fan_filter: FanFilter, *, batch: int = 500) -> Iterator[str]:
+def export_fans_csv(
+    database: Database,
+    workspace_id: int,
+    fan_filter: FanFilter,
+    *,
+    batch: int = 500,
+    now: datetime | None = None,
+) -> Iterator[str]:
     """CSV text in chunks, header first: every fan matching the filter, one column per declared custom field.
+
+    ``now`` resolves the relative dates of a rule filter (``rule`` / ``rule_text``); other filters do not need it.
 
     Tags and subscribed lists are joined with ``;`` (so a tag or list whose name contains ``;`` or ``|`` does not
     survive a round trip). Cells are neutralised against formula injection.
     """
     custom_names = [custom.name for custom in custom_fields_service.list_custom_fields(database, workspace_id)]
+    matching = fans_service.iterate_fans(database, workspace_id, fan_filter, now=now)
+    # Read the first fan before the header: a bad filter (unknown segment, invalid rule) then fails on the first
+    # chunk, which a caller can pull before it starts a response, instead of midway through the CSV.
+    first = next(matching, None)
     yield _csv_line([*EXPORT_COLUMNS, *custom_names])
     lines: list[str] = []
-    for fan in fans_service.iterate_fans(database, workspace_id, fan_filter):
+    for fan in itertools.chain(() if first is None else (first,), matching):
         lines.append(_csv_line(_fan_cells(fan, custom_names)))
         if len(lines) >= batch:
             yield "".join(lines)

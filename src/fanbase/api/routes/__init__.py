@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fanbase.api.routes import custom_fields, fans, health, ingestion, lists, segments, tags, workspace
+from fanbase.api.routes import (
+    custom_fields,
+    fans,
+    health,
+    history,
+    ingestion,
+    lists,
+    segments,
+    tags,
+    webhooks,
+    workspace,
+)
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -15,4 +26,6 @@ ROUTERS: list[APIRouter] = [
     lists.router,
     custom_fields.router,
     segments.router,
+    history.router,
+    webhooks.router,
 ]

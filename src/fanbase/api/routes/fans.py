@@ -1,17 +1,20 @@
-"""/fans: create, read, update, erase, list with filters, CSV import/export; a fan's orders, events and lists."""
+"""/fans: create, read, update, erase, list with filters (by segment, by ad-hoc rule), CSV import/export, search
+with a JSON rule; a fan's orders, events and lists."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from fanbase.api.deps import DatabaseDep, NowDep, PagingDep, StateDep, WorkspaceDep
 from fanbase.api.schemas import FanId, error_responses
 from fanbase.core.models import (
+    MAX_ID,
     Event,
     Fan,
     FanFilter,
@@ -23,9 +26,11 @@ from fanbase.core.models import (
     ListStatus,
     Order,
     Page,
+    RowId,
+    RuleText,
     Source,
 )
-from fanbase.errors import TooLarge
+from fanbase.errors import InvalidInput, TooLarge
 from fanbase.services import fans, transfer
 
 router = APIRouter(prefix="/fans", tags=["fans"])
@@ -43,11 +48,28 @@ def get_fan_filter(
     lifecycle_stage: LifecycleStage | None = None,
     source: Source | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Search email and names")] = None,
+    segment_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only members of this segment")] = None,
+    rule_text: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=10_000,
+            description='An ad-hoc rule in the text form (URL-encoded), e.g. `total_spent > 100 and tag "VIP"`. '
+            "For a JSON rule, use `POST /fans/search`.",
+        ),
+    ] = None,
 ) -> FanFilter:
     """The fan list's filters as query parameters; shared by the list and the CSV export so they always agree."""
     try:
         return FanFilter(
-            tag=tag, list=list_name, list_status=list_status, lifecycle_stage=lifecycle_stage, source=source, q=q
+            tag=tag,
+            list=list_name,
+            list_status=list_status,
+            lifecycle_stage=lifecycle_stage,
+            source=source,
+            q=q,
+            segment_id=segment_id,
+            rule_text=rule_text,
         )
     except ValidationError as error:
         # The model's own checks (e.g. no NUL characters) are the client's mistake: a 422 naming the parameter.
@@ -57,11 +79,33 @@ def get_fan_filter(
 FanFilterDep = Annotated[FanFilter, Depends(get_fan_filter)]
 
 
-@router.get("")
+@router.get("", responses=error_responses(404, 422))
 def list_fans(
-    database: DatabaseDep, workspace_id: WorkspaceDep, paging: PagingDep, fan_filter: FanFilterDep
+    database: DatabaseDep, workspace_id: WorkspaceDep, paging: PagingDep, fan_filter: FanFilterDep, now: NowDep
 ) -> Page[Fan]:
-    return fans.list_fans(database, workspace_id, fan_filter, page=paging.page, page_size=paging.page_size)
+    """Fans matching every given filter. A bad `rule_text` is a 422 naming the path in the rule; an unknown
+    `segment_id` is a 404."""
+    return fans.list_fans(database, workspace_id, fan_filter, page=paging.page, page_size=paging.page_size, now=now)
+
+
+class FanSearch(FanFilter):
+    """The fan list's filters as a JSON body: what the query string cannot carry well, a rule in JSON form."""
+
+    segment_id: RowId | None = Field(default=None, description="Only members of this segment.")
+    rule_text: RuleText | None = Field(default=None, description="An ad-hoc rule (text form).")
+    page: int = Field(default=1, ge=1, le=1_000_000, description="1-based page number")
+    page_size: int = Field(default=50, ge=1, description="Items per page (bounded by the server)")
+
+
+@router.post("/search", responses=error_responses(404, 422))
+def search_fans(
+    body: FanSearch, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep, state: StateDep
+) -> Page[Fan]:
+    """Fans matching an ad-hoc rule (`rule` as JSON, or `rule_text`) and the other filters, a page at a time."""
+    if body.page_size > state.settings.max_page_size:
+        raise InvalidInput(f"must be at most {state.settings.max_page_size}", field="page_size")
+    fan_filter = FanFilter.model_validate(body.model_dump(exclude={"page", "page_size"}))
+    return fans.list_fans(database, workspace_id, fan_filter, page=body.page, page_size=body.page_size, now=now)
 
 
 # /import and /export are declared before /{fan_id}: routes match in order, and "export" would reach get_fan.
@@ -85,12 +129,20 @@ def import_fans(
 @router.get(
     "/export",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The fans as CSV."}},
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The fans as CSV."},
+        **error_responses(404, 422),
+    },
 )
-def export_fans(database: DatabaseDep, workspace_id: WorkspaceDep, fan_filter: FanFilterDep) -> StreamingResponse:
+def export_fans(
+    database: DatabaseDep, workspace_id: WorkspaceDep, fan_filter: FanFilterDep, now: NowDep
+) -> StreamingResponse:
     """Every fan matching the filters (the same as `GET /fans`), as CSV, streamed; formula-injection safe."""
+    chunks = transfer.export_fans_csv(database, workspace_id, fan_filter, now=now)
+    # The first chunk is read here, before the response starts: a bad filter is then a 404/422, not a cut-off CSV.
+    first = next(chunks)
     return StreamingResponse(
-        transfer.export_fans_csv(database, workspace_id, fan_filter),
+        itertools.chain((first,), chunks),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="fans.csv"'},
     )

@@ -1,14 +1,19 @@
-"""/segments: CRUD, templates, live preview, members (paginated, CSV), static add/remove/import, refresh."""
+"""/segments: CRUD, templates, live preview, members (paginated, CSV), static add/remove/import, refresh.
+
+A bad rule is a 422 whose `errors` name each problem's path in the rule (`all[2].count.where.field`); a segment
+that another segment's rule names cannot be deleted or renamed (409 naming the users).
+"""
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated
 
-from fastapi import APIRouter, File, Response, UploadFile, status
+from fastapi import APIRouter, File, Path, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 
 from fanbase.api.deps import DatabaseDep, NowDep, PagingDep, StateDep, WorkspaceDep
-from fanbase.api.schemas import SegmentId
+from fanbase.api.schemas import SegmentId, error_responses
 from fanbase.core.models import (
     EmailsIn,
     Fan,
@@ -34,7 +39,7 @@ def list_segments(database: DatabaseDep, workspace_id: WorkspaceDep) -> list[Seg
     return segments.list_segments(database, workspace_id)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(409, 422))
 def create_segment(body: SegmentIn, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep) -> Segment:
     return segments.create_segment(database, workspace_id, body, now=now)
 
@@ -44,61 +49,74 @@ def list_templates(workspace_id: WorkspaceDep) -> list[SegmentTemplate]:
     return segments.list_templates()
 
 
-@router.post("/templates/{key}", status_code=status.HTTP_201_CREATED)
-def create_from_template(key: str, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep) -> Segment:
+TemplateKey = Annotated[str, Path(max_length=64, description="A template's key, from `GET /segments/templates`.")]
+
+
+@router.post("/templates/{key}", status_code=status.HTTP_201_CREATED, responses=error_responses(404, 409))
+def create_from_template(key: TemplateKey, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep) -> Segment:
     """Create the template's segment (and any segments it is built on that are missing)."""
     return segments.create_from_template(database, workspace_id, key, now=now)
 
 
-@router.post("/preview")
+@router.post("/preview", responses=error_responses(422))
 def preview(body: RuleIn, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep) -> Preview:
     """Count, sample and per-condition counts for a rule, without creating anything."""
     return segments.preview(database, workspace_id, body, now=now)
 
 
-@router.get("/{segment_id}")
+@router.get("/{segment_id}", responses=error_responses(404))
 def get_segment(segment_id: SegmentId, database: DatabaseDep, workspace_id: WorkspaceDep) -> Segment:
     return segments.get_segment(database, workspace_id, segment_id)
 
 
-@router.patch("/{segment_id}")
+@router.patch("/{segment_id}", responses=error_responses(404, 409, 422))
 def update_segment(
     segment_id: SegmentId, body: SegmentPatch, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep
 ) -> Segment:
     return segments.update_segment(database, workspace_id, segment_id, body, now=now)
 
 
-@router.delete("/{segment_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{segment_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404, 409))
 def delete_segment(segment_id: SegmentId, database: DatabaseDep, workspace_id: WorkspaceDep) -> Response:
     segments.delete_segment(database, workspace_id, segment_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{segment_id}/refresh")
+@router.post("/{segment_id}/refresh", responses=error_responses(404, 422))
 def refresh_segment(
     segment_id: SegmentId, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep
 ) -> MembershipChange:
     return segments.refresh_segment(database, workspace_id, segment_id, now=now)
 
 
-@router.get("/{segment_id}/members")
+@router.get("/{segment_id}/members", responses=error_responses(404))
 def list_members(
     segment_id: SegmentId, database: DatabaseDep, workspace_id: WorkspaceDep, paging: PagingDep
 ) -> Page[Fan]:
     return segments.members(database, workspace_id, segment_id, page=paging.page, page_size=paging.page_size)
 
 
-@router.get("/{segment_id}/members/export", response_class=StreamingResponse)
+@router.get(
+    "/{segment_id}/members/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The members as CSV."},
+        **error_responses(404),
+    },
+)
 def export_members(segment_id: SegmentId, database: DatabaseDep, workspace_id: WorkspaceDep) -> StreamingResponse:
-    segment = segments.get_segment(database, workspace_id, segment_id)
-    chunks = transfer.export_fans_csv(database, workspace_id, FanFilter(segment_id=segment.id))
-    filename = f"segment-{segment.id}.csv"
+    """Every member, as CSV (the columns of `GET /fans/export`), streamed."""
+    chunks = transfer.export_fans_csv(database, workspace_id, FanFilter(segment_id=segment_id))
+    # Pulled before the response starts, so an unknown segment is a 404 rather than a cut-off CSV.
+    first = next(chunks)
     return StreamingResponse(
-        chunks, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+        itertools.chain((first,), chunks),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="segment-{segment_id}.csv"'},
     )
 
 
-@router.post("/{segment_id}/members")
+@router.post("/{segment_id}/members", responses=error_responses(404, 422))
 def add_members(
     segment_id: SegmentId, body: FanIds, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep
 ) -> MembershipChange:
@@ -106,7 +124,7 @@ def add_members(
     return segments.add_fans(database, workspace_id, segment_id, body.fan_ids, now=now)
 
 
-@router.post("/{segment_id}/members/remove")
+@router.post("/{segment_id}/members/remove", responses=error_responses(404, 422))
 def remove_members(
     segment_id: SegmentId, body: FanIds, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep
 ) -> MembershipChange:
@@ -114,7 +132,7 @@ def remove_members(
     return segments.remove_fans(database, workspace_id, segment_id, body.fan_ids, now=now)
 
 
-@router.post("/{segment_id}/members/emails")
+@router.post("/{segment_id}/members/emails", responses=error_responses(404, 422))
 def add_members_by_email(
     segment_id: SegmentId, body: EmailsIn, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep
 ) -> MembershipChange:
@@ -122,7 +140,7 @@ def add_members_by_email(
     return segments.add_fans_by_email(database, workspace_id, segment_id, body, now=now)
 
 
-@router.post("/{segment_id}/members/import")
+@router.post("/{segment_id}/members/import", responses=error_responses(404, 413, 422))
 def import_members(
     segment_id: SegmentId,
     file: Annotated[UploadFile, File(description="CSV with an `email` column (or one column of emails)")],

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Table, insert, select
 
+from fanbase.db.repositories import webhooks as webhooks_repo
 from fanbase.db.repositories.fans import FAN_COLUMNS
 from fanbase.db.repositories.sql import chunks
 from fanbase.db.tables import events, fan_tags, fans, list_members, list_subscription_log, orders, tag_membership_log
@@ -54,6 +55,9 @@ def insert_tag_links(connection: Connection, workspace_id: int, rows: Sequence[M
         workspace_id,
         [{"tag_id": row["tag_id"], "fan_id": row["fan_id"], "added": True, "at": row["added_at"]} for row in rows],
     )
+    webhooks_repo.enqueue_tag_changes(
+        connection, workspace_id, at=[row["added_at"] for row in rows], tag_ids={row["tag_id"] for row in rows}
+    )
     return _insert_many(connection, fan_tags, workspace_id, rows)
 
 
@@ -67,4 +71,8 @@ def insert_list_members(connection: Connection, workspace_id: int, rows: Sequenc
 
 def insert_subscription_log(connection: Connection, workspace_id: int, rows: Sequence[Mapping[str, Any]]) -> int:
     """Consent-log entries (list_id, fan_id, status, source, at)."""
-    return _insert_many(connection, list_subscription_log, workspace_id, rows)
+    written = _insert_many(connection, list_subscription_log, workspace_id, rows)
+    webhooks_repo.enqueue_list_changes(
+        connection, workspace_id, at=[row["at"] for row in rows], list_ids={row["list_id"] for row in rows}
+    )
+    return written

@@ -19,6 +19,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.sql import ColumnElement, Select
@@ -320,8 +321,7 @@ def recompute_figures(connection: Connection, workspace_id: int, fan_ids: Sequen
         "last_active_at": latest,
     }
     if fan_ids is None:
-        result = connection.execute(update(fans).where(fans.c.workspace_id == workspace_id).values(**values))
-        return result.rowcount
+        return _recompute_workspace(connection, workspace_id)
     changed = 0
     for chunk in chunks(sorted(set(fan_ids))):
         result = connection.execute(
@@ -329,6 +329,55 @@ def recompute_figures(connection: Connection, workspace_id: int, fan_ids: Sequen
         )
         changed += result.rowcount
     return changed
+
+
+def _recompute_workspace(connection: Connection, workspace_id: int) -> int:
+    """The whole workspace in one pass per table: reset every fan, then UPDATE … FROM per-fan aggregates.
+
+    Correlated subqueries per fan (the path above) are right for a few fans, but for a whole workspace their cost
+    rests on the planner's statistics, which PostgreSQL does not have for rows bulk-inserted in the same
+    transaction (the demo): it then scans per fan. Grouped aggregates read each table once whatever it knows.
+    """
+    reset = connection.execute(
+        update(fans)
+        .where(fans.c.workspace_id == workspace_id)
+        .values(
+            total_spent_cents=0, purchase_count=0, first_purchase_at=None, last_purchase_at=None, last_active_at=None
+        )
+    ).rowcount
+    purchases = (
+        select(
+            orders.c.fan_id,
+            func.sum(orders.c.amount_cents).label("cents"),
+            func.count().label("count"),
+            func.min(orders.c.placed_at).label("first"),
+            func.max(orders.c.placed_at).label("last"),
+        )
+        .where(orders.c.workspace_id == workspace_id, orders.c.status == "completed")
+        .group_by(orders.c.fan_id)
+        .subquery()
+    )
+    connection.execute(
+        update(fans)
+        .where(fans.c.workspace_id == workspace_id, fans.c.id == purchases.c.fan_id)
+        .values(
+            total_spent_cents=purchases.c.cents,
+            purchase_count=purchases.c.count,
+            first_purchase_at=purchases.c.first,
+            last_purchase_at=purchases.c.last,
+        )
+    )
+    moments = union_all(
+        select(events.c.fan_id, events.c.occurred_at.label("at")).where(events.c.workspace_id == workspace_id),
+        select(orders.c.fan_id, orders.c.placed_at.label("at")).where(orders.c.workspace_id == workspace_id),
+    ).subquery()
+    activity = select(moments.c.fan_id, func.max(moments.c.at).label("at")).group_by(moments.c.fan_id).subquery()
+    connection.execute(
+        update(fans)
+        .where(fans.c.workspace_id == workspace_id, fans.c.id == activity.c.fan_id)
+        .values(last_active_at=activity.c.at)
+    )
+    return int(reset)
 
 
 DERIVED_COLUMNS = (

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Table, and_, delete, func, insert, select, up
 from sqlalchemy.sql import ColumnElement
 
 from fanbase.core.models import FanList, ListMembership, ListStatus, Tag
+from fanbase.db.repositories import webhooks as webhooks_repo
 from fanbase.db.repositories.sql import chunks
 from fanbase.db.tables import fan_tags, list_members, list_subscription_log, lists, tag_membership_log, tags
 
@@ -169,6 +170,7 @@ def log_tag_changes(
             insert(tag_membership_log),
             [{"workspace_id": workspace_id, "tag_id": t, "fan_id": f, "added": added, "at": now} for t, f in chunk],
         )
+    webhooks_repo.enqueue_tag_changes(connection, workspace_id, at=now, tag_ids={tag_id for tag_id, _ in pairs})
 
 
 # --- lists -----------------------------------------------------------------------------------------------
@@ -307,10 +309,13 @@ def set_statuses(
                 for fan_id in chunk
             ],
         )
+    webhooks_repo.enqueue_list_changes(connection, workspace_id, at=now, list_ids=[list_id])
     return changed
 
 
-def remove_members(connection: Connection, workspace_id: int, list_id: int, fan_ids: Sequence[int]) -> list[int]:
+def remove_members(
+    connection: Connection, workspace_id: int, list_id: int, fan_ids: Sequence[int], *, now: datetime
+) -> list[int]:
     removed: list[int] = []
     for chunk in chunks(sorted(set(fan_ids))):
         result = connection.execute(
@@ -323,6 +328,15 @@ def remove_members(connection: Connection, workspace_id: int, list_id: int, fan_
             .returning(list_members.c.fan_id)
         )
         removed.extend(result.scalars())
+    # The consent log keeps the fact that the membership was dropped (and list sizes over time read it).
+    for chunk in chunks(removed, 2000):
+        connection.execute(
+            insert(list_subscription_log),
+            [
+                {"workspace_id": workspace_id, "list_id": list_id, "fan_id": fan_id, "status": "removed", "at": now}
+                for fan_id in chunk
+            ],
+        )
     return removed
 
 

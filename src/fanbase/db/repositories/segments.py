@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, case, delete, exists, false, func, insert, literal, select, true, update
 from sqlalchemy.sql import ColumnElement
 
+from fanbase.db.repositories import webhooks as webhooks_repo
 from fanbase.db.repositories.fans import FAN_COLUMNS
 from fanbase.db.repositories.labels import name_key
 from fanbase.db.repositories.sql import chunks
@@ -29,6 +30,7 @@ SEGMENT_COLUMNS = (
     segments.c.updated_at,
     segments.c.last_evaluated_at,
     segments.c.last_error,
+    segments.c.next_flip_at,
 )
 
 
@@ -71,12 +73,12 @@ def get_segment(connection: Connection, workspace_id: int, segment_id: int, *, f
     return connection.execute(statement).one_or_none()
 
 
-def list_segments(connection: Connection, workspace_id: int) -> list[Any]:
+def list_segments(connection: Connection, workspace_id: int, *, with_size: bool = False) -> list[Any]:
+    """The workspace's segments; ``with_size`` adds a member count per segment (for people, not the write path)."""
+    columns = (*SEGMENT_COLUMNS, _size()) if with_size else SEGMENT_COLUMNS
     return list(
         connection.execute(
-            select(*SEGMENT_COLUMNS, _size())
-            .where(segments.c.workspace_id == workspace_id)
-            .order_by(segments.c.name_key)
+            select(*columns).where(segments.c.workspace_id == workspace_id).order_by(segments.c.name_key)
         )
     )
 
@@ -172,6 +174,8 @@ def apply_membership(
                 segment_members.c.fan_id.in_(select(fans.c.id).where(*leaving)),
             )
         )
+    if entered or exited:
+        webhooks_repo.enqueue_segment_changes(connection, workspace_id, segment_id, at=now)
     return entered, exited
 
 

@@ -1,0 +1,498 @@
+"""The segment measurements of the benchmark, on a loaded workspace: each phase returns a JSON-ready dict.
+
+Phases, in the order ``run_segment_phases`` runs them (each leaves the data as the next one expects):
+
+- ``build``: the 50 segments created one by one through ``services.segments.create_segment`` (first build);
+- ``check``: every segment's stored membership against its hand-written SQL (``bench.baselines.SEGMENT_SQL``);
+- ``preview``: a property rule and a behaviour rule through ``services.segments.preview``, as the raw compiled
+  count (``count(*) … where compile_rule(…)``) and as hand-written SQL;
+- ``refresh``: ``refresh_all`` when nothing changed — timed, and the ledger and membership must not move;
+- ``latency``: one event / one order through the service layer with the segments live;
+- ``throughput``: ``record_events`` batches of 1,000 through the service layer and through HTTP (in-process ASGI);
+- ``time``: time-driven flips through ``membership.apply_time`` with a clock the bench controls;
+- ``naive``: a Mautic-style rebuild (count, page through matches, insert members one at a time) against
+  fanbase's set-based rebuild of the same rules, both rolled back.
+
+Benchmarks print figures; nothing here asserts on time. ``check`` and ``refresh`` do check correctness: the
+caller fails the run when a hand-written query disagrees or an unchanged refresh wrote a row.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+from starlette.testclient import TestClient
+
+from bench.baselines import segment_count, segment_member_ids
+from bench.segments import BEHAVIOUR_RULE, PROPERTY_RULE, SEGMENTS_BY_NAME, BenchSegment
+from bench.stats import Timing, measure
+from fanbase.api.app import create_app
+from fanbase.core.models import EventIn, OrderIn, Preview, RuleIn, SegmentIn
+from fanbase.core.text import parse_rule_text
+from fanbase.db.engine import Database
+from fanbase.db.repositories import segments as segments_repo
+from fanbase.db.tables import fans, segment_members, segment_membership_log, segments
+from fanbase.jobs.scheduler import DEFAULT_INTERVAL_SECONDS
+from fanbase.services import ingestion, membership
+from fanbase.services import segments as segments_service
+from fanbase.services.rule_context import load_context
+from fanbase.settings import Settings
+
+EVENT_TYPES = ("email_opened", "page_viewed", "link_clicked", "gig_attended")
+
+
+def _timing(samples_ms: list[float]) -> dict[str, Any]:
+    return Timing.from_samples(samples_ms).as_dict() if len(samples_ms) >= 2 else {"runs": len(samples_ms)}
+
+
+def written_rows(database: Database, workspace_id: int) -> dict[str, int]:
+    """Ledger and membership row counts: an unchanged refresh must leave both as they were."""
+    with database.engine.connect() as connection:
+        ledger = connection.execute(
+            select(func.count()).where(segment_membership_log.c.workspace_id == workspace_id)
+        ).scalar_one()
+        members = connection.execute(
+            select(func.count()).where(segment_members.c.workspace_id == workspace_id)
+        ).scalar_one()
+    return {"ledger": int(ledger), "members": int(members)}
+
+
+def segment_ids(database: Database, workspace_id: int) -> dict[str, int]:
+    with database.engine.connect() as connection:
+        rows = connection.execute(select(segments.c.name, segments.c.id).where(segments.c.workspace_id == workspace_id))
+        return {name: int(segment_id) for name, segment_id in rows}
+
+
+# --- build and check -------------------------------------------------------------------------------------------
+
+
+def build(
+    database: Database, workspace_id: int, bench_segments: Sequence[BenchSegment], *, now: datetime
+) -> dict[str, Any]:
+    """Create every segment through the service; each create is its first build (one transaction each)."""
+    per_segment: dict[str, float] = {}
+    sizes: dict[str, int] = {}
+    started = time.perf_counter()
+    for segment in bench_segments:
+        began = time.perf_counter()
+        created = segments_service.create_segment(
+            database, workspace_id, SegmentIn(name=segment.name, rule_text=segment.rule_text), now=now
+        )
+        per_segment[segment.name] = (time.perf_counter() - began) * 1000
+        sizes[segment.name] = created.size
+    total = time.perf_counter() - started
+    slowest = sorted(per_segment.items(), key=lambda item: -item[1])[:5]
+    return {
+        "segments": len(per_segment),
+        "seconds": total,
+        "per_segment_ms": per_segment,
+        "slowest_ms": dict(slowest),
+        "sizes": sizes,
+        "rows": written_rows(database, workspace_id),
+    }
+
+
+def check(
+    database: Database, workspace_id: int, bench_segments: Sequence[BenchSegment], *, now: datetime
+) -> dict[str, Any]:
+    """Stored membership (what fanbase computed) against the hand-written SQL, fan by fan."""
+    ids = segment_ids(database, workspace_id)
+    mismatches: dict[str, dict[str, int]] = {}
+    with database.engine.connect() as connection:
+        for segment in bench_segments:
+            stored = segments_repo.member_ids(connection, workspace_id, ids[segment.name])
+            expected = segment_member_ids(connection, segment.name, workspace_id=workspace_id, now=now)
+            if stored != expected:
+                mismatches[segment.name] = {
+                    "fanbase": len(stored),
+                    "hand_written": len(expected),
+                    "missing": len(expected - stored),
+                    "extra": len(stored - expected),
+                }
+    return {"segments": len(bench_segments), "mismatched": len(mismatches), "mismatches": mismatches}
+
+
+# --- preview -------------------------------------------------------------------------------------------------
+
+
+def preview(database: Database, workspace_id: int, *, now: datetime, runs: int) -> dict[str, Any]:
+    """Service preview, raw compiled count and hand-written count of the property and the behaviour rule."""
+    result: dict[str, Any] = {}
+    for label, name in (("property", PROPERTY_RULE), ("behaviour", BEHAVIOUR_RULE)):
+        rule_text = SEGMENTS_BY_NAME[name].rule_text
+        data = RuleIn(rule_text=rule_text)
+        service, shown = measure(
+            lambda data=data: segments_service.preview(database, workspace_id, data, now=now),  # type: ignore[misc]
+            runs=runs,
+        )
+        assert isinstance(shown, Preview)
+        with database.engine.connect() as connection:
+            context = load_context(connection, workspace_id)
+            condition = context.compile(context.validate(parse_rule_text(rule_text)), now=now)
+            compiled, compiled_count = measure(
+                lambda condition=condition: segments_repo.count_matching(connection, workspace_id, condition),  # type: ignore[misc]
+                runs=runs,
+            )
+            connection.rollback()
+            hand, hand_count = measure(
+                lambda name=name: segment_count(connection, name, workspace_id=workspace_id, now=now),  # type: ignore[misc]
+                runs=runs,
+            )
+            connection.rollback()
+        result[label] = {
+            "segment": name,
+            "rule": rule_text,
+            "count": {"service": shown.count, "compiled": compiled_count, "hand_written": hand_count},
+            "service": service.as_dict(),
+            "compiled": compiled.as_dict(),
+            "hand_written": hand.as_dict(),
+            "ratio_compiled_to_hand_written": compiled.median_ms / hand.median_ms if hand.median_ms else math.nan,
+            "ratio_service_to_hand_written": service.median_ms / hand.median_ms if hand.median_ms else math.nan,
+        }
+    return result
+
+
+# --- refresh when nothing changed --------------------------------------------------------------------------------
+
+
+def refresh_unchanged(database: Database, workspace_id: int, *, now: datetime, runs: int) -> dict[str, Any]:
+    """``refresh_all`` with nothing changed since the build: times, and the rows it wrote (must be 0)."""
+    before = written_rows(database, workspace_id)
+    samples: list[float] = []
+    moved = 0
+    for _ in range(runs):
+        started = time.perf_counter()
+        changes = segments_service.refresh_all(database, workspace_id, now=now)
+        samples.append((time.perf_counter() - started) * 1000)
+        moved += sum(change.entered + change.exited for change in changes.values())
+    after = written_rows(database, workspace_id)
+    return {
+        "segments": len(changes),
+        **_timing(samples),
+        "samples_ms": samples,
+        "ledger_rows_written": after["ledger"] - before["ledger"],
+        "member_rows_changed": after["members"] - before["members"],
+        "reported_moves": moved,
+    }
+
+
+# --- one event / one order ---------------------------------------------------------------------------------------
+
+
+def _fan_ids(database: Database, workspace_id: int) -> int:
+    with database.engine.connect() as connection:
+        return int(
+            connection.execute(select(func.max(fans.c.id)).where(fans.c.workspace_id == workspace_id)).scalar_one()
+        )
+
+
+def _event(rnd: random.Random, highest_fan: int) -> EventIn:
+    kind = rnd.choice(EVENT_TYPES)
+    properties: dict[str, Any] = {"venue": "Bowery Ballroom", "city": "New York"} if kind == "gig_attended" else {}
+    return EventIn(fan_id=rnd.randint(1, highest_fan), type=kind, properties=properties)
+
+
+def latency(
+    database: Database, workspace_id: int, *, now: datetime, events: int, orders: int, seed: int = 6
+) -> dict[str, Any]:
+    """One event, then one order, per service call (one transaction each, membership updated and logged in it)."""
+    rnd = random.Random(seed)
+    highest = _fan_ids(database, workspace_id)
+    result: dict[str, Any] = {}
+    for label, count in (("event", events), ("order", orders)):
+        before = written_rows(database, workspace_id)
+        samples: list[float] = []
+        for _ in range(count):
+            if label == "event":
+                item_event = _event(rnd, highest)
+                started = time.perf_counter()
+                ingestion.record_event(database, workspace_id, item_event, now=now)
+            else:
+                item_order = OrderIn(
+                    fan_id=rnd.randint(1, highest),
+                    amount=Decimal(rnd.choice(("19.99", "45.00", "120.00", "250.00"))),
+                    category=rnd.choice(("merch", "ticket", "music")),
+                )
+                started = time.perf_counter()
+                ingestion.record_order(database, workspace_id, item_order, now=now)
+            samples.append((time.perf_counter() - started) * 1000)
+        after = written_rows(database, workspace_id)
+        result[label] = {**_timing(samples), "ledger_rows_written": after["ledger"] - before["ledger"]}
+    return result
+
+
+# --- sustained ingestion -----------------------------------------------------------------------------------------
+
+
+def throughput(
+    database: Database,
+    workspace_id: int,
+    *,
+    api_key: str,
+    now: datetime,
+    batches: int,
+    batch_size: int = 1000,
+    seed: int = 7,
+) -> dict[str, Any]:
+    """Events per second, single writer, in batches: through ``record_events`` and through HTTP."""
+    rnd = random.Random(seed)
+    highest = _fan_ids(database, workspace_id)
+    result: dict[str, Any] = {}
+
+    before = written_rows(database, workspace_id)
+    samples: list[float] = []
+    for _ in range(batches):
+        items = [_event(rnd, highest) for _ in range(batch_size)]
+        started = time.perf_counter()
+        ingestion.record_events(database, workspace_id, items, now=now)
+        samples.append((time.perf_counter() - started) * 1000)
+    after = written_rows(database, workspace_id)
+    seconds = sum(samples) / 1000
+    result["service"] = {
+        "batches": batches,
+        "batch_size": batch_size,
+        "events_per_second": batches * batch_size / seconds,
+        "batch": _timing(samples),
+        "ledger_rows_written": after["ledger"] - before["ledger"],
+    }
+
+    # In-process ASGI: the whole HTTP stack (routing, auth, validation, JSON) without a socket.
+    app = create_app(database=database, settings=Settings(run_scheduler=False), clock=lambda: now, dashboard=False)
+    headers = {"Authorization": f"Bearer {api_key}"}
+    samples = []
+    before = written_rows(database, workspace_id)
+    with TestClient(app) as client:
+        for _ in range(batches):
+            body = {
+                "items": [_event(rnd, highest).model_dump(mode="json", exclude_none=True) for _ in range(batch_size)]
+            }
+            started = time.perf_counter()
+            response = client.post("/api/v1/events/batch", json=body, headers=headers)
+            samples.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 201:
+                raise RuntimeError(f"POST /api/v1/events/batch answered {response.status_code}: {response.text[:300]}")
+    after = written_rows(database, workspace_id)
+    seconds = sum(samples) / 1000
+    result["http"] = {
+        "batches": batches,
+        "batch_size": batch_size,
+        "events_per_second": batches * batch_size / seconds,
+        "batch": _timing(samples),
+        "ledger_rows_written": after["ledger"] - before["ledger"],
+    }
+    return result
+
+
+# --- time-driven flips -------------------------------------------------------------------------------------------
+
+
+def _next_flip(database: Database, workspace_id: int) -> datetime | None:
+    with database.engine.connect() as connection:
+        value: datetime | None = connection.execute(
+            select(func.min(segments.c.next_flip_at)).where(segments.c.workspace_id == workspace_id)
+        ).scalar_one()
+    return value
+
+
+def time_flips(
+    database: Database, workspace_id: int, *, now: datetime, flips: int, interval: float = DEFAULT_INTERVAL_SECONDS
+) -> dict[str, Any]:
+    """Scheduler ticks on a grid of ``interval`` seconds from ``now``; for each next due flip (``next_flip_at``),
+    a tick on the grid just before it, then the one just after: lag = (tick time - due) + that tick's duration.
+
+    Worst case is one interval plus a tick's duration (a flip due just after a tick waits for the next).
+    """
+    step = timedelta(seconds=interval)
+    started = time.perf_counter()
+    first = membership.apply_time(database, workspace_id, now=now)
+    first_ms = (time.perf_counter() - started) * 1000
+    tick_ms: list[float] = []
+    catch_up_ms: list[float] = []
+    lags: list[float] = []
+    moved = 0
+    applied = 0
+    clock = now
+    for _ in range(flips):
+        due = _next_flip(database, workspace_id)
+        if due is None:
+            break
+        grid = math.floor((due - now) / step)
+        before_due = now + grid * step
+        if before_due > clock:
+            # Catching up to the tick before the due time (may cover hours of simulated time: not a regular tick).
+            began = time.perf_counter()
+            membership.apply_time(database, workspace_id, now=before_due)
+            catch_up_ms.append((time.perf_counter() - began) * 1000)
+        after_due = before_due + step
+        began = time.perf_counter()
+        report = membership.apply_time(database, workspace_id, now=after_due)
+        duration = time.perf_counter() - began
+        tick_ms.append(duration * 1000)
+        clock = after_due
+        if report.entered or report.exited:
+            applied += 1
+            moved += report.entered + report.exited
+            lags.append((after_due - due).total_seconds() + duration)
+    drift = segments_service.verify(database, workspace_id, now=clock)
+    return {
+        "interval_seconds": interval,
+        "first_tick_ms": first_ms,
+        "first_tick": {"segments": first.segments, "entered": first.entered, "exited": first.exited},
+        "ticks": _timing(tick_ms),
+        "catch_up_ticks": _timing(catch_up_ms),
+        "flips_applied": applied,
+        "fans_moved": moved,
+        "lag_seconds": {
+            "max": max(lags) if lags else None,
+            "median": sorted(lags)[len(lags) // 2] if lags else None,
+        },
+        "worst_case_lag_seconds": interval + (max(tick_ms) / 1000 if tick_ms else 0.0),
+        "drift_after": sum(item.missing + item.extra for item in drift),
+    }
+
+
+# --- naive rebuild -----------------------------------------------------------------------------------------------
+
+
+def _scratch_segment(connection: Connection, workspace_id: int, name: str, *, now: datetime) -> int:
+    return segments_repo.insert_segment(
+        connection, workspace_id, {"name": name, "kind": "static", "rule": None, "rule_version": 0}, now=now
+    )
+
+
+def naive_rebuild(
+    database: Database, workspace_id: int, names: Sequence[str], *, now: datetime, page_size: int = 1000
+) -> dict[str, Any]:
+    """Per rule: Mautic-style (count; page through matches with LIMIT/OFFSET; insert each member and its ledger row
+    with its own statement) against fanbase's ``apply_membership`` (one statement family), each into an empty
+    scratch segment, in a transaction rolled back afterwards."""
+    result: dict[str, Any] = {}
+    for name in names:
+        with database.engine.connect() as connection:
+            context = load_context(connection, workspace_id)
+            condition = context.compile(context.validate(parse_rule_text(SEGMENTS_BY_NAME[name].rule_text)), now=now)
+            connection.rollback()
+
+            transaction = connection.begin()
+            segment_id = _scratch_segment(connection, workspace_id, f"naive {name}", now=now)
+            started = time.perf_counter()
+            total = segments_repo.count_matching(connection, workspace_id, condition)
+            inserted = 0
+            for offset in range(0, total, page_size):
+                page = connection.execute(
+                    select(fans.c.id)
+                    .where(fans.c.workspace_id == workspace_id, condition)
+                    .order_by(fans.c.id)
+                    .limit(page_size)
+                    .offset(offset)
+                ).scalars()
+                for fan_id in list(page):
+                    connection.execute(
+                        insert(segment_members).values(
+                            workspace_id=workspace_id, segment_id=segment_id, fan_id=fan_id, since=now
+                        )
+                    )
+                    connection.execute(
+                        insert(segment_membership_log).values(
+                            workspace_id=workspace_id,
+                            segment_id=segment_id,
+                            fan_id=fan_id,
+                            entered=True,
+                            at=now,
+                            cause="build",
+                            rule_version=0,
+                        )
+                    )
+                    inserted += 1
+            naive_seconds = time.perf_counter() - started
+            transaction.rollback()
+
+            transaction = connection.begin()
+            segment_id = _scratch_segment(connection, workspace_id, f"set-based {name}", now=now)
+            started = time.perf_counter()
+            entered, _ = segments_repo.apply_membership(
+                connection,
+                workspace_id,
+                segment_id,
+                should_be_member=condition,
+                cause="build",
+                rule_version=0,
+                now=now,
+            )
+            fanbase_seconds = time.perf_counter() - started
+            transaction.rollback()
+        result[name] = {
+            "members": inserted,
+            "fanbase_members": entered,
+            "naive_seconds": naive_seconds,
+            "fanbase_seconds": fanbase_seconds,
+            "ratio_naive_to_fanbase": naive_seconds / fanbase_seconds if fanbase_seconds else math.nan,
+        }
+    return result
+
+
+# --- all of it ---------------------------------------------------------------------------------------------------
+
+ALL_PHASES = ("build", "check", "preview", "refresh", "latency", "throughput", "time", "naive")
+SQLITE_PHASES = ("build", "check", "preview", "refresh")
+
+
+def run_segment_phases(
+    database: Database,
+    workspace_id: int,
+    *,
+    api_key: str,
+    bench_segments: Sequence[BenchSegment],
+    now: datetime,
+    runs: int,
+    phases: Sequence[str] = ALL_PHASES,
+    naive: Sequence[str] = (),
+    events: int = 200,
+    orders: int = 100,
+    batches: int = 5,
+    batch_size: int = 1000,
+    flips: int = 10,
+    refresh_runs: int = 3,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """The phases in order, each on the state the previous ones left. ``build`` must come first."""
+    result: dict[str, Any] = {}
+
+    def note(message: str) -> None:
+        if progress is not None:
+            progress(message)
+
+    for phase in phases:
+        note(f"{database.dialect}: {phase} …")
+        started = time.perf_counter()
+        match phase:
+            case "build":
+                result[phase] = build(database, workspace_id, bench_segments, now=now)
+            case "check":
+                result[phase] = check(database, workspace_id, bench_segments, now=now)
+            case "preview":
+                result[phase] = preview(database, workspace_id, now=now, runs=runs)
+            case "refresh":
+                result[phase] = refresh_unchanged(database, workspace_id, now=now, runs=refresh_runs)
+            case "latency":
+                result[phase] = latency(database, workspace_id, now=now, events=events, orders=orders)
+            case "throughput":
+                result[phase] = throughput(
+                    database, workspace_id, api_key=api_key, now=now, batches=batches, batch_size=batch_size
+                )
+            case "time":
+                result[phase] = time_flips(database, workspace_id, now=now, flips=flips)
+            case "naive":
+                if naive:
+                    result[phase] = naive_rebuild(database, workspace_id, naive, now=now)
+            case _:
+                raise ValueError(f"unknown phase {phase!r}")
+        note(f"{database.dialect}: {phase} done in {time.perf_counter() - started:.1f} s")
+    return result

@@ -1,0 +1,121 @@
+"""The ledger from the command line: a segment's history and sizes, its members as of a date, a fan's memberships."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from fanbase.cli.common import WorkspaceOption, open_database, resolve_workspace, short_time, stdout
+from fanbase.clock import utc_now
+from fanbase.core.models import Bucket, MembershipEvent, require_utc
+from fanbase.errors import InvalidInput
+from fanbase.services import history
+
+
+def _instant(text: str, *, option: str) -> datetime:
+    try:
+        return require_utc(datetime.fromisoformat(text))
+    except ValueError as error:
+        raise InvalidInput(f"{error}; e.g. 2026-06-01T00:00:00Z", field=option) from error
+
+
+def _events_table(events: list[MembershipEvent]) -> Table:
+    table = Table("when (UTC)", "fan", "segment", "", "cause", "rule v.")
+    for event in events:
+        table.add_row(
+            short_time(event.at),
+            event.fan_email,
+            event.segment_name,
+            "entered" if event.entered else "left",
+            event.cause,
+            str(event.rule_version),
+        )
+    return table
+
+
+def segment_history(
+    segment_id: int,
+    workspace: WorkspaceOption = None,
+    page: Annotated[int, typer.Option(min=1)] = 1,
+    page_size: Annotated[int, typer.Option(min=1, max=500)] = 50,
+) -> None:
+    """Who entered and left the segment, when and why (newest first)."""
+    with open_database() as database:
+        result = history.segment_history(
+            database, resolve_workspace(database, workspace), segment_id, page=page, page_size=page_size
+        )
+    console = stdout()
+    console.print(_events_table(result.items))
+    console.print(f"{len(result.items)} of {result.total} entries and exits.")
+
+
+def segment_sizes(
+    segment_id: int,
+    workspace: WorkspaceOption = None,
+    days: Annotated[int, typer.Option(min=1, max=3660, help="How many days back")] = 30,
+    bucket: Annotated[str, typer.Option(help="hour or day")] = "day",
+) -> None:
+    """Size, entered and exited per hour or day."""
+    if bucket not in ("hour", "day"):
+        raise InvalidInput("must be hour or day", field="--bucket")
+    resolution: Bucket = "hour" if bucket == "hour" else "day"
+    now = utc_now()
+    with open_database() as database:
+        points = history.segment_sizes(
+            database,
+            resolve_workspace(database, workspace),
+            segment_id,
+            start=now - timedelta(days=days),
+            end=now,
+            bucket=resolution,
+        )
+    table = Table("from (UTC)", "size", "entered", "exited")
+    for point in points:
+        table.add_row(short_time(point.at), str(point.size), str(point.entered), str(point.exited))
+    stdout().print(table)
+
+
+def members_as_of(
+    segment_id: int,
+    at: Annotated[str, typer.Option("--at", help="An instant, ISO 8601 with timezone")],
+    workspace: WorkspaceOption = None,
+    page: Annotated[int, typer.Option(min=1)] = 1,
+    page_size: Annotated[int, typer.Option(min=1, max=500)] = 100,
+) -> None:
+    """The members the segment had at a past instant (from the ledger)."""
+    instant = _instant(at, option="--at")
+    with open_database() as database:
+        result = history.members_as_of(
+            database, resolve_workspace(database, workspace), segment_id, at=instant, page=page, page_size=page_size
+        )
+    console = stdout()
+    for fan in result.items:
+        console.print(f"{fan.id}\t{fan.email}", markup=False)
+    console.print(f"{len(result.items)} of {result.total} members at {short_time(instant)} UTC.")
+
+
+def fan_segments(fan_id: int, workspace: WorkspaceOption = None) -> None:
+    """The segments a fan is in: since when, and why."""
+    with open_database() as database:
+        memberships = history.fan_segments(database, resolve_workspace(database, workspace), fan_id)
+    table = Table("segment", "type", "since (UTC)", "cause", "rule v.")
+    for item in memberships:
+        table.add_row(item.segment_name, item.kind, short_time(item.since), item.cause, str(item.rule_version))
+    stdout().print(table)
+
+
+def fan_history(
+    fan_id: int,
+    workspace: WorkspaceOption = None,
+    page: Annotated[int, typer.Option(min=1)] = 1,
+    page_size: Annotated[int, typer.Option(min=1, max=500)] = 50,
+) -> None:
+    """Every segment the fan entered or left (newest first)."""
+    with open_database() as database:
+        result = history.fan_history(
+            database, resolve_workspace(database, workspace), fan_id, page=page, page_size=page_size
+        )
+    stdout().print(_events_table(result.items))

@@ -1,0 +1,106 @@
+"""`fanbase webhooks …`: subscribe URLs to events, list and disable them, inspect deliveries."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from fanbase.cli.common import WorkspaceOption, open_database, resolve_workspace, short_time, stdout
+from fanbase.clock import utc_now
+from fanbase.core.models import WEBHOOK_EVENTS, WebhookIn
+from fanbase.services import webhooks
+from fanbase.settings import Settings
+
+webhooks_app = typer.Typer(
+    help="Webhooks: POST signed events (segment entered/exited, tag added/removed, list subscribed/unsubscribed).",
+    no_args_is_help=True,
+)
+
+
+@webhooks_app.command("add")
+def add_webhook(
+    url: Annotated[str, typer.Argument(help="Where to POST events (http or https).")],
+    event: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--event",
+            "-e",
+            help=f"An event to send (repeat for several; default all): {', '.join(WEBHOOK_EVENTS)}.",
+            show_default=False,
+        ),
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Subscribe a URL to events and print its signing secret (shown once)."""
+    data = WebhookIn.model_validate({"url": url, "events": event or list(WEBHOOK_EVENTS)})
+    with open_database() as database:
+        workspace_id = resolve_workspace(database, workspace)
+        created = webhooks.create_webhook(
+            database,
+            workspace_id,
+            data,
+            now=utc_now(),
+            allow_private_targets=Settings().allow_private_webhook_targets,
+        )
+    console = stdout()
+    console.print(f"Created webhook {created.id} → {created.url} for {', '.join(created.events)}.", markup=False)
+    console.print("Signing secret (shown once; verify each request's Fanbase-Webhook-Signature with it):")
+    console.print(created.secret, style="bold", markup=False)
+
+
+@webhooks_app.command("list")
+def list_webhooks(workspace: WorkspaceOption = None) -> None:
+    """The workspace's webhooks, disabled ones included."""
+    with open_database() as database:
+        workspace_id = resolve_workspace(database, workspace)
+        found = webhooks.list_webhooks(database, workspace_id)
+    table = Table("id", "url", "events", "created", "disabled")
+    for webhook in found:
+        table.add_row(
+            str(webhook.id),
+            Text(webhook.url),
+            ", ".join(webhook.events),
+            short_time(webhook.created_at),
+            short_time(webhook.disabled_at),
+        )
+    stdout().print(table)
+
+
+@webhooks_app.command("disable")
+def disable_webhook(
+    webhook_id: Annotated[int, typer.Argument(help="The webhook's id (see `fanbase webhooks list`).")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Stop sending to a webhook (pending deliveries included)."""
+    with open_database() as database:
+        workspace_id = resolve_workspace(database, workspace)
+        webhooks.disable_webhook(database, workspace_id, webhook_id, now=utc_now())
+    stdout().print(f"Disabled webhook {webhook_id}.")
+
+
+@webhooks_app.command("deliveries")
+def list_deliveries(
+    webhook_id: Annotated[int, typer.Argument(help="The webhook's id.")],
+    workspace: WorkspaceOption = None,
+    limit: Annotated[int, typer.Option(help="How many of the most recent deliveries.", min=1, max=500)] = 50,
+) -> None:
+    """A webhook's most recent deliveries and their outcome."""
+    with open_database() as database:
+        workspace_id = resolve_workspace(database, workspace)
+        page = webhooks.list_deliveries(database, workspace_id, webhook_id, page=1, page_size=limit)
+    table = Table("event", "type", "status", "attempts", "delivered", "next attempt", "last error")
+    for delivery in page.items:
+        table.add_row(
+            delivery.event_id,
+            delivery.type,
+            delivery.status,
+            str(delivery.attempts),
+            short_time(delivery.delivered_at),
+            short_time(delivery.next_attempt_at),
+            Text(delivery.last_error or ""),
+        )
+    stdout().print(table)
+    stdout().print(f"{len(page.items)} of {page.total} deliveries.")

@@ -1,0 +1,43 @@
+"""`fanbase worker`: the time-driven scheduler (and webhook delivery) on its own, without the web server."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from fanbase.cli.common import open_database, stdout
+from fanbase.clock import utc_now
+from fanbase.jobs.scheduler import DEFAULT_INTERVAL_SECONDS, Scheduler
+from fanbase.jobs.webhooks import DeliveryWorker
+from fanbase.settings import Settings
+
+
+def worker(
+    interval: Annotated[
+        float, typer.Option(help="Seconds between ticks (flips are applied within one interval)", min=0.5, max=60)
+    ] = DEFAULT_INTERVAL_SECONDS,
+    once: Annotated[bool, typer.Option("--once", help="Run one tick and exit")] = False,
+) -> None:
+    """Apply time-driven membership changes (e.g. "inactive for 30 days") as they fall due, and deliver webhooks.
+
+    Safe to run beside `fanbase serve` or another worker: each workspace's tick takes a database lock."""
+    settings = Settings()
+    with open_database() as database:
+        scheduler = Scheduler(database, clock=utc_now, interval=interval)
+        deliveries = DeliveryWorker(
+            database, clock=utc_now, allow_private_targets=settings.allow_private_webhook_targets
+        )
+        if once:
+            reports = scheduler.run_once()
+            moved = sum(report.entered + report.exited for report in reports)
+            stdout().print(f"{len(reports)} workspace(s) ticked; {moved} membership change(s).")
+            return
+        stdout().print(f"worker: ticking every {interval:g} s and delivering webhooks; Ctrl-C to stop.")
+        deliveries.start()
+        try:
+            scheduler.run_forever()
+        except KeyboardInterrupt:
+            stdout().print("worker: stopped.")
+        finally:
+            deliveries.stop()

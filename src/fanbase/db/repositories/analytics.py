@@ -1,0 +1,89 @@
+"""Analytics over segments' current members: revenue, orders and activity per time bucket, set-based in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.sql import ColumnElement
+
+from fanbase.db.tables import events, orders, segment_members
+
+Bucket = Literal["hour", "day"]
+
+
+def bucket_key(column: Any, *, bucket: Bucket, dialect: str) -> ColumnElement[str]:
+    """The bucket a time falls in, as text ("2026-05-31" or "2026-05-31 14"): the same keys on both backends.
+
+    SQLite stores UTC instants as "YYYY-MM-DD HH:MM:SS…" text (see ``UTCDateTime``), so a prefix is the bucket;
+    PostgreSQL formats its timestamptz in UTC.
+    """
+    if dialect == "postgresql":
+        pattern = "YYYY-MM-DD HH24" if bucket == "hour" else "YYYY-MM-DD"
+        return func.to_char(func.timezone("UTC", column), pattern)
+    return func.substr(column, 1, 13 if bucket == "hour" else 10)
+
+
+def orders_per_bucket(
+    connection: Connection,
+    workspace_id: int,
+    segment_ids: Sequence[int],
+    *,
+    start: datetime,
+    end: datetime,
+    bucket: Bucket,
+) -> list[tuple[int, str, int, int]]:
+    """(segment_id, bucket, revenue in cents, completed orders) of each segment's current members."""
+    key = bucket_key(orders.c.placed_at, bucket=bucket, dialect=connection.dialect.name).label("bucket")
+    query = (
+        select(segment_members.c.segment_id, key, func.sum(orders.c.amount_cents), func.count())
+        .select_from(
+            segment_members.join(
+                orders,
+                (orders.c.workspace_id == segment_members.c.workspace_id)
+                & (orders.c.fan_id == segment_members.c.fan_id),
+            )
+        )
+        .where(
+            segment_members.c.workspace_id == workspace_id,
+            segment_members.c.segment_id.in_(list(segment_ids)),
+            orders.c.status == "completed",
+            orders.c.placed_at >= start,
+            orders.c.placed_at < end,
+        )
+        .group_by(segment_members.c.segment_id, key)
+    )
+    return [(int(row[0]), str(row[1]), int(row[2] or 0), int(row[3])) for row in connection.execute(query)]
+
+
+def events_per_bucket(
+    connection: Connection,
+    workspace_id: int,
+    segment_ids: Sequence[int],
+    *,
+    start: datetime,
+    end: datetime,
+    bucket: Bucket,
+) -> list[tuple[int, str, int, int]]:
+    """(segment_id, bucket, events, distinct active fans) of each segment's current members."""
+    key = bucket_key(events.c.occurred_at, bucket=bucket, dialect=connection.dialect.name).label("bucket")
+    query = (
+        select(segment_members.c.segment_id, key, func.count(), func.count(func.distinct(events.c.fan_id)))
+        .select_from(
+            segment_members.join(
+                events,
+                (events.c.workspace_id == segment_members.c.workspace_id)
+                & (events.c.fan_id == segment_members.c.fan_id),
+            )
+        )
+        .where(
+            segment_members.c.workspace_id == workspace_id,
+            segment_members.c.segment_id.in_(list(segment_ids)),
+            events.c.occurred_at >= start,
+            events.c.occurred_at < end,
+        )
+        .group_by(segment_members.c.segment_id, key)
+    )
+    return [(int(row[0]), str(row[1]), int(row[2]), int(row[3])) for row in connection.execute(query)]

@@ -1,0 +1,198 @@
+"""Reading the ledgers: segment membership, tag links and list subscriptions, as history and as sizes over time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Connection, and_, case, func, literal, select
+from sqlalchemy.sql import ColumnElement, Select
+
+from fanbase.db.tables import (
+    fans,
+    list_subscription_log,
+    segment_members,
+    segment_membership_log,
+    segments,
+    tag_membership_log,
+)
+
+Bucket = Literal["hour", "day"]
+
+
+def bucket_key(column: Any, bucket: Bucket, dialect: str) -> ColumnElement[str]:
+    """The UTC hour or day of an instant as text, 'YYYY-MM-DD' or 'YYYY-MM-DD HH', the same on both databases."""
+    if dialect == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' UTC text
+        return func.substr(column, 1, 10 if bucket == "day" else 13)
+    pattern = "YYYY-MM-DD" if bucket == "day" else "YYYY-MM-DD HH24"
+    return func.to_char(func.timezone("UTC", column), pattern)
+
+
+def segment_log(
+    connection: Connection,
+    workspace_id: int,
+    *,
+    segment_id: int | None = None,
+    fan_id: int | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Any], int]:
+    conditions = [segment_membership_log.c.workspace_id == workspace_id]
+    if segment_id is not None:
+        conditions.append(segment_membership_log.c.segment_id == segment_id)
+    if fan_id is not None:
+        conditions.append(segment_membership_log.c.fan_id == fan_id)
+    total = connection.execute(select(func.count()).select_from(segment_membership_log).where(*conditions)).scalar_one()
+    rows = connection.execute(
+        select(
+            segment_membership_log.c.segment_id,
+            segments.c.name.label("segment_name"),
+            segment_membership_log.c.fan_id,
+            fans.c.email.label("fan_email"),
+            segment_membership_log.c.entered,
+            segment_membership_log.c.at,
+            segment_membership_log.c.cause,
+            segment_membership_log.c.rule_version,
+        )
+        .join(
+            segments,
+            and_(
+                segments.c.workspace_id == segment_membership_log.c.workspace_id,
+                segments.c.id == segment_membership_log.c.segment_id,
+            ),
+        )
+        .join(
+            fans,
+            and_(
+                fans.c.workspace_id == segment_membership_log.c.workspace_id,
+                fans.c.id == segment_membership_log.c.fan_id,
+            ),
+        )
+        .where(*conditions)
+        .order_by(segment_membership_log.c.at.desc(), segment_membership_log.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(rows), int(total)
+
+
+def current_memberships(connection: Connection, workspace_id: int, fan_id: int) -> list[Any]:
+    """The segments a fan is in, each with the ledger row that put them there (the latest entry)."""
+    entries = segment_membership_log.alias("entries")
+    latest_entry = (
+        select(func.max(entries.c.id))
+        .where(
+            entries.c.workspace_id == workspace_id,
+            entries.c.segment_id == segment_members.c.segment_id,
+            entries.c.fan_id == fan_id,
+            entries.c.entered.is_(True),
+        )
+        .scalar_subquery()
+    )
+    return list(
+        connection.execute(
+            select(
+                segment_members.c.segment_id,
+                segments.c.name.label("segment_name"),
+                segments.c.kind,
+                segment_members.c.since,
+                func.coalesce(segment_membership_log.c.cause, literal("build")).label("cause"),
+                func.coalesce(segment_membership_log.c.rule_version, segments.c.rule_version).label("rule_version"),
+            )
+            .join(
+                segments,
+                and_(
+                    segments.c.workspace_id == segment_members.c.workspace_id,
+                    segments.c.id == segment_members.c.segment_id,
+                ),
+            )
+            .outerjoin(segment_membership_log, segment_membership_log.c.id == latest_entry)
+            .where(segment_members.c.workspace_id == workspace_id, segment_members.c.fan_id == fan_id)
+            .order_by(segments.c.name_key)
+        )
+    )
+
+
+def members_as_of(workspace_id: int, segment_id: int, at: datetime) -> ColumnElement[bool]:
+    """Fans who were members at ``at``: their ledger entries and exits up to then net to one (they alternate)."""
+    net = func.sum(case((segment_membership_log.c.entered.is_(True), 1), else_=-1))
+    was_member = (
+        select(segment_membership_log.c.fan_id)
+        .where(
+            segment_membership_log.c.workspace_id == workspace_id,
+            segment_membership_log.c.segment_id == segment_id,
+            segment_membership_log.c.at <= at,
+        )
+        .group_by(segment_membership_log.c.fan_id)
+        .having(net > 0)
+    )
+    return fans.c.id.in_(was_member)
+
+
+def _changes(
+    connection: Connection,
+    source: Select[Any],
+    *,
+    start: datetime,
+    end: datetime,
+    bucket: Bucket,
+) -> tuple[int, list[tuple[str, int, int]]]:
+    """Given a select of (at, delta_in, delta_out) rows, the net size before ``start`` and per-bucket counts."""
+    rows = source.subquery()
+    dialect = connection.dialect.name
+    before = connection.execute(
+        select(func.coalesce(func.sum(rows.c.delta_in - rows.c.delta_out), 0)).where(rows.c.at < start)
+    ).scalar_one()
+    key = bucket_key(rows.c.at, bucket, dialect).label("bucket")
+    buckets = connection.execute(
+        select(key, func.sum(rows.c.delta_in), func.sum(rows.c.delta_out))
+        .where(rows.c.at >= start, rows.c.at <= end)
+        .group_by(key)
+        .order_by(key)
+    ).all()
+    return int(before), [(str(k), int(entered or 0), int(exited or 0)) for k, entered, exited in buckets]
+
+
+def segment_changes(
+    connection: Connection, workspace_id: int, segment_id: int, *, start: datetime, end: datetime, bucket: Bucket
+) -> tuple[int, list[tuple[str, int, int]]]:
+    log = segment_membership_log
+    source = select(
+        log.c.at.label("at"),
+        case((log.c.entered.is_(True), 1), else_=0).label("delta_in"),
+        case((log.c.entered.is_(True), 0), else_=1).label("delta_out"),
+    ).where(log.c.workspace_id == workspace_id, log.c.segment_id == segment_id)
+    return _changes(connection, source, start=start, end=end, bucket=bucket)
+
+
+def tag_changes(
+    connection: Connection, workspace_id: int, tag_id: int, *, start: datetime, end: datetime, bucket: Bucket
+) -> tuple[int, list[tuple[str, int, int]]]:
+    log = tag_membership_log
+    source = select(
+        log.c.at.label("at"),
+        case((log.c.added.is_(True), 1), else_=0).label("delta_in"),
+        case((log.c.added.is_(True), 0), else_=1).label("delta_out"),
+    ).where(log.c.workspace_id == workspace_id, log.c.tag_id == tag_id)
+    return _changes(connection, source, start=start, end=end, bucket=bucket)
+
+
+def list_changes(
+    connection: Connection, workspace_id: int, list_id: int, *, start: datetime, end: datetime, bucket: Bucket
+) -> tuple[int, list[tuple[str, int, int]]]:
+    """A list's size is its subscribed fans: a change into 'subscribed' enters, a change out of it exits."""
+    log = list_subscription_log
+    previous = func.lag(log.c.status).over(partition_by=log.c.fan_id, order_by=(log.c.at, log.c.id))
+    ordered = (
+        select(log.c.at, log.c.status, previous.label("previous"))
+        .where(log.c.workspace_id == workspace_id, log.c.list_id == list_id)
+        .subquery()
+    )
+    is_subscribed = ordered.c.status == "subscribed"
+    was_subscribed = and_(ordered.c.previous.is_not(None), ordered.c.previous == "subscribed")
+    source = select(
+        ordered.c.at.label("at"),
+        case((and_(is_subscribed, ~was_subscribed), 1), else_=0).label("delta_in"),
+        case((and_(~is_subscribed, was_subscribed), 1), else_=0).label("delta_out"),
+    )
+    return _changes(connection, source, start=start, end=end, bucket=bucket)

@@ -1,0 +1,429 @@
+"""Webhook subscriptions and the outbox.
+
+Enqueueing is set-based and happens in the transaction that writes the ledger rows it reports: one
+``INSERT INTO webhook_outbox … SELECT`` per call, from the ledger rows written at that instant, joined with the
+workspace's active subscriptions that want the event. ``NOT EXISTS`` on (subscription, source, ledger id) makes a
+repeated call for the same instant enqueue nothing twice, so callers may call once per chunk of a bulk write.
+
+Outbox rows name their ledger row by (source, id) and carry its instant (``created_at`` = the ledger row's ``at``):
+SQLite may hand an erased ledger row's id to a new row, so the instant tells the two apart, at enqueue (a stale
+outbox row is replaced) and at delivery (a mismatch is treated as erased). Two known imprecisions, both needing
+two writes in the same microsecond: a ledger row written at the very instant of a later write, by an earlier
+transaction before any subscription wanted it, is enqueued by that later write; and on SQLite an id reused by a
+row of the very same instant as the erased one is mistaken for it (AUTOINCREMENT on the ledgers would end that).
+
+Delivery is claimed across workspaces (the worker serves all of them): ``claim_due`` locks due rows with
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite serialises writers with BEGIN IMMEDIATE instead) and pushes their
+``next_attempt_at`` forward as a lease, so two workers never send the same row at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.sql import ColumnElement
+
+from fanbase.db.repositories.sql import chunks
+from fanbase.db.tables import (
+    fans,
+    list_subscription_log,
+    lists,
+    segment_membership_log,
+    segments,
+    tag_membership_log,
+    tags,
+    webhook_outbox,
+    webhook_subscriptions,
+)
+
+# --- subscriptions ---------------------------------------------------------------------------------------
+
+SUBSCRIPTION_COLUMNS = (
+    webhook_subscriptions.c.id,
+    webhook_subscriptions.c.url,
+    webhook_subscriptions.c.events,
+    webhook_subscriptions.c.created_at,
+    webhook_subscriptions.c.disabled_at,
+)
+
+
+def insert_subscription(
+    connection: Connection, workspace_id: int, *, url: str, events: Sequence[str], secret: str, now: datetime
+) -> int:
+    return int(
+        connection.execute(
+            insert(webhook_subscriptions)
+            .values(workspace_id=workspace_id, url=url, events=list(events), secret=secret, created_at=now)
+            .returning(webhook_subscriptions.c.id)
+        ).scalar_one()
+    )
+
+
+def get_subscription(connection: Connection, workspace_id: int, subscription_id: int) -> Any:
+    return connection.execute(
+        select(*SUBSCRIPTION_COLUMNS).where(
+            webhook_subscriptions.c.workspace_id == workspace_id, webhook_subscriptions.c.id == subscription_id
+        )
+    ).one_or_none()
+
+
+def list_subscriptions(connection: Connection, workspace_id: int) -> list[Any]:
+    return list(
+        connection.execute(
+            select(*SUBSCRIPTION_COLUMNS)
+            .where(webhook_subscriptions.c.workspace_id == workspace_id)
+            .order_by(webhook_subscriptions.c.id)
+        )
+    )
+
+
+def disable_subscription(connection: Connection, workspace_id: int, subscription_id: int, *, now: datetime) -> None:
+    """Set disabled_at once (disabling again keeps the first time)."""
+    connection.execute(
+        update(webhook_subscriptions)
+        .where(
+            webhook_subscriptions.c.workspace_id == workspace_id,
+            webhook_subscriptions.c.id == subscription_id,
+            webhook_subscriptions.c.disabled_at.is_(None),
+        )
+        .values(disabled_at=now)
+    )
+
+
+def _wanting(connection: Connection, workspace_id: int, event_types: Collection[str]) -> dict[str, list[int]]:
+    """Active subscriptions of the workspace per wanted event type (only the given types; few rows).
+
+    ``events`` is a JSON list: it is read here, in Python, rather than queried as JSON in SQL, which would need a
+    different operator on each backend.
+    """
+    rows = connection.execute(
+        select(webhook_subscriptions.c.id, webhook_subscriptions.c.events).where(
+            webhook_subscriptions.c.workspace_id == workspace_id, webhook_subscriptions.c.disabled_at.is_(None)
+        )
+    )
+    wanted: dict[str, list[int]] = {}
+    for subscription_id, events in rows:
+        for event_type in events or ():
+            if event_type in event_types:
+                wanted.setdefault(event_type, []).append(subscription_id)
+    return wanted
+
+
+# --- enqueueing ------------------------------------------------------------------------------------------
+
+
+def _times(at: datetime | Iterable[datetime]) -> list[datetime]:
+    return [at] if isinstance(at, datetime) else sorted(set(at))
+
+
+def _enqueue(
+    connection: Connection,
+    workspace_id: int,
+    *,
+    source: str,
+    ledger: Table,
+    event_of_row: dict[str, ColumnElement[bool]],
+    narrowing: Sequence[ColumnElement[bool]],
+    at: datetime | Iterable[datetime],
+) -> int:
+    """One INSERT … SELECT per chunk of instants: ledger rows joined with the subscriptions wanting their event type.
+
+    ``event_of_row`` maps each event type to the condition on a ledger row that makes it that event.
+    """
+    wanted = _wanting(connection, workspace_id, event_of_row)
+    if not wanted:
+        return 0
+    subscription = webhook_subscriptions
+    whens = [
+        (and_(condition, subscription.c.id.in_(wanted[event_type])), event_type)
+        for event_type, condition in event_of_row.items()
+        if event_type in wanted
+    ]
+    event_type = case(*whens, else_=None)
+    outbox = webhook_outbox
+    already_queued = exists().where(
+        outbox.c.workspace_id == workspace_id,
+        outbox.c.subscription_id == subscription.c.id,
+        outbox.c.source == source,
+        outbox.c.source_id == ledger.c.id,
+        outbox.c.created_at == ledger.c.at,
+    )
+    columns = ["workspace_id", "subscription_id", "event_type", "source", "source_id", "created_at", "next_attempt_at"]
+    queued = 0
+    for instants in chunks(_times(at), 1000):
+        # SQLite gives a new row the highest id + 1, so after an erasure removed the newest ledger rows their ids
+        # come back for new rows. Outbox rows still naming such an id (from another instant) are stale: drop them,
+        # or they would block the new event. (PostgreSQL never reuses ids; there this finds nothing.)
+        stale = (
+            select(outbox.c.id)
+            .join(ledger, and_(ledger.c.workspace_id == outbox.c.workspace_id, ledger.c.id == outbox.c.source_id))
+            .where(
+                ledger.c.workspace_id == workspace_id,
+                *narrowing,
+                ledger.c.at.in_(instants),
+                outbox.c.source == source,
+                outbox.c.created_at != ledger.c.at,
+            )
+        )
+        connection.execute(delete(outbox).where(outbox.c.workspace_id == workspace_id, outbox.c.id.in_(stale)))
+        rows = (
+            select(
+                literal(workspace_id),
+                subscription.c.id,
+                event_type,
+                literal(source),
+                ledger.c.id,
+                ledger.c.at,
+                ledger.c.at,
+            )
+            .select_from(ledger)
+            .join(subscription, subscription.c.workspace_id == ledger.c.workspace_id)
+            .where(
+                ledger.c.workspace_id == workspace_id,
+                *narrowing,
+                ledger.c.at.in_(instants),
+                or_(*(condition for condition, _ in whens)),
+                ~already_queued,
+            )
+        )
+        queued += connection.execute(
+            insert(webhook_outbox).from_select(columns, rows), execution_options={"preserve_rowcount": True}
+        ).rowcount
+    return queued
+
+
+def enqueue_segment_changes(connection: Connection, workspace_id: int, segment_id: int, *, at: datetime) -> int:
+    """Outbox rows for the segment's ledger rows at ``at``: segment.entered / segment.exited."""
+    log = segment_membership_log
+    return _enqueue(
+        connection,
+        workspace_id,
+        source="segment",
+        ledger=log,
+        event_of_row={"segment.entered": log.c.entered.is_(True), "segment.exited": log.c.entered.is_(False)},
+        narrowing=[log.c.segment_id == segment_id],
+        at=at,
+    )
+
+
+def enqueue_tag_changes(
+    connection: Connection,
+    workspace_id: int,
+    *,
+    at: datetime | Iterable[datetime],
+    tag_ids: Collection[int] | None = None,
+) -> int:
+    """Outbox rows for the tag ledger's rows at ``at`` (one instant or several, for bulk writers): tag.added /
+    tag.removed. ``tag_ids``, when the caller knows them, lets the database use its (workspace, tag, at) index."""
+    if tag_ids is not None and not tag_ids:
+        return 0
+    log = tag_membership_log
+    return _enqueue(
+        connection,
+        workspace_id,
+        source="tag",
+        ledger=log,
+        event_of_row={"tag.added": log.c.added.is_(True), "tag.removed": log.c.added.is_(False)},
+        narrowing=[log.c.tag_id.in_(sorted(tag_ids))] if tag_ids is not None else [],
+        at=at,
+    )
+
+
+def enqueue_list_changes(
+    connection: Connection,
+    workspace_id: int,
+    *,
+    at: datetime | Iterable[datetime],
+    list_ids: Collection[int] | None = None,
+) -> int:
+    """Outbox rows for the consent log's rows at ``at``: subscribed → list.subscribed, unsubscribed →
+    list.unsubscribed; a bounce is no event (the fan did not choose it)."""
+    if list_ids is not None and not list_ids:
+        return 0
+    log = list_subscription_log
+    return _enqueue(
+        connection,
+        workspace_id,
+        source="list",
+        ledger=log,
+        event_of_row={
+            "list.subscribed": log.c.status == "subscribed",
+            "list.unsubscribed": log.c.status == "unsubscribed",
+        },
+        narrowing=[log.c.list_id.in_(sorted(list_ids))] if list_ids is not None else [],
+        at=at,
+    )
+
+
+# --- delivery --------------------------------------------------------------------------------------------
+
+
+def claim_due(
+    connection: Connection,
+    *,
+    now: datetime,
+    limit: int,
+    lease_until: datetime,
+    is_postgresql: bool,
+    workspace_id: int | None = None,
+) -> list[Any]:
+    """Lock up to ``limit`` due rows of active subscriptions (oldest due first), push their next attempt to
+    ``lease_until`` and return them with their subscription's url and secret.
+
+    Across workspaces (the worker serves every workspace) unless ``workspace_id`` narrows it. On PostgreSQL rows
+    locked by another worker are skipped (SKIP LOCKED); on SQLite the caller's BEGIN IMMEDIATE already makes this
+    transaction the only writer.
+    """
+    outbox, subscription = webhook_outbox, webhook_subscriptions
+    statement = (
+        select(
+            outbox.c.id,
+            outbox.c.workspace_id,
+            outbox.c.subscription_id,
+            outbox.c.event_type,
+            outbox.c.source,
+            outbox.c.source_id,
+            outbox.c.attempts,
+            outbox.c.created_at,
+            subscription.c.url,
+            subscription.c.secret,
+        )
+        .join(
+            subscription,
+            and_(subscription.c.workspace_id == outbox.c.workspace_id, subscription.c.id == outbox.c.subscription_id),
+        )
+        .where(outbox.c.delivered_at.is_(None), outbox.c.next_attempt_at <= now, subscription.c.disabled_at.is_(None))
+        .order_by(outbox.c.next_attempt_at, outbox.c.id)
+        .limit(limit)
+    )
+    if workspace_id is not None:
+        statement = statement.where(outbox.c.workspace_id == workspace_id)
+    if is_postgresql:
+        statement = statement.with_for_update(skip_locked=True, of=outbox)
+    rows = list(connection.execute(statement))
+    for chunk in chunks([row.id for row in rows]):
+        connection.execute(update(outbox).where(outbox.c.id.in_(chunk)).values(next_attempt_at=lease_until))
+    return rows
+
+
+def _ledger_query(source: str) -> tuple[Table, Any]:
+    """The ledger table of a source and a SELECT of what a payload needs from it (fan and named object joined)."""
+    if source == "segment":
+        log = segment_membership_log
+        named = segments
+        extra: tuple[Any, ...] = (
+            log.c.segment_id.label("object_id"),
+            log.c.entered,
+            log.c.cause,
+            log.c.rule_version,
+        )
+        on = and_(named.c.workspace_id == log.c.workspace_id, named.c.id == log.c.segment_id)
+    elif source == "tag":
+        log = tag_membership_log
+        named = tags
+        extra = (log.c.tag_id.label("object_id"), log.c.added)
+        on = and_(named.c.workspace_id == log.c.workspace_id, named.c.id == log.c.tag_id)
+    else:
+        log = list_subscription_log
+        named = lists
+        extra = (log.c.list_id.label("object_id"), log.c.status)
+        on = and_(named.c.workspace_id == log.c.workspace_id, named.c.id == log.c.list_id)
+    statement = (
+        select(log.c.id, log.c.at, log.c.fan_id, fans.c.email, named.c.name.label("object_name"), *extra)
+        .select_from(log)
+        .join(fans, and_(fans.c.workspace_id == log.c.workspace_id, fans.c.id == log.c.fan_id))
+        .join(named, on)
+    )
+    return log, statement
+
+
+def ledger_rows(connection: Connection, workspace_id: int, source: str, ledger_ids: Sequence[int]) -> dict[int, Any]:
+    """The ledger rows (with fan email and segment/tag/list name) that outbox rows point at; erased ones are absent."""
+    log, statement = _ledger_query(source)
+    found: dict[int, Any] = {}
+    for chunk in chunks(sorted(set(ledger_ids))):
+        rows = connection.execute(statement.where(log.c.workspace_id == workspace_id, log.c.id.in_(chunk)))
+        found.update((row.id, row) for row in rows)
+    return found
+
+
+def mark_delivered(
+    connection: Connection, workspace_id: int, outbox_id: int, *, now: datetime, attempts: int, error: str | None
+) -> None:
+    connection.execute(
+        update(webhook_outbox)
+        .where(webhook_outbox.c.workspace_id == workspace_id, webhook_outbox.c.id == outbox_id)
+        .values(delivered_at=now, attempts=attempts, last_error=error)
+    )
+
+
+def mark_failed(
+    connection: Connection,
+    workspace_id: int,
+    outbox_id: int,
+    *,
+    attempts: int,
+    error: str,
+    next_attempt_at: datetime,
+) -> None:
+    connection.execute(
+        update(webhook_outbox)
+        .where(webhook_outbox.c.workspace_id == workspace_id, webhook_outbox.c.id == outbox_id)
+        .values(attempts=attempts, last_error=error, next_attempt_at=next_attempt_at)
+    )
+
+
+DELIVERY_COLUMNS = (
+    webhook_outbox.c.id,
+    webhook_outbox.c.event_type,
+    webhook_outbox.c.source,
+    webhook_outbox.c.source_id,
+    webhook_outbox.c.attempts,
+    webhook_outbox.c.created_at,
+    webhook_outbox.c.delivered_at,
+    webhook_outbox.c.next_attempt_at,
+    webhook_outbox.c.last_error,
+)
+
+
+def _of_subscription(workspace_id: int, subscription_id: int) -> tuple[ColumnElement[bool], ...]:
+    return webhook_outbox.c.workspace_id == workspace_id, webhook_outbox.c.subscription_id == subscription_id
+
+
+def list_deliveries(
+    connection: Connection, workspace_id: int, subscription_id: int, *, offset: int, limit: int
+) -> list[Any]:
+    """A subscription's outbox rows, newest first."""
+    return list(
+        connection.execute(
+            select(*DELIVERY_COLUMNS)
+            .where(*_of_subscription(workspace_id, subscription_id))
+            .order_by(webhook_outbox.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    )
+
+
+def count_deliveries(connection: Connection, workspace_id: int, subscription_id: int) -> int:
+    return int(
+        connection.execute(
+            select(func.count()).select_from(webhook_outbox).where(*_of_subscription(workspace_id, subscription_id))
+        ).scalar_one()
+    )

@@ -1,0 +1,81 @@
+"""The time-driven scheduler: every few seconds, apply the membership changes that time alone caused.
+
+It runs inside `fanbase serve` (a background thread) and as `fanbase worker` on its own. Several may run at once:
+each workspace's tick takes a database lock (see ``scheduler_repo.try_lock_workspace``), so only one acts on a
+workspace at a time and the others skip it. Flips are applied within one interval of their due time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from fanbase.db.engine import Database
+from fanbase.services import membership
+
+log = logging.getLogger("fanbase.scheduler")
+
+DEFAULT_INTERVAL_SECONDS = 15.0
+
+
+def tick(database: Database, *, now: datetime) -> list[membership.TickReport]:
+    """One pass over every workspace with dynamic segments. A workspace that fails is logged and retried next
+    tick; its error is kept on the scheduler state (and on the segment when one rule fails)."""
+    reports = []
+    for workspace_id in membership.time_workspaces(database):
+        try:
+            reports.append(membership.apply_time(database, workspace_id, now=now))
+        except Exception:
+            log.exception("time-driven evaluation failed for workspace %s", workspace_id)
+    return reports
+
+
+class Scheduler:
+    """A background thread calling ``tick`` every ``interval`` seconds until stopped."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        clock: Callable[[], datetime],
+        interval: float = DEFAULT_INTERVAL_SECONDS,
+        also: Callable[[datetime], object] | None = None,
+    ) -> None:
+        self.database = database
+        self.clock = clock
+        self.interval = interval
+        self.also = also  # e.g. webhook delivery, run after each tick
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> list[membership.TickReport]:
+        now = self.clock()
+        reports = tick(self.database, now=now)
+        if self.also is not None:
+            try:
+                self.also(now)
+            except Exception:
+                log.exception("scheduled job failed")
+        return reports
+
+    def run_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("scheduler tick failed")
+            self._stop.wait(self.interval)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self.run_forever, name="fanbase-scheduler", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None

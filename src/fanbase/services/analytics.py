@@ -1,0 +1,115 @@
+"""Compare segments over a period: size, revenue, orders and activity per time bucket.
+
+Revenue, orders and activity are those of each segment's *current* members (set-based SQL in
+``fanbase.db.repositories.analytics``). Size over time comes from the membership history
+(``fanbase.services.history.segment_sizes``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from fanbase.db.engine import Database
+from fanbase.db.repositories import analytics as analytics_repo
+from fanbase.db.repositories import segments as segments_repo
+from fanbase.errors import InvalidInput, NotFound
+from fanbase.services import history
+
+Bucket = Literal["hour", "day"]
+MAX_BUCKETS = 24 * 90
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentSeries:
+    segment_id: int
+    segment_name: str
+    size_now: int
+    sizes: list[int | None]  # None where history is not known
+    revenue: list[Decimal]
+    orders: list[int]
+    events: list[int]
+    active_fans: list[int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentComparison:
+    buckets: list[str]
+    series: list[SegmentSeries]
+
+
+def _bucket_keys(start: datetime, end: datetime, bucket: Bucket) -> list[str]:
+    step = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
+    pattern = "%Y-%m-%d %H" if bucket == "hour" else "%Y-%m-%d"
+    keys: list[str] = []
+    # Buckets start on the hour or at midnight UTC, as the history's do; the first one holds ``start``.
+    at = start.replace(minute=0, second=0, microsecond=0)
+    if bucket == "day":
+        at = at.replace(hour=0)
+    while at < end:
+        keys.append(at.strftime(pattern))
+        at += step
+    return list(dict.fromkeys(keys))
+
+
+def _history_sizes(
+    database: Database, workspace_id: int, segment_id: int, *, start: datetime, end: datetime, bucket: Bucket
+) -> dict[str, int]:
+    pattern = "%Y-%m-%d %H" if bucket == "hour" else "%Y-%m-%d"
+    points = history.segment_sizes(database, workspace_id, segment_id, start=start, end=end, bucket=bucket)
+    return {point.at.strftime(pattern): point.size for point in points}
+
+
+def compare_segments(
+    database: Database,
+    workspace_id: int,
+    segment_ids: Sequence[int],
+    *,
+    start: datetime,
+    end: datetime,
+    bucket: Bucket = "day",
+) -> SegmentComparison:
+    if not segment_ids:
+        raise InvalidInput("choose at least one segment", field="segment_ids")
+    if end <= start:
+        raise InvalidInput("the period is empty", field="start")
+    buckets = _bucket_keys(start, end, bucket)
+    if len(buckets) > MAX_BUCKETS:
+        raise InvalidInput(f"at most {MAX_BUCKETS} buckets; use a shorter period or day buckets", field="bucket")
+    ids = list(dict.fromkeys(segment_ids))
+    with database.transaction(write=False) as connection:
+        rows = {row.id: row for row in segments_repo.list_segments(connection, workspace_id, with_size=True)}
+        missing = [segment_id for segment_id in ids if segment_id not in rows]
+        if missing:
+            raise NotFound(f"segment {missing[0]} not found", field="segment_ids")
+        order_rows = analytics_repo.orders_per_bucket(
+            connection, workspace_id, ids, start=start, end=end, bucket=bucket
+        )
+        event_rows = analytics_repo.events_per_bucket(
+            connection, workspace_id, ids, start=start, end=end, bucket=bucket
+        )
+    revenue = {(s, b): Decimal(cents) / 100 for s, b, cents, _ in order_rows}
+    order_counts = {(s, b): n for s, b, _, n in order_rows}
+    event_counts = {(s, b): n for s, b, n, _ in event_rows}
+    active = {(s, b): n for s, b, _, n in event_rows}
+    series = []
+    for segment_id in ids:
+        sizes_known = _history_sizes(database, workspace_id, segment_id, start=start, end=end, bucket=bucket)
+        size_now = int(rows[segment_id].size)
+        sizes: list[int | None] = [sizes_known.get(key) for key in buckets]
+        series.append(
+            SegmentSeries(
+                segment_id=segment_id,
+                segment_name=rows[segment_id].name,
+                size_now=size_now,
+                sizes=sizes,
+                revenue=[revenue.get((segment_id, key), Decimal(0)) for key in buckets],
+                orders=[order_counts.get((segment_id, key), 0) for key in buckets],
+                events=[event_counts.get((segment_id, key), 0) for key in buckets],
+                active_fans=[active.get((segment_id, key), 0) for key in buckets],
+            )
+        )
+    return SegmentComparison(buckets=buckets, series=series)

@@ -1,0 +1,156 @@
+"""History from the ledgers: who entered and left a segment and why, a fan's memberships "since when and why",
+members as of any past date, and sizes over time (per hour or day) for segments, tags and lists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection
+
+from fanbase.core.models import Bucket, Fan, FanSegmentMembership, MembershipEvent, Page, SizePoint
+from fanbase.db.engine import Database
+from fanbase.db.repositories import fans as fans_repo
+from fanbase.db.repositories import history as history_repo
+from fanbase.db.repositories import labels as labels_repo
+from fanbase.db.repositories import segments as segments_repo
+from fanbase.errors import InvalidInput, NotFound
+from fanbase.services import fans as fans_service
+
+MAX_BUCKETS = 24 * 366  # a year of hours, or 24 years of days
+
+
+def _require_segment(connection: Connection, workspace_id: int, segment_id: int) -> None:
+    if segments_repo.get_segment(connection, workspace_id, segment_id) is None:
+        raise NotFound(f"segment {segment_id} not found")
+
+
+def segment_history(
+    database: Database, workspace_id: int, segment_id: int, *, page: int, page_size: int
+) -> Page[MembershipEvent]:
+    """Every entry and exit of a segment, newest first."""
+    with database.transaction(write=False) as connection:
+        _require_segment(connection, workspace_id, segment_id)
+        rows, total = history_repo.segment_log(
+            connection, workspace_id, segment_id=segment_id, limit=page_size, offset=(page - 1) * page_size
+        )
+    items = [MembershipEvent.model_validate(row._mapping) for row in rows]
+    return Page[MembershipEvent](items=items, total=total, page=page, page_size=page_size)
+
+
+def fan_history(
+    database: Database, workspace_id: int, fan_id: int, *, page: int, page_size: int
+) -> Page[MembershipEvent]:
+    """Every segment a fan entered or left, newest first."""
+    with database.transaction(write=False) as connection:
+        fans_service.load_fan(connection, workspace_id, fan_id)
+        rows, total = history_repo.segment_log(
+            connection, workspace_id, fan_id=fan_id, limit=page_size, offset=(page - 1) * page_size
+        )
+    items = [MembershipEvent.model_validate(row._mapping) for row in rows]
+    return Page[MembershipEvent](items=items, total=total, page=page, page_size=page_size)
+
+
+def fan_segments(database: Database, workspace_id: int, fan_id: int) -> list[FanSegmentMembership]:
+    """Why is this fan in each of its segments, and since when."""
+    with database.transaction(write=False) as connection:
+        fans_service.load_fan(connection, workspace_id, fan_id)
+        rows = history_repo.current_memberships(connection, workspace_id, fan_id)
+    return [FanSegmentMembership.model_validate(row._mapping) for row in rows]
+
+
+def members_as_of(
+    database: Database, workspace_id: int, segment_id: int, *, at: datetime, page: int, page_size: int
+) -> Page[Fan]:
+    """The members a segment had at a past instant, rebuilt from the ledger (fans erased since are gone)."""
+    with database.transaction(write=False) as connection:
+        _require_segment(connection, workspace_id, segment_id)
+        condition = history_repo.members_as_of(workspace_id, segment_id, at)
+        items, total = fans_repo.page_fans(
+            connection, workspace_id, [fans_repo.in_workspace(workspace_id), condition], page=page, page_size=page_size
+        )
+        return Page[Fan](
+            items=fans_service.present(connection, workspace_id, items), total=total, page=page, page_size=page_size
+        )
+
+
+def _series(
+    changes: Callable[[Connection], tuple[int, list[tuple[str, int, int]]]],
+    connection: Connection,
+    *,
+    start: datetime,
+    end: datetime,
+    bucket: Bucket,
+) -> list[SizePoint]:
+    """Every bucket from start to end (empty ones included), with the size at each bucket's end."""
+    step = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
+    first = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if bucket == "day":
+        first = first.replace(hour=0)
+    if end <= start:
+        raise InvalidInput("must be after start", field="end")
+    if (end - first) / step > MAX_BUCKETS:
+        raise InvalidInput(f"the period holds more than {MAX_BUCKETS} {bucket}s; use a larger bucket", field="bucket")
+    size, counted = changes(connection)
+    by_key = {key: (entered, exited) for key, entered, exited in counted}
+    points = []
+    moment = first
+    while moment < end:
+        key = moment.strftime("%Y-%m-%d" if bucket == "day" else "%Y-%m-%d %H")
+        entered, exited = by_key.get(key, (0, 0))
+        size += entered - exited
+        points.append(SizePoint(at=moment, size=size, entered=entered, exited=exited))
+        moment += step
+    return points
+
+
+def _bounds(start: datetime, bucket: Bucket) -> datetime:
+    moment = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0) if bucket == "day" else moment
+
+
+def segment_sizes(
+    database: Database, workspace_id: int, segment_id: int, *, start: datetime, end: datetime, bucket: Bucket
+) -> list[SizePoint]:
+    with database.transaction(write=False) as connection:
+        _require_segment(connection, workspace_id, segment_id)
+        first = _bounds(start, bucket)
+        return _series(
+            lambda c: history_repo.segment_changes(c, workspace_id, segment_id, start=first, end=end, bucket=bucket),
+            connection,
+            start=start,
+            end=end,
+            bucket=bucket,
+        )
+
+
+def tag_sizes(
+    database: Database, workspace_id: int, tag_id: int, *, start: datetime, end: datetime, bucket: Bucket
+) -> list[SizePoint]:
+    with database.transaction(write=False) as connection:
+        if labels_repo.get_tag(connection, workspace_id, tag_id) is None:
+            raise NotFound(f"tag {tag_id} not found")
+        first = _bounds(start, bucket)
+        return _series(
+            lambda c: history_repo.tag_changes(c, workspace_id, tag_id, start=first, end=end, bucket=bucket),
+            connection,
+            start=start,
+            end=end,
+            bucket=bucket,
+        )
+
+
+def list_sizes(
+    database: Database, workspace_id: int, list_id: int, *, start: datetime, end: datetime, bucket: Bucket
+) -> list[SizePoint]:
+    with database.transaction(write=False) as connection:
+        if labels_repo.get_list(connection, workspace_id, list_id) is None:
+            raise NotFound(f"list {list_id} not found")
+        first = _bounds(start, bucket)
+        return _series(
+            lambda c: history_repo.list_changes(c, workspace_id, list_id, start=first, end=end, bucket=bucket),
+            connection,
+            start=start,
+            end=end,
+            bucket=bucket,
+        )

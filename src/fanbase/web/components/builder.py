@@ -1,0 +1,486 @@
+"""The condition builder: nested AND/OR groups with NOT, field/tag/list/segment/behaviour conditions.
+
+Inputs write straight into the ``rule_editor`` tree and call ``on_change``; a structural change (a condition added
+or removed, a field or operator with another kind of value) redraws the tree. Errors and counts are updated in
+place, so typing is never interrupted by a redraw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nicegui import ui
+
+from fanbase.core.fields import Catalogue, FieldSpec, FieldType, ListStatus, Source
+from fanbase.core.operators import OPERATORS, Op, ValueShape, operators_for
+from fanbase.web.rule_editor import (
+    TIME_UNITS,
+    BehaviourNode,
+    Comparison,
+    ConditionKind,
+    FieldNode,
+    GroupNode,
+    ListNode,
+    Node,
+    SegmentNode,
+    TagNode,
+    TimeValue,
+    fan_spec,
+    measurable_fields,
+    new_condition,
+    result_spec,
+    source_field,
+    source_fields,
+)
+
+ADD_BUTTONS: tuple[tuple[ConditionKind, str, str], ...] = (
+    ("field", "Field", "tune"),
+    ("tag", "Tag", "sell"),
+    ("list", "List", "list"),
+    ("segment", "Segment", "donut_small"),
+    ("behaviour", "Behaviour", "shopping_cart"),
+    ("group", "Group", "account_tree"),
+)
+_AGGREGATE_LABELS = {
+    "count": "number of",
+    "sum": "sum of",
+    "min": "smallest",
+    "max": "largest",
+    "first": "first time of",
+    "last": "last time of",
+}
+
+
+def op_label(op: Op) -> str:
+    """The operator in words, from the operator table's English phrase ("is more than {value}" → "is more than")."""
+    if op is Op.IN:
+        return "is any of"
+    if op is Op.NOT_IN:
+        return "is none of"
+    return OPERATORS[op].phrase.replace(" {value}", "").replace(" {low} and {high}", "").replace("_", " ")
+
+
+@dataclass
+class _Feedback:
+    errors: ui.label
+    count: ui.badge | None
+
+
+class ConditionBuilder:
+    """Draws and edits a ``GroupNode`` tree; ``on_change`` is called after every edit."""
+
+    def __init__(
+        self,
+        root: GroupNode,
+        *,
+        catalogue: Catalogue,
+        tags: list[str],
+        lists: list[str],
+        segments: list[str],
+        currency_symbol: str,
+        on_change: Callable[[], None],
+    ) -> None:
+        self.root = root
+        self.catalogue = catalogue
+        self.tags, self.lists, self.segments = tags, lists, segments
+        self.currency_symbol = currency_symbol
+        self.on_change = on_change
+        self.feedback: dict[int, _Feedback] = {}
+        self._pending_count: ui.badge | None = None
+        self.container = ui.column().classes("w-full gap-2").props('data-testid="condition-builder"')
+        self.redraw()
+
+    # --- drawing ---------------------------------------------------------------------------------------------
+
+    def redraw(self) -> None:
+        self.feedback.clear()
+        self.container.clear()
+        with self.container:
+            self.draw_group(self.root, parent=None)
+
+    def changed(self) -> None:
+        self.on_change()
+
+    def structural(self) -> None:
+        self.redraw()
+        self.changed()
+
+    def show_feedback(self) -> None:
+        """Put each node's errors and count (set by the dialog after a preview) on screen, without a redraw."""
+        for node_id, feedback in self.feedback.items():
+            node = self._nodes.get(node_id)
+            if node is None:
+                continue
+            feedback.errors.set_text("; ".join(node.errors))
+            feedback.errors.set_visibility(bool(node.errors))
+            if feedback.count is not None:
+                feedback.count.set_text("…" if node.count is None else f"{node.count:,}")
+
+    @property
+    def _nodes(self) -> dict[int, Node]:
+        found: dict[int, Node] = {}
+
+        def walk(node: Node) -> None:
+            found[id(node)] = node
+            if isinstance(node, GroupNode):
+                for child in node.children:
+                    walk(child)
+            if isinstance(node, BehaviourNode):
+                for child in node.where:
+                    walk(child)
+
+        walk(self.root)
+        return found
+
+    def _not_toggle(self, node: Node) -> None:
+        def flip(event: Any) -> None:
+            node.is_negated = bool(event.value)
+            self.changed()
+
+        ui.checkbox("NOT", value=node.is_negated, on_change=flip).props('dense data-testid="not-toggle"').tooltip(
+            "Negate: match fans for whom this is not true"
+        )
+
+    def _remove_button(self, parent: GroupNode | BehaviourNode, node: Node) -> None:
+        def remove() -> None:
+            if isinstance(parent, GroupNode):
+                parent.children.remove(node)
+            elif isinstance(node, FieldNode):
+                parent.where.remove(node)
+            self.structural()
+
+        ui.button(icon="close", on_click=remove).props(
+            'flat round dense size=sm aria-label="Remove condition" data-testid="remove-condition"'
+        ).tooltip("Remove")
+
+    def draw_group(self, group: GroupNode, *, parent: GroupNode | None) -> None:
+        css = "fb-group w-full gap-2" + (" fb-group-any" if group.kind == "any" else "")
+        with ui.column().classes(css).props(f'data-testid="group-{group.kind}"'):
+            with ui.row().classes("items-center gap-2 w-full"):
+                if parent is not None:
+                    self._not_toggle(group)
+                ui.label("Match").classes("fb-muted")
+
+                def set_kind(event: Any) -> None:
+                    group.kind = event.value
+                    self.structural()
+
+                ui.toggle({"all": "ALL (and)", "any": "ANY (or)"}, value=group.kind, on_change=set_kind).props(
+                    'dense no-caps size=sm toggle-color="indigo-8" data-testid="group-kind"'
+                )
+                ui.label("of these conditions").classes("fb-muted")
+                ui.space()
+                if parent is not None:
+                    self._remove_button(parent, group)
+            errors = ui.label("").classes("fb-error")
+            errors.set_visibility(False)
+            self.feedback[id(group)] = _Feedback(errors=errors, count=None)
+            for child in group.children:
+                self.draw_child(child, parent=group, is_top=parent is None)
+            with ui.row().classes("gap-1 items-center"):
+                ui.label("Add:").classes("fb-muted text-caption")
+                for kind, label, icon in ADD_BUTTONS:
+                    ui.button(label, icon=icon, on_click=lambda _e, k=kind: self.add(group, k)).props(
+                        f'flat dense no-caps size=sm color="indigo-8" data-testid="add-{kind}"'
+                    )
+
+    def add(self, group: GroupNode, kind: ConditionKind) -> None:
+        node = new_condition(kind, self.catalogue)
+        if isinstance(node, TagNode) and self.tags:
+            node.tag = self.tags[0]
+        if isinstance(node, ListNode) and self.lists:
+            node.list_name = self.lists[0]
+        if isinstance(node, SegmentNode) and self.segments:
+            node.segment = self.segments[0]
+        if isinstance(node, GroupNode):
+            node.children.append(new_condition("field", self.catalogue))
+        group.children.append(node)
+        self.structural()
+
+    def draw_child(self, node: Node, *, parent: GroupNode, is_top: bool) -> None:
+        if isinstance(node, GroupNode):
+            self.draw_group(node, parent=parent)
+            return
+        with ui.column().classes("fb-cond w-full gap-1").props('data-testid="condition"'):
+            with ui.row().classes("items-center gap-2 w-full no-wrap"):
+                with ui.row().classes("items-center gap-2 col"):
+                    self._not_toggle(node)
+                    match node:
+                        case FieldNode():
+                            self.draw_field(node)
+                        case TagNode():
+                            self.draw_tag(node)
+                        case ListNode():
+                            self.draw_list(node)
+                        case SegmentNode():
+                            self.draw_segment(node)
+                        case BehaviourNode():
+                            self.draw_behaviour(node)
+                if is_top:
+                    self._feedback_row_count_only(node)
+                self._remove_button(parent, node)
+            self._errors_only(node)
+
+    def _feedback_row_count_only(self, node: Node) -> None:
+        count = (
+            ui.badge("…", color="indigo-1", text_color="indigo-9")
+            .classes("fb-count q-px-sm")
+            .props('data-testid="condition-count"')
+        )
+        count.tooltip("Fans matching this condition alone")
+        self._pending_count = count
+
+    def _errors_only(self, node: Node) -> None:
+        errors = ui.label("; ".join(node.errors)).classes("fb-error w-full").props('data-testid="condition-error"')
+        errors.set_visibility(bool(node.errors))
+        count, self._pending_count = self._pending_count, None
+        self.feedback[id(node)] = _Feedback(errors=errors, count=count)
+
+    # --- one condition each ----------------------------------------------------------------------------------
+
+    def field_options(self) -> dict[str, str]:
+        return {
+            spec.name: f"{spec.label} (custom)" if self.catalogue.is_custom(spec.name) else spec.label.capitalize()
+            for spec in self.catalogue.fan_fields
+        }
+
+    def draw_field(self, node: FieldNode) -> None:
+        def set_field(event: Any) -> None:
+            node.field_name = event.value
+            node.comparison.reset_for(fan_spec(self.catalogue, node.field_name))
+            self.structural()
+
+        ui.select(self.field_options(), value=node.field_name, with_input=True, on_change=set_field).props(
+            'dense outlined options-dense data-testid="field-select" aria-label="Field"'
+        ).classes("min-w-[11rem]")
+        self.draw_comparison(node.comparison, fan_spec(self.catalogue, node.field_name))
+
+    def draw_comparison(self, comparison: Comparison, spec: FieldSpec) -> None:
+        options = {row.op.value: op_label(row.op) for row in operators_for(spec.type)}
+        if comparison.op not in options:
+            comparison.reset_for(spec, keep_op=True)
+
+        def set_op(event: Any) -> None:
+            before = comparison.shape
+            comparison.op = event.value
+            if comparison.shape is not before:
+                self.structural()
+            else:
+                self.changed()
+
+        ui.select(options, value=comparison.op, on_change=set_op).props(
+            'dense outlined options-dense data-testid="op-select" aria-label="Operator"'
+        ).classes("min-w-[9rem]")
+        self.draw_value(comparison, spec)
+
+    def _setter(self, target: Any, attribute: str) -> Callable[[Any], None]:
+        def set_value(event: Any) -> None:
+            setattr(target, attribute, event.value)
+            self.changed()
+
+        return set_value
+
+    def _scalar_input(self, target: Any, attribute: str, spec: FieldSpec, *, label: str = "Value") -> None:
+        value = getattr(target, attribute)
+        on_change = self._setter(target, attribute)
+        props = f'dense outlined data-testid="value-input" aria-label="{label}"'
+        match spec.type:
+            case FieldType.ENUM:
+                ui.select(
+                    list(spec.choices), value=value if value in spec.choices else None, on_change=on_change
+                ).props(props).classes("min-w-[9rem]")
+            case FieldType.BOOLEAN:
+                ui.select({True: "true", False: "false"}, value=bool(value), on_change=on_change).props(props)
+            case FieldType.NUMBER:
+                ui.number(label, value=value, on_change=on_change, step=1 if spec.is_integer else 0.1).props(
+                    props
+                ).classes("w-28")
+            case FieldType.MONEY:
+                ui.number(label, value=value, on_change=on_change, step=0.01, format="%.2f").props(
+                    f'{props} prefix="{self.currency_symbol}"'
+                ).classes("w-32")
+            case _:
+                ui.input(label, value="" if value is None else str(value), on_change=on_change).props(props).classes(
+                    "w-40"
+                )
+
+    def _time_input(self, time: TimeValue, *, is_point: bool, suffix: str = "ago") -> None:
+        def redraw_mode(event: Any) -> None:
+            time.mode = event.value
+            self.structural()
+
+        if is_point:
+            ui.select({"ago": "relative", "date": "date"}, value=time.mode, on_change=redraw_mode).props(
+                'dense outlined options-dense aria-label="Relative or absolute"'
+            ).classes("w-28")
+        if is_point and time.mode == "date":
+            with (
+                ui.input("Date", value=time.date, on_change=self._setter(time, "date"))
+                .props('dense outlined placeholder="YYYY-MM-DD" data-testid="date-input"')
+                .classes("w-40") as date_input,
+                date_input.add_slot("append"),
+            ):
+                icon = ui.icon("event").classes("cursor-pointer")
+                with ui.menu() as menu, ui.date(on_change=lambda: menu.close()).bind_value(date_input):
+                    pass
+                icon.on("click", menu.open)
+            return
+        ui.number("N", value=time.amount, min=0, step=1, on_change=self._setter(time, "amount")).props(
+            'dense outlined aria-label="Amount" data-testid="time-amount"'
+        ).classes("w-20")
+        ui.select(list(TIME_UNITS), value=time.unit, on_change=self._setter(time, "unit")).props(
+            'dense outlined options-dense aria-label="Unit"'
+        ).classes("w-28")
+        if suffix:
+            ui.label(suffix).classes("fb-muted")
+
+    def draw_value(self, comparison: Comparison, spec: FieldSpec) -> None:
+        shape = comparison.shape
+        match shape:
+            case ValueShape.NONE:
+                pass
+            case ValueShape.SCALAR:
+                self._scalar_input(comparison, "value", spec)
+            case ValueShape.LIST:
+                if spec.type is FieldType.ENUM:
+                    ui.select(
+                        list(spec.choices),
+                        value=[item for item in comparison.items if item in spec.choices],
+                        multiple=True,
+                        on_change=self._setter(comparison, "items"),
+                    ).props('dense outlined use-chips data-testid="value-input" aria-label="Values"').classes(
+                        "min-w-[12rem]"
+                    )
+                else:
+                    ui.input_chips(
+                        "Values",
+                        value=[str(item) for item in comparison.items],
+                        on_change=self._setter(comparison, "items"),
+                    ).props('dense outlined data-testid="value-input"').classes("min-w-[12rem]")
+            case ValueShape.RANGE:
+                if spec.type is FieldType.DATETIME:
+                    self._time_input(comparison.time, is_point=True)
+                    ui.label("and").classes("fb-muted")
+                    self._time_input(comparison.time_high, is_point=True)
+                else:
+                    self._scalar_input(comparison, "low", spec, label="From")
+                    ui.label("and").classes("fb-muted")
+                    self._scalar_input(comparison, "high", spec, label="To")
+            case ValueShape.TIME_POINT:
+                self._time_input(comparison.time, is_point=True)
+            case ValueShape.RELATIVE_TIME:
+                self._time_input(comparison.time, is_point=False, suffix="ago")
+            case ValueShape.DURATION:
+                self._time_input(comparison.time, is_point=False, suffix="")
+
+    def _name_select(self, node: Any, attribute: str, names: list[str], *, label: str) -> None:
+        current = getattr(node, attribute)
+        options = list(names) if current in names or not current else [*names, current]
+        ui.select(options, value=current or None, with_input=True, on_change=self._setter(node, attribute)).props(
+            f'dense outlined options-dense data-testid="{label.lower()}-select" aria-label="{label}"'
+        ).classes("min-w-[12rem]")
+        if not names:
+            ui.label(f"(no {label.lower()}s yet)").classes("fb-muted text-caption")
+
+    def draw_tag(self, node: TagNode) -> None:
+        ui.label("has tag").classes("text-weight-medium")
+        self._name_select(node, "tag", self.tags, label="Tag")
+
+    def draw_list(self, node: ListNode) -> None:
+        ui.label("on list").classes("text-weight-medium")
+        self._name_select(node, "list_name", self.lists, label="List")
+        ui.select(
+            [status.value for status in ListStatus], value=node.status, on_change=self._setter(node, "status")
+        ).props('dense outlined options-dense aria-label="Subscription status"').classes("w-36")
+
+    def draw_segment(self, node: SegmentNode) -> None:
+        ui.label("in segment").classes("text-weight-medium")
+        self._name_select(node, "segment", self.segments, label="Segment")
+
+    def draw_behaviour(self, node: BehaviourNode) -> None:
+        def restructure(attribute: str) -> Callable[[Any], None]:
+            def apply(event: Any) -> None:
+                setattr(node, attribute, event.value)
+                if attribute in ("aggregate", "source"):
+                    fields = measurable_fields(node.source)
+                    node.measure = fields[0] if fields and node.aggregate in ("sum", "min", "max") else None
+                    if attribute == "source":
+                        node.where = []
+                    node.comparison.reset_for(result_spec(self.catalogue, node))
+                self.structural()
+
+            return apply
+
+        with ui.column().classes("gap-1 w-full"):
+            with ui.row().classes("items-center gap-2"):
+                ui.select(_AGGREGATE_LABELS, value=node.aggregate, on_change=restructure("aggregate")).props(
+                    'dense outlined options-dense aria-label="Aggregate" data-testid="aggregate-select"'
+                ).classes("w-36")
+                if node.aggregate in ("sum", "min", "max"):
+                    ui.select(
+                        measurable_fields(node.source), value=node.measure, on_change=self._setter(node, "measure")
+                    ).props('dense outlined options-dense aria-label="Measured field"').classes("w-28")
+                    ui.label("of").classes("fb-muted")
+                ui.select(
+                    [source.value for source in Source], value=node.source, on_change=restructure("source")
+                ).props('dense outlined options-dense aria-label="Source" data-testid="source-select"').classes("w-28")
+                ui.select(
+                    {"all_time": "all time", "within": "in the last", "between": "between"},
+                    value=node.window,
+                    on_change=restructure("window"),
+                ).props('dense outlined options-dense aria-label="Window"').classes("w-32")
+                if node.window == "within":
+                    self._time_input(node.within, is_point=False, suffix="")
+                elif node.window == "between":
+                    self._time_input(node.between_low, is_point=True)
+                    ui.label("and").classes("fb-muted")
+                    self._time_input(node.between_high, is_point=True)
+            for child in node.where:
+                self.draw_where(node, child)
+            with ui.row().classes("items-center gap-2"):
+                if len(node.where) > 1:
+                    ui.toggle(
+                        {"all": "all", "any": "any"}, value=node.where_kind, on_change=self._setter(node, "where_kind")
+                    ).props("dense no-caps size=sm")
+                ui.button("where…", icon="filter_alt", on_click=lambda: self.add_where(node)).props(
+                    'flat dense no-caps size=sm color="indigo-8" data-testid="add-where"'
+                )
+            with ui.row().classes("items-center gap-2"):
+                ui.label("result").classes("fb-muted")
+                self.draw_comparison(node.comparison, result_spec(self.catalogue, node))
+
+    def add_where(self, node: BehaviourNode) -> None:
+        first = source_fields(node.source)[0]
+        child = FieldNode(field_name=first.name)
+        child.comparison.reset_for(first)
+        node.where.append(child)
+        self.structural()
+
+    def draw_where(self, node: BehaviourNode, child: FieldNode) -> None:
+        names = [spec.name for spec in source_fields(node.source)]
+        if child.field_name not in names:
+            names.append(child.field_name)
+
+        def set_field(event: Any) -> None:
+            child.field_name = str(event.value)
+            spec = source_field(self.catalogue, node.source, child.field_name)
+            if spec is not None:
+                child.comparison.reset_for(spec)
+            self.structural()
+
+        spec = source_field(self.catalogue, node.source, child.field_name) or FieldSpec(
+            name=child.field_name, type=FieldType.TEXT
+        )
+        with ui.column().classes("gap-0 w-full q-pl-md"):
+            with ui.row().classes("items-center gap-2"):
+                ui.label("where").classes("fb-muted")
+                self._not_toggle(child)
+                hint = ' hint="or type properties.<key>"' if node.source == Source.EVENTS.value else ""
+                ui.select(
+                    names, value=child.field_name, with_input=True, new_value_mode="add-unique", on_change=set_field
+                ).props(f'dense outlined options-dense aria-label="Filter field"{hint}').classes("w-40")
+                self.draw_comparison(child.comparison, spec)
+                self._remove_button(node, child)
+            self._errors_only(child)

@@ -1,0 +1,173 @@
+"""Small pieces the pages share: the signed-in user of a page, sparklines, charts, the paginated fans table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+from nicegui import ui
+
+from fanbase.core.models import Fan, Page
+from fanbase.services.users import SignedInUser
+from fanbase.web.auth import request_user
+from fanbase.web.layout import money
+from fanbase.web.state import in_thread
+
+FAN_COLUMNS: list[dict[str, Any]] = [
+    {"name": "email", "label": "Email", "field": "email", "align": "left"},
+    {"name": "name", "label": "Name", "field": "name", "align": "left"},
+    {"name": "stage", "label": "Stage", "field": "stage", "align": "left"},
+    {"name": "spent", "label": "Total spent", "field": "spent", "align": "right"},
+    {"name": "orders", "label": "Orders", "field": "orders", "align": "right"},
+    {
+        "name": "country",
+        "label": "Country",
+        "field": "country",
+        "align": "left",
+        "classes": "fb-hide-sm",
+        "headerClasses": "fb-hide-sm",
+    },
+]
+
+
+def signed_in(request: Request) -> SignedInUser | RedirectResponse:
+    user = request_user(request)
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    return user
+
+
+def fan_row(fan: Fan, currency: str) -> dict[str, Any]:
+    return {
+        "id": fan.id,
+        "email": fan.email,
+        "name": " ".join(part for part in (fan.first_name, fan.last_name) if part) or "—",
+        "stage": fan.lifecycle_stage,
+        "spent": money(fan.total_spent, currency),
+        "orders": fan.purchase_count,
+        "country": fan.country or "—",
+    }
+
+
+def sparkline_svg(values: Sequence[int], *, width: int = 120, height: int = 28) -> str:
+    """A tiny inline SVG line of the values (sizes per day); a flat line when they do not change."""
+    if not values:
+        return '<span class="fb-muted">—</span>'
+    low, high = min(values), max(values)
+    span = (high - low) or 1
+    step = width / max(len(values) - 1, 1)
+    points = " ".join(
+        f"{index * step:.1f},{height - 3 - (value - low) / span * (height - 6):.1f}"
+        for index, value in enumerate(values)
+    )
+    trend = "#16a34a" if values[-1] >= values[0] else "#dc2626"
+    return (
+        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="size over 30 days: {values[0]} to {values[-1]}">'
+        f'<polyline fill="none" stroke="{trend}" stroke-width="2" points="{points}"/></svg>'
+    )
+
+
+def size_chart(points: Sequence[Any], *, title: str) -> ui.echart:
+    """Size over time (line) with entered / exited per bucket (bars)."""
+    labels = [point.at.strftime("%b %d") for point in points]
+    return (
+        ui.echart(
+            {
+                "tooltip": {"trigger": "axis"},
+                "legend": {"data": ["Size", "Entered", "Exited"], "bottom": 0},
+                "grid": {"left": 48, "right": 48, "top": 36, "bottom": 50},
+                "xAxis": {"type": "category", "data": labels},
+                "yAxis": [
+                    {"type": "value", "name": "size"},
+                    {"type": "value", "name": "moves", "splitLine": {"show": False}},
+                ],
+                "series": [
+                    {
+                        "name": "Size",
+                        "type": "line",
+                        "data": [p.size for p in points],
+                        "smooth": True,
+                        "symbol": "none",
+                        "areaStyle": {"opacity": 0.12},
+                        "color": "#3949ab",
+                    },
+                    {
+                        "name": "Entered",
+                        "type": "bar",
+                        "yAxisIndex": 1,
+                        "data": [p.entered for p in points],
+                        "color": "#43a047",
+                    },
+                    {
+                        "name": "Exited",
+                        "type": "bar",
+                        "yAxisIndex": 1,
+                        "data": [-p.exited for p in points],
+                        "color": "#e53935",
+                    },
+                ],
+            }
+        )
+        .classes("w-full")
+        .style("height: 300px")
+    )
+
+
+class FanTable:
+    """A fans table paginated on the server: ``load(page, page_size)`` returns one page."""
+
+    def __init__(
+        self,
+        load: Callable[[int, int], Page[Fan]],
+        *,
+        currency: str,
+        page_size: int = 25,
+        extra_columns: list[dict[str, Any]] | None = None,
+        on_row: Callable[[dict[str, Any]], None] | None = None,
+        testid: str = "fans-table",
+    ) -> None:
+        self.load = load
+        self.currency = currency
+        self.table = (
+            ui.table(
+                columns=FAN_COLUMNS + (extra_columns or []),
+                rows=[],
+                row_key="id",
+                pagination={"page": 1, "rowsPerPage": page_size, "rowsNumber": 0},
+            )
+            .classes("w-full")
+            .props(f'flat bordered dense :rows-per-page-options="[10,25,50,100]" data-testid="{testid}"')
+        )
+        self.table.add_slot(
+            "body-cell-email",
+            '<q-td :props="props"><a class="text-indigo-8" :href="\'/fans/\' + props.row.id">'
+            "{{ props.value }}</a></q-td>",
+        )
+        self.table.on("request", self.on_request)
+        if on_row is not None:
+            self.table.on("rowClick", lambda event: on_row(event.args[1]))
+
+    async def refresh(self, page: int | None = None) -> None:
+        pagination = dict(self.table.pagination)
+        if page is not None:
+            pagination["page"] = page
+        self.table.props("loading")
+        try:
+            result = await in_thread(self.load, int(pagination["page"]), int(pagination["rowsPerPage"]))
+        finally:
+            self.table.props(remove="loading")
+        pagination["rowsNumber"] = result.total
+        self.table.pagination = pagination
+        self.table.rows = [fan_row(fan, self.currency) for fan in result.items]
+        self.table.update()
+
+    async def on_request(self, event: Any) -> None:
+        requested = event.args["pagination"]
+        pagination = dict(self.table.pagination)
+        pagination["page"] = requested.get("page", 1)
+        pagination["rowsPerPage"] = requested.get("rowsPerPage", pagination["rowsPerPage"]) or 25
+        self.table.pagination = pagination
+        await self.refresh()

@@ -1,0 +1,88 @@
+"""The one layout: a header (brand, workspace, user, sign-out), the CRM tabs, and a centred content column."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from nicegui import ui
+
+from fanbase.services.users import SignedInUser
+
+TABS: tuple[tuple[str, str, str], ...] = (
+    ("fans", "Fans", "/fans"),
+    ("segments", "Segment Manage", "/segments"),
+    ("tags", "Tags", "/tags"),
+    ("lists", "Lists", "/lists"),
+    ("analytics", "Analytics", "/analytics"),
+)
+
+_CSS = """
+body { background: #f6f7fb; }
+.fb-page { width: 100%; max-width: 1200px; margin: 0 auto; padding: 16px; gap: 16px; }
+.fb-card { width: 100%; }
+.fb-muted { color: #6b7280; }
+.fb-mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
+.fb-group { border-left: 3px solid #c7d2fe; padding-left: 10px; }
+.fb-group-any { border-left-color: #fde68a; }
+.fb-cond { background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; padding: 6px 8px; }
+.fb-error { color: #b91c1c; font-size: 0.85rem; }
+.fb-count { min-width: 4.5rem; text-align: right; }
+.q-tab { text-transform: none; }
+@media (max-width: 600px) { .fb-page { padding: 8px; } .fb-hide-sm { display: none !important; } }
+"""
+
+
+def freshness(value: datetime | None, *, now: datetime) -> str:
+    """'just now', '5 min ago', '3 h ago', '2 days ago' — how long since a segment was last evaluated."""
+    if value is None:
+        return "never evaluated"
+    seconds = max(0, int((now - value).total_seconds()))
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
+
+
+def money(amount: object, currency: str) -> str:
+    symbols = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+    symbol = symbols.get(currency, f"{currency} ")
+    return f"{symbol}{float(str(amount)):,.2f}"
+
+
+def page_title(text: str, *, subtitle: str | None = None) -> None:
+    with ui.column().classes("gap-0"):
+        ui.label(text).classes("text-h5 text-weight-medium")
+        if subtitle:
+            ui.label(subtitle).classes("fb-muted")
+
+
+@contextmanager
+def frame(user: SignedInUser, *, active: str, title: str) -> Iterator[ui.column]:
+    """Every signed-in page: header with the workspace and sign-out, the tabs, then the page's own column."""
+    ui.add_css(_CSS)
+    ui.page_title(f"{title} · {user.workspace_name} · fanbase")
+    with ui.header(elevated=True).classes("bg-white text-grey-9 q-px-md q-py-xs items-center gap-2"):
+        ui.label("fanbase").classes("text-h6 text-weight-bold text-indigo-8")
+        ui.label(user.workspace_name).classes("text-subtitle1 fb-muted ellipsis").props('data-testid="workspace-name"')
+        ui.space()
+        ui.label(user.display_name).classes("fb-muted fb-hide-sm")
+        with ui.element("form").props('method="post" action="/auth/logout"'):
+            ui.button("Sign out", icon="logout").props('type="submit" flat dense no-caps')
+    with ui.column().classes("fb-page"):
+        tabs = (
+            ui.tabs()
+            .props("inline-label outside-arrows mobile-arrows no-caps align=left")
+            .classes("w-full text-indigo-8 bg-white rounded-borders shadow-1")
+        )
+        with tabs:
+            by_name = {name: ui.tab(name, label=label) for name, label, _path in TABS}
+        tabs.value = by_name[active]
+        paths = {name: path for name, _label, path in TABS}
+        tabs.on_value_change(lambda event: ui.navigate.to(paths[event.value]))
+        with ui.column().classes("w-full gap-4") as content:
+            yield content

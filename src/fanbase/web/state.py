@@ -1,0 +1,51 @@
+"""What the dashboard needs from the app that mounts it: the database and the clock.
+
+NiceGUI is one app per process (its pages and client registry are module-level), so the dashboard's state is too:
+``mount`` sets it, pages read it with ``current()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ParamSpec, TypeVar
+
+from fanbase.services.users import Database
+
+
+@dataclass(frozen=True)
+class WebState:
+    database: Database
+    clock: Callable[[], datetime]
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+_state: WebState | None = None
+
+
+def configure(state: WebState) -> None:
+    global _state
+    _state = state
+
+
+def current() -> WebState:
+    if _state is None:
+        raise RuntimeError("the dashboard is not mounted: call fanbase.web.mount(app, ...)")
+    return _state
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def in_thread(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a (blocking) service call off the event loop, so other browser sessions stay responsive."""
+    from nicegui import run
+
+    result = await run.io_bound(function, *args, **kwargs)
+    if result is None:  # NiceGUI answers None only while the server is shutting down
+        raise RuntimeError("the server is shutting down")
+    return result

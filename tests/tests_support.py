@@ -1,0 +1,31 @@
+"""Helpers shared by tests: stored membership, and what the Python evaluator (the oracle) says it should be."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fanbase.core.evaluate import evaluate
+from fanbase.core.rules import parse_rule_json
+from fanbase.db.engine import Database
+from fanbase.db.repositories import segments as segments_repo
+from fanbase.db.repositories import snapshots
+from fanbase.services import rule_context
+
+
+def members_of(database: Database, workspace_id: int, segment_id: int) -> set[int]:
+    with database.transaction(write=False) as connection:
+        return segments_repo.member_ids(connection, workspace_id, segment_id)
+
+
+def oracle_members(database: Database, workspace_id: int, segment_id: int, *, now: datetime) -> set[int]:
+    """Who the Python evaluator says belongs, fan by fan, from each fan's full snapshot (stored membership is what
+    segment-in-segment conditions read, so the oracle agrees only once the inputs are right)."""
+    with database.transaction(write=False) as connection:
+        context = rule_context.load_context(connection, workspace_id)
+        fan_snapshots = snapshots.load_snapshots(connection, workspace_id, catalogue=context.catalogue)
+    rule = parse_rule_json(context.segment_rows[segment_id].rule)
+    return {
+        fan_id
+        for fan_id, snapshot in fan_snapshots.items()
+        if evaluate(rule, snapshot, now=now, catalogue=context.catalogue)
+    }

@@ -1,0 +1,152 @@
+"""Browser tests: a real uvicorn server (the whole app: API + dashboard) on SQLite, driven by Debian's chromium.
+
+One server and one browser for the session keep the suite fast. The server runs in a subprocess because NiceGUI is
+one app per process (the API tests build many apps in this one). The data is seeded here, through the services, into
+the same SQLite file before the server starts.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from web_support import PASSWORD, Site
+
+from fanbase.clock import utc_now
+from fanbase.core.models import FanIn, ListIn, TagIn
+from fanbase.db.engine import Database
+from fanbase.db.migrate import upgrade
+from fanbase.services import demo, fans, labels, users, workspaces
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+def _missing(what: str, reason: str) -> None:
+    message = f"{what} is not available ({reason})"
+    if IN_CI:
+        pytest.fail(f"{message}: CI=true requires it", pytrace=False)
+    warnings.warn(f"SKIPPING {what} TESTS: {message}", stacklevel=2)
+    pytest.skip(f"SKIPPED LOUDLY: {message}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], *, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/login", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the server did not answer on {url} within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    folder = tmp_path_factory.mktemp("web")
+    url = f"sqlite:///{folder / 'fanbase.sqlite3'}"
+    database = Database.from_url(url)
+    upgrade(database.engine)
+    now = utc_now()
+    workspace = demo.create_demo_workspace(database, now=now, fans=300).workspace
+    labels.create_tag(database, workspace.id, TagIn(name="Browser VIP", color="#7c3aed"), now=now)
+    labels.create_list(database, workspace.id, ListIn(name="Browser Club"), now=now)
+    fans.create_fan(
+        database, workspace.id, FanIn(email="static.pick@example.com", first_name="Stacy", last_name="Pick"), now=now
+    )
+    users.create_user(database, workspace.id, email="artist@example.com", password=PASSWORD, name="Aurora", now=now)
+    other = workspaces.create_workspace(database, name="Other Label", now=now).workspace
+    fans.create_fan(database, other.id, FanIn(email="other.fan@example.com"), now=now)
+    users.create_user(database, other.id, email="other@example.com", password=PASSWORD, now=now)
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    environment = {**os.environ, "FANBASE_DATABASE_URL": url, "FANBASE_DATA_DIR": str(folder)}
+    log = (folder / "server.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "fanbase.api.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_until_up(base, process)
+        yield Site(
+            url=base,
+            database=database,
+            workspace_id=workspace.id,
+            user_email="artist@example.com",
+            other_email="other@example.com",
+            other_workspace_id=other.id,
+        )
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        database.dispose()
+        if process.returncode not in (0, -15, None):
+            sys.stderr.write((folder / "server.log").read_text())
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        _missing("chromium", f"{CHROMIUM} not found; apt-get install chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:  # pragma: no cover - a dev dependency
+        _missing("playwright", str(error))
+    with sync_playwright() as playwright:
+        try:
+            instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except Exception as error:
+            _missing("chromium", str(error).splitlines()[0])
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
