@@ -59,6 +59,7 @@ from sqlalchemy import (
     select,
     true,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnClause
@@ -455,7 +456,8 @@ class _Compiler:
 
     # --- behaviour ------------------------------------------------------------------------------------------
 
-    def rows(self, query: BehaviourQuery) -> _Rows:
+    def rows(self, query: BehaviourQuery, *, correlated: bool = True) -> _Rows:
+        """``correlated``: the rows of the fan in the enclosing query (``fan_id = fans.id``); else every fan's."""
         conditions: list[SQL]
         match query.of:
             case Source.ORDERS | Source.REFUNDS:
@@ -464,16 +466,17 @@ class _Compiler:
                 group_key: SQL = orders.c.fan_id
                 conditions = [
                     orders.c.workspace_id == self.workspace(),
-                    orders.c.fan_id == fans.c.id,
                     orders.c.status == literal(SOURCE_ORDER_STATUS[query.of], String()),
                 ]
             case Source.EVENTS:
                 table = events
                 time = events.c.occurred_at
                 group_key = events.c.fan_id
-                conditions = [events.c.workspace_id == self.workspace(), events.c.fan_id == fans.c.id]
+                conditions = [events.c.workspace_id == self.workspace()]
             case _:
                 assert_never(query.of)
+        if correlated:
+            conditions.insert(1, group_key == fans.c.id)
         window: tuple[datetime, datetime] | None = None
         if query.within is not None:
             window = resolve_last(query.within, now=self.now)
@@ -598,6 +601,10 @@ def time_crossings(
     (a fan field, or the times of a source's rows — which also bound first()/last()). So the fans to re-evaluate for
     (since, until] are those with some t in [since - offset, until - offset]: a superset (re-evaluating a fan whose
     membership did not change writes nothing), found by index range scans instead of a pass over every fan.
+
+    Shape: ``fans.id IN (SELECT … UNION ALL SELECT …)``, one uncorrelated range query per (dependency, offset), so
+    the database looks up the few fans that crossed by primary key. (An OR of correlated EXISTS made PostgreSQL probe
+    the activity indexes once per fan of the workspace: seconds per tick at 20,000 fans.)
     """
     if dialect not in DIALECTS:
         raise ValueError(f"unsupported dialect {dialect!r}")
@@ -608,7 +615,7 @@ def time_crossings(
         references=ResolvedReferences(tags={}, lists={}, segments={}),
         dialect=dialect,
     )
-    alternatives: list[SQL] = []
+    queries: list[Select[Any]] = []
     for dependency in dependencies:
         for offset in dependency.offsets:
             low, high = since - offset, until - offset
@@ -618,20 +625,28 @@ def time_crossings(
                 if spec is None:
                     continue
                 value = compiler.fan_field(spec, FieldType.DATETIME)
-                alternatives.append(
-                    and_(value >= compiler.p.bind(value, low), value <= compiler.p.bind(value, high))
+                queries.append(
+                    select(fans.c.id)
+                    .where(
+                        fans.c.workspace_id == compiler.workspace(),
+                        value >= compiler.p.bind(value, low),
+                        value <= compiler.p.bind(value, high),
+                    )
+                    .correlate_except(fans)
                 )
             else:
                 assert dependency.source is not None
-                rows = compiler.rows(BehaviourQuery(of=dependency.source))
-                alternatives.append(
-                    exists().where(
+                rows = compiler.rows(BehaviourQuery(of=dependency.source), correlated=False)
+                queries.append(
+                    select(rows.group_key).where(
                         rows.condition,
                         rows.time >= compiler.p.bind(rows.time, low),
                         rows.time <= compiler.p.bind(rows.time, high),
                     )
                 )
-    return or_(*alternatives) if alternatives else false()
+    if not queries:
+        return false()
+    return fans.c.id.in_(queries[0] if len(queries) == 1 else union_all(*queries))
 
 
 def next_boundary_queries(
@@ -666,11 +681,9 @@ def next_boundary_queries(
                 )
             else:
                 assert dependency.source is not None
-                rows = compiler.rows(BehaviourQuery(of=dependency.source))
-                query = (
-                    select(func.min(rows.time))
-                    .select_from(rows.table.join(fans, fans.c.id == rows.group_key))
-                    .where(rows.condition, rows.time > compiler.p.bind(rows.time, bound))
-                )
+                # No join to fans: the (workspace_id, fan_id) foreign key already ties every row to a fan of this
+                # workspace, and without the join the minimum is the first entry of a (workspace_id, time) index.
+                rows = compiler.rows(BehaviourQuery(of=dependency.source), correlated=False)
+                query = select(func.min(rows.time)).where(rows.condition, rows.time > compiler.p.bind(rows.time, bound))
             queries.append((query, offset))
     return queries

@@ -24,6 +24,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+        if connection.dialect.name == "sqlite":
+            # Planner statistics from the start: SQLite never gathers them itself (Database.refresh_planner_statistics).
+            connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
+            connection.exec_driver_sql("ANALYZE")
 
 
 def current_revision(engine: Engine) -> str | None:

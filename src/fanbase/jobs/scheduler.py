@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fanbase.db.engine import Database
 from fanbase.services import membership
@@ -18,6 +18,9 @@ from fanbase.services import membership
 log = logging.getLogger("fanbase.scheduler")
 
 DEFAULT_INTERVAL_SECONDS = 15.0
+# How often the scheduler refreshes the query planner's statistics (SQLite never does by itself; see
+# Database.refresh_planner_statistics): data that grows through writes keeps its good plans.
+STATISTICS_EVERY = timedelta(minutes=10)
 
 
 def tick(database: Database, *, now: datetime) -> list[membership.TickReport]:
@@ -48,10 +51,17 @@ class Scheduler:
         self.interval = interval
         self.also = also  # e.g. webhook delivery, run after each tick
         self._stop = threading.Event()
+        self._statistics_at: datetime | None = None
         self._thread: threading.Thread | None = None
 
     def run_once(self) -> list[membership.TickReport]:
         now = self.clock()
+        if self._statistics_at is None or now - self._statistics_at >= STATISTICS_EVERY:
+            try:
+                self.database.refresh_planner_statistics()
+            except Exception:
+                log.exception("refreshing planner statistics failed")
+            self._statistics_at = now
         reports = tick(self.database, now=now)
         if self.also is not None:
             try:

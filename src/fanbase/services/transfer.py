@@ -301,6 +301,9 @@ def _changed(current: Any, values: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in values.items() if getattr(current, name) != value}
 
 
+STATISTICS_AFTER_ROWS = 1000
+
+
 def import_fans_csv(
     database: Database,
     workspace_id: int,
@@ -360,6 +363,8 @@ def import_fans_csv(
         raise Conflict("fans were added concurrently with this import; run it again", field="file") from error
     if progress is not None:
         progress(total, total)
+    if total >= STATISTICS_AFTER_ROWS:
+        database.refresh_planner_statistics()  # a bulk load changes the data's shape (see the method's note)
     return ImportReport(rows=total, created=created, updated=updated, errors=errors)
 
 
