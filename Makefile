@@ -7,6 +7,8 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_HOME)/bin/uv)
 VENV := .venv
 STAMP := $(VENV)/.installed
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+# Trust the system's certificate store (where this workplace installs its CA), whatever the environment says.
+export UV_NATIVE_TLS ?= 1
 
 .PHONY: run test lint typecheck imports check bench bench-full clean
 
