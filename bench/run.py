@@ -310,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "backends": {},
     }
+    OUT.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = OUT / f"results-{arguments.fans}-{stamp}.json"
     for backend in backends:
         started = time.perf_counter()
         # The machine is shared: the load average says how much the figures below were competing for the cores.
@@ -327,11 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         results["backends"][backend]["wall_seconds"] = time.perf_counter() - started
         results["backends"][backend]["load_average"] = {"before": load_before, "after": os.getloadavg()[0]}
+        # Written after every backend, so a long run's first figures survive a failure in the second.
+        path.write_text(json.dumps(results, indent=2, default=str))
     print_report(results)
-    OUT.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = OUT / f"results-{arguments.fans}-{stamp}.json"
-    path.write_text(json.dumps(results, indent=2, default=str))
     print(f"\nresults written to {path}")
     failed = any(
         r.get("verification", {}).get("mismatched")
