@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from fanbase.core.dependencies import collect_references, relative_time_conditions
+from fanbase.core.dependencies import relative_time_conditions
 from fanbase.core.fields import Source
 from fanbase.core.rules import reference_key
 from fanbase.db.compiler import next_boundary_queries, time_crossings
@@ -24,7 +24,7 @@ from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import scheduler as scheduler_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories.sql import chunks
-from fanbase.services.rule_context import RuleContext, load_context
+from fanbase.services.rule_context import RuleContext, load_context, references_of
 
 PURCHASE_FIELDS = frozenset(
     {"total_spent", "purchase_count", "first_purchase_at", "last_purchase_at", "last_active_at"}
@@ -77,7 +77,7 @@ def segments_changed(names: Collection[str]) -> Change:
 def _reads(context: RuleContext, segment_id: int, change: Change, changed_segments: set[str]) -> bool:
     if change.is_new_fan:
         return True
-    refs = collect_references(context.segment_rules[segment_id])
+    refs = references_of(context.segment_rules[segment_id])
     return bool(
         refs.fields & change.fields
         or refs.tags & change.tags
