@@ -3,7 +3,6 @@ members as of any past date, and sizes over time (per hour or day) for segments,
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection
@@ -75,23 +74,25 @@ def members_as_of(
 
 
 def _series(
-    changes: Callable[[Connection], tuple[int, list[tuple[str, int, int]]]],
     connection: Connection,
+    changes: history_repo.ChangesQuery,
+    workspace_id: int,
+    object_id: int,
     *,
     start: datetime,
     end: datetime,
     bucket: Bucket,
 ) -> list[SizePoint]:
-    """Every bucket from start to end (empty ones included), with the size at each bucket's end."""
+    """Every bucket from the one holding ``start`` to ``end`` (empty ones included), with the size at its end."""
+    if end <= start:
+        raise InvalidInput("must be after start", field="end")
     step = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
     first = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     if bucket == "day":
         first = first.replace(hour=0)
-    if end <= start:
-        raise InvalidInput("must be after start", field="end")
     if (end - first) / step > MAX_BUCKETS:
         raise InvalidInput(f"the period holds more than {MAX_BUCKETS} {bucket}s; use a larger bucket", field="bucket")
-    size, counted = changes(connection)
+    size, counted = changes(connection, workspace_id, object_id, start=first, end=end, bucket=bucket)
     by_key = {key: (entered, exited) for key, entered, exited in counted}
     points = []
     moment = first
@@ -104,23 +105,13 @@ def _series(
     return points
 
 
-def _bounds(start: datetime, bucket: Bucket) -> datetime:
-    moment = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    return moment.replace(hour=0) if bucket == "day" else moment
-
-
 def segment_sizes(
     database: Database, workspace_id: int, segment_id: int, *, start: datetime, end: datetime, bucket: Bucket
 ) -> list[SizePoint]:
     with database.transaction(write=False) as connection:
         _require_segment(connection, workspace_id, segment_id)
-        first = _bounds(start, bucket)
         return _series(
-            lambda c: history_repo.segment_changes(c, workspace_id, segment_id, start=first, end=end, bucket=bucket),
-            connection,
-            start=start,
-            end=end,
-            bucket=bucket,
+            connection, history_repo.segment_changes, workspace_id, segment_id, start=start, end=end, bucket=bucket
         )
 
 
@@ -130,27 +121,16 @@ def tag_sizes(
     with database.transaction(write=False) as connection:
         if labels_repo.get_tag(connection, workspace_id, tag_id) is None:
             raise NotFound(f"tag {tag_id} not found")
-        first = _bounds(start, bucket)
-        return _series(
-            lambda c: history_repo.tag_changes(c, workspace_id, tag_id, start=first, end=end, bucket=bucket),
-            connection,
-            start=start,
-            end=end,
-            bucket=bucket,
-        )
+        return _series(connection, history_repo.tag_changes, workspace_id, tag_id, start=start, end=end, bucket=bucket)
 
 
 def list_sizes(
     database: Database, workspace_id: int, list_id: int, *, start: datetime, end: datetime, bucket: Bucket
 ) -> list[SizePoint]:
+    """Subscribed fans over time."""
     with database.transaction(write=False) as connection:
         if labels_repo.get_list(connection, workspace_id, list_id) is None:
             raise NotFound(f"list {list_id} not found")
-        first = _bounds(start, bucket)
         return _series(
-            lambda c: history_repo.list_changes(c, workspace_id, list_id, start=first, end=end, bucket=bucket),
-            connection,
-            start=start,
-            end=end,
-            bucket=bucket,
+            connection, history_repo.list_changes, workspace_id, list_id, start=start, end=end, bucket=bucket
         )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from sqlalchemy import Connection, and_, case, func, literal, select
+from sqlalchemy import Connection, Table, and_, case, func, literal, select
 from sqlalchemy.sql import ColumnElement, Select
 
 from fanbase.db.tables import (
@@ -18,6 +18,22 @@ from fanbase.db.tables import (
 )
 
 Bucket = Literal["hour", "day"]
+
+
+class ChangesQuery(Protocol):
+    """Net size before ``start`` and (bucket key, entered, exited) per bucket, for one segment, tag or list."""
+
+    def __call__(
+        self,
+        connection: Connection,
+        workspace_id: int,
+        object_id: int,
+        /,
+        *,
+        start: datetime,
+        end: datetime,
+        bucket: Bucket,
+    ) -> tuple[int, list[tuple[str, int, int]]]: ...
 
 
 def bucket_key(column: Any, bucket: Bucket, dialect: str) -> ColumnElement[str]:
@@ -153,27 +169,27 @@ def _changes(
     return int(before), [(str(k), int(entered or 0), int(exited or 0)) for k, entered, exited in buckets]
 
 
+def _flagged(log: Table, key: str, flag: str, workspace_id: int, object_id: int) -> Select[Any]:
+    """A boolean-flagged ledger (entered / added) as (at, delta_in, delta_out) rows for one segment or tag."""
+    is_in = log.c[flag].is_(True)
+    return select(
+        log.c.at.label("at"),
+        case((is_in, 1), else_=0).label("delta_in"),
+        case((is_in, 0), else_=1).label("delta_out"),
+    ).where(log.c.workspace_id == workspace_id, log.c[key] == object_id)
+
+
 def segment_changes(
     connection: Connection, workspace_id: int, segment_id: int, *, start: datetime, end: datetime, bucket: Bucket
 ) -> tuple[int, list[tuple[str, int, int]]]:
-    log = segment_membership_log
-    source = select(
-        log.c.at.label("at"),
-        case((log.c.entered.is_(True), 1), else_=0).label("delta_in"),
-        case((log.c.entered.is_(True), 0), else_=1).label("delta_out"),
-    ).where(log.c.workspace_id == workspace_id, log.c.segment_id == segment_id)
+    source = _flagged(segment_membership_log, "segment_id", "entered", workspace_id, segment_id)
     return _changes(connection, source, start=start, end=end, bucket=bucket)
 
 
 def tag_changes(
     connection: Connection, workspace_id: int, tag_id: int, *, start: datetime, end: datetime, bucket: Bucket
 ) -> tuple[int, list[tuple[str, int, int]]]:
-    log = tag_membership_log
-    source = select(
-        log.c.at.label("at"),
-        case((log.c.added.is_(True), 1), else_=0).label("delta_in"),
-        case((log.c.added.is_(True), 0), else_=1).label("delta_out"),
-    ).where(log.c.workspace_id == workspace_id, log.c.tag_id == tag_id)
+    source = _flagged(tag_membership_log, "tag_id", "added", workspace_id, tag_id)
     return _changes(connection, source, start=start, end=end, bucket=bucket)
 
 
