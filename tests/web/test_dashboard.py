@@ -25,12 +25,19 @@ TIMEOUT = 30_000
 expect.set_options(timeout=TIMEOUT)
 
 
+def wait_until_live(page: Page) -> None:
+    """Wait for the page's websocket: NiceGUI sends clicks to the server over it, and a click made before its
+    handshake is dropped (the HTML, and so the table's text, arrives first)."""
+    page.wait_for_function("window.did_handshake === true", timeout=TIMEOUT)
+
+
 def sign_in(page: Page, site: Site, email: str) -> None:
     page.goto(f"{site.url}/login")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/segments$"), timeout=TIMEOUT)
+    wait_until_live(page)
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +146,7 @@ def test_open_the_segment_see_members_and_filter_the_fans(page: Page, site: Site
 def test_create_a_static_segment_and_add_a_fan(page: Page, site: Site) -> None:
     page.get_by_role("tab", name="Segment Manage").click()
     expect(page).to_have_url(re.compile(r"/segments$"))
+    wait_until_live(page)
     page.get_by_test_id("create-segment").click()
     dialog = page.get_by_test_id("segment-dialog")
     dialog.get_by_label("Name").fill(STATIC_NAME)
@@ -147,6 +155,7 @@ def test_create_a_static_segment_and_add_a_fan(page: Page, site: Site) -> None:
     expect(dialog).to_be_hidden()
     page.get_by_role("link", name=STATIC_NAME).click()
     expect(page.get_by_test_id("segment-size")).to_have_text("0")
+    wait_until_live(page)
     page.get_by_test_id("add-fan-email").fill("static.pick@example.com")
     page.get_by_test_id("add-fan").click()
     expect(page.get_by_test_id("members-table")).to_contain_text("static.pick@example.com")
@@ -178,6 +187,7 @@ def test_another_workspace_sees_none_of_it(browser: Any, site: Site, screenshots
 def test_tags_lists_analytics_and_a_fan_page_render(page: Page, site: Site, screenshots: Path) -> None:
     page.get_by_role("tab", name="Tags").click()
     expect(page).to_have_url(re.compile(r"/tags$"))
+    wait_until_live(page)
     tags = page.get_by_test_id("tags-table")
     expect(tags).to_contain_text("Browser VIP")
     tags.locator("tbody tr").filter(has_not_text="Browser VIP").first.get_by_role("button", name="Members").click()
@@ -186,6 +196,7 @@ def test_tags_lists_analytics_and_a_fan_page_render(page: Page, site: Site, scre
 
     page.get_by_role("tab", name="Lists").click()
     expect(page).to_have_url(re.compile(r"/lists$"))
+    wait_until_live(page)
     expect(page.get_by_test_id("lists-table")).to_contain_text("Browser Club")
     page.get_by_test_id("lists-table").get_by_role("button", name="Members").first.click()
     expect(page.get_by_test_id("list-members")).to_be_visible()
