@@ -36,6 +36,7 @@ from bench.stats import Timing, measure
 from fanbase.api.app import create_app
 from fanbase.core.models import EventIn, OrderIn, Preview, RuleIn, SegmentIn
 from fanbase.core.text import parse_rule_text
+from fanbase.db.compiler import CompiledRule
 from fanbase.db.engine import Database
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.tables import fans, segment_members, segment_membership_log, segments
@@ -135,7 +136,7 @@ def preview(database: Database, workspace_id: int, *, now: datetime, runs: int) 
         assert isinstance(shown, Preview)
         with database.engine.connect() as connection:
             context = load_context(connection, workspace_id)
-            condition = context.compile(context.validate(parse_rule_text(rule_text)), now=now)
+            condition = context.compile_for_workspace(context.validate(parse_rule_text(rule_text)), now=now)
             compiled, compiled_count = measure(
                 lambda condition=condition: segments_repo.count_matching(connection, workspace_id, condition),  # type: ignore[misc]
                 runs=runs,
@@ -377,13 +378,16 @@ def naive_rebuild(
     for name in names:
         with database.engine.connect() as connection:
             context = load_context(connection, workspace_id)
-            condition = context.compile(context.validate(parse_rule_text(SEGMENTS_BY_NAME[name].rule_text)), now=now)
+            rule = context.validate(parse_rule_text(SEGMENTS_BY_NAME[name].rule_text))
+            # The naive side asks fanbase's correlated SQL for its count and pages (LIMIT/OFFSET walks fans in id
+            # order); fanbase's side is its own set-based rebuild.
+            condition = context.compile(rule, now=now)
             connection.rollback()
 
             transaction = connection.begin()
             segment_id = _scratch_segment(connection, workspace_id, f"naive {name}", now=now)
             started = time.perf_counter()
-            total = segments_repo.count_matching(connection, workspace_id, condition)
+            total = segments_repo.count_matching(connection, workspace_id, CompiledRule(condition=condition))
             inserted = 0
             for offset in range(0, total, page_size):
                 page = connection.execute(
@@ -421,7 +425,7 @@ def naive_rebuild(
                 connection,
                 workspace_id,
                 segment_id,
-                should_be_member=condition,
+                should_be_member=context.compile_for_workspace(rule, now=now),
                 cause="build",
                 rule_version=0,
                 now=now,

@@ -22,7 +22,14 @@ from fanbase.core.fields import Catalogue, FieldType
 from fanbase.core.models import CustomFieldIn
 from fanbase.core.rules import Rule, reference_key
 from fanbase.core.text import format_rule
-from fanbase.db.compiler import ResolvedReferences, compile_rule, format_stored_datetime
+from fanbase.db.compiler import (
+    Form,
+    ResolvedReferences,
+    compile_batch,
+    compile_rule,
+    compile_rule_for_workspace,
+    format_stored_datetime,
+)
 from fanbase.db.engine import Database
 from fanbase.db.repositories import activity, bulk, labels, workspaces
 from fanbase.db.repositories import custom_fields as custom_fields_repo
@@ -243,17 +250,48 @@ def expected_snapshot(spec: FanSpec) -> FanSnapshot:
     )
 
 
+def sql_members_in_form(connection: Connection, dataset: Dataset, rule: Rule, *, now: datetime, form: Form) -> set[int]:
+    """The fans the rule selects, compiled in one form: correlated, set (derived tables), or batch (the write path,
+    asked for every fan and, separately, for every other fan — a batch must only answer for the fans it names)."""
+    arguments: dict[str, Any] = {
+        "workspace_id": dataset.workspace_id,
+        "now": now,
+        "catalogue": dataset.catalogue,
+        "references": dataset.references,
+        "dialect": connection.dialect.name,
+    }
+    match form:
+        case Form.CORRELATED:
+            expression = compile_rule(rule, **arguments)
+            rows = connection.execute(select(fans.c.id).where(fans.c.workspace_id == dataset.workspace_id, expression))
+            return set(rows.scalars())
+        case Form.SET:
+            return segments_repo.matching_ids(
+                connection, dataset.workspace_id, compile_rule_for_workspace(rule, **arguments)
+            )
+        case Form.BATCH:
+            selected: set[int] = set()
+            # A name no segment can have (names never hold NUL), so the rule is never inlined as a segment.
+            for fan_ids in (dataset.fan_ids[::2], dataset.fan_ids[1::2]):
+                if not fan_ids:
+                    continue
+                statement = compile_batch({"\x00rule": rule}, fan_ids=fan_ids, **arguments)
+                rows = connection.execute(statement).all()
+                assert {row[0] for row in rows} == set(fan_ids), "a batch answers for exactly the fans it names"
+                selected |= {row[0] for row in rows if row[1]}
+            return selected
+
+
 def sql_members(connection: Connection, dataset: Dataset, rule: Rule, *, now: datetime) -> set[int]:
-    expression = compile_rule(
-        rule,
-        workspace_id=dataset.workspace_id,
-        now=now,
-        catalogue=dataset.catalogue,
-        references=dataset.references,
-        dialect=connection.dialect.name,
-    )
-    rows = connection.execute(select(fans.c.id).where(fans.c.workspace_id == dataset.workspace_id, expression))
-    return set(rows.scalars())
+    """The fans the rule selects in SQL; every form of the compiler must select the same ones."""
+    results = {form: sql_members_in_form(connection, dataset, rule, now=now, form=form) for form in Form}
+    expected = results[Form.CORRELATED]
+    for form, actual in results.items():
+        assert actual == expected, (
+            f"the {form} form disagrees with the correlated form on\n  {format_rule(rule)}\n"
+            f"  only correlated: {sorted(expected - actual)}\n  only {form}: {sorted(actual - expected)}"
+        )
+    return expected
 
 
 def python_members(

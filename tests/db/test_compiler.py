@@ -112,7 +112,7 @@ FANS: dict[str, FanSpec] = {
         orders=(OrderSpec(amount=Decimal("0.01"), category="music", placed_at=NOW - 365 * DAY),),
         events=(
             EventSpec(
-                type="GIG_ATTENDED",
+                type="gig_attended",
                 occurred_at=NOW - 30 * DAY - MICROSECOND,
                 properties={"seats": 2.0, "price": None, "vip": False},
             ),

@@ -40,6 +40,7 @@ from rule_data import (
 
 from fanbase.core.evaluate import FanSnapshot
 from fanbase.core.fields import FAN_SOURCES, LIFECYCLE_STAGES, FieldType
+from fanbase.core.operators import fold_text
 from fanbase.core.rules import Rule, behaviour
 from fanbase.core.time import UNIT_LENGTHS, Duration, RelativeTime
 from fanbase.db.engine import Database
@@ -232,7 +233,8 @@ def make_fan(choose: Chooser, pools: Pools, index: int) -> FanSpec:
         OrderSpec(
             amount=pools.amount(choose),
             placed_at=pools.instant(choose),
-            category=pools.text(choose, limit=64),
+            # Stored as the API stores it (lower-cased): the database refuses any other (migration 0004).
+            category=pools.text(choose, limit=64).lower(),
             currency=choose.pick(("USD", "usd", "EUR", pools.text(choose, limit=3))),
             product=_maybe(choose, lambda: pools.text(choose)),
             status=choose.pick(("completed", "completed", "refunded")),
@@ -241,7 +243,7 @@ def make_fan(choose: Chooser, pools: Pools, index: int) -> FanSpec:
     )
     events = tuple(
         EventSpec(
-            type=choose.pick(("gig_attended", "email_opened", pools.text(choose, limit=64))),
+            type=choose.pick(("gig_attended", "email_opened", fold_text(pools.text(choose, limit=64)))),
             occurred_at=pools.instant(choose),
             properties={key: _property_value(choose, pools) for key in PROPERTY_KEYS if choose.flip()},
         )

@@ -363,6 +363,13 @@ class _Evaluator:
         return _compare(result, spec=result_spec, op=condition.op, value=condition.value, now=self.now)
 
 
+def holds_without_rows(condition: BehaviourCondition, *, now: datetime, catalogue: Catalogue = CORE_CATALOGUE) -> bool:
+    """Whether a behaviour condition holds for a fan with no rows at all (count 0, sum 0, min/max/first/last
+    missing): ``count(…) = 0`` does, ``count(…) >= 2`` does not. Set-based compilers decide from it whether a fan
+    absent from an aggregate's groups matches."""
+    return _Evaluator(FanSnapshot(), now=now, catalogue=catalogue).behaviour(condition)
+
+
 def evaluate(rule: Rule, fan: FanSnapshot, *, now: datetime, catalogue: Catalogue = CORE_CATALOGUE) -> bool:
     """Whether ``fan`` matches the (validated) ``rule`` at ``now``.
 

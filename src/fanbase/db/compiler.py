@@ -29,10 +29,11 @@ become ``EXISTS`` / ``NOT EXISTS``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, TypeAlias, assert_never
 
 from sqlalchemy import (
@@ -63,9 +64,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnClause
+from sqlalchemy.sql.selectable import FromClause, Subquery
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from fanbase.core.dependencies import TimeDependency, TimeDependencyKind
+from fanbase.core.evaluate import FanSnapshot, evaluate, holds_without_rows
 from fanbase.core.fields import (
     SOURCE_ORDER_STATUS,
     Aggregate,
@@ -77,7 +80,7 @@ from fanbase.core.fields import (
     aggregate_result_spec,
     property_key,
 )
-from fanbase.core.operators import Constant, Op, build_condition, combine, comparison_type
+from fanbase.core.operators import OPERATORS, Constant, Op, build_condition, combine, comparison_type
 from fanbase.core.rules import (
     AllOf,
     AnyOf,
@@ -106,6 +109,11 @@ from fanbase.db.tables import events, fan_tags, fans, list_members, orders, segm
 from fanbase.db.types import UTCDateTime
 
 SQL: TypeAlias = ColumnElement[Any]
+
+# Columns whose stored text is already folded (ASCII A-Z → a-z), so rules compare them as stored, where their indexes
+# serve: event types are slugs and order categories are lower-cased on the way in, and migration 0004's CHECK
+# constraints hold every other writer to it.
+STORED_FOLDED: tuple[ColumnElement[Any], ...] = (events.c.type, orders.c.category)
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
@@ -178,7 +186,11 @@ class SQLPrimitives:
     def is_never_null(self, value: SQL) -> bool:
         # A NOT NULL column or a marked expression: the missing-value guard would only repeat it (for a subquery,
         # make the database run it twice).
-        return id(value) in self._never_null or (isinstance(value, Column) and not value.nullable)
+        # Only a base table's column: a derived table's column proxies its source's NOT NULL, but after the LEFT
+        # JOIN that brings it to fans it is NULL for every fan without a row there.
+        return id(value) in self._never_null or (
+            isinstance(value, Column) and isinstance(value.table, Table) and not value.nullable
+        )
 
     def bind(self, left: SQL, value: Constant) -> SQL:
         """A bound parameter for ``value``, typed so that it compares with ``left`` as stored."""
@@ -228,6 +240,8 @@ class SQLPrimitives:
         return true() if self.is_never_null(value) else value.is_not(None)
 
     def fold(self, value: SQL) -> SQL:
+        if any(value is column for column in STORED_FOLDED):
+            return value
         if self.dialect == POSTGRESQL:
             # lower() under "C" folds A-Z only, like SQLite's lower() and the core's fold_text.
             return func.lower(value.collate("C"), type_=String())
@@ -378,6 +392,69 @@ class _Rows:
     group_key: SQL
 
 
+class Form(StrEnum):
+    """How a rule's subqueries are shaped; all three select exactly the same fans (the property tests hold them to it).
+
+    - ``CORRELATED``: tags, lists, segments and behaviour are subqueries correlated to ``fans.id``. Right for a few
+      fans (a scheduler tick's crossings, a page of fans): each costs an index probe per fan.
+    - ``SET``: each condition that reads another table is a derived table of fan ids over the whole workspace —
+      ``SELECT fan_id … GROUP BY fan_id [aggregate]`` — LEFT JOINed to ``fans`` (``CompiledRule.joins``). Right for
+      a whole workspace (preview, build, refresh, verify): each table is read once, in one range of one index,
+      instead of probed once per fan. A LEFT JOIN rather than ``fans.id IN (…)`` keeps PostgreSQL from planning
+      an unhashed subplan (a scan per fan) under ``or`` / ``not``.
+    - ``BATCH``: for many rules over a given list of fans (a write): one pass over each activity table for those
+      fans computes every behaviour aggregate of every rule at once (``count(*) FILTER (WHERE …)``), LEFT JOINed
+      to the fans; tags, lists and segments are correlated probes.
+    """
+
+    CORRELATED = "correlated"
+    SET = "set"
+    BATCH = "batch"
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A rule as SQL: ``condition`` over ``fans`` and ``joins``, derived tables keyed by ``fan_id`` (at most one row
+    per fan) that a query must LEFT JOIN to ``fans`` — ``select(…).select_from(fans_joined(compiled))``. Empty for
+    the correlated form. The condition is never NULL."""
+
+    condition: ColumnElement[bool]
+    joins: tuple[Subquery, ...] = ()
+    # Whether a fan with no row in any joined table (no tags, lists, segments, orders or events) matches.
+    matches_absent_fans: bool = True
+
+
+def fans_joined(*compiled: CompiledRule) -> FromClause:
+    """``fans`` LEFT JOIN every derived table the compiled rules read (each once)."""
+    source: FromClause = fans
+    seen: set[int] = set()
+    for item in compiled:
+        for table in item.joins:
+            if id(table) not in seen:
+                seen.add(id(table))
+                source = source.outerjoin(table, table.c.fan_id == fans.c.id)
+    return source
+
+
+def behaviour_conditions(rule: Rule) -> Iterator[BehaviourCondition]:
+    """The behaviour leaves of a rule, in order."""
+    match rule:
+        case AllOf(rules=children) | AnyOf(rules=children):
+            for child in children:
+                yield from behaviour_conditions(child)
+        case Not(rule=child):
+            yield from behaviour_conditions(child)
+        case CountOf() | SumOf() | MinOf() | MaxOf() | FirstOf() | LastOf():
+            yield rule
+        case FieldCondition() | HasTag() | InList() | InSegment():
+            return
+        case _:
+            assert_never(rule)
+
+
+_SOURCE_TABLES: dict[Source, Table] = {Source.ORDERS: orders, Source.REFUNDS: orders, Source.EVENTS: events}
+
+
 class _Compiler:
     def __init__(
         self,
@@ -387,6 +464,7 @@ class _Compiler:
         catalogue: Catalogue,
         references: ResolvedReferences,
         dialect: str,
+        form: Form = Form.CORRELATED,
     ) -> None:
         self.p = SQLPrimitives(dialect)
         self.dialect = dialect
@@ -394,9 +472,35 @@ class _Compiler:
         self.now = require_aware(now, what="now")
         self.catalogue = catalogue
         self.references = references
+        self.form = form
+        # SET: the derived tables made so far, by what they select (a rule naming the same thing twice joins once).
+        self.derived_tables: dict[Hashable, Subquery] = {}
+        # BATCH: the aggregate column of each behaviour condition, and the per-table passes that hold them.
+        self.batch_columns: dict[tuple[Aggregate, BehaviourQuery], SQL] = {}
+        self.batch_tables: list[Subquery] = []
+        # BATCH: rules of segments evaluated in the same statement, by reference key: a segment condition on one of
+        # them is that segment's rule (its stored membership is about to be made equal to it), compiled once.
+        self.inline_segments: Mapping[str, Rule] = {}
+        self._inlined: dict[str, SQL] = {}
 
     def workspace(self) -> SQL:
         return literal(self.workspace_id, BigInteger())
+
+    def compiled(self, rule: Rule) -> CompiledRule:
+        condition = self.rule(rule)
+        return CompiledRule(
+            condition=condition,
+            joins=tuple(self.derived_tables.values()),
+            matches_absent_fans=evaluate(rule, FanSnapshot(), now=self.now, catalogue=self.catalogue),
+        )
+
+    def derived(self, key: Hashable, statement: Select[Any]) -> Subquery:
+        """SET form: the derived table of ``statement`` (its first column labelled ``fan_id``), made once per key."""
+        table = self.derived_tables.get(key)
+        if table is None:
+            table = statement.subquery()
+            self.derived_tables[key] = table
+        return table
 
     def rule(self, rule: Rule) -> SQL:
         match rule:
@@ -417,10 +521,11 @@ class _Compiler:
                 tag_id = self.references.tags.get(reference_key(name))
                 if tag_id is None:
                     return false()
-                return exists().where(
+                return self.fans_in(
+                    ("tag", tag_id),
+                    fan_tags.c.fan_id,
                     fan_tags.c.workspace_id == self.workspace(),
                     fan_tags.c.tag_id == literal(tag_id, BigInteger()),
-                    fan_tags.c.fan_id == fans.c.id,
                 )
             case InList(list_name=name, status=status):
                 list_id = self.references.lists.get(reference_key(name))
@@ -429,25 +534,41 @@ class _Compiler:
                 conditions = [
                     list_members.c.workspace_id == self.workspace(),
                     list_members.c.list_id == literal(list_id, BigInteger()),
-                    list_members.c.fan_id == fans.c.id,
                 ]
                 if status is not ListStatus.ANY:
                     conditions.append(list_members.c.status == literal(status.value, String()))
-                return exists().where(*conditions)
+                return self.fans_in(("list", list_id, status), list_members.c.fan_id, *conditions)
             case InSegment(segment=name):
+                key = reference_key(name)
+                if key in self.inline_segments:
+                    return self.inlined_segment(key)
                 # The other segment's stored membership: never its rule (no recursion, no cycles at run time).
-                segment_id = self.references.segments.get(reference_key(name))
+                segment_id = self.references.segments.get(key)
                 if segment_id is None:
                     return false()
-                return exists().where(
+                return self.fans_in(
+                    ("segment", segment_id),
+                    segment_members.c.fan_id,
                     segment_members.c.workspace_id == self.workspace(),
                     segment_members.c.segment_id == literal(segment_id, BigInteger()),
-                    segment_members.c.fan_id == fans.c.id,
                 )
             case CountOf() | SumOf() | MinOf() | MaxOf() | FirstOf() | LastOf():
                 return self.behaviour(rule)
             case _:
                 assert_never(rule)
+
+    def inlined_segment(self, key: str) -> SQL:
+        if key not in self._inlined:
+            self._inlined[key] = self.rule(self.inline_segments[key])
+        return self._inlined[key]
+
+    def fans_in(self, key: Hashable, fan_id: ColumnElement[int], *conditions: SQL) -> SQL:
+        """The fan has a row of a table keyed (workspace, thing, fan): a tag, a list membership, a segment's."""
+        if self.form is Form.SET:
+            # The primary keys lead with (workspace_id, thing_id): one range scan, already in fan order.
+            table = self.derived(key, select(fan_id.label("fan_id")).where(*conditions))
+            return table.c.fan_id.is_not(None)
+        return exists().where(*conditions, fan_id == fans.c.id)
 
     def fan_field(self, spec: FieldSpec, compared_as: FieldType) -> SQL:
         if self.catalogue.is_custom(spec.name):
@@ -493,8 +614,10 @@ class _Compiler:
             key = property_key(spec.name)
             if key is not None:
                 return _json_view(events.c.properties, key, compared_as, self.dialect)
-            return events.c[spec.name]
-        return orders.c[_ORDER_COLUMNS.get(spec.name, spec.name)]
+            column = events.c[spec.name]
+        else:
+            column = orders.c[_ORDER_COLUMNS.get(spec.name, spec.name)]
+        return column
 
     def where(self, where: Where, source: Source) -> SQL:
         match where:
@@ -514,14 +637,49 @@ class _Compiler:
             case _:
                 assert_never(where)
 
+    def measure(self, condition: BehaviourCondition, rows: _Rows) -> tuple[SQL, FieldSpec]:
+        """The aggregate's SQL over ``rows`` (to be grouped by fan) and the type its result compares as. Sum over no
+        rows is 0, as total_spent is for a fan with no orders; min/max/first/last over none are NULL."""
+        aggregate, query = condition.aggregate, condition.query
+        measured = None if query.field is None else self.catalogue.source_field(query.of, query.field)
+        result_spec = aggregate_result_spec(aggregate, measured)
+        match aggregate:
+            case Aggregate.COUNT:
+                return func.count(), result_spec
+            case Aggregate.SUM:
+                assert measured is not None
+                column = self.row_field(query.of, measured, measured.type)
+                return func.coalesce(func.sum(column), literal(0, BigInteger())), result_spec
+            case Aggregate.MIN | Aggregate.MAX:
+                assert measured is not None
+                column = self.row_field(query.of, measured, measured.type)
+                return (func.min if aggregate is Aggregate.MIN else func.max)(column), result_spec
+            case Aggregate.FIRST:
+                return func.min(rows.time), result_spec
+            case Aggregate.LAST:
+                return func.max(rows.time), result_spec
+            case _:
+                assert_never(aggregate)
+
     def behaviour(self, condition: BehaviourCondition) -> SQL:
+        match self.form:
+            case Form.CORRELATED:
+                return self.behaviour_correlated(condition)
+            case Form.SET:
+                return self.behaviour_set(condition)
+            case Form.BATCH:
+                return self.behaviour_batch(condition)
+            case _:
+                assert_never(self.form)
+
+    def behaviour_correlated(self, condition: BehaviourCondition) -> SQL:
         aggregate, query = condition.aggregate, condition.query
         rows = self.rows(query)
         if aggregate is Aggregate.COUNT and (shortcut := _existence(condition.op, condition.value)) is not None:
-            found = exists().where(rows.condition)
+            # The table is named: a condition that folds to false (a constant with NUL) would leave no FROM at all.
+            found = exists().select_from(rows.table).where(rows.condition)
             return found if shortcut else not_(found)
-        measured = None if query.field is None else self.catalogue.source_field(query.of, query.field)
-        result_spec = aggregate_result_spec(aggregate, measured)
+        value, result_spec = self.measure(condition, rows)
         subject: SQL
         match aggregate:
             case Aggregate.COUNT:
@@ -529,26 +687,84 @@ class _Compiler:
                     select(func.count()).select_from(rows.table).where(rows.condition).scalar_subquery()
                 )
             case Aggregate.SUM:
-                assert measured is not None
-                column = self.row_field(query.of, measured, measured.type)
-                # Sum over no rows is 0, as total_spent is for a fan with no orders.
-                subject = self.p.mark_never_null(
-                    select(func.coalesce(func.sum(column), literal(0, BigInteger())))
-                    .where(rows.condition)
-                    .scalar_subquery()
-                )
+                subject = self.p.mark_never_null(select(value).where(rows.condition).scalar_subquery())
             case Aggregate.MIN | Aggregate.MAX | Aggregate.FIRST | Aggregate.LAST:
-                if aggregate in (Aggregate.MIN, Aggregate.MAX):
-                    assert measured is not None
-                    column = self.row_field(query.of, measured, measured.type)
-                else:
-                    column = rows.time
-                extreme = func.min if aggregate in (Aggregate.MIN, Aggregate.FIRST) else func.max
                 # GROUP BY fan_id changes nothing (one fan: one row or none, i.e. NULL) but keeps SQLite's
                 # min/max optimisation from walking a workspace-wide time index backwards for every fan.
-                subject = select(extreme(column)).where(rows.condition).group_by(rows.group_key).scalar_subquery()
+                subject = select(value).where(rows.condition).group_by(rows.group_key).scalar_subquery()
             case _:
                 assert_never(aggregate)
+        return build_condition(
+            self.p, subject, field_type=result_spec.type, op=condition.op, value=condition.value, now=self.now
+        )
+
+    def absent_fans_match(self, condition: BehaviourCondition) -> bool:
+        return holds_without_rows(condition, now=self.now, catalogue=self.catalogue)
+
+    def behaviour_set(self, condition: BehaviourCondition) -> SQL:
+        aggregate, query = condition.aggregate, condition.query
+        rows = self.rows(query, correlated=False)
+        fan_id = rows.group_key.label("fan_id")
+        if aggregate is Aggregate.COUNT and (shortcut := _existence(condition.op, condition.value)) is not None:
+            table = self.derived(("some", query), select(fan_id).where(rows.condition).group_by(rows.group_key))
+            found = table.c.fan_id.is_not(None)
+            return found if shortcut else not_(found)
+        value, result_spec = self.measure(condition, rows)
+        table = self.derived(
+            (aggregate, query),
+            select(fan_id, value.label("value")).where(rows.condition).group_by(rows.group_key),
+        )
+        return self.compare_aggregate(condition, table.c.value, result_spec)
+
+    def compare_aggregate(self, condition: BehaviourCondition, value: SQL, result_spec: FieldSpec) -> SQL:
+        """``value`` is the aggregate after a LEFT JOIN: NULL for a fan without rows. A count or sum is 0 then: when
+        the condition holds at 0 (or its operator is defined on a missing value, like is_not_set) the value is
+        coalesced; otherwise the missing-value guard already makes the comparison false, and leaving the value bare
+        lets PostgreSQL turn the LEFT JOIN into an inner join."""
+        subject = value
+        if condition.aggregate in (Aggregate.COUNT, Aggregate.SUM) and (
+            OPERATORS[condition.op].accepts_missing or self.absent_fans_match(condition)
+        ):
+            subject = self.p.mark_never_null(func.coalesce(value, literal(0, BigInteger())))
+        return build_condition(
+            self.p, subject, field_type=result_spec.type, op=condition.op, value=condition.value, now=self.now
+        )
+
+    def prepare_batch(self, conditions: Iterable[BehaviourCondition], fan_ids: Sequence[int]) -> None:
+        """BATCH: one grouped pass per activity table over the given fans, one FILTERed aggregate per condition."""
+        columns: dict[Table, list[tuple[tuple[Aggregate, BehaviourQuery], SQL]]] = {}
+        for condition in conditions:
+            key = (condition.aggregate, condition.query)
+            table = _SOURCE_TABLES[condition.query.of]
+            if any(existing == key for existing, _ in columns.get(table, ())):
+                continue
+            rows = self.rows(condition.query, correlated=False)
+            value, _ = self.measure(condition, rows)
+            if condition.aggregate is Aggregate.SUM:
+                # FILTER applies inside the sum; coalescing happens after the join (a fan may have no rows at all).
+                measured = self.catalogue.source_field(condition.query.of, condition.query.field or "")
+                assert measured is not None
+                value = func.sum(self.row_field(condition.query.of, measured, measured.type))
+            columns.setdefault(table, []).append((key, value.filter(rows.condition)))
+        for table, aggregates in columns.items():
+            labelled = [value.label(f"a{index}") for index, (_, value) in enumerate(aggregates)]
+            subquery = (
+                select(table.c.fan_id.label("fan_id"), *labelled)
+                .where(table.c.workspace_id == self.workspace(), table.c.fan_id.in_(fan_ids))
+                .group_by(table.c.fan_id)
+                .subquery()
+            )
+            self.batch_tables.append(subquery)
+            for index, (key, _) in enumerate(aggregates):
+                self.batch_columns[key] = subquery.c[f"a{index}"]
+
+    def behaviour_batch(self, condition: BehaviourCondition) -> SQL:
+        value = self.batch_columns[(condition.aggregate, condition.query)]
+        _, result_spec = self.measure(condition, self.rows(condition.query, correlated=False))
+        subject = value
+        if condition.aggregate in (Aggregate.COUNT, Aggregate.SUM):
+            # A fan with no rows in the table has no group at all: count and sum are 0 for it.
+            subject = self.p.mark_never_null(func.coalesce(value, literal(0, BigInteger())))
         return build_condition(
             self.p, subject, field_type=result_spec.type, op=condition.op, value=condition.value, now=self.now
         )
@@ -574,7 +790,7 @@ def compile_rule(
     references: ResolvedReferences,
     dialect: str,
 ) -> ColumnElement[bool]:
-    """The (validated) rule as one boolean expression correlated to ``fans``; never NULL.
+    """The (validated) rule as one boolean expression correlated to ``fans`` (the correlated form); never NULL.
 
     Use it as ``select(fans.c.id).where(fans.c.workspace_id == workspace_id, expression)``. ``dialect`` is the
     engine's dialect name (``"sqlite"`` or ``"postgresql"``); ``now`` resolves every relative time.
@@ -584,6 +800,62 @@ def compile_rule(
     )
     expression: ColumnElement[bool] = compiler.rule(rule)
     return expression
+
+
+def compile_rule_for_workspace(
+    rule: Rule,
+    *,
+    workspace_id: int,
+    now: datetime,
+    catalogue: Catalogue,
+    references: ResolvedReferences,
+    dialect: str,
+) -> CompiledRule:
+    """The rule in the set form, for evaluating it over a whole workspace: use it as
+    ``select(fans.c.id).select_from(fans_joined(compiled)).where(fans.c.workspace_id == …, compiled.condition)``."""
+    compiler = _Compiler(
+        workspace_id=workspace_id, now=now, catalogue=catalogue, references=references, dialect=dialect, form=Form.SET
+    )
+    return compiler.compiled(rule)
+
+
+def compile_batch(
+    rules: Mapping[str, Rule],
+    *,
+    fan_ids: Sequence[int],
+    workspace_id: int,
+    now: datetime,
+    catalogue: Catalogue,
+    references: ResolvedReferences,
+    dialect: str,
+) -> Select[Any]:
+    """One statement evaluating several rules for the given fans: ``SELECT fans.id, <rule 1>, <rule 2>, …`` in the
+    order of ``rules`` (keyed by the ``reference_key`` of their segments' names), each column a boolean (SQLite:
+    0/1), never NULL; one row per existing fan of the workspace among ``fan_ids``.
+
+    A rule naming a segment of the same batch reads that segment's rule rather than its stored membership, so one
+    statement gives a segment of segments its prerequisites' new membership.
+    """
+    compiler = _Compiler(
+        workspace_id=workspace_id,
+        now=now,
+        catalogue=catalogue,
+        references=references,
+        dialect=dialect,
+        form=Form.BATCH,
+    )
+    compiler.inline_segments = rules
+    scope = list(fan_ids)
+    compiler.prepare_batch((condition for rule in rules.values() for condition in behaviour_conditions(rule)), scope)
+    columns = [compiler.inlined_segment(key).label(f"s{index}") for index, key in enumerate(rules)]
+    source: FromClause = fans
+    for table in compiler.batch_tables:
+        source = source.outerjoin(table, table.c.fan_id == fans.c.id)
+    return (
+        select(fans.c.id, *columns)
+        .select_from(source)
+        .where(fans.c.workspace_id == compiler.workspace(), fans.c.id.in_(scope))
+    )
 
 
 def time_crossings(

@@ -179,9 +179,14 @@ events = Table(
     _workspace_fk("fan_id", table="fans"),
     UniqueConstraint("workspace_id", "id"),
     Index("ix_events_workspace_fan_type_occurred", "workspace_id", "fan_id", "type", "occurred_at"),
-    Index("ix_events_workspace_type_occurred", "workspace_id", "type", "occurred_at"),
-    Index("ix_events_workspace_occurred", "workspace_id", "occurred_at"),
+    # Whole-workspace behaviour conditions read one range of these and group by fan without visiting the table:
+    # a type's rows in fan order, and a short window's rows (of a type, or of all) with their fan (migration 0004).
+    Index("ix_events_workspace_type_fan_occurred", "workspace_id", "type", "fan_id", "occurred_at"),
+    Index("ix_events_workspace_type_occurred_fan", "workspace_id", "type", "occurred_at", "fan_id"),
+    Index("ix_events_workspace_occurred_fan", "workspace_id", "occurred_at", "fan_id"),
 )
+# events.type and orders.category are stored folded (ASCII A-Z → a-z), which migration 0004 enforces (a CHECK on
+# PostgreSQL, triggers on SQLite): rules compare them as stored (compiler.STORED_FOLDED).
 
 tags = Table(
     "tags",

@@ -18,9 +18,8 @@ from sqlalchemy import Connection
 from fanbase.core.dependencies import relative_time_conditions
 from fanbase.core.fields import Source
 from fanbase.core.rules import reference_key
-from fanbase.db.compiler import next_boundary_queries, time_crossings
+from fanbase.db.compiler import CompiledRule, next_boundary_queries, time_crossings
 from fanbase.db.engine import Database
-from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import scheduler as scheduler_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories.sql import chunks
@@ -74,7 +73,7 @@ def segments_changed(names: Collection[str]) -> Change:
     return Change(segments=frozenset(reference_key(name) for name in names))
 
 
-def _reads(context: RuleContext, segment_id: int, change: Change, changed_segments: set[str]) -> bool:
+def _reads(context: RuleContext, segment_id: int, change: Change) -> bool:
     if change.is_new_fan:
         return True
     refs = references_of(context.segment_rules[segment_id])
@@ -83,8 +82,23 @@ def _reads(context: RuleContext, segment_id: int, change: Change, changed_segmen
         or refs.tags & change.tags
         or refs.lists & change.lists
         or refs.sources & change.sources
-        or refs.segments & (change.segments | changed_segments)
+        or refs.segments & change.segments
     )
+
+
+def affected_segments(context: RuleContext, change: Change) -> list[int]:
+    """The dynamic segments whose rules read what changed, and the segments built on those, in evaluation order."""
+    affected: list[int] = []
+    names: set[str] = set()
+    for segment_id in context.evaluation_order():
+        if _reads(context, segment_id, change) or references_of(context.segment_rules[segment_id]).segments & names:
+            affected.append(segment_id)
+            names.add(reference_key(context.segment_rows[segment_id].name))
+    return affected
+
+
+# Fans per evaluation statement on the write path (each is bound twice per activity table and once for fans).
+BATCH_FANS = 1000
 
 
 def apply_change(
@@ -98,33 +112,38 @@ def apply_change(
     context: RuleContext | None = None,
 ) -> dict[int, tuple[int, int]]:
     """Re-evaluate the touched fans against the segments that can depend on the change; returns per segment
-    (entered, exited) for those that moved."""
+    (entered, exited) for those that moved.
+
+    Per chunk of fans, one statement evaluates every affected segment (``RuleContext.batch``: a segment built on
+    another of them reads that one's rule, so dependency order holds inside the statement), one reads their stored
+    membership, and the differences are written in a few statements (``record_membership_changes``).
+    """
     if not fan_ids:
         return {}
     context = context or load_context(connection, workspace_id)
+    segment_ids = affected_segments(context, change)
+    if not segment_ids:
+        return {}
+    versions = {segment_id: context.segment_rows[segment_id].rule_version for segment_id in segment_ids}
     moved: dict[int, tuple[int, int]] = {}
-    changed_segments: set[str] = set()
-    ordered_ids = sorted(set(fan_ids))
-    for segment_id in context.evaluation_order():
-        if not _reads(context, segment_id, change, changed_segments):
-            continue
-        condition = context.compile(context.segment_rules[segment_id], now=now)
-        entered = exited = 0
-        for chunk in chunks(ordered_ids):
-            step = segments_repo.apply_membership(
-                connection,
-                workspace_id,
-                segment_id,
-                should_be_member=condition,
-                among=fans_repo.id_in(chunk),
-                cause=cause,
-                rule_version=context.segment_rows[segment_id].rule_version,
-                now=now,
-            )
-            entered, exited = entered + step[0], exited + step[1]
-        if entered or exited:
-            moved[segment_id] = (entered, exited)
-            changed_segments.add(reference_key(context.segment_rows[segment_id].name))
+    for chunk in chunks(sorted(set(fan_ids)), BATCH_FANS):
+        should: dict[int, set[int]] = {segment_id: set() for segment_id in segment_ids}
+        for row in connection.execute(context.batch(segment_ids, chunk, now=now)):
+            for segment_id, is_member in zip(segment_ids, row[1:], strict=True):
+                if is_member:
+                    should[segment_id].add(row[0])
+        stored = segments_repo.memberships_of(connection, workspace_id, chunk, segment_ids)
+        changes = {
+            segment_id: (should[segment_id] - stored[segment_id], stored[segment_id] - should[segment_id])
+            for segment_id in segment_ids
+        }
+        changes = {segment_id: moves for segment_id, moves in changes.items() if moves[0] or moves[1]}
+        segments_repo.record_membership_changes(
+            connection, workspace_id, changes, cause=cause, rule_versions=versions, now=now
+        )
+        for segment_id, (entered, exited) in changes.items():
+            before = moved.get(segment_id, (0, 0))
+            moved[segment_id] = (before[0] + len(entered), before[1] + len(exited))
     return moved
 
 
@@ -171,6 +190,7 @@ def apply_time(database: Database, workspace_id: int, *, now: datetime) -> TickR
                     catalogue=context.catalogue,
                     dialect=context.dialect,
                 )
+            rule = context.segment_rules[segment_id]
             try:
                 # A savepoint per segment: one failing rule is recorded on its segment (last_error) and the
                 # others still move on time — never silently skipped, never blocking the rest.
@@ -179,7 +199,10 @@ def apply_time(database: Database, workspace_id: int, *, now: datetime) -> TickR
                         connection,
                         workspace_id,
                         segment_id,
-                        should_be_member=context.compile(context.segment_rules[segment_id], now=now),
+                        # The first tick evaluates whole segments; later ones the few fans that crossed a boundary.
+                        should_be_member=context.compile_for_workspace(rule, now=now)
+                        if among is None
+                        else CompiledRule(condition=context.compile(rule, now=now)),
                         among=among,
                         cause="time",
                         rule_version=context.segment_rows[segment_id].rule_version,

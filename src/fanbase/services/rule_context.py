@@ -4,19 +4,26 @@ names of its tags, lists and segments. Validation uses the names; the SQL compil
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, Select
 
 from fanbase.core.dependencies import RuleReferences, collect_references
 from fanbase.core.fields import Catalogue, FieldSpec, FieldType
 from fanbase.core.rules import References, Rule, parse_rule_json, reference_key, validate_rule
 from fanbase.core.text import parse_rule_text
-from fanbase.db.compiler import ResolvedReferences, compile_rule
+from fanbase.db.compiler import (
+    CompiledRule,
+    ResolvedReferences,
+    compile_batch,
+    compile_rule,
+    compile_rule_for_workspace,
+)
 from fanbase.db.repositories import labels as labels_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.tables import lists, tags
@@ -54,6 +61,34 @@ class RuleContext:
     def compile(self, rule: Rule, *, now: datetime) -> ColumnElement[bool]:
         return compile_rule(
             rule,
+            workspace_id=self.workspace_id,
+            now=now,
+            catalogue=self.catalogue,
+            references=self.resolved(),
+            dialect=self.dialect,
+        )
+
+    def compile_for_workspace(self, rule: Rule, *, now: datetime) -> CompiledRule:
+        """The set form: for evaluating a rule over every fan of the workspace at once."""
+        return compile_rule_for_workspace(
+            rule,
+            workspace_id=self.workspace_id,
+            now=now,
+            catalogue=self.catalogue,
+            references=self.resolved(),
+            dialect=self.dialect,
+        )
+
+    def batch(self, segment_ids: Sequence[int], fan_ids: Sequence[int], *, now: datetime) -> Select[Any]:
+        """One statement: ``(fan id, member of segment 1?, member of segment 2?, …)`` for the given fans, with the
+        segments' rules in the given order (a segment naming another of them reads that one's rule)."""
+        rules = {
+            reference_key(self.segment_rows[segment_id].name): self.segment_rules[segment_id]
+            for segment_id in segment_ids
+        }
+        return compile_batch(
+            rules,
+            fan_ids=fan_ids,
             workspace_id=self.workspace_id,
             now=now,
             catalogue=self.catalogue,

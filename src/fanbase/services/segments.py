@@ -35,7 +35,7 @@ from fanbase.core.models import (
 from fanbase.core.rules import AllOf, AnyOf, Rule, reference_key, rule_to_json
 from fanbase.core.templates import TEMPLATES, TEMPLATES_BY_KEY
 from fanbase.core.text import format_rule
-from fanbase.db.compiler import time_crossings
+from fanbase.db.compiler import CompiledRule, time_crossings
 from fanbase.db.engine import Database
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import segments as segments_repo
@@ -98,7 +98,7 @@ def _rebuild(
         connection,
         context.workspace_id,
         segment_id,
-        should_be_member=context.compile(context.segment_rules[segment_id], now=now),
+        should_be_member=context.compile_for_workspace(context.segment_rules[segment_id], now=now),
         among=among,
         cause=cause,
         rule_version=row.rule_version,
@@ -298,9 +298,11 @@ def preview(database: Database, workspace_id: int, data: RuleIn, *, now: datetim
     with database.transaction(write=False) as connection:
         context = load_context(connection, workspace_id)
         rule = context.validate(parse_rule_input(data.rule, data.rule_text))
-        condition = context.compile(rule, now=now)
-        count = segments_repo.count_matching(connection, workspace_id, condition)
-        sample_rows = segments_repo.sample_matching(connection, workspace_id, condition, limit=PREVIEW_SAMPLE_SIZE)
+        # One evaluation of the rule over the workspace gives both the count and the sample's ids.
+        count, sample_ids = segments_repo.count_and_first_ids(
+            connection, workspace_id, context.compile_for_workspace(rule, now=now), limit=PREVIEW_SAMPLE_SIZE
+        )
+        sample_rows = segments_repo.fans_by_ids(connection, workspace_id, sample_ids)
         sample = fans_service.present(
             connection, workspace_id, fans_repo.hydrate_fans(connection, workspace_id, sample_rows)
         )
@@ -311,7 +313,7 @@ def preview(database: Database, workspace_id: int, data: RuleIn, *, now: datetim
             counts = [count]
         else:
             counts = segments_repo.count_each(
-                connection, workspace_id, [context.compile(part, now=now) for _, part in parts]
+                connection, workspace_id, [context.compile_for_workspace(part, now=now) for _, part in parts]
             )
         symbol = _currency_symbol(connection, workspace_id)
         return Preview(
@@ -339,14 +341,15 @@ def impact(database: Database, workspace_id: int, segment_id: int, data: RuleIn,
         if row.kind != "dynamic":
             raise InvalidInput("a static segment has no rule", field="rule")
         rule = context.validate(parse_rule_input(data.rule, data.rule_text), current_segment=row.name)
-        new = context.compile(rule, now=now)
+        new = context.compile_for_workspace(rule, now=now)
         member = segments_repo.is_member(workspace_id, segment_id)
-        joining, leaving = new & ~member, ~new & member
+        joining = CompiledRule(condition=new.condition & ~member, joins=new.joins)
+        leaving = CompiledRule(condition=~new.condition & member, joins=new.joins)
         joining_count, leaving_count, size_after = segments_repo.count_each(
             connection, workspace_id, [joining, leaving, new]
         )
 
-        def sample(condition: Any) -> list[Fan]:
+        def sample(condition: CompiledRule) -> list[Fan]:
             rows = segments_repo.sample_matching(connection, workspace_id, condition, limit=PREVIEW_SAMPLE_SIZE)
             return fans_service.present(
                 connection, workspace_id, fans_repo.hydrate_fans(connection, workspace_id, rows)
@@ -373,7 +376,8 @@ def verify(database: Database, workspace_id: int, *, now: datetime) -> list[Segm
         for segment_id in context.evaluation_order():
             row = context.segment_rows[segment_id]
             rule = context.segment_rules[segment_id]
-            should = context.compile(rule, now=now)
+            compiled = context.compile_for_workspace(rule, now=now)
+            should = compiled.condition
             member = segments_repo.is_member(workspace_id, segment_id)
             missing, extra = should & ~member, ~should & member
             dependencies = relative_time_conditions(rule)
@@ -389,7 +393,12 @@ def verify(database: Database, workspace_id: int, *, now: datetime) -> list[Segm
                 dialect=context.dialect,
             )
             counts = segments_repo.count_each(
-                connection, workspace_id, [missing & ~pending, extra & ~pending, (missing | extra) & pending]
+                connection,
+                workspace_id,
+                [
+                    CompiledRule(condition=condition, joins=compiled.joins)
+                    for condition in (missing & ~pending, extra & ~pending, (missing | extra) & pending)
+                ],
             )
             report.append(
                 SegmentDrift(

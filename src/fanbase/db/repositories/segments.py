@@ -6,13 +6,17 @@ deletes them — the database does the work, never a Python loop over fans. When
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, case, delete, exists, false, func, insert, literal, select, true, update
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.elements import ColumnClause
+from sqlalchemy.sql.selectable import FromClause
+from sqlalchemy.sql.visitors import iterate
 
+from fanbase.db.compiler import CompiledRule, fans_joined
 from fanbase.db.repositories import webhooks as webhooks_repo
 from fanbase.db.repositories.fans import FAN_COLUMNS
 from fanbase.db.repositories.labels import name_key
@@ -120,7 +124,7 @@ def apply_membership(
     workspace_id: int,
     segment_id: int,
     *,
-    should_be_member: ColumnElement[bool],
+    should_be_member: CompiledRule,
     among: ColumnElement[bool] | None = None,
     cause: str,
     rule_version: int,
@@ -132,22 +136,28 @@ def apply_membership(
     the same condition (membership does not change between them, so both see the same fans).
     """
     scope = among if among is not None else true()
+    should = should_be_member.condition
+    source = fans_joined(should_be_member)
     member = is_member(workspace_id, segment_id)
     at = literal(now, type_=segment_membership_log.c.at.type)
     log_columns = ["workspace_id", "segment_id", "fan_id", "entered", "at", "cause", "rule_version"]
 
     def ledger_rows(entered: bool, *where: ColumnElement[bool]) -> Any:
-        return select(
-            literal(workspace_id),
-            literal(segment_id),
-            fans.c.id,
-            literal(entered),
-            at,
-            literal(cause),
-            literal(rule_version),
-        ).where(*where)
+        return (
+            select(
+                literal(workspace_id),
+                literal(segment_id),
+                fans.c.id,
+                literal(entered),
+                at,
+                literal(cause),
+                literal(rule_version),
+            )
+            .select_from(source)
+            .where(*where)
+        )
 
-    entering = (fans.c.workspace_id == workspace_id, scope, should_be_member, ~member)
+    entering = (fans.c.workspace_id == workspace_id, scope, should, ~member)
     # SQLAlchemy keeps an INSERT's rowcount only when asked (preserve_rowcount); we need it to know who moved.
     counted = {"preserve_rowcount": True}
     entered = connection.execute(
@@ -158,10 +168,10 @@ def apply_membership(
         connection.execute(
             insert(segment_members).from_select(
                 ["workspace_id", "segment_id", "fan_id", "since"],
-                select(literal(workspace_id), literal(segment_id), fans.c.id, at).where(*entering),
+                select(literal(workspace_id), literal(segment_id), fans.c.id, at).select_from(source).where(*entering),
             )
         )
-    leaving = (fans.c.workspace_id == workspace_id, scope, ~should_be_member, member)
+    leaving = (fans.c.workspace_id == workspace_id, scope, ~should, member)
     exited = connection.execute(
         insert(segment_membership_log).from_select(log_columns, ledger_rows(False, *leaving)),
         execution_options=counted,
@@ -171,12 +181,79 @@ def apply_membership(
             delete(segment_members).where(
                 segment_members.c.workspace_id == workspace_id,
                 segment_members.c.segment_id == segment_id,
-                segment_members.c.fan_id.in_(select(fans.c.id).where(*leaving)),
+                segment_members.c.fan_id.in_(select(fans.c.id).select_from(source).where(*leaving)),
             )
         )
     if entered or exited:
-        webhooks_repo.enqueue_segment_changes(connection, workspace_id, segment_id, at=now)
+        webhooks_repo.enqueue_segment_changes(connection, workspace_id, [segment_id], at=now)
     return entered, exited
+
+
+def memberships_of(
+    connection: Connection, workspace_id: int, fan_ids: Sequence[int], segment_ids: Sequence[int]
+) -> dict[int, set[int]]:
+    """Segment id → the given fans stored as its members (one query, by the (workspace, fan) index)."""
+    found: dict[int, set[int]] = {segment_id: set() for segment_id in segment_ids}
+    if not fan_ids or not segment_ids:
+        return found
+    rows = connection.execute(
+        select(segment_members.c.segment_id, segment_members.c.fan_id).where(
+            segment_members.c.workspace_id == workspace_id,
+            segment_members.c.fan_id.in_(fan_ids),
+            segment_members.c.segment_id.in_(segment_ids),
+        )
+    )
+    for segment_id, fan_id in rows:
+        found[segment_id].add(fan_id)
+    return found
+
+
+def record_membership_changes(
+    connection: Connection,
+    workspace_id: int,
+    changes: Mapping[int, tuple[Collection[int], Collection[int]]],
+    *,
+    cause: str,
+    rule_versions: Mapping[int, int],
+    now: datetime,
+) -> None:
+    """Write known entries and exits (segment id → (entered fan ids, exited fan ids)): the ledger rows, the members
+    added and removed, the webhook outbox. A few statements whatever the number of segments and fans."""
+    ledger = [
+        {
+            "workspace_id": workspace_id,
+            "segment_id": segment_id,
+            "fan_id": fan_id,
+            "entered": is_entry,
+            "at": now,
+            "cause": cause,
+            "rule_version": rule_versions[segment_id],
+        }
+        for segment_id, (entered, exited) in changes.items()
+        for is_entry, moved in ((True, entered), (False, exited))
+        for fan_id in sorted(moved)
+    ]
+    if not ledger:
+        return
+    connection.execute(insert(segment_membership_log), ledger)
+    added = [
+        {"workspace_id": workspace_id, "segment_id": segment_id, "fan_id": fan_id, "since": now}
+        for segment_id, (entered, _) in changes.items()
+        for fan_id in sorted(entered)
+    ]
+    if added:
+        connection.execute(insert(segment_members), added)
+    for segment_id, (_, exited) in changes.items():
+        for chunk in chunks(sorted(exited)):
+            connection.execute(
+                delete(segment_members).where(
+                    segment_members.c.workspace_id == workspace_id,
+                    segment_members.c.segment_id == segment_id,
+                    segment_members.c.fan_id.in_(chunk),
+                )
+            )
+    moved = [segment_id for segment_id, (entered, exited) in changes.items() if entered or exited]
+    webhooks_repo.enqueue_segment_changes(connection, workspace_id, moved, at=now)
 
 
 def add_members(
@@ -196,7 +273,7 @@ def add_members(
             connection,
             workspace_id,
             segment_id,
-            should_be_member=true(),
+            should_be_member=CompiledRule(condition=true()),
             among=fans.c.id.in_(chunk),
             cause=cause,
             rule_version=rule_version,
@@ -222,7 +299,7 @@ def remove_members(
             connection,
             workspace_id,
             segment_id,
-            should_be_member=false(),
+            should_be_member=CompiledRule(condition=false()),
             among=fans.c.id.in_(chunk),
             cause=cause,
             rule_version=rule_version,
@@ -232,27 +309,77 @@ def remove_members(
     return removed
 
 
-def count_matching(connection: Connection, workspace_id: int, condition: ColumnElement[bool]) -> int:
+def _only_reads(condition: ColumnElement[bool], table: FromClause) -> bool:
+    """True when the condition reads columns of ``table`` and of no other table (in particular not of fans)."""
+    tables = {
+        id(element.table)
+        for element in iterate(condition)
+        if isinstance(element, ColumnClause) and element.table is not None
+    }
+    return tables == {id(table)}
+
+
+def matching_ids_query(workspace_id: int, rule: CompiledRule) -> Select[Any]:
+    """``SELECT fan_id`` of the fans matching the rule. A rule that is one derived table's condition (one behaviour
+    condition, a tag…) and that no fan absent from that table matches is answered from the table alone: its fans all
+    belong to the workspace (its foreign key to fans leads with workspace_id), so the join to fans would only look
+    each of them up again."""
+    if len(rule.joins) == 1 and not rule.matches_absent_fans and _only_reads(rule.condition, rule.joins[0]):
+        table = rule.joins[0]
+        return select(table.c.fan_id).where(rule.condition)
+    return (
+        select(fans.c.id.label("fan_id"))
+        .select_from(fans_joined(rule))
+        .where(fans.c.workspace_id == workspace_id, rule.condition)
+    )
+
+
+def count_matching(connection: Connection, workspace_id: int, rule: CompiledRule) -> int:
     """One COUNT over the workspace's fans: what a preview shows first."""
-    statement = select(func.count()).select_from(fans).where(fans.c.workspace_id == workspace_id, condition)
-    return int(connection.execute(statement).scalar_one())
+    matching = matching_ids_query(workspace_id, rule).subquery()
+    return int(connection.execute(select(func.count()).select_from(matching)).scalar_one())
 
 
-def sample_matching(
-    connection: Connection, workspace_id: int, condition: ColumnElement[bool], *, limit: int
-) -> Sequence[Any]:
+def count_and_first_ids(
+    connection: Connection, workspace_id: int, rule: CompiledRule, *, limit: int
+) -> tuple[int, list[int]]:
+    """How many fans match, and the first ``limit`` of them by id, in one evaluation of the rule (a window count
+    over the matching ids): a preview's number and its sample."""
+    matching = matching_ids_query(workspace_id, rule).subquery()
+    rows = connection.execute(
+        select(matching.c.fan_id, func.count().over().label("total")).order_by(matching.c.fan_id).limit(limit)
+    ).all()
+    if not rows:
+        return 0, []
+    return int(rows[0].total), [int(row.fan_id) for row in rows]
+
+
+def sample_matching(connection: Connection, workspace_id: int, rule: CompiledRule, *, limit: int) -> Sequence[Any]:
     statement = (
-        select(*FAN_COLUMNS).where(fans.c.workspace_id == workspace_id, condition).order_by(fans.c.id).limit(limit)
+        select(*FAN_COLUMNS)
+        .select_from(fans_joined(rule))
+        .where(fans.c.workspace_id == workspace_id, rule.condition)
+        .order_by(fans.c.id)
+        .limit(limit)
     )
     return connection.execute(statement).all()
 
 
-def count_each(connection: Connection, workspace_id: int, conditions: Sequence[ColumnElement[bool]]) -> list[int]:
-    """How many fans match each condition alone, in one pass over the workspace's fans."""
-    if not conditions:
+def fans_by_ids(connection: Connection, workspace_id: int, fan_ids: Sequence[int]) -> Sequence[Any]:
+    statement = (
+        select(*FAN_COLUMNS).where(fans.c.workspace_id == workspace_id, fans.c.id.in_(fan_ids)).order_by(fans.c.id)
+    )
+    return connection.execute(statement).all()
+
+
+def count_each(connection: Connection, workspace_id: int, rules: Sequence[CompiledRule]) -> list[int]:
+    """How many fans match each rule alone, in one pass over the workspace's fans."""
+    if not rules:
         return []
-    sums = [func.coalesce(func.sum(case((condition, 1), else_=0)), 0) for condition in conditions]
-    row = connection.execute(select(*sums).where(fans.c.workspace_id == workspace_id)).one()
+    sums = [func.coalesce(func.sum(case((rule.condition, 1), else_=0)), 0) for rule in rules]
+    row = connection.execute(
+        select(*sums).select_from(fans_joined(*rules)).where(fans.c.workspace_id == workspace_id)
+    ).one()
     return [int(value) for value in row]
 
 
@@ -265,6 +392,5 @@ def member_ids(connection: Connection, workspace_id: int, segment_id: int) -> se
     return set(rows.scalars())
 
 
-def matching_ids(connection: Connection, workspace_id: int, condition: ColumnElement[bool]) -> set[int]:
-    rows = connection.execute(select(fans.c.id).where(fans.c.workspace_id == workspace_id, condition))
-    return set(rows.scalars())
+def matching_ids(connection: Connection, workspace_id: int, rule: CompiledRule) -> set[int]:
+    return set(connection.execute(matching_ids_query(workspace_id, rule)).scalars())

@@ -208,8 +208,12 @@ def _enqueue(
     return queued
 
 
-def enqueue_segment_changes(connection: Connection, workspace_id: int, segment_id: int, *, at: datetime) -> int:
-    """Outbox rows for the segment's ledger rows at ``at``: segment.entered / segment.exited."""
+def enqueue_segment_changes(
+    connection: Connection, workspace_id: int, segment_ids: Collection[int], *, at: datetime
+) -> int:
+    """Outbox rows for the segments' ledger rows at ``at``: segment.entered / segment.exited."""
+    if not segment_ids:
+        return 0
     log = segment_membership_log
     return _enqueue(
         connection,
@@ -217,7 +221,7 @@ def enqueue_segment_changes(connection: Connection, workspace_id: int, segment_i
         source="segment",
         ledger=log,
         event_of_row={"segment.entered": log.c.entered.is_(True), "segment.exited": log.c.entered.is_(False)},
-        narrowing=[log.c.segment_id == segment_id],
+        narrowing=[log.c.segment_id.in_(sorted(segment_ids))],
         at=at,
     )
 

@@ -1,0 +1,71 @@
+"""indexes and stored-text invariants for set-based rule evaluation
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-02 16:20:00
+
+- ``events.type`` and ``orders.category`` are stored folded (ASCII A-Z → a-z): the API already writes them so
+  (a type is a slug, a category is lower-cased), and now the database holds every writer to it, so rules compare
+  them as stored and their indexes serve (``lower(type) = 'gig_attended'`` could use no index). Rows that a direct
+  writer stored otherwise are folded first: rules folded them when comparing, so every rule keeps its meaning.
+  PostgreSQL: CHECK constraints. SQLite: triggers, since adding a CHECK there means rebuilding the table.
+- Activity indexes that let a behaviour condition over a whole workspace read one index range and group by fan
+  without touching the table: ``(workspace_id, type, fan_id, occurred_at)`` gives a type's rows in fan order
+  (grouped as they stream: no sort, no hash), ``(workspace_id, type, occurred_at, fan_id)`` and
+  ``(workspace_id, occurred_at, fan_id)`` a short window's rows with their fan (they replace the same indexes
+  without ``fan_id``, which served the same queries but had to visit the table for it).
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+_FOLDED = (("events", "type"), ("orders", "category"))
+
+
+def upgrade() -> None:
+    dialect = op.get_bind().dialect.name
+    for table, column in _FOLDED:
+        if dialect == "postgresql":
+            # lower() under "C" folds A-Z only: the core's fold_text, and SQLite's lower().
+            folded = f'lower({column} COLLATE "C")'
+            op.execute(f"UPDATE {table} SET {column} = {folded} WHERE {column} <> {folded}")
+            op.create_check_constraint(f"{column}_folded", table, f"{column} = {folded}")
+        else:
+            op.execute(f"UPDATE {table} SET {column} = lower({column}) WHERE {column} <> lower({column})")
+            for action, when in (("INSERT", "INSERT"), ("UPDATE", f"UPDATE OF {column}")):
+                op.execute(
+                    f"CREATE TRIGGER ck_{table}_{column}_folded_{action.lower()} BEFORE {when} ON {table} "
+                    f"WHEN NEW.{column} <> lower(NEW.{column}) "
+                    f"BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: {table}.{column} must be stored "
+                    "lower-case'); END"
+                )
+    op.drop_index("ix_events_workspace_type_occurred", table_name="events")
+    op.drop_index("ix_events_workspace_occurred", table_name="events")
+    op.create_index(
+        "ix_events_workspace_type_fan_occurred", "events", ["workspace_id", "type", "fan_id", "occurred_at"]
+    )
+    op.create_index(
+        "ix_events_workspace_type_occurred_fan", "events", ["workspace_id", "type", "occurred_at", "fan_id"]
+    )
+    op.create_index("ix_events_workspace_occurred_fan", "events", ["workspace_id", "occurred_at", "fan_id"])
+
+
+def downgrade() -> None:
+    dialect = op.get_bind().dialect.name
+    op.drop_index("ix_events_workspace_occurred_fan", table_name="events")
+    op.drop_index("ix_events_workspace_type_occurred_fan", table_name="events")
+    op.drop_index("ix_events_workspace_type_fan_occurred", table_name="events")
+    op.create_index("ix_events_workspace_occurred", "events", ["workspace_id", "occurred_at"])
+    op.create_index("ix_events_workspace_type_occurred", "events", ["workspace_id", "type", "occurred_at"])
+    for table, column in _FOLDED:
+        if dialect == "postgresql":
+            op.drop_constraint(f"ck_{table}_{column}_folded", table, type_="check")
+        else:
+            for action in ("insert", "update"):
+                op.execute(f"DROP TRIGGER IF EXISTS ck_{table}_{column}_folded_{action}")

@@ -1,0 +1,108 @@
+"""Event types and order categories are stored folded (migration 0004), so rules may compare them as stored.
+
+The database refuses any other writer's unfolded value, on both backends, and the migration folds rows that were
+stored before it (rules folded them when comparing, so every rule keeps its meaning).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from fanbase.db.engine import Database
+from fanbase.db.migrate import upgrade
+from fanbase.db.repositories import activity, fans, workspaces
+from fanbase.db.tables import events, orders
+
+POSTGRES_SERVER = os.environ.get("FANBASE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _fan(database: Database, now: datetime) -> tuple[int, int]:
+    with database.transaction() as connection:
+        workspace_id = workspaces.insert_workspace(connection, name="folded", currency="USD", now=now).id
+        (fan_id,) = fans.insert_fans(
+            connection,
+            workspace_id,
+            [{"email": f"{uuid.uuid4().hex[:8]}@example.com", "created_at": now, "updated_at": now}],
+        )
+    return workspace_id, fan_id
+
+
+def _order(fan_id: int, category: str, now: datetime) -> dict[str, object]:
+    return {
+        "fan_id": fan_id,
+        "amount_cents": 100,
+        "currency": "USD",
+        "category": category,
+        "placed_at": now,
+        "created_at": now,
+    }
+
+
+def _event(fan_id: int, kind: str, now: datetime) -> dict[str, object]:
+    return {"fan_id": fan_id, "type": kind, "properties": {}, "occurred_at": now, "created_at": now}
+
+
+def test_unfolded_types_and_categories_are_refused(database: Database, now: datetime) -> None:
+    workspace_id, fan_id = _fan(database, now)
+    for insert_row in (
+        lambda connection: activity.insert_orders(connection, workspace_id, [_order(fan_id, "Merch", now)]),
+        lambda connection: activity.insert_events(connection, workspace_id, [_event(fan_id, "Gig_attended", now)]),
+    ):
+        with pytest.raises(IntegrityError), database.transaction() as connection:
+            insert_row(connection)
+    with database.transaction() as connection:
+        (order_id,) = activity.insert_orders(connection, workspace_id, [_order(fan_id, "merch ü É", now)])
+        (event_id,) = activity.insert_events(connection, workspace_id, [_event(fan_id, "gig_attended", now)])
+    for statement in (
+        update(orders).where(orders.c.id == order_id).values(category="MERCH"),
+        update(events).where(events.c.id == event_id).values(type="GIG"),
+    ):
+        with pytest.raises(IntegrityError), database.transaction() as connection:
+            connection.execute(statement)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """An empty database of its own: the migration is run on it step by step."""
+    if request.param == "sqlite":
+        database = Database.from_url(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+        yield database
+        database.dispose()
+        return
+    request.getfixturevalue("postgres_url")  # skips (or fails in CI) when there is no server
+    name = f"fanbase_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError:
+        admin.dispose()
+        raise
+    database = Database.from_url(POSTGRES_SERVER.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        yield database
+    finally:
+        database.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_the_migration_folds_rows_stored_before_it(fresh_database: Database, now: datetime) -> None:
+    upgrade(fresh_database.engine, "0003")
+    workspace_id, fan_id = _fan(fresh_database, now)
+    with fresh_database.transaction() as connection:
+        activity.insert_orders(connection, workspace_id, [_order(fan_id, "Merch É", now)])
+        activity.insert_events(connection, workspace_id, [_event(fan_id, "GIG_attended", now)])
+    upgrade(fresh_database.engine)
+    with fresh_database.transaction(write=False) as connection:
+        assert connection.execute(select(orders.c.category)).scalars().all() == ["merch É"]
+        assert connection.execute(select(events.c.type)).scalars().all() == ["gig_attended"]
