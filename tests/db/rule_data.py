@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -275,10 +275,12 @@ def sql_members_in_form(connection: Connection, dataset: Dataset, rule: Rule, *,
             for fan_ids in (dataset.fan_ids[::2], dataset.fan_ids[1::2]):
                 if not fan_ids:
                     continue
-                statement = compile_batch({"\x00rule": rule}, fan_ids=fan_ids, **arguments)
-                rows = connection.execute(statement).all()
+                # Compiled at another moment and aimed at now through its parameters, as the write path does.
+                batch = compile_batch({"\x00rule": rule}, **{**arguments, "now": now - timedelta(days=400)})
+                rows = connection.execute(batch.statement, batch.parameters(fan_ids, now=now)).all()
                 assert {row[0] for row in rows} == set(fan_ids), "a batch answers for exactly the fans it names"
                 selected |= {row[0] for row in rows if row[1]}
+                assert not any(row[2] for row in rows), "no fan is a stored member of a segment that does not exist"
             return selected
 
 

@@ -38,7 +38,10 @@ def create_database_engine(url: str, **options: Any) -> Engine:
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, **options)
+    # No JIT: it pays off for long analytical queries, but here it added its compile time (5-100 ms) to previews and
+    # refreshes that run in tens of milliseconds, once their cost estimate crossed jit_above_cost.
+    connect_args = {"options": "-c jit=off", **options.pop("connect_args", {})}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **options)
 
 
 class Database:

@@ -125,19 +125,18 @@ def apply_change(
     if not segment_ids:
         return {}
     versions = {segment_id: context.segment_rows[segment_id].rule_version for segment_id in segment_ids}
+    batch = context.batch(segment_ids, now=now)
     moved: dict[int, tuple[int, int]] = {}
+    count = len(segment_ids)
     for chunk in chunks(sorted(set(fan_ids)), BATCH_FANS):
-        should: dict[int, set[int]] = {segment_id: set() for segment_id in segment_ids}
-        for row in connection.execute(context.batch(segment_ids, chunk, now=now)):
-            for segment_id, is_member in zip(segment_ids, row[1:], strict=True):
-                if is_member:
-                    should[segment_id].add(row[0])
-        stored = segments_repo.memberships_of(connection, workspace_id, chunk, segment_ids)
-        changes = {
-            segment_id: (should[segment_id] - stored[segment_id], stored[segment_id] - should[segment_id])
-            for segment_id in segment_ids
-        }
-        changes = {segment_id: moves for segment_id, moves in changes.items() if moves[0] or moves[1]}
+        changes: dict[int, tuple[list[int], list[int]]] = {}
+        for row in connection.execute(batch.statement, batch.parameters(chunk, now=now)):
+            fan_id = row[0]
+            for index, segment_id in enumerate(segment_ids):
+                should, stored = bool(row[1 + index]), bool(row[1 + count + index])
+                if should != stored:
+                    entered, exited = changes.setdefault(segment_id, ([], []))
+                    (entered if should else exited).append(fan_id)
         segments_repo.record_membership_changes(
             connection, workspace_id, changes, cause=cause, rule_versions=versions, now=now
         )

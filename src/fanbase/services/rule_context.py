@@ -4,20 +4,22 @@ names of its tags, lists and segments. Validation uses the names; the SQL compil
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql import ColumnElement
 
 from fanbase.core.dependencies import RuleReferences, collect_references
 from fanbase.core.fields import Catalogue, FieldSpec, FieldType
 from fanbase.core.rules import References, Rule, parse_rule_json, reference_key, validate_rule
 from fanbase.core.text import parse_rule_text
 from fanbase.db.compiler import (
+    BatchStatement,
     CompiledRule,
     ResolvedReferences,
     compile_batch,
@@ -79,22 +81,35 @@ class RuleContext:
             dialect=self.dialect,
         )
 
-    def batch(self, segment_ids: Sequence[int], fan_ids: Sequence[int], *, now: datetime) -> Select[Any]:
-        """One statement: ``(fan id, member of segment 1?, member of segment 2?, …)`` for the given fans, with the
-        segments' rules in the given order (a segment naming another of them reads that one's rule)."""
-        rules = {
-            reference_key(self.segment_rows[segment_id].name): self.segment_rules[segment_id]
-            for segment_id in segment_ids
-        }
-        return compile_batch(
-            rules,
-            fan_ids=fan_ids,
-            workspace_id=self.workspace_id,
-            now=now,
-            catalogue=self.catalogue,
-            references=self.resolved(),
-            dialect=self.dialect,
+    def batch(self, segment_ids: Sequence[int], *, now: datetime) -> BatchStatement:
+        """One statement: ``(fan id, member of segment 1?, member of segment 2?, …)`` for a list of fans, with the
+        segments' rules in the given order (a segment naming another of them reads that one's rule). Compiled once
+        per version of everything it depends on, then reused at any ``now``."""
+        key = (
+            self.workspace_id,
+            self.dialect,
+            tuple((segment_id, self.segment_rows[segment_id].rule_version) for segment_id in segment_ids),
+            self.catalogue,
+            frozenset(self.tag_ids.items()),
+            frozenset(self.list_ids.items()),
+            frozenset(self.segment_ids.items()),
         )
+        cached: BatchStatement | None = _batches.get(key)
+        if cached is None:
+            rules = {
+                reference_key(self.segment_rows[segment_id].name): self.segment_rules[segment_id]
+                for segment_id in segment_ids
+            }
+            cached = compile_batch(
+                rules,
+                workspace_id=self.workspace_id,
+                now=now,
+                catalogue=self.catalogue,
+                references=self.resolved(),
+                dialect=self.dialect,
+            )
+            _batches.put(key, cached)
+        return cached
 
     def dependents_of(self, segment_id: int) -> list[int]:
         """Segments whose rules name this one, directly or through others, in an order safe to re-evaluate."""
@@ -149,6 +164,31 @@ def catalogue_for(connection: Connection, workspace_id: int) -> Catalogue:
             for field in fields.values()
         )
     )
+
+
+class _LRU:
+    """A small least-recently-used map (thread-safe enough: a lost race compiles a statement twice)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def get(self, key: Hashable) -> Any:
+        value = self.items.get(key)
+        if value is not None:
+            self.items.move_to_end(key)
+        return value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        self.items[key] = value
+        self.items.move_to_end(key)
+        while len(self.items) > self.size:
+            self.items.popitem(last=False)
+
+
+# Compiled write-path statements, by everything they depend on (workspace, segments and rule versions, custom
+# fields, the ids behind names): a write then costs no compiling at all.
+_batches = _LRU(256)
 
 
 @lru_cache(maxsize=4096)

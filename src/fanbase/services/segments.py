@@ -83,6 +83,11 @@ def _load_segment(connection: Connection, workspace_id: int, segment_id: int) ->
     return _present(context, row, currency_symbol=_currency_symbol(connection, workspace_id))
 
 
+# A refresh or rule edit that moves more fans than this writes them with set-based INSERT … SELECTs rather than
+# from the list of ids it found (evaluating the rule once more, but keeping hundreds of thousands of ids out of Python).
+LISTED_MOVES = 5000
+
+
 def _rebuild(
     connection: Connection,
     context: RuleContext,
@@ -90,16 +95,32 @@ def _rebuild(
     *,
     cause: str,
     now: datetime,
-    among: Any = None,
 ) -> tuple[int, int]:
-    """Bring one dynamic segment's stored membership up to date with its rule (for ``among`` fans, or all)."""
+    """Bring one dynamic segment's stored membership up to date with its rule, over the whole workspace.
+
+    The rule is evaluated once against the stored members (``membership_differences``), so a segment that is
+    already exact costs one statement and writes nothing; a first build has no members to compare with.
+    """
     row = context.segment_rows[segment_id]
+    should = context.compile_for_workspace(context.segment_rules[segment_id], now=now)
+    if cause != "build":
+        entered, exited = segments_repo.membership_differences(connection, context.workspace_id, segment_id, should)
+        if len(entered) + len(exited) <= LISTED_MOVES:
+            segments_repo.record_membership_changes(
+                connection,
+                context.workspace_id,
+                {segment_id: (entered, exited)},
+                cause=cause,
+                rule_versions={segment_id: row.rule_version},
+                now=now,
+            )
+            segments_repo.mark_evaluated(connection, context.workspace_id, segment_id, now=now)
+            return len(entered), len(exited)
     changes = segments_repo.apply_membership(
         connection,
         context.workspace_id,
         segment_id,
-        should_be_member=context.compile_for_workspace(context.segment_rules[segment_id], now=now),
-        among=among,
+        should_be_member=should,
         cause=cause,
         rule_version=row.rule_version,
         now=now,
@@ -293,15 +314,43 @@ def _top_level(rule: Rule) -> list[tuple[str, Rule]]:
             return [("", rule)]
 
 
+# A preview's sample is first looked for among this many of the workspace's first fans (by id), rule checked per fan.
+SAMPLE_SCAN = 20_000
+
+
+def _count_and_sample(
+    connection: Connection, context: RuleContext, rule: Rule, *, now: datetime
+) -> tuple[int, list[int]]:
+    """How many fans match the rule, and the first few of them by id.
+
+    The count is one set-based evaluation. For the sample, evaluating the rule over the whole workspace again
+    would cost as much once more; instead the correlated form is checked fan by fan along the first fans (by id),
+    which finds the first matches of any rule that is not rare at once. Only when those fans hold too few matches
+    does the sample come from a whole evaluation (the count and the first ids in one statement).
+    """
+    compiled = context.compile_for_workspace(rule, now=now)
+    if not compiled.joins:
+        return segments_repo.count_and_first_ids(connection, context.workspace_id, compiled, limit=PREVIEW_SAMPLE_SIZE)
+    count = segments_repo.count_matching(connection, context.workspace_id, compiled)
+    if not count:
+        return 0, []
+    wanted = min(count, PREVIEW_SAMPLE_SIZE)
+    sample = segments_repo.first_matching_among_first_fans(
+        connection, context.workspace_id, context.compile(rule, now=now), limit=wanted, scan=SAMPLE_SCAN
+    )
+    if len(sample) < wanted:
+        _, sample = segments_repo.count_and_first_ids(
+            connection, context.workspace_id, compiled, limit=PREVIEW_SAMPLE_SIZE
+        )
+    return count, sample
+
+
 def preview(database: Database, workspace_id: int, data: RuleIn, *, now: datetime) -> Preview:
     """Size, a sample and each top-level condition's own count for a rule; nothing is stored."""
     with database.transaction(write=False) as connection:
         context = load_context(connection, workspace_id)
         rule = context.validate(parse_rule_input(data.rule, data.rule_text))
-        # One evaluation of the rule over the workspace gives both the count and the sample's ids.
-        count, sample_ids = segments_repo.count_and_first_ids(
-            connection, workspace_id, context.compile_for_workspace(rule, now=now), limit=PREVIEW_SAMPLE_SIZE
-        )
+        count, sample_ids = _count_and_sample(connection, context, rule, now=now)
         sample_rows = segments_repo.fans_by_ids(connection, workspace_id, sample_ids)
         sample = fans_service.present(
             connection, workspace_id, fans_repo.hydrate_fans(connection, workspace_id, sample_rows)

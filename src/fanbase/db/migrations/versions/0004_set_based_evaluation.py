@@ -14,6 +14,11 @@ Create Date: 2026-12-02 16:20:00
   (grouped as they stream: no sort, no hash), ``(workspace_id, type, occurred_at, fan_id)`` and
   ``(workspace_id, occurred_at, fan_id)`` a short window's rows with their fan (they replace the same indexes
   without ``fan_id``, which served the same queries but had to visit the table for it).
+- The per-fan indexes that a write's evaluation reads (a fan's tags, lists, segments and orders) carry what it
+  reads of those rows, so a batch of fans costs index pages only, not a visit to the table per row.
+- PostgreSQL: the indexes on fans' own columns carry the fan id (``INCLUDE (id)``), so the fans a condition on one
+  column selects come from the index alone, in id order for an equality: a refresh merges them with the stored
+  members (in id order too) instead of visiting a third of the table. (SQLite indexes always carry the rowid.)
 """
 
 from __future__ import annotations
@@ -26,6 +31,28 @@ branch_labels = None
 depends_on = None
 
 _FOLDED = (("events", "type"), ("orders", "category"))
+# Per-fan indexes, widened to cover what the write path reads of each row (same names, more columns).
+_PER_FAN = (
+    ("ix_fan_tags_workspace_fan", "fan_tags", ["workspace_id", "fan_id"], ["tag_id"]),
+    ("ix_list_members_workspace_fan", "list_members", ["workspace_id", "fan_id"], ["list_id", "status"]),
+    ("ix_segment_members_workspace_fan", "segment_members", ["workspace_id", "fan_id"], ["segment_id"]),
+    (
+        "ix_orders_workspace_fan_placed",
+        "orders",
+        ["workspace_id", "fan_id", "placed_at"],
+        ["status", "category", "amount_cents"],
+    ),
+)
+_FAN_COLUMNS = (
+    "lifecycle_stage",
+    "source",
+    "country",
+    "created_at",
+    "total_spent_cents",
+    "purchase_count",
+    "last_purchase_at",
+    "last_active_at",
+)
 
 
 def upgrade() -> None:
@@ -54,10 +81,24 @@ def upgrade() -> None:
         "ix_events_workspace_type_occurred_fan", "events", ["workspace_id", "type", "occurred_at", "fan_id"]
     )
     op.create_index("ix_events_workspace_occurred_fan", "events", ["workspace_id", "occurred_at", "fan_id"])
+    for name, table, columns, covered in _PER_FAN:
+        op.drop_index(name, table_name=table)
+        op.create_index(name, table, [*columns, *covered])
+    if dialect == "postgresql":
+        for column in _FAN_COLUMNS:
+            op.drop_index(f"ix_fans_workspace_{column}", table_name="fans")
+            op.create_index(f"ix_fans_workspace_{column}", "fans", ["workspace_id", column], postgresql_include=["id"])
 
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
+    for name, table, columns, _ in _PER_FAN:
+        op.drop_index(name, table_name=table)
+        op.create_index(name, table, columns)
+    if dialect == "postgresql":
+        for column in _FAN_COLUMNS:
+            op.drop_index(f"ix_fans_workspace_{column}", table_name="fans")
+            op.create_index(f"ix_fans_workspace_{column}", "fans", ["workspace_id", column])
     op.drop_index("ix_events_workspace_occurred_fan", table_name="events")
     op.drop_index("ix_events_workspace_type_occurred_fan", table_name="events")
     op.drop_index("ix_events_workspace_type_fan_occurred", table_name="events")
