@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +23,7 @@ from typing import Any, Literal
 from psycopg import postgres
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
-from sqlalchemy import Connection, text
+from sqlalchemy import Column, Connection, delete, func, inspect, select, text
 
 from bench.generate import (
     CATALOGUE_TABLES,
@@ -38,6 +39,15 @@ from fanbase.core.models import WorkspaceCreated
 from fanbase.db.engine import Database
 from fanbase.db.migrate import upgrade
 from fanbase.db.repositories import fans as fans_repo
+from fanbase.db.tables import (
+    events,
+    metadata,
+    orders,
+    scheduler_state,
+    segment_members,
+    segment_membership_log,
+    segments,
+)
 from fanbase.services import workspaces
 
 IndexStrategy = Literal["keep", "drop"]
@@ -363,13 +373,20 @@ def verify_derived_figures(database: Database, workspace_id: int) -> Verificatio
     return Verification(fans=len(loaded), mismatched=mismatched, recompute_seconds=seconds)
 
 
-def vacuum(database: Database) -> None:
-    """Leave the tables as steady state: no dead tuples from the verification, a fresh visibility map."""
+def vacuum(database: Database, *, analyze_sqlite: bool = False) -> None:
+    """Leave the tables as steady state: no dead tuples from the verification, a fresh visibility map.
+
+    ``analyze_sqlite``: also gather SQLite's planner statistics anew (PostgreSQL's ``VACUUM (ANALYZE)`` always
+    does), after rows were deleted in bulk — a reused database's segments — so that they describe what is left.
+    """
     if database.dialect == "postgresql":
         with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("VACUUM (ANALYZE)")
     else:
         with database.engine.connect() as connection:
+            if analyze_sqlite:
+                connection.exec_driver_sql("ANALYZE")
+                connection.commit()
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
@@ -383,3 +400,117 @@ def row_counts(connection: Connection, workspace_id: int) -> dict[str, int]:
         )
         for table in (*CATALOGUE_TABLES, *FAN_TABLES)
     }
+
+
+# --- a database a previous run kept ------------------------------------------------------------------------
+
+
+class ReuseError(Exception):
+    """The database cannot be reused: it must hold exactly one workspace."""
+
+
+@dataclass
+class ReuseReport:
+    """A database a previous ``--keep`` run left behind, as this run found it: nothing was generated or loaded."""
+
+    backend: str
+    database: str  # its URL, password hidden
+    fans: int
+    rows: dict[str, int]
+    database_bytes: int  # as found, before any segment was deleted
+    workspace_id: int
+    segments_deleted: bool  # the run builds the segments anew, so the old ones (members, ledger) were deleted
+    segments_found: int
+    # Events and orders at ``now`` or later: the write phases (latency, throughput) of an earlier run add theirs
+    # there, while a load has next to none; the data is then no longer a fresh load's.
+    rows_at_now: dict[str, int] = field(default_factory=dict)
+    schema_differences: list[str] = field(default_factory=list)
+    api_key: str = ""
+
+
+def reuse(database: Database, *, clear_segments: bool, now: datetime) -> ReuseReport:
+    """Make a kept database ready for the segment phases, in place of ``load``.
+
+    It is migrated (it may predate the latest migration) and its one workspace found; a key is issued for the
+    HTTP phase, since keys are stored hashed and the load's cannot be read back. With ``clear_segments`` (the run
+    builds the segments anew) the workspace's segments go, with their members and ledger, and so does the
+    scheduler's last tick (an earlier ``time`` phase left it hours past ``now``, where no tick at ``now`` would
+    run): the build then starts from the state a load leaves. The data itself stays as the earlier run left it,
+    including the events and orders its write phases added.
+    """
+    upgrade(database.engine)
+    found = workspaces.list_workspaces(database)
+    if len(found) != 1:
+        raise ReuseError(f"the database holds {len(found)} workspaces; a bench database holds exactly one")
+    workspace_id = found[0].id
+    key = workspaces.create_api_key(database, workspace_id, name="bench", now=now)
+    size = database_size(database)
+    with database.transaction() as connection:
+        rows = row_counts(connection, workspace_id)
+        existing = connection.execute(select(func.count()).where(segments.c.workspace_id == workspace_id)).scalar_one()
+        at_now = {
+            table.name: int(
+                connection.execute(
+                    select(func.count()).where(table.c.workspace_id == workspace_id, column >= now)
+                ).scalar_one()
+            )
+            for table, column in ((events, events.c.occurred_at), (orders, orders.c.placed_at))
+        }
+        if clear_segments:
+            # Children first, in the same transaction: what the foreign keys' cascade would do, spelled out.
+            for table in (segment_membership_log, segment_members, segments, scheduler_state):
+                connection.execute(delete(table).where(table.c.workspace_id == workspace_id))
+    return ReuseReport(
+        backend=database.dialect,
+        database=database.engine.url.render_as_string(hide_password=True),
+        fans=rows["fans"],
+        rows={table: count for table, count in rows.items() if count},
+        database_bytes=size,
+        workspace_id=workspace_id,
+        segments_deleted=clear_segments,
+        segments_found=int(existing),
+        rows_at_now=at_now,
+        schema_differences=schema_differences(database),
+        api_key=key.key,
+    )
+
+
+def schema_differences(database: Database) -> list[str]:
+    """Where the database's indexes differ from those the code's tables declare.
+
+    ``upgrade`` runs each migration once: a database migrated before a migration was edited keeps the indexes the
+    earlier edit made, and its figures would not be those of a fresh load. Expression indexes are not compared
+    (SQLite's cannot be reflected); indexes that back a constraint are the constraint's.
+    """
+    inspector = inspect(database.engine)
+    differences: list[str] = []
+    for table in metadata.sorted_tables:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
+            found = {index["name"]: index for index in inspector.get_indexes(table.name)}
+        declared = {index.name for index in table.indexes} | {constraint.name for constraint in table.constraints}
+        for index in sorted(table.indexes, key=lambda index: str(index.name)):
+            if not all(isinstance(expression, Column) for expression in index.expressions):
+                continue
+            reflected = found.get(index.name)
+            if reflected is None:
+                differences.append(f"{table.name}: index {index.name} is missing")
+                continue
+            columns = [column.name for column in index.columns]
+            if list(reflected["column_names"]) != columns:
+                differences.append(
+                    f"{table.name}: index {index.name} is on {reflected['column_names']}, the code says {columns}"
+                )
+            if database.dialect == "postgresql":
+                include = list(index.dialect_options["postgresql"]["include"] or [])
+                reflected_include = list(reflected.get("dialect_options", {}).get("postgresql_include", []))
+                if reflected_include != include:
+                    differences.append(
+                        f"{table.name}: index {index.name} includes {reflected_include}, the code says {include}"
+                    )
+        differences.extend(
+            f"{table.name}: index {name} is not in the code"
+            for name, reflected in sorted(found.items(), key=lambda item: str(item[0]))
+            if name not in declared and "duplicates_constraint" not in reflected
+        )
+    return differences

@@ -4,6 +4,8 @@ Phases, in the order ``run_segment_phases`` runs them (each leaves the data as t
 
 - ``build``: the 50 segments created one by one through ``services.segments.create_segment`` (first build);
 - ``check``: every segment's stored membership against its hand-written SQL (``bench.baselines.SEGMENT_SQL``);
+- ``compare``: every segment's count as fanbase evaluates a whole workspace (the set form) against its hand-written
+  count, timed in alternation; their sum of medians is the database's own time to evaluate every segment once;
 - ``preview``: a property rule and a behaviour rule through ``services.segments.preview``, as the raw compiled
   count (``count(*) … where compile_rule(…)``) and as hand-written SQL;
 - ``refresh``: ``refresh_all`` when nothing changed — timed, and the ledger and membership must not move;
@@ -13,18 +15,20 @@ Phases, in the order ``run_segment_phases`` runs them (each leaves the data as t
 - ``naive``: a Mautic-style rebuild (count, page through matches, insert members one at a time) against
   fanbase's set-based rebuild of the same rules, both rolled back.
 
-Benchmarks print figures; nothing here asserts on time. ``check`` and ``refresh`` do check correctness: the
-caller fails the run when a hand-written query disagrees or an unchanged refresh wrote a row.
+Benchmarks print figures; nothing here asserts on time. ``check``, ``compare`` and ``refresh`` do check
+correctness: the caller fails the run when a hand-written query disagrees or an unchanged refresh wrote a row.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
@@ -118,6 +122,83 @@ def check(
                     "extra": len(stored - expected),
                 }
     return {"segments": len(bench_segments), "mismatched": len(mismatches), "mismatches": mismatches}
+
+
+# --- every segment: compiled against hand-written ------------------------------------------------------------
+
+# The issue's target for a compiled query against the hand-written one.
+TARGET_RATIO = 1.2
+
+
+def _timed_count(connection: Connection, count: Callable[[], int]) -> tuple[float, int]:
+    """One count and its time in ms; the rollback after it (untimed) leaves no transaction open between statements."""
+    started = time.perf_counter()
+    value = count()
+    elapsed = (time.perf_counter() - started) * 1000
+    connection.rollback()
+    return elapsed, value
+
+
+def compare(
+    database: Database, workspace_id: int, bench_segments: Sequence[BenchSegment], *, now: datetime, runs: int
+) -> dict[str, Any]:
+    """Each segment's count as fanbase evaluates a whole workspace (``compile_for_workspace``, then
+    ``count_matching``) against its hand-written count, with the counts checked equal.
+
+    The two are timed in alternation (compiled, hand-written, compiled, …), after one warm-up each, so that both
+    meet the same cache and the same competition for the machine's cores. The sum of the hand-written medians is
+    the database's own time to evaluate every segment once, the figure a refresh of them all is read against.
+    """
+    if runs < 2:
+        raise ValueError("compare needs at least two timed runs per query (for the quantiles)")
+    per_segment: dict[str, dict[str, Any]] = {}
+    mismatches: dict[str, dict[str, list[int]]] = {}
+    with database.engine.connect() as connection:
+        # Segments do not change during the phase: one context (as of the build) serves every rule.
+        context = load_context(connection, workspace_id)
+        connection.rollback()
+        for segment in bench_segments:
+            rule = context.validate(parse_rule_text(segment.rule_text))
+            compiled_rule = context.compile_for_workspace(rule, now=now)
+            counts: dict[str, Callable[[], int]] = {
+                "compiled": partial(segments_repo.count_matching, connection, workspace_id, compiled_rule),
+                "hand_written": partial(segment_count, connection, segment.name, workspace_id=workspace_id, now=now),
+            }
+            samples: dict[str, list[float]] = {side: [] for side in counts}
+            seen: dict[str, set[int]] = {side: set() for side in counts}
+            for run in range(1 + runs):
+                for side, count in counts.items():
+                    elapsed, value = _timed_count(connection, count)
+                    seen[side].add(value)
+                    if run:  # the first round warms up
+                        samples[side].append(elapsed)
+            if len(seen["compiled"] | seen["hand_written"]) != 1:
+                mismatches[segment.name] = {side: sorted(values) for side, values in seen.items()}
+            compiled = Timing.from_samples(samples["compiled"])
+            hand = Timing.from_samples(samples["hand_written"])
+            per_segment[segment.name] = {
+                "kind": segment.kind,
+                "count": max(seen["hand_written"]),
+                "compiled": compiled.as_dict(),
+                "hand_written": hand.as_dict(),
+                "ratio": compiled.median_ms / hand.median_ms if hand.median_ms else math.nan,
+            }
+    ratios = {name: figures["ratio"] for name, figures in per_segment.items()}
+    usable = [ratio for ratio in ratios.values() if math.isfinite(ratio) and ratio > 0]
+    worst = sorted(((name, ratio) for name, ratio in ratios.items() if math.isfinite(ratio)), key=lambda item: -item[1])
+    return {
+        "segments": len(per_segment),
+        "runs": runs,
+        "per_segment": per_segment,
+        "target_ratio": TARGET_RATIO,
+        "within_target": sum(1 for ratio in ratios.values() if ratio <= TARGET_RATIO),
+        "geometric_mean_ratio": math.exp(statistics.fmean(map(math.log, usable))) if usable else math.nan,
+        "worst": dict(worst[:5]),
+        "compiled_sum_ms": sum(figures["compiled"]["median_ms"] for figures in per_segment.values()),
+        "hand_written_sum_ms": sum(figures["hand_written"]["median_ms"] for figures in per_segment.values()),
+        "mismatched": len(mismatches),
+        "mismatches": mismatches,
+    }
 
 
 # --- preview -------------------------------------------------------------------------------------------------
@@ -444,8 +525,8 @@ def naive_rebuild(
 
 # --- all of it ---------------------------------------------------------------------------------------------------
 
-ALL_PHASES = ("build", "check", "preview", "refresh", "latency", "throughput", "time", "naive")
-SQLITE_PHASES = ("build", "check", "preview", "refresh")
+ALL_PHASES = ("build", "check", "compare", "preview", "refresh", "latency", "throughput", "time", "naive")
+SQLITE_PHASES = ("build", "check", "compare", "preview", "refresh")
 
 
 def run_segment_phases(
@@ -456,6 +537,7 @@ def run_segment_phases(
     bench_segments: Sequence[BenchSegment],
     now: datetime,
     runs: int,
+    compare_runs: int = 3,
     phases: Sequence[str] = ALL_PHASES,
     naive: Sequence[str] = (),
     events: int = 200,
@@ -481,6 +563,8 @@ def run_segment_phases(
                 result[phase] = build(database, workspace_id, bench_segments, now=now)
             case "check":
                 result[phase] = check(database, workspace_id, bench_segments, now=now)
+            case "compare":
+                result[phase] = compare(database, workspace_id, bench_segments, now=now, runs=compare_runs)
             case "preview":
                 result[phase] = preview(database, workspace_id, now=now, runs=runs)
             case "refresh":

@@ -1,8 +1,10 @@
-"""``python -m bench.run --fans N [--backend postgresql|sqlite|both] [--keep]``
+"""``python -m bench.run --fans N [--backend postgresql|sqlite|both] [--keep] [--reuse-database URL]``
 
 Per backend: a throwaway database (PostgreSQL ``fanbase_bench_<random>`` on the local server; SQLite file under
 ``bench/out/``), generate + load, check the derived figures against a recompute, then the baseline queries
-(hand-written SQL), each timed over ``--runs`` runs. Prints a table and writes JSON to ``bench/out/``.
+(hand-written SQL), each timed over ``--runs`` runs, then the segment phases. Prints a table and writes JSON to
+``bench/out/``. With ``--reuse-database``, the database a previous ``--keep`` run left behind is used instead of a
+new one (no generation, no load; its backend is the URL's), and it is never dropped.
 Benchmarks print figures; they never assert on time.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sqlite3
@@ -17,17 +20,27 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import OperationalError
 
 from bench.baselines import BASELINES
 from bench.generate import NOW
-from bench.load import IndexStrategy, LoadReport, load, vacuum, verify_derived_figures
+from bench.load import (
+    IndexStrategy,
+    LoadReport,
+    ReuseError,
+    ReuseReport,
+    load,
+    reuse,
+    vacuum,
+    verify_derived_figures,
+)
 from bench.measure import ALL_PHASES, SQLITE_PHASES, run_segment_phases
 from bench.segments import NAIVE_SEGMENTS, SEGMENTS
 from bench.stats import measure
@@ -77,6 +90,26 @@ def throwaway_database(
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
+@contextmanager
+def reused_database(url: str) -> Iterator[Database]:
+    """A database a previous ``--keep`` run left behind, opened as it is; never dropped, whatever happens."""
+    database = Database.from_url(url)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+def prepare_reused(database: Database, *, phases: tuple[str, ...]) -> ReuseReport:
+    """``load.reuse`` for this run's phases: the old segments go only when the run builds them anew."""
+    report = reuse(database, clear_segments="build" in phases, now=NOW)
+    for difference in report.schema_differences:
+        print(f"warning: reused database differs from the code: {difference}", file=sys.stderr)
+    if any(report.rows_at_now.values()):
+        print(f"warning: reused database has {_at_now(report.rows_at_now)}", file=sys.stderr)
+    return report
+
+
 def run_backend(
     backend: str,
     *,
@@ -88,20 +121,36 @@ def run_backend(
     keep: bool,
     phases: tuple[str, ...] = ALL_PHASES,
     naive: bool = True,
+    compare_runs: int = 3,
+    reused: tuple[Database, ReuseReport] | None = None,
 ) -> dict[str, Any]:
-    with throwaway_database(backend, keep=keep) as database:
-        report = load(database, fans=fans, seed=seed, now=NOW, index_strategy=index_strategy)
-        result: dict[str, Any] = {"load": _load_dict(report)}
+    """Load (or reuse), verify, time the baselines, then the segment phases. ``reused``: a database prepared by
+    ``prepare_reused`` and its report, used in place of a new one (the caller owns it: it is never dropped)."""
+    opened: AbstractContextManager[Database] = (
+        throwaway_database(backend, keep=keep) if reused is None else nullcontext(reused[0])
+    )
+    with opened as database:
+        result: dict[str, Any]
+        if reused is None:
+            report = load(database, fans=fans, seed=seed, now=NOW, index_strategy=index_strategy)
+            workspace_id, api_key = report.workspace_id, report.api_key
+            result = {"load": _load_dict(report)}
+        else:
+            found = reused[1]
+            workspace_id, api_key = found.workspace_id, found.api_key
+            result = {"load": {"reused": True, **asdict(found), "api_key": None}}
         if verify:
-            verification = verify_derived_figures(database, report.workspace_id)
+            verification = verify_derived_figures(database, workspace_id)
             result["verification"] = asdict(verification)
-        vacuum(database)
+        if reused is None or verify or reused[1].segments_deleted:
+            # After the verification's rolled-back updates, and after the segments' rows were deleted in bulk.
+            vacuum(database, analyze_sqlite=reused is not None and reused[1].segments_deleted)
         queries: dict[str, Any] = {}
         with database.engine.connect() as connection:
             for baseline in BASELINES:
                 timing, count = measure(
                     lambda baseline=baseline: baseline.count(  # type: ignore[misc]
-                        connection, workspace_id=report.workspace_id, now=NOW
+                        connection, workspace_id=workspace_id, now=NOW
                     ),
                     runs=runs,
                 )
@@ -112,11 +161,12 @@ def run_backend(
             phases = tuple(phase for phase in phases if phase in SQLITE_PHASES)
         result["segments"] = run_segment_phases(
             database,
-            report.workspace_id,
-            api_key=report.api_key,
+            workspace_id,
+            api_key=api_key,
             bench_segments=SEGMENTS,
             now=NOW,
             runs=runs,
+            compare_runs=compare_runs,
             phases=phases,
             naive=NAIVE_SEGMENTS if naive else (),
             progress=lambda message: print(message, file=sys.stderr, flush=True),
@@ -163,7 +213,12 @@ def _seconds(value: float) -> str:
 
 def print_report(results: dict[str, Any]) -> None:
     fans = results["fans"]
-    print(f"\nfanbase bench — {fans:,} fans, seed {results['seed']}, {results['machine']['date']}")
+    data = (
+        f"data reused from {results['reused_database']}"
+        if results.get("reused_database")
+        else f"seed {results['seed']}"
+    )
+    print(f"\nfanbase bench — {fans:,} fans, {data}, {results['machine']['date']}")
     print(
         f"machine: {results['machine']['nproc']} cores, {results['machine']['memory']}, "
         f"PostgreSQL {results['machine']['postgresql']}, SQLite {results['machine']['sqlite']}"
@@ -171,18 +226,24 @@ def print_report(results: dict[str, Any]) -> None:
     for backend, result in results["backends"].items():
         loaded = result["load"]
         load_average = result["load_average"]
+        indexes = "as found" if loaded.get("reused") else loaded["index_strategy"]
         print(
-            f"\n== {backend} (indexes: {loaded['index_strategy']}; machine load average "
+            f"\n== {backend} (indexes: {indexes}; machine load average "
             f"{load_average['before']:.1f} → {load_average['after']:.1f} on {results['machine']['nproc']} cores) =="
         )
         print(
-            f"  rows            {loaded['total_rows']:>12,}  "
+            f"  rows            {sum(loaded['rows'].values()):>12,}  "
             + ", ".join(f"{t} {n:,}" for t, n in loaded["rows"].items())
         )
-        print(f"  generation      {_seconds(loaded['generate_seconds']):>12}")
-        print(f"  load            {_seconds(loaded['load_seconds']):>12}  ({loaded['rows_per_second']:,.0f} rows/s)")
-        print("  load phases     " + ", ".join(f"{k} {v:.2f} s" for k, v in loaded["phases"].items()))
-        print(f"  database size   {loaded['database_bytes'] / 2**20:>10,.1f} MiB")
+        if loaded.get("reused"):
+            print_reused(loaded)
+        else:
+            print(f"  generation      {_seconds(loaded['generate_seconds']):>12}")
+            print(
+                f"  load            {_seconds(loaded['load_seconds']):>12}  ({loaded['rows_per_second']:,.0f} rows/s)"
+            )
+            print("  load phases     " + ", ".join(f"{k} {v:.2f} s" for k, v in loaded["phases"].items()))
+            print(f"  database size   {loaded['database_bytes'] / 2**20:>10,.1f} MiB")
         if "verification" in result:
             check = result["verification"]
             verdict = "equal" if check["mismatched"] == 0 else f"{check['mismatched']:,} MISMATCHED"
@@ -198,6 +259,29 @@ def print_report(results: dict[str, Any]) -> None:
             )
         if "segments" in result:
             print_segments(result["segments"])
+
+
+def print_reused(loaded: dict[str, Any]) -> None:
+    """The load section of a run on a kept database: what was found, and that nothing was loaded."""
+    segments = (
+        f"its {loaded['segments_found']} segments deleted (with members, ledger and scheduler tick) for the build"
+        if loaded["segments_deleted"]
+        else f"its {loaded['segments_found']} segments kept as they were"
+    )
+    print(f"  data reused     {loaded['database']}: no generation, no load figures; {segments}")
+    print(f"  database size   {loaded['database_bytes'] / 2**20:>10,.1f} MiB (as found)")
+    if any(loaded["rows_at_now"].values()):
+        print(f"  DATA CHANGED    {_at_now(loaded['rows_at_now'])}")
+    for difference in loaded["schema_differences"]:
+        print(f"  SCHEMA DIFFERS  {difference}")
+
+
+def _at_now(rows: dict[str, int]) -> str:
+    counted = ", ".join(f"{count:,} {table}" for table, count in rows.items())
+    return (
+        f"{counted} at the bench's now: an earlier run's latency and throughput phases wrote them, so the data is "
+        "not what a load gives and its figures are not comparable with a fresh run's"
+    )
 
 
 def _ms(timing: dict[str, Any]) -> str:
@@ -216,6 +300,8 @@ def print_segments(result: dict[str, Any]) -> None:
         check = result["check"]
         verdict = "all equal" if not check["mismatched"] else f"{check['mismatched']} MISMATCHED {check['mismatches']}"
         print(f"  hand-written SQL vs stored membership: {verdict} ({check['segments']} segments)")
+    if "compare" in result:
+        print_compare(result["compare"])
     if "preview" in result:
         print(
             f"  {'preview (median / p95 / p99 ms)':<34} {'service':>24} {'compiled count':>24} "
@@ -266,15 +352,67 @@ def print_segments(result: dict[str, Any]) -> None:
             )
 
 
+def _ratio_order(item: tuple[str, dict[str, Any]]) -> float:
+    ratio: float = item[1]["ratio"]
+    return -ratio if math.isfinite(ratio) else math.inf
+
+
+def print_compare(compare: dict[str, Any]) -> None:
+    """Every segment's compiled count against its hand-written count, the slowest ratio first, then the summary."""
+    print(
+        f"  compiled (set form) vs hand-written count, every segment, median / p95 ms over {compare['runs']} "
+        "alternated runs:"
+    )
+    print(f"    {'segment':<22} {'kind':<11} {'count':>9} {'compiled':>19} {'hand-written':>19} {'ratio':>7}")
+    for name, figures in sorted(compare["per_segment"].items(), key=_ratio_order):
+        compiled, hand = figures["compiled"], figures["hand_written"]
+        print(
+            f"    {name:<22} {figures['kind']:<11} {figures['count']:>9,} "
+            f"{compiled['median_ms']:>9.2f} / {compiled['p95_ms']:>7.2f} "
+            f"{hand['median_ms']:>9.2f} / {hand['p95_ms']:>7.2f} {figures['ratio']:>6.2f}x"
+        )
+    worst = ", ".join(f"{name} {ratio:.2f}x" for name, ratio in compare["worst"].items())
+    print(
+        f"    within {compare['target_ratio']}x: {compare['within_target']} of {compare['segments']}; geometric mean "
+        f"ratio {compare['geometric_mean_ratio']:.2f}x; worst: {worst}"
+    )
+    print(
+        f"    sum of medians: compiled {compare['compiled_sum_ms']:,.1f} ms, hand-written "
+        f"{compare['hand_written_sum_ms']:,.1f} ms (the database's own time to evaluate every segment once)"
+    )
+    verdict = (
+        "all equal" if not compare["mismatched"] else f"{compare['mismatched']} MISMATCHED {compare['mismatches']}"
+    )
+    print(f"    counts, compiled vs hand-written: {verdict}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.run", description="Generate a workspace, load it, and time the baseline queries."
     )
     parser.add_argument("--fans", type=int, default=100_000)
-    parser.add_argument("--backend", choices=("postgresql", "sqlite", "both"), default="both")
+    parser.add_argument(
+        "--backend",
+        choices=("postgresql", "sqlite", "both"),
+        default=None,
+        help="default both; with --reuse-database, the URL's (another is refused)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the databases (printed) instead of dropping them")
+    parser.add_argument(
+        "--reuse-database",
+        metavar="URL",
+        help="run on the database a previous --keep run left behind (a SQLAlchemy URL) instead of generating and "
+        "loading one: it is migrated, its segments deleted if the phases include build, and never dropped; "
+        "--fans, --seed, --index-strategy and --keep do not apply",
+    )
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--runs", type=int, default=30, help="timed runs per query")
+    parser.add_argument(
+        "--compare-runs",
+        type=int,
+        default=None,
+        help="timed runs per query of the compare phase (default 5 up to 100,000 fans, 3 above)",
+    )
     parser.add_argument(
         "--index-strategy",
         choices=("keep", "drop"),
@@ -301,25 +439,60 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(phases) - set(ALL_PHASES)
     if unknown:
         parser.error(f"unknown phases: {sorted(unknown)}")
-    naive = arguments.naive == "yes" or (arguments.naive == "auto" and arguments.fans <= 100_000)
-    backends = ("postgresql", "sqlite") if arguments.backend == "both" else (arguments.backend,)
+    if arguments.compare_runs is not None and arguments.compare_runs < 2:
+        parser.error("--compare-runs needs at least 2 (for the quantiles)")
+    backend_choice = arguments.backend or "both"
+    backends = ("postgresql", "sqlite") if backend_choice == "both" else (backend_choice,)
+    if not arguments.reuse_database:
+        return run(arguments, backends=backends, phases=phases, fans=arguments.fans)
+    url = make_url(arguments.reuse_database)
+    backend = url.get_backend_name()
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")  # the driver fanbase installs, not SQLAlchemy's default
+    if backend not in ("postgresql", "sqlite"):
+        parser.error(f"--reuse-database: no bench for the {backend!r} backend")
+    if arguments.backend not in (None, "both", backend):
+        parser.error(f"--backend {arguments.backend} contradicts --reuse-database, a {backend} database")
+    if backend == "sqlite" and not (url.database and Path(url.database).is_file()):
+        # Opening a missing file would create an empty database.
+        parser.error(f"--reuse-database: no SQLite file {url.database!r}")
+    with reused_database(url.render_as_string(hide_password=False)) as database:
+        try:
+            report = prepare_reused(database, phases=phases)
+        except (ReuseError, OperationalError) as error:
+            parser.error(f"--reuse-database: {error}")
+        return run(arguments, backends=(backend,), phases=phases, fans=report.fans, reused=(database, report))
+
+
+def run(
+    arguments: argparse.Namespace,
+    *,
+    backends: tuple[str, ...],
+    phases: tuple[str, ...],
+    fans: int,
+    reused: tuple[Database, ReuseReport] | None = None,
+) -> int:
+    """Every backend in turn, then the report; the exit status is 1 if a correctness check failed."""
+    naive = arguments.naive == "yes" or (arguments.naive == "auto" and fans <= 100_000)
+    compare_runs = arguments.compare_runs or (5 if fans <= 100_000 else 3)
     results: dict[str, Any] = {
-        "fans": arguments.fans,
-        "seed": arguments.seed,
+        "fans": fans,
+        "seed": None if reused else arguments.seed,
+        "reused_database": reused[1].database if reused else None,
         "now": NOW.isoformat(),
         "machine": machine(),
         "backends": {},
     }
     OUT.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = OUT / f"results-{arguments.fans}-{stamp}.json"
+    path = OUT / f"results-{fans}-{stamp}.json"
     for backend in backends:
         started = time.perf_counter()
         # The machine is shared: the load average says how much the figures below were competing for the cores.
         load_before = os.getloadavg()[0]
         results["backends"][backend] = run_backend(
             backend,
-            fans=arguments.fans,
+            fans=fans,
             seed=arguments.seed,
             runs=arguments.runs,
             index_strategy=arguments.index_strategy,
@@ -327,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
             keep=arguments.keep,
             phases=phases,
             naive=naive,
+            compare_runs=compare_runs,
+            reused=reused,
         )
         results["backends"][backend]["wall_seconds"] = time.perf_counter() - started
         results["backends"][backend]["load_average"] = {"before": load_before, "after": os.getloadavg()[0]}
@@ -337,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = any(
         r.get("verification", {}).get("mismatched")
         or r.get("segments", {}).get("check", {}).get("mismatched")
+        or r.get("segments", {}).get("compare", {}).get("mismatched")
         or r.get("segments", {}).get("refresh", {}).get("ledger_rows_written")
         for r in results["backends"].values()
     )

@@ -1,7 +1,8 @@
 """A tiny run of the benchmark code (generate + load + baselines) on both backends, so the harness cannot rot.
 
 It checks consistency, never time: row counts, derived figures equal to ``recompute_figures``, foreign keys,
-sequences moved past the loaded ids, baseline counts equal to a count over the generated rows.
+sequences moved past the loaded ids, baseline counts equal to a count over the generated rows, compiled counts
+equal to hand-written ones, and a kept database made ready for another run.
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ from pathlib import Path
 import pytest
 from bench.baselines import BEHAVIOUR_GIGS, PROPERTY_SPENT, SEGMENT_SQL
 from bench.generate import COLUMNS, NOW, Generator, Spec
-from bench.load import IndexStrategy, LoadReport, load, row_counts, vacuum, verify_derived_figures
-from bench.measure import ALL_PHASES, SQLITE_PHASES, build, check, run_segment_phases
-from bench.run import throwaway_database
+from bench.load import IndexStrategy, LoadReport, load, reuse, row_counts, vacuum, verify_derived_figures
+from bench.measure import ALL_PHASES, SQLITE_PHASES, build, check, compare, run_segment_phases
+from bench.run import main, throwaway_database
 from bench.segments import NAIVE_SEGMENTS, SEGMENTS, SEGMENTS_BY_NAME, SMOKE_SEGMENTS, referenced
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from fanbase.core.text import parse_rule_text
 from fanbase.db.engine import Database
 from fanbase.db.repositories import fans as fans_repo
+from fanbase.db.tables import api_keys, scheduler_state, segment_members, segment_membership_log, segments
+from fanbase.services import membership
 from fanbase.services import segments as segments_service
 
 FANS = 1_000
@@ -180,6 +184,7 @@ def test_segment_phases_run_and_agree_with_hand_written_sql(loaded_for_segments:
         bench_segments=referenced(SMOKE_SEGMENTS),
         now=NOW,
         runs=2,
+        compare_runs=2,
         phases=phases,
         naive=NAIVE_SEGMENTS[:1],
         events=3,
@@ -191,6 +196,15 @@ def test_segment_phases_run_and_agree_with_hand_written_sql(loaded_for_segments:
     )
     assert result["build"]["segments"] == len(SMOKE_SEGMENTS)
     assert result["check"]["mismatches"] == {}
+    compared = result["compare"]
+    assert compared["mismatches"] == {}
+    assert list(compared["per_segment"]) == list(SMOKE_SEGMENTS)  # in creation order
+    assert compared["per_segment"]["Gig goers"]["count"] == result["build"]["sizes"]["Gig goers"] > 0
+    assert compared["per_segment"]["Gig goers"]["compiled"]["runs"] == 2
+    assert 0 <= compared["within_target"] <= len(SMOKE_SEGMENTS)
+    assert len(compared["worst"]) == 5
+    assert compared["geometric_mean_ratio"] > 0
+    assert compared["hand_written_sum_ms"] > 0
     for label in ("property", "behaviour"):
         counts = result["preview"][label]["count"]
         assert counts["service"] == counts["compiled"] == counts["hand_written"] > 0
@@ -218,3 +232,68 @@ def test_all_fifty_segments_equal_their_hand_written_sql(tmp_path: Path) -> None
         assert built["segments"] == 50
         assert check(database, report.workspace_id, SEGMENTS, now=NOW)["mismatches"] == {}
         assert sum(1 for size in built["sizes"].values() if size > 0) >= 45  # the rules select somebody
+        compared = compare(database, report.workspace_id, SEGMENTS, now=NOW, runs=2)
+        assert compared["mismatches"] == {}
+        assert {name: figures["count"] for name, figures in compared["per_segment"].items()} == built["sizes"]
+
+
+# --- a kept database, reused ------------------------------------------------------------------------------------
+
+
+def _segment_rows(database: Database, workspace_id: int) -> dict[str, int]:
+    with database.engine.connect() as connection:
+        return {
+            table.name: int(
+                connection.execute(select(func.count()).where(table.c.workspace_id == workspace_id)).scalar_one()
+            )
+            for table in (segments, segment_members, segment_membership_log, scheduler_state, api_keys)
+        }
+
+
+def test_a_kept_database_is_made_ready_for_another_run(loaded_for_segments: tuple[Database, LoadReport]) -> None:
+    database, report = loaded_for_segments
+    workspace_id = report.workspace_id
+    build(database, workspace_id, referenced(SMOKE_SEGMENTS), now=NOW)
+    membership.apply_time(database, workspace_id, now=NOW + timedelta(hours=6))  # as a time phase leaves it
+    before = _segment_rows(database, workspace_id)
+    assert before["segment_membership_log"] > 0
+    assert before["scheduler_state"] == 1
+
+    kept = reuse(database, clear_segments=False, now=NOW)
+    assert (kept.workspace_id, kept.fans, kept.segments_found) == (workspace_id, SEGMENT_FANS, len(SMOKE_SEGMENTS))
+    assert kept.schema_differences == []
+    assert kept.rows_at_now == {"events": 0, "orders": 0}  # nothing written since the load
+    assert kept.api_key and kept.api_key != report.api_key
+    assert kept.rows == {table: count for table, count in report.rows.items() if count}
+    assert _segment_rows(database, workspace_id) == {**before, "api_keys": before["api_keys"] + 1}
+
+    cleared = reuse(database, clear_segments=True, now=NOW)
+    assert cleared.segments_found == len(SMOKE_SEGMENTS)
+    assert _segment_rows(database, workspace_id) == {
+        "segments": 0,
+        "segment_members": 0,
+        "segment_membership_log": 0,
+        "scheduler_state": 0,
+        "api_keys": before["api_keys"] + 2,
+    }
+    vacuum(database, analyze_sqlite=True)
+    # Built anew, the segments hold what a fresh load's build gives.
+    rebuilt = build(database, workspace_id, referenced(SMOKE_SEGMENTS), now=NOW)
+    assert check(database, workspace_id, referenced(SMOKE_SEGMENTS), now=NOW)["mismatches"] == {}
+    assert rebuilt["rows"]["members"] == _segment_rows(database, workspace_id)["segment_members"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--reuse-database", "sqlite:///no/such/file.sqlite3"], "no SQLite file"),
+        (["--reuse-database", "sqlite:///x.sqlite3", "--backend", "postgresql"], "contradicts"),
+        (["--reuse-database", "mysql://localhost/fanbase"], "no bench for"),
+        (["--compare-runs", "1"], "at least 2"),
+    ],
+)
+def test_run_refuses_what_it_cannot_do(arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(arguments)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
