@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from fanbase.core.evaluate import evaluate
 from fanbase.core.models import EventIn, FanFilter, FanIn, OrderIn, RuleIn, SegmentIn, SegmentPatch
@@ -11,6 +13,7 @@ from fanbase.core.rules import parse_rule_json
 from fanbase.db.engine import Database
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories import snapshots
+from fanbase.db.tables import segment_membership_log
 from fanbase.errors import Conflict, InvalidInput, InvalidRule, NotFound
 from fanbase.services import fans, ingestion, rule_context, segments
 
@@ -178,3 +181,72 @@ def test_every_template_matches_the_oracle_on_demo_data(database: Database, now:
         ), segment.name
     empty = [key for key, size in sizes.items() if size == 0]
     assert not empty, f"templates with no members on the demo data: {empty}"
+
+
+@pytest.mark.parametrize("listed_moves", [segments.LISTED_MOVES, 0], ids=["listed", "set-based"])
+def test_refresh_repairs_drift_and_then_writes_nothing(
+    database: Database, workspace_id: int, now: datetime, monkeypatch: pytest.MonkeyPatch, listed_moves: int
+) -> None:
+    """A refresh compares the rule with the stored members once; moves found are written from the list of ids, or
+    (past LISTED_MOVES) by set-based statements. Either way the segment ends exact, and a second refresh writes
+    nothing."""
+    monkeypatch.setattr(segments, "LISTED_MOVES", listed_moves)
+    ids = make_fans(database, workspace_id, now)
+    segment = segments.create_segment(
+        database,
+        workspace_id,
+        SegmentIn(name="Gig goers", rule_text='count(events where type = "gig_attended") >= 1'),
+        now=now,
+    )
+    assert stored_members(database, workspace_id, segment.id) == {ids["cy"]}
+    # Drift that no write of fanbase's can make: a member removed and a stranger added behind its back.
+    with database.transaction() as connection:
+        segments_repo.record_membership_changes(
+            connection,
+            workspace_id,
+            {segment.id: ([ids["bo"]], [ids["cy"]])},
+            cause="manual",
+            rule_versions={segment.id: 1},
+            now=now,
+        )
+    later = now + timedelta(minutes=1)
+    changed = segments.refresh_segment(database, workspace_id, segment.id, now=later)
+    assert (changed.entered, changed.exited, changed.size) == (1, 1, 1)
+    assert stored_members(database, workspace_id, segment.id) == oracle_members(
+        database, workspace_id, segment.id, now=later
+    )
+    causes = {
+        (item.fan_id, item.entered) for item in _ledger(database, workspace_id, segment.id) if item.cause == "refresh"
+    }
+    assert causes == {(ids["cy"], True), (ids["bo"], False)}
+    before = len(_ledger(database, workspace_id, segment.id))
+    again = segments.refresh_all(database, workspace_id, now=later)
+    assert (again[segment.id].entered, again[segment.id].exited) == (0, 0)
+    assert len(_ledger(database, workspace_id, segment.id)) == before
+
+
+def _ledger(database: Database, workspace_id: int, segment_id: int) -> list[Any]:
+    with database.transaction(write=False) as connection:
+        return list(
+            connection.execute(
+                select(segment_membership_log).where(
+                    segment_membership_log.c.workspace_id == workspace_id,
+                    segment_membership_log.c.segment_id == segment_id,
+                )
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    "rule_text", ["lifecycle_stage = advocate", 'count(events where type = "gig_attended" within 10 days) >= 1']
+)
+def test_a_preview_finds_its_sample_beyond_the_first_fans(
+    database: Database, workspace_id: int, now: datetime, monkeypatch: pytest.MonkeyPatch, rule_text: str
+) -> None:
+    """The sample is first looked for along the first fans; when they hold too few matches it comes from a whole
+    evaluation, and is the same: the first matching fans by id."""
+    ids = make_fans(database, workspace_id, now)
+    monkeypatch.setattr(segments, "SAMPLE_SCAN", 1)
+    result = segments.preview(database, workspace_id, RuleIn(rule_text=rule_text), now=now)
+    assert result.count == 1
+    assert [fan.id for fan in result.sample] == [ids["cy"]]
