@@ -76,7 +76,7 @@ FANS: dict[str, FanSpec] = {
         email="emile@example.com",
         first_name="Émile",
         lifecycle_stage="lead",
-        country="fr",
+        country="FR",
         created_at=NOW - 30 * DAY - MICROSECOND,
         custom_fields={
             "monthly_budget": Decimal("100.00"),

@@ -43,6 +43,7 @@ from fanbase.core.fields import FAN_SOURCES, LIFECYCLE_STAGES, FieldType
 from fanbase.core.operators import fold_text
 from fanbase.core.rules import Rule, behaviour
 from fanbase.core.time import UNIT_LENGTHS, Duration, RelativeTime
+from fanbase.db.compiler import ascii_upper
 from fanbase.db.engine import Database
 from fanbase.db.repositories.snapshots import load_snapshots
 from strategies import (
@@ -250,12 +251,14 @@ def make_fan(choose: Chooser, pools: Pools, index: int) -> FanSpec:
         for _ in range(choose.count(0, 3))
     )
     return FanSpec(
-        email=f"fan{index}-{pools.text(choose, limit=40)}@example.com",
+        # Emails stored lower-cased and countries upper-cased, as the API stores them (migration 0004 holds
+        # every writer to it).
+        email=f"fan{index}-{pools.text(choose, limit=40)}@example.com".lower(),
         first_name=_maybe(choose, lambda: pools.text(choose)),
         last_name=_maybe(choose, lambda: pools.text(choose)),
         lifecycle_stage=choose.pick(LIFECYCLE_STAGES),
         source=choose.pick(FAN_SOURCES),
-        country=_maybe(choose, lambda: pools.text(choose, limit=2)),
+        country=_maybe(choose, lambda: ascii_upper(pools.text(choose, limit=2))),
         city=_maybe(choose, lambda: pools.text(choose)),
         created_at=pools.instant(choose),
         custom_fields={

@@ -1,4 +1,5 @@
-"""Event types and order categories are stored folded (migration 0004), so rules may compare them as stored.
+"""Event types, order categories and emails are stored folded, country codes upper-case (migration 0004), so rules
+may compare them as stored.
 
 The database refuses any other writer's unfolded value, on both backends, and the migration folds rows that were
 stored before it (rules folded them when comparing, so every rule keeps its meaning).
@@ -20,6 +21,7 @@ from fanbase.db.engine import Database
 from fanbase.db.migrate import upgrade
 from fanbase.db.repositories import activity, fans, workspaces
 from fanbase.db.tables import events, orders
+from fanbase.db.tables import fans as fans_table
 
 POSTGRES_SERVER = os.environ.get("FANBASE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -58,12 +60,17 @@ def test_unfolded_types_and_categories_are_refused(database: Database, now: date
     ):
         with pytest.raises(IntegrityError), database.transaction() as connection:
             insert_row(connection)
+    with pytest.raises(IntegrityError), database.transaction() as connection:
+        fans.insert_fans(connection, workspace_id, [{"email": "Bo@example.com", "created_at": now, "updated_at": now}])
     with database.transaction() as connection:
+        connection.execute(update(fans_table).where(fans_table.c.id == fan_id).values(country="FR"))
         (order_id,) = activity.insert_orders(connection, workspace_id, [_order(fan_id, "merch ü É", now)])
         (event_id,) = activity.insert_events(connection, workspace_id, [_event(fan_id, "gig_attended", now)])
     for statement in (
         update(orders).where(orders.c.id == order_id).values(category="MERCH"),
         update(events).where(events.c.id == event_id).values(type="GIG"),
+        update(fans_table).where(fans_table.c.id == fan_id).values(email="Ada@example.com"),
+        update(fans_table).where(fans_table.c.id == fan_id).values(country="fr"),
     ):
         with pytest.raises(IntegrityError), database.transaction() as connection:
             connection.execute(statement)
@@ -102,7 +109,9 @@ def test_the_migration_folds_rows_stored_before_it(fresh_database: Database, now
     with fresh_database.transaction() as connection:
         activity.insert_orders(connection, workspace_id, [_order(fan_id, "Merch É", now)])
         activity.insert_events(connection, workspace_id, [_event(fan_id, "GIG_attended", now)])
+        connection.execute(update(fans_table).values(email="Ada@Example.com", country="fr"))
     upgrade(fresh_database.engine)
     with fresh_database.transaction(write=False) as connection:
         assert connection.execute(select(orders.c.category)).scalars().all() == ["merch É"]
         assert connection.execute(select(events.c.type)).scalars().all() == ["gig_attended"]
+        assert connection.execute(select(fans_table.c.email, fans_table.c.country)).all() == [("ada@example.com", "FR")]

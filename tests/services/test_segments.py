@@ -15,7 +15,7 @@ from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories import snapshots
 from fanbase.db.tables import segment_membership_log
 from fanbase.errors import Conflict, InvalidInput, InvalidRule, NotFound
-from fanbase.services import fans, ingestion, rule_context, segments
+from fanbase.services import fans, ingestion, membership, rule_context, segments
 
 
 def stored_members(database: Database, workspace_id: int, segment_id: int) -> set[int]:
@@ -183,14 +183,14 @@ def test_every_template_matches_the_oracle_on_demo_data(database: Database, now:
     assert not empty, f"templates with no members on the demo data: {empty}"
 
 
-@pytest.mark.parametrize("listed_moves", [segments.LISTED_MOVES, 0], ids=["listed", "set-based"])
+@pytest.mark.parametrize("listed_moves", [membership.LISTED_MOVES, 0], ids=["listed", "set-based"])
 def test_refresh_repairs_drift_and_then_writes_nothing(
     database: Database, workspace_id: int, now: datetime, monkeypatch: pytest.MonkeyPatch, listed_moves: int
 ) -> None:
     """A refresh compares the rule with the stored members once; moves found are written from the list of ids, or
     (past LISTED_MOVES) by set-based statements. Either way the segment ends exact, and a second refresh writes
     nothing."""
-    monkeypatch.setattr(segments, "LISTED_MOVES", listed_moves)
+    monkeypatch.setattr(membership, "LISTED_MOVES", listed_moves)
     ids = make_fans(database, workspace_id, now)
     segment = segments.create_segment(
         database,

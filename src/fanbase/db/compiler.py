@@ -112,10 +112,19 @@ from fanbase.db.types import UTCDateTime
 
 SQL: TypeAlias = ColumnElement[Any]
 
-# Columns whose stored text is already folded (ASCII A-Z → a-z), so rules compare them as stored, where their indexes
-# serve: event types are slugs and order categories are lower-cased on the way in, and migration 0004's CHECK
-# constraints hold every other writer to it.
-STORED_FOLDED: tuple[ColumnElement[Any], ...] = (events.c.type, orders.c.category)
+# Columns whose stored text is already folded (no ASCII A-Z), so rules compare them as stored, where their indexes
+# serve: event types are slugs, order categories and emails are lower-cased on the way in, and migration 0004 holds
+# every other writer to it (CHECK constraints; triggers on SQLite).
+STORED_FOLDED: tuple[ColumnElement[Any], ...] = (events.c.type, orders.c.category, fans.c.email)
+# Columns stored upper-case (no ASCII a-z): country codes. For text x without a-z and a folded constant c (no A-Z),
+# fold(x) = c exactly when x = ascii_upper(c), so equality and membership compare the column as stored too.
+STORED_UPPER: tuple[ColumnElement[Any], ...] = (fans.c.country,)
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def ascii_upper(text: str) -> str:
+    return text.translate(_ASCII_UPPER)
+
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
@@ -180,6 +189,8 @@ class SQLPrimitives:
         self.dialect = dialect
         # Expressions known never to be NULL (count, coalesced sum), by identity: SQLAlchemy overloads ==.
         self._never_null: dict[int, SQL] = {}
+        # Folded expressions of upper-case columns, by identity, with their column (see STORED_UPPER).
+        self._upper_columns: dict[int, SQL] = {}
         # BATCH: every time constant gets a named parameter, recorded here in the order bound (see BatchStatement).
         # Elsewhere they stay anonymous: rules compiled apart may be combined in one statement.
         self.times: dict[str, datetime] | None = None
@@ -219,11 +230,24 @@ class SQLPrimitives:
             return bindparam(key, value, type_=type_)
         return literal(value, type_)
 
+    def _as_stored(self, left: SQL, right: Constant) -> tuple[SQL, Constant]:
+        """The folded text of an upper-case column is compared as the column against the constant upper-cased."""
+        column = self._upper_columns.get(id(left))
+        if column is not None and isinstance(right, str):
+            return column, ascii_upper(right)
+        return left, right
+
     def eq(self, left: SQL, right: Constant) -> SQL:
-        return false() if _has_nul(right) else left == self.bind(left, right)
+        if _has_nul(right):
+            return false()
+        left, right = self._as_stored(left, right)
+        return left == self.bind(left, right)
 
     def ne(self, left: SQL, right: Constant) -> SQL:
-        return true() if _has_nul(right) else left != self.bind(left, right)
+        if _has_nul(right):
+            return true()
+        left, right = self._as_stored(left, right)
+        return left != self.bind(left, right)
 
     def lt(self, left: SQL, right: Constant) -> SQL:
         return left < self.bind(left, right)
@@ -241,7 +265,9 @@ class SQLPrimitives:
         kept = [choice for choice in choices if not _has_nul(choice)]
         if not kept:
             return false()
-        return left.in_([self.bind(left, choice) for choice in kept])
+        stored = [self._as_stored(left, choice) for choice in kept]
+        column = stored[0][0]
+        return column.in_([self.bind(column, choice) for _, choice in stored])
 
     def is_null(self, value: SQL) -> SQL:
         return false() if self.is_never_null(value) else value.is_(None)
@@ -254,8 +280,12 @@ class SQLPrimitives:
             return value
         if self.dialect == POSTGRESQL:
             # lower() under "C" folds A-Z only, like SQLite's lower() and the core's fold_text.
-            return func.lower(value.collate("C"), type_=String())
-        return func.lower(value, type_=String())
+            folded: SQL = func.lower(value.collate("C"), type_=String())
+        else:
+            folded = func.lower(value, type_=String())
+        if any(value is column for column in STORED_UPPER):
+            self._upper_columns[id(folded)] = value
+        return folded
 
     def contains(self, text: SQL, fragment: str) -> SQL:
         if "\x00" in fragment:
@@ -432,6 +462,8 @@ class CompiledRule:
     joins: tuple[Subquery, ...] = ()
     # Whether a fan with no row in any joined table (no tags, lists, segments, orders or events) matches.
     matches_absent_fans: bool = True
+    # The condition is only "the fan has a row in the one joined table": that table's fan ids are the answer.
+    is_presence: bool = False
 
 
 def fans_joined(*compiled: CompiledRule) -> FromClause:
@@ -483,8 +515,10 @@ class _Compiler:
         self.catalogue = catalogue
         self.references = references
         self.form = form
-        # SET: the derived tables made so far, by what they select (a rule naming the same thing twice joins once).
+        # SET: the derived tables made so far, by what they select (a rule naming the same thing twice joins once),
+        # and the "has a row there" conditions made on them (by identity).
         self.derived_tables: dict[Hashable, Subquery] = {}
+        self.presence: set[int] = set()
         # BATCH: the aggregates each pass over a table must compute (collected by a first compile of the rules),
         # then the passes themselves and each aggregate's column in them (used by the second compile).
         self.batch_aggregates: dict[Table, dict[Hashable, SQL]] = {}
@@ -500,10 +534,12 @@ class _Compiler:
 
     def compiled(self, rule: Rule) -> CompiledRule:
         condition = self.rule(rule)
+        joins = tuple(self.derived_tables.values())
         return CompiledRule(
             condition=condition,
-            joins=tuple(self.derived_tables.values()),
+            joins=joins,
             matches_absent_fans=evaluate(rule, FanSnapshot(), now=self.now, catalogue=self.catalogue),
+            is_presence=len(joins) == 1 and id(condition) in self.presence,
         )
 
     def derived(self, key: Hashable, statement: Select[Any]) -> Subquery:
@@ -583,7 +619,7 @@ class _Compiler:
         if self.form is Form.SET:
             # The primary keys lead with (workspace_id, thing_id): one range scan, already in fan order.
             table = self.derived(key, select(fan_id.label("fan_id")).where(*conditions))
-            return table.c.fan_id.is_not(None)
+            return self.present_in(table)
         if self.form is Form.BATCH:
             # conditions[0] is the workspace, which the pass over the table already applies.
             rows = self.batch_column(fan_id.table, key, lambda: func.count().filter(and_(*conditions[1:])))
@@ -724,20 +760,47 @@ class _Compiler:
     def absent_fans_match(self, condition: BehaviourCondition) -> bool:
         return holds_without_rows(condition, now=self.now, catalogue=self.catalogue)
 
+    def present_in(self, table: Subquery) -> SQL:
+        present = table.c.fan_id.is_not(None)
+        self.presence.add(id(present))
+        return present
+
     def behaviour_set(self, condition: BehaviourCondition) -> SQL:
         aggregate, query = condition.aggregate, condition.query
         rows = self.rows(query, correlated=False)
         fan_id = rows.group_key.label("fan_id")
         if aggregate is Aggregate.COUNT and (shortcut := _existence(condition.op, condition.value)) is not None:
             table = self.derived(("some", query), select(fan_id).where(rows.condition).group_by(rows.group_key))
-            found = table.c.fan_id.is_not(None)
+            found = self.present_in(table)
             return found if shortcut else not_(found)
+        if (row_test := self.extreme_as_existence(condition)) is not None:
+            # max(x) >= c holds exactly when some row has x >= c (rows where x is missing count in neither).
+            table = self.derived(
+                ("some", query, condition.op, str(condition.value)),
+                select(fan_id).where(rows.condition, row_test).group_by(rows.group_key),
+            )
+            return self.present_in(table)
         value, result_spec = self.measure(condition, rows)
         table = self.derived(
             (aggregate, query),
             select(fan_id, value.label("value")).where(rows.condition).group_by(rows.group_key),
         )
         return self.compare_aggregate(condition, table.c.value, result_spec)
+
+    def extreme_as_existence(self, condition: BehaviourCondition) -> SQL | None:
+        """For ``max(x) > / >= c`` and ``min(x) < / <= c``: the same comparison on each row's x, which a fan meets
+        through some row exactly when its maximum (minimum) does; None for every other condition."""
+        aggregate, query = condition.aggregate, condition.query
+        upward = aggregate is Aggregate.MAX and condition.op in (Op.GT, Op.GE)
+        downward = aggregate is Aggregate.MIN and condition.op in (Op.LT, Op.LE)
+        if not (upward or downward) or query.field is None:
+            return None
+        measured = self.catalogue.source_field(query.of, query.field)
+        assert measured is not None
+        subject = self.row_field(query.of, measured, measured.type)
+        return build_condition(
+            self.p, subject, field_type=measured.type, op=condition.op, value=condition.value, now=self.now
+        )
 
     def compare_aggregate(self, condition: BehaviourCondition, value: SQL, result_spec: FieldSpec) -> SQL:
         """``value`` is the aggregate after a LEFT JOIN: NULL for a fan without rows. A count or sum is 0 then: when

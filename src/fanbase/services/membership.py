@@ -146,6 +146,45 @@ def apply_change(
     return moved
 
 
+# A refresh or rule edit that moves more fans than this writes them with set-based INSERT … SELECTs rather than
+# from the list of ids it found (evaluating the rule once more, but keeping hundreds of thousands of ids out of Python).
+LISTED_MOVES = 5000
+
+
+def rebuild_segment(
+    connection: Connection, context: RuleContext, segment_id: int, *, cause: str, now: datetime
+) -> tuple[int, int]:
+    """Bring one dynamic segment's stored membership up to date with its rule over the whole workspace; returns
+    (entered, exited).
+
+    The rule is evaluated once against the stored members (``membership_differences``), so a segment that is
+    already exact costs one statement and writes nothing; a first build has no members to compare with.
+    """
+    row = context.segment_rows[segment_id]
+    should = context.compile_for_workspace(context.segment_rules[segment_id], now=now)
+    if cause != "build":
+        entered, exited = segments_repo.membership_differences(connection, context.workspace_id, segment_id, should)
+        if len(entered) + len(exited) <= LISTED_MOVES:
+            segments_repo.record_membership_changes(
+                connection,
+                context.workspace_id,
+                {segment_id: (entered, exited)},
+                cause=cause,
+                rule_versions={segment_id: row.rule_version},
+                now=now,
+            )
+            return len(entered), len(exited)
+    return segments_repo.apply_membership(
+        connection,
+        context.workspace_id,
+        segment_id,
+        should_be_member=should,
+        cause=cause,
+        rule_version=row.rule_version,
+        now=now,
+    )
+
+
 @dataclass(frozen=True)
 class TickReport:
     workspace_id: int
@@ -194,19 +233,20 @@ def apply_time(database: Database, workspace_id: int, *, now: datetime) -> TickR
                 # A savepoint per segment: one failing rule is recorded on its segment (last_error) and the
                 # others still move on time — never silently skipped, never blocking the rest.
                 with connection.begin_nested():
-                    step = segments_repo.apply_membership(
-                        connection,
-                        workspace_id,
-                        segment_id,
-                        # The first tick evaluates whole segments; later ones the few fans that crossed a boundary.
-                        should_be_member=context.compile_for_workspace(rule, now=now)
-                        if among is None
-                        else CompiledRule(condition=context.compile(rule, now=now)),
-                        among=among,
-                        cause="time",
-                        rule_version=context.segment_rows[segment_id].rule_version,
-                        now=now,
-                    )
+                    # The first tick evaluates whole segments; later ones the few fans that crossed a boundary.
+                    if among is None:
+                        step = rebuild_segment(connection, context, segment_id, cause="time", now=now)
+                    else:
+                        step = segments_repo.apply_membership(
+                            connection,
+                            workspace_id,
+                            segment_id,
+                            should_be_member=CompiledRule(condition=context.compile(rule, now=now)),
+                            among=among,
+                            cause="time",
+                            rule_version=context.segment_rows[segment_id].rule_version,
+                            now=now,
+                        )
                     queries = next_boundary_queries(
                         dependencies,
                         workspace_id=workspace_id,

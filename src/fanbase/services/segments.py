@@ -83,11 +83,6 @@ def _load_segment(connection: Connection, workspace_id: int, segment_id: int) ->
     return _present(context, row, currency_symbol=_currency_symbol(connection, workspace_id))
 
 
-# A refresh or rule edit that moves more fans than this writes them with set-based INSERT … SELECTs rather than
-# from the list of ids it found (evaluating the rule once more, but keeping hundreds of thousands of ids out of Python).
-LISTED_MOVES = 5000
-
-
 def _rebuild(
     connection: Connection,
     context: RuleContext,
@@ -96,35 +91,7 @@ def _rebuild(
     cause: str,
     now: datetime,
 ) -> tuple[int, int]:
-    """Bring one dynamic segment's stored membership up to date with its rule, over the whole workspace.
-
-    The rule is evaluated once against the stored members (``membership_differences``), so a segment that is
-    already exact costs one statement and writes nothing; a first build has no members to compare with.
-    """
-    row = context.segment_rows[segment_id]
-    should = context.compile_for_workspace(context.segment_rules[segment_id], now=now)
-    if cause != "build":
-        entered, exited = segments_repo.membership_differences(connection, context.workspace_id, segment_id, should)
-        if len(entered) + len(exited) <= LISTED_MOVES:
-            segments_repo.record_membership_changes(
-                connection,
-                context.workspace_id,
-                {segment_id: (entered, exited)},
-                cause=cause,
-                rule_versions={segment_id: row.rule_version},
-                now=now,
-            )
-            segments_repo.mark_evaluated(connection, context.workspace_id, segment_id, now=now)
-            return len(entered), len(exited)
-    changes = segments_repo.apply_membership(
-        connection,
-        context.workspace_id,
-        segment_id,
-        should_be_member=should,
-        cause=cause,
-        rule_version=row.rule_version,
-        now=now,
-    )
+    changes = membership.rebuild_segment(connection, context, segment_id, cause=cause, now=now)
     segments_repo.mark_evaluated(connection, context.workspace_id, segment_id, now=now)
     return changes
 

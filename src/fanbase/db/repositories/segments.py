@@ -10,7 +10,21 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, delete, exists, false, func, insert, literal, or_, select, true, update
+from sqlalchemy import (
+    Connection,
+    case,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.sql.selectable import FromClause
@@ -192,26 +206,37 @@ def apply_membership(
 def membership_differences(
     connection: Connection, workspace_id: int, segment_id: int, rule: CompiledRule
 ) -> tuple[list[int], list[int]]:
-    """(fans the rule selects that are not stored members, stored members it does not select), in one statement:
-    the rule's fans FULL JOIN the segment's members, both read once (an unchanged segment answers with no rows)."""
-    should = matching_ids_query(workspace_id, rule).subquery()
-    stored = (
-        select(segment_members.c.fan_id)
-        .where(segment_members.c.workspace_id == workspace_id, segment_members.c.segment_id == segment_id)
-        .subquery()
+    """(fans the rule selects that are not stored members, stored members it does not select), in one statement
+    that evaluates the rule once (an unchanged segment answers with no rows).
+
+    PostgreSQL: the rule's fans FULL JOIN the segment's members (a merge or hash join). SQLite runs a FULL JOIN of
+    two subqueries as nested loops with no index (every fan against every member: minutes at 100,000 fans), so
+    there the rule's fans are materialised once and compared both ways with EXCEPT, which sorts.
+    """
+    stored = select(segment_members.c.fan_id).where(
+        segment_members.c.workspace_id == workspace_id, segment_members.c.segment_id == segment_id
     )
-    rows = connection.execute(
-        select(should.c.fan_id.label("selected"), stored.c.fan_id.label("member"))
-        .select_from(should.join(stored, should.c.fan_id == stored.c.fan_id, full=True))
-        .where(or_(should.c.fan_id.is_(None), stored.c.fan_id.is_(None)))
-    )
-    entered: list[int] = []
-    exited: list[int] = []
-    for selected, member in rows:
-        if member is None:
-            entered.append(int(selected))
-        else:
-            exited.append(int(member))
+    if connection.dialect.name == "sqlite":
+        should_cte = matching_ids_query(workspace_id, rule).cte("should").prefix_with("MATERIALIZED")
+        selected = select(should_cte.c.fan_id)
+        statement = union_all(
+            select(literal(True).label("entered"), selected.except_(stored).subquery().c.fan_id),
+            select(literal(False).label("entered"), stored.except_(selected).subquery().c.fan_id),
+        )
+        rows = [(bool(entered), int(fan_id)) for entered, fan_id in connection.execute(statement)]
+    else:
+        should = matching_ids_query(workspace_id, rule).subquery()
+        members = stored.subquery()
+        rows = [
+            (member is None, int(member if selected is None else selected))
+            for selected, member in connection.execute(
+                select(should.c.fan_id, members.c.fan_id)
+                .select_from(should.join(members, should.c.fan_id == members.c.fan_id, full=True))
+                .where(or_(should.c.fan_id.is_(None), members.c.fan_id.is_(None)))
+            )
+        ]
+    entered = [fan_id for is_entry, fan_id in rows if is_entry]
+    exited = [fan_id for is_entry, fan_id in rows if not is_entry]
     return entered, exited
 
 
@@ -337,7 +362,8 @@ def matching_ids_query(workspace_id: int, rule: CompiledRule) -> Select[Any]:
     each of them up again."""
     if _is_single_table(rule):
         table = rule.joins[0]
-        return select(table.c.fan_id).where(rule.condition)
+        # "Has a row there" is true of every row of the table itself: no filter, so a count needs no fan ids.
+        return select(table.c.fan_id) if rule.is_presence else select(table.c.fan_id).where(rule.condition)
     return (
         select(fans.c.id.label("fan_id"))
         .select_from(fans_joined(rule))

@@ -4,11 +4,13 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-02 16:20:00
 
-- ``events.type`` and ``orders.category`` are stored folded (ASCII A-Z → a-z): the API already writes them so
-  (a type is a slug, a category is lower-cased), and now the database holds every writer to it, so rules compare
-  them as stored and their indexes serve (``lower(type) = 'gig_attended'`` could use no index). Rows that a direct
-  writer stored otherwise are folded first: rules folded them when comparing, so every rule keeps its meaning.
-  PostgreSQL: CHECK constraints. SQLite: triggers, since adding a CHECK there means rebuilding the table.
+- ``events.type``, ``orders.category`` and ``fans.email`` are stored folded (no ASCII A-Z) and ``fans.country``
+  upper-case (no ASCII a-z): the API already writes them so (a type is a slug, a category and an email are
+  lower-cased, a country code upper-cased), and now the database holds every writer to it, so rules compare them as
+  stored and their indexes serve (``lower(type) = 'gig_attended'`` could use no index; ``country = 'FR'`` can).
+  Rows that a direct writer stored otherwise are converted first: rules folded them when comparing, so every rule
+  keeps its meaning. PostgreSQL: CHECK constraints. SQLite: triggers, since adding a CHECK there means rebuilding
+  the table.
 - Activity indexes that let a behaviour condition over a whole workspace read one index range and group by fan
   without touching the table: ``(workspace_id, type, fan_id, occurred_at)`` gives a type's rows in fan order
   (grouped as they stream: no sort, no hash), ``(workspace_id, type, occurred_at, fan_id)`` and
@@ -30,7 +32,13 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-_FOLDED = (("events", "type"), ("orders", "category"))
+# (table, column, case function): the column must equal itself under the function, ASCII only on both databases.
+_CANONICAL = (
+    ("events", "type", "lower"),
+    ("orders", "category", "lower"),
+    ("fans", "email", "lower"),
+    ("fans", "country", "upper"),
+)
 # Per-fan indexes, widened to cover what the write path reads of each row (same names, more columns).
 _PER_FAN = (
     ("ix_fan_tags_workspace_fan", "fan_tags", ["workspace_id", "fan_id"], ["tag_id"]),
@@ -57,20 +65,21 @@ _FAN_COLUMNS = (
 
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
-    for table, column in _FOLDED:
+    for table, column, case in _CANONICAL:
+        name = f"{column}_{'folded' if case == 'lower' else 'upper_case'}"
         if dialect == "postgresql":
-            # lower() under "C" folds A-Z only: the core's fold_text, and SQLite's lower().
-            folded = f'lower({column} COLLATE "C")'
-            op.execute(f"UPDATE {table} SET {column} = {folded} WHERE {column} <> {folded}")
-            op.create_check_constraint(f"{column}_folded", table, f"{column} = {folded}")
+            # lower()/upper() under "C" change A-Z/a-z only: the core's fold_text, and SQLite's lower()/upper().
+            canonical = f'{case}({column} COLLATE "C")'
+            op.execute(f"UPDATE {table} SET {column} = {canonical} WHERE {column} <> {canonical}")
+            op.create_check_constraint(name, table, f"{column} = {canonical}")
         else:
-            op.execute(f"UPDATE {table} SET {column} = lower({column}) WHERE {column} <> lower({column})")
-            for action, when in (("INSERT", "INSERT"), ("UPDATE", f"UPDATE OF {column}")):
+            op.execute(f"UPDATE {table} SET {column} = {case}({column}) WHERE {column} <> {case}({column})")
+            for action, when in (("insert", "INSERT"), ("update", f"UPDATE OF {column}")):
                 op.execute(
-                    f"CREATE TRIGGER ck_{table}_{column}_folded_{action.lower()} BEFORE {when} ON {table} "
-                    f"WHEN NEW.{column} <> lower(NEW.{column}) "
+                    f"CREATE TRIGGER ck_{table}_{name}_{action} BEFORE {when} ON {table} "
+                    f"WHEN NEW.{column} <> {case}(NEW.{column}) "
                     f"BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: {table}.{column} must be stored "
-                    "lower-case'); END"
+                    f"{case}-case'); END"
                 )
     op.drop_index("ix_events_workspace_type_occurred", table_name="events")
     op.drop_index("ix_events_workspace_occurred", table_name="events")
@@ -104,9 +113,10 @@ def downgrade() -> None:
     op.drop_index("ix_events_workspace_type_fan_occurred", table_name="events")
     op.create_index("ix_events_workspace_occurred", "events", ["workspace_id", "occurred_at"])
     op.create_index("ix_events_workspace_type_occurred", "events", ["workspace_id", "type", "occurred_at"])
-    for table, column in _FOLDED:
+    for table, column, case in _CANONICAL:
+        name = f"{column}_{'folded' if case == 'lower' else 'upper_case'}"
         if dialect == "postgresql":
-            op.drop_constraint(f"ck_{table}_{column}_folded", table, type_="check")
+            op.drop_constraint(f"ck_{table}_{name}", table, type_="check")
         else:
             for action in ("insert", "update"):
-                op.execute(f"DROP TRIGGER IF EXISTS ck_{table}_{column}_folded_{action}")
+                op.execute(f"DROP TRIGGER IF EXISTS ck_{table}_{name}_{action}")
