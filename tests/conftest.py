@@ -16,15 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from fanbase.core.models import WorkspaceCreated
 from fanbase.db.engine import Database
 from fanbase.db.migrate import upgrade
 from fanbase.services import workspaces
+from tests_support import throwaway_postgres
 
-POSTGRES_SERVER = os.environ.get("FANBASE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -39,21 +38,11 @@ def _missing(what: str, reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    name = f"fanbase_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        with throwaway_postgres() as url:
+            yield url
     except OperationalError as error:
-        admin.dispose()
         _missing("PostgreSQL", str(error.orig).strip().splitlines()[0])
-    url = POSTGRES_SERVER.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,15 @@
-"""Helpers shared by tests: stored membership, and what the Python evaluator (the oracle) says it should be."""
+"""Helpers shared by tests: throwaway PostgreSQL databases, stored membership, and what the Python evaluator (the
+oracle) says it should be."""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
+
+from sqlalchemy import create_engine, text
 
 from fanbase.core.evaluate import evaluate
 from fanbase.core.rules import parse_rule_json
@@ -10,6 +17,26 @@ from fanbase.db.engine import Database
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories import snapshots
 from fanbase.services import rule_context
+
+POSTGRES_SERVER = os.environ.get("FANBASE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """The URL of a new, empty database on the local server, dropped afterwards. Raises OperationalError when the
+    server cannot be reached (callers decide whether that is a skip or a failure)."""
+    name = f"fanbase_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield POSTGRES_SERVER.rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 def members_of(database: Database, workspace_id: int, segment_id: int) -> set[int]:

@@ -7,23 +7,21 @@ stored before it (rules folded them when comparing, so every rule keeps its mean
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from fanbase.db.engine import Database
 from fanbase.db.migrate import upgrade
 from fanbase.db.repositories import activity, fans, workspaces
 from fanbase.db.tables import events, orders
 from fanbase.db.tables import fans as fans_table
-
-POSTGRES_SERVER = os.environ.get("FANBASE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+from tests_support import throwaway_postgres
 
 
 def _fan(database: Database, now: datetime) -> tuple[int, int]:
@@ -85,22 +83,10 @@ def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[D
         database.dispose()
         return
     request.getfixturevalue("postgres_url")  # skips (or fails in CI) when there is no server
-    name = f"fanbase_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError:
-        admin.dispose()
-        raise
-    database = Database.from_url(POSTGRES_SERVER.rsplit("/", 1)[0] + f"/{name}")
-    try:
+    with throwaway_postgres() as url:
+        database = Database.from_url(url)
         yield database
-    finally:
         database.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_the_migration_folds_rows_stored_before_it(fresh_database: Database, now: datetime) -> None:

@@ -60,26 +60,22 @@ class RuleContext:
             rule, catalogue=self.catalogue, references=self.references(current_segment=current_segment)
         )
 
+    def _compiling(self, now: datetime) -> dict[str, Any]:
+        return {
+            "workspace_id": self.workspace_id,
+            "now": now,
+            "catalogue": self.catalogue,
+            "references": self.resolved(),
+            "dialect": self.dialect,
+        }
+
     def compile(self, rule: Rule, *, now: datetime) -> ColumnElement[bool]:
-        return compile_rule(
-            rule,
-            workspace_id=self.workspace_id,
-            now=now,
-            catalogue=self.catalogue,
-            references=self.resolved(),
-            dialect=self.dialect,
-        )
+        """The correlated form: for a few fans (a scheduler tick's crossings, a page of fans)."""
+        return compile_rule(rule, **self._compiling(now))
 
     def compile_for_workspace(self, rule: Rule, *, now: datetime) -> CompiledRule:
         """The set form: for evaluating a rule over every fan of the workspace at once."""
-        return compile_rule_for_workspace(
-            rule,
-            workspace_id=self.workspace_id,
-            now=now,
-            catalogue=self.catalogue,
-            references=self.resolved(),
-            dialect=self.dialect,
-        )
+        return compile_rule_for_workspace(rule, **self._compiling(now))
 
     def batch(self, segment_ids: Sequence[int], *, now: datetime) -> BatchStatement:
         """One statement: ``(fan id, member of segment 1?, member of segment 2?, …)`` for a list of fans, with the
@@ -100,14 +96,7 @@ class RuleContext:
                 reference_key(self.segment_rows[segment_id].name): self.segment_rules[segment_id]
                 for segment_id in segment_ids
             }
-            cached = compile_batch(
-                rules,
-                workspace_id=self.workspace_id,
-                now=now,
-                catalogue=self.catalogue,
-                references=self.resolved(),
-                dialect=self.dialect,
-            )
+            cached = compile_batch(rules, **self._compiling(now))
             _batches.put(key, cached)
         return cached
 
