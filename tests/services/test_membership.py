@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from fanbase.core.models import EventIn, FanIn, FanPatch, OrderIn, SegmentIn, SegmentPatch, SubscriptionIn, TagIn
 from fanbase.db.engine import Database
+from fanbase.db.repositories import scheduler as scheduler_repo
 from fanbase.services import fans, history, ingestion, labels, membership, segments
 from tests_support import members_of, oracle_members
 
@@ -110,6 +111,30 @@ def test_time_flips_reach_segments_built_on_them(database: Database, workspace_i
     membership.apply_time(database, workspace_id, now=now)
     membership.apply_time(database, workspace_id, now=now + timedelta(days=2))
     assert members_of(database, workspace_id, lapsed.id) == {fan.id}
+
+
+def test_a_tick_carries_to_dependents_only_what_time_moved(
+    database: Database, workspace_id: int, now: datetime
+) -> None:
+    fan = fans.create_fan(database, workspace_id, FanIn(email="e@x.co", tags=("VIP",)), now=now)
+    active = segments.create_segment(
+        database, workspace_id, SegmentIn(name="Active", rule_text="last_active_at within_last 7 days"), now=now
+    )
+    segments.create_segment(
+        database, workspace_id, SegmentIn(name="Active VIP", rule_text='tag "VIP" and segment "Active"'), now=now
+    )
+    # A write at the tick's own instant moves the fan (and, in the same call, its dependents).
+    ingestion.record_event(database, workspace_id, EventIn(fan_id=fan.id, type="page_viewed"), now=now)
+    with database.transaction() as connection:
+        assert scheduler_repo.fans_moved_at(connection, workspace_id, [active.id], at=now) == []
+    membership.apply_time(database, workspace_id, now=now)
+    with database.transaction() as connection:
+        assert scheduler_repo.fans_moved_at(connection, workspace_id, [active.id], at=now) == []
+    exit_at = now + timedelta(days=8)
+    membership.apply_time(database, workspace_id, now=exit_at)
+    with database.transaction() as connection:
+        assert scheduler_repo.fans_moved_at(connection, workspace_id, [active.id], at=exit_at) == [fan.id]
+    assert {why.segment_name for why in history.fan_segments(database, workspace_id, fan.id)} == set()
 
 
 def test_history_sizes_and_members_as_of(database: Database, workspace_id: int, now: datetime) -> None:

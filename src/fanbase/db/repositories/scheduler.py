@@ -75,7 +75,10 @@ def set_next_flip(connection: Connection, workspace_id: int, segment_id: int, at
 
 
 def fans_moved_at(connection: Connection, workspace_id: int, segment_ids: Sequence[int], *, at: datetime) -> list[int]:
-    """Fans whose membership of these segments changed at this instant (to carry the change to dependents)."""
+    """Fans that time moved into or out of these segments at this instant (to carry the change to dependents).
+
+    Only cause "time": a write at the same instant has already carried its own changes to the dependents.
+    """
     if not segment_ids:
         return []
     rows = connection.execute(
@@ -84,6 +87,7 @@ def fans_moved_at(connection: Connection, workspace_id: int, segment_ids: Sequen
             segment_membership_log.c.workspace_id == workspace_id,
             segment_membership_log.c.segment_id.in_(segment_ids),
             segment_membership_log.c.at == at,
+            segment_membership_log.c.cause == "time",
         )
         .distinct()
     )
