@@ -25,8 +25,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from fanbase.core.rules import References, Rule, negate, validate_rule
 from fanbase.core.text import parse_rule_text
-from fanbase.db.compiler import STORED_DATETIME_FORMAT, ResolvedReferences, compile_rule
+from fanbase.db.compiler import STORED_DATETIME_FORMAT, ResolvedReferences, compile_rule, compile_rule_for_workspace
 from fanbase.db.engine import Database
+from fanbase.db.repositories.segments import matching_ids_query
 from fanbase.db.repositories.snapshots import load_snapshots
 from fanbase.db.tables import fans
 from fanbase.services.custom_fields import DATETIME_STORAGE
@@ -371,3 +372,23 @@ def test_some_or_no_rows_is_asked_with_exists(dialect: object) -> None:
         sql = str(select(fans.c.id).where(expression).compile(dialect=dialect))  # type: ignore[arg-type]
         assert keyword in sql
         assert "count(" not in sql.lower()
+
+
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=["sqlite", "postgresql"])
+def test_rows_a_rule_requires_are_joined_inner_when_selecting_its_fans(dialect: object) -> None:
+    references = ResolvedReferences(tags={"vip": 1, "ghost": 2}, lists={"newsletter": 3}, segments={})
+    rule = _rule('(tag "VIP" and count(orders) >= 1) and not list "Newsletter" and (tag "Ghost" or total_spent > 5)')
+    compiled = compile_rule_for_workspace(
+        rule,
+        workspace_id=1,
+        now=NOW,
+        catalogue=CATALOGUE,
+        references=references,
+        dialect=dialect.name,  # type: ignore[attr-defined]
+    )
+    # The tag "VIP" and order tables are required (top-level "and" parts, nested "and" flattened); the list (under
+    # "not") and the other tag (under "or") may be missing, so they stay LEFT JOINs.
+    assert (len(compiled.joins), len(compiled.required)) == (4, 2)
+    sql = str(matching_ids_query(1, compiled).compile(dialect=dialect))  # type: ignore[arg-type]
+    assert sql.count("LEFT OUTER JOIN") == 2
+    assert sql.count(" JOIN ") == 4

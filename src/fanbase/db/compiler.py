@@ -464,6 +464,9 @@ class CompiledRule:
     matches_absent_fans: bool = True
     # The condition is only "the fan has a row in the one joined table": that table's fan ids are the answer.
     is_presence: bool = False
+    # Joined tables the condition requires a row in (a top-level "and" part is "has a row there"): a query that
+    # keeps only matching fans may join them INNER (``matching_fans_joined``).
+    required: tuple[Subquery, ...] = ()
 
 
 def fans_joined(*compiled: CompiledRule) -> FromClause:
@@ -476,6 +479,28 @@ def fans_joined(*compiled: CompiledRule) -> FromClause:
                 seen.add(id(table))
                 source = source.outerjoin(table, table.c.fan_id == fans.c.id)
     return source
+
+
+def matching_fans_joined(compiled: CompiledRule) -> FromClause:
+    """``fans`` joined to the rule's derived tables for a query that keeps only the fans matching it: INNER JOIN
+    where the rule requires a row, so the database may start from that (often small) table. SQLite does not reduce
+    ``LEFT JOIN … WHERE t.fan_id IS NOT NULL`` to an inner join: it walked all 1M fans for ``tag "A" and tag "B"``
+    (2.6 s against 0.25 s)."""
+    source: FromClause = fans
+    required = {id(table) for table in compiled.required}
+    for table in compiled.joins:
+        on = table.c.fan_id == fans.c.id
+        source = source.join(table, on) if id(table) in required else source.outerjoin(table, on)
+    return source
+
+
+def _conjuncts(rule: Rule) -> Iterator[Rule]:
+    """The parts of a rule's top-level "and" (nested ones flattened); the rule itself when it is not one."""
+    if isinstance(rule, AllOf):
+        for child in rule.rules:
+            yield from _conjuncts(child)
+    else:
+        yield rule
 
 
 def behaviour_conditions(rule: Rule) -> Iterator[BehaviourCondition]:
@@ -516,9 +541,10 @@ class _Compiler:
         self.references = references
         self.form = form
         # SET: the derived tables made so far, by what they select (a rule naming the same thing twice joins once),
-        # and the "has a row there" conditions made on them (by identity).
+        # and the "has a row there" conditions made on them (by identity, with their table).
         self.derived_tables: dict[Hashable, Subquery] = {}
-        self.presence: set[int] = set()
+        # (Each kept with its condition, so an id is never that of a collected object.)
+        self.presence: dict[int, tuple[SQL, Subquery]] = {}
         # BATCH: the aggregates each pass over a table must compute (collected by a first compile of the rules),
         # then the passes themselves and each aggregate's column in them (used by the second compile).
         self.batch_aggregates: dict[Table, dict[Hashable, SQL]] = {}
@@ -533,13 +559,16 @@ class _Compiler:
         return literal(self.workspace_id, BigInteger())
 
     def compiled(self, rule: Rule) -> CompiledRule:
-        condition = self.rule(rule)
+        parts = [self.rule(part) for part in _conjuncts(rule)]
+        condition = parts[0] if len(parts) == 1 else combine(self.p, parts, is_all=True)
         joins = tuple(self.derived_tables.values())
+        required = {id(found[1]): found[1] for part in parts if (found := self.presence.get(id(part))) is not None}
         return CompiledRule(
             condition=condition,
             joins=joins,
             matches_absent_fans=evaluate(rule, FanSnapshot(), now=self.now, catalogue=self.catalogue),
             is_presence=len(joins) == 1 and id(condition) in self.presence,
+            required=tuple(required.values()),
         )
 
     def derived(self, key: Hashable, statement: Select[Any]) -> Subquery:
@@ -762,7 +791,7 @@ class _Compiler:
 
     def present_in(self, table: Subquery) -> SQL:
         present = table.c.fan_id.is_not(None)
-        self.presence.add(id(present))
+        self.presence[id(present)] = (present, table)
         return present
 
     def behaviour_set(self, condition: BehaviourCondition) -> SQL:

@@ -30,7 +30,7 @@ from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.sql.selectable import FromClause
 from sqlalchemy.sql.visitors import iterate
 
-from fanbase.db.compiler import CompiledRule, fans_joined
+from fanbase.db.compiler import CompiledRule, fans_joined, matching_fans_joined
 from fanbase.db.repositories import webhooks as webhooks_repo
 from fanbase.db.repositories.fans import FAN_COLUMNS
 from fanbase.db.repositories.labels import name_key
@@ -366,7 +366,7 @@ def matching_ids_query(workspace_id: int, rule: CompiledRule) -> Select[Any]:
         return select(table.c.fan_id) if rule.is_presence else select(table.c.fan_id).where(rule.condition)
     return (
         select(fans.c.id.label("fan_id"))
-        .select_from(fans_joined(rule))
+        .select_from(matching_fans_joined(rule))
         .where(fans.c.workspace_id == workspace_id, rule.condition)
     )
 
@@ -425,7 +425,7 @@ def first_matching_among_first_fans(
 def sample_matching(connection: Connection, workspace_id: int, rule: CompiledRule, *, limit: int) -> Sequence[Any]:
     statement = (
         select(*FAN_COLUMNS)
-        .select_from(fans_joined(rule))
+        .select_from(matching_fans_joined(rule))
         .where(fans.c.workspace_id == workspace_id, rule.condition)
         .order_by(fans.c.id)
         .limit(limit)
