@@ -392,3 +392,23 @@ def test_rows_a_rule_requires_are_joined_inner_when_selecting_its_fans(dialect: 
     sql = str(matching_ids_query(1, compiled).compile(dialect=dialect))  # type: ignore[arg-type]
     assert sql.count("LEFT OUTER JOIN") == 2
     assert sql.count(" JOIN ") == 4
+
+
+@pytest.mark.parametrize(
+    ("dialect", "joins"), [(sqlite.dialect(), 1), (postgresql.dialect(), 0)], ids=["sqlite", "postgresql"]
+)
+def test_no_such_row_at_the_top_is_an_anti_join_on_postgresql(dialect: object, joins: int) -> None:
+    references = ResolvedReferences(tags={}, lists={}, segments={})
+    for text in ("count(events within 7 days) = 0", "not count(events within 7 days) >= 1"):
+        compiled = compile_rule_for_workspace(
+            _rule(text),
+            workspace_id=1,
+            now=NOW,
+            catalogue=CATALOGUE,
+            references=references,
+            dialect=dialect.name,  # type: ignore[attr-defined]
+        )
+        # PostgreSQL: NOT EXISTS (an anti join on the events); SQLite: the derived table of fans with such rows.
+        assert len(compiled.joins) == joins, text
+        sql = str(matching_ids_query(1, compiled).compile(dialect=dialect))  # type: ignore[arg-type]
+        assert ("NOT (EXISTS" in sql) == (joins == 0), sql

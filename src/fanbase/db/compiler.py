@@ -559,7 +559,7 @@ class _Compiler:
         return literal(self.workspace_id, BigInteger())
 
     def compiled(self, rule: Rule) -> CompiledRule:
-        parts = [self.rule(part) for part in _conjuncts(rule)]
+        parts = [self.conjunct(part) for part in _conjuncts(rule)]
         condition = parts[0] if len(parts) == 1 else combine(self.p, parts, is_all=True)
         joins = tuple(self.derived_tables.values())
         required = {id(found[1]): found[1] for part in parts if (found := self.presence.get(id(part))) is not None}
@@ -570,6 +570,20 @@ class _Compiler:
             is_presence=len(joins) == 1 and id(condition) in self.presence,
             required=tuple(required.values()),
         )
+
+    def conjunct(self, rule: Rule) -> SQL:
+        """A part of the rule's top-level "and". In the set form on PostgreSQL, "no such row" (``count(…) = 0``) is
+        ``NOT EXISTS``, which PostgreSQL runs as an anti join on the rows themselves; as a LEFT JOIN of ``SELECT
+        fan_id … GROUP BY fan_id`` it grouped every row first (``count(events within 90 days) = 0`` at 1M fans: 5.9 s,
+        against 1.4 s). Only at the top: under "or" PostgreSQL would probe it once per fan. SQLite runs any
+        correlated ``NOT EXISTS`` once per fan, so it keeps the derived table."""
+        if self.form is Form.SET and self.dialect == "postgresql":
+            match rule:
+                case CountOf(op=op, value=value) if _existence(op, value) is False:
+                    return self.behaviour_correlated(rule)
+                case Not(rule=CountOf(op=op, value=value) as inner) if _existence(op, value) is True:
+                    return not_(self.behaviour_correlated(inner))
+        return self.rule(rule)
 
     def derived(self, key: Hashable, statement: Select[Any]) -> Subquery:
         """SET form: the derived table of ``statement`` (its first column labelled ``fan_id``), made once per key."""
