@@ -53,6 +53,9 @@ class TextPrimitives:
     def not_null(self, value: str) -> str:
         return f"{value} IS NOT NULL"
 
+    def guard(self, value: str) -> str:
+        return self.not_null(value)
+
     def fold(self, value: str) -> str:
         return f"lower({value})"
 

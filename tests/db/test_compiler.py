@@ -412,3 +412,24 @@ def test_no_such_row_at_the_top_is_an_anti_join_on_postgresql(dialect: object, j
         assert len(compiled.joins) == joins, text
         sql = str(matching_ids_query(1, compiled).compile(dialect=dialect))  # type: ignore[arg-type]
         assert ("NOT (EXISTS" in sql) == (joins == 0), sql
+
+
+@pytest.mark.parametrize(
+    ("dialect", "guard"),
+    [(sqlite.dialect(), "(+ fans.country) IS NOT NULL"), (postgresql.dialect(), "fans.country IS NOT NULL")],
+    ids=["sqlite", "postgresql"],
+)
+def test_the_missing_value_guard_leaves_the_index_to_the_comparison(dialect: object, guard: str) -> None:
+    expression = compile_rule(
+        _rule("country in (FR, DE)"),
+        workspace_id=1,
+        now=NOW,
+        catalogue=CATALOGUE,
+        references=ResolvedReferences(tags={}, lists={}, segments={}),
+        dialect=dialect.name,  # type: ignore[attr-defined]
+    )
+    sql = str(select(fans.c.id).where(expression).compile(dialect=dialect))  # type: ignore[arg-type]
+    # SQLite would read a bare "country IS NOT NULL" as a range (country > NULL) and scan it instead of seeking
+    # each country; "+" keeps the value and drops the range.
+    assert guard in sql
+    assert "fans.country IN" in sql

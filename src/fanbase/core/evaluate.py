@@ -175,6 +175,9 @@ class PythonPrimitives:
     def not_null(self, value: Any) -> bool:
         return value is not None
 
+    def guard(self, value: Any) -> bool:
+        return self.not_null(value)
+
     def fold(self, value: Any) -> Any:
         return fold_text(value) if isinstance(value, str) else value
 

@@ -140,6 +140,11 @@ class Primitives(Protocol[E]):
     def in_(self, left: E, choices: tuple[Constant, ...]) -> E: ...
     def is_null(self, value: E) -> E: ...
     def not_null(self, value: E) -> E: ...
+    def guard(self, value: E) -> E:
+        """``not_null`` as the missing-value guard of another comparison on the same value (never used to find
+        rows by itself)."""
+        ...
+
     def fold(self, value: E) -> E:
         """ASCII-only lowercase of a text expression (A-Z → a-z; NULL stays NULL)."""
         ...
@@ -543,7 +548,7 @@ def build_condition(
     expression = operator.build(p, compared, operand)
     if operator.accepts_missing:
         return expression
-    return p.and_(p.not_null(subject), expression)
+    return p.and_(p.guard(subject), expression)
 
 
 def combine(p: Primitives[E], parts: Sequence[E], *, is_all: bool) -> E:

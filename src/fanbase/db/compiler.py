@@ -65,7 +65,8 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.sql import Select
-from sqlalchemy.sql.elements import BindParameter, ColumnClause
+from sqlalchemy.sql.elements import BindParameter, ColumnClause, UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 from sqlalchemy.sql.selectable import FromClause, Subquery
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -274,6 +275,16 @@ class SQLPrimitives:
 
     def not_null(self, value: SQL) -> SQL:
         return true() if self.is_never_null(value) else value.is_not(None)
+
+    def guard(self, value: SQL) -> SQL:
+        if self.is_never_null(value):
+            return true()
+        if self.dialect == "sqlite" and isinstance(value, Column):
+            # ``+column``: the same value, but SQLite no longer reads the guard as an index range (column > NULL)
+            # and keeps the comparison's own: ``country IN (…)`` at 1M fans, 8 index seeks instead of a range over
+            # every fan with a country (0.03 s against 0.12 s).
+            return UnaryExpression(value, operator=custom_op("+"), type_=value.type).is_not(None)
+        return value.is_not(None)
 
     def fold(self, value: SQL) -> SQL:
         if any(value is column for column in STORED_FOLDED):
