@@ -439,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(phases) - set(ALL_PHASES)
     if unknown:
         parser.error(f"unknown phases: {sorted(unknown)}")
+    if arguments.runs < 2:
+        parser.error("--runs needs at least 2 (for the quantiles)")
     if arguments.compare_runs is not None and arguments.compare_runs < 2:
         parser.error("--compare-runs needs at least 2 (for the quantiles)")
     backend_choice = arguments.backend or "both"

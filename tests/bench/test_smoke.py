@@ -290,6 +290,7 @@ def test_a_kept_database_is_made_ready_for_another_run(loaded_for_segments: tupl
         (["--reuse-database", "sqlite:///x.sqlite3", "--backend", "postgresql"], "contradicts"),
         (["--reuse-database", "mysql://localhost/fanbase"], "no bench for"),
         (["--compare-runs", "1"], "at least 2"),
+        (["--runs", "1"], "--runs needs at least 2"),
     ],
 )
 def test_run_refuses_what_it_cannot_do(arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
