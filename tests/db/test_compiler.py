@@ -25,7 +25,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from fanbase.core.rules import References, Rule, negate, validate_rule
 from fanbase.core.text import parse_rule_text
-from fanbase.db.compiler import STORED_DATETIME_FORMAT, ResolvedReferences, compile_rule, compile_rule_for_workspace
+from fanbase.db.compiler import (
+    STORED_DATETIME_FORMAT,
+    CompiledRule,
+    ResolvedReferences,
+    compile_rule,
+    compile_rule_for_workspace,
+)
 from fanbase.db.engine import Database
 from fanbase.db.repositories.segments import matching_ids_query
 from fanbase.db.repositories.snapshots import load_snapshots
@@ -374,18 +380,22 @@ def test_some_or_no_rows_is_asked_with_exists(dialect: object) -> None:
         assert "count(" not in sql.lower()
 
 
-@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=["sqlite", "postgresql"])
-def test_rows_a_rule_requires_are_joined_inner_when_selecting_its_fans(dialect: object) -> None:
-    references = ResolvedReferences(tags={"vip": 1, "ghost": 2}, lists={"newsletter": 3}, segments={})
-    rule = _rule('(tag "VIP" and count(orders) >= 1) and not list "Newsletter" and (tag "Ghost" or total_spent > 5)')
-    compiled = compile_rule_for_workspace(
-        rule,
+def _set_form(text: str, dialect: object, references: ResolvedReferences) -> CompiledRule:
+    return compile_rule_for_workspace(
+        _rule(text),
         workspace_id=1,
         now=NOW,
         catalogue=CATALOGUE,
         references=references,
         dialect=dialect.name,  # type: ignore[attr-defined]
     )
+
+
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=["sqlite", "postgresql"])
+def test_rows_a_rule_requires_are_joined_inner_when_selecting_its_fans(dialect: object) -> None:
+    references = ResolvedReferences(tags={"vip": 1, "ghost": 2}, lists={"newsletter": 3}, segments={})
+    text = '(tag "VIP" and count(orders) >= 1) and not list "Newsletter" and (tag "Ghost" or total_spent > 5)'
+    compiled = _set_form(text, dialect, references)
     # The tag "VIP" and order tables are required (top-level "and" parts, nested "and" flattened); the list (under
     # "not") and the other tag (under "or") may be missing, so they stay LEFT JOINs.
     assert (len(compiled.joins), len(compiled.required)) == (4, 2)
@@ -400,14 +410,7 @@ def test_rows_a_rule_requires_are_joined_inner_when_selecting_its_fans(dialect: 
 def test_no_such_row_at_the_top_is_an_anti_join_on_postgresql(dialect: object, joins: int) -> None:
     references = ResolvedReferences(tags={}, lists={}, segments={})
     for text in ("count(events within 7 days) = 0", "not count(events within 7 days) >= 1"):
-        compiled = compile_rule_for_workspace(
-            _rule(text),
-            workspace_id=1,
-            now=NOW,
-            catalogue=CATALOGUE,
-            references=references,
-            dialect=dialect.name,  # type: ignore[attr-defined]
-        )
+        compiled = _set_form(text, dialect, references)
         # PostgreSQL: NOT EXISTS (an anti join on the events); SQLite: the derived table of fans with such rows.
         assert len(compiled.joins) == joins, text
         sql = str(matching_ids_query(1, compiled).compile(dialect=dialect))  # type: ignore[arg-type]

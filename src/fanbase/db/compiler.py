@@ -480,15 +480,17 @@ class CompiledRule:
     required: tuple[Subquery, ...] = ()
 
 
-def fans_joined(*compiled: CompiledRule) -> FromClause:
-    """``fans`` LEFT JOIN every derived table the compiled rules read (each once)."""
+def fans_joined(*compiled: CompiledRule, inner: Sequence[Subquery] = ()) -> FromClause:
+    """``fans`` LEFT JOIN every derived table the compiled rules read (each once); INNER JOIN for those in ``inner``."""
     source: FromClause = fans
+    inner_ids = {id(table) for table in inner}
     seen: set[int] = set()
     for item in compiled:
         for table in item.joins:
             if id(table) not in seen:
                 seen.add(id(table))
-                source = source.outerjoin(table, table.c.fan_id == fans.c.id)
+                on = table.c.fan_id == fans.c.id
+                source = source.join(table, on) if id(table) in inner_ids else source.outerjoin(table, on)
     return source
 
 
@@ -497,12 +499,7 @@ def matching_fans_joined(compiled: CompiledRule) -> FromClause:
     where the rule requires a row, so the database may start from that (often small) table. SQLite does not reduce
     ``LEFT JOIN … WHERE t.fan_id IS NOT NULL`` to an inner join: it walked all 1M fans for ``tag "A" and tag "B"``
     (2.6 s against 0.25 s)."""
-    source: FromClause = fans
-    required = {id(table) for table in compiled.required}
-    for table in compiled.joins:
-        on = table.c.fan_id == fans.c.id
-        source = source.join(table, on) if id(table) in required else source.outerjoin(table, on)
-    return source
+    return fans_joined(compiled, inner=compiled.required)
 
 
 def _conjuncts(rule: Rule) -> Iterator[Rule]:
