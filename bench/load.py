@@ -35,7 +35,6 @@ from bench.generate import (
     Row,
     Spec,
 )
-from fanbase.core.models import WorkspaceCreated
 from fanbase.db.engine import Database
 from fanbase.db.migrate import upgrade
 from fanbase.db.repositories import fans as fans_repo
@@ -48,6 +47,7 @@ from fanbase.db.tables import (
     segment_membership_log,
     segments,
 )
+from fanbase.schemas.workspaces import WorkspaceCreated
 from fanbase.services import workspaces
 
 IndexStrategy = Literal["keep", "drop"]

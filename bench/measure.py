@@ -38,13 +38,14 @@ from bench.baselines import segment_count, segment_member_ids
 from bench.segments import BEHAVIOUR_RULE, PROPERTY_RULE, SEGMENTS_BY_NAME, BenchSegment
 from bench.stats import Timing, measure
 from fanbase.api.app import create_app
-from fanbase.core.models import EventIn, OrderIn, Preview, RuleIn, SegmentIn
 from fanbase.core.text import parse_rule_text
 from fanbase.db.compiler import CompiledRule
 from fanbase.db.engine import Database
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.tables import fans, segment_members, segment_membership_log, segments
 from fanbase.jobs.scheduler import DEFAULT_INTERVAL_SECONDS
+from fanbase.schemas.orders_events import EventIn, OrderIn
+from fanbase.schemas.segments import Preview, RuleIn, SegmentIn
 from fanbase.services import ingestion, membership
 from fanbase.services import segments as segments_service
 from fanbase.services.rule_context import load_context

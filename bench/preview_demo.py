@@ -23,11 +23,11 @@ from bench.generate import NOW
 from bench.load import vacuum
 from bench.run import machine, throwaway_database
 from bench.stats import Timing, measure
-from fanbase.core.models import Preview, RuleIn
-from fanbase.core.templates import TEMPLATES, TEMPLATES_BY_KEY
 from fanbase.db.engine import Database
 from fanbase.db.migrate import upgrade
+from fanbase.schemas.segments import Preview, RuleIn
 from fanbase.services import demo, segments
+from fanbase.services.segment_templates import TEMPLATES, TEMPLATES_BY_KEY
 
 COMBINED_RULES: tuple[tuple[str, str], ...] = (
     (

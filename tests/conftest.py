@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from fanbase.core.models import WorkspaceCreated
 from fanbase.db.engine import Database
 from fanbase.db.migrate import upgrade
+from fanbase.schemas.workspaces import WorkspaceCreated
 from fanbase.services import workspaces
 from tests_support import throwaway_postgres
 

@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from fanbase.api.app import create_app
-from fanbase.core.models import WorkspaceCreated
 from fanbase.db.engine import Database
+from fanbase.schemas.workspaces import WorkspaceCreated
 from fanbase.services import workspaces
 from fanbase.settings import Settings
 

@@ -13,7 +13,7 @@ import fastapi.routing
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from fanbase.core.models import MAX_ID
+from fanbase.schemas.common import MAX_ID
 
 API = "/api/v1"
 PARAMETER = re.compile(r"\{(\w+)\}")

@@ -13,13 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fanbase.core.evaluate import evaluate
-from fanbase.core.models import MAX_ID
 from fanbase.core.rules import parse_rule_json, rule_to_json
-from fanbase.core.templates import TEMPLATES, TEMPLATES_BY_KEY
 from fanbase.core.text import parse_rule_text
 from fanbase.db.engine import Database
 from fanbase.db.repositories import snapshots
+from fanbase.schemas.common import MAX_ID
 from fanbase.services import demo, rule_context
+from fanbase.services.segment_templates import TEMPLATES, TEMPLATES_BY_KEY
 
 API = "/api/v1"
 

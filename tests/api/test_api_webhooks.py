@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fanbase.api.app import create_app
-from fanbase.core.models import WorkspaceCreated
 from fanbase.db.engine import Database
+from fanbase.schemas.workspaces import WorkspaceCreated
 from fanbase.services import webhooks
 from fanbase.settings import Settings
 

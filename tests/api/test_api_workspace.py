@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from fanbase.core.models import WorkspaceCreated
+from fanbase.schemas.workspaces import WorkspaceCreated
 
 API = "/api/v1"
 

@@ -13,8 +13,11 @@ from typer.testing import CliRunner
 
 from fanbase.cli.main import app
 from fanbase.clock import utc_now
-from fanbase.core.models import EventIn, FanPatch, OrderIn, SegmentIn, SegmentPatch, SubscriptionIn
 from fanbase.db.engine import Database
+from fanbase.schemas.fans import FanPatch
+from fanbase.schemas.lists import SubscriptionIn
+from fanbase.schemas.orders_events import EventIn, OrderIn
+from fanbase.schemas.segments import SegmentIn, SegmentPatch
 from fanbase.services import demo, fans, ingestion, labels, membership, segments, transfer, workspaces
 
 runner = CliRunner()

@@ -19,7 +19,6 @@ from sqlalchemy import Connection, select
 
 from fanbase.core.evaluate import EventSnapshot, FanSnapshot, OrderSnapshot, evaluate
 from fanbase.core.fields import Catalogue, FieldType
-from fanbase.core.models import CustomFieldIn
 from fanbase.core.rules import Rule, reference_key
 from fanbase.core.text import format_rule
 from fanbase.db.compiler import (
@@ -36,6 +35,7 @@ from fanbase.db.repositories import custom_fields as custom_fields_repo
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.tables import fans, lists, tags
+from fanbase.schemas.custom_fields import CustomFieldIn
 from strategies import CATALOGUE, CUSTOM_FIELDS, LIST_NAMES, SEGMENT_NAMES, TAG_NAMES
 
 EXTRA_SEGMENT_NAMES = ("Big Spenders",)

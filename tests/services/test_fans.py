@@ -5,9 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from fanbase.core.models import CustomFieldIn, FanFilter, FanIn, FanPatch
 from fanbase.db.engine import Database
 from fanbase.errors import Conflict, InvalidInput, NotFound
+from fanbase.schemas.custom_fields import CustomFieldIn
+from fanbase.schemas.fans import FanFilter, FanIn, FanPatch
 from fanbase.services import custom_fields, fans
 
 

@@ -7,10 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from fanbase.core.models import EventIn, FanIn, OrderIn
 from fanbase.db.engine import Database
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.errors import Conflict, InvalidInput, NotFound
+from fanbase.schemas.fans import FanIn
+from fanbase.schemas.orders_events import EventIn, OrderIn
 from fanbase.services import fans, ingestion
 
 

@@ -3,9 +3,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from fanbase.core.models import EventIn, FanIn, FanPatch, OrderIn, SegmentIn, SegmentPatch, SubscriptionIn, TagIn
 from fanbase.db.engine import Database
 from fanbase.db.repositories import scheduler as scheduler_repo
+from fanbase.schemas.fans import FanIn, FanPatch
+from fanbase.schemas.lists import SubscriptionIn
+from fanbase.schemas.orders_events import EventIn, OrderIn
+from fanbase.schemas.segments import SegmentIn, SegmentPatch
+from fanbase.schemas.tags import TagIn
 from fanbase.services import fans, history, ingestion, labels, membership, segments
 from tests_support import members_of, oracle_members
 

@@ -17,19 +17,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from fanbase.core.models import (
-    EventIn,
-    FanIn,
-    FanPatch,
-    ListIn,
-    OrderIn,
-    SegmentIn,
-    SegmentPatch,
-    SubscriptionIn,
-    TagIn,
-)
 from fanbase.db.engine import Database
 from fanbase.errors import Conflict
+from fanbase.schemas.fans import FanIn, FanPatch
+from fanbase.schemas.lists import ListIn, SubscriptionIn
+from fanbase.schemas.orders_events import EventIn, OrderIn
+from fanbase.schemas.segments import SegmentIn, SegmentPatch
+from fanbase.schemas.tags import TagIn
 from fanbase.services import fans, ingestion, labels, membership, segments, workspaces
 from tests_support import members_of, oracle_members
 

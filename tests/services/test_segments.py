@@ -8,13 +8,15 @@ import pytest
 from sqlalchemy import select
 
 from fanbase.core.evaluate import evaluate
-from fanbase.core.models import EventIn, FanFilter, FanIn, OrderIn, RuleIn, SegmentIn, SegmentPatch
 from fanbase.core.rules import parse_rule_json
 from fanbase.db.engine import Database
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories import snapshots
 from fanbase.db.tables import segment_membership_log
 from fanbase.errors import Conflict, InvalidInput, InvalidRule, NotFound
+from fanbase.schemas.fans import FanFilter, FanIn
+from fanbase.schemas.orders_events import EventIn, OrderIn
+from fanbase.schemas.segments import RuleIn, SegmentIn, SegmentPatch
 from fanbase.services import fans, ingestion, membership, rule_context, segments
 
 

@@ -7,9 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from fanbase.core.models import CustomFieldIn, Fan, FanFilter, FanIn, ListIn, SubscriptionIn
 from fanbase.db.engine import Database
 from fanbase.errors import InvalidInput, TooLarge
+from fanbase.schemas.custom_fields import CustomFieldIn
+from fanbase.schemas.fans import Fan, FanFilter, FanIn
+from fanbase.schemas.lists import ListIn, SubscriptionIn
 from fanbase.services import custom_fields, fans, labels, transfer, workspaces
 
 

@@ -21,23 +21,17 @@ from typing import Any
 import httpx
 import pytest
 
-from fanbase.core.models import (
-    WEBHOOK_EVENTS,
-    Delivery,
-    FanIn,
-    ListIn,
-    OrderIn,
-    SegmentIn,
-    SubscriptionIn,
-    TagIn,
-    WebhookCreated,
-    WebhookIn,
-)
 from fanbase.db.engine import Database
 from fanbase.db.repositories import labels as labels_repo
 from fanbase.db.repositories import webhooks as webhooks_repo
 from fanbase.errors import InvalidInput
 from fanbase.jobs.webhooks import DeliveryWorker, deliver_due
+from fanbase.schemas.fans import FanIn
+from fanbase.schemas.lists import ListIn, SubscriptionIn
+from fanbase.schemas.orders_events import OrderIn
+from fanbase.schemas.segments import SegmentIn
+from fanbase.schemas.tags import TagIn
+from fanbase.schemas.webhooks import WEBHOOK_EVENTS, Delivery, WebhookCreated, WebhookIn
 from fanbase.services import fans, ingestion, labels, segments, webhooks, workspaces
 from webhook_receiver import running_receiver
 

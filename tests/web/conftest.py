@@ -21,9 +21,11 @@ import pytest
 from web_support import PASSWORD, Site
 
 from fanbase.clock import utc_now
-from fanbase.core.models import FanIn, ListIn, TagIn
 from fanbase.db.engine import Database
 from fanbase.db.migrate import upgrade
+from fanbase.schemas.fans import FanIn
+from fanbase.schemas.lists import ListIn
+from fanbase.schemas.tags import TagIn
 from fanbase.services import demo, fans, labels, users, workspaces
 
 CHROMIUM = "/usr/bin/chromium"

@@ -1,6 +1,6 @@
 """Shapes that only the HTTP API speaks: batch envelopes, the error bodies, and path parameter types.
 
-The domain's own records live in ``fanbase.core.models``; what is here exists because of HTTP (an envelope around
+The domain's own records live in ``fanbase.schemas``; what is here exists because of HTTP (an envelope around
 a batch, a header, an error body that ``fanbase.api.app`` writes).
 """
 
@@ -11,7 +11,8 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import BaseModel, Field
 
-from fanbase.core.models import MAX_ID, EventIn, Input, Name, OrderIn
+from fanbase.schemas.common import MAX_ID, Input, Name
+from fanbase.schemas.orders_events import EventIn, OrderIn
 
 
 def object_id(what: str) -> Any:

@@ -10,8 +10,9 @@ from rich.table import Table
 
 from fanbase.cli.common import WorkspaceOption, open_database, resolve_workspace, short_time, stdout
 from fanbase.clock import utc_now
-from fanbase.core.models import Bucket, MembershipEvent, require_utc
 from fanbase.errors import InvalidInput
+from fanbase.schemas.common import require_utc
+from fanbase.schemas.history import Bucket, MembershipEvent
 from fanbase.services import history
 
 

@@ -26,7 +26,9 @@ from fanbase.cli.common import (
     stdout,
 )
 from fanbase.clock import utc_now
-from fanbase.core.models import MAX_ID, EmailsIn, FanFilter, MembershipChange, RuleIn, Segment, SegmentIn, SegmentPatch
+from fanbase.schemas.common import MAX_ID
+from fanbase.schemas.fans import FanFilter
+from fanbase.schemas.segments import EmailsIn, MembershipChange, RuleIn, Segment, SegmentIn, SegmentPatch
 from fanbase.services import segments, transfer
 
 segments_app = typer.Typer(help="Segments: dynamic (a rule) and static (a curated list of fans).", no_args_is_help=True)

@@ -19,8 +19,9 @@ from fanbase.cli.common import (
     stdout,
 )
 from fanbase.clock import utc_now
-from fanbase.core.models import FanFilter, ImportReport
 from fanbase.errors import TooLarge
+from fanbase.schemas.fan_csv import ImportReport
+from fanbase.schemas.fans import FanFilter
 from fanbase.services import transfer
 from fanbase.settings import Settings
 

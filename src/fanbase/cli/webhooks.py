@@ -10,7 +10,7 @@ from rich.text import Text
 
 from fanbase.cli.common import WorkspaceOption, open_database, resolve_workspace, short_time, stdout
 from fanbase.clock import utc_now
-from fanbase.core.models import WEBHOOK_EVENTS, WebhookIn
+from fanbase.schemas.webhooks import WEBHOOK_EVENTS, WebhookIn
 from fanbase.services import webhooks
 from fanbase.settings import Settings
 

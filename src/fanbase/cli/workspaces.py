@@ -10,7 +10,7 @@ from rich.text import Text
 
 from fanbase.cli.common import WorkspaceOption, open_database, resolve_workspace, short_time, stdout
 from fanbase.clock import utc_now
-from fanbase.core.models import ApiKeyCreated
+from fanbase.schemas.workspaces import ApiKeyCreated
 from fanbase.services import workspaces
 
 workspace_app = typer.Typer(help="Create and list workspaces (one per artist, band or label).", no_args_is_help=True)

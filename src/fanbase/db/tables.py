@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from fanbase.core.fields import FAN_SOURCES, LIFECYCLE_STAGES
 from fanbase.db.types import UTCDateTime
 
 metadata = MetaData(
@@ -45,8 +46,6 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 # JSONB on PostgreSQL (indexable, compact); JSON text on SQLite.
 Json = JSON().with_variant(JSONB(), "postgresql")
 
-LIFECYCLE_STAGES = ("subscriber", "lead", "customer", "advocate")
-SOURCES = ("subscription", "direct_purchase", "import", "event", "social", "referral", "manual")
 ORDER_STATUSES = ("completed", "refunded")
 LIST_STATUSES = ("subscribed", "unsubscribed", "bounced")
 # Why a fan entered or left a segment: a write matched the rule, time passed, a person added/removed them,
@@ -125,7 +124,7 @@ fans = Table(
     Column("last_active_at", UTCDateTime()),
     UniqueConstraint("workspace_id", "id"),
     CheckConstraint(_in("lifecycle_stage", LIFECYCLE_STAGES), name="lifecycle_stage"),
-    CheckConstraint(_in("source", SOURCES), name="source"),
+    CheckConstraint(_in("source", FAN_SOURCES), name="source"),
 )
 # Emails are stored lower-cased by the service; the index enforces it against any other writer too.
 Index("uq_fans_workspace_email", fans.c.workspace_id, func.lower(fans.c.email), unique=True)

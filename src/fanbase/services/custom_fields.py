@@ -15,11 +15,12 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from fanbase.core.models import CustomField, CustomFieldIn, JsonScalar, require_utc
 from fanbase.db.engine import Database
 from fanbase.db.repositories import custom_fields as custom_fields_repo
 from fanbase.db.repositories.fans import cents_to_money
 from fanbase.errors import Conflict, InvalidInput
+from fanbase.schemas.common import JsonScalar, require_utc
+from fanbase.schemas.custom_fields import CustomField, CustomFieldIn
 
 DATETIME_STORAGE = "%Y-%m-%dT%H:%M:%S.%f+00:00"
 

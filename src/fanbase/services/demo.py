@@ -20,21 +20,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from fanbase.core.models import (
-    CustomField,
-    CustomFieldIn,
-    JsonScalar,
-    LifecycleStage,
-    ListStatus,
-    Source,
-    WorkspaceCreated,
-)
 from fanbase.db.engine import Database
 from fanbase.db.repositories import bulk as bulk_repo
 from fanbase.db.repositories import custom_fields as custom_fields_repo
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import labels as labels_repo
 from fanbase.errors import InvalidInput
+from fanbase.schemas.common import JsonScalar
+from fanbase.schemas.custom_fields import CustomField, CustomFieldIn
+from fanbase.schemas.fans import FanSource, LifecycleStage
+from fanbase.schemas.lists import SubscriptionStatus
+from fanbase.schemas.workspaces import WorkspaceCreated
 from fanbase.services import custom_fields as custom_fields_service
 from fanbase.services import workspaces as workspaces_service
 
@@ -62,7 +58,7 @@ VENUES = (
     ("Columbiahalle", "Berlin"), ("The Fillmore", "San Francisco"), ("Metro", "Chicago"), ("Massey Hall", "Toronto"),
 )  # fmt: skip
 ALBUMS = ("Northern Static", "Glasshouse", "Low Tide Radio", "Paper Satellites")
-SOURCES: tuple[tuple[Source, int], ...] = (
+SOURCES: tuple[tuple[FanSource, int], ...] = (
     ("subscription", 30), ("direct_purchase", 18), ("social", 17), ("event", 14), ("referral", 9), ("import", 7),
     ("manual", 5),
 )  # fmt: skip
@@ -150,7 +146,7 @@ class _Planner:
         created_at = self.now - timedelta(days=age_days, seconds=rng.randint(0, 86_399))
         is_superfan = rng.random() < 0.045
         is_buyer = is_superfan or rng.random() < 0.5
-        source: Source = "direct_purchase" if is_buyer and rng.random() < 0.35 else _weighted(rng, SOURCES)
+        source: FanSource = "direct_purchase" if is_buyer and rng.random() < 0.35 else _weighted(rng, SOURCES)
         ascii_first = first.encode("ascii", "ignore").decode().lower()
         ascii_last = last.encode("ascii", "ignore").decode().lower().replace("'", "")
         planned = _PlannedFan(
@@ -349,7 +345,7 @@ def _memberships(
         for name in fan.lists:
             consent_at = _between(rng, fan.row["created_at"], now)
             roll = rng.random()
-            status: ListStatus = "subscribed" if roll < 0.88 else ("unsubscribed" if roll < 0.97 else "bounced")
+            status: SubscriptionStatus = "subscribed" if roll < 0.88 else ("unsubscribed" if roll < 0.97 else "bounced")
             changed_at = consent_at if status == "subscribed" else _between(rng, consent_at, now)
             source = consent_sources[name]
             members.append(

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from fanbase.core.models import Event, Fan, FanFilter, FanIn, FanPatch, ListMembership, Order, Page, Source
 from fanbase.db.engine import Database
 from fanbase.db.repositories import activity as activity_repo
 from fanbase.db.repositories import fans as fans_repo
@@ -17,6 +16,10 @@ from fanbase.db.repositories import labels as labels_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.tables import lists, tags
 from fanbase.errors import Conflict, InvalidInput, NotFound
+from fanbase.schemas.common import Page
+from fanbase.schemas.fans import Fan, FanFilter, FanIn, FanPatch, FanSource
+from fanbase.schemas.lists import ListMembership
+from fanbase.schemas.orders_events import Event, Order
 from fanbase.services import custom_fields, membership, rule_context
 
 
@@ -244,7 +247,7 @@ def recompute_figures(database: Database, workspace_id: int) -> int:
 
 
 def ensure_fans_by_email(
-    connection: Connection, workspace_id: int, emails: Iterable[str], *, source: Source, now: datetime
+    connection: Connection, workspace_id: int, emails: Iterable[str], *, source: FanSource, now: datetime
 ) -> tuple[dict[str, int], list[str]]:
     """Ids for the emails, creating a bare fan for each unknown one. Returns (email → id, the emails created)."""
     wanted = sorted(set(emails))

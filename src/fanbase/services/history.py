@@ -7,13 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection
 
-from fanbase.core.models import Bucket, Fan, FanSegmentMembership, MembershipEvent, Page, SizePoint
 from fanbase.db.engine import Database
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import history as history_repo
 from fanbase.db.repositories import labels as labels_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.errors import InvalidInput, NotFound
+from fanbase.schemas.common import Page
+from fanbase.schemas.fans import Fan
+from fanbase.schemas.history import Bucket, FanSegmentMembership, MembershipEvent, SizePoint
 from fanbase.services import fans as fans_service
 
 MAX_BUCKETS = 24 * 366  # a year of hours, or 24 years of days

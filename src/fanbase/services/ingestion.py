@@ -17,13 +17,14 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from fanbase.core.models import BatchResult, Event, EventIn, FanReference, Order, OrderIn, Source
 from fanbase.db.engine import Database
 from fanbase.db.repositories import activity as activity_repo
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import idempotency as idempotency_repo
 from fanbase.db.repositories import workspaces as workspaces_repo
 from fanbase.errors import Conflict, InvalidInput, NotFound
+from fanbase.schemas.fans import FanSource
+from fanbase.schemas.orders_events import BatchResult, Event, EventIn, FanReference, Order, OrderIn
 from fanbase.services import fans as fans_service
 from fanbase.services import membership, rule_context
 
@@ -86,7 +87,7 @@ def _idempotent(
 
 
 def _resolve_fans(
-    connection: Connection, workspace_id: int, items: Sequence[FanReference], *, source: Source, now: datetime
+    connection: Connection, workspace_id: int, items: Sequence[FanReference], *, source: FanSource, now: datetime
 ) -> tuple[list[int], list[int]]:
     """Fan id for each item (by id, or by email creating unknown fans); checks ids belong to this workspace."""
     by_email, created = fans_service.ensure_fans_by_email(

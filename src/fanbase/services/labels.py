@@ -8,24 +8,14 @@ from datetime import datetime
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from fanbase.core.models import (
-    Changed,
-    Fan,
-    FanFilter,
-    FanList,
-    ListIn,
-    ListPatch,
-    ListStatus,
-    Page,
-    SubscriptionIn,
-    Tag,
-    TagIn,
-    TagPatch,
-)
 from fanbase.db.engine import Database
 from fanbase.db.repositories import labels as labels_repo
 from fanbase.db.tables import lists, tags
 from fanbase.errors import Conflict, InvalidInput, NotFound
+from fanbase.schemas.common import Changed, Page
+from fanbase.schemas.fans import Fan, FanFilter
+from fanbase.schemas.lists import FanList, ListIn, ListPatch, SubscriptionIn, SubscriptionStatus
+from fanbase.schemas.tags import Tag, TagIn, TagPatch
 from fanbase.services import fans as fans_service
 from fanbase.services import membership, rule_context
 
@@ -230,7 +220,7 @@ def remove_from_list(
 
 
 def list_members(
-    database: Database, workspace_id: int, list_id: int, *, status: ListStatus, page: int, page_size: int
+    database: Database, workspace_id: int, list_id: int, *, status: SubscriptionStatus, page: int, page_size: int
 ) -> Page[Fan]:
     fan_list = get_list(database, workspace_id, list_id)
     return fans_service.list_fans(

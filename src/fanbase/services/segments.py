@@ -16,24 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fanbase.core.dependencies import relative_time_conditions
 from fanbase.core.describe import describe
-from fanbase.core.models import (
-    ConditionCount,
-    EmailsIn,
-    Fan,
-    Impact,
-    MembershipChange,
-    Page,
-    Preview,
-    RuleIn,
-    Segment,
-    SegmentDrift,
-    SegmentIn,
-    SegmentPatch,
-    SegmentTemplate,
-    normalize_email,
-)
 from fanbase.core.rules import AllOf, AnyOf, Rule, reference_key, rule_to_json
-from fanbase.core.templates import TEMPLATES, TEMPLATES_BY_KEY
 from fanbase.core.text import format_rule
 from fanbase.db.compiler import CompiledRule, time_crossings
 from fanbase.db.engine import Database
@@ -41,9 +24,25 @@ from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories import workspaces as workspaces_repo
 from fanbase.errors import Conflict, InvalidInput, NotFound
+from fanbase.schemas.common import Page, normalize_email
+from fanbase.schemas.fans import Fan
+from fanbase.schemas.segments import (
+    ConditionCount,
+    EmailsIn,
+    Impact,
+    MembershipChange,
+    Preview,
+    RuleIn,
+    Segment,
+    SegmentDrift,
+    SegmentIn,
+    SegmentPatch,
+    SegmentTemplate,
+)
 from fanbase.services import fans as fans_service
 from fanbase.services import membership, transfer
 from fanbase.services.rule_context import RuleContext, load_context, parse_rule_input
+from fanbase.services.segment_templates import TEMPLATES, TEMPLATES_BY_KEY
 
 PREVIEW_SAMPLE_SIZE = 10
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "AUD": "A$", "CAD": "C$"}

@@ -44,22 +44,17 @@ from pydantic import ValidationError
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from fanbase.core.models import (
-    CustomField,
-    Fan,
-    FanFilter,
-    FanIn,
-    ImportReport,
-    ImportRowError,
-    JsonScalar,
-    ListStatus,
-)
 from fanbase.db.engine import Database
 from fanbase.db.repositories import bulk as bulk_repo
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import labels as labels_repo
 from fanbase.db.tables import lists
 from fanbase.errors import Conflict, InvalidInput, TooLarge
+from fanbase.schemas.common import JsonScalar
+from fanbase.schemas.custom_fields import CustomField
+from fanbase.schemas.fan_csv import ImportReport, ImportRowError
+from fanbase.schemas.fans import Fan, FanFilter, FanIn
+from fanbase.schemas.lists import SubscriptionStatus
 from fanbase.services import custom_fields as custom_fields_service
 from fanbase.services import fans as fans_service
 from fanbase.services import membership
@@ -451,7 +446,9 @@ def _consenting_list_pairs(
         by_list.setdefault(list_ids[labels_repo.name_key(name)], []).append(fan_id)
     withdrawn: set[tuple[int, int]] = set()
     for list_id, fan_ids in by_list.items():
-        statuses: dict[int, ListStatus] = labels_repo.current_statuses(connection, workspace_id, list_id, fan_ids)
+        statuses: dict[int, SubscriptionStatus] = labels_repo.current_statuses(
+            connection, workspace_id, list_id, fan_ids
+        )
         withdrawn.update((list_id, fan_id) for fan_id, status in statuses.items() if status != "subscribed")
     return [(fan_id, name) for fan_id, name in pairs if (list_ids[labels_repo.name_key(name)], fan_id) not in withdrawn]
 

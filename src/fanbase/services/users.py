@@ -17,11 +17,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 
-from fanbase.core.models import normalize_email
 from fanbase.db.engine import Database as Database  # re-exported: the dashboard names the type through services
 from fanbase.db.repositories import users as users_repo
 from fanbase.db.repositories import workspaces as workspaces_repo
 from fanbase.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from fanbase.schemas.common import normalize_email
 
 SESSION_LIFETIME = timedelta(days=14)
 MIN_PASSWORD_LENGTH = 8

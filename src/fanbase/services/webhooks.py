@@ -24,10 +24,11 @@ from random import Random
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from fanbase.core.models import Delivery, DeliveryStatus, Page, Webhook, WebhookCreated, WebhookIn
 from fanbase.db.engine import Database
 from fanbase.db.repositories import webhooks as webhooks_repo
 from fanbase.errors import InvalidInput, NotFound
+from fanbase.schemas.common import Page
+from fanbase.schemas.webhooks import Delivery, DeliveryStatus, Webhook, WebhookCreated, WebhookIn
 
 SIGNATURE_VERSION = "v1"
 SIGNATURE_TOLERANCE = 300  # seconds a receiver should accept between the timestamp and its own clock

@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
-from fanbase.core.models import ApiKey, ApiKeyCreated, Workspace, WorkspaceCreated
 from fanbase.db.engine import Database
 from fanbase.db.repositories import workspaces as workspaces_repo
 from fanbase.errors import InvalidInput, NotFound, Unauthorized
+from fanbase.schemas.workspaces import ApiKey, ApiKeyCreated, Workspace, WorkspaceCreated
 
 KEY_PREFIX_LENGTH = 11  # "fb_" + 8 hex characters: unique, shown in listings, not secret
 # last_used_at is a hint for people, not an audit log: writing it on every request would make every read a write.

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from fanbase.core.fields import Catalogue, FieldSpec, FieldType
-from fanbase.core.models import FanSegmentMembership, Impact, RuleIn, Segment, SizePoint
+from fanbase.schemas.history import FanSegmentMembership, SizePoint
+from fanbase.schemas.segments import Impact, RuleIn, Segment
 from fanbase.services import custom_fields, history, labels, segments
 from fanbase.web.state import current
 

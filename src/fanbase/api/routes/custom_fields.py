@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 
 from fanbase.api.deps import DatabaseDep, NowDep, WorkspaceDep
 from fanbase.api.schemas import error_responses
-from fanbase.core.models import CustomField, CustomFieldIn
+from fanbase.schemas.custom_fields import CustomField, CustomFieldIn
 from fanbase.services import custom_fields
 
 router = APIRouter(prefix="/custom-fields", tags=["custom fields"], responses=error_responses(401, 422))

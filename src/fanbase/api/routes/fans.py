@@ -13,24 +13,12 @@ from pydantic import Field, ValidationError
 
 from fanbase.api.deps import DatabaseDep, NowDep, PagingDep, StateDep, WorkspaceDep
 from fanbase.api.schemas import FanId, error_responses
-from fanbase.core.models import (
-    MAX_ID,
-    Event,
-    Fan,
-    FanFilter,
-    FanIn,
-    FanPatch,
-    ImportReport,
-    LifecycleStage,
-    ListMembership,
-    ListStatus,
-    Order,
-    Page,
-    RowId,
-    RuleText,
-    Source,
-)
 from fanbase.errors import InvalidInput, TooLarge
+from fanbase.schemas.common import MAX_ID, Page, RowId, RuleText
+from fanbase.schemas.fan_csv import ImportReport
+from fanbase.schemas.fans import Fan, FanFilter, FanIn, FanPatch, FanSource, LifecycleStage
+from fanbase.schemas.lists import ListMembership, SubscriptionStatus
+from fanbase.schemas.orders_events import Event, Order
 from fanbase.services import fans, transfer
 
 router = APIRouter(prefix="/fans", tags=["fans"])
@@ -44,9 +32,9 @@ def create_fan(body: FanIn, database: DatabaseDep, workspace_id: WorkspaceDep, n
 def get_fan_filter(
     tag: Annotated[str | None, Query(max_length=100, description="Tag name")] = None,
     list_name: Annotated[str | None, Query(alias="list", max_length=100, description="List name")] = None,
-    list_status: Annotated[ListStatus, Query(description="Status in `list`")] = "subscribed",
+    list_status: Annotated[SubscriptionStatus, Query(description="Status in `list`")] = "subscribed",
     lifecycle_stage: LifecycleStage | None = None,
-    source: Source | None = None,
+    source: FanSource | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Search email and names")] = None,
     segment_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only members of this segment")] = None,
     rule_text: Annotated[

@@ -9,18 +9,11 @@ from fastapi import APIRouter, Query
 
 from fanbase.api.deps import DatabaseDep, NowDep, PagingDep, WorkspaceDep
 from fanbase.api.schemas import FanId, ListId, SegmentId, TagId
-from fanbase.core.models import (
-    Bucket,
-    Fan,
-    FanSegmentMembership,
-    Impact,
-    MembershipEvent,
-    Page,
-    RuleIn,
-    SizePoint,
-    require_utc,
-)
 from fanbase.errors import InvalidInput
+from fanbase.schemas.common import Page, require_utc
+from fanbase.schemas.fans import Fan
+from fanbase.schemas.history import Bucket, FanSegmentMembership, MembershipEvent, SizePoint
+from fanbase.schemas.segments import Impact, RuleIn
 from fanbase.services import history, segments
 
 router = APIRouter(tags=["history"])

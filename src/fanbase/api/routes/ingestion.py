@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 
 from fanbase.api.deps import DatabaseDep, NowDep, StateDep, WorkspaceDep
 from fanbase.api.schemas import EventBatch, EventId, OrderBatch, OrderId, error_responses
-from fanbase.core.models import BatchResult, Event, EventIn, Order, OrderIn
 from fanbase.errors import TooLarge
+from fanbase.schemas.orders_events import BatchResult, Event, EventIn, Order, OrderIn
 from fanbase.services import ingestion
 from fanbase.services.ingestion import Reply
 

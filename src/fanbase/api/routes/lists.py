@@ -8,7 +8,9 @@ from fastapi import APIRouter, Query, Response, status
 
 from fanbase.api.deps import DatabaseDep, NowDep, PagingDep, WorkspaceDep
 from fanbase.api.schemas import ListId, error_responses
-from fanbase.core.models import Changed, Fan, FanIds, FanList, ListIn, ListPatch, ListStatus, Page, SubscriptionIn
+from fanbase.schemas.common import Changed, FanIds, Page
+from fanbase.schemas.fans import Fan
+from fanbase.schemas.lists import FanList, ListIn, ListPatch, SubscriptionIn, SubscriptionStatus
 from fanbase.services import labels
 
 router = APIRouter(prefix="/lists", tags=["lists"], responses=error_responses(401, 422))
@@ -47,7 +49,7 @@ def list_members(
     database: DatabaseDep,
     workspace_id: WorkspaceDep,
     paging: PagingDep,
-    member_status: Annotated[ListStatus, Query(alias="status", description="Which members")] = "subscribed",
+    member_status: Annotated[SubscriptionStatus, Query(alias="status", description="Which members")] = "subscribed",
 ) -> Page[Fan]:
     return labels.list_members(
         database, workspace_id, list_id, status=member_status, page=paging.page, page_size=paging.page_size

@@ -14,13 +14,12 @@ from fastapi.responses import StreamingResponse
 
 from fanbase.api.deps import DatabaseDep, NowDep, PagingDep, StateDep, WorkspaceDep
 from fanbase.api.schemas import SegmentId, error_responses
-from fanbase.core.models import (
+from fanbase.errors import TooLarge
+from fanbase.schemas.common import FanIds, Page
+from fanbase.schemas.fans import Fan, FanFilter
+from fanbase.schemas.segments import (
     EmailsIn,
-    Fan,
-    FanFilter,
-    FanIds,
     MembershipChange,
-    Page,
     Preview,
     RuleIn,
     Segment,
@@ -28,7 +27,6 @@ from fanbase.core.models import (
     SegmentPatch,
     SegmentTemplate,
 )
-from fanbase.errors import TooLarge
 from fanbase.services import segments, transfer
 
 router = APIRouter(prefix="/segments", tags=["segments"])

@@ -6,7 +6,9 @@ from fastapi import APIRouter, Response, status
 
 from fanbase.api.deps import DatabaseDep, NowDep, PagingDep, WorkspaceDep
 from fanbase.api.schemas import TagId, error_responses
-from fanbase.core.models import Changed, Fan, FanIds, Page, Tag, TagIn, TagPatch
+from fanbase.schemas.common import Changed, FanIds, Page
+from fanbase.schemas.fans import Fan
+from fanbase.schemas.tags import Tag, TagIn, TagPatch
 from fanbase.services import labels
 
 router = APIRouter(prefix="/tags", tags=["tags"], responses=error_responses(401, 422))

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Response, status
 
 from fanbase.api.deps import DatabaseDep, NowDep, PagingDep, StateDep, WorkspaceDep
 from fanbase.api.schemas import error_responses, object_id
-from fanbase.core.models import Delivery, Page, Webhook, WebhookCreated, WebhookIn
+from fanbase.schemas.common import Page
+from fanbase.schemas.webhooks import Delivery, Webhook, WebhookCreated, WebhookIn
 from fanbase.services import webhooks
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=error_responses(401, 422))

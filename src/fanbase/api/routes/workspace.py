@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from fanbase.api.deps import DatabaseDep, NowDep, WorkspaceDep
 from fanbase.api.schemas import ApiKeyId, ApiKeyIn, error_responses
-from fanbase.core.models import ApiKey, ApiKeyCreated, Workspace
+from fanbase.schemas.workspaces import ApiKey, ApiKeyCreated, Workspace
 from fanbase.services import workspaces
 
 router = APIRouter(responses=error_responses(401, 422))

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from fanbase.core.models import Event, Order
 from fanbase.db.repositories.fans import cents_to_money
 from fanbase.db.repositories.sql import chunks
 from fanbase.db.tables import events, orders
+from fanbase.schemas.orders_events import Event, Order
 
 ORDER_COLUMNS = tuple(column for column in orders.c if column.name not in ("workspace_id", "amount_cents"))
 EVENT_COLUMNS = tuple(column for column in events.c if column.name != "workspace_id")

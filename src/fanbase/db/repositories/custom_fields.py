@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select
 
-from fanbase.core.models import CustomField, CustomFieldIn
 from fanbase.db.tables import custom_fields
+from fanbase.schemas.custom_fields import CustomField, CustomFieldIn
 
 
 def insert_custom_field(

@@ -24,10 +24,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import ColumnElement, Select
 
-from fanbase.core.models import Fan, FanFilter, ListStatus
 from fanbase.db.repositories.sql import any_contains, chunks
 from fanbase.db.tables import events, fan_tags, fans, list_members, lists, orders, tags
 from fanbase.db.types import UTCDateTime
+from fanbase.schemas.fans import Fan, FanFilter
+from fanbase.schemas.lists import SubscriptionStatus
 
 FAN_COLUMNS = tuple(column for column in fans.c if column.name != "workspace_id")
 
@@ -44,7 +45,7 @@ def fan_from_row(
     row: Row[Any] | Mapping[str, Any],
     *,
     tag_names: Sequence[str] = (),
-    list_statuses: Mapping[str, ListStatus] | None = None,
+    list_statuses: Mapping[str, SubscriptionStatus] | None = None,
 ) -> Fan:
     data = dict(row._mapping) if isinstance(row, Row) else dict(row)
     data["total_spent"] = cents_to_money(data.pop("total_spent_cents"))
@@ -132,8 +133,8 @@ def tag_names_for(connection: Connection, workspace_id: int, fan_ids: Sequence[i
 
 def list_statuses_for(
     connection: Connection, workspace_id: int, fan_ids: Sequence[int]
-) -> dict[int, dict[str, ListStatus]]:
-    statuses: dict[int, dict[str, ListStatus]] = {}
+) -> dict[int, dict[str, SubscriptionStatus]]:
+    statuses: dict[int, dict[str, SubscriptionStatus]] = {}
     for chunk in chunks(fan_ids):
         rows = connection.execute(
             select(list_members.c.fan_id, lists.c.name, list_members.c.status)
@@ -182,7 +183,7 @@ def has_tag(workspace_id: int, tag_id: int) -> ColumnElement[bool]:
     )
 
 
-def in_list(workspace_id: int, list_id: int, status: ListStatus) -> ColumnElement[bool]:
+def in_list(workspace_id: int, list_id: int, status: SubscriptionStatus) -> ColumnElement[bool]:
     return exists().where(
         list_members.c.workspace_id == workspace_id,
         list_members.c.list_id == list_id,

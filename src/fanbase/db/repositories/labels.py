@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import Connection, Table, and_, delete, func, insert, select, update
 from sqlalchemy.sql import ColumnElement
 
-from fanbase.core.models import FanList, ListMembership, ListStatus, Tag
 from fanbase.db.repositories import webhooks as webhooks_repo
 from fanbase.db.repositories.sql import chunks
 from fanbase.db.tables import fan_tags, list_members, list_subscription_log, lists, tag_membership_log, tags
+from fanbase.schemas.lists import FanList, ListMembership, SubscriptionStatus
+from fanbase.schemas.tags import Tag
 
 
 def name_key(name: str) -> str:
@@ -176,7 +177,7 @@ def log_tag_changes(
 # --- lists -----------------------------------------------------------------------------------------------
 
 
-def _status_count(status: ListStatus) -> ColumnElement[int]:
+def _status_count(status: SubscriptionStatus) -> ColumnElement[int]:
     return (
         select(func.count())
         .where(
@@ -232,8 +233,8 @@ def update_list(connection: Connection, workspace_id: int, list_id: int, values:
 
 def current_statuses(
     connection: Connection, workspace_id: int, list_id: int, fan_ids: Sequence[int]
-) -> dict[int, ListStatus]:
-    statuses: dict[int, ListStatus] = {}
+) -> dict[int, SubscriptionStatus]:
+    statuses: dict[int, SubscriptionStatus] = {}
     for chunk in chunks(sorted(set(fan_ids))):
         rows = connection.execute(
             select(list_members.c.fan_id, list_members.c.status).where(
@@ -252,7 +253,7 @@ def set_statuses(
     list_id: int,
     fan_ids: Sequence[int],
     *,
-    status: ListStatus,
+    status: SubscriptionStatus,
     consent_source: str | None,
     consent_at: datetime | None,
     now: datetime,

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from fanbase.core.models import ApiKey, Workspace
 from fanbase.db.tables import api_keys, workspaces
+from fanbase.schemas.workspaces import ApiKey, Workspace
 
 
 def insert_workspace(connection: Connection, *, name: str, currency: str, now: datetime) -> Workspace:

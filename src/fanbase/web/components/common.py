@@ -9,7 +9,8 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
-from fanbase.core.models import Fan, Page
+from fanbase.schemas.common import Page
+from fanbase.schemas.fans import Fan
 from fanbase.services.users import SignedInUser
 from fanbase.web.auth import request_user
 from fanbase.web.layout import money

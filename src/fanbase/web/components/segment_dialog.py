@@ -11,10 +11,10 @@ from typing import Any
 from nicegui import ui
 from pydantic import ValidationError
 
-from fanbase.core.models import Preview, RuleIn, Segment, SegmentIn, SegmentPatch
 from fanbase.core.rules import parse_rule_json, rule_to_json
 from fanbase.core.text import format_rule, parse_rule_text
 from fanbase.errors import Conflict, FanbaseError, InvalidRule
+from fanbase.schemas.segments import Preview, RuleIn, Segment, SegmentIn, SegmentPatch
 from fanbase.services import segments
 from fanbase.services.users import SignedInUser
 from fanbase.web import data

@@ -9,8 +9,9 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 from pydantic import ValidationError
 
-from fanbase.core.models import FanFilter, Page
 from fanbase.errors import FanbaseError, NotFound
+from fanbase.schemas.common import Page
+from fanbase.schemas.fans import FanFilter
 from fanbase.services import fans
 from fanbase.web import data
 from fanbase.web.components.common import FanTable, signed_in

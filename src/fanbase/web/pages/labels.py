@@ -9,8 +9,10 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 from pydantic import ValidationError
 
-from fanbase.core.models import ListIn, ListPatch, ListStatus, Page, TagIn, TagPatch
 from fanbase.errors import FanbaseError
+from fanbase.schemas.common import Page
+from fanbase.schemas.lists import ListIn, ListPatch, SubscriptionStatus
+from fanbase.schemas.tags import TagIn, TagPatch
 from fanbase.services import labels
 from fanbase.services.users import SignedInUser
 from fanbase.web import data
@@ -260,7 +262,7 @@ def lists_page(request: Request) -> RedirectResponse | None:
                 _history_chart("list", user, list_id)
 
                 def load(page: int, size: int) -> Page[Any]:
-                    chosen: ListStatus = status.value
+                    chosen: SubscriptionStatus = status.value
                     return labels.list_members(
                         state.database, workspace_id, list_id, status=chosen, page=page, page_size=size
                     )

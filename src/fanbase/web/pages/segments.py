@@ -8,8 +8,9 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import events, ui
 
-from fanbase.core.models import EmailsIn, FanFilter, Segment
 from fanbase.errors import FanbaseError, NotFound
+from fanbase.schemas.fans import FanFilter
+from fanbase.schemas.segments import EmailsIn, Segment
 from fanbase.services import segments, transfer
 from fanbase.services.users import SignedInUser
 from fanbase.web import data

@@ -8,7 +8,7 @@ reads "no activity in the last 30 days, and joined more than 30 days ago" (see t
 
 from __future__ import annotations
 
-from fanbase.core.models import SegmentTemplate
+from fanbase.schemas.segments import SegmentTemplate
 
 TEMPLATES: tuple[SegmentTemplate, ...] = (
     SegmentTemplate(

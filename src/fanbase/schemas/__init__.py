@@ -1,0 +1,1 @@
+"""Request and response records, one module per capability, shared by the edges and the services."""

@@ -1,0 +1,41 @@
+"""Custom fields: typed fan fields a workspace declares."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from fanbase.schemas.common import (
+    Input,
+    Record,
+    Slug,
+)
+from fanbase.schemas.fans import CORE_FAN_FIELDS
+
+CustomFieldType = Literal["text", "number", "money", "enum", "datetime", "boolean"]
+
+
+class CustomFieldIn(Input):
+    name: Slug
+    type: CustomFieldType
+    choices: tuple[Annotated[str, Field(min_length=1, max_length=100)], ...] | None = None
+
+    @model_validator(mode="after")
+    def _choices_fit_type(self) -> CustomFieldIn:
+        if self.name in CORE_FAN_FIELDS:
+            raise ValueError(f"name '{self.name}' is a core fan field")
+        if self.type == "enum" and not self.choices:
+            raise ValueError("an enum field needs at least one choice")
+        if self.type != "enum" and self.choices is not None:
+            raise ValueError("only enum fields take choices")
+        return self
+
+
+class CustomField(Record):
+    id: int
+    name: str
+    type: CustomFieldType
+    choices: tuple[str, ...] | None
+    created_at: datetime

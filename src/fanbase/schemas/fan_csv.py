@@ -1,0 +1,20 @@
+"""Fan CSV import: what an import reports."""
+
+from __future__ import annotations
+
+from fanbase.schemas.common import (
+    Record,
+)
+
+
+class ImportRowError(Record):
+    line: int
+    email: str | None
+    reason: str
+
+
+class ImportReport(Record):
+    rows: int
+    created: int
+    updated: int
+    errors: list[ImportRowError]

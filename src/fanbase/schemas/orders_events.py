@@ -1,0 +1,94 @@
+"""Orders and activity events: what fans bought and did, one at a time or in batches."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from fanbase.schemas.common import (
+    Email,
+    Input,
+    JsonScalar,
+    Money,
+    Record,
+    RowId,
+    ShortText,
+    Slug,
+    UtcDatetime,
+)
+
+OrderStatus = Literal["completed", "refunded"]
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+class FanReference(Input):
+    """Who did it: an existing fan's id, or an email (a fan is created for an unknown email)."""
+
+    fan_id: RowId | None = None
+    email: Email | None = None
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> FanReference:
+        if (self.fan_id is None) == (self.email is None):
+            raise ValueError("give exactly one of fan_id or email")
+        return self
+
+
+class OrderIn(FanReference):
+    amount: Money
+    currency: str | None = Field(default=None, description="ISO 4217; default the workspace currency.")
+    category: Annotated[str, Field(min_length=1, max_length=64)]
+    product: ShortText | None = None
+    status: OrderStatus = "completed"
+    placed_at: UtcDatetime | None = Field(default=None, description="Default now.")
+    external_id: ShortText | None = Field(default=None, description="Your shop's order id; unique.")
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        if value is not None and not _CURRENCY.match(value.upper()):
+            raise ValueError("must be a three-letter ISO 4217 code, e.g. USD")
+        return value.upper() if value else value
+
+    @field_validator("category")
+    @classmethod
+    def _category(cls, value: str) -> str:
+        return value.strip().lower()
+
+
+class Order(Record):
+    id: int
+    fan_id: int
+    amount: Decimal
+    currency: str
+    category: str
+    product: str | None
+    status: OrderStatus
+    placed_at: datetime
+    refunded_at: datetime | None
+    external_id: str | None
+    created_at: datetime
+
+
+class EventIn(FanReference):
+    type: Slug
+    properties: dict[Annotated[str, Field(min_length=1, max_length=64)], JsonScalar] = Field(default_factory=dict)
+    occurred_at: UtcDatetime | None = Field(default=None, description="Default now.")
+
+
+class Event(Record):
+    id: int
+    fan_id: int
+    type: str
+    properties: dict[str, Any]
+    occurred_at: datetime
+    created_at: datetime
+
+
+class BatchResult(Record):
+    ids: list[int]
+    created_fans: int = Field(description="Fans created for emails that were not known yet.")
