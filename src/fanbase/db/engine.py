@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import ConnectionPoolEntry
+
+# What services may name of the database: the transaction they hand to repositories, and the error a unique or
+# foreign-key constraint raises (services turn it into a domain Conflict). They import both from here, never
+# sqlalchemy itself, so "services build no SQL" is a rule import-linter can check.
+__all__ = ["Connection", "Database", "IntegrityError", "create_database_engine"]
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

@@ -12,10 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
-
-from fanbase.db.engine import Database
+from fanbase.db.engine import Connection, Database, IntegrityError
 from fanbase.db.repositories import custom_fields as custom_fields_repo
 from fanbase.db.repositories.fans import cents_to_money
 from fanbase.errors import Conflict, InvalidInput

@@ -6,10 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
-
-from fanbase.db.engine import Database
+from fanbase.db.engine import Connection, Database, IntegrityError
 from fanbase.db.repositories import activity as activity_repo
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import labels as labels_repo

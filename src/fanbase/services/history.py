@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection
-
-from fanbase.db.engine import Database
+from fanbase.db.engine import Connection, Database
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import history as history_repo
 from fanbase.db.repositories import labels as labels_repo

@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
-
-from fanbase.db.engine import Database
+from fanbase.db.engine import Connection, Database, IntegrityError
 from fanbase.db.repositories import labels as labels_repo
 from fanbase.db.tables import lists, tags
 from fanbase.errors import Conflict, InvalidInput, NotFound

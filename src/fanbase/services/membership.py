@@ -13,13 +13,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection
-
 from fanbase.core.dependencies import relative_time_conditions
 from fanbase.core.fields import Source
 from fanbase.core.rules import reference_key
 from fanbase.db.compiler import CompiledRule, next_boundary_queries, time_crossings
-from fanbase.db.engine import Database
+from fanbase.db.engine import Connection, Database
 from fanbase.db.repositories import scheduler as scheduler_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories.sql import chunks

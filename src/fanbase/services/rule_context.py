@@ -11,7 +11,6 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection
 from sqlalchemy.sql import ColumnElement
 
 from fanbase.core.dependencies import RuleReferences, collect_references
@@ -26,6 +25,7 @@ from fanbase.db.compiler import (
     compile_rule,
     compile_rule_for_workspace,
 )
+from fanbase.db.engine import Connection
 from fanbase.db.repositories import labels as labels_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.tables import lists, tags

@@ -11,15 +11,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
-
 from fanbase.core.dependencies import relative_time_conditions
 from fanbase.core.describe import describe
 from fanbase.core.rules import AllOf, AnyOf, Rule, reference_key, rule_to_json
 from fanbase.core.text import format_rule
 from fanbase.db.compiler import CompiledRule, time_crossings
-from fanbase.db.engine import Database
+from fanbase.db.engine import Connection, Database, IntegrityError
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories import workspaces as workspaces_repo

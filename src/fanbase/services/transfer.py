@@ -41,10 +41,8 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
 
-from fanbase.db.engine import Database
+from fanbase.db.engine import Connection, Database, IntegrityError
 from fanbase.db.repositories import bulk as bulk_repo
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import labels as labels_repo

@@ -7,9 +7,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection
-
-from fanbase.db.engine import Database
+from fanbase.db.engine import Connection, Database
 from fanbase.db.repositories import workspaces as workspaces_repo
 from fanbase.errors import InvalidInput, NotFound, Unauthorized
 from fanbase.schemas.workspaces import ApiKey, ApiKeyCreated, Workspace, WorkspaceCreated
