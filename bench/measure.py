@@ -41,6 +41,7 @@ from fanbase.api.app import create_app
 from fanbase.core.text import parse_rule_text
 from fanbase.db.compiler import CompiledRule
 from fanbase.db.engine import Database
+from fanbase.db.repositories import rule_evaluation
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.tables import fans, segment_members, segment_membership_log, segments
 from fanbase.jobs.scheduler import DEFAULT_INTERVAL_SECONDS
@@ -160,9 +161,9 @@ def compare(
         connection.rollback()
         for segment in bench_segments:
             rule = context.validate(parse_rule_text(segment.rule_text))
-            compiled_rule = context.compile_for_workspace(rule, now=now)
+            compiled_rule = rule_evaluation.set_form(connection, context.scope, rule, now=now)
             counts: dict[str, Callable[[], int]] = {
-                "compiled": partial(segments_repo.count_matching, connection, workspace_id, compiled_rule),
+                "compiled": partial(rule_evaluation.count_matching, connection, workspace_id, compiled_rule),
                 "hand_written": partial(segment_count, connection, segment.name, workspace_id=workspace_id, now=now),
             }
             samples: dict[str, list[float]] = {side: [] for side in counts}
@@ -218,9 +219,11 @@ def preview(database: Database, workspace_id: int, *, now: datetime, runs: int) 
         assert isinstance(shown, Preview)
         with database.engine.connect() as connection:
             context = load_context(connection, workspace_id)
-            condition = context.compile_for_workspace(context.validate(parse_rule_text(rule_text)), now=now)
+            condition = rule_evaluation.set_form(
+                connection, context.scope, context.validate(parse_rule_text(rule_text)), now=now
+            )
             compiled, compiled_count = measure(
-                lambda condition=condition: segments_repo.count_matching(connection, workspace_id, condition),  # type: ignore[misc]
+                lambda condition=condition: rule_evaluation.count_matching(connection, workspace_id, condition),  # type: ignore[misc]
                 runs=runs,
             )
             connection.rollback()
@@ -463,13 +466,13 @@ def naive_rebuild(
             rule = context.validate(parse_rule_text(SEGMENTS_BY_NAME[name].rule_text))
             # The naive side asks fanbase's correlated SQL for its count and pages (LIMIT/OFFSET walks fans in id
             # order); fanbase's side is its own set-based rebuild.
-            condition = context.compile(rule, now=now)
+            condition = rule_evaluation.per_fan_condition(connection, context.scope, rule, now=now)
             connection.rollback()
 
             transaction = connection.begin()
             segment_id = _scratch_segment(connection, workspace_id, f"naive {name}", now=now)
             started = time.perf_counter()
-            total = segments_repo.count_matching(connection, workspace_id, CompiledRule(condition=condition))
+            total = rule_evaluation.count_matching(connection, workspace_id, CompiledRule(condition=condition))
             inserted = 0
             for offset in range(0, total, page_size):
                 page = connection.execute(
@@ -507,7 +510,7 @@ def naive_rebuild(
                 connection,
                 workspace_id,
                 segment_id,
-                should_be_member=context.compile_for_workspace(rule, now=now),
+                should_be_member=rule_evaluation.set_form(connection, context.scope, rule, now=now),
                 cause="build",
                 rule_version=0,
                 now=now,

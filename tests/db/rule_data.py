@@ -30,7 +30,7 @@ from fanbase.db.compiler import (
     format_stored_datetime,
 )
 from fanbase.db.engine import Database
-from fanbase.db.repositories import activity, bulk, labels, workspaces
+from fanbase.db.repositories import activity, bulk, labels, rule_evaluation, workspaces
 from fanbase.db.repositories import custom_fields as custom_fields_repo
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import segments as segments_repo
@@ -198,8 +198,15 @@ def write_dataset(
         for name, segment_id in segment_ids.items():
             members = [fan_id for fan_id, spec in pairs if reference_key(name) in map(reference_key, spec.segments)]
             if members:
-                segments_repo.add_members(
-                    connection, workspace_id, segment_id, members, cause="manual", rule_version=0, now=now
+                segments_repo.set_members(
+                    connection,
+                    workspace_id,
+                    segment_id,
+                    members,
+                    are_members=True,
+                    cause="manual",
+                    rule_version=0,
+                    now=now,
                 )
         fans_repo.recompute_figures(connection, workspace_id)
     return Dataset(
@@ -266,7 +273,7 @@ def sql_members_in_form(connection: Connection, dataset: Dataset, rule: Rule, *,
             rows = connection.execute(select(fans.c.id).where(fans.c.workspace_id == dataset.workspace_id, expression))
             return set(rows.scalars())
         case Form.SET:
-            return segments_repo.matching_ids(
+            return rule_evaluation.matching_ids(
                 connection, dataset.workspace_id, compile_rule_for_workspace(rule, **arguments)
             )
         case Form.BATCH:

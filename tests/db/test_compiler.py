@@ -33,7 +33,7 @@ from fanbase.db.compiler import (
     compile_rule_for_workspace,
 )
 from fanbase.db.engine import Database
-from fanbase.db.repositories.segments import matching_ids_query
+from fanbase.db.repositories.rule_evaluation import matching_ids_query
 from fanbase.db.repositories.snapshots import load_snapshots
 from fanbase.db.tables import fans
 from fanbase.services.custom_fields import DATETIME_STORAGE

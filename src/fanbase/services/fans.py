@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from fanbase.db.engine import Connection, Database, IntegrityError
 from fanbase.db.repositories import activity as activity_repo
+from fanbase.db.repositories import fan_selections
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import labels as labels_repo
 from fanbase.db.repositories import segments as segments_repo
+from fanbase.db.repositories.fan_selections import FanSelection, RuleFilter
 from fanbase.db.tables import lists, tags
 from fanbase.errors import Conflict, InvalidInput, NotFound
 from fanbase.schemas.common import Page
@@ -156,15 +159,18 @@ def delete_fan(database: Database, workspace_id: int, fan_id: int) -> None:
             raise NotFound(f"fan {fan_id} not found")
 
 
-def filter_conditions(
+def select_fans(
     connection: Connection, workspace_id: int, fan_filter: FanFilter, *, now: datetime | None = None
-) -> list[Any] | None:
-    """SQL conditions for a filter; None when a named tag or list does not exist (so nothing can match)."""
-    conditions = fans_repo.filter_conditions(workspace_id, fan_filter)
-    if fan_filter.segment_id is not None:
-        if segments_repo.get_segment(connection, workspace_id, fan_filter.segment_id) is None:
-            raise NotFound(f"segment {fan_filter.segment_id} not found", field="segment_id")
-        conditions.append(segments_repo.is_member(workspace_id, fan_filter.segment_id))
+) -> FanSelection | None:
+    """The filter with its names resolved; None when a named tag or list does not exist (so nothing can match)."""
+    selection = FanSelection(
+        fan_filter=fan_filter, segment_id=fan_filter.segment_id, list_status=fan_filter.list_status
+    )
+    if (
+        fan_filter.segment_id is not None
+        and segments_repo.get_segment(connection, workspace_id, fan_filter.segment_id) is None
+    ):
+        raise NotFound(f"segment {fan_filter.segment_id} not found", field="segment_id")
     if fan_filter.rule is not None or fan_filter.rule_text is not None:
         if fan_filter.rule is not None and fan_filter.rule_text is not None:
             raise InvalidInput("give at most one of rule (JSON) or rule_text", field="rule")
@@ -172,18 +178,18 @@ def filter_conditions(
             raise InvalidInput("a rule filter needs the current time", field="rule")
         context = rule_context.load_context(connection, workspace_id)
         rule = context.validate(rule_context.parse_rule_input(fan_filter.rule, fan_filter.rule_text))
-        conditions.append(context.compile(rule, now=now))
+        selection = replace(selection, rule=RuleFilter(rule=rule, scope=context.scope, now=now))
     if fan_filter.tag is not None:
         tag_ids = labels_repo.ids_by_name(connection, tags, workspace_id, [fan_filter.tag])
         if not tag_ids:
             return None
-        conditions.append(fans_repo.has_tag(workspace_id, next(iter(tag_ids.values()))))
+        selection = replace(selection, tag_id=next(iter(tag_ids.values())))
     if fan_filter.list is not None:
         list_ids = labels_repo.ids_by_name(connection, lists, workspace_id, [fan_filter.list])
         if not list_ids:
             return None
-        conditions.append(fans_repo.in_list(workspace_id, next(iter(list_ids.values())), fan_filter.list_status))
-    return conditions
+        selection = replace(selection, list_id=next(iter(list_ids.values())))
+    return selection
 
 
 def list_fans(
@@ -196,10 +202,10 @@ def list_fans(
     now: datetime | None = None,
 ) -> Page[Fan]:
     with database.transaction(write=False) as connection:
-        conditions = filter_conditions(connection, workspace_id, fan_filter, now=now)
-        if conditions is None:
+        selection = select_fans(connection, workspace_id, fan_filter, now=now)
+        if selection is None:
             return Page[Fan](items=[], total=0, page=page, page_size=page_size)
-        items, total = fans_repo.page_fans(connection, workspace_id, conditions, page=page, page_size=page_size)
+        items, total = fan_selections.page_fans(connection, workspace_id, selection, page=page, page_size=page_size)
         return Page[Fan](items=present(connection, workspace_id, items), total=total, page=page, page_size=page_size)
 
 
@@ -208,10 +214,10 @@ def iterate_fans(
 ) -> Iterator[Fan]:
     """Every matching fan, read in keyset-paginated batches inside one read transaction (a consistent export)."""
     with database.transaction(write=False) as connection:
-        conditions = filter_conditions(connection, workspace_id, fan_filter, now=now)
-        if conditions is None:
+        selection = select_fans(connection, workspace_id, fan_filter, now=now)
+        if selection is None:
             return
-        for batch in fans_repo.iterate_fans(connection, workspace_id, conditions):
+        for batch in fan_selections.iterate_fans(connection, workspace_id, selection):
             yield from present(connection, workspace_id, batch)
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fanbase.db.engine import Connection, Database
-from fanbase.db.repositories import fans as fans_repo
+from fanbase.db.repositories import fan_selections
 from fanbase.db.repositories import history as history_repo
 from fanbase.db.repositories import labels as labels_repo
 from fanbase.db.repositories import segments as segments_repo
+from fanbase.db.repositories.fan_selections import FanSelection
 from fanbase.errors import InvalidInput, NotFound
 from fanbase.schemas.common import Page
 from fanbase.schemas.fans import Fan
@@ -64,10 +65,8 @@ def members_as_of(
     """The members a segment had at a past instant, rebuilt from the ledger (fans erased since are gone)."""
     with database.transaction(write=False) as connection:
         _require_segment(connection, workspace_id, segment_id)
-        condition = history_repo.members_as_of(workspace_id, segment_id, at)
-        items, total = fans_repo.page_fans(
-            connection, workspace_id, [fans_repo.in_workspace(workspace_id), condition], page=page, page_size=page_size
-        )
+        selection = FanSelection(segment_id=segment_id, member_at=at)
+        items, total = fan_selections.page_fans(connection, workspace_id, selection, page=page, page_size=page_size)
         return Page[Fan](
             items=fans_service.present(connection, workspace_id, items), total=total, page=page, page_size=page_size
         )

@@ -9,18 +9,18 @@ the fields, tags, lists, segments and behaviour sources (orders, refunds, events
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from fanbase.core.dependencies import relative_time_conditions
 from fanbase.core.fields import Source
 from fanbase.core.rules import reference_key
-from fanbase.db.compiler import CompiledRule, next_boundary_queries, time_crossings
 from fanbase.db.engine import Connection, Database
+from fanbase.db.repositories import rule_evaluation
 from fanbase.db.repositories import scheduler as scheduler_repo
 from fanbase.db.repositories import segments as segments_repo
-from fanbase.db.repositories.sql import chunks
+from fanbase.db.repositories import webhooks as webhooks_repo
 from fanbase.services.rule_context import RuleContext, load_context, references_of
 
 PURCHASE_FIELDS = frozenset(
@@ -95,10 +95,6 @@ def affected_segments(context: RuleContext, change: Change) -> list[int]:
     return affected
 
 
-# Fans per evaluation statement on the write path (each is bound twice per activity table and once for fans).
-BATCH_FANS = 1000
-
-
 def apply_change(
     connection: Connection,
     workspace_id: int,
@@ -112,9 +108,10 @@ def apply_change(
     """Re-evaluate the touched fans against the segments that can depend on the change; returns per segment
     (entered, exited) for those that moved.
 
-    Per chunk of fans, one statement evaluates every affected segment (``RuleContext.batch``: a segment built on
-    another of them reads that one's rule, so dependency order holds inside the statement), one reads their stored
-    membership, and the differences are written in a few statements (``record_membership_changes``).
+    Per chunk of fans, one statement evaluates every affected segment and reads their stored membership
+    (``rule_evaluation.membership_of_fans``: a segment built on another of them reads that one's rule, so
+    dependency order holds inside the statement), and the differences are written in a few statements
+    (``record_membership_changes``).
     """
     if not fan_ids:
         return {}
@@ -123,25 +120,33 @@ def apply_change(
     if not segment_ids:
         return {}
     versions = {segment_id: context.segment_rows[segment_id].rule_version for segment_id in segment_ids}
-    batch = context.batch(segment_ids, now=now)
+    segments = [context.segment_rule(segment_id) for segment_id in segment_ids]
     moved: dict[int, tuple[int, int]] = {}
-    count = len(segment_ids)
-    for chunk in chunks(sorted(set(fan_ids)), BATCH_FANS):
+    for chunk in rule_evaluation.membership_of_fans(connection, context.scope, segments, list(fan_ids), now=now):
         changes: dict[int, tuple[list[int], list[int]]] = {}
-        for row in connection.execute(batch.statement, batch.parameters(chunk, now=now)):
-            fan_id = row[0]
-            for index, segment_id in enumerate(segment_ids):
-                should, stored = bool(row[1 + index]), bool(row[1 + count + index])
+        for fan in chunk:
+            for segment_id, should, stored in zip(segment_ids, fan.matches, fan.is_stored, strict=True):
                 if should != stored:
                     entered, exited = changes.setdefault(segment_id, ([], []))
-                    (entered if should else exited).append(fan_id)
+                    (entered if should else exited).append(fan.fan_id)
         segments_repo.record_membership_changes(
             connection, workspace_id, changes, cause=cause, rule_versions=versions, now=now
         )
         for segment_id, (entered, exited) in changes.items():
             before = moved.get(segment_id, (0, 0))
             moved[segment_id] = (before[0] + len(entered), before[1] + len(exited))
+    announce_moves(connection, workspace_id, moved, now=now)
     return moved
+
+
+def announce_moves(
+    connection: Connection, workspace_id: int, moved: Mapping[int, tuple[int, int]], *, now: datetime
+) -> None:
+    """Queue the webhook events of the segments whose members changed at ``now`` (segment id → (entered, exited)),
+    in the transaction that changed them: the outbox reads the ledger rows of that instant."""
+    changed = [segment_id for segment_id, (entered, exited) in moved.items() if entered or exited]
+    if changed:
+        webhooks_repo.enqueue_segment_changes(connection, workspace_id, changed, at=now)
 
 
 # A refresh or rule edit that moves more fans than this writes them with set-based INSERT … SELECTs rather than
@@ -159,9 +164,10 @@ def rebuild_segment(
     already exact costs one statement and writes nothing; a first build has no members to compare with.
     """
     row = context.segment_rows[segment_id]
-    should = context.compile_for_workspace(context.segment_rules[segment_id], now=now)
+    rule = context.segment_rules[segment_id]
+    moved: tuple[int, int]
     if cause != "build":
-        entered, exited = segments_repo.membership_differences(connection, context.workspace_id, segment_id, should)
+        entered, exited = rule_evaluation.membership_differences(connection, context.scope, segment_id, rule, now=now)
         if len(entered) + len(exited) <= LISTED_MOVES:
             segments_repo.record_membership_changes(
                 connection,
@@ -171,16 +177,14 @@ def rebuild_segment(
                 rule_versions={segment_id: row.rule_version},
                 now=now,
             )
-            return len(entered), len(exited)
-    return segments_repo.apply_membership(
-        connection,
-        context.workspace_id,
-        segment_id,
-        should_be_member=should,
-        cause=cause,
-        rule_version=row.rule_version,
-        now=now,
+            moved = (len(entered), len(exited))
+            announce_moves(connection, context.workspace_id, {segment_id: moved}, now=now)
+            return moved
+    moved = rule_evaluation.apply_rule(
+        connection, context.scope, segment_id, rule, cause=cause, rule_version=row.rule_version, now=now
     )
+    announce_moves(connection, context.workspace_id, {segment_id: moved}, now=now)
+    return moved
 
 
 @dataclass(frozen=True)
@@ -216,45 +220,28 @@ def apply_time(database: Database, workspace_id: int, *, now: datetime) -> TickR
             if not dependencies:
                 continue
             timed.append(segment_id)
-            among = None
-            if since is not None:
-                among = time_crossings(
-                    dependencies,
-                    workspace_id=workspace_id,
-                    since=since,
-                    until=now,
-                    catalogue=context.catalogue,
-                    dialect=context.dialect,
-                )
             rule = context.segment_rules[segment_id]
             try:
                 # A savepoint per segment: one failing rule is recorded on its segment (last_error) and the
                 # others still move on time — never silently skipped, never blocking the rest.
                 with connection.begin_nested():
                     # The first tick evaluates whole segments; later ones the few fans that crossed a boundary.
-                    if among is None:
+                    if since is None:
                         step = rebuild_segment(connection, context, segment_id, cause="time", now=now)
                     else:
-                        step = segments_repo.apply_membership(
+                        step = rule_evaluation.apply_rule(
                             connection,
-                            workspace_id,
+                            context.scope,
                             segment_id,
-                            should_be_member=CompiledRule(condition=context.compile(rule, now=now)),
-                            among=among,
+                            rule,
+                            among=rule_evaluation.TimeWindow(watched=dependencies, since=since, until=now),
                             cause="time",
                             rule_version=context.segment_rows[segment_id].rule_version,
                             now=now,
                         )
-                    queries = next_boundary_queries(
-                        dependencies,
-                        workspace_id=workspace_id,
-                        now=now,
-                        catalogue=context.catalogue,
-                        dialect=context.dialect,
-                    )
-                    scheduler_repo.set_next_flip(
-                        connection, workspace_id, segment_id, scheduler_repo.earliest(connection, queries)
-                    )
+                        announce_moves(connection, workspace_id, {segment_id: step}, now=now)
+                    next_flip = rule_evaluation.next_flip(connection, context.scope, dependencies, now=now)
+                    scheduler_repo.set_next_flip(connection, workspace_id, segment_id, next_flip)
                     segments_repo.mark_evaluated(connection, workspace_id, segment_id, now=now)
             except Exception as error:
                 failures.append(f"{context.segment_rows[segment_id].name}: {error}")

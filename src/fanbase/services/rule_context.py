@@ -4,30 +4,18 @@ names of its tags, lists and segments. Validation uses the names; the SQL compil
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
-from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
-
-from sqlalchemy.sql import ColumnElement
 
 from fanbase.core.dependencies import RuleReferences, collect_references
 from fanbase.core.fields import Catalogue, FieldSpec, FieldType
 from fanbase.core.rules import References, Rule, parse_rule_json, reference_key, validate_rule
 from fanbase.core.text import parse_rule_text
-from fanbase.db.compiler import (
-    BatchStatement,
-    CompiledRule,
-    ResolvedReferences,
-    compile_batch,
-    compile_rule,
-    compile_rule_for_workspace,
-)
 from fanbase.db.engine import Connection
 from fanbase.db.repositories import labels as labels_repo
 from fanbase.db.repositories import segments as segments_repo
+from fanbase.db.repositories.rule_evaluation import RuleScope, SegmentRule
 from fanbase.db.tables import lists, tags
 from fanbase.services import custom_fields
 
@@ -35,7 +23,6 @@ from fanbase.services import custom_fields
 @dataclass(frozen=True)
 class RuleContext:
     workspace_id: int
-    dialect: str
     catalogue: Catalogue
     tag_ids: dict[str, int]
     list_ids: dict[str, int]
@@ -52,53 +39,27 @@ class RuleContext:
             current_segment=current_segment,
         )
 
-    def resolved(self) -> ResolvedReferences:
-        return ResolvedReferences(tags=self.tag_ids, lists=self.list_ids, segments=self.segment_ids)
-
     def validate(self, rule: object, *, current_segment: str | None = None) -> Rule:
         return validate_rule(
             rule, catalogue=self.catalogue, references=self.references(current_segment=current_segment)
         )
 
-    def _compiling(self, now: datetime) -> dict[str, Any]:
-        return {
-            "workspace_id": self.workspace_id,
-            "now": now,
-            "catalogue": self.catalogue,
-            "references": self.resolved(),
-            "dialect": self.dialect,
-        }
-
-    def compile(self, rule: Rule, *, now: datetime) -> ColumnElement[bool]:
-        """The correlated form: for a few fans (a scheduler tick's crossings, a page of fans)."""
-        return compile_rule(rule, **self._compiling(now))
-
-    def compile_for_workspace(self, rule: Rule, *, now: datetime) -> CompiledRule:
-        """The set form: for evaluating a rule over every fan of the workspace at once."""
-        return compile_rule_for_workspace(rule, **self._compiling(now))
-
-    def batch(self, segment_ids: Sequence[int], *, now: datetime) -> BatchStatement:
-        """One statement: ``(fan id, member of segment 1?, member of segment 2?, …)`` for a list of fans, with the
-        segments' rules in the given order (a segment naming another of them reads that one's rule). Compiled once
-        per version of everything it depends on, then reused at any ``now``."""
-        key = (
-            self.workspace_id,
-            self.dialect,
-            tuple((segment_id, self.segment_rows[segment_id].rule_version) for segment_id in segment_ids),
-            self.catalogue,
-            frozenset(self.tag_ids.items()),
-            frozenset(self.list_ids.items()),
-            frozenset(self.segment_ids.items()),
+    @property
+    def scope(self) -> RuleScope:
+        """What the database needs to run this workspace's rules."""
+        return RuleScope(
+            workspace_id=self.workspace_id,
+            catalogue=self.catalogue,
+            tag_ids=self.tag_ids,
+            list_ids=self.list_ids,
+            segment_ids=self.segment_ids,
         )
-        cached: BatchStatement | None = _batches.get(key)
-        if cached is None:
-            rules = {
-                reference_key(self.segment_rows[segment_id].name): self.segment_rules[segment_id]
-                for segment_id in segment_ids
-            }
-            cached = compile_batch(rules, **self._compiling(now))
-            _batches.put(key, cached)
-        return cached
+
+    def segment_rule(self, segment_id: int) -> SegmentRule:
+        row = self.segment_rows[segment_id]
+        return SegmentRule(
+            segment_id=segment_id, name=row.name, rule_version=row.rule_version, rule=self.segment_rules[segment_id]
+        )
 
     def dependents_of(self, segment_id: int) -> list[int]:
         """Segments whose rules name this one, directly or through others, in an order safe to re-evaluate."""
@@ -155,31 +116,6 @@ def catalogue_for(connection: Connection, workspace_id: int) -> Catalogue:
     )
 
 
-class _LRU:
-    """A small least-recently-used map (thread-safe enough: a lost race compiles a statement twice)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.items: OrderedDict[Hashable, Any] = OrderedDict()
-
-    def get(self, key: Hashable) -> Any:
-        value = self.items.get(key)
-        if value is not None:
-            self.items.move_to_end(key)
-        return value
-
-    def put(self, key: Hashable, value: Any) -> None:
-        self.items[key] = value
-        self.items.move_to_end(key)
-        while len(self.items) > self.size:
-            self.items.popitem(last=False)
-
-
-# Compiled write-path statements, by everything they depend on (workspace, segments and rule versions, custom
-# fields, the ids behind names): a write then costs no compiling at all.
-_batches = _LRU(256)
-
-
 @lru_cache(maxsize=4096)
 def stored_rule(text: str) -> Rule:
     """A stored rule's tree, parsed once per process (rules are frozen, so sharing them is safe): every write
@@ -205,7 +141,6 @@ def load_context(connection: Connection, workspace_id: int) -> RuleContext:
     }
     return RuleContext(
         workspace_id=workspace_id,
-        dialect=connection.dialect.name,
         catalogue=catalogue_for(connection, workspace_id),
         tag_ids=labels_repo.all_ids_by_name(connection, tags, workspace_id),
         list_ids=labels_repo.all_ids_by_name(connection, lists, workspace_id),

@@ -15,11 +15,12 @@ from fanbase.core.dependencies import relative_time_conditions
 from fanbase.core.describe import describe
 from fanbase.core.rules import AllOf, AnyOf, Rule, reference_key, rule_to_json
 from fanbase.core.text import format_rule
-from fanbase.db.compiler import CompiledRule, time_crossings
 from fanbase.db.engine import Connection, Database, IntegrityError
+from fanbase.db.repositories import fan_selections, rule_evaluation
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories import workspaces as workspaces_repo
+from fanbase.db.repositories.fan_selections import FanSelection
 from fanbase.errors import Conflict, InvalidInput, NotFound
 from fanbase.schemas.common import Page, normalize_email
 from fanbase.schemas.fans import Fan
@@ -281,39 +282,14 @@ def _top_level(rule: Rule) -> list[tuple[str, Rule]]:
 SAMPLE_SCAN = 20_000
 
 
-def _count_and_sample(
-    connection: Connection, context: RuleContext, rule: Rule, *, now: datetime
-) -> tuple[int, list[int]]:
-    """How many fans match the rule, and the first few of them by id.
-
-    The count is one set-based evaluation. For the sample, evaluating the rule over the whole workspace again
-    would cost as much once more; instead the correlated form is checked fan by fan along the first fans (by id),
-    which finds the first matches of any rule that is not rare at once. Only when those fans hold too few matches
-    does the sample come from a whole evaluation (the count and the first ids in one statement).
-    """
-    compiled = context.compile_for_workspace(rule, now=now)
-    if not compiled.joins:
-        return segments_repo.count_and_first_ids(connection, context.workspace_id, compiled, limit=PREVIEW_SAMPLE_SIZE)
-    count = segments_repo.count_matching(connection, context.workspace_id, compiled)
-    if not count:
-        return 0, []
-    wanted = min(count, PREVIEW_SAMPLE_SIZE)
-    sample = segments_repo.first_matching_among_first_fans(
-        connection, context.workspace_id, context.compile(rule, now=now), limit=wanted, scan=SAMPLE_SCAN
-    )
-    if len(sample) < wanted:
-        _, sample = segments_repo.count_and_first_ids(
-            connection, context.workspace_id, compiled, limit=PREVIEW_SAMPLE_SIZE
-        )
-    return count, sample
-
-
 def preview(database: Database, workspace_id: int, data: RuleIn, *, now: datetime) -> Preview:
     """Size, a sample and each top-level condition's own count for a rule; nothing is stored."""
     with database.transaction(write=False) as connection:
         context = load_context(connection, workspace_id)
         rule = context.validate(parse_rule_input(data.rule, data.rule_text))
-        count, sample_ids = _count_and_sample(connection, context, rule, now=now)
+        count, sample_ids = rule_evaluation.count_and_sample(
+            connection, context.scope, rule, now=now, limit=PREVIEW_SAMPLE_SIZE, scan=SAMPLE_SCAN
+        )
         sample_rows = segments_repo.fans_by_ids(connection, workspace_id, sample_ids)
         sample = fans_service.present(
             connection, workspace_id, fans_repo.hydrate_fans(connection, workspace_id, sample_rows)
@@ -324,9 +300,7 @@ def preview(database: Database, workspace_id: int, data: RuleIn, *, now: datetim
             # every fan of the workspace (a sum of CASEs), where the count may be an index-only scan.
             counts = [count]
         else:
-            counts = segments_repo.count_each(
-                connection, workspace_id, [context.compile_for_workspace(part, now=now) for _, part in parts]
-            )
+            counts = rule_evaluation.count_each(connection, context.scope, [part for _, part in parts], now=now)
         symbol = _currency_symbol(connection, workspace_id)
         return Preview(
             count=count,
@@ -353,26 +327,21 @@ def impact(database: Database, workspace_id: int, segment_id: int, data: RuleIn,
         if row.kind != "dynamic":
             raise InvalidInput("a static segment has no rule", field="rule")
         rule = context.validate(parse_rule_input(data.rule, data.rule_text), current_segment=row.name)
-        new = context.compile_for_workspace(rule, now=now)
-        member = segments_repo.is_member(workspace_id, segment_id)
-        joining = CompiledRule(condition=new.condition & ~member, joins=new.joins)
-        leaving = CompiledRule(condition=~new.condition & member, joins=new.joins)
-        joining_count, leaving_count, size_after = segments_repo.count_each(
-            connection, workspace_id, [joining, leaving, new]
+        found = rule_evaluation.impact(
+            connection, context.scope, segment_id, rule, now=now, sample_size=PREVIEW_SAMPLE_SIZE
         )
 
-        def sample(condition: CompiledRule) -> list[Fan]:
-            rows = segments_repo.sample_matching(connection, workspace_id, condition, limit=PREVIEW_SAMPLE_SIZE)
+        def present(rows: Sequence[Any]) -> list[Fan]:
             return fans_service.present(
                 connection, workspace_id, fans_repo.hydrate_fans(connection, workspace_id, rows)
             )
 
         return Impact(
-            joining=joining_count,
-            leaving=leaving_count,
-            size_after=size_after,
-            sample_joining=sample(joining),
-            sample_leaving=sample(leaving),
+            joining=found.joining,
+            leaving=found.leaving,
+            size_after=found.size_after,
+            sample_joining=present(found.sample_joining),
+            sample_leaving=present(found.sample_leaving),
         )
 
 
@@ -388,37 +357,25 @@ def verify(database: Database, workspace_id: int, *, now: datetime) -> list[Segm
         for segment_id in context.evaluation_order():
             row = context.segment_rows[segment_id]
             rule = context.segment_rules[segment_id]
-            compiled = context.compile_for_workspace(rule, now=now)
-            should = compiled.condition
-            member = segments_repo.is_member(workspace_id, segment_id)
-            missing, extra = should & ~member, ~should & member
             dependencies = relative_time_conditions(rule)
             since = row.last_evaluated_at or now
             # No time dependencies, or evaluated just now: nothing can be pending (an empty list is "no fan").
-            watched = dependencies if since < now else []
-            pending = time_crossings(
-                watched,
-                workspace_id=workspace_id,
-                since=since,
-                until=now,
-                catalogue=context.catalogue,
-                dialect=context.dialect,
-            )
-            counts = segments_repo.count_each(
+            found = rule_evaluation.drift(
                 connection,
-                workspace_id,
-                [
-                    CompiledRule(condition=condition, joins=compiled.joins)
-                    for condition in (missing & ~pending, extra & ~pending, (missing | extra) & pending)
-                ],
+                context.scope,
+                segment_id,
+                rule,
+                watched=dependencies if since < now else [],
+                since=since,
+                now=now,
             )
             report.append(
                 SegmentDrift(
                     segment_id=segment_id,
                     segment_name=row.name,
-                    missing=counts[0],
-                    extra=counts[1],
-                    pending_time=counts[2],
+                    missing=found.missing,
+                    extra=found.extra,
+                    pending_time=found.pending_time,
                 )
             )
         return report
@@ -427,9 +384,8 @@ def verify(database: Database, workspace_id: int, *, now: datetime) -> list[Segm
 def members(database: Database, workspace_id: int, segment_id: int, *, page: int, page_size: int) -> Page[Fan]:
     with database.transaction(write=False) as connection:
         _load_segment(connection, workspace_id, segment_id)
-        condition = segments_repo.is_member(workspace_id, segment_id)
-        items, total = fans_repo.page_fans(
-            connection, workspace_id, [fans_repo.in_workspace(workspace_id), condition], page=page, page_size=page_size
+        items, total = fan_selections.page_fans(
+            connection, workspace_id, FanSelection(segment_id=segment_id), page=page, page_size=page_size
         )
         return Page[Fan](
             items=fans_service.present(connection, workspace_id, items), total=total, page=page, page_size=page_size
@@ -457,9 +413,17 @@ def add_fans(
     with database.transaction() as connection:
         row = _static_segment(connection, workspace_id, segment_id)
         fans_service.require_fans(connection, workspace_id, fan_ids)
-        added = segments_repo.add_members(
-            connection, workspace_id, segment_id, fan_ids, cause=cause, rule_version=row.rule_version, now=now
+        added = segments_repo.set_members(
+            connection,
+            workspace_id,
+            segment_id,
+            fan_ids,
+            are_members=True,
+            cause=cause,
+            rule_version=row.rule_version,
+            now=now,
         )
+        membership.announce_moves(connection, workspace_id, {segment_id: (added, 0)}, now=now)
         if added:
             _cascade(connection, workspace_id, row, fan_ids, cause=cause, now=now)
         size = _load_segment(connection, workspace_id, segment_id).size
@@ -472,9 +436,17 @@ def remove_fans(
     with database.transaction() as connection:
         row = _static_segment(connection, workspace_id, segment_id)
         fans_service.require_fans(connection, workspace_id, fan_ids)
-        removed = segments_repo.remove_members(
-            connection, workspace_id, segment_id, fan_ids, cause="manual", rule_version=row.rule_version, now=now
+        removed = segments_repo.set_members(
+            connection,
+            workspace_id,
+            segment_id,
+            fan_ids,
+            are_members=False,
+            cause="manual",
+            rule_version=row.rule_version,
+            now=now,
         )
+        membership.announce_moves(connection, workspace_id, {segment_id: (0, removed)}, now=now)
         if removed:
             _cascade(connection, workspace_id, row, fan_ids, cause="manual", now=now)
         size = _load_segment(connection, workspace_id, segment_id).size

@@ -12,26 +12,19 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
-    case,
     delete,
     exists,
     false,
     func,
     insert,
     literal,
-    or_,
     select,
     true,
-    union_all,
     update,
 )
-from sqlalchemy.sql import ColumnElement, Select
-from sqlalchemy.sql.elements import ColumnClause
-from sqlalchemy.sql.selectable import FromClause
-from sqlalchemy.sql.visitors import iterate
+from sqlalchemy.sql import ColumnElement
 
-from fanbase.db.compiler import CompiledRule, fans_joined, matching_fans_joined
-from fanbase.db.repositories import webhooks as webhooks_repo
+from fanbase.db.compiler import CompiledRule, fans_joined
 from fanbase.db.repositories.fans import FAN_COLUMNS
 from fanbase.db.repositories.labels import name_key
 from fanbase.db.repositories.sql import chunks
@@ -198,45 +191,6 @@ def apply_membership(
                 segment_members.c.fan_id.in_(select(fans.c.id).select_from(source).where(*leaving)),
             )
         )
-    if entered or exited:
-        webhooks_repo.enqueue_segment_changes(connection, workspace_id, [segment_id], at=now)
-    return entered, exited
-
-
-def membership_differences(
-    connection: Connection, workspace_id: int, segment_id: int, rule: CompiledRule
-) -> tuple[list[int], list[int]]:
-    """(fans the rule selects that are not stored members, stored members it does not select), in one statement
-    that evaluates the rule once (an unchanged segment answers with no rows).
-
-    PostgreSQL: the rule's fans FULL JOIN the segment's members (a merge or hash join). SQLite runs a FULL JOIN of
-    two subqueries as nested loops with no index (every fan against every member: minutes at 100,000 fans), so
-    there the rule's fans are materialised once and compared both ways with EXCEPT, which sorts.
-    """
-    stored = select(segment_members.c.fan_id).where(
-        segment_members.c.workspace_id == workspace_id, segment_members.c.segment_id == segment_id
-    )
-    if connection.dialect.name == "sqlite":
-        should_cte = matching_ids_query(workspace_id, rule).cte("should").prefix_with("MATERIALIZED")
-        selected = select(should_cte.c.fan_id)
-        statement = union_all(
-            select(literal(True).label("entered"), selected.except_(stored).subquery().c.fan_id),
-            select(literal(False).label("entered"), stored.except_(selected).subquery().c.fan_id),
-        )
-        rows = [(bool(entered), int(fan_id)) for entered, fan_id in connection.execute(statement)]
-    else:
-        should = matching_ids_query(workspace_id, rule).subquery()
-        members = stored.subquery()
-        rows = [
-            (member is None, int(member if selected is None else selected))
-            for selected, member in connection.execute(
-                select(should.c.fan_id, members.c.fan_id)
-                .select_from(should.join(members, should.c.fan_id == members.c.fan_id, full=True))
-                .where(or_(should.c.fan_id.is_(None), members.c.fan_id.is_(None)))
-            )
-        ]
-    entered = [fan_id for is_entry, fan_id in rows if is_entry]
-    exited = [fan_id for is_entry, fan_id in rows if not is_entry]
     return entered, exited
 
 
@@ -249,8 +203,8 @@ def record_membership_changes(
     rule_versions: Mapping[int, int],
     now: datetime,
 ) -> None:
-    """Write known entries and exits (segment id → (entered fan ids, exited fan ids)): the ledger rows, the members
-    added and removed, the webhook outbox. A few statements whatever the number of segments and fans."""
+    """Write known entries and exits (segment id → (entered fan ids, exited fan ids)): the ledger rows and the members
+    added and removed. A few statements whatever the number of segments and fans."""
     ledger = [
         {
             "workspace_id": workspace_id,
@@ -284,153 +238,35 @@ def record_membership_changes(
                     segment_members.c.fan_id.in_(chunk),
                 )
             )
-    moved = [segment_id for segment_id, (entered, exited) in changes.items() if entered or exited]
-    webhooks_repo.enqueue_segment_changes(connection, workspace_id, moved, at=now)
 
 
-def add_members(
+def set_members(
     connection: Connection,
     workspace_id: int,
     segment_id: int,
     fan_ids: Sequence[int],
     *,
+    are_members: bool,
     cause: str,
     rule_version: int,
     now: datetime,
 ) -> int:
-    """Static segments: add the given fans (already-members are left alone); logged."""
-    added = 0
+    """Static segments: make the given fans members (``are_members``) or not; fans already so are left alone.
+    Returns how many moved; each move is logged with ``cause``."""
+    moved = 0
     for chunk in chunks(sorted(set(fan_ids))):
-        entered, _ = apply_membership(
+        entered, exited = apply_membership(
             connection,
             workspace_id,
             segment_id,
-            should_be_member=CompiledRule(condition=true()),
+            should_be_member=CompiledRule(condition=true() if are_members else false()),
             among=fans.c.id.in_(chunk),
             cause=cause,
             rule_version=rule_version,
             now=now,
         )
-        added += entered
-    return added
-
-
-def remove_members(
-    connection: Connection,
-    workspace_id: int,
-    segment_id: int,
-    fan_ids: Sequence[int],
-    *,
-    cause: str,
-    rule_version: int,
-    now: datetime,
-) -> int:
-    removed = 0
-    for chunk in chunks(sorted(set(fan_ids))):
-        _, exited = apply_membership(
-            connection,
-            workspace_id,
-            segment_id,
-            should_be_member=CompiledRule(condition=false()),
-            among=fans.c.id.in_(chunk),
-            cause=cause,
-            rule_version=rule_version,
-            now=now,
-        )
-        removed += exited
-    return removed
-
-
-def _only_reads(condition: ColumnElement[bool], table: FromClause) -> bool:
-    """True when the condition reads columns of ``table`` and of no other table (in particular not of fans)."""
-    tables = {
-        id(element.table)
-        for element in iterate(condition)
-        if isinstance(element, ColumnClause) and element.table is not None
-    }
-    return tables == {id(table)}
-
-
-def _is_single_table(rule: CompiledRule) -> bool:
-    return len(rule.joins) == 1 and not rule.matches_absent_fans and _only_reads(rule.condition, rule.joins[0])
-
-
-def matching_ids_query(workspace_id: int, rule: CompiledRule) -> Select[Any]:
-    """``SELECT fan_id`` of the fans matching the rule. A rule that is one derived table's condition (one behaviour
-    condition, a tag…) and that no fan absent from that table matches is answered from the table alone: its fans all
-    belong to the workspace (its foreign key to fans leads with workspace_id), so the join to fans would only look
-    each of them up again."""
-    if _is_single_table(rule):
-        table = rule.joins[0]
-        # "Has a row there" is true of every row of the table itself: no filter, so a count needs no fan ids.
-        return select(table.c.fan_id) if rule.is_presence else select(table.c.fan_id).where(rule.condition)
-    return (
-        select(fans.c.id.label("fan_id"))
-        .select_from(matching_fans_joined(rule))
-        .where(fans.c.workspace_id == workspace_id, rule.condition)
-    )
-
-
-def count_matching(connection: Connection, workspace_id: int, rule: CompiledRule) -> int:
-    """One COUNT over the workspace's fans: what a preview shows first."""
-    matching = matching_ids_query(workspace_id, rule).subquery()
-    return int(connection.execute(select(func.count()).select_from(matching)).scalar_one())
-
-
-def count_and_first_ids(
-    connection: Connection, workspace_id: int, rule: CompiledRule, *, limit: int
-) -> tuple[int, list[int]]:
-    """How many fans match, and the first ``limit`` of them by id: a preview's number and its sample.
-
-    A rule on fans' own columns is counted (often from one index alone) and sampled (walking fans in id order
-    until enough match) apart. A rule that joins derived tables is evaluated once, the count being a window over
-    the matching ids, since each evaluation aggregates those tables anew (a separate sample query would not stop
-    early: SQLite sorts a grouped subquery's rows before the LIMIT, measured at 1M fans).
-    """
-    if not rule.joins:
-        count = count_matching(connection, workspace_id, rule)
-        if not count:
-            return 0, []
-        first = connection.execute(
-            select(fans.c.id)
-            .where(fans.c.workspace_id == workspace_id, rule.condition)
-            .order_by(fans.c.id)
-            .limit(limit)
-        ).scalars()
-        return count, [int(fan_id) for fan_id in first]
-    matching = matching_ids_query(workspace_id, rule).subquery()
-    rows = connection.execute(
-        select(matching.c.fan_id, func.count().over().label("total")).order_by(matching.c.fan_id).limit(limit)
-    ).all()
-    if not rows:
-        return 0, []
-    return int(rows[0].total), [int(row.fan_id) for row in rows]
-
-
-def first_matching_among_first_fans(
-    connection: Connection, workspace_id: int, condition: ColumnElement[bool], *, limit: int, scan: int
-) -> list[int]:
-    """The first ``limit`` fans (by id) among the workspace's first ``scan`` fans for whom the (correlated)
-    condition holds: a bounded walk along the id index, the condition checked per fan."""
-    bound = connection.execute(
-        select(fans.c.id).where(fans.c.workspace_id == workspace_id).order_by(fans.c.id).offset(scan - 1).limit(1)
-    ).scalar_one_or_none()
-    within = [fans.c.workspace_id == workspace_id, condition]
-    if bound is not None:
-        within.append(fans.c.id <= bound)
-    rows = connection.execute(select(fans.c.id).where(*within).order_by(fans.c.id).limit(limit)).scalars()
-    return [int(fan_id) for fan_id in rows]
-
-
-def sample_matching(connection: Connection, workspace_id: int, rule: CompiledRule, *, limit: int) -> Sequence[Any]:
-    statement = (
-        select(*FAN_COLUMNS)
-        .select_from(matching_fans_joined(rule))
-        .where(fans.c.workspace_id == workspace_id, rule.condition)
-        .order_by(fans.c.id)
-        .limit(limit)
-    )
-    return connection.execute(statement).all()
+        moved += entered + exited
+    return moved
 
 
 def fans_by_ids(connection: Connection, workspace_id: int, fan_ids: Sequence[int]) -> Sequence[Any]:
@@ -440,17 +276,6 @@ def fans_by_ids(connection: Connection, workspace_id: int, fan_ids: Sequence[int
     return connection.execute(statement).all()
 
 
-def count_each(connection: Connection, workspace_id: int, rules: Sequence[CompiledRule]) -> list[int]:
-    """How many fans match each rule alone, in one pass over the workspace's fans."""
-    if not rules:
-        return []
-    sums = [func.coalesce(func.sum(case((rule.condition, 1), else_=0)), 0) for rule in rules]
-    row = connection.execute(
-        select(*sums).select_from(fans_joined(*rules)).where(fans.c.workspace_id == workspace_id)
-    ).one()
-    return [int(value) for value in row]
-
-
 def member_ids(connection: Connection, workspace_id: int, segment_id: int) -> set[int]:
     rows = connection.execute(
         select(segment_members.c.fan_id).where(
@@ -458,7 +283,3 @@ def member_ids(connection: Connection, workspace_id: int, segment_id: int) -> se
         )
     )
     return set(rows.scalars())
-
-
-def matching_ids(connection: Connection, workspace_id: int, rule: CompiledRule) -> set[int]:
-    return set(connection.execute(matching_ids_query(workspace_id, rule)).scalars())
