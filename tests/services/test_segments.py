@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from fanbase.core.evaluate import evaluate
 from fanbase.core.rules import parse_rule_json
@@ -252,3 +252,37 @@ def test_a_preview_finds_its_sample_beyond_the_first_fans(
     result = segments.preview(database, workspace_id, RuleIn(rule_text=rule_text), now=now)
     assert result.count == 1
     assert [fan.id for fan in result.sample] == [ids["cy"]]
+
+
+def test_creating_and_editing_a_segment_reads_the_rule_context_once(
+    database: Database, workspace_id: int, now: datetime
+) -> None:
+    """The validated rule is passed forward: one read of the workspace's rule context per use case (the catalogue
+    of custom fields is read once per context), not one for validation, one for the build and one to present."""
+    make_fans(database, workspace_id, now)
+    catalogue_reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM custom_fields" in statement:
+            catalogue_reads.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        created = segments.create_segment(
+            database, workspace_id, SegmentIn(name="Buyers", rule_text="total_spent > 100"), now=now
+        )
+        assert len(catalogue_reads) == 1
+        catalogue_reads.clear()
+        edited = segments.update_segment(
+            database, workspace_id, created.id, SegmentPatch(rule_text="total_spent > 10"), now=now
+        )
+        assert len(catalogue_reads) == 1
+        catalogue_reads.clear()
+        segments.create_from_template(database, workspace_id, "high-value-active", now=now)
+        assert len(catalogue_reads) == 1
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+    assert (created.size, edited.size, edited.rule_version) == (1, 1, 2)
+    assert stored_members(database, workspace_id, created.id) == oracle_members(
+        database, workspace_id, created.id, now=now
+    )

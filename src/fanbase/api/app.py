@@ -19,10 +19,10 @@ from fanbase.api.deps import AppState
 from fanbase.api.routes import ROUTERS
 from fanbase.clock import utc_now
 from fanbase.core.rules import rule_json_schema
-from fanbase.db.engine import Database
 from fanbase.errors import Conflict, FanbaseError, InvalidInput, InvalidRule, NotFound, TooLarge, Unauthorized
 from fanbase.jobs.scheduler import Scheduler
 from fanbase.jobs.webhooks import DeliveryWorker
+from fanbase.services.unit_of_work import Database, open_database
 from fanbase.settings import Settings
 
 log = logging.getLogger("fanbase.api")
@@ -114,7 +114,7 @@ def create_app(
     dashboard: bool = True,
 ) -> FastAPI:
     settings = settings or Settings()
-    database = database or Database.from_url(settings.resolved_database_url())
+    database = database or open_database(settings.resolved_database_url())
     app = FastAPI(
         title="fanbase",
         version="1.0.0",

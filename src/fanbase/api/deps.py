@@ -10,9 +10,9 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from fanbase.db.engine import Database
 from fanbase.errors import InvalidInput, Unauthorized
 from fanbase.services import workspaces
+from fanbase.services.unit_of_work import Database
 from fanbase.settings import Settings
 
 

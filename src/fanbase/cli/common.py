@@ -12,11 +12,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy import make_url
 
-from fanbase.db.engine import Database
-from fanbase.db.migrate import current_revision, head_revision
-from fanbase.services import workspaces
+from fanbase.services import schema, workspaces
+from fanbase.services.unit_of_work import Database
+from fanbase.services.unit_of_work import open_database as open_configured
 from fanbase.settings import Settings
 
 
@@ -45,15 +44,11 @@ def stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def display_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
 @contextmanager
 def open_database(*, check_schema: bool = True) -> Iterator[Database]:
     """The configured database; with ``check_schema``, refuse to work on a schema older than this code."""
     settings = Settings()
-    database = Database.from_url(settings.resolved_database_url())
+    database = open_configured(settings.resolved_database_url())
     try:
         if check_schema:
             require_current_schema(database)
@@ -65,10 +60,10 @@ def open_database(*, check_schema: bool = True) -> Iterator[Database]:
 def require_current_schema(database: Database) -> None:
     # Migrating implicitly from any command could upgrade a production schema under a running older server;
     # only `db upgrade`, `serve` and `demo` migrate, the rest ask for it.
-    current, head = current_revision(database.engine), head_revision()
-    if current == head:
+    revisions = schema.revisions(database)
+    if revisions.is_current:
         return
-    where = display_url(str(database.engine.url))
+    where, current, head = database.location, revisions.current, revisions.head
     if current is None:
         raise CommandError(f"the database {where} has no fanbase schema yet; run `fanbase db upgrade` first")
     raise CommandError(

@@ -15,11 +15,10 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
 from fanbase.cli import history as cli_history
-from fanbase.cli.common import display_url, one_line, open_database, stderr, stdout
+from fanbase.cli.common import one_line, open_database, stderr, stdout
 from fanbase.cli.fans import fans_app
 from fanbase.cli.segments import segments_app
 from fanbase.cli.transfer import export_app, import_app
@@ -29,10 +28,10 @@ from fanbase.cli.webhooks import webhooks_app
 from fanbase.cli.worker import worker
 from fanbase.cli.workspaces import keys_app, print_key, workspace_app
 from fanbase.clock import utc_now
-from fanbase.db.engine import Database
-from fanbase.db.migrate import current_revision, upgrade
 from fanbase.errors import FanbaseError
 from fanbase.services import demo, segments, users, workspaces
+from fanbase.services.schema import upgrade_schema
+from fanbase.services.unit_of_work import Database, DatabaseError
 from fanbase.settings import Settings
 
 
@@ -82,7 +81,7 @@ class FanbaseGroup(TyperGroup):
             code, message = 1, str(error)
         except ValidationError as error:
             code, message = 1, _validation_message(error)
-        except OperationalError as error:
+        except DatabaseError as error:
             code, message = 1, f"database error: {str(error.orig).strip().splitlines()[0] if error.orig else error}"
         if message is not None:
             stderr().print(f"error: {one_line(message)}", markup=False)
@@ -118,17 +117,12 @@ fans_app.command(name="segments")(cli_history.fan_segments)
 fans_app.command(name="history")(cli_history.fan_history)
 
 
-def _upgrade(database: Database) -> str | None:
-    upgrade(database.engine)
-    return current_revision(database.engine)
-
-
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema to this version of fanbase (safe to repeat)."""
     with open_database(check_schema=False) as database:
-        revision = _upgrade(database)
-        where = display_url(str(database.engine.url))
+        revision = upgrade_schema(database)
+        where = database.location
     stdout().print(f"Database {where} is at schema {revision}.", markup=False)
 
 
@@ -139,7 +133,7 @@ def create_demo(
 ) -> None:
     """Create a demo workspace full of realistic fans, orders, events, tags and lists."""
     with open_database(check_schema=False) as database:
-        _upgrade(database)
+        upgrade_schema(database)
         stderr().print("creating demo data…")
         created = demo.create_demo_workspace(database, now=utc_now(), seed=seed, fans=fans)
     workspace = created.workspace
@@ -165,7 +159,7 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     with open_database(check_schema=False) as database:
-        _upgrade(database)
+        upgrade_schema(database)
         if with_demo:
             _prepare_demo(database, host=host, port=port)
     # A factory, so the server process builds its app (and database) from the same environment; the time-driven

@@ -9,12 +9,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import OperationalError as DatabaseError
 from sqlalchemy.pool import ConnectionPoolEntry
 
-# What services may name of the database: the transaction they hand to repositories, and the error a unique or
-# foreign-key constraint raises (services turn it into a domain Conflict). They import both from here, never
-# sqlalchemy itself, so "services build no SQL" is a rule import-linter can check.
-__all__ = ["Connection", "Database", "IntegrityError", "create_database_engine"]
+# What services may name of the database: the transaction they hand to repositories, the error a unique or
+# foreign-key constraint raises (services turn it into a domain Conflict), and the error of a database that cannot
+# do its work (unreachable, locked). They import these from here, never sqlalchemy itself, so "services build no
+# SQL" is a rule import-linter can check.
+__all__ = ["Connection", "Database", "DatabaseError", "IntegrityError", "create_database_engine"]
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -63,6 +65,11 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @property
+    def location(self) -> str:
+        """The database's URL with any password hidden, for messages."""
+        return self.engine.url.render_as_string(hide_password=True)
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Connection]:

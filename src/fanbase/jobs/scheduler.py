@@ -12,8 +12,8 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from fanbase.db.engine import Database
 from fanbase.services import membership
+from fanbase.services.unit_of_work import Database
 
 log = logging.getLogger("fanbase.scheduler")
 

@@ -19,9 +19,9 @@ from random import Random
 
 import httpx
 
-from fanbase.db.engine import Database
 from fanbase.errors import InvalidInput
 from fanbase.services import webhooks
+from fanbase.services.unit_of_work import Database
 
 log = logging.getLogger("fanbase.webhooks")
 

@@ -4,7 +4,7 @@ names of its tags, lists and segments. Validation uses the names; the SQL compil
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -60,6 +60,15 @@ class RuleContext:
         return SegmentRule(
             segment_id=segment_id, name=row.name, rule_version=row.rule_version, rule=self.segment_rules[segment_id]
         )
+
+    def with_segment(self, row: Any, rule: Rule | None) -> RuleContext:
+        """This context with one segment added or changed (its stored row, and its rule already validated), without
+        reading the database again: what a segment's create or edit passes on to evaluation and presentation."""
+        rows = {**self.segment_rows, row.id: row}
+        rules = {segment_id: known for segment_id, known in self.segment_rules.items() if segment_id != row.id}
+        if rule is not None:
+            rules[row.id] = rule
+        return replace(self, **_segments_part(rows, rules))
 
     def dependents_of(self, segment_id: int) -> list[int]:
         """Segments whose rules name this one, directly or through others, in an order safe to re-evaluate."""
@@ -128,6 +137,18 @@ def references_of(rule: Rule) -> RuleReferences:
     return collect_references(rule)
 
 
+def _segments_part(rows: dict[int, Any], rules: dict[int, Rule]) -> dict[str, Any]:
+    return {
+        "segment_rows": rows,
+        "segment_rules": rules,
+        "segment_ids": {reference_key(row.name): segment_id for segment_id, row in rows.items()},
+        "segment_refs": {
+            reference_key(row.name): references_of(rules[segment_id]).segments if segment_id in rules else frozenset()
+            for segment_id, row in rows.items()
+        },
+    }
+
+
 def load_context(connection: Connection, workspace_id: int) -> RuleContext:
     rows = {row.id: row for row in segments_repo.list_segments(connection, workspace_id)}
     rules = {
@@ -135,19 +156,12 @@ def load_context(connection: Connection, workspace_id: int) -> RuleContext:
         for segment_id, row in rows.items()
         if row.rule is not None
     }
-    refs = {
-        reference_key(row.name): references_of(rules[segment_id]).segments if segment_id in rules else frozenset()
-        for segment_id, row in rows.items()
-    }
     return RuleContext(
         workspace_id=workspace_id,
         catalogue=catalogue_for(connection, workspace_id),
         tag_ids=labels_repo.all_ids_by_name(connection, tags, workspace_id),
         list_ids=labels_repo.all_ids_by_name(connection, lists, workspace_id),
-        segment_rows=rows,
-        segment_ids={reference_key(row.name): segment_id for segment_id, row in rows.items()},
-        segment_rules=rules,
-        segment_refs=refs,
+        **_segments_part(rows, rules),
     )
 
 

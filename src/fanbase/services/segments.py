@@ -72,12 +72,15 @@ def _present(context: RuleContext, row: Any, *, currency_symbol: str) -> Segment
     )
 
 
-def _load_segment(connection: Connection, workspace_id: int, segment_id: int) -> Segment:
-    context = load_context(connection, workspace_id)
-    row = segments_repo.get_segment(connection, workspace_id, segment_id)
+def _present_segment(connection: Connection, context: RuleContext, segment_id: int) -> Segment:
+    row = segments_repo.get_segment(connection, context.workspace_id, segment_id)
     if row is None:
         raise NotFound(f"segment {segment_id} not found")
-    return _present(context, row, currency_symbol=_currency_symbol(connection, workspace_id))
+    return _present(context, row, currency_symbol=_currency_symbol(connection, context.workspace_id))
+
+
+def _load_segment(connection: Connection, workspace_id: int, segment_id: int) -> Segment:
+    return _present_segment(connection, load_context(connection, workspace_id), segment_id)
 
 
 def _rebuild(
@@ -94,10 +97,9 @@ def _rebuild(
 
 
 def _rebuild_with_dependents(
-    connection: Connection, workspace_id: int, segment_id: int, *, cause: str, now: datetime
+    connection: Connection, context: RuleContext, segment_id: int, *, cause: str, now: datetime
 ) -> tuple[int, int]:
     """Rebuild a segment, then every segment built on it (in dependency order), since their inputs changed."""
-    context = load_context(connection, workspace_id)
     changes = (0, 0)
     if segment_id in context.segment_rules:
         changes = _rebuild(connection, context, segment_id, cause=cause, now=now)
@@ -124,38 +126,40 @@ def get_segment(database: Database, workspace_id: int, segment_id: int) -> Segme
         return _load_segment(connection, workspace_id, segment_id)
 
 
-def _insert_segment(connection: Connection, workspace_id: int, data: SegmentIn, *, now: datetime) -> int:
-    context = load_context(connection, workspace_id)
+def _insert_segment(
+    connection: Connection, context: RuleContext, data: SegmentIn, *, now: datetime
+) -> tuple[RuleContext, int]:
+    """Insert a segment and build its membership; returns the context that includes it, and its id."""
     if reference_key(data.name) in context.segment_ids:
         raise Conflict(f"a segment named '{data.name}' already exists", field="name")
-    rule_json: dict[str, Any] | None = None
+    rule = None
     if data.kind == "dynamic":
         rule = context.validate(parse_rule_input(data.rule, data.rule_text), current_segment=data.name)
-        rule_json = rule_to_json(rule)
     segment_id = segments_repo.insert_segment(
         connection,
-        workspace_id,
+        context.workspace_id,
         {
             "name": data.name,
             "description": data.description,
             "kind": data.kind,
-            "rule": rule_json,
+            "rule": rule_to_json(rule) if rule is not None else None,
             "rule_version": 1 if data.kind == "dynamic" else 0,
         },
         now=now,
     )
-    if data.kind == "dynamic":
-        _rebuild(connection, load_context(connection, workspace_id), segment_id, cause="build", now=now)
+    context = context.with_segment(segments_repo.get_segment(connection, context.workspace_id, segment_id), rule)
+    if rule is not None:
+        _rebuild(connection, context, segment_id, cause="build", now=now)
     else:
-        segments_repo.mark_evaluated(connection, workspace_id, segment_id, now=now)
-    return segment_id
+        segments_repo.mark_evaluated(connection, context.workspace_id, segment_id, now=now)
+    return context, segment_id
 
 
 def create_segment(database: Database, workspace_id: int, data: SegmentIn, *, now: datetime) -> Segment:
     try:
         with database.transaction() as connection:
-            segment_id = _insert_segment(connection, workspace_id, data, now=now)
-            return _load_segment(connection, workspace_id, segment_id)
+            context, segment_id = _insert_segment(connection, load_context(connection, workspace_id), data, now=now)
+            return _present_segment(connection, context, segment_id)
     except IntegrityError as error:  # a concurrent create of the same name
         raise Conflict(f"a segment named '{data.name}' already exists", field="name") from error
 
@@ -166,15 +170,15 @@ def create_from_template(database: Database, workspace_id: int, key: str, *, now
     if template is None:
         raise NotFound(f"no template '{key}'; see GET /api/v1/segments/templates")
     with database.transaction() as connection:
-        existing = load_context(connection, workspace_id).segment_ids
+        context = load_context(connection, workspace_id)
         for required in (*(TEMPLATES_BY_KEY[name] for name in template.requires), template):
-            if reference_key(required.name) in existing:
+            if reference_key(required.name) in context.segment_ids:
                 if required is template:
                     raise Conflict(f"a segment named '{template.name}' already exists", field="name")
                 continue
             data = SegmentIn(name=required.name, description=required.description, rule_text=required.rule_text)
-            segment_id = _insert_segment(connection, workspace_id, data, now=now)
-        return _load_segment(connection, workspace_id, segment_id)
+            context, segment_id = _insert_segment(connection, context, data, now=now)
+        return _present_segment(connection, context, segment_id)
 
 
 def _users_of(context: RuleContext, segment_id: int) -> list[str]:
@@ -210,22 +214,26 @@ def update_segment(
             values["name"] = patch.name
         if "description" in patch.model_fields_set:
             values["description"] = patch.description
+        rule = context.segment_rules.get(segment_id)
         is_rule_edit = patch.rule is not None or patch.rule_text is not None
         if is_rule_edit:
             if row.kind != "dynamic":
                 raise InvalidInput("a static segment has no rule", field="rule")
-            rule = context.validate(
+            edited = context.validate(
                 parse_rule_input(patch.rule, patch.rule_text), current_segment=values.get("name", row.name)
             )
-            rule_json = rule_to_json(rule)
+            rule_json = rule_to_json(edited)
             if rule_json != row.rule:
                 values["rule"] = rule_json
                 values["rule_version"] = row.rule_version + 1
+                rule = edited
         if values:
             segments_repo.update_segment(connection, workspace_id, segment_id, {**values, "updated_at": now})
+            updated = segments_repo.get_segment(connection, workspace_id, segment_id)
+            context = context.with_segment(updated, rule)
         if "rule" in values:
-            _rebuild_with_dependents(connection, workspace_id, segment_id, cause="rule_edit", now=now)
-        return _load_segment(connection, workspace_id, segment_id)
+            _rebuild_with_dependents(connection, context, segment_id, cause="rule_edit", now=now)
+        return _present_segment(connection, context, segment_id)
 
 
 def delete_segment(database: Database, workspace_id: int, segment_id: int) -> None:
@@ -248,8 +256,8 @@ def refresh_segment(database: Database, workspace_id: int, segment_id: int, *, n
             raise NotFound(f"segment {segment_id} not found")
         if row.kind != "dynamic":
             raise InvalidInput("only dynamic segments are evaluated", field="segment_id")
-        entered, exited = _rebuild_with_dependents(connection, workspace_id, segment_id, cause="refresh", now=now)
-        size = _load_segment(connection, workspace_id, segment_id).size
+        entered, exited = _rebuild_with_dependents(connection, context, segment_id, cause="refresh", now=now)
+        size = _present_segment(connection, context, segment_id).size
     return MembershipChange(entered=entered, exited=exited, size=size)
 
 

@@ -16,8 +16,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from fanbase.db.engine import Database as Database  # re-exported: the dashboard names the type through services
-from fanbase.db.engine import IntegrityError
+from fanbase.db.engine import Database, IntegrityError
 from fanbase.db.repositories import users as users_repo
 from fanbase.db.repositories import workspaces as workspaces_repo
 from fanbase.errors import Conflict, InvalidInput, NotFound, Unauthorized

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
-from fanbase.services.users import Database
+from fanbase.services.unit_of_work import Database
 from fanbase.web.state import WebState, configure
 
 _mounted_on: list[FastAPI] = []

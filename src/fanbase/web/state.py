@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ParamSpec, TypeVar
 
-from fanbase.services.users import Database
+from fanbase.services.unit_of_work import Database
 
 
 @dataclass(frozen=True)
