@@ -46,8 +46,8 @@ def create_database_engine(url: str, **options: Any) -> Engine:
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_sqlite)
         return engine
-    # No JIT: it pays off for long analytical queries, but here it added its compile time (5-100 ms) to previews and
-    # refreshes that run in tens of milliseconds, once their cost estimate crossed jit_above_cost.
+    # No JIT: it pays off for long analytical queries, but here it added its compile time to previews and refreshes
+    # that are short, once their cost estimate crossed jit_above_cost (bench/RESULTS.md, "Timings that left the code").
     connect_args = {"options": "-c jit=off", **options.pop("connect_args", {})}
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **options)
 
@@ -85,7 +85,7 @@ class Database:
 
         SQLite never gathers them by itself, and without them it serves a behaviour subquery (correlated on
         ``fan_id``) from the workspace-wide ``(workspace_id, occurred_at)`` or ``(workspace_id, category, …)``
-        index instead of the per-fan one: on the 3,000-fan demo that made one preview take 30 s instead of 30 ms.
+        index instead of the per-fan one, a walk of the whole workspace per fan (bench/RESULTS.md has the figures).
         PostgreSQL's autovacuum analyses on its own. ``analysis_limit`` samples each index instead of reading it
         whole, so this stays cheap at any size and can run periodically (the scheduler does, every few minutes).
         """

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -105,6 +105,3 @@ def decode_values(fields: Mapping[str, CustomField], stored: Mapping[str, Any]) 
         for name, value in stored.items()
     }
 
-
-def parse_datetime_storage(value: str) -> datetime:
-    return datetime.strptime(value, DATETIME_STORAGE).replace(tzinfo=UTC)

@@ -128,7 +128,7 @@ def catalogue_for(connection: Connection, workspace_id: int) -> Catalogue:
 @lru_cache(maxsize=4096)
 def stored_rule(text: str) -> Rule:
     """A stored rule's tree, parsed once per process (rules are frozen, so sharing them is safe): every write
-    loads the workspace's rules, and re-parsing them was a tenth of an event's latency."""
+    loads the workspace's rules, and re-parsing them was a large share of an event's latency."""
     return parse_rule_json(text)
 
 
