@@ -58,28 +58,24 @@ class RuleScope:
         return ResolvedReferences(tags=self.tag_ids, lists=self.list_ids, segments=self.segment_ids)
 
 
+def _compiling(connection: Connection, scope: RuleScope, now: datetime) -> dict[str, Any]:
+    return {
+        "workspace_id": scope.workspace_id,
+        "now": now,
+        "catalogue": scope.catalogue,
+        "references": scope.references,
+        "dialect": connection.dialect.name,
+    }
+
+
 def set_form(connection: Connection, scope: RuleScope, rule: Rule, *, now: datetime) -> CompiledRule:
     """The set form: the rule over every fan of the workspace at once (derived tables joined to fans)."""
-    return compile_rule_for_workspace(
-        rule,
-        workspace_id=scope.workspace_id,
-        now=now,
-        catalogue=scope.catalogue,
-        references=scope.references,
-        dialect=connection.dialect.name,
-    )
+    return compile_rule_for_workspace(rule, **_compiling(connection, scope, now))
 
 
 def per_fan_condition(connection: Connection, scope: RuleScope, rule: Rule, *, now: datetime) -> ColumnElement[bool]:
     """The correlated form: a condition on ``fans`` checked fan by fan (a page of fans, a tick's crossings)."""
-    return compile_rule(
-        rule,
-        workspace_id=scope.workspace_id,
-        now=now,
-        catalogue=scope.catalogue,
-        references=scope.references,
-        dialect=connection.dialect.name,
-    )
+    return compile_rule(rule, **_compiling(connection, scope, now))
 
 
 # --- reading: counts and samples ------------------------------------------------------------------------------
@@ -462,14 +458,8 @@ def _batch(
     )
     cached = compiled_batches.get(key)
     if cached is None:
-        cached = compile_batch(
-            {reference_key(segment.name): segment.rule for segment in segments},
-            workspace_id=scope.workspace_id,
-            now=now,
-            catalogue=scope.catalogue,
-            references=scope.references,
-            dialect=connection.dialect.name,
-        )
+        rules = {reference_key(segment.name): segment.rule for segment in segments}
+        cached = compile_batch(rules, **_compiling(connection, scope, now))
         compiled_batches.put(key, cached)
     return cached
 
