@@ -104,4 +104,3 @@ def decode_values(fields: Mapping[str, CustomField], stored: Mapping[str, Any]) 
         name: cents_to_money(value) if name in fields and fields[name].type == "money" else value
         for name, value in stored.items()
     }
-
