@@ -53,20 +53,15 @@ from fanbase.core.rules import (
     BEHAVIOUR_CLASSES,
     AllOf,
     AnyOf,
+    BehaviourAggregate,
     BehaviourCondition,
     BehaviourQuery,
-    CountOf,
     FieldCondition,
-    FirstOf,
     HasTag,
     InList,
     InSegment,
-    LastOf,
-    MaxOf,
-    MinOf,
     Not,
     Rule,
-    SumOf,
     Where,
     WhereAllOf,
     WhereAnyOf,
@@ -505,7 +500,7 @@ def _format(rule: Rule, *, is_nested: bool) -> str:
             return f"list {_quoted(name)}{suffix}"
         case InSegment(segment=name):
             return f"segment {_quoted(name)}"
-        case CountOf() | SumOf() | MinOf() | MaxOf() | FirstOf() | LastOf():
+        case BehaviourAggregate():
             return _format_comparison(format_behaviour_subject(rule), rule.op, rule.value)
         case _:
             assert_never(rule)

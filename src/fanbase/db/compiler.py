@@ -87,20 +87,16 @@ from fanbase.core.operators import OPERATORS, Constant, Op, build_condition, com
 from fanbase.core.rules import (
     AllOf,
     AnyOf,
+    BehaviourAggregate,
     BehaviourCondition,
     BehaviourQuery,
     CountOf,
     FieldCondition,
-    FirstOf,
     HasTag,
     InList,
     InSegment,
-    LastOf,
-    MaxOf,
-    MinOf,
     Not,
     Rule,
-    SumOf,
     Where,
     WhereAllOf,
     WhereAnyOf,
@@ -519,7 +515,7 @@ def behaviour_conditions(rule: Rule) -> Iterator[BehaviourCondition]:
                 yield from behaviour_conditions(child)
         case Not(rule=child):
             yield from behaviour_conditions(child)
-        case CountOf() | SumOf() | MinOf() | MaxOf() | FirstOf() | LastOf():
+        case BehaviourAggregate():
             yield rule
         case FieldCondition() | HasTag() | InList() | InSegment():
             return
@@ -643,7 +639,7 @@ class _Compiler:
                     return self.inlined_segment(key)
                 # The other segment's stored membership: never its rule (no recursion, no cycles at run time).
                 return self.stored_membership(key)
-            case CountOf() | SumOf() | MinOf() | MaxOf() | FirstOf() | LastOf():
+            case BehaviourAggregate():
                 return self.behaviour(rule)
             case _:
                 assert_never(rule)
