@@ -23,8 +23,10 @@ from rule_data import (
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from fanbase.core.rules import References, Rule, negate, validate_rule
+from fanbase.core.rule_builders import negate
+from fanbase.core.rules import Rule
 from fanbase.core.text import parse_rule_text
+from fanbase.core.validation import References, validate_rule
 from fanbase.db.compiler import (
     STORED_DATETIME_FORMAT,
     CompiledRule,

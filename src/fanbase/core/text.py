@@ -49,6 +49,7 @@ from pydantic import ValidationError
 
 from fanbase.core.fields import PROPERTY_PREFIX, Aggregate, ListStatus
 from fanbase.core.operators import OPERATORS, Op, RuleValue, ValueShape, operators_with_shape
+from fanbase.core.rule_builders import where_from_rule
 from fanbase.core.rules import (
     BEHAVIOUR_CLASSES,
     AllOf,
@@ -67,7 +68,6 @@ from fanbase.core.rules import (
     WhereAnyOf,
     WhereNot,
     rule_errors_from_validation,
-    where_from_rule,
 )
 from fanbase.core.time import UNIT_SPELLINGS, Duration, RelativeTime, format_time_point, parse_time_point
 from fanbase.errors import InvalidRule, RuleError
