@@ -44,9 +44,9 @@ from fanbase.core.operators import fold_text
 from fanbase.core.rule_builders import behaviour
 from fanbase.core.rules import Rule
 from fanbase.core.time import UNIT_LENGTHS, Duration, RelativeTime
-from fanbase.db.compiler import ascii_upper
 from fanbase.db.engine import Database
 from fanbase.db.repositories.snapshots import load_snapshots
+from fanbase.db.rule_sql import ascii_upper
 from strategies import (
     CATALOGUE,
     CUSTOM_FIELDS,
