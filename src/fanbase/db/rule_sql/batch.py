@@ -146,12 +146,29 @@ def compile_batch(
     """
 
     def at(moment: datetime) -> tuple[Select[Any], dict[str, datetime]]:
-        return _compile_batch_at(
-            rules, workspace_id=workspace_id, now=moment, catalogue=catalogue, references=references, dialect=dialect
-        )
+        # One set of primitives for both compiles of the rules: the time parameters keep counting (the passes'
+        # filters hold some from the first compile).
+        primitives = NamedTimePrimitives({})
+        passes = AggregatePasses()
+
+        def walk() -> BatchWalk:
+            return BatchWalk(
+                passes=passes,
+                inline_rules=rules,
+                primitives=primitives,
+                workspace_id=workspace_id,
+                now=moment,
+                catalogue=catalogue,
+                references=references,
+                dialect=dialect,
+            )
+
+        return _batch_select(rules, walk, passes), primitives.times
 
     statement, times = at(now)
     _, shifted = at(now + _PROBE_SHIFT)
+    used = set(statement.compile().params)
+    times = {key: value for key, value in times.items() if key in used}
     relative: dict[str, timedelta] = {}
     for key, value in times.items():
         if shifted[key] - value == _PROBE_SHIFT:
@@ -161,33 +178,8 @@ def compile_batch(
     return BatchStatement(statement=statement, relative_times=relative)
 
 
-def _compile_batch_at(
-    rules: Mapping[str, Rule],
-    *,
-    workspace_id: int,
-    now: datetime,
-    catalogue: Catalogue,
-    references: ResolvedReferences,
-    dialect: str,
-) -> tuple[Select[Any], dict[str, datetime]]:
-    times: dict[str, datetime] = {}
-    # One set of primitives for both compiles: the time parameters keep counting (the passes' filters hold some
-    # from the first compile).
-    primitives = NamedTimePrimitives(times)
-    passes = AggregatePasses()
-
-    def walk() -> BatchWalk:
-        return BatchWalk(
-            passes=passes,
-            inline_rules=rules,
-            primitives=primitives,
-            workspace_id=workspace_id,
-            now=now,
-            catalogue=catalogue,
-            references=references,
-            dialect=dialect,
-        )
-
+def _batch_select(rules: Mapping[str, Rule], walk: Callable[[], BatchWalk], passes: AggregatePasses) -> Select[Any]:
+    """The batch's statement, from two walks reading ``passes``."""
     # First compile: which aggregates each table's pass must compute. Second: the columns, reading those passes.
     recording = walk()
     for key in rules:
@@ -202,10 +194,8 @@ def _compile_batch_at(
     source: FromClause = fans
     for table in passes.tables:
         source = source.outerjoin(table, table.c.fan_id == fans.c.id)
-    statement = (
+    return (
         select(fans.c.id, *columns)
         .select_from(source)
         .where(fans.c.workspace_id == reading.workspace(), fans.c.id.in_(fan_ids))
     )
-    used = set(statement.compile().params)
-    return statement, {key: value for key, value in times.items() if key in used}
