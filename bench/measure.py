@@ -39,10 +39,10 @@ from bench.segments import BEHAVIOUR_RULE, PROPERTY_RULE, SEGMENTS_BY_NAME, Benc
 from bench.stats import Timing, measure
 from fanbase.api.app import create_app
 from fanbase.core.text import parse_rule_text
-from fanbase.db.compiler import CompiledRule
 from fanbase.db.engine import Database
 from fanbase.db.repositories import rule_evaluation
 from fanbase.db.repositories import segments as segments_repo
+from fanbase.db.rule_sql import CompiledRule
 from fanbase.db.tables import fans, segment_members, segment_membership_log, segments
 from fanbase.jobs.scheduler import DEFAULT_INTERVAL_SECONDS
 from fanbase.schemas.orders_events import EventIn, OrderIn

@@ -38,7 +38,6 @@ from fanbase.core.rules import (
     InList,
     InSegment,
     Not,
-    References,
     Rule,
     Where,
     WhereAllOf,
@@ -46,6 +45,7 @@ from fanbase.core.rules import (
     WhereNot,
 )
 from fanbase.core.time import Duration, RelativeTime, TimePoint, TimeUnit
+from fanbase.core.validation import References
 
 TAG_NAMES = ("VIP", "Early Bird", "Merch Fan")
 LIST_NAMES = ("Fan Club", "Newsletter")

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from fanbase.core.evaluate import EventSnapshot, FanSnapshot, OrderSnapshot, evaluate
-from fanbase.core.rules import Not, validate_rule
+from fanbase.core.rules import Not
 from fanbase.core.text import parse_rule_text
+from fanbase.core.validation import validate_rule
 from strategies import CATALOGUE, REFERENCES
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ import pytest
 
 from fanbase.core.fields import FieldType
 from fanbase.core.operators import OPERATORS, Constant, Op, RuleValue, ValueShape, build_condition, operators_for
-from fanbase.core.rules import parse_value
+from fanbase.core.rule_values import parse_value
 from fanbase.core.text import grammar_text
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -9,20 +9,13 @@ import pytest
 from pydantic import BaseModel
 
 from fanbase.core.fields import ListStatus
+from fanbase.core.rule_builders import all_of, any_of, behaviour, condition, has_tag, in_list, in_segment, negate
 from fanbase.core.rules import (
     RULE_ADAPTER,
     AllOf,
     CountOf,
     FieldCondition,
     Rule,
-    all_of,
-    any_of,
-    behaviour,
-    condition,
-    has_tag,
-    in_list,
-    in_segment,
-    negate,
     parse_rule_json,
     rule_json_schema,
     rule_to_json,

@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 
 from fanbase.core.describe import describe
 from fanbase.core.evaluate import EventSnapshot, FanSnapshot, OrderSnapshot, evaluate
-from fanbase.core.rules import Not, Rule, parse_rule_json, rule_to_json, validate_rule
+from fanbase.core.rules import Not, Rule, parse_rule_json, rule_to_json
 from fanbase.core.text import format_rule, parse_rule_text
+from fanbase.core.validation import validate_rule
 from strategies import CATALOGUE, REFERENCES, rules
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

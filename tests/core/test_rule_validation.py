@@ -8,15 +8,9 @@ from typing import Any
 import pytest
 
 from fanbase.core.fields import Catalogue, FieldSpec, FieldType
-from fanbase.core.rules import (
-    FieldCondition,
-    References,
-    condition,
-    in_segment,
-    parse_rule_json,
-    reference_key,
-    validate_rule,
-)
+from fanbase.core.rule_builders import condition, in_segment
+from fanbase.core.rules import FieldCondition, parse_rule_json, reference_key
+from fanbase.core.validation import References, validate_rule
 from fanbase.errors import InvalidRule
 from strategies import CATALOGUE, REFERENCES
 

@@ -9,7 +9,7 @@ derived figures, so what the database holds is what the services would have writ
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,19 +21,18 @@ from fanbase.core.evaluate import EventSnapshot, FanSnapshot, OrderSnapshot, eva
 from fanbase.core.fields import Catalogue, FieldType
 from fanbase.core.rules import Rule, reference_key
 from fanbase.core.text import format_rule
-from fanbase.db.compiler import (
-    Form,
+from fanbase.db.engine import Database
+from fanbase.db.repositories import activity, bulk, labels, rule_evaluation, workspaces
+from fanbase.db.repositories import custom_fields as custom_fields_repo
+from fanbase.db.repositories import fans as fans_repo
+from fanbase.db.repositories import segments as segments_repo
+from fanbase.db.rule_sql import (
     ResolvedReferences,
     compile_batch,
     compile_rule,
     compile_rule_for_workspace,
     format_stored_datetime,
 )
-from fanbase.db.engine import Database
-from fanbase.db.repositories import activity, bulk, labels, rule_evaluation, workspaces
-from fanbase.db.repositories import custom_fields as custom_fields_repo
-from fanbase.db.repositories import fans as fans_repo
-from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.tables import fans, lists, tags
 from fanbase.schemas.custom_fields import CustomFieldIn
 from strategies import CATALOGUE, CUSTOM_FIELDS, LIST_NAMES, SEGMENT_NAMES, TAG_NAMES
@@ -257,48 +256,63 @@ def expected_snapshot(spec: FanSpec) -> FanSnapshot:
     )
 
 
-def sql_members_in_form(connection: Connection, dataset: Dataset, rule: Rule, *, now: datetime, form: Form) -> set[int]:
-    """The fans the rule selects, compiled in one form: correlated, set (derived tables), or batch (the write path,
-    asked for every fan and, separately, for every other fan — a batch must only answer for the fans it names)."""
-    arguments: dict[str, Any] = {
+def _compile_arguments(connection: Connection, dataset: Dataset, *, now: datetime) -> dict[str, Any]:
+    return {
         "workspace_id": dataset.workspace_id,
         "now": now,
         "catalogue": dataset.catalogue,
         "references": dataset.references,
         "dialect": connection.dialect.name,
     }
-    match form:
-        case Form.CORRELATED:
-            expression = compile_rule(rule, **arguments)
-            rows = connection.execute(select(fans.c.id).where(fans.c.workspace_id == dataset.workspace_id, expression))
-            return set(rows.scalars())
-        case Form.SET:
-            return rule_evaluation.matching_ids(
-                connection, dataset.workspace_id, compile_rule_for_workspace(rule, **arguments)
-            )
-        case Form.BATCH:
-            selected: set[int] = set()
-            # A name no segment can have (names never hold NUL), so the rule is never inlined as a segment.
-            for fan_ids in (dataset.fan_ids[::2], dataset.fan_ids[1::2]):
-                if not fan_ids:
-                    continue
-                # Compiled at another moment and aimed at now through its parameters, as the write path does.
-                batch = compile_batch({"\x00rule": rule}, **{**arguments, "now": now - timedelta(days=400)})
-                rows = connection.execute(batch.statement, batch.parameters(fan_ids, now=now)).all()
-                assert {row[0] for row in rows} == set(fan_ids), "a batch answers for exactly the fans it names"
-                selected |= {row[0] for row in rows if row[1]}
-                assert not any(row[2] for row in rows), "no fan is a stored member of a segment that does not exist"
-            return selected
+
+
+def per_fan_members(connection: Connection, dataset: Dataset, rule: Rule, *, now: datetime) -> set[int]:
+    """The fans the rule selects in the per-fan form (correlated subqueries)."""
+    expression = compile_rule(rule, **_compile_arguments(connection, dataset, now=now))
+    rows = connection.execute(select(fans.c.id).where(fans.c.workspace_id == dataset.workspace_id, expression))
+    return set(rows.scalars())
+
+
+def set_form_members(connection: Connection, dataset: Dataset, rule: Rule, *, now: datetime) -> set[int]:
+    """The fans the rule selects in the set form (derived tables over the workspace)."""
+    compiled = compile_rule_for_workspace(rule, **_compile_arguments(connection, dataset, now=now))
+    return rule_evaluation.matching_ids(connection, dataset.workspace_id, compiled)
+
+
+def batch_members(connection: Connection, dataset: Dataset, rule: Rule, *, now: datetime) -> set[int]:
+    """The fans the rule selects in the batch form (the write path), asked for every fan and, separately, for every
+    other fan — a batch must only answer for the fans it names."""
+    arguments = _compile_arguments(connection, dataset, now=now)
+    selected: set[int] = set()
+    # A name no segment can have (names never hold NUL), so the rule is never inlined as a segment.
+    for fan_ids in (dataset.fan_ids[::2], dataset.fan_ids[1::2]):
+        if not fan_ids:
+            continue
+        # Compiled at another moment and aimed at now through its parameters, as the write path does.
+        batch = compile_batch({"\x00rule": rule}, **{**arguments, "now": now - timedelta(days=400)})
+        rows = connection.execute(batch.statement, batch.parameters(fan_ids, now=now)).all()
+        assert {row[0] for row in rows} == set(fan_ids), "a batch answers for exactly the fans it names"
+        selected |= {row[0] for row in rows if row[1]}
+        assert not any(row[2] for row in rows), "no fan is a stored member of a segment that does not exist"
+    return selected
+
+
+# The compiled forms by name; the first is the one the others are compared with.
+FORMS: dict[str, Callable[..., set[int]]] = {
+    "per-fan": per_fan_members,
+    "set": set_form_members,
+    "batch": batch_members,
+}
 
 
 def sql_members(connection: Connection, dataset: Dataset, rule: Rule, *, now: datetime) -> set[int]:
     """The fans the rule selects in SQL; every form of the compiler must select the same ones."""
-    results = {form: sql_members_in_form(connection, dataset, rule, now=now, form=form) for form in Form}
-    expected = results[Form.CORRELATED]
+    results = {name: members(connection, dataset, rule, now=now) for name, members in FORMS.items()}
+    expected = results["per-fan"]
     for form, actual in results.items():
         assert actual == expected, (
-            f"the {form} form disagrees with the correlated form on\n  {format_rule(rule)}\n"
-            f"  only correlated: {sorted(expected - actual)}\n  only {form}: {sorted(actual - expected)}"
+            f"the {form} form disagrees with the per-fan form on\n  {format_rule(rule)}\n"
+            f"  only per-fan: {sorted(expected - actual)}\n  only {form}: {sorted(actual - expected)}"
         )
     return expected
 

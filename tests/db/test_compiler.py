@@ -23,20 +23,20 @@ from rule_data import (
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from fanbase.core.rules import References, Rule, negate, validate_rule
+from fanbase.core.rule_builders import negate
+from fanbase.core.rules import Rule
 from fanbase.core.text import parse_rule_text
-from fanbase.db.compiler import (
-    STORED_DATETIME_FORMAT,
+from fanbase.core.validation import References, validate_rule
+from fanbase.db.engine import Database
+from fanbase.db.repositories.rule_evaluation import matching_ids_query
+from fanbase.db.repositories.snapshots import load_snapshots
+from fanbase.db.rule_sql import (
     CompiledRule,
     ResolvedReferences,
     compile_rule,
     compile_rule_for_workspace,
 )
-from fanbase.db.engine import Database
-from fanbase.db.repositories.rule_evaluation import matching_ids_query
-from fanbase.db.repositories.snapshots import load_snapshots
 from fanbase.db.tables import fans
-from fanbase.services.custom_fields import DATETIME_STORAGE
 from strategies import CATALOGUE, LIST_NAMES, SEGMENT_NAMES, TAG_NAMES
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -317,10 +317,6 @@ def test_snapshots_hold_what_was_written(database: Database) -> None:
         some = load_snapshots(connection, dataset.workspace_id, catalogue=CATALOGUE, fan_ids=[ids["ada"], ids["cy"]])
     assert every == {ids[name]: expected_snapshot(spec) for name, spec in FANS.items()}
     assert some == {ids[name]: every[ids[name]] for name in ("ada", "cy")}
-
-
-def test_custom_datetimes_are_read_in_the_format_they_are_written() -> None:
-    assert STORED_DATETIME_FORMAT == DATETIME_STORAGE
 
 
 @pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=["sqlite", "postgresql"])

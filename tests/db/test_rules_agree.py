@@ -41,11 +41,12 @@ from rule_data import (
 from fanbase.core.evaluate import FanSnapshot
 from fanbase.core.fields import FAN_SOURCES, LIFECYCLE_STAGES, FieldType
 from fanbase.core.operators import fold_text
-from fanbase.core.rules import Rule, behaviour
+from fanbase.core.rule_builders import behaviour
+from fanbase.core.rules import Rule
 from fanbase.core.time import UNIT_LENGTHS, Duration, RelativeTime
-from fanbase.db.compiler import ascii_upper
 from fanbase.db.engine import Database
 from fanbase.db.repositories.snapshots import load_snapshots
+from fanbase.db.rule_sql import ascii_upper
 from strategies import (
     CATALOGUE,
     CUSTOM_FIELDS,

@@ -21,19 +21,14 @@ from fanbase.core.operators import Op, RuleValue
 from fanbase.core.rules import (
     AllOf,
     AnyOf,
+    BehaviourAggregate,
     BehaviourCondition,
-    CountOf,
     FieldCondition,
-    FirstOf,
     HasTag,
     InList,
     InSegment,
-    LastOf,
-    MaxOf,
-    MinOf,
     Not,
     Rule,
-    SumOf,
     Where,
     WhereAllOf,
     WhereAnyOf,
@@ -144,7 +139,7 @@ def relative_time_conditions(rule: Rule, *, path: str = "") -> list[TimeDependen
             ]
         case HasTag() | InList() | InSegment():
             return []
-        case CountOf() | SumOf() | MinOf() | MaxOf() | FirstOf() | LastOf():
+        case BehaviourAggregate():
             return _behaviour_dependencies(rule, path)
         case _:
             assert_never(rule)
@@ -187,7 +182,7 @@ def collect_references(rule: Rule) -> RuleReferences:
                 lists.add(reference_key(name))
             case InSegment(segment=name):
                 segments.add(reference_key(name))
-            case CountOf() | SumOf() | MinOf() | MaxOf() | FirstOf() | LastOf():
+            case BehaviourAggregate():
                 sources.add(node.query.of)
             case _:
                 assert_never(node)

@@ -25,19 +25,14 @@ from fanbase.core.operators import OPERATORS, Op, RuleValue, ValueShape
 from fanbase.core.rules import (
     AllOf,
     AnyOf,
+    BehaviourAggregate,
     BehaviourCondition,
-    CountOf,
     FieldCondition,
-    FirstOf,
     HasTag,
     InList,
     InSegment,
-    LastOf,
-    MaxOf,
-    MinOf,
     Not,
     Rule,
-    SumOf,
     Where,
     WhereAllOf,
     WhereAnyOf,
@@ -201,7 +196,7 @@ class _Describer:
                 return f"{_LIST_PHRASES[status][0]} {_quoted(name)}"
             case InSegment(segment=name):
                 return f"is in segment {_quoted(name)}"
-            case CountOf() | SumOf() | MinOf() | MaxOf() | FirstOf() | LastOf():
+            case BehaviourAggregate():
                 return self.behaviour(rule)
             case _:
                 assert_never(rule)

@@ -45,20 +45,15 @@ from fanbase.core.operators import Constant, Op, RuleValue, build_condition, com
 from fanbase.core.rules import (
     AllOf,
     AnyOf,
+    BehaviourAggregate,
     BehaviourCondition,
     BehaviourQuery,
-    CountOf,
     FieldCondition,
-    FirstOf,
     HasTag,
     InList,
     InSegment,
-    LastOf,
-    MaxOf,
-    MinOf,
     Not,
     Rule,
-    SumOf,
     Where,
     WhereAllOf,
     WhereAnyOf,
@@ -292,7 +287,7 @@ class _Evaluator:
                 return current is not None and (status is ListStatus.ANY or current == status.value)
             case InSegment(segment=name):
                 return reference_key(name) in self.segments
-            case CountOf() | SumOf() | MinOf() | MaxOf() | FirstOf() | LastOf():
+            case BehaviourAggregate():
                 return self.behaviour(rule)
             case _:
                 assert_never(rule)

@@ -49,30 +49,25 @@ from pydantic import ValidationError
 
 from fanbase.core.fields import PROPERTY_PREFIX, Aggregate, ListStatus
 from fanbase.core.operators import OPERATORS, Op, RuleValue, ValueShape, operators_with_shape
+from fanbase.core.rule_builders import where_from_rule
 from fanbase.core.rules import (
     BEHAVIOUR_CLASSES,
     AllOf,
     AnyOf,
+    BehaviourAggregate,
     BehaviourCondition,
     BehaviourQuery,
-    CountOf,
     FieldCondition,
-    FirstOf,
     HasTag,
     InList,
     InSegment,
-    LastOf,
-    MaxOf,
-    MinOf,
     Not,
     Rule,
-    SumOf,
     Where,
     WhereAllOf,
     WhereAnyOf,
     WhereNot,
     rule_errors_from_validation,
-    where_from_rule,
 )
 from fanbase.core.time import UNIT_SPELLINGS, Duration, RelativeTime, format_time_point, parse_time_point
 from fanbase.errors import InvalidRule, RuleError
@@ -505,7 +500,7 @@ def _format(rule: Rule, *, is_nested: bool) -> str:
             return f"list {_quoted(name)}{suffix}"
         case InSegment(segment=name):
             return f"segment {_quoted(name)}"
-        case CountOf() | SumOf() | MinOf() | MaxOf() | FirstOf() | LastOf():
+        case BehaviourAggregate():
             return _format_comparison(format_behaviour_subject(rule), rule.op, rule.value)
         case _:
             assert_never(rule)

@@ -15,11 +15,10 @@ from typing import Any
 from fanbase.db.engine import Connection, Database, IntegrityError
 from fanbase.db.repositories import custom_fields as custom_fields_repo
 from fanbase.db.repositories.fans import cents_to_money
+from fanbase.db.rule_sql import STORED_DATETIME_FORMAT as DATETIME_STORAGE
 from fanbase.errors import Conflict, InvalidInput
 from fanbase.schemas.common import JsonScalar, require_utc
 from fanbase.schemas.custom_fields import CustomField, CustomFieldIn
-
-DATETIME_STORAGE = "%Y-%m-%dT%H:%M:%S.%f+00:00"
 
 
 def create_custom_field(database: Database, workspace_id: int, field: CustomFieldIn, *, now: datetime) -> CustomField:

@@ -10,8 +10,9 @@ from typing import Any
 
 from fanbase.core.dependencies import RuleReferences, collect_references
 from fanbase.core.fields import Catalogue, FieldSpec, FieldType
-from fanbase.core.rules import References, Rule, parse_rule_json, reference_key, validate_rule
+from fanbase.core.rules import Rule, parse_rule_json, reference_key
 from fanbase.core.text import parse_rule_text
+from fanbase.core.validation import References, validate_rule
 from fanbase.db.engine import Connection
 from fanbase.db.repositories import labels as labels_repo
 from fanbase.db.repositories import segments as segments_repo

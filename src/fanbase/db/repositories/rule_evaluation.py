@@ -24,7 +24,11 @@ from sqlalchemy.sql.visitors import iterate
 from fanbase.core.dependencies import TimeDependency
 from fanbase.core.fields import Catalogue
 from fanbase.core.rules import Rule, reference_key
-from fanbase.db.compiler import (
+from fanbase.db.repositories import scheduler as scheduler_repo
+from fanbase.db.repositories.fans import FAN_COLUMNS
+from fanbase.db.repositories.segments import apply_membership, is_member
+from fanbase.db.repositories.sql import chunks
+from fanbase.db.rule_sql import (
     BatchStatement,
     CompiledRule,
     ResolvedReferences,
@@ -36,10 +40,6 @@ from fanbase.db.compiler import (
     next_boundary_queries,
     time_crossings,
 )
-from fanbase.db.repositories import scheduler as scheduler_repo
-from fanbase.db.repositories.fans import FAN_COLUMNS
-from fanbase.db.repositories.segments import apply_membership, is_member
-from fanbase.db.repositories.sql import chunks
 from fanbase.db.tables import fans, segment_members
 
 

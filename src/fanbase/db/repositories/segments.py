@@ -24,10 +24,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import ColumnElement
 
-from fanbase.db.compiler import CompiledRule, fans_joined
 from fanbase.db.repositories.fans import FAN_COLUMNS
 from fanbase.db.repositories.labels import name_key
 from fanbase.db.repositories.sql import chunks
+from fanbase.db.rule_sql import CompiledRule, fans_joined
 from fanbase.db.tables import fans, segment_members, segment_membership_log, segments
 
 SEGMENT_COLUMNS = (

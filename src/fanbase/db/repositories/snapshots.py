@@ -16,9 +16,9 @@ from sqlalchemy.sql import ColumnElement
 
 from fanbase.core.evaluate import EventSnapshot, FanSnapshot, FieldValue, OrderSnapshot
 from fanbase.core.fields import Catalogue, FieldType
-from fanbase.db.compiler import parse_stored_datetime
 from fanbase.db.repositories.fans import cents_to_money
 from fanbase.db.repositories.sql import chunks
+from fanbase.db.rule_sql import parse_stored_datetime
 from fanbase.db.tables import (
     events,
     fan_tags,

@@ -1,0 +1,201 @@
+"""The batch form: one statement evaluating many segments' rules for a given list of fans (a write).
+
+One grouped pass over each table for those fans computes every aggregate of every rule at once (``count(*) FILTER
+(WHERE …)``), LEFT JOINed to the fans. The statement is compiled once per version of the rules and re-aimed at each
+write's ``now`` through its named time parameters (``BatchStatement.parameters``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnElement, Table, and_, bindparam, func, literal, null, select
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.selectable import FromClause, Subquery
+
+from fanbase.core.fields import Aggregate, Catalogue
+from fanbase.core.rules import BehaviourCondition, Rule
+from fanbase.db.rule_sql.base import SOURCE_TABLES, ResolvedReferences, RuleWalk
+from fanbase.db.rule_sql.primitives import NamedTimePrimitives
+from fanbase.db.rule_sql.spelling import SQL
+from fanbase.db.tables import fans
+
+
+@dataclass(frozen=True)
+class BatchStatement:
+    """A compiled batch: the statement, and which of its time parameters move with ``now`` (the others are absolute
+    dates). The same statement serves every later write — ``connection.execute(batch.statement,
+    batch.parameters(fan_ids, now=now))`` — so the rules are compiled once per version, not once per write."""
+
+    statement: Select[Any]
+    relative_times: Mapping[str, timedelta]
+
+    def parameters(self, fan_ids: Sequence[int], *, now: datetime) -> dict[str, Any]:
+        return {"fan_ids": list(fan_ids), **{key: now + offset for key, offset in self.relative_times.items()}}
+
+
+class AggregatePasses:
+    """The per-fan aggregates a batch reads, one grouped pass per table over the batch's fans.
+
+    Rules are compiled twice: the first compile records which aggregates each pass must compute (and reads a
+    stand-in), ``build`` makes the passes, and the second compile reads each aggregate's column in them."""
+
+    def __init__(self) -> None:
+        self._wanted: dict[Table, dict[Hashable, SQL]] = {}
+        self._columns: dict[Hashable, SQL] = {}
+        self.tables: list[Subquery] = []
+
+    def column(self, table: Table, key: Hashable, aggregate: Callable[[], SQL]) -> SQL:
+        column = self._columns.get(key)
+        if column is not None:
+            return column
+        wanted = self._wanted.setdefault(table, {})
+        if key not in wanted:
+            wanted[key] = aggregate()
+        return null()
+
+    def build(self, *, workspace: Callable[[], SQL], fan_ids: BindParameter[Any]) -> None:
+        """One grouped pass per table over the batch's fans (its (workspace_id, fan_id, …) index), computing every
+        recorded aggregate with a FILTER."""
+        for table, aggregates in self._wanted.items():
+            labelled = [value.label(f"a{index}") for index, value in enumerate(aggregates.values())]
+            subquery = (
+                select(table.c.fan_id.label("fan_id"), *labelled)
+                .where(table.c.workspace_id == workspace(), table.c.fan_id.in_(fan_ids))
+                .group_by(table.c.fan_id)
+                .subquery()
+            )
+            self.tables.append(subquery)
+            for index, key in enumerate(aggregates):
+                self._columns[key] = subquery.c[f"a{index}"]
+
+
+class BatchWalk(RuleWalk):
+    """Tags, lists, segments and behaviour read from the passes. A segment condition on a segment of the same batch
+    is that segment's rule (its stored membership is about to be made equal to it), compiled once per walk."""
+
+    def __init__(self, *, passes: AggregatePasses, inline_rules: Mapping[str, Rule], **arguments: Any) -> None:
+        super().__init__(**arguments)
+        self.passes = passes
+        self.inline_rules = inline_rules
+        self._inlined: dict[str, SQL] = {}
+
+    def segment(self, key: str) -> SQL:
+        if key in self.inline_rules:
+            return self.inlined_segment(key)
+        return self.stored_membership(key)
+
+    def inlined_segment(self, key: str) -> SQL:
+        if key not in self._inlined:
+            self._inlined[key] = self.rule(self.inline_rules[key])
+        return self._inlined[key]
+
+    def fans_in(self, key: Hashable, fan_id: ColumnElement[int], *conditions: SQL) -> SQL:
+        # conditions[0] is the workspace, which the pass over the table already applies.
+        rows = self.passes.column(fan_id.table, key, lambda: func.count().filter(and_(*conditions[1:])))
+        return func.coalesce(rows, literal(0, BigInteger())) > literal(0, BigInteger())
+
+    def behaviour(self, condition: BehaviourCondition) -> SQL:
+        query = condition.query
+
+        def aggregate() -> SQL:
+            rows = self.rows(query, correlated=False)
+            # FILTER applies inside the sum; the coalescing happens after the join (a fan may have no rows).
+            value = (
+                func.sum(self.measured_field(query))
+                if condition.aggregate is Aggregate.SUM
+                else self.measure(condition, rows)
+            )
+            filtered: SQL = value.filter(rows.condition)
+            return filtered
+
+        value = self.passes.column(SOURCE_TABLES[query.of], (condition.aggregate, query), aggregate)
+        if condition.aggregate in (Aggregate.COUNT, Aggregate.SUM):
+            # A fan with no rows in the table has no group at all: count and sum are 0 for it.
+            value = self.coalesced_to_zero(value)
+        return self.compare_behaviour(condition, value)
+
+
+# Far enough that no relative time and no absolute date can be mistaken for each other.
+_PROBE_SHIFT = timedelta(days=1, microseconds=1)
+
+
+def compile_batch(
+    rules: Mapping[str, Rule],
+    *,
+    workspace_id: int,
+    now: datetime,
+    catalogue: Catalogue,
+    references: ResolvedReferences,
+    dialect: str,
+) -> BatchStatement:
+    """One statement evaluating several rules for a list of fans (the ``fan_ids`` parameter): ``SELECT fans.id,
+    <rule 1>, <rule 2>, …, <stored member of segment 1>, <of segment 2>, …`` in the order of ``rules`` (keyed by the
+    ``reference_key`` of their segments' names), each column a boolean (SQLite: 0/1), never NULL; one row per
+    existing fan of the workspace among ``fan_ids``.
+
+    A rule naming a segment of the same batch reads that segment's rule rather than its stored membership, so one
+    statement gives a segment of segments its prerequisites' new membership.
+
+    Compiled at ``now`` and at a shifted ``now``: the time parameters that moved by the shift are relative ("30 days
+    ago"), the others absolute ("2025-01-01"), so ``BatchStatement.parameters`` can re-aim it at any ``now``.
+    """
+
+    def at(moment: datetime) -> tuple[Select[Any], dict[str, datetime]]:
+        # One set of primitives for both compiles of the rules: the time parameters keep counting (the passes'
+        # filters hold some from the first compile).
+        primitives = NamedTimePrimitives({})
+        passes = AggregatePasses()
+
+        def walk() -> BatchWalk:
+            return BatchWalk(
+                passes=passes,
+                inline_rules=rules,
+                primitives=primitives,
+                workspace_id=workspace_id,
+                now=moment,
+                catalogue=catalogue,
+                references=references,
+                dialect=dialect,
+            )
+
+        return _batch_select(rules, walk, passes), primitives.times
+
+    statement, times = at(now)
+    _, shifted = at(now + _PROBE_SHIFT)
+    used = set(statement.compile().params)
+    times = {key: value for key, value in times.items() if key in used}
+    relative: dict[str, timedelta] = {}
+    for key, value in times.items():
+        if shifted[key] - value == _PROBE_SHIFT:
+            relative[key] = value - now
+        elif shifted[key] != value:
+            raise AssertionError(f"time parameter {key} is neither absolute nor relative to now")
+    return BatchStatement(statement=statement, relative_times=relative)
+
+
+def _batch_select(rules: Mapping[str, Rule], walk: Callable[[], BatchWalk], passes: AggregatePasses) -> Select[Any]:
+    """The batch's statement, from two walks reading ``passes``."""
+    # First compile: which aggregates each table's pass must compute. Second: the columns, reading those passes.
+    recording = walk()
+    for key in rules:
+        recording.inlined_segment(key)
+        recording.stored_membership(key)
+    fan_ids: BindParameter[Any] = bindparam("fan_ids", expanding=True)
+    passes.build(workspace=recording.workspace, fan_ids=fan_ids)
+    reading = walk()
+    columns = [reading.inlined_segment(key).label(f"s{index}") for index, key in enumerate(rules)]
+    # After the rules, each segment's stored membership: the write compares the two without another query.
+    columns += [reading.stored_membership(key).label(f"m{index}") for index, key in enumerate(rules)]
+    source: FromClause = fans
+    for table in passes.tables:
+        source = source.outerjoin(table, table.c.fan_id == fans.c.id)
+    return (
+        select(fans.c.id, *columns)
+        .select_from(source)
+        .where(fans.c.workspace_id == reading.workspace(), fans.c.id.in_(fan_ids))
+    )

@@ -1,0 +1,277 @@
+"""How SQLite and PostgreSQL spell the same thing: SQLAlchemy constructs compiled per dialect (``@compiles``), so the
+rule walk builds one expression and never asks which database it is for.
+
+Each construct's SQLite spelling is also the default one (``str()``, a statement compiled without a dialect).
+"""
+
+from __future__ import annotations
+
+from typing import Any, assert_never
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Integer,
+    Numeric,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    type_coerce,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import Grouping, UnaryExpression, literal_column
+from sqlalchemy.sql.operators import custom_op
+from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.types import TypeEngine
+
+from fanbase.core.fields import FieldType
+from fanbase.db.rule_sql.stored import StoredDateTimeText
+
+# The dialects rules compile for, by their SQLAlchemy names.
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
+DIALECTS = frozenset({SQLITE, POSTGRESQL})
+
+SQL = ColumnElement[Any]
+
+
+class AsciiFolded(ColumnElement[str]):
+    """``lower(text)`` folding ASCII A-Z only, like the core's ``fold_text``: SQLite's ``lower()`` does nothing else,
+    PostgreSQL's does under the ``"C"`` collation."""
+
+    inherit_cache = True
+    _traverse_internals = [("text", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, text: SQL) -> None:
+        self.text = text
+        self.type = String()
+
+
+@compiles(AsciiFolded)
+def _ascii_folded(element: AsciiFolded, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(func.lower(element.text, type_=String()), **kw)
+
+
+@compiles(AsciiFolded, POSTGRESQL)
+def _ascii_folded_postgresql(element: AsciiFolded, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(func.lower(element.text.collate("C"), type_=String()), **kw)
+
+
+class TextPosition(ColumnElement[int]):
+    """The 1-based position of ``fragment`` in ``text``, 0 when absent: ``instr`` (SQLite), ``strpos`` (PostgreSQL).
+    Neither gives ``%`` or ``_`` a meaning, so fragments need no escaping."""
+
+    inherit_cache = True
+    _traverse_internals = [
+        ("text", InternalTraversal.dp_clauseelement),
+        ("fragment", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, text: SQL, fragment: SQL) -> None:
+        self.text = text
+        self.fragment = fragment
+        self.type = Integer()
+
+
+@compiles(TextPosition)
+def _text_position(element: TextPosition, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(func.instr(element.text, element.fragment), **kw)
+
+
+@compiles(TextPosition, POSTGRESQL)
+def _text_position_postgresql(element: TextPosition, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(func.strpos(element.text, element.fragment), **kw)
+
+
+class TextTail(ColumnElement[str]):
+    """The last ``length`` characters of ``text``: ``substr(text, -length)`` (SQLite), ``right`` (PostgreSQL)."""
+
+    inherit_cache = True
+    _traverse_internals = [
+        ("text", InternalTraversal.dp_clauseelement),
+        ("length", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, text: SQL, length: SQL) -> None:
+        self.text = text
+        self.length = length
+        self.type = String()
+
+
+@compiles(TextTail)
+def _text_tail(element: TextTail, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(func.substr(element.text, -element.length, type_=String()), **kw)
+
+
+@compiles(TextTail, POSTGRESQL)
+def _text_tail_postgresql(element: TextTail, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(func.right(element.text, element.length, type_=String()), **kw)
+
+
+class WithoutIndexRange(ColumnElement[Any]):
+    """A column's value, written so that SQLite does not read a test on it as an index range: ``(+column)``.
+
+    For a missing-value guard: SQLite would take ``column IS NOT NULL`` as the range ``column > NULL`` and scan it
+    instead of seeking the comparison's own values (``country IN (…)``: one seek per code instead of a range over
+    every fan with a country). PostgreSQL's planner makes no such choice: the bare column."""
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: SQL) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(WithoutIndexRange)
+def _without_index_range(element: WithoutIndexRange, compiler: SQLCompiler, **kw: Any) -> str:
+    unary = UnaryExpression(element.column, operator=custom_op("+"), type_=element.column.type)
+    return compiler.process(Grouping(unary), **kw)
+
+
+@compiles(WithoutIndexRange, POSTGRESQL)
+def _without_index_range_postgresql(element: WithoutIndexRange, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column, **kw)
+
+
+class Likely(ColumnElement[bool]):
+    """``condition``, with the share of rows it keeps told to SQLite's planner (``likelihood``, which returns its
+    first argument); PostgreSQL has its own statistics: the bare condition.
+
+    Without STAT4 (Debian's SQLite has none) SQLite takes any range to keep about a quarter of the rows, so for a
+    long window it would read the (workspace, type, time, fan) range and sort it by fan, where reading the type's
+    rows in fan order from (workspace, type, fan, time) needs no sort."""
+
+    inherit_cache = True
+    _traverse_internals = [
+        ("condition", InternalTraversal.dp_clauseelement),
+        ("share", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, condition: SQL, share: float) -> None:
+        self.condition = condition
+        # Written into the SQL (a planner hint, not a value): its text is part of the statement's cache key.
+        self.share: ColumnElement[Any] = literal_column(f"{share:.2f}")
+        self.type = Boolean()
+
+
+@compiles(Likely)
+def _likely(element: Likely, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(func.likelihood(element.condition, element.share, type_=Boolean()), **kw)
+
+
+@compiles(Likely, POSTGRESQL)
+def _likely_postgresql(element: Likely, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.condition, **kw)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Typed views of JSON values (custom fields and event properties).
+# --------------------------------------------------------------------------------------------------------------
+
+# JSON types, as SQLite's json_type names them, that each view accepts.
+_SQLITE_JSON_TYPES: dict[FieldType, tuple[str, ...]] = {
+    FieldType.TEXT: ("text",),
+    FieldType.ENUM: ("text",),
+    FieldType.DATETIME: ("text",),
+    FieldType.NUMBER: ("integer", "real"),
+    # Money is stored as integer cents.
+    FieldType.MONEY: ("integer",),
+}
+
+
+def _view_sql_type(view: FieldType) -> TypeEngine[Any]:
+    match view:
+        case FieldType.TEXT | FieldType.ENUM | FieldType.ANY:
+            return String()
+        case FieldType.DATETIME:
+            return StoredDateTimeText()
+        case FieldType.NUMBER | FieldType.MONEY:
+            return Numeric()
+        case FieldType.BOOLEAN:
+            return Boolean()
+        case _:
+            assert_never(view)
+
+
+class JsonView(ColumnElement[Any]):
+    """``document[key]`` as the comparison type ``view`` sees it: NULL when absent or of another JSON type, never
+    coerced (``json_type`` on SQLite, ``jsonb_typeof`` on PostgreSQL). ``view`` ANY is the raw presence test used by
+    is_set / is_not_set: NULL when absent or JSON null."""
+
+    inherit_cache = True
+    _traverse_internals = [
+        ("document", InternalTraversal.dp_clauseelement),
+        ("json_path", InternalTraversal.dp_clauseelement),
+        ("json_key", InternalTraversal.dp_clauseelement),
+        ("view", InternalTraversal.dp_plain_obj),
+    ]
+
+    def __init__(self, document: SQL, key: str, view: FieldType) -> None:
+        self.document = document
+        # Both spellings' parameters are made here, so the statement's cache key holds their values.
+        self.json_path = literal(f"$.{key}", String())
+        self.json_key = literal(key, String())
+        self.view = view
+        self.type = _view_sql_type(view)
+
+
+def _text(value: str) -> SQL:
+    return literal(value, String())
+
+
+@compiles(JsonView)
+def _json_view(element: JsonView, compiler: SQLCompiler, **kw: Any) -> str:
+    view = element.view
+    json_type = func.json_type(element.document, element.json_path, type_=String())
+    value = func.json_extract(element.document, element.json_path)
+    spelled: SQL
+    match view:
+        case FieldType.ANY:
+            spelled = func.nullif(json_type, _text("null"), type_=String())
+        case FieldType.BOOLEAN:
+            # json_extract gives 1/0 for true/false: read the JSON type instead.
+            spelled = case(
+                (json_type == _text("true"), literal(True, Boolean())),
+                (json_type == _text("false"), literal(False, Boolean())),
+                else_=null(),
+            )
+        case FieldType.TEXT | FieldType.ENUM | FieldType.NUMBER | FieldType.MONEY | FieldType.DATETIME:
+            accepted = [_text(name) for name in _SQLITE_JSON_TYPES[view]]
+            spelled = case((json_type.in_(accepted), type_coerce(value, element.type)), else_=null())
+        case _:
+            assert_never(view)
+    return compiler.process(spelled, **kw)
+
+
+@compiles(JsonView, POSTGRESQL)
+def _json_view_postgresql(element: JsonView, compiler: SQLCompiler, **kw: Any) -> str:
+    json_type = func.jsonb_typeof(element.document.op("->")(element.json_key), type_=String())
+    text = element.document.op("->>", return_type=String())(element.json_key)
+    is_string = json_type == _text("string")
+    spelled: SQL
+    match element.view:
+        case FieldType.ANY:
+            spelled = func.nullif(json_type, _text("null"), type_=String())
+        case FieldType.BOOLEAN:
+            spelled = case((json_type == _text("boolean"), cast(text, Boolean())), else_=null())
+        case FieldType.TEXT | FieldType.ENUM:
+            spelled = case((is_string, text), else_=null())
+        case FieldType.DATETIME:
+            # Fixed-width text compares as time only bytewise; "C" keeps any locale from weighing punctuation.
+            spelled = case((is_string, text.collate("C")), else_=null())
+        case FieldType.NUMBER:
+            # numeric keeps integers exact; against a double constant PostgreSQL compares as doubles, like Python.
+            spelled = case((json_type == _text("number"), cast(text, Numeric())), else_=null())
+        case FieldType.MONEY:
+            # Cents are JSON integers; SQLite's json_type tells 5 from 5.0 and so must we.
+            is_integer = text.op("~", return_type=Boolean())(_text(r"^-?[0-9]+$"))
+            spelled = case((and_(json_type == _text("number"), is_integer), cast(text, Numeric())), else_=null())
+        case _:
+            assert_never(element.view)
+    return compiler.process(spelled, **kw)

@@ -1,0 +1,62 @@
+"""How the database stores what rules compare: custom datetimes as fixed-width text, and columns whose text is
+already folded (or upper-cased), so that rules may compare them as stored, where their indexes serve."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Dialect, String
+from sqlalchemy.types import TypeDecorator
+
+from fanbase.core.time import require_aware
+from fanbase.db.tables import events, fans, orders
+
+# The stored form of a custom datetime: fixed width, so it sorts as text. The one definition: the custom fields
+# service writes values in it, the rules compare with constants bound in it, snapshots read it back.
+STORED_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
+
+
+def format_stored_datetime(value: datetime) -> str:
+    return require_aware(value).astimezone(UTC).strftime(STORED_DATETIME_FORMAT)
+
+
+def parse_stored_datetime(value: str) -> datetime:
+    return datetime.strptime(value, STORED_DATETIME_FORMAT).replace(tzinfo=UTC)
+
+
+class StoredDateTimeText(TypeDecorator[datetime]):
+    """A custom datetime as its stored JSON text: datetimes bound against it are written in the same format."""
+
+    impl = String()
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return format_stored_datetime(value)
+        raise TypeError(f"a custom datetime compares with datetimes, got {value!r}")
+
+
+# Columns whose stored text is already folded (no ASCII A-Z), so rules compare them as stored, where their indexes
+# serve: event types are slugs, order categories and emails are lower-cased on the way in, and migration 0004 holds
+# every other writer to it (CHECK constraints; triggers on SQLite).
+STORED_FOLDED: tuple[ColumnElement[Any], ...] = (events.c.type, orders.c.category, fans.c.email)
+# Columns stored upper-case (no ASCII a-z): country codes. For text x without a-z and a folded constant c (no A-Z),
+# fold(x) = c exactly when x = ascii_upper(c), so equality and membership compare the column as stored too.
+STORED_UPPER: tuple[ColumnElement[Any], ...] = (fans.c.country,)
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def ascii_upper(text: str) -> str:
+    return text.translate(_ASCII_UPPER)
+
+
+def is_stored_folded(value: ColumnElement[Any]) -> bool:
+    # By identity: SQLAlchemy overloads ==.
+    return any(value is column for column in STORED_FOLDED)
+
+
+def is_stored_upper(value: ColumnElement[Any]) -> bool:
+    return any(value is column for column in STORED_UPPER)
