@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fanbase.services.custom_fields import DATETIME_STORAGE
+from fanbase.db.types import format_stored_datetime
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 HISTORY_DAYS = 730  # orders and events span the two years before now
@@ -502,7 +502,7 @@ class Generator:
         if rnd() < 0.1:
             custom["merch_credit"] = int(rnd() * 50) * 100
         if total_spent >= VIP_SPEND_CENTS and first_purchase is not None:
-            custom["vip_since"] = first_purchase.strftime(DATETIME_STORAGE)
+            custom["vip_since"] = format_stored_datetime(first_purchase)
         if gigs:
             custom["shows_seen"] = gigs
         custom_json = json.dumps(custom, ensure_ascii=False) if custom else EMPTY_JSON

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from fanbase.db.compiler import BatchStatement
 from fanbase.db.repositories.rule_evaluation import StatementCache
+from fanbase.db.rule_sql import BatchStatement
 from fanbase.db.tables import fans
 
 

@@ -4,7 +4,7 @@ the English description: adding an operator is adding one row to ``OPERATORS``.
 How a backend uses it
 ---------------------
 A backend implements ``Primitives[E]`` over its expression type ``E`` (plain Python values and bools for the
-evaluator; SQLAlchemy column expressions for ``fanbase.db.compiler``) and calls::
+evaluator; SQLAlchemy column expressions for ``fanbase.db.rule_sql``) and calls::
 
     build_condition(p, column, field_type=comparison_type(spec, op, value), op=op, value=value, now=now)
 

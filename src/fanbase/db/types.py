@@ -8,6 +8,21 @@ from typing import Any
 from sqlalchemy import DateTime, Dialect
 from sqlalchemy.types import TypeDecorator
 
+from fanbase.core.time import require_aware
+
+# The stored form of a custom datetime (inside a fan's JSON custom fields): fixed width, so it sorts as text. The one
+# definition: the custom fields service writes values in it, rules compare with constants bound in it, the
+# evaluator's snapshots read it back.
+STORED_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
+
+
+def format_stored_datetime(value: datetime) -> str:
+    return require_aware(value).astimezone(UTC).strftime(STORED_DATETIME_FORMAT)
+
+
+def parse_stored_datetime(value: str) -> datetime:
+    return datetime.strptime(value, STORED_DATETIME_FORMAT).replace(tzinfo=UTC)
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC instant on both backends.

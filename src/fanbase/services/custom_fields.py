@@ -15,7 +15,7 @@ from typing import Any
 from fanbase.db.engine import Connection, Database, IntegrityError
 from fanbase.db.repositories import custom_fields as custom_fields_repo
 from fanbase.db.repositories.fans import cents_to_money
-from fanbase.db.rule_sql import STORED_DATETIME_FORMAT as DATETIME_STORAGE
+from fanbase.db.types import format_stored_datetime
 from fanbase.errors import Conflict, InvalidInput
 from fanbase.schemas.common import JsonScalar, require_utc
 from fanbase.schemas.custom_fields import CustomField, CustomFieldIn
@@ -70,7 +70,7 @@ def encode_value(field: CustomField, value: JsonScalar, *, path: str) -> Any:
         case "datetime":
             if isinstance(value, str):
                 try:
-                    return require_utc(datetime.fromisoformat(value)).strftime(DATETIME_STORAGE)
+                    return format_stored_datetime(require_utc(datetime.fromisoformat(value)))
                 except ValueError:
                     pass
             problem = "must be an ISO 8601 date-time with a timezone, e.g. 2025-06-01T20:00:00Z"

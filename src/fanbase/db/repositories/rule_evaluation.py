@@ -1,7 +1,7 @@
 """Rules run by the database: counts, samples, impact, drift and membership for validated rule trees.
 
 Services hand over a rule tree and the workspace's ``RuleScope`` (what its names stand for); the rule is compiled
-here (``fanbase.db.compiler``) into the form the statement needs — set (the whole workspace at once), per fan
+here (``fanbase.db.rule_sql``) into the form the statement needs — set (the whole workspace at once), per fan
 (correlated, for a bounded walk or a few fans) or batch (many segments for the fans of a write) — so no service
 builds or runs SQL.
 """

@@ -19,7 +19,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.selectable import FromClause, Subquery
 
 from fanbase.core.evaluate import FanSnapshot, evaluate
-from fanbase.core.fields import Aggregate, Catalogue
+from fanbase.core.fields import FAN_SOURCES, LIFECYCLE_STAGES, Aggregate, Catalogue
 from fanbase.core.operators import OPERATORS, Op, combine
 from fanbase.core.rules import AllOf, BehaviourCondition, CountOf, Not, Rule
 from fanbase.db.rule_sql.base import ResolvedReferences, RuleWalk, count_means_existence
@@ -93,9 +93,21 @@ class SetFormWalk(RuleWalk):
         return CompiledRule(
             condition=condition,
             joins=joins,
-            matches_absent_fans=evaluate(rule, FanSnapshot(), now=self.now, catalogue=self.catalogue),
+            matches_absent_fans=evaluate(rule, self._fan_without_rows(), now=self.now, catalogue=self.catalogue),
             is_presence=len(joins) == 1 and id(condition) in self._presence,
             required=tuple(required.values()),
+        )
+
+    def _fan_without_rows(self) -> FanSnapshot:
+        """A fan with no row in any other table, as every real fan is: with the fields the database never leaves
+        empty. Their values do not matter (a rule answered from a derived table alone reads no fan column), but
+        their presence does: the SQL folds ``created_at is_not_set`` to false, so the evaluator must too — on an
+        empty snapshot it would say "not (created_at is_not_set or tag …)" matches no absent fan."""
+        return FanSnapshot(
+            email="absent@fanbase.invalid",
+            lifecycle_stage=LIFECYCLE_STAGES[0],
+            source=FAN_SOURCES[0],
+            created_at=self.now,
         )
 
     def conjunct(self, rule: Rule) -> SQL:

@@ -3,26 +3,16 @@ already folded (or upper-cased), so that rules may compare them as stored, where
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Dialect, String
 from sqlalchemy.types import TypeDecorator
 
-from fanbase.core.time import require_aware
 from fanbase.db.tables import events, fans, orders
+from fanbase.db.types import STORED_DATETIME_FORMAT, format_stored_datetime, parse_stored_datetime
 
-# The stored form of a custom datetime: fixed width, so it sorts as text. The one definition: the custom fields
-# service writes values in it, the rules compare with constants bound in it, snapshots read it back.
-STORED_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
-
-
-def format_stored_datetime(value: datetime) -> str:
-    return require_aware(value).astimezone(UTC).strftime(STORED_DATETIME_FORMAT)
-
-
-def parse_stored_datetime(value: str) -> datetime:
-    return datetime.strptime(value, STORED_DATETIME_FORMAT).replace(tzinfo=UTC)
+__all__ = ["STORED_DATETIME_FORMAT", "StoredDateTimeText", "format_stored_datetime", "parse_stored_datetime"]
 
 
 class StoredDateTimeText(TypeDecorator[datetime]):
