@@ -158,10 +158,6 @@ def hydrate_fans(connection: Connection, workspace_id: int, rows: Sequence[Row[A
     return [fan_from_row(row, tag_names=tag_names.get(row.id, ()), list_statuses=statuses.get(row.id)) for row in rows]
 
 
-def id_in(fan_ids: Sequence[int]) -> ColumnElement[bool]:
-    return fans.c.id.in_(fan_ids)
-
-
 def in_workspace(workspace_id: int) -> ColumnElement[bool]:
     return fans.c.workspace_id == workspace_id
 
