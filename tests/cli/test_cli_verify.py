@@ -18,7 +18,7 @@ from fanbase.schemas.fans import FanPatch
 from fanbase.schemas.lists import SubscriptionIn
 from fanbase.schemas.orders_events import EventIn, OrderIn
 from fanbase.schemas.segments import SegmentIn, SegmentPatch
-from fanbase.services import demo, fans, ingestion, labels, membership, segments, transfer, workspaces
+from fanbase.services import demo, fan_csv, fans, ingestion, labels, membership, segments, workspaces
 
 runner = CliRunner()
 
@@ -76,7 +76,7 @@ def test_verify_reports_zero_drift_after_a_burst_of_mixed_writes(url: str) -> No
                 fans.update_fan(database, workspace_id, fan_id, FanPatch(lifecycle_stage=stage), now=moment)  # type: ignore[arg-type]
             case _:
                 csv = f"email,tags\nnew{step}@example.com,VIP\n".encode()
-                transfer.import_fans_csv(database, workspace_id, csv, now=moment)
+                fan_csv.import_fans_csv(database, workspace_id, csv, now=moment)
     big = next(s for s in segments.list_segments(database, workspace_id) if s.name == "Total Spent > $100")
     segments.update_segment(database, workspace_id, big.id, SegmentPatch(rule_text="total_spent > 80"), now=moment)
     database.dispose()

@@ -33,8 +33,8 @@ from fanbase.db.compiler import (
     compile_rule_for_workspace,
 )
 from fanbase.db.engine import Database
+from fanbase.db.repositories.fan_snapshots import load_snapshots
 from fanbase.db.repositories.segments import matching_ids_query
-from fanbase.db.repositories.snapshots import load_snapshots
 from fanbase.db.tables import fans
 from fanbase.services.custom_fields import DATETIME_STORAGE
 from strategies import CATALOGUE, LIST_NAMES, SEGMENT_NAMES, TAG_NAMES

@@ -45,7 +45,7 @@ from fanbase.core.rules import Rule, behaviour
 from fanbase.core.time import UNIT_LENGTHS, Duration, RelativeTime
 from fanbase.db.compiler import ascii_upper
 from fanbase.db.engine import Database
-from fanbase.db.repositories.snapshots import load_snapshots
+from fanbase.db.repositories.fan_snapshots import load_snapshots
 from strategies import (
     CATALOGUE,
     CUSTOM_FIELDS,

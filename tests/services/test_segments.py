@@ -10,8 +10,8 @@ from sqlalchemy import select
 from fanbase.core.evaluate import evaluate
 from fanbase.core.rules import parse_rule_json
 from fanbase.db.engine import Database
+from fanbase.db.repositories import fan_snapshots as fan_snapshots_repo
 from fanbase.db.repositories import segments as segments_repo
-from fanbase.db.repositories import snapshots
 from fanbase.db.tables import segment_membership_log
 from fanbase.errors import Conflict, InvalidInput, InvalidRule, NotFound
 from fanbase.schemas.fans import FanFilter, FanIn
@@ -29,7 +29,7 @@ def oracle_members(database: Database, workspace_id: int, segment_id: int, *, no
     """Who the Python evaluator says belongs, fan by fan, from each fan's full snapshot."""
     with database.transaction(write=False) as connection:
         context = rule_context.load_context(connection, workspace_id)
-        fan_snapshots = snapshots.load_snapshots(connection, workspace_id, catalogue=context.catalogue)
+        fan_snapshots = fan_snapshots_repo.load_snapshots(connection, workspace_id, catalogue=context.catalogue)
     rule = parse_rule_json(context.segment_rows[segment_id].rule)
     return {
         fan_id
