@@ -18,7 +18,9 @@ from fanbase.schemas.fans import FanPatch
 from fanbase.schemas.lists import SubscriptionIn
 from fanbase.schemas.orders_events import EventIn, OrderIn
 from fanbase.schemas.segments import SegmentIn, SegmentPatch
-from fanbase.services import demo, fan_csv, fans, ingestion, labels, membership, segments, workspaces
+from fanbase.services import demo, fan_csv, fans, ingestion, membership, segments, workspaces
+from fanbase.services import lists as lists_service
+from fanbase.services import tags as tags_service
 
 runner = CliRunner()
 
@@ -43,8 +45,8 @@ def test_verify_reports_zero_drift_after_a_burst_of_mixed_writes(url: str) -> No
     membership.apply_time(database, workspace_id, now=now - timedelta(minutes=4))
     rng = random.Random(5)
     fan_ids = [fan.id for fan in fans.list_fans(database, workspace_id, fans.FanFilter(), page=1, page_size=300).items]
-    tags = labels.list_tags(database, workspace_id)
-    lists = labels.list_lists(database, workspace_id)
+    tags = tags_service.list_tags(database, workspace_id)
+    lists = lists_service.list_lists(database, workspace_id)
     moment = now - timedelta(minutes=3)
     for step in range(60):
         moment += timedelta(seconds=2)
@@ -61,10 +63,10 @@ def test_verify_reports_zero_drift_after_a_burst_of_mixed_writes(url: str) -> No
                 batch = [EventIn(fan_id=rng.choice(fan_ids), type="gig_attended") for _ in range(5)]
                 ingestion.record_events(database, workspace_id, batch, now=moment)
             case 2:
-                labels.tag_fans(database, workspace_id, rng.choice(tags).id, [fan_id], now=moment)
+                tags_service.tag_fans(database, workspace_id, rng.choice(tags).id, [fan_id], now=moment)
             case 3:
                 status = rng.choice(["subscribed", "unsubscribed", "bounced"])
-                labels.set_subscription(
+                lists_service.set_subscription(
                     database,
                     workspace_id,
                     rng.choice(lists).id,

@@ -12,7 +12,7 @@ from fanbase.errors import InvalidInput, TooLarge
 from fanbase.schemas.custom_fields import CustomFieldIn
 from fanbase.schemas.fans import Fan, FanFilter, FanIn
 from fanbase.schemas.lists import ListIn, SubscriptionIn
-from fanbase.services import custom_fields, fan_csv, fans, labels, workspaces
+from fanbase.services import custom_fields, fan_csv, fans, lists, workspaces
 
 
 def _declare_fields(database: Database, workspace_id: int, now: datetime) -> None:
@@ -114,8 +114,8 @@ def test_merge_rules_within_the_file_and_into_existing_fans(
         ),
         now=now,
     )
-    list_id = next(item.id for item in labels.list_lists(database, workspace_id) if item.name == "Gone")
-    labels.set_subscription(
+    list_id = next(item.id for item in lists.list_lists(database, workspace_id) if item.name == "Gone")
+    lists.set_subscription(
         database, workspace_id, list_id, SubscriptionIn(fan_ids=(existing.id,), status="unsubscribed"), now=now
     )
     data = (
@@ -240,7 +240,7 @@ def test_export_neutralises_formulas_and_round_trips(database: Database, workspa
         now=now,
     )
     fans.create_fan(database, workspace_id, FanIn(email="plain@x.co", tags=("VIP",)), now=now)
-    labels.create_list(database, workspace_id, ListIn(name="Other"), now=now)
+    lists.create_list(database, workspace_id, ListIn(name="Other"), now=now)
 
     text = "".join(fan_csv.export_fans_csv(database, workspace_id, FanFilter()))
     rows = list(csv.DictReader(io.StringIO(text)))

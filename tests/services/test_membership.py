@@ -6,11 +6,11 @@ from decimal import Decimal
 from fanbase.db.engine import Database
 from fanbase.db.repositories import scheduler as scheduler_repo
 from fanbase.schemas.fans import FanIn, FanPatch
-from fanbase.schemas.lists import SubscriptionIn
+from fanbase.schemas.lists import ListIn, SubscriptionIn
 from fanbase.schemas.orders_events import EventIn, OrderIn
 from fanbase.schemas.segments import SegmentIn, SegmentPatch
 from fanbase.schemas.tags import TagIn
-from fanbase.services import fans, history, ingestion, labels, membership, segments
+from fanbase.services import fans, history, ingestion, lists, membership, segments, tags
 from tests_support import members_of, oracle_members
 
 
@@ -39,8 +39,8 @@ def test_an_order_moves_its_fan_into_a_segment_in_the_same_call(
 
 
 def test_every_kind_of_write_keeps_segments_true(database: Database, workspace_id: int, now: datetime) -> None:
-    labels.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
-    club = labels.create_list(database, workspace_id, labels.ListIn(name="Club"), now=now)
+    tags.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
+    club = lists.create_list(database, workspace_id, ListIn(name="Club"), now=now)
     rules = {
         "vip": 'tag "VIP"',
         "club": 'list "Club"',
@@ -53,16 +53,16 @@ def test_every_kind_of_write_keeps_segments_true(database: Database, workspace_i
         for name, text in rules.items()
     }
     fan = fans.create_fan(database, workspace_id, FanIn(email="b@x.co", tags=("VIP",)), now=now)
-    tag_id = labels.list_tags(database, workspace_id)[0].id
-    labels.set_subscription(database, workspace_id, club.id, SubscriptionIn(fan_ids=(fan.id,)), now=now)
+    tag_id = tags.list_tags(database, workspace_id)[0].id
+    lists.set_subscription(database, workspace_id, club.id, SubscriptionIn(fan_ids=(fan.id,)), now=now)
     ingestion.record_events(
         database, workspace_id, [EventIn(fan_id=fan.id, type="gig_attended") for _ in range(2)], now=now
     )
     fans.update_fan(database, workspace_id, fan.id, FanPatch(country="FR"), now=now)
     for segment in created.values():
         assert members_of(database, workspace_id, segment.id) == {fan.id}, segment.name
-    labels.untag_fans(database, workspace_id, tag_id, [fan.id], now=now)
-    labels.set_subscription(
+    tags.untag_fans(database, workspace_id, tag_id, [fan.id], now=now)
+    lists.set_subscription(
         database, workspace_id, club.id, SubscriptionIn(fan_ids=(fan.id,), status="unsubscribed"), now=now
     )
     for segment in created.values():
@@ -180,21 +180,21 @@ def test_history_sizes_and_members_as_of(database: Database, workspace_id: int, 
 
 
 def test_tag_and_list_sizes_over_time(database: Database, workspace_id: int, now: datetime) -> None:
-    tag = labels.create_tag(database, workspace_id, TagIn(name="Crew"), now=now)
-    club = labels.create_list(database, workspace_id, labels.ListIn(name="Club"), now=now)
+    tag = tags.create_tag(database, workspace_id, TagIn(name="Crew"), now=now)
+    club = lists.create_list(database, workspace_id, ListIn(name="Club"), now=now)
     a = fans.create_fan(database, workspace_id, FanIn(email="f@x.co"), now=now).id
     b = fans.create_fan(database, workspace_id, FanIn(email="g@x.co"), now=now).id
     day = timedelta(days=1)
-    labels.tag_fans(database, workspace_id, tag.id, [a, b], now=now)
-    labels.untag_fans(database, workspace_id, tag.id, [a], now=now + day)
-    labels.set_subscription(database, workspace_id, club.id, SubscriptionIn(fan_ids=(a, b)), now=now)
-    labels.set_subscription(
+    tags.tag_fans(database, workspace_id, tag.id, [a, b], now=now)
+    tags.untag_fans(database, workspace_id, tag.id, [a], now=now + day)
+    lists.set_subscription(database, workspace_id, club.id, SubscriptionIn(fan_ids=(a, b)), now=now)
+    lists.set_subscription(
         database, workspace_id, club.id, SubscriptionIn(fan_ids=(a,), status="unsubscribed"), now=now + day
     )
-    labels.set_subscription(
+    lists.set_subscription(
         database, workspace_id, club.id, SubscriptionIn(fan_ids=(a,), status="bounced"), now=now + 2 * day
     )
-    labels.remove_from_list(database, workspace_id, club.id, [b], now=now + 2 * day)
+    lists.remove_from_list(database, workspace_id, club.id, [b], now=now + 2 * day)
     tag_sizes = history.tag_sizes(database, workspace_id, tag.id, start=now, end=now + 2 * day, bucket="day")
     assert [(p.size, p.entered, p.exited) for p in tag_sizes] == [(2, 2, 0), (1, 0, 1), (1, 0, 0)]
     list_sizes = history.list_sizes(database, workspace_id, club.id, start=now, end=now + 3 * day, bucket="day")

@@ -24,7 +24,7 @@ from fanbase.schemas.lists import ListIn, SubscriptionIn
 from fanbase.schemas.orders_events import EventIn, OrderIn
 from fanbase.schemas.segments import SegmentIn, SegmentPatch
 from fanbase.schemas.tags import TagIn
-from fanbase.services import fans, ingestion, labels, membership, segments, workspaces
+from fanbase.services import fans, ingestion, lists, membership, segments, tags, workspaces
 from tests_support import members_of, oracle_members
 
 START = datetime.fromisoformat("2026-03-01T09:00:00+00:00")
@@ -53,8 +53,8 @@ class LiveMembership(RuleBasedStateMachine):
         self.now = START
         created = workspaces.create_workspace(self.database, name=f"sm {uuid.uuid4().hex[:6]}", now=self.now)
         self.workspace_id = created.workspace.id
-        self.vip = labels.create_tag(self.database, self.workspace_id, TagIn(name="VIP"), now=self.now)
-        self.club = labels.create_list(self.database, self.workspace_id, ListIn(name="Club"), now=self.now)
+        self.vip = tags.create_tag(self.database, self.workspace_id, TagIn(name="VIP"), now=self.now)
+        self.club = lists.create_list(self.database, self.workspace_id, ListIn(name="Club"), now=self.now)
         self.segment_ids = [
             segments.create_segment(
                 self.database, self.workspace_id, SegmentIn(name=name, rule_text=text), now=self.now
@@ -124,15 +124,15 @@ class LiveMembership(RuleBasedStateMachine):
     def tag(self, data: st.DataObject, is_adding: bool) -> None:
         fan_ids = data.draw(st.lists(st.sampled_from(self.fan_ids), min_size=1, max_size=3, unique=True))
         if is_adding:
-            labels.tag_fans(self.database, self.workspace_id, self.vip.id, fan_ids, now=self.now)
+            tags.tag_fans(self.database, self.workspace_id, self.vip.id, fan_ids, now=self.now)
         else:
-            labels.untag_fans(self.database, self.workspace_id, self.vip.id, fan_ids, now=self.now)
+            tags.untag_fans(self.database, self.workspace_id, self.vip.id, fan_ids, now=self.now)
 
     @precondition(lambda self: self.fan_ids)
     @rule(data=st.data(), status=st.sampled_from(["subscribed", "unsubscribed", "bounced"]))
     def subscription(self, data: st.DataObject, status: str) -> None:
         fan_id = data.draw(st.sampled_from(self.fan_ids))
-        labels.set_subscription(
+        lists.set_subscription(
             self.database,
             self.workspace_id,
             self.club.id,

@@ -8,9 +8,11 @@ from typing import Any
 
 from fanbase.db.engine import Connection, Database, IntegrityError
 from fanbase.db.repositories import activity as activity_repo
+from fanbase.db.repositories import fan_groups as fan_groups_repo
 from fanbase.db.repositories import fans as fans_repo
-from fanbase.db.repositories import labels as labels_repo
+from fanbase.db.repositories import lists as lists_repo
 from fanbase.db.repositories import segments as segments_repo
+from fanbase.db.repositories import tags as tags_repo
 from fanbase.db.tables import lists, tags
 from fanbase.errors import Conflict, InvalidInput, NotFound
 from fanbase.schemas.common import Page
@@ -55,10 +57,10 @@ def ensure_named(
     """Ids of tags or lists by case-folded name, creating the missing ones (first spelling wins)."""
     wanted: dict[str, str] = {}
     for name in names:
-        wanted.setdefault(labels_repo.name_key(name), name.strip())
-    found = labels_repo.ids_by_name(connection, table, workspace_id, wanted)
+        wanted.setdefault(fan_groups_repo.name_key(name), name.strip())
+    found = fan_groups_repo.ids_by_name(connection, table, workspace_id, wanted)
     missing = [name for key, name in wanted.items() if key not in found]
-    found.update(labels_repo.insert_named(connection, table, workspace_id, missing, now=now))
+    found.update(fan_groups_repo.insert_named(connection, table, workspace_id, missing, now=now))
     return found
 
 
@@ -74,15 +76,15 @@ def attach_labels(
     """Tag fans and subscribe them to lists by name: (fan_id, name) pairs; names are created when missing."""
     if tag_pairs:
         tag_ids = ensure_named(connection, workspace_id, tags, (name for _, name in tag_pairs), now=now)
-        links = [(tag_ids[labels_repo.name_key(name)], fan_id) for fan_id, name in tag_pairs]
-        labels_repo.link_tags(connection, workspace_id, links, now=now)
+        links = [(tag_ids[fan_groups_repo.name_key(name)], fan_id) for fan_id, name in tag_pairs]
+        tags_repo.link_tags(connection, workspace_id, links, now=now)
     if list_pairs:
         list_ids = ensure_named(connection, workspace_id, lists, (name for _, name in list_pairs), now=now)
         by_list: dict[int, list[int]] = {}
         for fan_id, name in list_pairs:
-            by_list.setdefault(list_ids[labels_repo.name_key(name)], []).append(fan_id)
+            by_list.setdefault(list_ids[fan_groups_repo.name_key(name)], []).append(fan_id)
         for list_id, fan_ids in by_list.items():
-            labels_repo.set_statuses(
+            lists_repo.set_statuses(
                 connection,
                 workspace_id,
                 list_id,
@@ -174,12 +176,12 @@ def filter_conditions(
         rule = context.validate(rule_context.parse_rule_input(fan_filter.rule, fan_filter.rule_text))
         conditions.append(context.compile(rule, now=now))
     if fan_filter.tag is not None:
-        tag_ids = labels_repo.ids_by_name(connection, tags, workspace_id, [fan_filter.tag])
+        tag_ids = fan_groups_repo.ids_by_name(connection, tags, workspace_id, [fan_filter.tag])
         if not tag_ids:
             return None
         conditions.append(fans_repo.has_tag(workspace_id, next(iter(tag_ids.values()))))
     if fan_filter.list is not None:
-        list_ids = labels_repo.ids_by_name(connection, lists, workspace_id, [fan_filter.list])
+        list_ids = fan_groups_repo.ids_by_name(connection, lists, workspace_id, [fan_filter.list])
         if not list_ids:
             return None
         conditions.append(fans_repo.in_list(workspace_id, next(iter(list_ids.values())), fan_filter.list_status))
@@ -234,7 +236,7 @@ def fan_events(database: Database, workspace_id: int, fan_id: int, *, page: int,
 def fan_list_memberships(database: Database, workspace_id: int, fan_id: int) -> list[ListMembership]:
     with database.transaction(write=False) as connection:
         load_fan(connection, workspace_id, fan_id)
-        return labels_repo.memberships_of_fan(connection, workspace_id, fan_id)
+        return lists_repo.memberships_of_fan(connection, workspace_id, fan_id)
 
 
 def recompute_figures(database: Database, workspace_id: int) -> int:

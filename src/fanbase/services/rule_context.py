@@ -26,7 +26,7 @@ from fanbase.db.compiler import (
     compile_rule_for_workspace,
 )
 from fanbase.db.engine import Connection
-from fanbase.db.repositories import labels as labels_repo
+from fanbase.db.repositories import fan_groups as fan_groups_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.tables import lists, tags
 from fanbase.services import custom_fields
@@ -207,8 +207,8 @@ def load_context(connection: Connection, workspace_id: int) -> RuleContext:
         workspace_id=workspace_id,
         dialect=connection.dialect.name,
         catalogue=catalogue_for(connection, workspace_id),
-        tag_ids=labels_repo.all_ids_by_name(connection, tags, workspace_id),
-        list_ids=labels_repo.all_ids_by_name(connection, lists, workspace_id),
+        tag_ids=fan_groups_repo.all_ids_by_name(connection, tags, workspace_id),
+        list_ids=fan_groups_repo.all_ids_by_name(connection, lists, workspace_id),
         segment_rows=rows,
         segment_ids={reference_key(row.name): segment_id for segment_id, row in rows.items()},
         segment_rules=rules,

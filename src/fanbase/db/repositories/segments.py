@@ -32,8 +32,8 @@ from sqlalchemy.sql.visitors import iterate
 
 from fanbase.db.compiler import CompiledRule, fans_joined, matching_fans_joined
 from fanbase.db.repositories import webhooks as webhooks_repo
+from fanbase.db.repositories.fan_groups import name_key
 from fanbase.db.repositories.fans import FAN_COLUMNS
-from fanbase.db.repositories.labels import name_key
 from fanbase.db.repositories.sql import chunks
 from fanbase.db.tables import fans, segment_members, segment_membership_log, segments
 

@@ -13,7 +13,7 @@ from fanbase.errors import FanbaseError
 from fanbase.schemas.common import Page
 from fanbase.schemas.lists import ListIn, ListPatch, SubscriptionStatus
 from fanbase.schemas.tags import TagIn, TagPatch
-from fanbase.services import labels
+from fanbase.services import lists, tags
 from fanbase.services.users import SignedInUser
 from fanbase.web import data
 from fanbase.web.components.common import FanTable, signed_in, size_chart
@@ -99,12 +99,12 @@ def tags_page(request: Request) -> RedirectResponse | None:
                     "description": t.description or "",
                     "fans": t.fan_count,
                 }
-                for t in labels.list_tags(state.database, workspace_id)
+                for t in tags.list_tags(state.database, workspace_id)
             ]
             table.update()
 
         def edit(tag_id: int | None) -> None:
-            tag = labels.get_tag(state.database, workspace_id, tag_id) if tag_id else None
+            tag = tags.get_tag(state.database, workspace_id, tag_id) if tag_id else None
             with ui.dialog() as dialog, ui.card().style("width: min(480px, 94vw)"):
                 ui.label("Edit tag" if tag else "New tag").classes("text-h6")
                 name = (
@@ -137,9 +137,9 @@ def tags_page(request: Request) -> RedirectResponse | None:
                     }
                     try:
                         if tag is None:
-                            labels.create_tag(state.database, workspace_id, TagIn(**values), now=state.now())
+                            tags.create_tag(state.database, workspace_id, TagIn(**values), now=state.now())
                         else:
-                            labels.update_tag(state.database, workspace_id, tag.id, TagPatch(**values))
+                            tags.update_tag(state.database, workspace_id, tag.id, TagPatch(**values))
                     except (FanbaseError, ValidationError) as error:
                         problem.set_text(_error_text(error))
                         return
@@ -157,7 +157,7 @@ def tags_page(request: Request) -> RedirectResponse | None:
                 ui.label(f"Tag “{row['name']}”").classes("text-subtitle1 text-weight-medium")
                 _history_chart("tag", user, int(row["id"]))
                 table_ = FanTable(
-                    lambda page, size: labels.tagged_fans(
+                    lambda page, size: tags.tagged_fans(
                         state.database, workspace_id, int(row["id"]), page=page, page_size=size
                     ),
                     currency=user.currency,
@@ -208,12 +208,12 @@ def lists_page(request: Request) -> RedirectResponse | None:
                     "unsubscribed": item.unsubscribed,
                     "bounced": item.bounced,
                 }
-                for item in labels.list_lists(state.database, workspace_id)
+                for item in lists.list_lists(state.database, workspace_id)
             ]
             table.update()
 
         def edit(list_id: int | None) -> None:
-            current_list = labels.get_list(state.database, workspace_id, list_id) if list_id else None
+            current_list = lists.get_list(state.database, workspace_id, list_id) if list_id else None
             with ui.dialog() as dialog, ui.card().style("width: min(480px, 94vw)"):
                 ui.label("Rename list" if current_list else "New list").classes("text-h6")
                 name = (
@@ -235,9 +235,9 @@ def lists_page(request: Request) -> RedirectResponse | None:
                     }
                     try:
                         if current_list is None:
-                            labels.create_list(state.database, workspace_id, ListIn(**values), now=state.now())
+                            lists.create_list(state.database, workspace_id, ListIn(**values), now=state.now())
                         else:
-                            labels.update_list(state.database, workspace_id, current_list.id, ListPatch(**values))
+                            lists.update_list(state.database, workspace_id, current_list.id, ListPatch(**values))
                     except (FanbaseError, ValidationError) as error:
                         problem.set_text(_error_text(error))
                         return
@@ -263,7 +263,7 @@ def lists_page(request: Request) -> RedirectResponse | None:
 
                 def load(page: int, size: int) -> Page[Any]:
                     chosen: SubscriptionStatus = status.value
-                    return labels.list_members(
+                    return lists.list_members(
                         state.database, workspace_id, list_id, status=chosen, page=page, page_size=size
                     )
 
