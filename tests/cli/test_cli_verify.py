@@ -18,7 +18,7 @@ from fanbase.schemas.fans import FanPatch
 from fanbase.schemas.lists import SubscriptionIn
 from fanbase.schemas.orders_events import EventIn, OrderIn
 from fanbase.schemas.segments import SegmentIn, SegmentPatch
-from fanbase.services import demo, fan_csv, fans, ingestion, membership, segments, workspaces
+from fanbase.services import demo, fan_csv, fans, membership, orders_events, segments, workspaces
 from fanbase.services import lists as lists_service
 from fanbase.services import tags as tags_service
 
@@ -53,7 +53,7 @@ def test_verify_reports_zero_drift_after_a_burst_of_mixed_writes(url: str) -> No
         fan_id = rng.choice(fan_ids)
         match step % 6:
             case 0:
-                ingestion.record_order(
+                orders_events.record_order(
                     database,
                     workspace_id,
                     OrderIn(fan_id=fan_id, amount=Decimal(rng.randint(1, 20000)) / 100, category="merch"),
@@ -61,7 +61,7 @@ def test_verify_reports_zero_drift_after_a_burst_of_mixed_writes(url: str) -> No
                 )
             case 1:
                 batch = [EventIn(fan_id=rng.choice(fan_ids), type="gig_attended") for _ in range(5)]
-                ingestion.record_events(database, workspace_id, batch, now=moment)
+                orders_events.record_events(database, workspace_id, batch, now=moment)
             case 2:
                 tags_service.tag_fans(database, workspace_id, rng.choice(tags).id, [fan_id], now=moment)
             case 3:
@@ -99,7 +99,7 @@ def test_history_commands_show_the_ledger(url: str) -> None:
     segment = segments.create_segment(
         database, workspace_id, SegmentIn(name="Buyers", rule_text="purchase_count > 0"), now=now
     )
-    reply = ingestion.record_order(
+    reply = orders_events.record_order(
         database, workspace_id, OrderIn(email="cli@example.com", amount=Decimal(3), category="music"), now=now
     )
     fan_id = reply.body["fan_id"]

@@ -10,7 +10,7 @@ from fanbase.schemas.lists import ListIn, SubscriptionIn
 from fanbase.schemas.orders_events import EventIn, OrderIn
 from fanbase.schemas.segments import SegmentIn, SegmentPatch
 from fanbase.schemas.tags import TagIn
-from fanbase.services import fans, history, ingestion, lists, membership, segments, tags
+from fanbase.services import fans, history, lists, membership, orders_events, segments, tags
 from tests_support import members_of, oracle_members
 
 
@@ -21,7 +21,7 @@ def test_an_order_moves_its_fan_into_a_segment_in_the_same_call(
     fan = fans.create_fan(database, workspace_id, FanIn(email="a@x.co"), now=now)
     assert members_of(database, workspace_id, big.id) == set()
     later = now + timedelta(minutes=5)
-    ingestion.record_order(
+    orders_events.record_order(
         database, workspace_id, OrderIn(fan_id=fan.id, amount=Decimal("120"), category="merch"), now=later
     )
     assert members_of(database, workspace_id, big.id) == {fan.id}
@@ -29,7 +29,7 @@ def test_an_order_moves_its_fan_into_a_segment_in_the_same_call(
     assert (why.segment_name, why.since, why.cause, why.rule_version) == ("Big", later, "write", 1)
     refund_at = later + timedelta(hours=1)
     order_id = fans.fan_orders(database, workspace_id, fan.id, page=1, page_size=1)[0].id
-    ingestion.refund_order(database, workspace_id, order_id, now=refund_at)
+    orders_events.refund_order(database, workspace_id, order_id, now=refund_at)
     assert members_of(database, workspace_id, big.id) == set()
     log = history.segment_history(database, workspace_id, big.id, page=1, page_size=10).items
     assert [(event.entered, event.at, event.cause) for event in log] == [
@@ -55,7 +55,7 @@ def test_every_kind_of_write_keeps_segments_true(database: Database, workspace_i
     fan = fans.create_fan(database, workspace_id, FanIn(email="b@x.co", tags=("VIP",)), now=now)
     tag_id = tags.list_tags(database, workspace_id)[0].id
     lists.set_subscription(database, workspace_id, club.id, SubscriptionIn(fan_ids=(fan.id,)), now=now)
-    ingestion.record_events(
+    orders_events.record_events(
         database, workspace_id, [EventIn(fan_id=fan.id, type="gig_attended") for _ in range(2)], now=now
     )
     fans.update_fan(database, workspace_id, fan.id, FanPatch(country="FR"), now=now)
@@ -76,7 +76,7 @@ def test_time_alone_moves_a_fan_into_inactive_within_one_tick(
     database: Database, workspace_id: int, now: datetime
 ) -> None:
     fan = fans.create_fan(database, workspace_id, FanIn(email="c@x.co", created_at=now - timedelta(days=90)), now=now)
-    ingestion.record_event(
+    orders_events.record_event(
         database,
         workspace_id,
         EventIn(fan_id=fan.id, type="email_opened", occurred_at=now - timedelta(days=29)),
@@ -94,7 +94,7 @@ def test_time_alone_moves_a_fan_into_inactive_within_one_tick(
     (why,) = history.fan_segments(database, workspace_id, fan.id)
     assert (why.segment_name, why.cause) == ("Inactive", "time")
     # Activity brings the fan back at once (a write), and the ledger says so.
-    ingestion.record_event(
+    orders_events.record_event(
         database, workspace_id, EventIn(fan_id=fan.id, type="page_viewed"), now=boundary + timedelta(1)
     )
     assert members_of(database, workspace_id, inactive.id) == set()
@@ -102,7 +102,7 @@ def test_time_alone_moves_a_fan_into_inactive_within_one_tick(
 
 def test_time_flips_reach_segments_built_on_them(database: Database, workspace_id: int, now: datetime) -> None:
     fan = fans.create_fan(database, workspace_id, FanIn(email="d@x.co", tags=("VIP",)), now=now)
-    ingestion.record_event(
+    orders_events.record_event(
         database, workspace_id, EventIn(fan_id=fan.id, type="page_viewed", occurred_at=now - timedelta(days=6)), now=now
     )
     segments.create_segment(
@@ -128,7 +128,7 @@ def test_a_tick_carries_to_dependents_only_what_time_moved(
         database, workspace_id, SegmentIn(name="Active VIP", rule_text='tag "VIP" and segment "Active"'), now=now
     )
     # A write at the tick's own instant moves the fan (and, in the same call, its dependents).
-    ingestion.record_event(database, workspace_id, EventIn(fan_id=fan.id, type="page_viewed"), now=now)
+    orders_events.record_event(database, workspace_id, EventIn(fan_id=fan.id, type="page_viewed"), now=now)
     with database.transaction() as connection:
         assert scheduler_repo.fans_moved_at(connection, workspace_id, [active.id], at=now) == []
     membership.apply_time(database, workspace_id, now=now)
@@ -149,7 +149,7 @@ def test_history_sizes_and_members_as_of(database: Database, workspace_id: int, 
     ids = []
     for index in range(3):
         ids.append(fans.create_fan(database, workspace_id, FanIn(email=f"e{index}@x.co"), now=now).id)
-        ingestion.record_order(
+        orders_events.record_order(
             database, workspace_id, OrderIn(fan_id=ids[-1], amount=Decimal(5), category="music"), now=now + index * day
         )
     segments.update_segment(

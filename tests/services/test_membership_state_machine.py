@@ -24,7 +24,7 @@ from fanbase.schemas.lists import ListIn, SubscriptionIn
 from fanbase.schemas.orders_events import EventIn, OrderIn
 from fanbase.schemas.segments import SegmentIn, SegmentPatch
 from fanbase.schemas.tags import TagIn
-from fanbase.services import fans, ingestion, lists, membership, segments, tags, workspaces
+from fanbase.services import fans, lists, membership, orders_events, segments, tags, workspaces
 from tests_support import members_of, oracle_members
 
 START = datetime.fromisoformat("2026-03-01T09:00:00+00:00")
@@ -84,7 +84,7 @@ class LiveMembership(RuleBasedStateMachine):
     )
     def order(self, data: st.DataObject, cents: int, category: str, hours_ago: int) -> None:
         fan_id = data.draw(st.sampled_from(self.fan_ids))
-        reply = ingestion.record_order(
+        reply = orders_events.record_order(
             self.database,
             self.workspace_id,
             OrderIn(
@@ -102,7 +102,7 @@ class LiveMembership(RuleBasedStateMachine):
     def refund(self, data: st.DataObject) -> None:
         order_id = data.draw(st.sampled_from(self.order_ids))
         with contextlib.suppress(Conflict):  # already refunded: refused, nothing changed
-            ingestion.refund_order(self.database, self.workspace_id, order_id, now=self.now)
+            orders_events.refund_order(self.database, self.workspace_id, order_id, now=self.now)
 
     @precondition(lambda self: self.fan_ids)
     @rule(
@@ -117,7 +117,7 @@ class LiveMembership(RuleBasedStateMachine):
             EventIn(fan_id=fan_id, type=kind, occurred_at=self.now - timedelta(hours=hours_ago + index))
             for index in range(count)
         ]
-        ingestion.record_events(self.database, self.workspace_id, batch, now=self.now)
+        orders_events.record_events(self.database, self.workspace_id, batch, now=self.now)
 
     @precondition(lambda self: self.fan_ids)
     @rule(data=st.data(), is_adding=st.booleans())

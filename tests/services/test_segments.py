@@ -17,7 +17,7 @@ from fanbase.errors import Conflict, InvalidInput, InvalidRule, NotFound
 from fanbase.schemas.fans import FanFilter, FanIn
 from fanbase.schemas.orders_events import EventIn, OrderIn
 from fanbase.schemas.segments import RuleIn, SegmentIn, SegmentPatch
-from fanbase.services import fans, ingestion, membership, rule_context, segments
+from fanbase.services import fans, membership, orders_events, rule_context, segments
 
 
 def stored_members(database: Database, workspace_id: int, segment_id: int) -> set[int]:
@@ -44,10 +44,10 @@ def make_fans(database: Database, workspace_id: int, now: datetime) -> dict[str,
         ids[name] = fans.create_fan(
             database, workspace_id, FanIn(email=f"{name}@x.co", lifecycle_stage=stage, tags=tags), now=now
         ).id
-    ingestion.record_order(
+    orders_events.record_order(
         database, workspace_id, OrderIn(fan_id=ids["ada"], amount=Decimal("150"), category="merch"), now=now
     )
-    ingestion.record_events(
+    orders_events.record_events(
         database,
         workspace_id,
         [EventIn(fan_id=ids["cy"], type="gig_attended", occurred_at=now - timedelta(days=d)) for d in (3, 40)],

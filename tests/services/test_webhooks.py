@@ -32,7 +32,7 @@ from fanbase.schemas.orders_events import OrderIn
 from fanbase.schemas.segments import SegmentIn
 from fanbase.schemas.tags import TagIn
 from fanbase.schemas.webhooks import WEBHOOK_EVENTS, Delivery, WebhookCreated, WebhookIn
-from fanbase.services import fans, ingestion, lists, segments, tags, webhooks, workspaces
+from fanbase.services import fans, lists, orders_events, segments, tags, webhooks, workspaces
 from webhook_receiver import running_receiver
 
 
@@ -111,7 +111,7 @@ def test_receiver_gets_each_event_once_after_retries_signed(
         other = hooks.create(receiver.url(other_path))
         at = iter(now + timedelta(seconds=second) for second in range(1, 100))
         fan = fans.create_fan(database, workspace_id, FanIn(email="ada@example.com"), now=next(at))
-        order = ingestion.record_order(
+        order = orders_events.record_order(
             database, workspace_id, OrderIn(fan_id=fan.id, amount=Decimal("150"), category="merch"), now=next(at)
         ).body
         tags.tag_fans(database, workspace_id, tag.id, [fan.id], now=next(at))
@@ -119,7 +119,7 @@ def test_receiver_gets_each_event_once_after_retries_signed(
             subscription = SubscriptionIn(fan_ids=(fan.id,), status=status)  # type: ignore[arg-type]
             lists.set_subscription(database, workspace_id, fan_list.id, subscription, now=next(at))
         tags.untag_fans(database, workspace_id, tag.id, [fan.id], now=next(at))
-        ingestion.refund_order(database, workspace_id, order["id"], now=next(at))
+        orders_events.refund_order(database, workspace_id, order["id"], now=next(at))
         # Rows were queued for the other webhook too; disabling it stops them.
         assert len(hooks.deliveries(other.id)) == 6
         webhooks.disable_webhook(database, workspace_id, other.id, now=next(at))
@@ -266,7 +266,7 @@ def test_rolled_back_writes_enqueue_nothing_and_enqueueing_is_idempotent(
 
     # A batch that fails validation (the second order's currency) writes nothing, so queues nothing.
     with pytest.raises(InvalidInput):
-        ingestion.record_orders(
+        orders_events.record_orders(
             database,
             workspace_id,
             [
