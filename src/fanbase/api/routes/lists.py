@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query
 
 from fanbase.api.deps import DatabaseDep, NowDep, PagingDep, WorkspaceDep
+from fanbase.api.routes.fan_groups import FanGroupRoutes, add_fan_group_routes
 from fanbase.api.schemas import ListId, error_responses
 from fanbase.schemas.common import Changed, FanIds, Page
 from fanbase.schemas.fans import Fan
@@ -16,31 +17,23 @@ from fanbase.services import lists
 router = APIRouter(prefix="/lists", tags=["lists"], responses=error_responses(401, 422))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(409))
-def create_list(body: ListIn, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep) -> FanList:
-    """Names are unique per workspace regardless of case."""
-    return lists.create_list(database, workspace_id, body, now=now)
-
-
-@router.get("")
-def list_lists(database: DatabaseDep, workspace_id: WorkspaceDep) -> list[FanList]:
-    return lists.list_lists(database, workspace_id)
-
-
-@router.get("/{list_id}", responses=error_responses(404))
-def get_list(list_id: ListId, database: DatabaseDep, workspace_id: WorkspaceDep) -> FanList:
-    return lists.get_list(database, workspace_id, list_id)
-
-
-@router.patch("/{list_id}", responses=error_responses(404, 409))
-def update_list(list_id: ListId, body: ListPatch, database: DatabaseDep, workspace_id: WorkspaceDep) -> FanList:
-    return lists.update_list(database, workspace_id, list_id, body)
-
-
-@router.delete("/{list_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))
-def delete_list(list_id: ListId, database: DatabaseDep, workspace_id: WorkspaceDep) -> Response:
-    lists.delete_list(database, workspace_id, list_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+add_fan_group_routes(
+    router,
+    FanGroupRoutes(
+        noun="list",
+        plural="lists",
+        record=FanList,
+        create_body=ListIn,
+        patch_body=ListPatch,
+        id_type=ListId,
+        create=lists.create_list,
+        list_all=lists.list_lists,
+        get=lists.get_list,
+        update=lists.update_list,
+        delete=lists.delete_list,
+        docs={"create": "Names are unique per workspace regardless of case."},
+    ),
+)
 
 
 @router.get("/{list_id}/members", responses=error_responses(404))

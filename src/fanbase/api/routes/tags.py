@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter
 
 from fanbase.api.deps import DatabaseDep, NowDep, PagingDep, WorkspaceDep
+from fanbase.api.routes.fan_groups import FanGroupRoutes, add_fan_group_routes
 from fanbase.api.schemas import TagId, error_responses
 from fanbase.schemas.common import Changed, FanIds, Page
 from fanbase.schemas.fans import Fan
@@ -13,34 +14,27 @@ from fanbase.services import tags
 
 router = APIRouter(prefix="/tags", tags=["tags"], responses=error_responses(401, 422))
 
-
-@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(409))
-def create_tag(body: TagIn, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep) -> Tag:
-    """Names are unique per workspace regardless of case: a second 'VIP' (or 'vip') is a 409."""
-    return tags.create_tag(database, workspace_id, body, now=now)
-
-
-@router.get("")
-def list_tags(database: DatabaseDep, workspace_id: WorkspaceDep) -> list[Tag]:
-    return tags.list_tags(database, workspace_id)
-
-
-@router.get("/{tag_id}", responses=error_responses(404))
-def get_tag(tag_id: TagId, database: DatabaseDep, workspace_id: WorkspaceDep) -> Tag:
-    return tags.get_tag(database, workspace_id, tag_id)
-
-
-@router.patch("/{tag_id}", responses=error_responses(404, 409))
-def update_tag(tag_id: TagId, body: TagPatch, database: DatabaseDep, workspace_id: WorkspaceDep) -> Tag:
-    """Only the fields sent change; send null to clear color, category or description."""
-    return tags.update_tag(database, workspace_id, tag_id, body)
-
-
-@router.delete("/{tag_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))
-def delete_tag(tag_id: TagId, database: DatabaseDep, workspace_id: WorkspaceDep) -> Response:
-    """Delete the tag and detach it from every fan (the fans stay)."""
-    tags.delete_tag(database, workspace_id, tag_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+add_fan_group_routes(
+    router,
+    FanGroupRoutes(
+        noun="tag",
+        plural="tags",
+        record=Tag,
+        create_body=TagIn,
+        patch_body=TagPatch,
+        id_type=TagId,
+        create=tags.create_tag,
+        list_all=tags.list_tags,
+        get=tags.get_tag,
+        update=tags.update_tag,
+        delete=tags.delete_tag,
+        docs={
+            "create": "Names are unique per workspace regardless of case: a second 'VIP' (or 'vip') is a 409.",
+            "update": "Only the fields sent change; send null to clear color, category or description.",
+            "delete": "Delete the tag and detach it from every fan (the fans stay).",
+        },
+    ),
+)
 
 
 @router.get("/{tag_id}/fans", responses=error_responses(404))
