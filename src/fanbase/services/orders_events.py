@@ -63,11 +63,11 @@ def _idempotent(
                 if idempotency_key is not None:
                     stored = idempotency_repo.find_reply(connection, workspace_id, idempotency_key)
                     if stored is not None:
-                        if stored["request_hash"] != request_hash:
+                        if stored.request_hash != request_hash:
                             raise Conflict(
                                 "this key was already used with a different request", field="Idempotency-Key"
                             )
-                        return Reply(stored["status_code"], stored["response"], replayed=True)
+                        return Reply(stored.status_code, stored.response, replayed=True)
                 body = work(connection)
                 if idempotency_key is not None:
                     idempotency_repo.store_reply(
