@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from fanbase.db.engine import Connection, Database, IntegrityError
 from fanbase.db.repositories.fan_groups import FanGroupTable, name_key
@@ -30,7 +30,7 @@ class FanGroups(Generic[GroupT]):
     noun: str
     table: FanGroupTable[GroupT]
     changed: Callable[[Collection[str]], membership.Change]
-    segments_naming: Callable[[rule_context.RuleContext, str], list[str]]
+    rule_reference: Literal["tag", "list_name"]  # how RuleContext.segments_naming is asked about this kind
 
     def create(self, database: Database, workspace_id: int, data: TagIn | ListIn, *, now: datetime) -> GroupT:
         try:
@@ -99,7 +99,7 @@ class FanGroups(Generic[GroupT]):
         return group
 
     def _refuse_if_named_by_rules(self, connection: Connection, workspace_id: int, name: str, *, action: str) -> None:
-        users = self.segments_naming(rule_context.load_context(connection, workspace_id), name)
+        users = rule_context.load_context(connection, workspace_id).segments_naming(**{self.rule_reference: name})
         if users:
             raise Conflict(
                 f"cannot {action} {self.noun} '{name}': the rules of these segments use it: {', '.join(users)}"

@@ -14,18 +14,10 @@ from fanbase.services import fans as fans_service
 from fanbase.services import membership
 from fanbase.services.fan_groups import FanGroups
 
-LISTS = FanGroups(
-    noun="list",
-    table=lists_repo.LISTS,
-    changed=membership.lists_changed,
-    segments_naming=lambda context, name: context.segments_naming(list_name=name),
-)
+LISTS = FanGroups(noun="list", table=lists_repo.LISTS, changed=membership.lists_changed, rule_reference="list_name")
 
-create_list = LISTS.create
-get_list = LISTS.get
-list_lists = LISTS.list_all
-update_list = LISTS.update
-delete_list = LISTS.delete
+create_list, get_list, list_lists = LISTS.create, LISTS.get, LISTS.list_all
+update_list, delete_list = LISTS.update, LISTS.delete
 
 
 def set_subscription(

@@ -14,18 +14,10 @@ from fanbase.services import fans as fans_service
 from fanbase.services import membership
 from fanbase.services.fan_groups import FanGroups
 
-TAGS = FanGroups(
-    noun="tag",
-    table=tags_repo.TAGS,
-    changed=membership.tags_changed,
-    segments_naming=lambda context, name: context.segments_naming(tag=name),
-)
+TAGS = FanGroups(noun="tag", table=tags_repo.TAGS, changed=membership.tags_changed, rule_reference="tag")
 
-create_tag = TAGS.create
-get_tag = TAGS.get
-list_tags = TAGS.list_all
-update_tag = TAGS.update
-delete_tag = TAGS.delete
+create_tag, get_tag, list_tags = TAGS.create, TAGS.get, TAGS.list_all
+update_tag, delete_tag = TAGS.update, TAGS.delete
 
 
 def tag_fans(database: Database, workspace_id: int, tag_id: int, fan_ids: Sequence[int], *, now: datetime) -> Changed:

@@ -124,6 +124,3 @@ class FanGroupTable(Generic[RecordT]):
         table = self.table
         result = connection.execute(delete(table).where(table.c.workspace_id == workspace_id, table.c.id == group_id))
         return result.rowcount > 0
-
-    def ids_by_name(self, connection: Connection, workspace_id: int, names: Iterable[str]) -> dict[str, int]:
-        return ids_by_name(connection, self.table, workspace_id, names)

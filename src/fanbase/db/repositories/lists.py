@@ -36,12 +36,8 @@ def _list_columns() -> list[ColumnElement[Any]]:
 
 LISTS = FanGroupTable(table=lists, record=FanList, columns=_list_columns)
 
-insert_list = LISTS.insert
-get_list = LISTS.get
-list_lists = LISTS.list_all
-update_list = LISTS.update
-delete_list = LISTS.delete
-list_ids_by_name = LISTS.ids_by_name
+# For the callers that write or check one list outside the list service (the demo, the history).
+insert_list, get_list = LISTS.insert, LISTS.get
 
 
 def current_statuses(

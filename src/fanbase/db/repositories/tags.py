@@ -28,12 +28,8 @@ def _tag_columns() -> list[ColumnElement[Any]]:
 
 TAGS = FanGroupTable(table=tags, record=Tag, columns=_tag_columns)
 
-insert_tag = TAGS.insert
-get_tag = TAGS.get
-list_tags = TAGS.list_all
-update_tag = TAGS.update
-delete_tag = TAGS.delete
-tag_ids_by_name = TAGS.ids_by_name
+# For the callers that write or check one tag outside the tag service (the demo, the history).
+insert_tag, get_tag = TAGS.insert, TAGS.get
 
 
 def existing_tag_links(
