@@ -47,7 +47,7 @@ from fanbase.db.tables import fans, segment_members, segment_membership_log, seg
 from fanbase.jobs.scheduler import DEFAULT_INTERVAL_SECONDS
 from fanbase.schemas.orders_events import EventIn, OrderIn
 from fanbase.schemas.segments import Preview, RuleIn, SegmentIn
-from fanbase.services import ingestion, membership
+from fanbase.services import membership, orders_events
 from fanbase.services import segments as segments_service
 from fanbase.services.rule_context import load_context
 from fanbase.settings import Settings
@@ -299,7 +299,7 @@ def latency(
             if label == "event":
                 item_event = _event(rnd, highest)
                 started = time.perf_counter()
-                ingestion.record_event(database, workspace_id, item_event, now=now)
+                orders_events.record_event(database, workspace_id, item_event, now=now)
             else:
                 item_order = OrderIn(
                     fan_id=rnd.randint(1, highest),
@@ -307,7 +307,7 @@ def latency(
                     category=rnd.choice(("merch", "ticket", "music")),
                 )
                 started = time.perf_counter()
-                ingestion.record_order(database, workspace_id, item_order, now=now)
+                orders_events.record_order(database, workspace_id, item_order, now=now)
             samples.append((time.perf_counter() - started) * 1000)
         after = written_rows(database, workspace_id)
         result[label] = {**_timing(samples), "ledger_rows_written": after["ledger"] - before["ledger"]}
@@ -337,7 +337,7 @@ def throughput(
     for _ in range(batches):
         items = [_event(rnd, highest) for _ in range(batch_size)]
         started = time.perf_counter()
-        ingestion.record_events(database, workspace_id, items, now=now)
+        orders_events.record_events(database, workspace_id, items, now=now)
         samples.append((time.perf_counter() - started) * 1000)
     after = written_rows(database, workspace_id)
     seconds = sum(samples) / 1000

@@ -14,8 +14,8 @@ from sqlalchemy import create_engine, text
 from fanbase.core.evaluate import evaluate
 from fanbase.core.rules import parse_rule_json
 from fanbase.db.engine import Database
+from fanbase.db.repositories import fan_snapshots as fan_snapshots_repo
 from fanbase.db.repositories import segments as segments_repo
-from fanbase.db.repositories import snapshots
 from fanbase.services import rule_context
 
 POSTGRES_SERVER = os.environ.get("FANBASE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -49,7 +49,7 @@ def oracle_members(database: Database, workspace_id: int, segment_id: int, *, no
     segment-in-segment conditions read, so the oracle agrees only once the inputs are right)."""
     with database.transaction(write=False) as connection:
         context = rule_context.load_context(connection, workspace_id)
-        fan_snapshots = snapshots.load_snapshots(connection, workspace_id, catalogue=context.catalogue)
+        fan_snapshots = fan_snapshots_repo.load_snapshots(connection, workspace_id, catalogue=context.catalogue)
     rule = parse_rule_json(context.segment_rows[segment_id].rule)
     return {
         fan_id

@@ -16,7 +16,7 @@ from fanbase.core.evaluate import evaluate
 from fanbase.core.rules import parse_rule_json, rule_to_json
 from fanbase.core.text import parse_rule_text
 from fanbase.db.engine import Database
-from fanbase.db.repositories import snapshots
+from fanbase.db.repositories import fan_snapshots as fan_snapshots_repo
 from fanbase.schemas.common import MAX_ID
 from fanbase.services import demo, rule_context
 from fanbase.services.segment_templates import TEMPLATES, TEMPLATES_BY_KEY
@@ -124,7 +124,7 @@ def oracle_members(database: Database, workspace_id: int, *, now: datetime) -> d
     """Segment id → who the Python evaluator says belongs, from every fan's full snapshot."""
     with database.transaction(write=False) as connection:
         context = rule_context.load_context(connection, workspace_id)
-        fan_snapshots = snapshots.load_snapshots(connection, workspace_id, catalogue=context.catalogue)
+        fan_snapshots = fan_snapshots_repo.load_snapshots(connection, workspace_id, catalogue=context.catalogue)
     return {
         segment_id: {
             fan_id

@@ -18,7 +18,9 @@ from fanbase.schemas.fans import FanPatch
 from fanbase.schemas.lists import SubscriptionIn
 from fanbase.schemas.orders_events import EventIn, OrderIn
 from fanbase.schemas.segments import SegmentIn, SegmentPatch
-from fanbase.services import demo, fans, ingestion, labels, membership, segments, transfer, workspaces
+from fanbase.services import demo, fan_csv, fans, membership, orders_events, segments, workspaces
+from fanbase.services import lists as lists_service
+from fanbase.services import tags as tags_service
 
 runner = CliRunner()
 
@@ -43,15 +45,15 @@ def test_verify_reports_zero_drift_after_a_burst_of_mixed_writes(url: str) -> No
     membership.apply_time(database, workspace_id, now=now - timedelta(minutes=4))
     rng = random.Random(5)
     fan_ids = [fan.id for fan in fans.list_fans(database, workspace_id, fans.FanFilter(), page=1, page_size=300).items]
-    tags = labels.list_tags(database, workspace_id)
-    lists = labels.list_lists(database, workspace_id)
+    tags = tags_service.list_tags(database, workspace_id)
+    lists = lists_service.list_lists(database, workspace_id)
     moment = now - timedelta(minutes=3)
     for step in range(60):
         moment += timedelta(seconds=2)
         fan_id = rng.choice(fan_ids)
         match step % 6:
             case 0:
-                ingestion.record_order(
+                orders_events.record_order(
                     database,
                     workspace_id,
                     OrderIn(fan_id=fan_id, amount=Decimal(rng.randint(1, 20000)) / 100, category="merch"),
@@ -59,12 +61,12 @@ def test_verify_reports_zero_drift_after_a_burst_of_mixed_writes(url: str) -> No
                 )
             case 1:
                 batch = [EventIn(fan_id=rng.choice(fan_ids), type="gig_attended") for _ in range(5)]
-                ingestion.record_events(database, workspace_id, batch, now=moment)
+                orders_events.record_events(database, workspace_id, batch, now=moment)
             case 2:
-                labels.tag_fans(database, workspace_id, rng.choice(tags).id, [fan_id], now=moment)
+                tags_service.tag_fans(database, workspace_id, rng.choice(tags).id, [fan_id], now=moment)
             case 3:
                 status = rng.choice(["subscribed", "unsubscribed", "bounced"])
-                labels.set_subscription(
+                lists_service.set_subscription(
                     database,
                     workspace_id,
                     rng.choice(lists).id,
@@ -76,7 +78,7 @@ def test_verify_reports_zero_drift_after_a_burst_of_mixed_writes(url: str) -> No
                 fans.update_fan(database, workspace_id, fan_id, FanPatch(lifecycle_stage=stage), now=moment)  # type: ignore[arg-type]
             case _:
                 csv = f"email,tags\nnew{step}@example.com,VIP\n".encode()
-                transfer.import_fans_csv(database, workspace_id, csv, now=moment)
+                fan_csv.import_fans_csv(database, workspace_id, csv, now=moment)
     big = next(s for s in segments.list_segments(database, workspace_id) if s.name == "Total Spent > $100")
     segments.update_segment(database, workspace_id, big.id, SegmentPatch(rule_text="total_spent > 80"), now=moment)
     database.dispose()
@@ -97,7 +99,7 @@ def test_history_commands_show_the_ledger(url: str) -> None:
     segment = segments.create_segment(
         database, workspace_id, SegmentIn(name="Buyers", rule_text="purchase_count > 0"), now=now
     )
-    reply = ingestion.record_order(
+    reply = orders_events.record_order(
         database, workspace_id, OrderIn(email="cli@example.com", amount=Decimal(3), category="music"), now=now
     )
     fan_id = reply.body["fan_id"]

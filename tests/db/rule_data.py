@@ -22,7 +22,7 @@ from fanbase.core.fields import Catalogue, FieldType
 from fanbase.core.rules import Rule, reference_key
 from fanbase.core.text import format_rule
 from fanbase.db.engine import Database
-from fanbase.db.repositories import activity, bulk, labels, rule_evaluation, workspaces
+from fanbase.db.repositories import activity, bulk, fan_groups, rule_evaluation, workspaces
 from fanbase.db.repositories import custom_fields as custom_fields_repo
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import segments as segments_repo
@@ -116,8 +116,8 @@ def write_dataset(
                 CustomFieldIn(name=spec.name, type=spec.type.value, choices=spec.choices or None),
                 now=now,
             )
-        tag_ids = labels.insert_named(connection, tags, workspace_id, list(TAG_NAMES), now=now)
-        list_ids = labels.insert_named(connection, lists, workspace_id, list(LIST_NAMES), now=now)
+        tag_ids = fan_groups.insert_named(connection, tags, workspace_id, list(TAG_NAMES), now=now)
+        list_ids = fan_groups.insert_named(connection, lists, workspace_id, list(LIST_NAMES), now=now)
         for name in (*SEGMENT_NAMES, *EXTRA_SEGMENT_NAMES):
             segments_repo.insert_segment(connection, workspace_id, {"name": name, "kind": "static"}, now=now)
         segment_ids = segments_repo.segment_ids_by_name(connection, workspace_id)

@@ -28,8 +28,8 @@ from fanbase.core.rules import Rule
 from fanbase.core.text import parse_rule_text
 from fanbase.core.validation import References, validate_rule
 from fanbase.db.engine import Database
+from fanbase.db.repositories.fan_snapshots import load_snapshots
 from fanbase.db.repositories.rule_evaluation import matching_ids_query
-from fanbase.db.repositories.snapshots import load_snapshots
 from fanbase.db.rule_sql import (
     CompiledRule,
     ResolvedReferences,

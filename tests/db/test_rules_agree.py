@@ -48,7 +48,7 @@ from fanbase.core.text import parse_rule_text
 from fanbase.core.time import UNIT_LENGTHS, Duration, RelativeTime
 from fanbase.core.validation import validate_rule
 from fanbase.db.engine import Database
-from fanbase.db.repositories.snapshots import load_snapshots
+from fanbase.db.repositories.fan_snapshots import load_snapshots
 from fanbase.db.rule_sql import ascii_upper
 from strategies import (
     CATALOGUE,

@@ -6,11 +6,11 @@ from decimal import Decimal
 from fanbase.db.engine import Database
 from fanbase.db.repositories import scheduler as scheduler_repo
 from fanbase.schemas.fans import FanIn, FanPatch
-from fanbase.schemas.lists import SubscriptionIn
+from fanbase.schemas.lists import ListIn, SubscriptionIn
 from fanbase.schemas.orders_events import EventIn, OrderIn
 from fanbase.schemas.segments import SegmentIn, SegmentPatch
 from fanbase.schemas.tags import TagIn
-from fanbase.services import fans, history, ingestion, labels, membership, segments
+from fanbase.services import fans, history, lists, membership, orders_events, segments, tags
 from tests_support import members_of, oracle_members
 
 
@@ -21,7 +21,7 @@ def test_an_order_moves_its_fan_into_a_segment_in_the_same_call(
     fan = fans.create_fan(database, workspace_id, FanIn(email="a@x.co"), now=now)
     assert members_of(database, workspace_id, big.id) == set()
     later = now + timedelta(minutes=5)
-    ingestion.record_order(
+    orders_events.record_order(
         database, workspace_id, OrderIn(fan_id=fan.id, amount=Decimal("120"), category="merch"), now=later
     )
     assert members_of(database, workspace_id, big.id) == {fan.id}
@@ -29,7 +29,7 @@ def test_an_order_moves_its_fan_into_a_segment_in_the_same_call(
     assert (why.segment_name, why.since, why.cause, why.rule_version) == ("Big", later, "write", 1)
     refund_at = later + timedelta(hours=1)
     order_id = fans.fan_orders(database, workspace_id, fan.id, page=1, page_size=1)[0].id
-    ingestion.refund_order(database, workspace_id, order_id, now=refund_at)
+    orders_events.refund_order(database, workspace_id, order_id, now=refund_at)
     assert members_of(database, workspace_id, big.id) == set()
     log = history.segment_history(database, workspace_id, big.id, page=1, page_size=10).items
     assert [(event.entered, event.at, event.cause) for event in log] == [
@@ -39,8 +39,8 @@ def test_an_order_moves_its_fan_into_a_segment_in_the_same_call(
 
 
 def test_every_kind_of_write_keeps_segments_true(database: Database, workspace_id: int, now: datetime) -> None:
-    labels.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
-    club = labels.create_list(database, workspace_id, labels.ListIn(name="Club"), now=now)
+    tags.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
+    club = lists.create_list(database, workspace_id, ListIn(name="Club"), now=now)
     rules = {
         "vip": 'tag "VIP"',
         "club": 'list "Club"',
@@ -53,16 +53,16 @@ def test_every_kind_of_write_keeps_segments_true(database: Database, workspace_i
         for name, text in rules.items()
     }
     fan = fans.create_fan(database, workspace_id, FanIn(email="b@x.co", tags=("VIP",)), now=now)
-    tag_id = labels.list_tags(database, workspace_id)[0].id
-    labels.set_subscription(database, workspace_id, club.id, SubscriptionIn(fan_ids=(fan.id,)), now=now)
-    ingestion.record_events(
+    tag_id = tags.list_tags(database, workspace_id)[0].id
+    lists.set_subscription(database, workspace_id, club.id, SubscriptionIn(fan_ids=(fan.id,)), now=now)
+    orders_events.record_events(
         database, workspace_id, [EventIn(fan_id=fan.id, type="gig_attended") for _ in range(2)], now=now
     )
     fans.update_fan(database, workspace_id, fan.id, FanPatch(country="FR"), now=now)
     for segment in created.values():
         assert members_of(database, workspace_id, segment.id) == {fan.id}, segment.name
-    labels.untag_fans(database, workspace_id, tag_id, [fan.id], now=now)
-    labels.set_subscription(
+    tags.untag_fans(database, workspace_id, tag_id, [fan.id], now=now)
+    lists.set_subscription(
         database, workspace_id, club.id, SubscriptionIn(fan_ids=(fan.id,), status="unsubscribed"), now=now
     )
     for segment in created.values():
@@ -76,7 +76,7 @@ def test_time_alone_moves_a_fan_into_inactive_within_one_tick(
     database: Database, workspace_id: int, now: datetime
 ) -> None:
     fan = fans.create_fan(database, workspace_id, FanIn(email="c@x.co", created_at=now - timedelta(days=90)), now=now)
-    ingestion.record_event(
+    orders_events.record_event(
         database,
         workspace_id,
         EventIn(fan_id=fan.id, type="email_opened", occurred_at=now - timedelta(days=29)),
@@ -94,7 +94,7 @@ def test_time_alone_moves_a_fan_into_inactive_within_one_tick(
     (why,) = history.fan_segments(database, workspace_id, fan.id)
     assert (why.segment_name, why.cause) == ("Inactive", "time")
     # Activity brings the fan back at once (a write), and the ledger says so.
-    ingestion.record_event(
+    orders_events.record_event(
         database, workspace_id, EventIn(fan_id=fan.id, type="page_viewed"), now=boundary + timedelta(1)
     )
     assert members_of(database, workspace_id, inactive.id) == set()
@@ -102,7 +102,7 @@ def test_time_alone_moves_a_fan_into_inactive_within_one_tick(
 
 def test_time_flips_reach_segments_built_on_them(database: Database, workspace_id: int, now: datetime) -> None:
     fan = fans.create_fan(database, workspace_id, FanIn(email="d@x.co", tags=("VIP",)), now=now)
-    ingestion.record_event(
+    orders_events.record_event(
         database, workspace_id, EventIn(fan_id=fan.id, type="page_viewed", occurred_at=now - timedelta(days=6)), now=now
     )
     segments.create_segment(
@@ -128,7 +128,7 @@ def test_a_tick_carries_to_dependents_only_what_time_moved(
         database, workspace_id, SegmentIn(name="Active VIP", rule_text='tag "VIP" and segment "Active"'), now=now
     )
     # A write at the tick's own instant moves the fan (and, in the same call, its dependents).
-    ingestion.record_event(database, workspace_id, EventIn(fan_id=fan.id, type="page_viewed"), now=now)
+    orders_events.record_event(database, workspace_id, EventIn(fan_id=fan.id, type="page_viewed"), now=now)
     with database.transaction() as connection:
         assert scheduler_repo.fans_moved_at(connection, workspace_id, [active.id], at=now) == []
     membership.apply_time(database, workspace_id, now=now)
@@ -149,7 +149,7 @@ def test_history_sizes_and_members_as_of(database: Database, workspace_id: int, 
     ids = []
     for index in range(3):
         ids.append(fans.create_fan(database, workspace_id, FanIn(email=f"e{index}@x.co"), now=now).id)
-        ingestion.record_order(
+        orders_events.record_order(
             database, workspace_id, OrderIn(fan_id=ids[-1], amount=Decimal(5), category="music"), now=now + index * day
         )
     segments.update_segment(
@@ -180,21 +180,21 @@ def test_history_sizes_and_members_as_of(database: Database, workspace_id: int, 
 
 
 def test_tag_and_list_sizes_over_time(database: Database, workspace_id: int, now: datetime) -> None:
-    tag = labels.create_tag(database, workspace_id, TagIn(name="Crew"), now=now)
-    club = labels.create_list(database, workspace_id, labels.ListIn(name="Club"), now=now)
+    tag = tags.create_tag(database, workspace_id, TagIn(name="Crew"), now=now)
+    club = lists.create_list(database, workspace_id, ListIn(name="Club"), now=now)
     a = fans.create_fan(database, workspace_id, FanIn(email="f@x.co"), now=now).id
     b = fans.create_fan(database, workspace_id, FanIn(email="g@x.co"), now=now).id
     day = timedelta(days=1)
-    labels.tag_fans(database, workspace_id, tag.id, [a, b], now=now)
-    labels.untag_fans(database, workspace_id, tag.id, [a], now=now + day)
-    labels.set_subscription(database, workspace_id, club.id, SubscriptionIn(fan_ids=(a, b)), now=now)
-    labels.set_subscription(
+    tags.tag_fans(database, workspace_id, tag.id, [a, b], now=now)
+    tags.untag_fans(database, workspace_id, tag.id, [a], now=now + day)
+    lists.set_subscription(database, workspace_id, club.id, SubscriptionIn(fan_ids=(a, b)), now=now)
+    lists.set_subscription(
         database, workspace_id, club.id, SubscriptionIn(fan_ids=(a,), status="unsubscribed"), now=now + day
     )
-    labels.set_subscription(
+    lists.set_subscription(
         database, workspace_id, club.id, SubscriptionIn(fan_ids=(a,), status="bounced"), now=now + 2 * day
     )
-    labels.remove_from_list(database, workspace_id, club.id, [b], now=now + 2 * day)
+    lists.remove_from_list(database, workspace_id, club.id, [b], now=now + 2 * day)
     tag_sizes = history.tag_sizes(database, workspace_id, tag.id, start=now, end=now + 2 * day, bucket="day")
     assert [(p.size, p.entered, p.exited) for p in tag_sizes] == [(2, 2, 0), (1, 0, 1), (1, 0, 0)]
     list_sizes = history.list_sizes(database, workspace_id, club.id, start=now, end=now + 3 * day, bucket="day")

@@ -24,7 +24,7 @@ from fanbase.schemas.lists import ListIn, SubscriptionIn
 from fanbase.schemas.orders_events import EventIn, OrderIn
 from fanbase.schemas.segments import SegmentIn, SegmentPatch
 from fanbase.schemas.tags import TagIn
-from fanbase.services import fans, ingestion, labels, membership, segments, workspaces
+from fanbase.services import fans, lists, membership, orders_events, segments, tags, workspaces
 from tests_support import members_of, oracle_members
 
 START = datetime.fromisoformat("2026-03-01T09:00:00+00:00")
@@ -53,8 +53,8 @@ class LiveMembership(RuleBasedStateMachine):
         self.now = START
         created = workspaces.create_workspace(self.database, name=f"sm {uuid.uuid4().hex[:6]}", now=self.now)
         self.workspace_id = created.workspace.id
-        self.vip = labels.create_tag(self.database, self.workspace_id, TagIn(name="VIP"), now=self.now)
-        self.club = labels.create_list(self.database, self.workspace_id, ListIn(name="Club"), now=self.now)
+        self.vip = tags.create_tag(self.database, self.workspace_id, TagIn(name="VIP"), now=self.now)
+        self.club = lists.create_list(self.database, self.workspace_id, ListIn(name="Club"), now=self.now)
         self.segment_ids = [
             segments.create_segment(
                 self.database, self.workspace_id, SegmentIn(name=name, rule_text=text), now=self.now
@@ -84,7 +84,7 @@ class LiveMembership(RuleBasedStateMachine):
     )
     def order(self, data: st.DataObject, cents: int, category: str, hours_ago: int) -> None:
         fan_id = data.draw(st.sampled_from(self.fan_ids))
-        reply = ingestion.record_order(
+        reply = orders_events.record_order(
             self.database,
             self.workspace_id,
             OrderIn(
@@ -102,7 +102,7 @@ class LiveMembership(RuleBasedStateMachine):
     def refund(self, data: st.DataObject) -> None:
         order_id = data.draw(st.sampled_from(self.order_ids))
         with contextlib.suppress(Conflict):  # already refunded: refused, nothing changed
-            ingestion.refund_order(self.database, self.workspace_id, order_id, now=self.now)
+            orders_events.refund_order(self.database, self.workspace_id, order_id, now=self.now)
 
     @precondition(lambda self: self.fan_ids)
     @rule(
@@ -117,22 +117,22 @@ class LiveMembership(RuleBasedStateMachine):
             EventIn(fan_id=fan_id, type=kind, occurred_at=self.now - timedelta(hours=hours_ago + index))
             for index in range(count)
         ]
-        ingestion.record_events(self.database, self.workspace_id, batch, now=self.now)
+        orders_events.record_events(self.database, self.workspace_id, batch, now=self.now)
 
     @precondition(lambda self: self.fan_ids)
     @rule(data=st.data(), is_adding=st.booleans())
     def tag(self, data: st.DataObject, is_adding: bool) -> None:
         fan_ids = data.draw(st.lists(st.sampled_from(self.fan_ids), min_size=1, max_size=3, unique=True))
         if is_adding:
-            labels.tag_fans(self.database, self.workspace_id, self.vip.id, fan_ids, now=self.now)
+            tags.tag_fans(self.database, self.workspace_id, self.vip.id, fan_ids, now=self.now)
         else:
-            labels.untag_fans(self.database, self.workspace_id, self.vip.id, fan_ids, now=self.now)
+            tags.untag_fans(self.database, self.workspace_id, self.vip.id, fan_ids, now=self.now)
 
     @precondition(lambda self: self.fan_ids)
     @rule(data=st.data(), status=st.sampled_from(["subscribed", "unsubscribed", "bounced"]))
     def subscription(self, data: st.DataObject, status: str) -> None:
         fan_id = data.draw(st.sampled_from(self.fan_ids))
-        labels.set_subscription(
+        lists.set_subscription(
             self.database,
             self.workspace_id,
             self.club.id,

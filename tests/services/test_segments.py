@@ -10,14 +10,14 @@ from sqlalchemy import event, select
 from fanbase.core.evaluate import evaluate
 from fanbase.core.rules import parse_rule_json
 from fanbase.db.engine import Database
+from fanbase.db.repositories import fan_snapshots as fan_snapshots_repo
 from fanbase.db.repositories import segments as segments_repo
-from fanbase.db.repositories import snapshots
 from fanbase.db.tables import segment_membership_log
 from fanbase.errors import Conflict, InvalidInput, InvalidRule, NotFound
 from fanbase.schemas.fans import FanFilter, FanIn
 from fanbase.schemas.orders_events import EventIn, OrderIn
 from fanbase.schemas.segments import RuleIn, SegmentIn, SegmentPatch
-from fanbase.services import fans, ingestion, membership, rule_context, segments
+from fanbase.services import fans, membership, orders_events, rule_context, segments
 
 
 def stored_members(database: Database, workspace_id: int, segment_id: int) -> set[int]:
@@ -29,7 +29,7 @@ def oracle_members(database: Database, workspace_id: int, segment_id: int, *, no
     """Who the Python evaluator says belongs, fan by fan, from each fan's full snapshot."""
     with database.transaction(write=False) as connection:
         context = rule_context.load_context(connection, workspace_id)
-        fan_snapshots = snapshots.load_snapshots(connection, workspace_id, catalogue=context.catalogue)
+        fan_snapshots = fan_snapshots_repo.load_snapshots(connection, workspace_id, catalogue=context.catalogue)
     rule = parse_rule_json(context.segment_rows[segment_id].rule)
     return {
         fan_id
@@ -44,10 +44,10 @@ def make_fans(database: Database, workspace_id: int, now: datetime) -> dict[str,
         ids[name] = fans.create_fan(
             database, workspace_id, FanIn(email=f"{name}@x.co", lifecycle_stage=stage, tags=tags), now=now
         ).id
-    ingestion.record_order(
+    orders_events.record_order(
         database, workspace_id, OrderIn(fan_id=ids["ada"], amount=Decimal("150"), category="merch"), now=now
     )
-    ingestion.record_events(
+    orders_events.record_events(
         database,
         workspace_id,
         [EventIn(fan_id=ids["cy"], type="gig_attended", occurred_at=now - timedelta(days=d)) for d in (3, 40)],

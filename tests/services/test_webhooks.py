@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from fanbase.db.engine import Database
-from fanbase.db.repositories import labels as labels_repo
+from fanbase.db.repositories import tags as tags_repo
 from fanbase.db.repositories import webhooks as webhooks_repo
 from fanbase.errors import InvalidInput
 from fanbase.jobs.webhooks import DeliveryWorker, deliver_due
@@ -32,7 +32,7 @@ from fanbase.schemas.orders_events import OrderIn
 from fanbase.schemas.segments import SegmentIn
 from fanbase.schemas.tags import TagIn
 from fanbase.schemas.webhooks import WEBHOOK_EVENTS, Delivery, WebhookCreated, WebhookIn
-from fanbase.services import fans, ingestion, labels, segments, webhooks, workspaces
+from fanbase.services import fans, lists, orders_events, segments, tags, webhooks, workspaces
 from webhook_receiver import running_receiver
 
 
@@ -103,23 +103,23 @@ def test_receiver_gets_each_event_once_after_retries_signed(
     segment = segments.create_segment(
         database, workspace_id, SegmentIn(name="Spent > $100", rule_text="total_spent > 100"), now=now
     )
-    tag = labels.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
-    fan_list = labels.create_list(database, workspace_id, ListIn(name="Fan Club"), now=now)
+    tag = tags.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
+    fan_list = lists.create_list(database, workspace_id, ListIn(name="Fan Club"), now=now)
     path, other_path = f"/a/{token()}", f"/b/{token()}"
     with running_receiver(failures=1) as receiver:
         hook = hooks.create(receiver.url(path))
         other = hooks.create(receiver.url(other_path))
         at = iter(now + timedelta(seconds=second) for second in range(1, 100))
         fan = fans.create_fan(database, workspace_id, FanIn(email="ada@example.com"), now=next(at))
-        order = ingestion.record_order(
+        order = orders_events.record_order(
             database, workspace_id, OrderIn(fan_id=fan.id, amount=Decimal("150"), category="merch"), now=next(at)
         ).body
-        labels.tag_fans(database, workspace_id, tag.id, [fan.id], now=next(at))
+        tags.tag_fans(database, workspace_id, tag.id, [fan.id], now=next(at))
         for status in ("subscribed", "unsubscribed", "bounced"):
             subscription = SubscriptionIn(fan_ids=(fan.id,), status=status)  # type: ignore[arg-type]
-            labels.set_subscription(database, workspace_id, fan_list.id, subscription, now=next(at))
-        labels.untag_fans(database, workspace_id, tag.id, [fan.id], now=next(at))
-        ingestion.refund_order(database, workspace_id, order["id"], now=next(at))
+            lists.set_subscription(database, workspace_id, fan_list.id, subscription, now=next(at))
+        tags.untag_fans(database, workspace_id, tag.id, [fan.id], now=next(at))
+        orders_events.refund_order(database, workspace_id, order["id"], now=next(at))
         # Rows were queued for the other webhook too; disabling it stops them.
         assert len(hooks.deliveries(other.id)) == 6
         webhooks.disable_webhook(database, workspace_id, other.id, now=next(at))
@@ -179,12 +179,12 @@ def test_receiver_gets_each_event_once_after_retries_signed(
 def test_backoff_then_give_up(
     database: Database, workspace_id: int, now: datetime, hooks: Hooks, client: httpx.Client
 ) -> None:
-    tag = labels.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
+    tag = tags.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
     fan = fans.create_fan(database, workspace_id, FanIn(email="bo@example.com"), now=now)
     path = f"/down/{token()}"
     with running_receiver(always_fail=frozenset({path})) as receiver:
         hook = hooks.create(receiver.url(path), ("tag.added",))
-        labels.tag_fans(database, workspace_id, tag.id, [fan.id], now=now)
+        tags.tag_fans(database, workspace_id, tag.id, [fan.id], now=now)
         due = now
         delays = []
         for attempt in range(1, webhooks.MAX_ATTEMPTS + 1):
@@ -222,13 +222,13 @@ def test_backoff_then_give_up(
 def test_erased_fan_events_are_skipped_and_private_targets_rechecked_at_send(
     database: Database, workspace_id: int, now: datetime, hooks: Hooks, client: httpx.Client
 ) -> None:
-    tag = labels.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
+    tag = tags.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
     ada = fans.create_fan(database, workspace_id, FanIn(email="ada@example.com"), now=now)
     bo = fans.create_fan(database, workspace_id, FanIn(email="bo@example.com"), now=now)
     path = f"/skip/{token()}"
     with running_receiver() as receiver:
         hook = hooks.create(receiver.url(path), ("tag.added",))
-        labels.tag_fans(database, workspace_id, tag.id, [ada.id], now=now)
+        tags.tag_fans(database, workspace_id, tag.id, [ada.id], now=now)
         fans.delete_fan(database, workspace_id, ada.id)
         deliver_due(database, now=now, client=client, allow_private_targets=True, workspace_id=hooks.workspace_id)
         (skipped,) = hooks.deliveries(hook.id)
@@ -236,7 +236,7 @@ def test_erased_fan_events_are_skipped_and_private_targets_rechecked_at_send(
 
         # On SQLite the next ledger row takes the erased row's id again: it is a new event all the same.
         later = now + timedelta(seconds=1)
-        labels.tag_fans(database, workspace_id, tag.id, [bo.id], now=later)
+        tags.tag_fans(database, workspace_id, tag.id, [bo.id], now=later)
         # Created while private targets were allowed; a worker that refuses them does not send (DNS rebinding
         # is checked again at send time), and counts a failed attempt.
         deliver_due(database, now=later, client=client, allow_private_targets=False, workspace_id=workspace_id)
@@ -259,14 +259,14 @@ def test_erased_fan_events_are_skipped_and_private_targets_rechecked_at_send(
 def test_rolled_back_writes_enqueue_nothing_and_enqueueing_is_idempotent(
     database: Database, workspace_id: int, now: datetime, hooks: Hooks
 ) -> None:
-    tag = labels.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
+    tag = tags.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
     fan = fans.create_fan(database, workspace_id, FanIn(email="ada@example.com"), now=now)
     segments.create_segment(database, workspace_id, SegmentIn(name="Big", rule_text="total_spent > 100"), now=now)
     hook = hooks.create("http://127.0.0.1:9/never")
 
     # A batch that fails validation (the second order's currency) writes nothing, so queues nothing.
     with pytest.raises(InvalidInput):
-        ingestion.record_orders(
+        orders_events.record_orders(
             database,
             workspace_id,
             [
@@ -279,7 +279,7 @@ def test_rolled_back_writes_enqueue_nothing_and_enqueueing_is_idempotent(
     # A transaction that wrote ledger rows (and so queued them) and then failed leaves no outbox rows.
     def tag_then_fail() -> None:
         with database.transaction() as connection:
-            labels_repo.link_tags(connection, workspace_id, [(tag.id, fan.id)], now=now)
+            tags_repo.link_tags(connection, workspace_id, [(tag.id, fan.id)], now=now)
             assert webhooks_repo.count_deliveries(connection, workspace_id, hook.id) == 1
             raise RuntimeError("rolled back")
 
@@ -289,7 +289,7 @@ def test_rolled_back_writes_enqueue_nothing_and_enqueueing_is_idempotent(
 
     # Enqueueing again for the same instant queues nothing twice.
     with database.transaction() as connection:
-        labels_repo.link_tags(connection, workspace_id, [(tag.id, fan.id)], now=now)
+        tags_repo.link_tags(connection, workspace_id, [(tag.id, fan.id)], now=now)
         assert webhooks_repo.enqueue_tag_changes(connection, workspace_id, at=now) == 0
         assert webhooks_repo.enqueue_tag_changes(connection, workspace_id, at=[now], tag_ids=[tag.id]) == 0
     assert len(hooks.deliveries(hook.id)) == 1
@@ -298,12 +298,12 @@ def test_rolled_back_writes_enqueue_nothing_and_enqueueing_is_idempotent(
 def test_nothing_is_queued_without_a_subscription_wanting_the_event(
     database: Database, workspace_id: int, now: datetime, hooks: Hooks
 ) -> None:
-    tag = labels.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
+    tag = tags.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
     fan = fans.create_fan(database, workspace_id, FanIn(email="ada@example.com"), now=now)
     lists_only = hooks.create("http://127.0.0.1:9/lists", ("list.subscribed",))
     disabled = hooks.create("http://127.0.0.1:9/disabled")
     webhooks.disable_webhook(database, workspace_id, disabled.id, now=now)
-    labels.tag_fans(database, workspace_id, tag.id, [fan.id], now=now)
+    tags.tag_fans(database, workspace_id, tag.id, [fan.id], now=now)
     assert hooks.deliveries(lists_only.id) == []
     assert hooks.deliveries(disabled.id) == []
 
@@ -311,7 +311,7 @@ def test_nothing_is_queued_without_a_subscription_wanting_the_event(
 def test_two_concurrent_workers_never_send_a_row_twice(
     database: Database, workspace_id: int, now: datetime, hooks: Hooks
 ) -> None:
-    tag = labels.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
+    tag = tags.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
     fan_ids = [
         fans.create_fan(database, workspace_id, FanIn(email=f"fan{index}@example.com"), now=now).id
         for index in range(30)
@@ -319,7 +319,7 @@ def test_two_concurrent_workers_never_send_a_row_twice(
     path = f"/race/{token()}"
     with running_receiver(delay=0.005) as receiver:
         hooks.create(receiver.url(path), ("tag.added",))
-        labels.tag_fans(database, workspace_id, tag.id, fan_ids, now=now)
+        tags.tag_fans(database, workspace_id, tag.id, fan_ids, now=now)
         barrier = threading.Barrier(2)
         claimed: dict[int, list[int]] = {0: [], 1: []}
 
@@ -351,13 +351,13 @@ def test_postgresql_claims_skip_rows_locked_by_another_worker(postgres_database:
     workspace_id = workspaces.create_workspace(database, name=f"skip {token()}", now=now).workspace.id
     hooks = Hooks(database, workspace_id, now)
     try:
-        tag = labels.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
+        tag = tags.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
         fan_ids = [
             fans.create_fan(database, workspace_id, FanIn(email=f"f{index}@example.com"), now=now).id
             for index in range(4)
         ]
         hooks.create("http://127.0.0.1:9/locked", ("tag.added",))
-        labels.tag_fans(database, workspace_id, tag.id, fan_ids, now=now)
+        tags.tag_fans(database, workspace_id, tag.id, fan_ids, now=now)
         with database.transaction() as holding:
             held = webhooks_repo.claim_due(
                 holding, now=now, limit=2, lease_until=now + timedelta(minutes=1), is_postgresql=True
@@ -378,12 +378,12 @@ def test_postgresql_claims_skip_rows_locked_by_another_worker(postgres_database:
 
 
 def test_delivery_worker_starts_and_stops(database: Database, workspace_id: int, now: datetime, hooks: Hooks) -> None:
-    tag = labels.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
+    tag = tags.create_tag(database, workspace_id, TagIn(name="VIP"), now=now)
     fan = fans.create_fan(database, workspace_id, FanIn(email="ada@example.com"), now=now)
     path = f"/worker/{token()}"
     with running_receiver() as receiver:
         hooks.create(receiver.url(path), ("tag.added",))
-        labels.tag_fans(database, workspace_id, tag.id, [fan.id], now=now)
+        tags.tag_fans(database, workspace_id, tag.id, [fan.id], now=now)
         worker = DeliveryWorker(database, clock=lambda: now, interval=0.02, allow_private_targets=True).start()
         try:
             for _ in range(250):

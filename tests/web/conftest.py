@@ -26,7 +26,7 @@ from fanbase.db.migrate import upgrade
 from fanbase.schemas.fans import FanIn
 from fanbase.schemas.lists import ListIn
 from fanbase.schemas.tags import TagIn
-from fanbase.services import demo, fans, labels, users, workspaces
+from fanbase.services import demo, fans, lists, tags, users, workspaces
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -77,8 +77,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     upgrade(database.engine)
     now = utc_now()
     workspace = demo.create_demo_workspace(database, now=now, fans=300).workspace
-    labels.create_tag(database, workspace.id, TagIn(name="Browser VIP", color="#7c3aed"), now=now)
-    labels.create_list(database, workspace.id, ListIn(name="Browser Club"), now=now)
+    tags.create_tag(database, workspace.id, TagIn(name="Browser VIP", color="#7c3aed"), now=now)
+    lists.create_list(database, workspace.id, ListIn(name="Browser Club"), now=now)
     fans.create_fan(
         database, workspace.id, FanIn(email="static.pick@example.com", first_name="Stacy", last_name="Pick"), now=now
     )

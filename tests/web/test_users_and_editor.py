@@ -13,7 +13,7 @@ from fanbase.core.text import format_rule, parse_rule_text
 from fanbase.db.engine import Database
 from fanbase.errors import Conflict, InvalidInput, Unauthorized
 from fanbase.services import users
-from fanbase.web.rule_editor import FieldNode, GroupNode, compile_tree, new_condition, tree_from_json
+from fanbase.web.builder_model import FieldNode, GroupNode, compile_tree, new_condition, tree_from_json
 
 PASSWORD = "a long enough password"
 

@@ -19,9 +19,9 @@ from typer.core import TyperGroup
 
 from fanbase.cli import history as cli_history
 from fanbase.cli.common import one_line, open_database, stderr, stdout
+from fanbase.cli.fan_csv import export_app, import_app
 from fanbase.cli.fans import fans_app
 from fanbase.cli.segments import segments_app
-from fanbase.cli.transfer import export_app, import_app
 from fanbase.cli.users import users_app
 from fanbase.cli.verify import verify
 from fanbase.cli.webhooks import webhooks_app

@@ -29,7 +29,7 @@ from fanbase.clock import utc_now
 from fanbase.schemas.common import MAX_ID
 from fanbase.schemas.fans import FanFilter
 from fanbase.schemas.segments import EmailsIn, MembershipChange, RuleIn, Segment, SegmentIn, SegmentPatch
-from fanbase.services import segments, transfer
+from fanbase.services import fan_csv, segments
 
 segments_app = typer.Typer(help="Segments: dynamic (a rule) and static (a curated list of fans).", no_args_is_help=True)
 
@@ -257,7 +257,7 @@ def export_members(
     with open_database() as database:
         workspace_id = resolve_workspace(database, workspace)
         # Reading the header first checks the segment exists before a file is created.
-        chunks = transfer.export_fans_csv(database, workspace_id, FanFilter(segment_id=segment_id))
+        chunks = fan_csv.export_fans_csv(database, workspace_id, FanFilter(segment_id=segment_id))
         header = next(chunks)
         if out is None:
             sys.stdout.write(header)

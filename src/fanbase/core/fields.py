@@ -14,7 +14,6 @@ The operators each type allows live in the one operator table (``fanbase.core.op
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -193,10 +192,6 @@ class Catalogue:
                 raise ValueError(f"custom field {spec.name!r} clashes with another field")
             fan_fields[spec.name] = spec
         object.__setattr__(self, "_fan_fields", fan_fields)
-
-    @classmethod
-    def with_custom_fields(cls, specs: Iterable[FieldSpec]) -> Catalogue:
-        return cls(custom_fields=tuple(specs))
 
     @property
     def fan_fields(self) -> tuple[FieldSpec, ...]:

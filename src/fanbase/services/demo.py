@@ -24,7 +24,8 @@ from fanbase.db.engine import Database
 from fanbase.db.repositories import bulk as bulk_repo
 from fanbase.db.repositories import custom_fields as custom_fields_repo
 from fanbase.db.repositories import fans as fans_repo
-from fanbase.db.repositories import labels as labels_repo
+from fanbase.db.repositories import lists as lists_repo
+from fanbase.db.repositories import tags as tags_repo
 from fanbase.errors import InvalidInput
 from fanbase.schemas.common import JsonScalar
 from fanbase.schemas.custom_fields import CustomField, CustomFieldIn
@@ -400,7 +401,7 @@ def create_demo_workspace(database: Database, *, now: datetime, seed: int = 7, f
             ],
         )
         tag_ids = {
-            name: labels_repo.insert_tag(
+            name: tags_repo.insert_tag(
                 connection,
                 workspace_id,
                 {"name": name, "color": color, "category": category, "description": text},
@@ -418,7 +419,7 @@ def create_demo_workspace(database: Database, *, now: datetime, seed: int = 7, f
             ],
         )
         list_ids = {
-            name: labels_repo.insert_list(connection, workspace_id, {"name": name, "description": text}, now=now)
+            name: lists_repo.insert_list(connection, workspace_id, {"name": name, "description": text}, now=now)
             for name, text, _ in LISTS
         }
         members, log = _memberships(rng, planned, fan_ids, list_ids, planner.now)

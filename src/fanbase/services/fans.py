@@ -9,12 +9,13 @@ from typing import Any
 
 from fanbase.db.engine import Connection, Database, IntegrityError
 from fanbase.db.repositories import activity as activity_repo
+from fanbase.db.repositories import fan_groups as fan_groups_repo
 from fanbase.db.repositories import fan_selections
 from fanbase.db.repositories import fans as fans_repo
-from fanbase.db.repositories import labels as labels_repo
+from fanbase.db.repositories import lists as lists_repo
 from fanbase.db.repositories import segments as segments_repo
+from fanbase.db.repositories import tags as tags_repo
 from fanbase.db.repositories.fan_selections import FanSelection, RuleFilter
-from fanbase.db.tables import lists, tags
 from fanbase.errors import Conflict, InvalidInput, NotFound
 from fanbase.schemas.common import Page
 from fanbase.schemas.fans import Fan, FanFilter, FanIn, FanPatch, FanSource
@@ -52,19 +53,6 @@ def fan_row_values(data: FanIn, *, stored_custom: dict[str, Any], now: datetime)
     }
 
 
-def ensure_named(
-    connection: Connection, workspace_id: int, table: Any, names: Iterable[str], *, now: datetime
-) -> dict[str, int]:
-    """Ids of tags or lists by case-folded name, creating the missing ones (first spelling wins)."""
-    wanted: dict[str, str] = {}
-    for name in names:
-        wanted.setdefault(labels_repo.name_key(name), name.strip())
-    found = labels_repo.ids_by_name(connection, table, workspace_id, wanted)
-    missing = [name for key, name in wanted.items() if key not in found]
-    found.update(labels_repo.insert_named(connection, table, workspace_id, missing, now=now))
-    return found
-
-
 def attach_labels(
     connection: Connection,
     workspace_id: int,
@@ -76,16 +64,16 @@ def attach_labels(
 ) -> None:
     """Tag fans and subscribe them to lists by name: (fan_id, name) pairs; names are created when missing."""
     if tag_pairs:
-        tag_ids = ensure_named(connection, workspace_id, tags, (name for _, name in tag_pairs), now=now)
-        links = [(tag_ids[labels_repo.name_key(name)], fan_id) for fan_id, name in tag_pairs]
-        labels_repo.link_tags(connection, workspace_id, links, now=now)
+        tag_ids = tags_repo.TAGS.ensure_named(connection, workspace_id, (name for _, name in tag_pairs), now=now)
+        links = [(tag_ids[fan_groups_repo.name_key(name)], fan_id) for fan_id, name in tag_pairs]
+        tags_repo.link_tags(connection, workspace_id, links, now=now)
     if list_pairs:
-        list_ids = ensure_named(connection, workspace_id, lists, (name for _, name in list_pairs), now=now)
+        list_ids = lists_repo.LISTS.ensure_named(connection, workspace_id, (name for _, name in list_pairs), now=now)
         by_list: dict[int, list[int]] = {}
         for fan_id, name in list_pairs:
-            by_list.setdefault(list_ids[labels_repo.name_key(name)], []).append(fan_id)
+            by_list.setdefault(list_ids[fan_groups_repo.name_key(name)], []).append(fan_id)
         for list_id, fan_ids in by_list.items():
-            labels_repo.set_statuses(
+            lists_repo.set_statuses(
                 connection,
                 workspace_id,
                 list_id,
@@ -180,12 +168,12 @@ def select_fans(
         rule = context.validate(rule_context.parse_rule_input(fan_filter.rule, fan_filter.rule_text))
         selection = replace(selection, rule=RuleFilter(rule=rule, scope=context.scope, now=now))
     if fan_filter.tag is not None:
-        tag_ids = labels_repo.ids_by_name(connection, tags, workspace_id, [fan_filter.tag])
+        tag_ids = tags_repo.TAGS.ids_by_name(connection, workspace_id, [fan_filter.tag])
         if not tag_ids:
             return None
         selection = replace(selection, tag_id=next(iter(tag_ids.values())))
     if fan_filter.list is not None:
-        list_ids = labels_repo.ids_by_name(connection, lists, workspace_id, [fan_filter.list])
+        list_ids = lists_repo.LISTS.ids_by_name(connection, workspace_id, [fan_filter.list])
         if not list_ids:
             return None
         selection = replace(selection, list_id=next(iter(list_ids.values())))
@@ -240,7 +228,7 @@ def fan_events(database: Database, workspace_id: int, fan_id: int, *, page: int,
 def fan_list_memberships(database: Database, workspace_id: int, fan_id: int) -> list[ListMembership]:
     with database.transaction(write=False) as connection:
         load_fan(connection, workspace_id, fan_id)
-        return labels_repo.memberships_of_fan(connection, workspace_id, fan_id)
+        return lists_repo.memberships_of_fan(connection, workspace_id, fan_id)
 
 
 def recompute_figures(database: Database, workspace_id: int) -> int:

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from fanbase.db.engine import Connection, Database
 from fanbase.db.repositories import fan_selections
 from fanbase.db.repositories import history as history_repo
-from fanbase.db.repositories import labels as labels_repo
+from fanbase.db.repositories import lists as lists_repo
 from fanbase.db.repositories import segments as segments_repo
+from fanbase.db.repositories import tags as tags_repo
 from fanbase.db.repositories.fan_selections import FanSelection
 from fanbase.errors import InvalidInput, NotFound
 from fanbase.schemas.common import Page
@@ -118,7 +119,7 @@ def tag_sizes(
     database: Database, workspace_id: int, tag_id: int, *, start: datetime, end: datetime, bucket: Bucket
 ) -> list[SizePoint]:
     with database.transaction(write=False) as connection:
-        if labels_repo.get_tag(connection, workspace_id, tag_id) is None:
+        if tags_repo.get_tag(connection, workspace_id, tag_id) is None:
             raise NotFound(f"tag {tag_id} not found")
         return _series(connection, history_repo.tag_changes, workspace_id, tag_id, start=start, end=end, bucket=bucket)
 
@@ -128,7 +129,7 @@ def list_sizes(
 ) -> list[SizePoint]:
     """Subscribed fans over time."""
     with database.transaction(write=False) as connection:
-        if labels_repo.get_list(connection, workspace_id, list_id) is None:
+        if lists_repo.get_list(connection, workspace_id, list_id) is None:
             raise NotFound(f"list {list_id} not found")
         return _series(
             connection, history_repo.list_changes, workspace_id, list_id, start=start, end=end, bucket=bucket

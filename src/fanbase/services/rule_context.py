@@ -14,10 +14,10 @@ from fanbase.core.rules import Rule, parse_rule_json, reference_key
 from fanbase.core.text import parse_rule_text
 from fanbase.core.validation import References, validate_rule
 from fanbase.db.engine import Connection
-from fanbase.db.repositories import labels as labels_repo
+from fanbase.db.repositories import lists as lists_repo
 from fanbase.db.repositories import segments as segments_repo
+from fanbase.db.repositories import tags as tags_repo
 from fanbase.db.repositories.rule_evaluation import RuleScope, SegmentRule
-from fanbase.db.tables import lists, tags
 from fanbase.services import custom_fields
 
 
@@ -160,8 +160,8 @@ def load_context(connection: Connection, workspace_id: int) -> RuleContext:
     return RuleContext(
         workspace_id=workspace_id,
         catalogue=catalogue_for(connection, workspace_id),
-        tag_ids=labels_repo.all_ids_by_name(connection, tags, workspace_id),
-        list_ids=labels_repo.all_ids_by_name(connection, lists, workspace_id),
+        tag_ids=tags_repo.TAGS.all_ids_by_name(connection, workspace_id),
+        list_ids=lists_repo.LISTS.all_ids_by_name(connection, workspace_id),
         **_segments_part(rows, rules),
     )
 

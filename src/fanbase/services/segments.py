@@ -37,8 +37,8 @@ from fanbase.schemas.segments import (
     SegmentPatch,
     SegmentTemplate,
 )
+from fanbase.services import fan_csv, membership
 from fanbase.services import fans as fans_service
-from fanbase.services import membership, transfer
 from fanbase.services.rule_context import RuleContext, load_context, parse_rule_input
 from fanbase.services.segment_templates import TEMPLATES, TEMPLATES_BY_KEY
 
@@ -486,7 +486,7 @@ def _cascade(
 
 def emails_from_csv(data: bytes) -> tuple[str, ...]:
     """The emails in a CSV: its `email` column, or its only column; header optional. Bad emails are refused by line."""
-    text = transfer.decode_csv(data)
+    text = fan_csv.decode_csv(data)
     rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
     if not rows:
         raise InvalidInput("the file has no rows", field="file")

@@ -7,7 +7,6 @@ response (NiceGUI's websocket cannot set cookies).
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -107,8 +106,3 @@ def install_auth_routes(app: FastAPI) -> None:
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
         return response
-
-
-def scope_user(scope: dict[str, Any]) -> SignedInUser | None:
-    user = scope.get(USER_SCOPE_KEY)
-    return user if isinstance(user, SignedInUser) else None

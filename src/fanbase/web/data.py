@@ -8,7 +8,7 @@ from typing import Literal
 from fanbase.core.fields import Catalogue, FieldSpec, FieldType
 from fanbase.schemas.history import FanSegmentMembership, SizePoint
 from fanbase.schemas.segments import Impact, RuleIn, Segment
-from fanbase.services import custom_fields, history, labels, segments
+from fanbase.services import custom_fields, history, lists, segments, tags
 from fanbase.web.state import current
 
 
@@ -23,11 +23,11 @@ def catalogue(workspace_id: int) -> Catalogue:
 
 
 def tag_names(workspace_id: int) -> list[str]:
-    return [tag.name for tag in labels.list_tags(current().database, workspace_id)]
+    return [tag.name for tag in tags.list_tags(current().database, workspace_id)]
 
 
 def list_names(workspace_id: int) -> list[str]:
-    return [item.name for item in labels.list_lists(current().database, workspace_id)]
+    return [item.name for item in lists.list_lists(current().database, workspace_id)]
 
 
 def all_segments(workspace_id: int) -> list[Segment]:

@@ -19,7 +19,7 @@ from fanbase.schemas.fan_csv import ImportReport
 from fanbase.schemas.fans import Fan, FanFilter, FanIn, FanPatch, FanSource, LifecycleStage
 from fanbase.schemas.lists import ListMembership, SubscriptionStatus
 from fanbase.schemas.orders_events import Event, Order
-from fanbase.services import fans, transfer
+from fanbase.services import fan_csv, fans
 
 router = APIRouter(prefix="/fans", tags=["fans"])
 
@@ -111,7 +111,7 @@ def import_fans(
     data = file.file.read(limit + 1)
     if len(data) > limit:
         raise TooLarge(f"the file is larger than the limit of {limit:,} bytes; split it", field="file")
-    return transfer.import_fans_csv(database, workspace_id, data, now=now, max_bytes=limit)
+    return fan_csv.import_fans_csv(database, workspace_id, data, now=now, max_bytes=limit)
 
 
 @router.get(
@@ -126,7 +126,7 @@ def export_fans(
     database: DatabaseDep, workspace_id: WorkspaceDep, fan_filter: FanFilterDep, now: NowDep
 ) -> StreamingResponse:
     """Every fan matching the filters (the same as `GET /fans`), as CSV, streamed; formula-injection safe."""
-    chunks = transfer.export_fans_csv(database, workspace_id, fan_filter, now=now)
+    chunks = fan_csv.export_fans_csv(database, workspace_id, fan_filter, now=now)
     # The first chunk is read here, before the response starts: a bad filter is then a 404/422, not a cut-off CSV.
     first = next(chunks)
     return StreamingResponse(

@@ -27,7 +27,7 @@ from fanbase.schemas.segments import (
     SegmentPatch,
     SegmentTemplate,
 )
-from fanbase.services import segments, transfer
+from fanbase.services import fan_csv, segments
 
 router = APIRouter(prefix="/segments", tags=["segments"])
 
@@ -104,7 +104,7 @@ def list_members(
 )
 def export_members(segment_id: SegmentId, database: DatabaseDep, workspace_id: WorkspaceDep) -> StreamingResponse:
     """Every member, as CSV (the columns of `GET /fans/export`), streamed."""
-    chunks = transfer.export_fans_csv(database, workspace_id, FanFilter(segment_id=segment_id))
+    chunks = fan_csv.export_fans_csv(database, workspace_id, FanFilter(segment_id=segment_id))
     # Pulled before the response starts, so an unknown segment is a 404 rather than a cut-off CSV.
     first = next(chunks)
     return StreamingResponse(

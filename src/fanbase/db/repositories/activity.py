@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -15,6 +15,22 @@ from fanbase.schemas.orders_events import Event, Order
 
 ORDER_COLUMNS = tuple(column for column in orders.c if column.name not in ("workspace_id", "amount_cents"))
 EVENT_COLUMNS = tuple(column for column in events.c if column.name != "workspace_id")
+
+
+class OrderRow(NamedTuple):
+    """An order as stored (money in cents), for the writes that need its status and fan."""
+
+    id: int
+    fan_id: int
+    external_id: str | None
+    currency: str
+    category: str
+    product: str | None
+    status: str
+    placed_at: datetime
+    refunded_at: datetime | None
+    created_at: datetime
+    amount_cents: int
 
 
 def order_from_row(row: Mapping[Any, Any]) -> Order:
@@ -44,13 +60,16 @@ def insert_events(connection: Connection, workspace_id: int, rows: Sequence[Mapp
     return _insert_returning_ids(connection, events, workspace_id, rows)
 
 
-def get_order_row(connection: Connection, workspace_id: int, order_id: int, *, for_update: bool = False) -> Any:
+def get_order_row(
+    connection: Connection, workspace_id: int, order_id: int, *, for_update: bool = False
+) -> OrderRow | None:
     statement = select(*ORDER_COLUMNS, orders.c.amount_cents).where(
         orders.c.workspace_id == workspace_id, orders.c.id == order_id
     )
     if for_update:
         statement = statement.with_for_update()
-    return connection.execute(statement).one_or_none()
+    row = connection.execute(statement).one_or_none()
+    return OrderRow(**row._mapping) if row else None
 
 
 def existing_external_ids(connection: Connection, workspace_id: int, external_ids: Sequence[str]) -> set[str]:

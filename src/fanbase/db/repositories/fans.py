@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -156,10 +156,6 @@ def hydrate_fans(connection: Connection, workspace_id: int, rows: Sequence[Row[A
     tag_names = tag_names_for(connection, workspace_id, fan_ids)
     statuses = list_statuses_for(connection, workspace_id, fan_ids)
     return [fan_from_row(row, tag_names=tag_names.get(row.id, ()), list_statuses=statuses.get(row.id)) for row in rows]
-
-
-def id_in(fan_ids: Sequence[int]) -> ColumnElement[bool]:
-    return fans.c.id.in_(fan_ids)
 
 
 def in_workspace(workspace_id: int) -> ColumnElement[bool]:
@@ -390,8 +386,18 @@ DERIVED_COLUMNS = (
 )
 
 
-def derived_figures(connection: Connection, workspace_id: int) -> dict[int, tuple[Any, ...]]:
+class DerivedFigures(NamedTuple):
+    """A fan's figures derived from orders and events (in the order of ``DERIVED_COLUMNS``)."""
+
+    total_spent_cents: int
+    purchase_count: int
+    first_purchase_at: datetime | None
+    last_purchase_at: datetime | None
+    last_active_at: datetime | None
+
+
+def derived_figures(connection: Connection, workspace_id: int) -> dict[int, DerivedFigures]:
     rows = connection.execute(
         select(fans.c.id, *(fans.c[name] for name in DERIVED_COLUMNS)).where(fans.c.workspace_id == workspace_id)
     )
-    return {row[0]: tuple(row[1:]) for row in rows}
+    return {row[0]: DerivedFigures(*row[1:]) for row in rows}

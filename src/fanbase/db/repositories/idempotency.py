@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, insert, select
 
 from fanbase.db.tables import idempotency_keys
 
 
-def find_reply(connection: Connection, workspace_id: int, key: str) -> dict[str, Any] | None:
+class StoredReply(NamedTuple):
+    request_hash: str
+    status_code: int
+    response: Any
+
+
+def find_reply(connection: Connection, workspace_id: int, key: str) -> StoredReply | None:
     row = connection.execute(
         select(idempotency_keys.c.request_hash, idempotency_keys.c.status_code, idempotency_keys.c.response).where(
             idempotency_keys.c.workspace_id == workspace_id, idempotency_keys.c.key == key
         )
     ).one_or_none()
-    return dict(row._mapping) if row else None
+    return StoredReply(**row._mapping) if row else None
 
 
 def store_reply(

@@ -7,11 +7,13 @@ deletes them — the database does the work, never a Python loop over fans. When
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 from sqlalchemy import (
     Connection,
+    Row,
     delete,
     exists,
     false,
@@ -24,8 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import ColumnElement
 
+from fanbase.db.repositories.fan_groups import name_key
 from fanbase.db.repositories.fans import FAN_COLUMNS
-from fanbase.db.repositories.labels import name_key
 from fanbase.db.repositories.sql import chunks
 from fanbase.db.rule_sql import CompiledRule, fans_joined
 from fanbase.db.tables import fans, segment_members, segment_membership_log, segments
@@ -43,6 +45,30 @@ SEGMENT_COLUMNS = (
     segments.c.last_error,
     segments.c.next_flip_at,
 )
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    """A segment as stored."""
+
+    id: int
+    name: str
+    description: str | None
+    kind: str
+    rule: Any
+    rule_version: int
+    created_at: datetime
+    updated_at: datetime
+    last_evaluated_at: datetime | None
+    last_error: str | None
+    next_flip_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SizedSegmentRow(SegmentRow):
+    """A segment with its member count."""
+
+    size: int
 
 
 def _size() -> ColumnElement[int]:
@@ -75,23 +101,35 @@ def update_segment(connection: Connection, workspace_id: int, segment_id: int, v
     )
 
 
-def get_segment(connection: Connection, workspace_id: int, segment_id: int, *, for_update: bool = False) -> Any:
+def get_segment(
+    connection: Connection, workspace_id: int, segment_id: int, *, for_update: bool = False
+) -> SizedSegmentRow | None:
     statement = select(*SEGMENT_COLUMNS, _size()).where(
         segments.c.workspace_id == workspace_id, segments.c.id == segment_id
     )
     if for_update:
         statement = statement.with_for_update(of=segments)
-    return connection.execute(statement).one_or_none()
+    row = connection.execute(statement).one_or_none()
+    return SizedSegmentRow(**row._mapping) if row else None
 
 
-def list_segments(connection: Connection, workspace_id: int, *, with_size: bool = False) -> list[Any]:
+@overload
+def list_segments(connection: Connection, workspace_id: int) -> list[SegmentRow]: ...
+@overload
+def list_segments(connection: Connection, workspace_id: int, *, with_size: Literal[False]) -> list[SegmentRow]: ...
+@overload
+def list_segments(connection: Connection, workspace_id: int, *, with_size: Literal[True]) -> list[SizedSegmentRow]: ...
+def list_segments(
+    connection: Connection, workspace_id: int, *, with_size: bool = False
+) -> list[SegmentRow] | list[SizedSegmentRow]:
     """The workspace's segments; ``with_size`` adds a member count per segment (for people, not the write path)."""
     columns = (*SEGMENT_COLUMNS, _size()) if with_size else SEGMENT_COLUMNS
-    return list(
-        connection.execute(
-            select(*columns).where(segments.c.workspace_id == workspace_id).order_by(segments.c.name_key)
-        )
+    rows = connection.execute(
+        select(*columns).where(segments.c.workspace_id == workspace_id).order_by(segments.c.name_key)
     )
+    if with_size:
+        return [SizedSegmentRow(**row._mapping) for row in rows]
+    return [SegmentRow(**row._mapping) for row in rows]
 
 
 def segment_ids_by_name(connection: Connection, workspace_id: int) -> dict[str, int]:
@@ -269,7 +307,7 @@ def set_members(
     return moved
 
 
-def fans_by_ids(connection: Connection, workspace_id: int, fan_ids: Sequence[int]) -> Sequence[Any]:
+def fans_by_ids(connection: Connection, workspace_id: int, fan_ids: Sequence[int]) -> Sequence[Row[Any]]:
     statement = (
         select(*FAN_COLUMNS).where(fans.c.workspace_id == workspace_id, fans.c.id.in_(fan_ids)).order_by(fans.c.id)
     )

@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
 
 from fanbase.db.tables import users, web_sessions, workspaces
+
+
+class UserRow(TypedDict):
+    """A user as stored, password hash aside (read by key, as the callers did with the plain row)."""
+
+    id: int
+    workspace_id: int
+    email: str
+    name: str | None
+    created_at: datetime
+
+
+class UserWithHash(UserRow):
+    password_hash: str
+
 
 USER_COLUMNS = (
     users.c.id,
@@ -18,23 +33,33 @@ USER_COLUMNS = (
 )
 
 
+def _user(row: RowMapping) -> UserRow:
+    return UserRow(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        email=row["email"],
+        name=row["name"],
+        created_at=row["created_at"],
+    )
+
+
 def insert_user(
     connection: Connection, workspace_id: int, *, email: str, name: str | None, password_hash: str, now: datetime
-) -> dict[str, Any]:
+) -> UserRow:
     row = connection.execute(
         insert(users)
         .values(workspace_id=workspace_id, email=email, name=name, password_hash=password_hash, created_at=now)
         .returning(*USER_COLUMNS)
     ).one()
-    return dict(row._mapping)
+    return _user(row._mapping)
 
 
-def find_user_by_email(connection: Connection, email: str) -> dict[str, Any] | None:
+def find_user_by_email(connection: Connection, email: str) -> UserWithHash | None:
     """A user with their password hash, by (already lower-cased) email; emails are unique across workspaces."""
     row = connection.execute(
         select(*USER_COLUMNS, users.c.password_hash).where(func.lower(users.c.email) == email)
     ).one_or_none()
-    return dict(row._mapping) if row else None
+    return UserWithHash(**_user(row._mapping), password_hash=row.password_hash) if row else None
 
 
 def set_password_hash(connection: Connection, workspace_id: int, user_id: int, password_hash: str) -> None:
@@ -45,9 +70,9 @@ def set_password_hash(connection: Connection, workspace_id: int, user_id: int, p
     )
 
 
-def list_users(connection: Connection, workspace_id: int) -> list[dict[str, Any]]:
+def list_users(connection: Connection, workspace_id: int) -> list[UserRow]:
     rows = connection.execute(select(*USER_COLUMNS).where(users.c.workspace_id == workspace_id).order_by(users.c.id))
-    return [dict(row._mapping) for row in rows]
+    return [_user(row._mapping) for row in rows]
 
 
 def insert_session(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -63,6 +63,57 @@ SUBSCRIPTION_COLUMNS = (
 )
 
 
+class SubscriptionRow(NamedTuple):
+    id: int
+    url: str
+    events: list[str]
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+class ClaimedRow(NamedTuple):
+    """A claimed outbox row with its subscription's url and secret."""
+
+    id: int
+    workspace_id: int
+    subscription_id: int
+    event_type: str
+    source: str
+    source_id: int
+    attempts: int
+    created_at: datetime
+    url: str
+    secret: str
+
+
+class LedgerRow(NamedTuple):
+    """A ledger row as a payload needs it; the fields after ``object_id`` belong to one source each."""
+
+    id: int
+    at: datetime
+    fan_id: int
+    email: str
+    object_name: str
+    object_id: int
+    entered: bool | None = None  # segment
+    cause: str | None = None  # segment
+    rule_version: int | None = None  # segment
+    added: bool | None = None  # tag
+    status: str | None = None  # list
+
+
+class DeliveryRow(NamedTuple):
+    id: int
+    event_type: str
+    source: str
+    source_id: int
+    attempts: int
+    created_at: datetime
+    delivered_at: datetime | None
+    next_attempt_at: datetime
+    last_error: str | None
+
+
 def insert_subscription(
     connection: Connection, workspace_id: int, *, url: str, events: Sequence[str], secret: str, now: datetime
 ) -> int:
@@ -75,22 +126,22 @@ def insert_subscription(
     )
 
 
-def get_subscription(connection: Connection, workspace_id: int, subscription_id: int) -> Any:
-    return connection.execute(
+def get_subscription(connection: Connection, workspace_id: int, subscription_id: int) -> SubscriptionRow | None:
+    row = connection.execute(
         select(*SUBSCRIPTION_COLUMNS).where(
             webhook_subscriptions.c.workspace_id == workspace_id, webhook_subscriptions.c.id == subscription_id
         )
     ).one_or_none()
+    return SubscriptionRow(**row._mapping) if row else None
 
 
-def list_subscriptions(connection: Connection, workspace_id: int) -> list[Any]:
-    return list(
-        connection.execute(
-            select(*SUBSCRIPTION_COLUMNS)
-            .where(webhook_subscriptions.c.workspace_id == workspace_id)
-            .order_by(webhook_subscriptions.c.id)
-        )
+def list_subscriptions(connection: Connection, workspace_id: int) -> list[SubscriptionRow]:
+    rows = connection.execute(
+        select(*SUBSCRIPTION_COLUMNS)
+        .where(webhook_subscriptions.c.workspace_id == workspace_id)
+        .order_by(webhook_subscriptions.c.id)
     )
+    return [SubscriptionRow(**row._mapping) for row in rows]
 
 
 def disable_subscription(connection: Connection, workspace_id: int, subscription_id: int, *, now: datetime) -> None:
@@ -286,7 +337,7 @@ def claim_due(
     lease_until: datetime,
     is_postgresql: bool,
     workspace_id: int | None = None,
-) -> list[Any]:
+) -> list[ClaimedRow]:
     """Lock up to ``limit`` due rows of active subscriptions (oldest due first), push their next attempt to
     ``lease_until`` and return them with their subscription's url and secret.
 
@@ -320,7 +371,7 @@ def claim_due(
         statement = statement.where(outbox.c.workspace_id == workspace_id)
     if is_postgresql:
         statement = statement.with_for_update(skip_locked=True, of=outbox)
-    rows = list(connection.execute(statement))
+    rows = [ClaimedRow(**row._mapping) for row in connection.execute(statement)]
     for chunk in chunks([row.id for row in rows]):
         connection.execute(update(outbox).where(outbox.c.id.in_(chunk)).values(next_attempt_at=lease_until))
     return rows
@@ -357,13 +408,15 @@ def _ledger_query(source: str) -> tuple[Table, Any]:
     return log, statement
 
 
-def ledger_rows(connection: Connection, workspace_id: int, source: str, ledger_ids: Sequence[int]) -> dict[int, Any]:
+def ledger_rows(
+    connection: Connection, workspace_id: int, source: str, ledger_ids: Sequence[int]
+) -> dict[int, LedgerRow]:
     """The ledger rows (with fan email and segment/tag/list name) that outbox rows point at; erased ones are absent."""
     log, statement = _ledger_query(source)
-    found: dict[int, Any] = {}
+    found: dict[int, LedgerRow] = {}
     for chunk in chunks(sorted(set(ledger_ids))):
         rows = connection.execute(statement.where(log.c.workspace_id == workspace_id, log.c.id.in_(chunk)))
-        found.update((row.id, row) for row in rows)
+        found.update((row.id, LedgerRow(**row._mapping)) for row in rows)
     return found
 
 
@@ -412,17 +465,16 @@ def _of_subscription(workspace_id: int, subscription_id: int) -> tuple[ColumnEle
 
 def list_deliveries(
     connection: Connection, workspace_id: int, subscription_id: int, *, offset: int, limit: int
-) -> list[Any]:
+) -> list[DeliveryRow]:
     """A subscription's outbox rows, newest first."""
-    return list(
-        connection.execute(
-            select(*DELIVERY_COLUMNS)
-            .where(*_of_subscription(workspace_id, subscription_id))
-            .order_by(webhook_outbox.c.id.desc())
-            .offset(offset)
-            .limit(limit)
-        )
+    rows = connection.execute(
+        select(*DELIVERY_COLUMNS)
+        .where(*_of_subscription(workspace_id, subscription_id))
+        .order_by(webhook_outbox.c.id.desc())
+        .offset(offset)
+        .limit(limit)
     )
+    return [DeliveryRow(**row._mapping) for row in rows]
 
 
 def count_deliveries(connection: Connection, workspace_id: int, subscription_id: int) -> int:

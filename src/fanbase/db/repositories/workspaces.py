@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -49,7 +49,17 @@ def insert_api_key(
     return ApiKey.model_validate(row._mapping)
 
 
-def find_api_key(connection: Connection, prefix: str) -> dict[str, Any] | None:
+class StoredApiKey(TypedDict):
+    """What checking a presented key needs (read by key, as the callers did with the plain row)."""
+
+    id: int
+    workspace_id: int
+    key_hash: str
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+def find_api_key(connection: Connection, prefix: str) -> StoredApiKey | None:
     row = connection.execute(
         select(
             api_keys.c.id,
@@ -59,7 +69,15 @@ def find_api_key(connection: Connection, prefix: str) -> dict[str, Any] | None:
             api_keys.c.last_used_at,
         ).where(api_keys.c.prefix == prefix)
     ).one_or_none()
-    return dict(row._mapping) if row else None
+    if row is None:
+        return None
+    return StoredApiKey(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        key_hash=row.key_hash,
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+    )
 
 
 def touch_api_key(connection: Connection, key_id: int, *, now: datetime) -> None:

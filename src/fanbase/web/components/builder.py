@@ -1,6 +1,6 @@
 """The condition builder: nested AND/OR groups with NOT, field/tag/list/segment/behaviour conditions.
 
-Inputs write straight into the ``rule_editor`` tree and call ``on_change``; a structural change (a condition added
+Inputs write straight into the ``builder_model`` tree and call ``on_change``; a structural change (a condition added
 or removed, a field or operator with another kind of value) redraws the tree. Errors and counts are updated in
 place, so typing is never interrupted by a redraw.
 """
@@ -15,7 +15,7 @@ from nicegui import ui
 
 from fanbase.core.fields import Catalogue, FieldSpec, FieldType, ListStatus, Source
 from fanbase.core.operators import OPERATORS, Op, ValueShape, operators_for
-from fanbase.web.rule_editor import (
+from fanbase.web.builder_model import (
     TIME_UNITS,
     BehaviourNode,
     Comparison,

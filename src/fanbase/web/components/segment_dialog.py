@@ -18,8 +18,8 @@ from fanbase.schemas.segments import Preview, RuleIn, Segment, SegmentIn, Segmen
 from fanbase.services import segments
 from fanbase.services.users import SignedInUser
 from fanbase.web import data
+from fanbase.web.builder_model import GroupNode, UnsupportedRule, clear_feedback, compile_tree, tree_from_json
 from fanbase.web.components.builder import ConditionBuilder
-from fanbase.web.rule_editor import GroupNode, UnsupportedRule, clear_feedback, compile_tree, tree_from_json
 from fanbase.web.state import current, in_thread
 
 PREVIEW_DEBOUNCE_SECONDS = 0.3

@@ -11,7 +11,7 @@ from nicegui import events, ui
 from fanbase.errors import FanbaseError, NotFound
 from fanbase.schemas.fans import FanFilter
 from fanbase.schemas.segments import EmailsIn, Segment
-from fanbase.services import segments, transfer
+from fanbase.services import fan_csv, segments
 from fanbase.services.users import SignedInUser
 from fanbase.web import data
 from fanbase.web.components.common import FanTable, signed_in, size_chart, sparkline_svg
@@ -182,7 +182,7 @@ def _segment_content(user: SignedInUser, segment: Segment) -> None:
                 try:
                     text = await in_thread(
                         lambda: "".join(
-                            transfer.export_fans_csv(state.database, workspace_id, FanFilter(segment_id=segment.id))
+                            fan_csv.export_fans_csv(state.database, workspace_id, FanFilter(segment_id=segment.id))
                         )
                     )
                 finally:

@@ -11,8 +11,8 @@ from fanbase.api.deps import DatabaseDep, NowDep, StateDep, WorkspaceDep
 from fanbase.api.schemas import EventBatch, EventId, OrderBatch, OrderId, error_responses
 from fanbase.errors import TooLarge
 from fanbase.schemas.orders_events import BatchResult, Event, EventIn, Order, OrderIn
-from fanbase.services import ingestion
-from fanbase.services.ingestion import Reply
+from fanbase.services import orders_events
+from fanbase.services.orders_events import Reply
 
 router = APIRouter(responses=error_responses(401, 422))
 
@@ -66,7 +66,7 @@ def create_order(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Record one order; the fan's figures (total spent, purchases, activity) change in the same transaction."""
-    return _respond(ingestion.record_order(database, workspace_id, body, idempotency_key=idempotency_key, now=now))
+    return _respond(orders_events.record_order(database, workspace_id, body, idempotency_key=idempotency_key, now=now))
 
 
 @router.post(
@@ -87,19 +87,19 @@ def create_orders(
     """Record a batch of orders, all or nothing."""
     _check_batch_size(len(body.items), state)
     return _respond(
-        ingestion.record_orders(database, workspace_id, body.items, idempotency_key=idempotency_key, now=now)
+        orders_events.record_orders(database, workspace_id, body.items, idempotency_key=idempotency_key, now=now)
     )
 
 
 @router.get("/orders/{order_id}", tags=["orders"], responses=error_responses(404))
 def get_order(order_id: OrderId, database: DatabaseDep, workspace_id: WorkspaceDep) -> Order:
-    return ingestion.get_order(database, workspace_id, order_id)
+    return orders_events.get_order(database, workspace_id, order_id)
 
 
 @router.post("/orders/{order_id}/refund", tags=["orders"], responses=error_responses(404, 409))
 def refund_order(order_id: OrderId, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep) -> Order:
     """Mark a completed order refunded; the fan's figures are recomputed. Refunding twice is a 409."""
-    return ingestion.refund_order(database, workspace_id, order_id, now=now)
+    return orders_events.refund_order(database, workspace_id, order_id, now=now)
 
 
 # --- events ----------------------------------------------------------------------------------------------------
@@ -114,7 +114,7 @@ def create_event(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Record one activity event; the fan's last_active_at moves forward when it is later."""
-    return _respond(ingestion.record_event(database, workspace_id, body, idempotency_key=idempotency_key, now=now))
+    return _respond(orders_events.record_event(database, workspace_id, body, idempotency_key=idempotency_key, now=now))
 
 
 @router.post(
@@ -135,10 +135,10 @@ def create_events(
     """Record a batch of events, all or nothing."""
     _check_batch_size(len(body.items), state)
     return _respond(
-        ingestion.record_events(database, workspace_id, body.items, idempotency_key=idempotency_key, now=now)
+        orders_events.record_events(database, workspace_id, body.items, idempotency_key=idempotency_key, now=now)
     )
 
 
 @router.get("/events/{event_id}", tags=["events"], responses=error_responses(404))
 def get_event(event_id: EventId, database: DatabaseDep, workspace_id: WorkspaceDep) -> Event:
-    return ingestion.get_event(database, workspace_id, event_id)
+    return orders_events.get_event(database, workspace_id, event_id)

@@ -44,9 +44,9 @@ from pydantic import ValidationError
 
 from fanbase.db.engine import Connection, Database, IntegrityError
 from fanbase.db.repositories import bulk as bulk_repo
+from fanbase.db.repositories import fan_groups as fan_groups_repo
 from fanbase.db.repositories import fans as fans_repo
-from fanbase.db.repositories import labels as labels_repo
-from fanbase.db.tables import lists
+from fanbase.db.repositories import lists as lists_repo
 from fanbase.errors import Conflict, InvalidInput, TooLarge
 from fanbase.schemas.common import JsonScalar
 from fanbase.schemas.custom_fields import CustomField
@@ -438,17 +438,19 @@ def _consenting_list_pairs(
     """Drop (fan, list) pairs where the fan unsubscribed or bounced: an import must not undo that."""
     if not pairs:
         return []
-    list_ids = fans_service.ensure_named(connection, workspace_id, lists, (name for _, name in pairs), now=now)
+    list_ids = lists_repo.LISTS.ensure_named(connection, workspace_id, (name for _, name in pairs), now=now)
     by_list: dict[int, list[int]] = {}
     for fan_id, name in pairs:
-        by_list.setdefault(list_ids[labels_repo.name_key(name)], []).append(fan_id)
+        by_list.setdefault(list_ids[fan_groups_repo.name_key(name)], []).append(fan_id)
     withdrawn: set[tuple[int, int]] = set()
     for list_id, fan_ids in by_list.items():
-        statuses: dict[int, SubscriptionStatus] = labels_repo.current_statuses(
+        statuses: dict[int, SubscriptionStatus] = lists_repo.current_statuses(
             connection, workspace_id, list_id, fan_ids
         )
         withdrawn.update((list_id, fan_id) for fan_id, status in statuses.items() if status != "subscribed")
-    return [(fan_id, name) for fan_id, name in pairs if (list_ids[labels_repo.name_key(name)], fan_id) not in withdrawn]
+    return [
+        (fan_id, name) for fan_id, name in pairs if (list_ids[fan_groups_repo.name_key(name)], fan_id) not in withdrawn
+    ]
 
 
 # --- export ----------------------------------------------------------------------------------------------

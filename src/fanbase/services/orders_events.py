@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -25,6 +25,9 @@ from fanbase.schemas.fans import FanSource
 from fanbase.schemas.orders_events import BatchResult, Event, EventIn, FanReference, Order, OrderIn
 from fanbase.services import fans as fans_service
 from fanbase.services import membership, rule_context
+
+ItemT = TypeVar("ItemT", OrderIn, EventIn)
+RecordT = TypeVar("RecordT", Order, Event)
 
 
 @dataclass(frozen=True)
@@ -60,11 +63,11 @@ def _idempotent(
                 if idempotency_key is not None:
                     stored = idempotency_repo.find_reply(connection, workspace_id, idempotency_key)
                     if stored is not None:
-                        if stored["request_hash"] != request_hash:
+                        if stored.request_hash != request_hash:
                             raise Conflict(
                                 "this key was already used with a different request", field="Idempotency-Key"
                             )
-                        return Reply(stored["status_code"], stored["response"], replayed=True)
+                        return Reply(stored.status_code, stored.response, replayed=True)
                 body = work(connection)
                 if idempotency_key is not None:
                     idempotency_repo.store_reply(
@@ -124,6 +127,28 @@ def _update_memberships(
     membership.apply_change(connection, workspace_id, old_fans, change, cause="write", now=now, context=context)
 
 
+def _write_batch(
+    connection: Connection,
+    workspace_id: int,
+    items: Sequence[ItemT],
+    *,
+    source: FanSource,
+    to_row: Callable[[int, ItemT], dict[str, Any]],
+    insert: Callable[[Connection, int, Sequence[dict[str, Any]]], list[int]],
+    fold_into_figures: Callable[[Connection, int, Sequence[dict[str, Any]]], None],
+    change: membership.Change,
+    now: datetime,
+) -> tuple[list[int], int]:
+    """The one write path of orders and events: resolve the fans, insert the rows, keep figures and membership in
+    step. Returns the new ids and how many fans were created for unknown emails."""
+    fan_ids, new_fans = _resolve_fans(connection, workspace_id, items, source=source, now=now)
+    rows = [to_row(fan_id, item) for fan_id, item in zip(fan_ids, items, strict=True)]
+    ids = insert(connection, workspace_id, rows)
+    fold_into_figures(connection, workspace_id, rows)
+    _update_memberships(connection, workspace_id, fan_ids, new_fans, change, now=now)
+    return ids, len(new_fans)
+
+
 def _write_orders(
     connection: Connection, workspace_id: int, items: Sequence[OrderIn], *, now: datetime
 ) -> tuple[list[int], int]:
@@ -142,9 +167,9 @@ def _write_orders(
     clashes = activity_repo.existing_external_ids(connection, workspace_id, external)
     if clashes:
         raise Conflict(f"orders already recorded: {', '.join(sorted(clashes)[:20])}", field="external_id")
-    fan_ids, new_fans = _resolve_fans(connection, workspace_id, items, source="direct_purchase", now=now)
-    rows = [
-        {
+
+    def to_row(fan_id: int, item: OrderIn) -> dict[str, Any]:
+        return {
             "fan_id": fan_id,
             "amount_cents": fans_repo.money_to_cents(item.amount),
             "currency": workspace.currency,
@@ -156,12 +181,18 @@ def _write_orders(
             "external_id": item.external_id,
             "created_at": now,
         }
-        for fan_id, item in zip(fan_ids, items, strict=True)
-    ]
-    ids = activity_repo.insert_orders(connection, workspace_id, rows)
-    _fold_orders_into_figures(connection, workspace_id, rows)
-    _update_memberships(connection, workspace_id, fan_ids, new_fans, membership.ORDERS, now=now)
-    return ids, len(new_fans)
+
+    return _write_batch(
+        connection,
+        workspace_id,
+        items,
+        source="direct_purchase",
+        to_row=to_row,
+        insert=activity_repo.insert_orders,
+        fold_into_figures=_fold_orders_into_figures,
+        change=membership.ORDERS,
+        now=now,
+    )
 
 
 def _fold_orders_into_figures(connection: Connection, workspace_id: int, rows: Sequence[dict[str, Any]]) -> None:
@@ -186,36 +217,82 @@ def _fold_orders_into_figures(connection: Connection, workspace_id: int, rows: S
 def _write_events(
     connection: Connection, workspace_id: int, items: Sequence[EventIn], *, now: datetime
 ) -> tuple[list[int], int]:
-    fan_ids, new_fans = _resolve_fans(connection, workspace_id, items, source="event", now=now)
-    rows: list[dict[str, Any]] = [
-        {
+    def to_row(fan_id: int, item: EventIn) -> dict[str, Any]:
+        return {
             "fan_id": fan_id,
             "type": item.type,
             "properties": dict(item.properties),
             "occurred_at": item.occurred_at or now,
             "created_at": now,
         }
-        for fan_id, item in zip(fan_ids, items, strict=True)
-    ]
-    ids = activity_repo.insert_events(connection, workspace_id, rows)
+
+    return _write_batch(
+        connection,
+        workspace_id,
+        items,
+        source="event",
+        to_row=to_row,
+        insert=activity_repo.insert_events,
+        fold_into_figures=_fold_events_into_figures,
+        change=membership.EVENTS,
+        now=now,
+    )
+
+
+def _fold_events_into_figures(connection: Connection, workspace_id: int, rows: Sequence[dict[str, Any]]) -> None:
     latest: dict[int, datetime] = {}
     for row in rows:
         latest[row["fan_id"]] = max(latest.get(row["fan_id"], row["occurred_at"]), row["occurred_at"])
     fans_repo.add_activity(connection, workspace_id, latest)
-    _update_memberships(connection, workspace_id, fan_ids, new_fans, membership.EVENTS, now=now)
-    return ids, len(new_fans)
+
+
+@dataclass(frozen=True)
+class _Recorded(Generic[ItemT, RecordT]):
+    """Orders or events as the record_* calls see them: the idempotency kind, how to write, how to read one back."""
+
+    noun: str
+    write: Callable[..., tuple[list[int], int]]
+    read: Callable[[Connection, int, Sequence[int]], list[RecordT]]
+
+    def record(
+        self,
+        database: Database,
+        workspace_id: int,
+        items: Sequence[ItemT],
+        *,
+        is_batch: bool,
+        idempotency_key: str | None,
+        now: datetime,
+    ) -> Reply:
+        """One item replies with its record; a batch with its ids and how many fans it created."""
+
+        def work(connection: Connection) -> Any:
+            ids, created = self.write(connection, workspace_id, items, now=now)
+            if is_batch:
+                return BatchResult(ids=ids, created_fans=created).model_dump(mode="json")
+            return self.read(connection, workspace_id, ids)[0].model_dump(mode="json")
+
+        kind = f"{self.noun}s" if is_batch else self.noun
+        return _idempotent(
+            database, workspace_id, kind=kind, items=items, idempotency_key=idempotency_key, now=now, work=work
+        )
+
+    def get(self, database: Database, workspace_id: int, record_id: int) -> RecordT:
+        with database.transaction(write=False) as connection:
+            found = self.read(connection, workspace_id, [record_id])
+        if not found:
+            raise NotFound(f"{self.noun} {record_id} not found")
+        return found[0]
+
+
+_ORDERS: _Recorded[OrderIn, Order] = _Recorded(noun="order", write=_write_orders, read=activity_repo.orders_by_ids)
+_EVENTS: _Recorded[EventIn, Event] = _Recorded(noun="event", write=_write_events, read=activity_repo.events_by_ids)
 
 
 def record_order(
     database: Database, workspace_id: int, item: OrderIn, *, idempotency_key: str | None = None, now: datetime
 ) -> Reply:
-    def work(connection: Connection) -> Any:
-        (order_id,), _ = _write_orders(connection, workspace_id, [item], now=now)
-        return activity_repo.orders_by_ids(connection, workspace_id, [order_id])[0].model_dump(mode="json")
-
-    return _idempotent(
-        database, workspace_id, kind="order", items=[item], idempotency_key=idempotency_key, now=now, work=work
-    )
+    return _ORDERS.record(database, workspace_id, [item], is_batch=False, idempotency_key=idempotency_key, now=now)
 
 
 def record_orders(
@@ -226,25 +303,13 @@ def record_orders(
     idempotency_key: str | None = None,
     now: datetime,
 ) -> Reply:
-    def work(connection: Connection) -> Any:
-        ids, created = _write_orders(connection, workspace_id, items, now=now)
-        return BatchResult(ids=ids, created_fans=created).model_dump(mode="json")
-
-    return _idempotent(
-        database, workspace_id, kind="orders", items=items, idempotency_key=idempotency_key, now=now, work=work
-    )
+    return _ORDERS.record(database, workspace_id, items, is_batch=True, idempotency_key=idempotency_key, now=now)
 
 
 def record_event(
     database: Database, workspace_id: int, item: EventIn, *, idempotency_key: str | None = None, now: datetime
 ) -> Reply:
-    def work(connection: Connection) -> Any:
-        (event_id,), _ = _write_events(connection, workspace_id, [item], now=now)
-        return activity_repo.events_by_ids(connection, workspace_id, [event_id])[0].model_dump(mode="json")
-
-    return _idempotent(
-        database, workspace_id, kind="event", items=[item], idempotency_key=idempotency_key, now=now, work=work
-    )
+    return _EVENTS.record(database, workspace_id, [item], is_batch=False, idempotency_key=idempotency_key, now=now)
 
 
 def record_events(
@@ -255,29 +320,11 @@ def record_events(
     idempotency_key: str | None = None,
     now: datetime,
 ) -> Reply:
-    def work(connection: Connection) -> Any:
-        ids, created = _write_events(connection, workspace_id, items, now=now)
-        return BatchResult(ids=ids, created_fans=created).model_dump(mode="json")
-
-    return _idempotent(
-        database, workspace_id, kind="events", items=items, idempotency_key=idempotency_key, now=now, work=work
-    )
+    return _EVENTS.record(database, workspace_id, items, is_batch=True, idempotency_key=idempotency_key, now=now)
 
 
-def get_order(database: Database, workspace_id: int, order_id: int) -> Order:
-    with database.transaction(write=False) as connection:
-        found = activity_repo.orders_by_ids(connection, workspace_id, [order_id])
-    if not found:
-        raise NotFound(f"order {order_id} not found")
-    return found[0]
-
-
-def get_event(database: Database, workspace_id: int, event_id: int) -> Event:
-    with database.transaction(write=False) as connection:
-        found = activity_repo.events_by_ids(connection, workspace_id, [event_id])
-    if not found:
-        raise NotFound(f"event {event_id} not found")
-    return found[0]
+get_order = _ORDERS.get
+get_event = _EVENTS.get
 
 
 def refund_order(database: Database, workspace_id: int, order_id: int, *, now: datetime) -> Order:

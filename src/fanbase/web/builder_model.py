@@ -313,7 +313,9 @@ class Compiled:
         return best[1] if best else None
 
 
-class _Compiler:
+class _RuleAssembler:
+    """Turns the builder tree into rule JSON, noting the JSON path of every node (to place errors on it)."""
+
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
         self.paths: list[tuple[str, Node]] = []
@@ -380,13 +382,13 @@ def compile_tree(root: GroupNode, catalogue: Catalogue) -> Compiled:
     """The rule JSON of the tree (None while it has no condition) and where each node sits in it."""
     if not root.children:
         return Compiled(rule=None, paths=[])
-    compiler = _Compiler(catalogue)
+    assembler = _RuleAssembler(catalogue)
     if len(root.children) == 1 and not root.is_negated:
         # A group of one is just its condition: the text form stays as written ("x > 1", not "all(x > 1)").
-        rule = compiler.node(root.children[0], "")
+        rule = assembler.node(root.children[0], "")
     else:
-        rule = compiler.node(root, "")
-    return Compiled(rule=rule, paths=compiler.paths)
+        rule = assembler.node(root, "")
+    return Compiled(rule=rule, paths=assembler.paths)
 
 
 def _unwrap_not(data: dict[str, Any]) -> tuple[dict[str, Any], bool]:

@@ -12,7 +12,7 @@ from fanbase.errors import InvalidInput, TooLarge
 from fanbase.schemas.custom_fields import CustomFieldIn
 from fanbase.schemas.fans import Fan, FanFilter, FanIn
 from fanbase.schemas.lists import ListIn, SubscriptionIn
-from fanbase.services import custom_fields, fans, labels, transfer, workspaces
+from fanbase.services import custom_fields, fan_csv, fans, lists, workspaces
 
 
 def _declare_fields(database: Database, workspace_id: int, now: datetime) -> None:
@@ -68,7 +68,7 @@ def test_a_thousand_rows_with_fifty_broken_import_and_reimport_without_duplicate
     data, expected = _generated_csv(1000, 20)
     assert len(expected) == 50
     seen: list[tuple[int, int]] = []
-    report = transfer.import_fans_csv(
+    report = fan_csv.import_fans_csv(
         database, workspace_id, data, now=now, progress=lambda done, total: seen.append((done, total))
     )
     assert (report.rows, report.created, report.updated) == (1000, 950, 0)
@@ -85,7 +85,7 @@ def test_a_thousand_rows_with_fifty_broken_import_and_reimport_without_duplicate
     assert fan.created_at == datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert fan.custom_fields == {"shoe_size": 0}
 
-    again = transfer.import_fans_csv(database, workspace_id, data, now=now + timedelta(hours=1))
+    again = fan_csv.import_fans_csv(database, workspace_id, data, now=now + timedelta(hours=1))
     assert (again.rows, again.created, again.updated, len(again.errors)) == (1000, 0, 950, 50)
     after = _all_fans(database, workspace_id)
     assert len(after) == 950
@@ -114,8 +114,8 @@ def test_merge_rules_within_the_file_and_into_existing_fans(
         ),
         now=now,
     )
-    list_id = next(item.id for item in labels.list_lists(database, workspace_id) if item.name == "Gone")
-    labels.set_subscription(
+    list_id = next(item.id for item in lists.list_lists(database, workspace_id) if item.name == "Gone")
+    lists.set_subscription(
         database, workspace_id, list_id, SubscriptionIn(fan_ids=(existing.id,), status="unsubscribed"), now=now
     )
     data = (
@@ -125,7 +125,7 @@ def test_merge_rules_within_the_file_and_into_existing_fans(
         b" New@Example.com ,Second,Last,,,no,B,L1,\n"
     )
     later = now + timedelta(days=1)
-    report = transfer.import_fans_csv(database, workspace_id, data, now=later)
+    report = fan_csv.import_fans_csv(database, workspace_id, data, now=later)
     assert (report.rows, report.created, report.updated, report.errors) == (3, 1, 1, [])
 
     stored = _all_fans(database, workspace_id)
@@ -156,7 +156,7 @@ def test_custom_values_are_read_by_their_declared_type(database: Database, works
         b"a@x.co,41.5,12.50,TRUE,1990-05-01T00:00:00+02:00,m,hello\n"
         b"b@x.co,1e400,1.234,maybe,1990-05-01,XL,\n"
     )
-    report = transfer.import_fans_csv(database, workspace_id, data, now=now)
+    report = fan_csv.import_fans_csv(database, workspace_id, data, now=now)
     assert report.created == 1
     [error] = report.errors
     assert error.line == 3 and error.email == "b@x.co"
@@ -185,7 +185,7 @@ def test_custom_values_are_read_by_their_declared_type(database: Database, works
 def test_encodings_and_delimiters(
     database: Database, workspace_id: int, now: datetime, encoded: bytes, label: str
 ) -> None:
-    report = transfer.import_fans_csv(database, workspace_id, encoded, now=now)
+    report = fan_csv.import_fans_csv(database, workspace_id, encoded, now=now)
     assert (report.created, report.errors) == (1, []), label
     fan = _all_fans(database, workspace_id)["zoe@x.co"]
     assert (fan.first_name, fan.city) == ("Zoë", "Montréal"), label
@@ -193,20 +193,20 @@ def test_encodings_and_delimiters(
 
 def test_whole_file_problems_refuse_the_import(database: Database, workspace_id: int, now: datetime) -> None:
     with pytest.raises(InvalidInput, match="unknown column 'frist_name'") as caught:
-        transfer.import_fans_csv(database, workspace_id, b"email,frist_name\na@x.co,A\n", now=now)
+        fan_csv.import_fans_csv(database, workspace_id, b"email,frist_name\na@x.co,A\n", now=now)
     assert caught.value.field == "file"
     with pytest.raises(InvalidInput, match="no 'email' column"):
-        transfer.import_fans_csv(database, workspace_id, b"first_name\nA\n", now=now)
+        fan_csv.import_fans_csv(database, workspace_id, b"first_name\nA\n", now=now)
     with pytest.raises(InvalidInput, match="empty"):
-        transfer.import_fans_csv(database, workspace_id, b"  \n\n", now=now)
+        fan_csv.import_fans_csv(database, workspace_id, b"  \n\n", now=now)
     with pytest.raises(TooLarge):
-        transfer.import_fans_csv(database, workspace_id, b"email\n" + b"a@x.co\n" * 100, now=now, max_bytes=100)
+        fan_csv.import_fans_csv(database, workspace_id, b"email\n" + b"a@x.co\n" * 100, now=now, max_bytes=100)
     assert _all_fans(database, workspace_id) == {}
 
 
 def test_line_numbers_count_physical_lines(database: Database, workspace_id: int, now: datetime) -> None:
     data = b'email,first_name\n\na@x.co,"two\nlines"\nbad,x\nc@x.co,a,extra\n'
-    report = transfer.import_fans_csv(database, workspace_id, data, now=now)
+    report = fan_csv.import_fans_csv(database, workspace_id, data, now=now)
     assert [(error.line, error.email) for error in report.errors] == [(5, "bad"), (6, "c@x.co")]
     assert "3 values but the header has 2 columns" in report.errors[1].reason
     assert _all_fans(database, workspace_id)["a@x.co"].first_name == "two\nlines"
@@ -240,9 +240,9 @@ def test_export_neutralises_formulas_and_round_trips(database: Database, workspa
         now=now,
     )
     fans.create_fan(database, workspace_id, FanIn(email="plain@x.co", tags=("VIP",)), now=now)
-    labels.create_list(database, workspace_id, ListIn(name="Other"), now=now)
+    lists.create_list(database, workspace_id, ListIn(name="Other"), now=now)
 
-    text = "".join(transfer.export_fans_csv(database, workspace_id, FanFilter()))
+    text = "".join(fan_csv.export_fans_csv(database, workspace_id, FanFilter()))
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [row["email"] for row in rows] == ["'-evil@x.co", "plain@x.co"]
     evil = rows[0]
@@ -252,12 +252,12 @@ def test_export_neutralises_formulas_and_round_trips(database: Database, workspa
     assert (evil["tags"], evil["lists"], evil["budget"], evil["is_vip"]) == ("'-minus;VIP", "News", "12.50", "false")
     for row in rows:
         for value in row.values():
-            assert not value.startswith(transfer.FORMULA_TRIGGERS)
+            assert not value.startswith(fan_csv.FORMULA_TRIGGERS)
 
     # The same file into a fresh workspace gives the same fans.
     other = workspaces.create_workspace(database, name="round trip", now=now).workspace.id
     _declare_fields(database, other, now)
-    report = transfer.import_fans_csv(database, other, text.encode(), now=now + timedelta(days=1))
+    report = fan_csv.import_fans_csv(database, other, text.encode(), now=now + timedelta(days=1))
     assert (report.created, report.errors) == (2, [])
     compared = ("email", "first_name", "last_name", "lifecycle_stage", "source", "country", "city", "created_at")
     compared += ("custom_fields", "tags", "lists")
@@ -268,7 +268,7 @@ def test_export_neutralises_formulas_and_round_trips(database: Database, workspa
     assert copied["-evil@x.co"].custom_fields["note"] == "'=already quoted"
 
     # And back into the same workspace: nothing new, nothing changed.
-    again = transfer.import_fans_csv(database, workspace_id, text.encode(), now=now + timedelta(days=2))
+    again = fan_csv.import_fans_csv(database, workspace_id, text.encode(), now=now + timedelta(days=2))
     assert (again.created, again.updated, again.errors) == (0, 2, [])
     assert _all_fans(database, workspace_id) == original
 
@@ -276,11 +276,11 @@ def test_export_neutralises_formulas_and_round_trips(database: Database, workspa
 def test_export_filters_and_error_report(database: Database, workspace_id: int, now: datetime) -> None:
     fans.create_fan(database, workspace_id, FanIn(email="a@x.co", tags=("VIP",)), now=now)
     fans.create_fan(database, workspace_id, FanIn(email="b@x.co"), now=now)
-    text = "".join(transfer.export_fans_csv(database, workspace_id, FanFilter(tag="vip")))
+    text = "".join(fan_csv.export_fans_csv(database, workspace_id, FanFilter(tag="vip")))
     assert [row["email"] for row in csv.DictReader(io.StringIO(text))] == ["a@x.co"]
-    assert "".join(transfer.export_fans_csv(database, workspace_id, FanFilter(tag="none"))).count("\n") == 1
-    report = transfer.import_fans_csv(database, workspace_id, b"email\n=1+1\n", now=now)
-    assert transfer.errors_csv(report.errors).splitlines()[1].startswith("2,'=1+1,")
+    assert "".join(fan_csv.export_fans_csv(database, workspace_id, FanFilter(tag="none"))).count("\n") == 1
+    report = fan_csv.import_fans_csv(database, workspace_id, b"email\n=1+1\n", now=now)
+    assert fan_csv.errors_csv(report.errors).splitlines()[1].startswith("2,'=1+1,")
 
 
 def test_ten_thousand_rows_import_in_one_go(sqlite_database: Database, now: datetime) -> None:
@@ -288,5 +288,5 @@ def test_ten_thousand_rows_import_in_one_go(sqlite_database: Database, now: date
     workspace_id = workspaces.create_workspace(sqlite_database, name="speed", now=now).workspace.id
     lines = ["email,first_name,last_name,country,tags,lists"]
     lines += [f"f{i}@x.co,First{i},Last{i},FR,T{i % 7};All,L{i % 3}" for i in range(10_000)]
-    report = transfer.import_fans_csv(sqlite_database, workspace_id, "\n".join(lines).encode(), now=now)
+    report = fan_csv.import_fans_csv(sqlite_database, workspace_id, "\n".join(lines).encode(), now=now)
     assert report.created == 10_000 and not report.errors

@@ -22,7 +22,7 @@ from fanbase.clock import utc_now
 from fanbase.errors import TooLarge
 from fanbase.schemas.fan_csv import ImportReport
 from fanbase.schemas.fans import FanFilter
-from fanbase.services import transfer
+from fanbase.services import fan_csv
 from fanbase.settings import Settings
 
 import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
@@ -52,7 +52,7 @@ def _run_import(data: bytes, workspace: int | None) -> ImportReport:
                 progress.update(task, completed=done, total=total)
 
             try:
-                return transfer.import_fans_csv(
+                return fan_csv.import_fans_csv(
                     database,
                     workspace_id,
                     data,
@@ -91,7 +91,7 @@ def import_fans(
         return
     console = stderr()
     if errors is not None:
-        errors.write_text(transfer.errors_csv(report.errors), encoding="utf-8", newline="")
+        errors.write_text(fan_csv.errors_csv(report.errors), encoding="utf-8", newline="")
         console.print(f"Rejected rows written to {errors}.", markup=False)
     else:
         for error in report.errors[:ERRORS_SHOWN]:
@@ -130,7 +130,7 @@ def export_fans(
     )
     with open_database() as database:
         workspace_id = resolve_workspace(database, workspace)
-        chunks = transfer.export_fans_csv(database, workspace_id, fan_filter)
+        chunks = fan_csv.export_fans_csv(database, workspace_id, fan_filter)
         if out is None:
             for chunk in chunks:
                 sys.stdout.write(chunk)

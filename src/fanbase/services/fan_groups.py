@@ -1,0 +1,106 @@
+"""What tags and lists share as a capability: named groups of fans that rules refer to by name.
+
+Create, read, rename and delete one (refused while a segment's rule names it: that would silently change the
+segment), and change which fans belong to it, with live segment membership moved in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, Literal, TypeVar
+
+from fanbase.db.engine import Connection, Database, IntegrityError
+from fanbase.db.repositories.fan_groups import FanGroupTable, name_key
+from fanbase.errors import Conflict, InvalidInput, NotFound
+from fanbase.schemas.common import Changed
+from fanbase.schemas.lists import FanList, ListIn, ListPatch
+from fanbase.schemas.tags import Tag, TagIn, TagPatch
+from fanbase.services import fans as fans_service
+from fanbase.services import membership, rule_context
+
+GroupT = TypeVar("GroupT", Tag, FanList)
+
+
+@dataclass(frozen=True)
+class FanGroups(Generic[GroupT]):
+    """One kind of fan group: its ``noun`` for messages, its table, and how rules and live membership name it."""
+
+    noun: str
+    table: FanGroupTable[GroupT]
+    changed: Callable[[Collection[str]], membership.Change]
+    rule_reference: Literal["tag", "list_name"]  # how RuleContext.segments_naming is asked about this kind
+
+    def create(self, database: Database, workspace_id: int, data: TagIn | ListIn, *, now: datetime) -> GroupT:
+        try:
+            with database.transaction() as connection:
+                group_id = self.table.insert(connection, workspace_id, data.model_dump(), now=now)
+                group = self.table.get(connection, workspace_id, group_id)
+        except IntegrityError as error:
+            raise Conflict(f"a {self.noun} named '{data.name}' already exists", field="name") from error
+        assert group is not None
+        return group
+
+    def get(self, database: Database, workspace_id: int, group_id: int) -> GroupT:
+        with database.transaction(write=False) as connection:
+            return self.require(connection, workspace_id, group_id)
+
+    def list_all(self, database: Database, workspace_id: int) -> list[GroupT]:
+        with database.transaction(write=False) as connection:
+            return self.table.list_all(connection, workspace_id)
+
+    def update(self, database: Database, workspace_id: int, group_id: int, patch: TagPatch | ListPatch) -> GroupT:
+        # A patch leaves out what it does not change; an explicit null would erase the name the group is found by.
+        if "name" in patch.model_fields_set and patch.name is None:
+            raise InvalidInput("cannot be null", field="name")
+        try:
+            with database.transaction() as connection:
+                current = self.require(connection, workspace_id, group_id)
+                if patch.name is not None and name_key(patch.name) != name_key(current.name):
+                    self._refuse_if_named_by_rules(connection, workspace_id, current.name, action="rename")
+                self.table.update(connection, workspace_id, group_id, patch.model_dump(exclude_unset=True))
+                group = self.table.get(connection, workspace_id, group_id)
+        except IntegrityError as error:
+            raise Conflict(f"a {self.noun} named '{patch.name}' already exists", field="name") from error
+        assert group is not None
+        return group
+
+    def delete(self, database: Database, workspace_id: int, group_id: int) -> None:
+        with database.transaction() as connection:
+            current = self.require(connection, workspace_id, group_id)
+            self._refuse_if_named_by_rules(connection, workspace_id, current.name, action="delete")
+            self.table.delete(connection, workspace_id, group_id)
+
+    def change_fans(
+        self,
+        database: Database,
+        workspace_id: int,
+        group_id: int,
+        fan_ids: Sequence[int],
+        *,
+        now: datetime,
+        write: Callable[[Connection, GroupT], Collection[int]],
+    ) -> Changed:
+        """Check the group and the fans, ``write`` the change (it returns the fans it changed), move membership."""
+        with database.transaction() as connection:
+            group = self.require(connection, workspace_id, group_id)
+            fans_service.require_fans(connection, workspace_id, fan_ids)
+            changed = write(connection, group)
+            membership.apply_change(
+                connection, workspace_id, changed, self.changed([group.name]), cause="write", now=now
+            )
+        return Changed(changed=len(changed))
+
+    def require(self, connection: Connection, workspace_id: int, group_id: int) -> GroupT:
+        group = self.table.get(connection, workspace_id, group_id)
+        if group is None:
+            raise NotFound(f"{self.noun} {group_id} not found")
+        return group
+
+    def _refuse_if_named_by_rules(self, connection: Connection, workspace_id: int, name: str, *, action: str) -> None:
+        users = rule_context.load_context(connection, workspace_id).segments_naming(**{self.rule_reference: name})
+        if users:
+            raise Conflict(
+                f"cannot {action} {self.noun} '{name}': the rules of these segments use it: {', '.join(users)}"
+            )

@@ -1,0 +1,111 @@
+"""What the Tags and Lists pages share: the page frame with its table, the edit dialog, the members card."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+from nicegui import ui
+from pydantic import ValidationError
+
+from fanbase.errors import FanbaseError
+from fanbase.services.users import SignedInUser
+from fanbase.web import data
+from fanbase.web.components.common import signed_in, size_chart
+from fanbase.web.layout import frame, page_title
+
+_ACTIONS_SLOT = (
+    '<q-td :props="props"><q-btn flat dense no-caps icon="group" label="Members" color="indigo-8" '
+    "@click=\"$parent.$emit('members', props.row)\" />"
+    '<q-btn flat dense no-caps icon="edit" label="Edit" color="indigo-8" '
+    "@click=\"$parent.$emit('edit', props.row)\" /></q-td>"
+)
+
+
+@dataclass(frozen=True)
+class FanGroupPage:
+    """One kind's page: the words and columns it shows, and what it does for a signed-in user.
+
+    ``rows`` gives the table's rows; ``edit`` opens the dialog for a group (None: a new one) and calls back once
+    saved; ``members`` fills the members card of a clicked row.
+    """
+
+    noun: Literal["tag", "list"]
+    title: str
+    subtitle: str
+    columns: list[dict[str, Any]]
+    name_slot: str
+    rows: Callable[[SignedInUser], list[dict[str, Any]]]
+    edit: Callable[[SignedInUser, int | None, Callable[[], None]], None]
+    members: Callable[[SignedInUser, dict[str, Any]], None]
+
+
+def fan_group_page(request: Request, page: FanGroupPage) -> RedirectResponse | None:
+    user = signed_in(request)
+    if isinstance(user, RedirectResponse):
+        return user
+    plural = f"{page.noun}s"
+    with frame(user, active=plural, title=page.title):
+        with ui.row().classes("w-full items-center"):
+            page_title(page.title, subtitle=page.subtitle)
+            ui.space()
+            ui.button(f"New {page.noun}", icon="add", on_click=lambda: page.edit(user, None, reload)).props(
+                f'unelevated no-caps color="indigo-8" data-testid="new-{page.noun}"'
+            )
+        table = (
+            ui.table(columns=page.columns, rows=[], row_key="id")
+            .classes("w-full")
+            .props(f'flat bordered :pagination="{{rowsPerPage: 50}}" data-testid="{plural}-table"')
+        )
+        table.add_slot("body-cell-name", page.name_slot)
+        table.add_slot("body-cell-actions", _ACTIONS_SLOT)
+        detail = ui.column().classes("w-full")
+
+        def reload() -> None:
+            table.rows = page.rows(user)
+            table.update()
+
+        def members(row: dict[str, Any]) -> None:
+            detail.clear()
+            with detail, ui.card().classes("w-full"):
+                page.members(user, row)
+
+        table.on("edit", lambda event: page.edit(user, int(event.args["id"]), reload))
+        table.on("members", lambda event: members(event.args))
+        reload()
+    return None
+
+
+def edit_dialog(title: str, fields: Callable[[], Callable[[], object]], *, on_saved: Callable[[], None]) -> None:
+    """A dialog with the inputs ``fields`` lays out; Save calls what ``fields`` returned, showing a refusal inline."""
+    with ui.dialog() as dialog, ui.card().style("width: min(480px, 94vw)"):
+        ui.label(title).classes("text-h6")
+        write = fields()
+        problem = ui.label("").classes("fb-error")
+
+        def save() -> None:
+            try:
+                write()
+            except (FanbaseError, ValidationError) as error:
+                problem.set_text(_error_text(error))
+                return
+            dialog.close()
+            on_saved()
+
+        with ui.row().classes("w-full justify-end"):
+            ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
+            ui.button("Save", on_click=save).props('unelevated no-caps color="indigo-8"')
+    dialog.open()
+
+
+def size_history(kind: Literal["tag", "list"], user: SignedInUser, group_id: int) -> None:
+    size_chart(data.size_series(kind, user.workspace_id, group_id, days=30), title="Size over the last 30 days")
+
+
+def _error_text(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(str(item["msg"]).removeprefix("Value error, ") for item in error.errors())
+    return str(error)
