@@ -35,8 +35,7 @@ def segment_history(
         rows, total = history_repo.segment_log(
             connection, workspace_id, segment_id=segment_id, limit=page_size, offset=(page - 1) * page_size
         )
-    items = [MembershipEvent.model_validate(row._mapping) for row in rows]
-    return Page[MembershipEvent](items=items, total=total, page=page, page_size=page_size)
+    return Page[MembershipEvent](items=rows, total=total, page=page, page_size=page_size)
 
 
 def fan_history(
@@ -48,16 +47,14 @@ def fan_history(
         rows, total = history_repo.segment_log(
             connection, workspace_id, fan_id=fan_id, limit=page_size, offset=(page - 1) * page_size
         )
-    items = [MembershipEvent.model_validate(row._mapping) for row in rows]
-    return Page[MembershipEvent](items=items, total=total, page=page, page_size=page_size)
+    return Page[MembershipEvent](items=rows, total=total, page=page, page_size=page_size)
 
 
 def fan_segments(database: Database, workspace_id: int, fan_id: int) -> list[FanSegmentMembership]:
     """Why is this fan in each of its segments, and since when."""
     with database.transaction(write=False) as connection:
         fans_service.load_fan(connection, workspace_id, fan_id)
-        rows = history_repo.current_memberships(connection, workspace_id, fan_id)
-    return [FanSegmentMembership.model_validate(row._mapping) for row in rows]
+        return history_repo.current_memberships(connection, workspace_id, fan_id)
 
 
 def members_as_of(

@@ -11,7 +11,6 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from fanbase.db.engine import Database, IntegrityError
 from fanbase.db.repositories import users as users_repo
 from fanbase.db.repositories import workspaces as workspaces_repo
+from fanbase.db.repositories.users import SessionRow
 from fanbase.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from fanbase.schemas.common import normalize_email
 
@@ -110,7 +110,7 @@ def list_users(database: Database, workspace_id: int) -> list[User]:
         return [User(**row) for row in users_repo.list_users(connection, workspace_id)]
 
 
-def _signed_in(row: dict[str, Any]) -> SignedInUser:
+def _signed_in(row: SessionRow) -> SignedInUser:
     return SignedInUser(
         user_id=row["user_id"],
         email=row["email"],

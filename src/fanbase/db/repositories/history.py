@@ -16,6 +16,7 @@ from fanbase.db.tables import (
     segments,
     tag_membership_log,
 )
+from fanbase.schemas.history import FanSegmentMembership, MembershipEvent
 
 Bucket = Literal["hour", "day"]
 
@@ -52,7 +53,7 @@ def segment_log(
     fan_id: int | None = None,
     limit: int,
     offset: int,
-) -> tuple[list[Any], int]:
+) -> tuple[list[MembershipEvent], int]:
     conditions = [segment_membership_log.c.workspace_id == workspace_id]
     if segment_id is not None:
         conditions.append(segment_membership_log.c.segment_id == segment_id)
@@ -89,10 +90,10 @@ def segment_log(
         .limit(limit)
         .offset(offset)
     ).all()
-    return list(rows), int(total)
+    return [MembershipEvent.model_validate(row._mapping) for row in rows], int(total)
 
 
-def current_memberships(connection: Connection, workspace_id: int, fan_id: int) -> list[Any]:
+def current_memberships(connection: Connection, workspace_id: int, fan_id: int) -> list[FanSegmentMembership]:
     """The segments a fan is in, each with the ledger row that put them there (the latest entry)."""
     entries = segment_membership_log.alias("entries")
     latest_entry = (
@@ -105,28 +106,27 @@ def current_memberships(connection: Connection, workspace_id: int, fan_id: int) 
         )
         .scalar_subquery()
     )
-    return list(
-        connection.execute(
-            select(
-                segment_members.c.segment_id,
-                segments.c.name.label("segment_name"),
-                segments.c.kind,
-                segment_members.c.since,
-                func.coalesce(segment_membership_log.c.cause, literal("build")).label("cause"),
-                func.coalesce(segment_membership_log.c.rule_version, segments.c.rule_version).label("rule_version"),
-            )
-            .join(
-                segments,
-                and_(
-                    segments.c.workspace_id == segment_members.c.workspace_id,
-                    segments.c.id == segment_members.c.segment_id,
-                ),
-            )
-            .outerjoin(segment_membership_log, segment_membership_log.c.id == latest_entry)
-            .where(segment_members.c.workspace_id == workspace_id, segment_members.c.fan_id == fan_id)
-            .order_by(segments.c.name_key)
+    rows = connection.execute(
+        select(
+            segment_members.c.segment_id,
+            segments.c.name.label("segment_name"),
+            segments.c.kind,
+            segment_members.c.since,
+            func.coalesce(segment_membership_log.c.cause, literal("build")).label("cause"),
+            func.coalesce(segment_membership_log.c.rule_version, segments.c.rule_version).label("rule_version"),
         )
+        .join(
+            segments,
+            and_(
+                segments.c.workspace_id == segment_members.c.workspace_id,
+                segments.c.id == segment_members.c.segment_id,
+            ),
+        )
+        .outerjoin(segment_membership_log, segment_membership_log.c.id == latest_entry)
+        .where(segment_members.c.workspace_id == workspace_id, segment_members.c.fan_id == fan_id)
+        .order_by(segments.c.name_key)
     )
+    return [FanSegmentMembership.model_validate(row._mapping) for row in rows]
 
 
 def members_as_of(workspace_id: int, segment_id: int, at: datetime) -> ColumnElement[bool]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
 
@@ -85,7 +85,19 @@ def insert_session(
     )
 
 
-def find_session(connection: Connection, token_hash: str) -> dict[str, Any] | None:
+class SessionRow(TypedDict):
+    """A session with its user and workspace."""
+
+    expires_at: datetime
+    user_id: int
+    email: str
+    name: str | None
+    workspace_id: int
+    workspace_name: str
+    currency: str
+
+
+def find_session(connection: Connection, token_hash: str) -> SessionRow | None:
     """The session with its user and workspace; the join leads with workspace_id on both sides."""
     row = connection.execute(
         select(
@@ -104,7 +116,17 @@ def find_session(connection: Connection, token_hash: str) -> dict[str, Any] | No
         )
         .where(web_sessions.c.token_hash == token_hash)
     ).one_or_none()
-    return dict(row._mapping) if row else None
+    if row is None:
+        return None
+    return SessionRow(
+        expires_at=row.expires_at,
+        user_id=row.user_id,
+        email=row.email,
+        name=row.name,
+        workspace_id=row.workspace_id,
+        workspace_name=row.workspace_name,
+        currency=row.currency,
+    )
 
 
 def delete_session(connection: Connection, token_hash: str) -> None:
