@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+from typing import Literal
 
-from sqlalchemy import Connection, TextClause, bindparam, text
+from sqlalchemy import Connection
+from sqlalchemy import TextClause
+from sqlalchemy import bindparam
+from sqlalchemy import text
 
 from fanbase.db.types import UTCDateTime
 

@@ -14,39 +14,44 @@ from __future__ import annotations
 import sqlite3
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
+from typing import Literal
 
 from psycopg import postgres
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
-from sqlalchemy import Column, Connection, delete, func, inspect, select, text
+from sqlalchemy import Column
+from sqlalchemy import Connection
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import inspect
+from sqlalchemy import select
+from sqlalchemy import text
 
-from bench.generate import (
-    CATALOGUE_TABLES,
-    COLUMNS,
-    FAN_TABLES,
-    TABLES_WITH_IDS,
-    Chunk,
-    Generator,
-    Row,
-    Spec,
-)
+from bench.generate import CATALOGUE_TABLES
+from bench.generate import COLUMNS
+from bench.generate import FAN_TABLES
+from bench.generate import TABLES_WITH_IDS
+from bench.generate import Chunk
+from bench.generate import Generator
+from bench.generate import Row
+from bench.generate import Spec
 from fanbase.db.engine import Database
 from fanbase.db.migrate import upgrade
 from fanbase.db.repositories import fans as fans_repo
-from fanbase.db.tables import (
-    events,
-    metadata,
-    orders,
-    scheduler_state,
-    segment_members,
-    segment_membership_log,
-    segments,
-)
+from fanbase.db.tables import events
+from fanbase.db.tables import metadata
+from fanbase.db.tables import orders
+from fanbase.db.tables import scheduler_state
+from fanbase.db.tables import segment_members
+from fanbase.db.tables import segment_membership_log
+from fanbase.db.tables import segments
 from fanbase.schemas.workspaces import WorkspaceCreated
 from fanbase.services import workspaces
 

@@ -25,29 +25,46 @@ import math
 import random
 import statistics
 import time
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from collections.abc import Sequence
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from bench.baselines import segment_count, segment_member_ids
-from bench.segments import BEHAVIOUR_RULE, PROPERTY_RULE, SEGMENTS_BY_NAME, BenchSegment
-from bench.stats import Timing, measure
+from bench.baselines import segment_count
+from bench.baselines import segment_member_ids
+from bench.segments import BEHAVIOUR_RULE
+from bench.segments import PROPERTY_RULE
+from bench.segments import SEGMENTS_BY_NAME
+from bench.segments import BenchSegment
+from bench.stats import Timing
+from bench.stats import measure
 from fanbase.api.app import create_app
 from fanbase.core.text import parse_rule_text
 from fanbase.db.engine import Database
 from fanbase.db.repositories import rule_evaluation
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.rule_sql import CompiledRule
-from fanbase.db.tables import fans, segment_members, segment_membership_log, segments
+from fanbase.db.tables import fans
+from fanbase.db.tables import segment_members
+from fanbase.db.tables import segment_membership_log
+from fanbase.db.tables import segments
 from fanbase.jobs.scheduler import DEFAULT_INTERVAL_SECONDS
-from fanbase.schemas.orders_events import EventIn, OrderIn
-from fanbase.schemas.segments import Preview, RuleIn, SegmentIn
-from fanbase.services import membership, orders_events
+from fanbase.schemas.orders_events import EventIn
+from fanbase.schemas.orders_events import OrderIn
+from fanbase.schemas.segments import Preview
+from fanbase.schemas.segments import RuleIn
+from fanbase.schemas.segments import SegmentIn
+from fanbase.services import membership
+from fanbase.services import orders_events
 from fanbase.services import segments as segments_service
 from fanbase.services.rule_context import load_context
 from fanbase.settings import Settings

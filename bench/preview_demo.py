@@ -21,13 +21,18 @@ from typing import Any
 
 from bench.generate import NOW
 from bench.load import vacuum
-from bench.run import machine, throwaway_database
-from bench.stats import Timing, measure
+from bench.run import machine
+from bench.run import throwaway_database
+from bench.stats import Timing
+from bench.stats import measure
 from fanbase.db.engine import Database
 from fanbase.db.migrate import upgrade
-from fanbase.schemas.segments import Preview, RuleIn
-from fanbase.services import demo, segments
-from fanbase.services.segment_templates import TEMPLATES, TEMPLATES_BY_KEY
+from fanbase.schemas.segments import Preview
+from fanbase.schemas.segments import RuleIn
+from fanbase.services import demo
+from fanbase.services import segments
+from fanbase.services.segment_templates import TEMPLATES
+from fanbase.services.segment_templates import TEMPLATES_BY_KEY
 
 COMBINED_RULES: tuple[tuple[str, str], ...] = (
     (

@@ -20,29 +20,35 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager
+from contextlib import contextmanager
+from contextlib import nullcontext
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine
+from sqlalchemy import make_url
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from bench.baselines import BASELINES
 from bench.generate import NOW
-from bench.load import (
-    IndexStrategy,
-    LoadReport,
-    ReuseError,
-    ReuseReport,
-    load,
-    reuse,
-    vacuum,
-    verify_derived_figures,
-)
-from bench.measure import ALL_PHASES, SQLITE_PHASES, run_segment_phases
-from bench.segments import NAIVE_SEGMENTS, SEGMENTS
+from bench.load import IndexStrategy
+from bench.load import LoadReport
+from bench.load import ReuseError
+from bench.load import ReuseReport
+from bench.load import load
+from bench.load import reuse
+from bench.load import vacuum
+from bench.load import verify_derived_figures
+from bench.measure import ALL_PHASES
+from bench.measure import SQLITE_PHASES
+from bench.measure import run_segment_phases
+from bench.segments import NAIVE_SEGMENTS
+from bench.segments import SEGMENTS
 from bench.stats import measure
 from fanbase.db.engine import Database
 

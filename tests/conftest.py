@@ -12,7 +12,8 @@ import os
 import uuid
 import warnings
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 
 import pytest

@@ -9,42 +9,48 @@ table, so a new operator is generated as soon as it has a row.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC
+from datetime import date
+from datetime import datetime
 from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from fanbase.core.fields import (
-    MEASURING_AGGREGATES,
-    SOURCE_FIELDS,
-    Aggregate,
-    Catalogue,
-    FieldSpec,
-    FieldType,
-    ListStatus,
-    Source,
-    aggregate_result_spec,
-    property_spec,
-)
-from fanbase.core.operators import Op, Operator, RuleValue, Scalar, ValueShape, operators_for
-from fanbase.core.rules import (
-    BEHAVIOUR_CLASSES,
-    AllOf,
-    AnyOf,
-    BehaviourCondition,
-    BehaviourQuery,
-    FieldCondition,
-    HasTag,
-    InList,
-    InSegment,
-    Not,
-    Rule,
-    Where,
-    WhereAllOf,
-    WhereAnyOf,
-    WhereNot,
-)
-from fanbase.core.time import Duration, RelativeTime, TimePoint, TimeUnit
+from fanbase.core.fields import MEASURING_AGGREGATES
+from fanbase.core.fields import SOURCE_FIELDS
+from fanbase.core.fields import Aggregate
+from fanbase.core.fields import Catalogue
+from fanbase.core.fields import FieldSpec
+from fanbase.core.fields import FieldType
+from fanbase.core.fields import ListStatus
+from fanbase.core.fields import Source
+from fanbase.core.fields import aggregate_result_spec
+from fanbase.core.fields import property_spec
+from fanbase.core.operators import Op
+from fanbase.core.operators import Operator
+from fanbase.core.operators import RuleValue
+from fanbase.core.operators import Scalar
+from fanbase.core.operators import ValueShape
+from fanbase.core.operators import operators_for
+from fanbase.core.rules import BEHAVIOUR_CLASSES
+from fanbase.core.rules import AllOf
+from fanbase.core.rules import AnyOf
+from fanbase.core.rules import BehaviourCondition
+from fanbase.core.rules import BehaviourQuery
+from fanbase.core.rules import FieldCondition
+from fanbase.core.rules import HasTag
+from fanbase.core.rules import InList
+from fanbase.core.rules import InSegment
+from fanbase.core.rules import Not
+from fanbase.core.rules import Rule
+from fanbase.core.rules import Where
+from fanbase.core.rules import WhereAllOf
+from fanbase.core.rules import WhereAnyOf
+from fanbase.core.rules import WhereNot
+from fanbase.core.time import Duration
+from fanbase.core.time import RelativeTime
+from fanbase.core.time import TimePoint
+from fanbase.core.time import TimeUnit
 from fanbase.core.validation import References
 
 TAG_NAMES = ("VIP", "Early Bird", "Merch Fan")

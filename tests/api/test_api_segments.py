@@ -6,20 +6,24 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from fanbase.core.evaluate import evaluate
-from fanbase.core.rules import parse_rule_json, rule_to_json
+from fanbase.core.rules import parse_rule_json
+from fanbase.core.rules import rule_to_json
 from fanbase.core.text import parse_rule_text
 from fanbase.db.engine import Database
 from fanbase.db.repositories import fan_snapshots as fan_snapshots_repo
 from fanbase.schemas.common import MAX_ID
-from fanbase.services import demo, rule_context
-from fanbase.services.segment_templates import TEMPLATES, TEMPLATES_BY_KEY
+from fanbase.services import demo
+from fanbase.services import rule_context
+from fanbase.services.segment_templates import TEMPLATES
+from fanbase.services.segment_templates import TEMPLATES_BY_KEY
 
 API = "/api/v1"
 

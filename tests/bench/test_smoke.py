@@ -14,19 +14,45 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from bench.baselines import BEHAVIOUR_GIGS, PROPERTY_SPENT, SEGMENT_SQL
-from bench.generate import COLUMNS, NOW, Generator, Spec
-from bench.load import IndexStrategy, LoadReport, load, reuse, row_counts, vacuum, verify_derived_figures
-from bench.measure import ALL_PHASES, SQLITE_PHASES, build, check, compare, run_segment_phases
-from bench.run import main, throwaway_database
-from bench.segments import NAIVE_SEGMENTS, SEGMENTS, SEGMENTS_BY_NAME, SMOKE_SEGMENTS, referenced
-from sqlalchemy import func, select
+from bench.baselines import BEHAVIOUR_GIGS
+from bench.baselines import PROPERTY_SPENT
+from bench.baselines import SEGMENT_SQL
+from bench.generate import COLUMNS
+from bench.generate import NOW
+from bench.generate import Generator
+from bench.generate import Spec
+from bench.load import IndexStrategy
+from bench.load import LoadReport
+from bench.load import load
+from bench.load import reuse
+from bench.load import row_counts
+from bench.load import vacuum
+from bench.load import verify_derived_figures
+from bench.measure import ALL_PHASES
+from bench.measure import SQLITE_PHASES
+from bench.measure import build
+from bench.measure import check
+from bench.measure import compare
+from bench.measure import run_segment_phases
+from bench.run import main
+from bench.run import throwaway_database
+from bench.segments import NAIVE_SEGMENTS
+from bench.segments import SEGMENTS
+from bench.segments import SEGMENTS_BY_NAME
+from bench.segments import SMOKE_SEGMENTS
+from bench.segments import referenced
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from fanbase.core.text import parse_rule_text
 from fanbase.db.engine import Database
 from fanbase.db.repositories import fans as fans_repo
-from fanbase.db.tables import api_keys, scheduler_state, segment_members, segment_membership_log, segments
+from fanbase.db.tables import api_keys
+from fanbase.db.tables import scheduler_state
+from fanbase.db.tables import segment_members
+from fanbase.db.tables import segment_membership_log
+from fanbase.db.tables import segments
 from fanbase.services import membership
 from fanbase.services import segments as segments_service
 

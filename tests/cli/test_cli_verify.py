@@ -16,11 +16,19 @@ from fanbase.clock import utc_now
 from fanbase.db.engine import Database
 from fanbase.schemas.fans import FanPatch
 from fanbase.schemas.lists import SubscriptionIn
-from fanbase.schemas.orders_events import EventIn, OrderIn
-from fanbase.schemas.segments import SegmentIn, SegmentPatch
-from fanbase.services import demo, fan_csv, fans, membership, orders_events, segments, workspaces
+from fanbase.schemas.orders_events import EventIn
+from fanbase.schemas.orders_events import OrderIn
+from fanbase.schemas.segments import SegmentIn
+from fanbase.schemas.segments import SegmentPatch
+from fanbase.services import demo
+from fanbase.services import fan_csv
+from fanbase.services import fans
 from fanbase.services import lists as lists_service
+from fanbase.services import membership
+from fanbase.services import orders_events
+from fanbase.services import segments
 from fanbase.services import tags as tags_service
+from fanbase.services import workspaces
 
 runner = CliRunner()
 

@@ -6,16 +6,15 @@ from datetime import timedelta
 
 import pytest
 
-from fanbase.core.dependencies import (
-    RuleReferences,
-    TimeDependency,
-    TimeDependencyKind,
-    collect_references,
-    is_time_dependent,
-    relative_time_conditions,
-)
+from fanbase.core.dependencies import RuleReferences
+from fanbase.core.dependencies import TimeDependency
+from fanbase.core.dependencies import TimeDependencyKind
+from fanbase.core.dependencies import collect_references
+from fanbase.core.dependencies import is_time_dependent
+from fanbase.core.dependencies import relative_time_conditions
 from fanbase.core.describe import describe
-from fanbase.core.fields import Aggregate, Source
+from fanbase.core.fields import Aggregate
+from fanbase.core.fields import Source
 from fanbase.core.text import parse_rule_text
 from strategies import CATALOGUE
 

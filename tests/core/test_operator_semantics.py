@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from fanbase.core.evaluate import EventSnapshot, FanSnapshot, OrderSnapshot, evaluate
+from fanbase.core.evaluate import EventSnapshot
+from fanbase.core.evaluate import FanSnapshot
+from fanbase.core.evaluate import OrderSnapshot
+from fanbase.core.evaluate import evaluate
 from fanbase.core.rules import Not
 from fanbase.core.text import parse_rule_text
 from fanbase.core.validation import validate_rule
-from strategies import CATALOGUE, REFERENCES
+from strategies import CATALOGUE
+from strategies import REFERENCES
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

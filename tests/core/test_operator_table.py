@@ -3,13 +3,20 @@ receives (resolved datetimes, folded constants, money through ``money``, the mis
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
 
 from fanbase.core.fields import FieldType
-from fanbase.core.operators import OPERATORS, Constant, Op, RuleValue, ValueShape, build_condition, operators_for
+from fanbase.core.operators import OPERATORS
+from fanbase.core.operators import Constant
+from fanbase.core.operators import Op
+from fanbase.core.operators import RuleValue
+from fanbase.core.operators import ValueShape
+from fanbase.core.operators import build_condition
+from fanbase.core.operators import operators_for
 from fanbase.core.rule_values import parse_value
 from fanbase.core.text import grammar_text
 

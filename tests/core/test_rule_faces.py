@@ -9,19 +9,27 @@ import pytest
 from pydantic import BaseModel
 
 from fanbase.core.fields import ListStatus
-from fanbase.core.rule_builders import all_of, any_of, behaviour, condition, has_tag, in_list, in_segment, negate
-from fanbase.core.rules import (
-    RULE_ADAPTER,
-    AllOf,
-    CountOf,
-    FieldCondition,
-    Rule,
-    parse_rule_json,
-    rule_json_schema,
-    rule_to_json,
-)
-from fanbase.core.text import format_rule, parse_rule_text
-from fanbase.core.time import Duration, RelativeTime, TimeUnit
+from fanbase.core.rule_builders import all_of
+from fanbase.core.rule_builders import any_of
+from fanbase.core.rule_builders import behaviour
+from fanbase.core.rule_builders import condition
+from fanbase.core.rule_builders import has_tag
+from fanbase.core.rule_builders import in_list
+from fanbase.core.rule_builders import in_segment
+from fanbase.core.rule_builders import negate
+from fanbase.core.rules import RULE_ADAPTER
+from fanbase.core.rules import AllOf
+from fanbase.core.rules import CountOf
+from fanbase.core.rules import FieldCondition
+from fanbase.core.rules import Rule
+from fanbase.core.rules import parse_rule_json
+from fanbase.core.rules import rule_json_schema
+from fanbase.core.rules import rule_to_json
+from fanbase.core.text import format_rule
+from fanbase.core.text import parse_rule_text
+from fanbase.core.time import Duration
+from fanbase.core.time import RelativeTime
+from fanbase.core.time import TimeUnit
 from fanbase.errors import InvalidRule
 
 EXAMPLE_TEXT = (

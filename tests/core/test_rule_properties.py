@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from decimal import Decimal
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 
 from fanbase.core.describe import describe
-from fanbase.core.evaluate import EventSnapshot, FanSnapshot, OrderSnapshot, evaluate
-from fanbase.core.rules import Not, Rule, parse_rule_json, rule_to_json
-from fanbase.core.text import format_rule, parse_rule_text
+from fanbase.core.evaluate import EventSnapshot
+from fanbase.core.evaluate import FanSnapshot
+from fanbase.core.evaluate import OrderSnapshot
+from fanbase.core.evaluate import evaluate
+from fanbase.core.rules import Not
+from fanbase.core.rules import Rule
+from fanbase.core.rules import parse_rule_json
+from fanbase.core.rules import rule_to_json
+from fanbase.core.text import format_rule
+from fanbase.core.text import parse_rule_text
 from fanbase.core.validation import validate_rule
-from strategies import CATALOGUE, REFERENCES, rules
+from strategies import CATALOGUE
+from strategies import REFERENCES
+from strategies import rules
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -7,12 +7,19 @@ from typing import Any
 
 import pytest
 
-from fanbase.core.fields import Catalogue, FieldSpec, FieldType
-from fanbase.core.rule_builders import condition, in_segment
-from fanbase.core.rules import FieldCondition, parse_rule_json, reference_key
-from fanbase.core.validation import References, validate_rule
+from fanbase.core.fields import Catalogue
+from fanbase.core.fields import FieldSpec
+from fanbase.core.fields import FieldType
+from fanbase.core.rule_builders import condition
+from fanbase.core.rule_builders import in_segment
+from fanbase.core.rules import FieldCondition
+from fanbase.core.rules import parse_rule_json
+from fanbase.core.rules import reference_key
+from fanbase.core.validation import References
+from fanbase.core.validation import validate_rule
 from fanbase.errors import InvalidRule
-from strategies import CATALOGUE, REFERENCES
+from strategies import CATALOGUE
+from strategies import REFERENCES
 
 
 def errors_of(data: object, *, references: References = REFERENCES) -> list[str]:

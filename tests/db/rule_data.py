@@ -9,33 +9,53 @@ derived figures, so what the database holds is what the services would have writ
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
+from sqlalchemy import select
 
-from fanbase.core.evaluate import EventSnapshot, FanSnapshot, OrderSnapshot, evaluate
-from fanbase.core.fields import Catalogue, FieldType
-from fanbase.core.rules import Rule, reference_key
+from fanbase.core.evaluate import EventSnapshot
+from fanbase.core.evaluate import FanSnapshot
+from fanbase.core.evaluate import OrderSnapshot
+from fanbase.core.evaluate import evaluate
+from fanbase.core.fields import Catalogue
+from fanbase.core.fields import FieldType
+from fanbase.core.rules import Rule
+from fanbase.core.rules import reference_key
 from fanbase.core.text import format_rule
 from fanbase.db.engine import Database
-from fanbase.db.repositories import activity, bulk, fan_groups, rule_evaluation, workspaces
+from fanbase.db.repositories import activity
+from fanbase.db.repositories import bulk
 from fanbase.db.repositories import custom_fields as custom_fields_repo
+from fanbase.db.repositories import fan_groups
 from fanbase.db.repositories import fans as fans_repo
+from fanbase.db.repositories import rule_evaluation
 from fanbase.db.repositories import segments as segments_repo
-from fanbase.db.rule_sql import (
-    ResolvedReferences,
-    compile_batch,
-    compile_rule,
-    compile_rule_for_workspace,
-    format_stored_datetime,
-)
-from fanbase.db.tables import fans, lists, tags
+from fanbase.db.repositories import workspaces
+from fanbase.db.rule_sql import ResolvedReferences
+from fanbase.db.rule_sql import compile_batch
+from fanbase.db.rule_sql import compile_rule
+from fanbase.db.rule_sql import compile_rule_for_workspace
+from fanbase.db.rule_sql import format_stored_datetime
+from fanbase.db.tables import fans
+from fanbase.db.tables import lists
+from fanbase.db.tables import tags
 from fanbase.schemas.custom_fields import CustomFieldIn
-from strategies import CATALOGUE, CUSTOM_FIELDS, LIST_NAMES, SEGMENT_NAMES, TAG_NAMES
+from strategies import CATALOGUE
+from strategies import CUSTOM_FIELDS
+from strategies import LIST_NAMES
+from strategies import SEGMENT_NAMES
+from strategies import TAG_NAMES
 
 EXTRA_SEGMENT_NAMES = ("Big Spenders",)
 

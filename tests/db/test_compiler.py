@@ -6,38 +6,41 @@ that the Python evaluator, reading the same rows through ``load_snapshots``, agr
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from rule_data import (
-    Dataset,
-    EventSpec,
-    FanSpec,
-    OrderSpec,
-    expected_snapshot,
-    python_members,
-    sql_members,
-    write_dataset,
-)
+from rule_data import Dataset
+from rule_data import EventSpec
+from rule_data import FanSpec
+from rule_data import OrderSpec
+from rule_data import expected_snapshot
+from rule_data import python_members
+from rule_data import sql_members
+from rule_data import write_dataset
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 
 from fanbase.core.rule_builders import negate
 from fanbase.core.rules import Rule
 from fanbase.core.text import parse_rule_text
-from fanbase.core.validation import References, validate_rule
+from fanbase.core.validation import References
+from fanbase.core.validation import validate_rule
 from fanbase.db.engine import Database
 from fanbase.db.repositories.fan_snapshots import load_snapshots
 from fanbase.db.repositories.rule_evaluation import matching_ids_query
-from fanbase.db.rule_sql import (
-    CompiledRule,
-    ResolvedReferences,
-    compile_rule,
-    compile_rule_for_workspace,
-)
+from fanbase.db.rule_sql import CompiledRule
+from fanbase.db.rule_sql import ResolvedReferences
+from fanbase.db.rule_sql import compile_rule
+from fanbase.db.rule_sql import compile_rule_for_workspace
 from fanbase.db.tables import fans
-from strategies import CATALOGUE, LIST_NAMES, SEGMENT_NAMES, TAG_NAMES
+from strategies import CATALOGUE
+from strategies import LIST_NAMES
+from strategies import SEGMENT_NAMES
+from strategies import TAG_NAMES
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -16,52 +16,62 @@ On failure the message gives the rule in text form and the fan ids only one side
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
-from rule_data import (
-    EXTRA_SEGMENT_NAMES,
-    Dataset,
-    EventSpec,
-    FanSpec,
-    OrderSpec,
-    disagreement,
-    expected_snapshot,
-    python_members,
-    sql_members,
-    write_dataset,
-)
+from rule_data import EXTRA_SEGMENT_NAMES
+from rule_data import Dataset
+from rule_data import EventSpec
+from rule_data import FanSpec
+from rule_data import OrderSpec
+from rule_data import disagreement
+from rule_data import expected_snapshot
+from rule_data import python_members
+from rule_data import sql_members
+from rule_data import write_dataset
 
 from fanbase.core.evaluate import FanSnapshot
-from fanbase.core.fields import FAN_SOURCES, LIFECYCLE_STAGES, FieldType
+from fanbase.core.fields import FAN_SOURCES
+from fanbase.core.fields import LIFECYCLE_STAGES
+from fanbase.core.fields import FieldType
 from fanbase.core.operators import fold_text
 from fanbase.core.rule_builders import behaviour
 from fanbase.core.rules import Rule
 from fanbase.core.text import parse_rule_text
-from fanbase.core.time import UNIT_LENGTHS, Duration, RelativeTime
+from fanbase.core.time import UNIT_LENGTHS
+from fanbase.core.time import Duration
+from fanbase.core.time import RelativeTime
 from fanbase.core.validation import validate_rule
 from fanbase.db.engine import Database
 from fanbase.db.repositories.fan_snapshots import load_snapshots
 from fanbase.db.rule_sql import ascii_upper
-from strategies import (
-    CATALOGUE,
-    CUSTOM_FIELDS,
-    LIST_NAMES,
-    PROPERTY_KEYS,
-    REFERENCES,
-    SEGMENT_NAMES,
-    TAG_NAMES,
-    behaviours,
-    leaf_rules,
-    rules,
-)
+from strategies import CATALOGUE
+from strategies import CUSTOM_FIELDS
+from strategies import LIST_NAMES
+from strategies import PROPERTY_KEYS
+from strategies import REFERENCES
+from strategies import SEGMENT_NAMES
+from strategies import TAG_NAMES
+from strategies import behaviours
+from strategies import leaf_rules
+from strategies import rules
 
 T = TypeVar("T")
 

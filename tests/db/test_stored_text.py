@@ -13,14 +13,18 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from fanbase.db.engine import Database
 from fanbase.db.migrate import upgrade
-from fanbase.db.repositories import activity, fans, workspaces
-from fanbase.db.tables import events, orders
+from fanbase.db.repositories import activity
+from fanbase.db.repositories import fans
+from fanbase.db.repositories import workspaces
+from fanbase.db.tables import events
 from fanbase.db.tables import fans as fans_table
+from fanbase.db.tables import orders
 from tests_support import throwaway_postgres
 
 

@@ -1,14 +1,25 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection
+from sqlalchemy import and_
+from sqlalchemy import func
+from sqlalchemy import select
 
 from fanbase.db.engine import Database
 from fanbase.db.repositories import fans as fans_repo
-from fanbase.db.tables import custom_fields, events, fan_tags, fans, list_members, lists, orders, tags
+from fanbase.db.tables import custom_fields
+from fanbase.db.tables import events
+from fanbase.db.tables import fan_tags
+from fanbase.db.tables import fans
+from fanbase.db.tables import list_members
+from fanbase.db.tables import lists
+from fanbase.db.tables import orders
+from fanbase.db.tables import tags
 from fanbase.errors import InvalidInput
 from fanbase.services import demo
 

@@ -2,17 +2,27 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from fanbase.db.engine import Database
-from fanbase.errors import InvalidInput, TooLarge
+from fanbase.errors import InvalidInput
+from fanbase.errors import TooLarge
 from fanbase.schemas.custom_fields import CustomFieldIn
-from fanbase.schemas.fans import Fan, FanFilter, FanIn
-from fanbase.schemas.lists import ListIn, SubscriptionIn
-from fanbase.services import custom_fields, fan_csv, fans, lists, workspaces
+from fanbase.schemas.fans import Fan
+from fanbase.schemas.fans import FanFilter
+from fanbase.schemas.fans import FanIn
+from fanbase.schemas.lists import ListIn
+from fanbase.schemas.lists import SubscriptionIn
+from fanbase.services import custom_fields
+from fanbase.services import fan_csv
+from fanbase.services import fans
+from fanbase.services import lists
+from fanbase.services import workspaces
 
 
 def _declare_fields(database: Database, workspace_id: int, now: datetime) -> None:

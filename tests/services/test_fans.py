@@ -1,15 +1,21 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from fanbase.db.engine import Database
-from fanbase.errors import Conflict, InvalidInput, NotFound
+from fanbase.errors import Conflict
+from fanbase.errors import InvalidInput
+from fanbase.errors import NotFound
 from fanbase.schemas.custom_fields import CustomFieldIn
-from fanbase.schemas.fans import FanFilter, FanIn, FanPatch
-from fanbase.services import custom_fields, fans
+from fanbase.schemas.fans import FanFilter
+from fanbase.schemas.fans import FanIn
+from fanbase.schemas.fans import FanPatch
+from fanbase.services import custom_fields
+from fanbase.services import fans
 
 
 def test_create_and_get_fan_normalises_email_and_keeps_utc(

@@ -1,17 +1,29 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 
 from fanbase.db.engine import Database
 from fanbase.db.repositories import scheduler as scheduler_repo
-from fanbase.schemas.fans import FanIn, FanPatch
-from fanbase.schemas.lists import ListIn, SubscriptionIn
-from fanbase.schemas.orders_events import EventIn, OrderIn
-from fanbase.schemas.segments import SegmentIn, SegmentPatch
+from fanbase.schemas.fans import FanIn
+from fanbase.schemas.fans import FanPatch
+from fanbase.schemas.lists import ListIn
+from fanbase.schemas.lists import SubscriptionIn
+from fanbase.schemas.orders_events import EventIn
+from fanbase.schemas.orders_events import OrderIn
+from fanbase.schemas.segments import SegmentIn
+from fanbase.schemas.segments import SegmentPatch
 from fanbase.schemas.tags import TagIn
-from fanbase.services import fans, history, lists, membership, orders_events, segments, tags
-from tests_support import members_of, oracle_members
+from fanbase.services import fans
+from fanbase.services import history
+from fanbase.services import lists
+from fanbase.services import membership
+from fanbase.services import orders_events
+from fanbase.services import segments
+from fanbase.services import tags
+from tests_support import members_of
+from tests_support import oracle_members
 
 
 def test_an_order_moves_its_fan_into_a_segment_in_the_same_call(

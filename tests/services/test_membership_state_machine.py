@@ -9,23 +9,40 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine
+from hypothesis.stateful import initialize
+from hypothesis.stateful import invariant
+from hypothesis.stateful import precondition
+from hypothesis.stateful import rule
 
 from fanbase.db.engine import Database
 from fanbase.errors import Conflict
-from fanbase.schemas.fans import FanIn, FanPatch
-from fanbase.schemas.lists import ListIn, SubscriptionIn
-from fanbase.schemas.orders_events import EventIn, OrderIn
-from fanbase.schemas.segments import SegmentIn, SegmentPatch
+from fanbase.schemas.fans import FanIn
+from fanbase.schemas.fans import FanPatch
+from fanbase.schemas.lists import ListIn
+from fanbase.schemas.lists import SubscriptionIn
+from fanbase.schemas.orders_events import EventIn
+from fanbase.schemas.orders_events import OrderIn
+from fanbase.schemas.segments import SegmentIn
+from fanbase.schemas.segments import SegmentPatch
 from fanbase.schemas.tags import TagIn
-from fanbase.services import fans, lists, membership, orders_events, segments, tags, workspaces
-from tests_support import members_of, oracle_members
+from fanbase.services import fans
+from fanbase.services import lists
+from fanbase.services import membership
+from fanbase.services import orders_events
+from fanbase.services import segments
+from fanbase.services import tags
+from fanbase.services import workspaces
+from tests_support import members_of
+from tests_support import oracle_members
 
 START = datetime.fromisoformat("2026-03-01T09:00:00+00:00")
 SEGMENTS = {

@@ -2,17 +2,22 @@ from __future__ import annotations
 
 import contextlib
 import random
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from fanbase.db.engine import Database
 from fanbase.db.repositories import fans as fans_repo
-from fanbase.errors import Conflict, InvalidInput, NotFound
+from fanbase.errors import Conflict
+from fanbase.errors import InvalidInput
+from fanbase.errors import NotFound
 from fanbase.schemas.fans import FanIn
-from fanbase.schemas.orders_events import EventIn, OrderIn
-from fanbase.services import fans, orders_events
+from fanbase.schemas.orders_events import EventIn
+from fanbase.schemas.orders_events import OrderIn
+from fanbase.services import fans
+from fanbase.services import orders_events
 
 
 def snapshot_figures(database: Database, workspace_id: int) -> dict[int, tuple[object, ...]]:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event
+from sqlalchemy import select
 
 from fanbase.core.evaluate import evaluate
 from fanbase.core.rules import parse_rule_json
@@ -13,11 +15,22 @@ from fanbase.db.engine import Database
 from fanbase.db.repositories import fan_snapshots as fan_snapshots_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.tables import segment_membership_log
-from fanbase.errors import Conflict, InvalidInput, InvalidRule, NotFound
-from fanbase.schemas.fans import FanFilter, FanIn
-from fanbase.schemas.orders_events import EventIn, OrderIn
-from fanbase.schemas.segments import RuleIn, SegmentIn, SegmentPatch
-from fanbase.services import fans, membership, orders_events, rule_context, segments
+from fanbase.errors import Conflict
+from fanbase.errors import InvalidInput
+from fanbase.errors import InvalidRule
+from fanbase.errors import NotFound
+from fanbase.schemas.fans import FanFilter
+from fanbase.schemas.fans import FanIn
+from fanbase.schemas.orders_events import EventIn
+from fanbase.schemas.orders_events import OrderIn
+from fanbase.schemas.segments import RuleIn
+from fanbase.schemas.segments import SegmentIn
+from fanbase.schemas.segments import SegmentPatch
+from fanbase.services import fans
+from fanbase.services import membership
+from fanbase.services import orders_events
+from fanbase.services import rule_context
+from fanbase.services import segments
 
 
 def stored_members(database: Database, workspace_id: int, segment_id: int) -> set[int]:

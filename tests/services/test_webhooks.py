@@ -13,7 +13,9 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from random import Random
 from typing import Any
@@ -25,14 +27,25 @@ from fanbase.db.engine import Database
 from fanbase.db.repositories import tags as tags_repo
 from fanbase.db.repositories import webhooks as webhooks_repo
 from fanbase.errors import InvalidInput
-from fanbase.jobs.webhooks import DeliveryWorker, deliver_due
+from fanbase.jobs.webhooks import DeliveryWorker
+from fanbase.jobs.webhooks import deliver_due
 from fanbase.schemas.fans import FanIn
-from fanbase.schemas.lists import ListIn, SubscriptionIn
+from fanbase.schemas.lists import ListIn
+from fanbase.schemas.lists import SubscriptionIn
 from fanbase.schemas.orders_events import OrderIn
 from fanbase.schemas.segments import SegmentIn
 from fanbase.schemas.tags import TagIn
-from fanbase.schemas.webhooks import WEBHOOK_EVENTS, Delivery, WebhookCreated, WebhookIn
-from fanbase.services import fans, lists, orders_events, segments, tags, webhooks, workspaces
+from fanbase.schemas.webhooks import WEBHOOK_EVENTS
+from fanbase.schemas.webhooks import Delivery
+from fanbase.schemas.webhooks import WebhookCreated
+from fanbase.schemas.webhooks import WebhookIn
+from fanbase.services import fans
+from fanbase.services import lists
+from fanbase.services import orders_events
+from fanbase.services import segments
+from fanbase.services import tags
+from fanbase.services import webhooks
+from fanbase.services import workspaces
 from webhook_receiver import running_receiver
 
 

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from web_support import PASSWORD, Site
+from web_support import PASSWORD
+from web_support import Site
 
 from fanbase.clock import utc_now
 from fanbase.db.engine import Database
@@ -26,7 +27,12 @@ from fanbase.db.migrate import upgrade
 from fanbase.schemas.fans import FanIn
 from fanbase.schemas.lists import ListIn
 from fanbase.schemas.tags import TagIn
-from fanbase.services import demo, fans, lists, tags, users, workspaces
+from fanbase.services import demo
+from fanbase.services import fans
+from fanbase.services import lists
+from fanbase.services import tags
+from fanbase.services import users
+from fanbase.services import workspaces
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
-from web_support import PASSWORD, Site
+from playwright.sync_api import Page
+from playwright.sync_api import expect
+from web_support import PASSWORD
+from web_support import Site
 
 from fanbase.services import segments
 

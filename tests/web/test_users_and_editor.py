@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
 
 from fanbase.core.fields import CORE_CATALOGUE
-from fanbase.core.rules import parse_rule_json, rule_to_json
-from fanbase.core.text import format_rule, parse_rule_text
+from fanbase.core.rules import parse_rule_json
+from fanbase.core.rules import rule_to_json
+from fanbase.core.text import format_rule
+from fanbase.core.text import parse_rule_text
 from fanbase.db.engine import Database
-from fanbase.errors import Conflict, InvalidInput, Unauthorized
+from fanbase.errors import Conflict
+from fanbase.errors import InvalidInput
+from fanbase.errors import Unauthorized
 from fanbase.services import users
-from fanbase.web.builder_model import FieldNode, GroupNode, compile_tree, new_condition, tree_from_json
+from fanbase.web.builder_model import FieldNode
+from fanbase.web.builder_model import GroupNode
+from fanbase.web.builder_model import compile_tree
+from fanbase.web.builder_model import new_condition
+from fanbase.web.builder_model import tree_from_json
 
 PASSWORD = "a long enough password"
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -19,10 +21,17 @@ from fanbase.api.deps import AppState
 from fanbase.api.routes import ROUTERS
 from fanbase.clock import utc_now
 from fanbase.core.rules import rule_json_schema
-from fanbase.errors import Conflict, FanbaseError, InvalidInput, InvalidRule, NotFound, TooLarge, Unauthorized
+from fanbase.errors import Conflict
+from fanbase.errors import FanbaseError
+from fanbase.errors import InvalidInput
+from fanbase.errors import InvalidRule
+from fanbase.errors import NotFound
+from fanbase.errors import TooLarge
+from fanbase.errors import Unauthorized
 from fanbase.jobs.scheduler import Scheduler
 from fanbase.jobs.webhooks import DeliveryWorker
-from fanbase.services.unit_of_work import Database, open_database
+from fanbase.services.unit_of_work import Database
+from fanbase.services.unit_of_work import open_database
 from fanbase.settings import Settings
 
 log = logging.getLogger("fanbase.api")

@@ -7,10 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends
+from fastapi import Query
+from fastapi import Request
+from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.security import HTTPBearer
 
-from fanbase.errors import InvalidInput, Unauthorized
+from fanbase.errors import InvalidInput
+from fanbase.errors import Unauthorized
 from fanbase.services import workspaces
 from fanbase.services.unit_of_work import Database
 from fanbase.settings import Settings

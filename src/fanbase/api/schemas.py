@@ -6,13 +6,18 @@ a batch, a header, an error body that ``fanbase.api.app`` writes).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
+from typing import Any
 
 from fastapi import Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
+from pydantic import Field
 
-from fanbase.schemas.common import MAX_ID, Input, Name
-from fanbase.schemas.orders_events import EventIn, OrderIn
+from fanbase.schemas.common import MAX_ID
+from fanbase.schemas.common import Input
+from fanbase.schemas.common import Name
+from fanbase.schemas.orders_events import EventIn
+from fanbase.schemas.orders_events import OrderIn
 
 
 def object_id(what: str) -> Any:

@@ -13,7 +13,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from fanbase.services import schema, workspaces
+from fanbase.services import schema
+from fanbase.services import workspaces
 from fanbase.services.unit_of_work import Database
 from fanbase.services.unit_of_work import open_database as open_configured
 from fanbase.settings import Settings

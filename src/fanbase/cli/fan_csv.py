@@ -7,17 +7,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn
+from rich.progress import MofNCompleteColumn
+from rich.progress import Progress
+from rich.progress import TextColumn
+from rich.progress import TimeElapsedColumn
 
-from fanbase.cli.common import (
-    CommandError,
-    WorkspaceOption,
-    one_line,
-    open_database,
-    resolve_workspace,
-    stderr,
-    stdout,
-)
+from fanbase.cli.common import CommandError
+from fanbase.cli.common import WorkspaceOption
+from fanbase.cli.common import one_line
+from fanbase.cli.common import open_database
+from fanbase.cli.common import resolve_workspace
+from fanbase.cli.common import stderr
+from fanbase.cli.common import stdout
 from fanbase.clock import utc_now
 from fanbase.errors import TooLarge
 from fanbase.schemas.fan_csv import ImportReport

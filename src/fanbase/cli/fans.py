@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from fanbase.cli.common import WorkspaceOption, open_database, resolve_workspace, stdout
+from fanbase.cli.common import WorkspaceOption
+from fanbase.cli.common import open_database
+from fanbase.cli.common import resolve_workspace
+from fanbase.cli.common import stdout
 from fanbase.services import fans
 
 fans_app = typer.Typer(help="Maintenance on fans.", no_args_is_help=True)

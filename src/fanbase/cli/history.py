@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from fanbase.cli.common import WorkspaceOption, open_database, resolve_workspace, short_time, stdout
+from fanbase.cli.common import WorkspaceOption
+from fanbase.cli.common import open_database
+from fanbase.cli.common import resolve_workspace
+from fanbase.cli.common import short_time
+from fanbase.cli.common import stdout
 from fanbase.clock import utc_now
 from fanbase.errors import InvalidInput
 from fanbase.schemas.common import require_utc
-from fanbase.schemas.history import Bucket, MembershipEvent
+from fanbase.schemas.history import Bucket
+from fanbase.schemas.history import MembershipEvent
 from fanbase.services import history
 
 

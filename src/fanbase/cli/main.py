@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated
+from typing import Any
 
 import typer
 import uvicorn
@@ -18,20 +19,30 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from fanbase.cli import history as cli_history
-from fanbase.cli.common import one_line, open_database, stderr, stdout
-from fanbase.cli.fan_csv import export_app, import_app
+from fanbase.cli.common import one_line
+from fanbase.cli.common import open_database
+from fanbase.cli.common import stderr
+from fanbase.cli.common import stdout
+from fanbase.cli.fan_csv import export_app
+from fanbase.cli.fan_csv import import_app
 from fanbase.cli.fans import fans_app
 from fanbase.cli.segments import segments_app
 from fanbase.cli.users import users_app
 from fanbase.cli.verify import verify
 from fanbase.cli.webhooks import webhooks_app
 from fanbase.cli.worker import worker
-from fanbase.cli.workspaces import keys_app, print_key, workspace_app
+from fanbase.cli.workspaces import keys_app
+from fanbase.cli.workspaces import print_key
+from fanbase.cli.workspaces import workspace_app
 from fanbase.clock import utc_now
 from fanbase.errors import FanbaseError
-from fanbase.services import demo, segments, users, workspaces
+from fanbase.services import demo
+from fanbase.services import segments
+from fanbase.services import users
+from fanbase.services import workspaces
 from fanbase.services.schema import upgrade_schema
-from fanbase.services.unit_of_work import Database, DatabaseError
+from fanbase.services.unit_of_work import Database
+from fanbase.services.unit_of_work import DatabaseError
 from fanbase.settings import Settings
 
 

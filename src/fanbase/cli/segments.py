@@ -10,26 +10,31 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
+from typing import Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from fanbase.cli.common import (
-    CommandError,
-    WorkspaceOption,
-    open_database,
-    resolve_workspace,
-    short_time,
-    stderr,
-    stdout,
-)
+from fanbase.cli.common import CommandError
+from fanbase.cli.common import WorkspaceOption
+from fanbase.cli.common import open_database
+from fanbase.cli.common import resolve_workspace
+from fanbase.cli.common import short_time
+from fanbase.cli.common import stderr
+from fanbase.cli.common import stdout
 from fanbase.clock import utc_now
 from fanbase.schemas.common import MAX_ID
 from fanbase.schemas.fans import FanFilter
-from fanbase.schemas.segments import EmailsIn, MembershipChange, RuleIn, Segment, SegmentIn, SegmentPatch
-from fanbase.services import fan_csv, segments
+from fanbase.schemas.segments import EmailsIn
+from fanbase.schemas.segments import MembershipChange
+from fanbase.schemas.segments import RuleIn
+from fanbase.schemas.segments import Segment
+from fanbase.schemas.segments import SegmentIn
+from fanbase.schemas.segments import SegmentPatch
+from fanbase.services import fan_csv
+from fanbase.services import segments
 
 segments_app = typer.Typer(help="Segments: dynamic (a rule) and static (a curated list of fans).", no_args_is_help=True)
 

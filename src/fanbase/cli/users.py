@@ -6,7 +6,11 @@ from typing import Annotated
 
 import typer
 
-from fanbase.cli.common import WorkspaceOption, open_database, resolve_workspace, short_time, stdout
+from fanbase.cli.common import WorkspaceOption
+from fanbase.cli.common import open_database
+from fanbase.cli.common import resolve_workspace
+from fanbase.cli.common import short_time
+from fanbase.cli.common import stdout
 from fanbase.clock import utc_now
 from fanbase.services import users
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from fanbase.cli.common import WorkspaceOption, open_database, resolve_workspace, stdout
+from fanbase.cli.common import WorkspaceOption
+from fanbase.cli.common import open_database
+from fanbase.cli.common import resolve_workspace
+from fanbase.cli.common import stdout
 from fanbase.clock import utc_now
 from fanbase.services import segments
 

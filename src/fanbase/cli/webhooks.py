@@ -8,9 +8,14 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from fanbase.cli.common import WorkspaceOption, open_database, resolve_workspace, short_time, stdout
+from fanbase.cli.common import WorkspaceOption
+from fanbase.cli.common import open_database
+from fanbase.cli.common import resolve_workspace
+from fanbase.cli.common import short_time
+from fanbase.cli.common import stdout
 from fanbase.clock import utc_now
-from fanbase.schemas.webhooks import WEBHOOK_EVENTS, WebhookIn
+from fanbase.schemas.webhooks import WEBHOOK_EVENTS
+from fanbase.schemas.webhooks import WebhookIn
 from fanbase.services import webhooks
 from fanbase.settings import Settings
 

@@ -6,9 +6,11 @@ from typing import Annotated
 
 import typer
 
-from fanbase.cli.common import open_database, stdout
+from fanbase.cli.common import open_database
+from fanbase.cli.common import stdout
 from fanbase.clock import utc_now
-from fanbase.jobs.scheduler import DEFAULT_INTERVAL_SECONDS, Scheduler
+from fanbase.jobs.scheduler import DEFAULT_INTERVAL_SECONDS
+from fanbase.jobs.scheduler import Scheduler
 from fanbase.jobs.webhooks import DeliveryWorker
 from fanbase.settings import Settings
 

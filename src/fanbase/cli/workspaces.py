@@ -8,7 +8,11 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from fanbase.cli.common import WorkspaceOption, open_database, resolve_workspace, short_time, stdout
+from fanbase.cli.common import WorkspaceOption
+from fanbase.cli.common import open_database
+from fanbase.cli.common import resolve_workspace
+from fanbase.cli.common import short_time
+from fanbase.cli.common import stdout
 from fanbase.clock import utc_now
 from fanbase.schemas.workspaces import ApiKeyCreated
 from fanbase.services import workspaces

@@ -16,26 +16,27 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import assert_never
 
-from fanbase.core.fields import Aggregate, Source
-from fanbase.core.operators import Op, RuleValue
-from fanbase.core.rules import (
-    AllOf,
-    AnyOf,
-    BehaviourAggregate,
-    BehaviourCondition,
-    FieldCondition,
-    HasTag,
-    InList,
-    InSegment,
-    Not,
-    Rule,
-    Where,
-    WhereAllOf,
-    WhereAnyOf,
-    WhereNot,
-    reference_key,
-)
-from fanbase.core.time import Duration, RelativeTime
+from fanbase.core.fields import Aggregate
+from fanbase.core.fields import Source
+from fanbase.core.operators import Op
+from fanbase.core.operators import RuleValue
+from fanbase.core.rules import AllOf
+from fanbase.core.rules import AnyOf
+from fanbase.core.rules import BehaviourAggregate
+from fanbase.core.rules import BehaviourCondition
+from fanbase.core.rules import FieldCondition
+from fanbase.core.rules import HasTag
+from fanbase.core.rules import InList
+from fanbase.core.rules import InSegment
+from fanbase.core.rules import Not
+from fanbase.core.rules import Rule
+from fanbase.core.rules import Where
+from fanbase.core.rules import WhereAllOf
+from fanbase.core.rules import WhereAnyOf
+from fanbase.core.rules import WhereNot
+from fanbase.core.rules import reference_key
+from fanbase.core.time import Duration
+from fanbase.core.time import RelativeTime
 
 
 class TimeDependencyKind(StrEnum):

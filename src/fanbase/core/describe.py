@@ -7,38 +7,40 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
+from datetime import datetime
 from decimal import Decimal
 from typing import assert_never
 
-from fanbase.core.fields import (
-    CORE_CATALOGUE,
-    MEASURING_AGGREGATES,
-    Aggregate,
-    Catalogue,
-    FieldSpec,
-    FieldType,
-    ListStatus,
-    Source,
-)
-from fanbase.core.operators import OPERATORS, Op, RuleValue, ValueShape
-from fanbase.core.rules import (
-    AllOf,
-    AnyOf,
-    BehaviourAggregate,
-    BehaviourCondition,
-    FieldCondition,
-    HasTag,
-    InList,
-    InSegment,
-    Not,
-    Rule,
-    Where,
-    WhereAllOf,
-    WhereAnyOf,
-    WhereNot,
-)
-from fanbase.core.time import Duration, RelativeTime, format_time_point
+from fanbase.core.fields import CORE_CATALOGUE
+from fanbase.core.fields import MEASURING_AGGREGATES
+from fanbase.core.fields import Aggregate
+from fanbase.core.fields import Catalogue
+from fanbase.core.fields import FieldSpec
+from fanbase.core.fields import FieldType
+from fanbase.core.fields import ListStatus
+from fanbase.core.fields import Source
+from fanbase.core.operators import OPERATORS
+from fanbase.core.operators import Op
+from fanbase.core.operators import RuleValue
+from fanbase.core.operators import ValueShape
+from fanbase.core.rules import AllOf
+from fanbase.core.rules import AnyOf
+from fanbase.core.rules import BehaviourAggregate
+from fanbase.core.rules import BehaviourCondition
+from fanbase.core.rules import FieldCondition
+from fanbase.core.rules import HasTag
+from fanbase.core.rules import InList
+from fanbase.core.rules import InSegment
+from fanbase.core.rules import Not
+from fanbase.core.rules import Rule
+from fanbase.core.rules import Where
+from fanbase.core.rules import WhereAllOf
+from fanbase.core.rules import WhereAnyOf
+from fanbase.core.rules import WhereNot
+from fanbase.core.time import Duration
+from fanbase.core.time import RelativeTime
+from fanbase.core.time import format_time_point
 
 _SOURCE_PLURALS: dict[Source, str] = {Source.ORDERS: "orders", Source.REFUNDS: "refunds", Source.EVENTS: "events"}
 _SOURCE_SINGULARS: dict[Source, str] = {Source.ORDERS: "order", Source.REFUNDS: "refund", Source.EVENTS: "event"}

@@ -23,44 +23,51 @@ disagree in how they implement the primitives. The semantics it fixes (the compi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeAlias, assert_never
+from typing import Any
+from typing import TypeAlias
+from typing import assert_never
 
-from fanbase.core.fields import (
-    CORE_CATALOGUE,
-    SOURCE_ORDER_STATUS,
-    Aggregate,
-    Catalogue,
-    FieldSpec,
-    FieldType,
-    ListStatus,
-    Source,
-    aggregate_result_spec,
-    property_key,
-)
-from fanbase.core.operators import Constant, Op, RuleValue, build_condition, comparison_type, fold_text
-from fanbase.core.rules import (
-    AllOf,
-    AnyOf,
-    BehaviourAggregate,
-    BehaviourCondition,
-    BehaviourQuery,
-    FieldCondition,
-    HasTag,
-    InList,
-    InSegment,
-    Not,
-    Rule,
-    Where,
-    WhereAllOf,
-    WhereAnyOf,
-    WhereNot,
-    reference_key,
-)
-from fanbase.core.time import require_aware, resolve_between, resolve_last
+from fanbase.core.fields import CORE_CATALOGUE
+from fanbase.core.fields import SOURCE_ORDER_STATUS
+from fanbase.core.fields import Aggregate
+from fanbase.core.fields import Catalogue
+from fanbase.core.fields import FieldSpec
+from fanbase.core.fields import FieldType
+from fanbase.core.fields import ListStatus
+from fanbase.core.fields import Source
+from fanbase.core.fields import aggregate_result_spec
+from fanbase.core.fields import property_key
+from fanbase.core.operators import Constant
+from fanbase.core.operators import Op
+from fanbase.core.operators import RuleValue
+from fanbase.core.operators import build_condition
+from fanbase.core.operators import comparison_type
+from fanbase.core.operators import fold_text
+from fanbase.core.rules import AllOf
+from fanbase.core.rules import AnyOf
+from fanbase.core.rules import BehaviourAggregate
+from fanbase.core.rules import BehaviourCondition
+from fanbase.core.rules import BehaviourQuery
+from fanbase.core.rules import FieldCondition
+from fanbase.core.rules import HasTag
+from fanbase.core.rules import InList
+from fanbase.core.rules import InSegment
+from fanbase.core.rules import Not
+from fanbase.core.rules import Rule
+from fanbase.core.rules import Where
+from fanbase.core.rules import WhereAllOf
+from fanbase.core.rules import WhereAnyOf
+from fanbase.core.rules import WhereNot
+from fanbase.core.rules import reference_key
+from fanbase.core.time import require_aware
+from fanbase.core.time import resolve_between
+from fanbase.core.time import resolve_last
 
 # A stored field value as the evaluator sees it.
 FieldValue: TypeAlias = str | int | float | Decimal | bool | datetime | None

@@ -14,7 +14,8 @@ The operators each type allows live in the one operator table (``fanbase.core.op
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from enum import StrEnum
 
 

@@ -50,22 +50,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
+from datetime import datetime
 from decimal import Decimal
-from enum import Enum, StrEnum
-from typing import Protocol, TypeAlias, TypeVar, assert_never
+from enum import Enum
+from enum import StrEnum
+from typing import Protocol
+from typing import TypeAlias
+from typing import TypeVar
+from typing import assert_never
 
-from fanbase.core.fields import FieldSpec, FieldType
-from fanbase.core.time import (
-    Duration,
-    RelativeTime,
-    TimePoint,
-    first_instant,
-    is_time_point,
-    last_instant,
-    resolve_between,
-    resolve_last,
-)
+from fanbase.core.fields import FieldSpec
+from fanbase.core.fields import FieldType
+from fanbase.core.time import Duration
+from fanbase.core.time import RelativeTime
+from fanbase.core.time import TimePoint
+from fanbase.core.time import first_instant
+from fanbase.core.time import is_time_point
+from fanbase.core.time import last_instant
+from fanbase.core.time import resolve_between
+from fanbase.core.time import resolve_last
 
 
 class Op(StrEnum):

@@ -4,26 +4,26 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from fanbase.core.fields import Aggregate, ListStatus, Source
+from fanbase.core.fields import Aggregate
+from fanbase.core.fields import ListStatus
+from fanbase.core.fields import Source
 from fanbase.core.operators import Op
-from fanbase.core.rules import (
-    BEHAVIOUR_CLASSES,
-    AllOf,
-    AnyOf,
-    BehaviourAggregate,
-    BehaviourCondition,
-    BehaviourQuery,
-    FieldCondition,
-    HasTag,
-    InList,
-    InSegment,
-    Not,
-    Rule,
-    Where,
-    WhereAllOf,
-    WhereAnyOf,
-    WhereNot,
-)
+from fanbase.core.rules import BEHAVIOUR_CLASSES
+from fanbase.core.rules import AllOf
+from fanbase.core.rules import AnyOf
+from fanbase.core.rules import BehaviourAggregate
+from fanbase.core.rules import BehaviourCondition
+from fanbase.core.rules import BehaviourQuery
+from fanbase.core.rules import FieldCondition
+from fanbase.core.rules import HasTag
+from fanbase.core.rules import InList
+from fanbase.core.rules import InSegment
+from fanbase.core.rules import Not
+from fanbase.core.rules import Rule
+from fanbase.core.rules import Where
+from fanbase.core.rules import WhereAllOf
+from fanbase.core.rules import WhereAnyOf
+from fanbase.core.rules import WhereNot
 from fanbase.core.time import Duration
 
 

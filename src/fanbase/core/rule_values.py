@@ -3,14 +3,27 @@ shape alone, and written back; and the annotations the tree's value fields carry
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
+from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, assert_never
+from typing import Annotated
+from typing import Any
+from typing import assert_never
 
-from pydantic import JsonValue, PlainSerializer, PlainValidator, WithJsonSchema
+from pydantic import JsonValue
+from pydantic import PlainSerializer
+from pydantic import PlainValidator
+from pydantic import WithJsonSchema
 
-from fanbase.core.operators import RuleValue, Scalar, ValueShape
-from fanbase.core.time import Duration, RelativeTime, TimePoint, format_time_point, is_time_point, parse_time_point
+from fanbase.core.operators import RuleValue
+from fanbase.core.operators import Scalar
+from fanbase.core.operators import ValueShape
+from fanbase.core.time import Duration
+from fanbase.core.time import RelativeTime
+from fanbase.core.time import TimePoint
+from fanbase.core.time import format_time_point
+from fanbase.core.time import is_time_point
+from fanbase.core.time import parse_time_point
 
 
 def _json_scalar(raw: object) -> Scalar:

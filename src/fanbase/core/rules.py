@@ -34,31 +34,42 @@ their declared spelling). Downstream code (evaluator, SQL compiler, describe) ex
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, ClassVar, TypeAlias
+from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Annotated
+from typing import Any
+from typing import ClassVar
+from typing import TypeAlias
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    JsonValue,
-    StringConstraints,
-    Tag,
-    TypeAdapter,
-    ValidationError,
-    ValidationInfo,
-    field_serializer,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Discriminator
+from pydantic import Field
+from pydantic import JsonValue
+from pydantic import StringConstraints
+from pydantic import Tag
+from pydantic import TypeAdapter
+from pydantic import ValidationError
+from pydantic import ValidationInfo
+from pydantic import field_serializer
+from pydantic import field_validator
+from pydantic import model_validator
 from pydantic_core import ErrorDetails
 
-from fanbase.core.fields import Aggregate, ListStatus, Source
-from fanbase.core.operators import OPERATORS, Op, RuleValue
-from fanbase.core.rule_values import ConditionValue, TimePointValue, describe_input, parse_value, value_to_json
+from fanbase.core.fields import Aggregate
+from fanbase.core.fields import ListStatus
+from fanbase.core.fields import Source
+from fanbase.core.operators import OPERATORS
+from fanbase.core.operators import Op
+from fanbase.core.operators import RuleValue
+from fanbase.core.rule_values import ConditionValue
+from fanbase.core.rule_values import TimePointValue
+from fanbase.core.rule_values import describe_input
+from fanbase.core.rule_values import parse_value
+from fanbase.core.rule_values import value_to_json
 from fanbase.core.time import Duration
-from fanbase.errors import InvalidRule, RuleError
+from fanbase.errors import InvalidRule
+from fanbase.errors import RuleError
 
 MAX_NAME_LENGTH = 200
 

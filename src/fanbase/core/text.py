@@ -36,41 +36,59 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime
+from datetime import date
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from typing import Any, assert_never
+from typing import Any
+from typing import assert_never
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark import Lark
+from lark import Token
+from lark import Transformer
+from lark import v_args
+from lark.exceptions import UnexpectedCharacters
+from lark.exceptions import UnexpectedEOF
+from lark.exceptions import UnexpectedInput
+from lark.exceptions import UnexpectedToken
+from lark.exceptions import VisitError
 from lark.lexer import PatternStr
 from pydantic import ValidationError
 
-from fanbase.core.fields import PROPERTY_PREFIX, Aggregate, ListStatus
-from fanbase.core.operators import OPERATORS, Op, RuleValue, ValueShape, operators_with_shape
+from fanbase.core.fields import PROPERTY_PREFIX
+from fanbase.core.fields import Aggregate
+from fanbase.core.fields import ListStatus
+from fanbase.core.operators import OPERATORS
+from fanbase.core.operators import Op
+from fanbase.core.operators import RuleValue
+from fanbase.core.operators import ValueShape
+from fanbase.core.operators import operators_with_shape
 from fanbase.core.rule_builders import where_from_rule
-from fanbase.core.rules import (
-    BEHAVIOUR_CLASSES,
-    AllOf,
-    AnyOf,
-    BehaviourAggregate,
-    BehaviourCondition,
-    BehaviourQuery,
-    FieldCondition,
-    HasTag,
-    InList,
-    InSegment,
-    Not,
-    Rule,
-    Where,
-    WhereAllOf,
-    WhereAnyOf,
-    WhereNot,
-    rule_errors_from_validation,
-)
-from fanbase.core.time import UNIT_SPELLINGS, Duration, RelativeTime, format_time_point, parse_time_point
-from fanbase.errors import InvalidRule, RuleError
+from fanbase.core.rules import BEHAVIOUR_CLASSES
+from fanbase.core.rules import AllOf
+from fanbase.core.rules import AnyOf
+from fanbase.core.rules import BehaviourAggregate
+from fanbase.core.rules import BehaviourCondition
+from fanbase.core.rules import BehaviourQuery
+from fanbase.core.rules import FieldCondition
+from fanbase.core.rules import HasTag
+from fanbase.core.rules import InList
+from fanbase.core.rules import InSegment
+from fanbase.core.rules import Not
+from fanbase.core.rules import Rule
+from fanbase.core.rules import Where
+from fanbase.core.rules import WhereAllOf
+from fanbase.core.rules import WhereAnyOf
+from fanbase.core.rules import WhereNot
+from fanbase.core.rules import rule_errors_from_validation
+from fanbase.core.time import UNIT_SPELLINGS
+from fanbase.core.time import Duration
+from fanbase.core.time import RelativeTime
+from fanbase.core.time import format_time_point
+from fanbase.core.time import parse_time_point
+from fanbase.errors import InvalidRule
+from fanbase.errors import RuleError
 
 _IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

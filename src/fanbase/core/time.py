@@ -20,12 +20,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
 from enum import StrEnum
-from typing import Any, Self, TypeAlias
+from typing import Any
+from typing import Self
+from typing import TypeAlias
 
 from pydantic import GetCoreSchemaHandler
-from pydantic_core import CoreSchema, core_schema
+from pydantic_core import CoreSchema
+from pydantic_core import core_schema
 
 
 class TimeUnit(StrEnum):

@@ -7,44 +7,55 @@ raises ``InvalidRule`` with every problem, each named by its path into the tree 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from collections.abc import Collection
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from decimal import Decimal
+from decimal import InvalidOperation
 from typing import assert_never
 
-from fanbase.core.fields import MEASURING_AGGREGATES, Catalogue, FieldSpec, FieldType, Source, aggregate_result_spec
-from fanbase.core.operators import OPERATORS, Op, RuleValue, Scalar, ValueShape, operators_for
+from fanbase.core.fields import MEASURING_AGGREGATES
+from fanbase.core.fields import Catalogue
+from fanbase.core.fields import FieldSpec
+from fanbase.core.fields import FieldType
+from fanbase.core.fields import Source
+from fanbase.core.fields import aggregate_result_spec
+from fanbase.core.operators import OPERATORS
+from fanbase.core.operators import Op
+from fanbase.core.operators import RuleValue
+from fanbase.core.operators import Scalar
+from fanbase.core.operators import ValueShape
+from fanbase.core.operators import operators_for
 from fanbase.core.rule_values import describe_input
-from fanbase.core.rules import (
-    RULE_CLASSES,
-    AllOf,
-    AnyOf,
-    BehaviourAggregate,
-    BehaviourCondition,
-    FieldCondition,
-    HasTag,
-    InList,
-    InSegment,
-    Not,
-    Rule,
-    Where,
-    WhereAllOf,
-    WhereAnyOf,
-    WhereNot,
-    parse_rule_json,
-    reference_key,
-)
-from fanbase.core.time import (
-    RelativeTime,
-    TimePoint,
-    first_instant,
-    format_time_point,
-    is_time_point,
-    last_instant,
-    parse_time_point,
-)
-from fanbase.errors import InvalidRule, RuleError
+from fanbase.core.rules import RULE_CLASSES
+from fanbase.core.rules import AllOf
+from fanbase.core.rules import AnyOf
+from fanbase.core.rules import BehaviourAggregate
+from fanbase.core.rules import BehaviourCondition
+from fanbase.core.rules import FieldCondition
+from fanbase.core.rules import HasTag
+from fanbase.core.rules import InList
+from fanbase.core.rules import InSegment
+from fanbase.core.rules import Not
+from fanbase.core.rules import Rule
+from fanbase.core.rules import Where
+from fanbase.core.rules import WhereAllOf
+from fanbase.core.rules import WhereAnyOf
+from fanbase.core.rules import WhereNot
+from fanbase.core.rules import parse_rule_json
+from fanbase.core.rules import reference_key
+from fanbase.core.time import RelativeTime
+from fanbase.core.time import TimePoint
+from fanbase.core.time import first_instant
+from fanbase.core.time import format_time_point
+from fanbase.core.time import is_time_point
+from fanbase.core.time import last_instant
+from fanbase.core.time import parse_time_point
+from fanbase.errors import InvalidRule
+from fanbase.errors import RuleError
 
 # Money and decimals survive JSON (a double) exactly up to 15 significant digits; beyond that we refuse.
 MAX_SIGNIFICANT_DIGITS = 15

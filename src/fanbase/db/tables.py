@@ -8,27 +8,26 @@ auto-increments a lone ``INTEGER PRIMARY KEY``, so tables with a surrogate id ke
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
-    CheckConstraint,
-    Column,
-    ForeignKey,
-    ForeignKeyConstraint,
-    Index,
-    Integer,
-    MetaData,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    func,
-)
+from sqlalchemy import JSON
+from sqlalchemy import BigInteger
+from sqlalchemy import Boolean
+from sqlalchemy import CheckConstraint
+from sqlalchemy import Column
+from sqlalchemy import ForeignKey
+from sqlalchemy import ForeignKeyConstraint
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import MetaData
+from sqlalchemy import PrimaryKeyConstraint
+from sqlalchemy import String
+from sqlalchemy import Table
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import JSONB
 
-from fanbase.core.fields import FAN_SOURCES, LIFECYCLE_STAGES
+from fanbase.core.fields import FAN_SOURCES
+from fanbase.core.fields import LIFECYCLE_STAGES
 from fanbase.db.types import UTCDateTime
 
 metadata = MetaData(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect
+from sqlalchemy import DateTime
+from sqlalchemy import Dialect
 from sqlalchemy.types import TypeDecorator
 
 from fanbase.core.time import require_aware

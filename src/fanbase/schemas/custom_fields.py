@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
+from pydantic import model_validator
 
-from fanbase.schemas.common import (
-    Input,
-    Record,
-    Slug,
-)
+from fanbase.schemas.common import Input
+from fanbase.schemas.common import Record
+from fanbase.schemas.common import Slug
 from fanbase.schemas.fans import CORE_FAN_FIELDS
 
 CustomFieldType = Literal["text", "number", "money", "enum", "datetime", "boolean"]

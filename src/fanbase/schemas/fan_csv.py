@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from fanbase.schemas.common import (
-    Record,
-)
+from fanbase.schemas.common import Record
 
 
 class ImportRowError(Record):

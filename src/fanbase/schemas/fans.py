@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
+from typing import Literal
 
 from pydantic import Field
 
-from fanbase.schemas.common import (
-    CountryCode,
-    Email,
-    Input,
-    JsonScalar,
-    Name,
-    Record,
-    RuleJson,
-    RuleText,
-    ShortText,
-    UtcDatetime,
-)
+from fanbase.schemas.common import CountryCode
+from fanbase.schemas.common import Email
+from fanbase.schemas.common import Input
+from fanbase.schemas.common import JsonScalar
+from fanbase.schemas.common import Name
+from fanbase.schemas.common import Record
+from fanbase.schemas.common import RuleJson
+from fanbase.schemas.common import RuleText
+from fanbase.schemas.common import ShortText
+from fanbase.schemas.common import UtcDatetime
 from fanbase.schemas.lists import SubscriptionStatus
 
 LifecycleStage = Literal["subscriber", "lead", "customer", "advocate"]

@@ -7,9 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from fanbase.schemas.common import (
-    Record,
-)
+from fanbase.schemas.common import Record
 from fanbase.schemas.segments import SegmentKind
 
 Bucket = Literal["hour", "day"]

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
+from typing import Literal
 
 from pydantic import Field
 
-from fanbase.schemas.common import (
-    Input,
-    Name,
-    Record,
-    RowId,
-    ShortText,
-    UtcDatetime,
-)
+from fanbase.schemas.common import Input
+from fanbase.schemas.common import Name
+from fanbase.schemas.common import Record
+from fanbase.schemas.common import RowId
+from fanbase.schemas.common import ShortText
+from fanbase.schemas.common import UtcDatetime
 
 SubscriptionStatus = Literal["subscribed", "unsubscribed", "bounced"]
 

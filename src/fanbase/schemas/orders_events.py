@@ -5,21 +5,23 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated
+from typing import Any
+from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field
+from pydantic import field_validator
+from pydantic import model_validator
 
-from fanbase.schemas.common import (
-    Email,
-    Input,
-    JsonScalar,
-    Money,
-    Record,
-    RowId,
-    ShortText,
-    Slug,
-    UtcDatetime,
-)
+from fanbase.schemas.common import Email
+from fanbase.schemas.common import Input
+from fanbase.schemas.common import JsonScalar
+from fanbase.schemas.common import Money
+from fanbase.schemas.common import Record
+from fanbase.schemas.common import RowId
+from fanbase.schemas.common import ShortText
+from fanbase.schemas.common import Slug
+from fanbase.schemas.common import UtcDatetime
 
 OrderStatus = Literal["completed", "refunded"]
 _CURRENCY = re.compile(r"^[A-Z]{3}$")

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
+from typing import Any
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
+from pydantic import model_validator
 
-from fanbase.schemas.common import (
-    Email,
-    Input,
-    Name,
-    Record,
-    RuleJson,
-    RuleText,
-)
+from fanbase.schemas.common import Email
+from fanbase.schemas.common import Input
+from fanbase.schemas.common import Name
+from fanbase.schemas.common import Record
+from fanbase.schemas.common import RuleJson
+from fanbase.schemas.common import RuleText
 from fanbase.schemas.fans import Fan
 
 SegmentKind = Literal["static", "dynamic"]

@@ -7,12 +7,10 @@ from typing import Annotated
 
 from pydantic import Field
 
-from fanbase.schemas.common import (
-    Color,
-    Input,
-    Name,
-    Record,
-)
+from fanbase.schemas.common import Color
+from fanbase.schemas.common import Input
+from fanbase.schemas.common import Name
+from fanbase.schemas.common import Record
 
 
 class TagIn(Input):

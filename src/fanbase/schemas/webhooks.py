@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
+from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator
+from pydantic import Field
+from pydantic import field_validator
 
-from fanbase.schemas.common import (
-    Input,
-    Record,
-)
+from fanbase.schemas.common import Input
+from fanbase.schemas.common import Record
 
 WebhookEvent = Literal[
     "segment.entered", "segment.exited", "tag.added", "tag.removed", "list.subscribed", "list.unsubscribed"

@@ -6,9 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from fanbase.schemas.common import (
-    Record,
-)
+from fanbase.schemas.common import Record
 
 
 class Workspace(Record):

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from typing import Literal
 
 from fanbase.db.engine import Database
 from fanbase.db.repositories import analytics as analytics_repo
 from fanbase.db.repositories import segments as segments_repo
-from fanbase.errors import InvalidInput, NotFound
+from fanbase.errors import InvalidInput
+from fanbase.errors import NotFound
 from fanbase.services import history
 
 Bucket = Literal["hour", "day"]

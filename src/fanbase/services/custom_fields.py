@@ -9,16 +9,22 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from decimal import InvalidOperation
 from typing import Any
 
-from fanbase.db.engine import Connection, Database, IntegrityError
+from fanbase.db.engine import Connection
+from fanbase.db.engine import Database
+from fanbase.db.engine import IntegrityError
 from fanbase.db.repositories import custom_fields as custom_fields_repo
 from fanbase.db.repositories.fans import cents_to_money
 from fanbase.db.types import format_stored_datetime
-from fanbase.errors import Conflict, InvalidInput
-from fanbase.schemas.common import JsonScalar, require_utc
-from fanbase.schemas.custom_fields import CustomField, CustomFieldIn
+from fanbase.errors import Conflict
+from fanbase.errors import InvalidInput
+from fanbase.schemas.common import JsonScalar
+from fanbase.schemas.common import require_utc
+from fanbase.schemas.custom_fields import CustomField
+from fanbase.schemas.custom_fields import CustomFieldIn
 
 
 def create_custom_field(database: Database, workspace_id: int, field: CustomFieldIn, *, now: datetime) -> CustomField:

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,8 +31,10 @@ from fanbase.db.repositories import lists as lists_repo
 from fanbase.db.repositories import tags as tags_repo
 from fanbase.errors import InvalidInput
 from fanbase.schemas.common import JsonScalar
-from fanbase.schemas.custom_fields import CustomField, CustomFieldIn
-from fanbase.schemas.fans import FanSource, LifecycleStage
+from fanbase.schemas.custom_fields import CustomField
+from fanbase.schemas.custom_fields import CustomFieldIn
+from fanbase.schemas.fans import FanSource
+from fanbase.schemas.fans import LifecycleStage
 from fanbase.schemas.lists import SubscriptionStatus
 from fanbase.schemas.workspaces import WorkspaceCreated
 from fanbase.services import custom_fields as custom_fields_service

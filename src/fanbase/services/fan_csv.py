@@ -34,24 +34,35 @@ import io
 import itertools
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
-from fanbase.db.engine import Connection, Database, IntegrityError
+from fanbase.db.engine import Connection
+from fanbase.db.engine import Database
+from fanbase.db.engine import IntegrityError
 from fanbase.db.repositories import bulk as bulk_repo
 from fanbase.db.repositories import fan_groups as fan_groups_repo
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import lists as lists_repo
-from fanbase.errors import Conflict, InvalidInput, TooLarge
+from fanbase.errors import Conflict
+from fanbase.errors import InvalidInput
+from fanbase.errors import TooLarge
 from fanbase.schemas.common import JsonScalar
 from fanbase.schemas.custom_fields import CustomField
-from fanbase.schemas.fan_csv import ImportReport, ImportRowError
-from fanbase.schemas.fans import Fan, FanFilter, FanIn
+from fanbase.schemas.fan_csv import ImportReport
+from fanbase.schemas.fan_csv import ImportRowError
+from fanbase.schemas.fans import Fan
+from fanbase.schemas.fans import FanFilter
+from fanbase.schemas.fans import FanIn
 from fanbase.schemas.lists import SubscriptionStatus
 from fanbase.services import custom_fields as custom_fields_service
 from fanbase.services import fans as fans_service

@@ -6,19 +6,33 @@ segment), and change which fans belong to it, with live segment membership moved
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable
+from collections.abc import Collection
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Generic
+from typing import Literal
+from typing import TypeVar
 
-from fanbase.db.engine import Connection, Database, IntegrityError
-from fanbase.db.repositories.fan_groups import FanGroupTable, name_key
-from fanbase.errors import Conflict, InvalidInput, NotFound
+from fanbase.db.engine import Connection
+from fanbase.db.engine import Database
+from fanbase.db.engine import IntegrityError
+from fanbase.db.repositories.fan_groups import FanGroupTable
+from fanbase.db.repositories.fan_groups import name_key
+from fanbase.errors import Conflict
+from fanbase.errors import InvalidInput
+from fanbase.errors import NotFound
 from fanbase.schemas.common import Changed
-from fanbase.schemas.lists import FanList, ListIn, ListPatch
-from fanbase.schemas.tags import Tag, TagIn, TagPatch
+from fanbase.schemas.lists import FanList
+from fanbase.schemas.lists import ListIn
+from fanbase.schemas.lists import ListPatch
+from fanbase.schemas.tags import Tag
+from fanbase.schemas.tags import TagIn
+from fanbase.schemas.tags import TagPatch
 from fanbase.services import fans as fans_service
-from fanbase.services import membership, rule_context
+from fanbase.services import membership
+from fanbase.services import rule_context
 
 GroupT = TypeVar("GroupT", Tag, FanList)
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from fanbase.db.engine import Connection, Database, IntegrityError
+from fanbase.db.engine import Connection
+from fanbase.db.engine import Database
+from fanbase.db.engine import IntegrityError
 from fanbase.db.repositories import activity as activity_repo
 from fanbase.db.repositories import fan_groups as fan_groups_repo
 from fanbase.db.repositories import fan_selections
@@ -15,13 +19,23 @@ from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import lists as lists_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories import tags as tags_repo
-from fanbase.db.repositories.fan_selections import FanSelection, RuleFilter
-from fanbase.errors import Conflict, InvalidInput, NotFound
+from fanbase.db.repositories.fan_selections import FanSelection
+from fanbase.db.repositories.fan_selections import RuleFilter
+from fanbase.errors import Conflict
+from fanbase.errors import InvalidInput
+from fanbase.errors import NotFound
 from fanbase.schemas.common import Page
-from fanbase.schemas.fans import Fan, FanFilter, FanIn, FanPatch, FanSource
+from fanbase.schemas.fans import Fan
+from fanbase.schemas.fans import FanFilter
+from fanbase.schemas.fans import FanIn
+from fanbase.schemas.fans import FanPatch
+from fanbase.schemas.fans import FanSource
 from fanbase.schemas.lists import ListMembership
-from fanbase.schemas.orders_events import Event, Order
-from fanbase.services import custom_fields, membership, rule_context
+from fanbase.schemas.orders_events import Event
+from fanbase.schemas.orders_events import Order
+from fanbase.services import custom_fields
+from fanbase.services import membership
+from fanbase.services import rule_context
 
 
 def present(connection: Connection, workspace_id: int, fans: Sequence[Fan]) -> list[Fan]:

@@ -3,19 +3,26 @@ members as of any past date, and sizes over time (per hour or day) for segments,
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
-from fanbase.db.engine import Connection, Database
+from fanbase.db.engine import Connection
+from fanbase.db.engine import Database
 from fanbase.db.repositories import fan_selections
 from fanbase.db.repositories import history as history_repo
 from fanbase.db.repositories import lists as lists_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories import tags as tags_repo
 from fanbase.db.repositories.fan_selections import FanSelection
-from fanbase.errors import InvalidInput, NotFound
+from fanbase.errors import InvalidInput
+from fanbase.errors import NotFound
 from fanbase.schemas.common import Page
 from fanbase.schemas.fans import Fan
-from fanbase.schemas.history import Bucket, FanSegmentMembership, MembershipEvent, SizePoint
+from fanbase.schemas.history import Bucket
+from fanbase.schemas.history import FanSegmentMembership
+from fanbase.schemas.history import MembershipEvent
+from fanbase.schemas.history import SizePoint
 from fanbase.services import fans as fans_service
 
 MAX_BUCKETS = 24 * 366  # a year of hours, or 24 years of days

@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from fanbase.db.engine import Connection, Database
+from fanbase.db.engine import Connection
+from fanbase.db.engine import Database
 from fanbase.db.repositories import lists as lists_repo
-from fanbase.schemas.common import Changed, Page
-from fanbase.schemas.fans import Fan, FanFilter
-from fanbase.schemas.lists import FanList, SubscriptionIn, SubscriptionStatus
+from fanbase.schemas.common import Changed
+from fanbase.schemas.common import Page
+from fanbase.schemas.fans import Fan
+from fanbase.schemas.fans import FanFilter
+from fanbase.schemas.lists import FanList
+from fanbase.schemas.lists import SubscriptionIn
+from fanbase.schemas.lists import SubscriptionStatus
 from fanbase.services import fans as fans_service
 from fanbase.services import membership
 from fanbase.services.fan_groups import FanGroups

@@ -9,19 +9,23 @@ the fields, tags, lists, segments and behaviour sources (orders, refunds, events
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from fanbase.core.dependencies import relative_time_conditions
 from fanbase.core.fields import Source
 from fanbase.core.rules import reference_key
-from fanbase.db.engine import Connection, Database
+from fanbase.db.engine import Connection
+from fanbase.db.engine import Database
 from fanbase.db.repositories import rule_evaluation
 from fanbase.db.repositories import scheduler as scheduler_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories import webhooks as webhooks_repo
-from fanbase.services.rule_context import RuleContext, load_context, references_of
+from fanbase.services.rule_context import RuleContext
+from fanbase.services.rule_context import load_context
+from fanbase.services.rule_context import references_of
 
 PURCHASE_FIELDS = frozenset(
     {"total_spent", "purchase_count", "first_purchase_at", "last_purchase_at", "last_active_at"}

@@ -8,23 +8,36 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
+from typing import Generic
+from typing import TypeVar
 
 from pydantic import BaseModel
 
-from fanbase.db.engine import Connection, Database, IntegrityError
+from fanbase.db.engine import Connection
+from fanbase.db.engine import Database
+from fanbase.db.engine import IntegrityError
 from fanbase.db.repositories import activity as activity_repo
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import idempotency as idempotency_repo
 from fanbase.db.repositories import workspaces as workspaces_repo
-from fanbase.errors import Conflict, InvalidInput, NotFound
+from fanbase.errors import Conflict
+from fanbase.errors import InvalidInput
+from fanbase.errors import NotFound
 from fanbase.schemas.fans import FanSource
-from fanbase.schemas.orders_events import BatchResult, Event, EventIn, FanReference, Order, OrderIn
+from fanbase.schemas.orders_events import BatchResult
+from fanbase.schemas.orders_events import Event
+from fanbase.schemas.orders_events import EventIn
+from fanbase.schemas.orders_events import FanReference
+from fanbase.schemas.orders_events import Order
+from fanbase.schemas.orders_events import OrderIn
 from fanbase.services import fans as fans_service
-from fanbase.services import membership, rule_context
+from fanbase.services import membership
+from fanbase.services import rule_context
 
 ItemT = TypeVar("ItemT", OrderIn, EventIn)
 RecordT = TypeVar("RecordT", Order, Event)

@@ -4,20 +4,28 @@ names of its tags, lists and segments. Validation uses the names; the SQL compil
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from fanbase.core.dependencies import RuleReferences, collect_references
-from fanbase.core.fields import Catalogue, FieldSpec, FieldType
-from fanbase.core.rules import Rule, parse_rule_json, reference_key
+from fanbase.core.dependencies import RuleReferences
+from fanbase.core.dependencies import collect_references
+from fanbase.core.fields import Catalogue
+from fanbase.core.fields import FieldSpec
+from fanbase.core.fields import FieldType
+from fanbase.core.rules import Rule
+from fanbase.core.rules import parse_rule_json
+from fanbase.core.rules import reference_key
 from fanbase.core.text import parse_rule_text
-from fanbase.core.validation import References, validate_rule
+from fanbase.core.validation import References
+from fanbase.core.validation import validate_rule
 from fanbase.db.engine import Connection
 from fanbase.db.repositories import lists as lists_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories import tags as tags_repo
-from fanbase.db.repositories.rule_evaluation import RuleScope, SegmentRule
+from fanbase.db.repositories.rule_evaluation import RuleScope
+from fanbase.db.repositories.rule_evaluation import SegmentRule
 from fanbase.services import custom_fields
 
 

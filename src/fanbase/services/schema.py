@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fanbase.db.engine import Database
-from fanbase.db.migrate import current_revision, head_revision, upgrade
+from fanbase.db.migrate import current_revision
+from fanbase.db.migrate import head_revision
+from fanbase.db.migrate import upgrade
 
 
 @dataclass(frozen=True)

@@ -13,34 +13,46 @@ from typing import Any
 
 from fanbase.core.dependencies import relative_time_conditions
 from fanbase.core.describe import describe
-from fanbase.core.rules import AllOf, AnyOf, Rule, reference_key, rule_to_json
+from fanbase.core.rules import AllOf
+from fanbase.core.rules import AnyOf
+from fanbase.core.rules import Rule
+from fanbase.core.rules import reference_key
+from fanbase.core.rules import rule_to_json
 from fanbase.core.text import format_rule
-from fanbase.db.engine import Connection, Database, IntegrityError
-from fanbase.db.repositories import fan_selections, rule_evaluation
+from fanbase.db.engine import Connection
+from fanbase.db.engine import Database
+from fanbase.db.engine import IntegrityError
+from fanbase.db.repositories import fan_selections
 from fanbase.db.repositories import fans as fans_repo
+from fanbase.db.repositories import rule_evaluation
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories import workspaces as workspaces_repo
 from fanbase.db.repositories.fan_selections import FanSelection
-from fanbase.errors import Conflict, InvalidInput, NotFound
-from fanbase.schemas.common import Page, normalize_email
+from fanbase.errors import Conflict
+from fanbase.errors import InvalidInput
+from fanbase.errors import NotFound
+from fanbase.schemas.common import Page
+from fanbase.schemas.common import normalize_email
 from fanbase.schemas.fans import Fan
-from fanbase.schemas.segments import (
-    ConditionCount,
-    EmailsIn,
-    Impact,
-    MembershipChange,
-    Preview,
-    RuleIn,
-    Segment,
-    SegmentDrift,
-    SegmentIn,
-    SegmentPatch,
-    SegmentTemplate,
-)
-from fanbase.services import fan_csv, membership
+from fanbase.schemas.segments import ConditionCount
+from fanbase.schemas.segments import EmailsIn
+from fanbase.schemas.segments import Impact
+from fanbase.schemas.segments import MembershipChange
+from fanbase.schemas.segments import Preview
+from fanbase.schemas.segments import RuleIn
+from fanbase.schemas.segments import Segment
+from fanbase.schemas.segments import SegmentDrift
+from fanbase.schemas.segments import SegmentIn
+from fanbase.schemas.segments import SegmentPatch
+from fanbase.schemas.segments import SegmentTemplate
+from fanbase.services import fan_csv
 from fanbase.services import fans as fans_service
-from fanbase.services.rule_context import RuleContext, load_context, parse_rule_input
-from fanbase.services.segment_templates import TEMPLATES, TEMPLATES_BY_KEY
+from fanbase.services import membership
+from fanbase.services.rule_context import RuleContext
+from fanbase.services.rule_context import load_context
+from fanbase.services.rule_context import parse_rule_input
+from fanbase.services.segment_templates import TEMPLATES
+from fanbase.services.segment_templates import TEMPLATES_BY_KEY
 
 PREVIEW_SAMPLE_SIZE = 10
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "AUD": "A$", "CAD": "C$"}

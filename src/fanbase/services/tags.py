@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from fanbase.db.engine import Connection, Database
+from fanbase.db.engine import Connection
+from fanbase.db.engine import Database
 from fanbase.db.repositories import tags as tags_repo
-from fanbase.schemas.common import Changed, Page
-from fanbase.schemas.fans import Fan, FanFilter
+from fanbase.schemas.common import Changed
+from fanbase.schemas.common import Page
+from fanbase.schemas.fans import Fan
+from fanbase.schemas.fans import FanFilter
 from fanbase.schemas.tags import Tag
 from fanbase.services import fans as fans_service
 from fanbase.services import membership

@@ -8,7 +8,8 @@ of work, never a repository, a table or the rule compiler (import-linter checks 
 
 from __future__ import annotations
 
-from fanbase.db.engine import Database, DatabaseError
+from fanbase.db.engine import Database
+from fanbase.db.engine import DatabaseError
 
 __all__ = ["Database", "DatabaseError", "open_database"]
 

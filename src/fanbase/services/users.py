@@ -10,16 +10,22 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.exceptions import InvalidHashError
+from argon2.exceptions import VerificationError
 
-from fanbase.db.engine import Database, IntegrityError
+from fanbase.db.engine import Database
+from fanbase.db.engine import IntegrityError
 from fanbase.db.repositories import users as users_repo
 from fanbase.db.repositories import workspaces as workspaces_repo
 from fanbase.db.repositories.users import SessionRow
-from fanbase.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from fanbase.errors import Conflict
+from fanbase.errors import InvalidInput
+from fanbase.errors import NotFound
+from fanbase.errors import Unauthorized
 from fanbase.schemas.common import normalize_email
 
 SESSION_LIFETIME = timedelta(days=14)

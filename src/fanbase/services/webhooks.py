@@ -17,18 +17,27 @@ import ipaddress
 import json
 import secrets
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from random import Random
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
 
 from fanbase.db.engine import Database
 from fanbase.db.repositories import webhooks as webhooks_repo
-from fanbase.errors import InvalidInput, NotFound
+from fanbase.errors import InvalidInput
+from fanbase.errors import NotFound
 from fanbase.schemas.common import Page
-from fanbase.schemas.webhooks import Delivery, DeliveryStatus, Webhook, WebhookCreated, WebhookIn
+from fanbase.schemas.webhooks import Delivery
+from fanbase.schemas.webhooks import DeliveryStatus
+from fanbase.schemas.webhooks import Webhook
+from fanbase.schemas.webhooks import WebhookCreated
+from fanbase.schemas.webhooks import WebhookIn
 
 SIGNATURE_VERSION = "v1"
 SIGNATURE_TOLERANCE = 300  # seconds a receiver should accept between the timestamp and its own clock

@@ -5,12 +5,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 
-from fanbase.db.engine import Connection, Database
+from fanbase.db.engine import Connection
+from fanbase.db.engine import Database
 from fanbase.db.repositories import workspaces as workspaces_repo
-from fanbase.errors import InvalidInput, NotFound, Unauthorized
-from fanbase.schemas.workspaces import ApiKey, ApiKeyCreated, Workspace, WorkspaceCreated
+from fanbase.errors import InvalidInput
+from fanbase.errors import NotFound
+from fanbase.errors import Unauthorized
+from fanbase.schemas.workspaces import ApiKey
+from fanbase.schemas.workspaces import ApiKeyCreated
+from fanbase.schemas.workspaces import Workspace
+from fanbase.schemas.workspaces import WorkspaceCreated
 
 KEY_PREFIX_LENGTH = 11  # "fb_" + 8 hex characters: unique, shown in listings, not secret
 # last_used_at is a hint for people, not an audit log: writing it on every request would make every read a write.

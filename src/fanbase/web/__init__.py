@@ -12,7 +12,8 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from fanbase.services.unit_of_work import Database
-from fanbase.web.state import WebState, configure
+from fanbase.web.state import WebState
+from fanbase.web.state import configure
 
 _mounted_on: list[FastAPI] = []
 
@@ -23,7 +24,8 @@ def mount(app: FastAPI, *, database: Database, clock: Callable[[], datetime]) ->
     from nicegui import ui
 
     from fanbase.web import pages  # registers the @ui.page routes
-    from fanbase.web.auth import SessionGuard, install_auth_routes
+    from fanbase.web.auth import SessionGuard
+    from fanbase.web.auth import install_auth_routes
 
     configure(WebState(database=database, clock=clock))
     install_auth_routes(app)

@@ -9,21 +9,25 @@ lands on the condition it names.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from dataclasses import dataclass
+from dataclasses import field
+from decimal import Decimal
+from decimal import InvalidOperation
+from typing import Any
+from typing import Literal
 
-from fanbase.core.fields import (
-    MEASURING_AGGREGATES,
-    SOURCE_FIELDS,
-    Aggregate,
-    Catalogue,
-    FieldSpec,
-    FieldType,
-    Source,
-    aggregate_result_spec,
-)
-from fanbase.core.operators import OPERATORS, Op, ValueShape, operators_for
+from fanbase.core.fields import MEASURING_AGGREGATES
+from fanbase.core.fields import SOURCE_FIELDS
+from fanbase.core.fields import Aggregate
+from fanbase.core.fields import Catalogue
+from fanbase.core.fields import FieldSpec
+from fanbase.core.fields import FieldType
+from fanbase.core.fields import Source
+from fanbase.core.fields import aggregate_result_spec
+from fanbase.core.operators import OPERATORS
+from fanbase.core.operators import Op
+from fanbase.core.operators import ValueShape
+from fanbase.core.operators import operators_for
 from fanbase.core.time import TimeUnit
 
 TIME_UNITS: tuple[str, ...] = tuple(unit.value for unit in TimeUnit)

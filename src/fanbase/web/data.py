@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from typing import Literal
 
-from fanbase.core.fields import Catalogue, FieldSpec, FieldType
-from fanbase.schemas.history import FanSegmentMembership, SizePoint
-from fanbase.schemas.segments import Impact, RuleIn, Segment
-from fanbase.services import custom_fields, history, lists, segments, tags
+from fanbase.core.fields import Catalogue
+from fanbase.core.fields import FieldSpec
+from fanbase.core.fields import FieldType
+from fanbase.schemas.history import FanSegmentMembership
+from fanbase.schemas.history import SizePoint
+from fanbase.schemas.segments import Impact
+from fanbase.schemas.segments import RuleIn
+from fanbase.schemas.segments import Segment
+from fanbase.services import custom_fields
+from fanbase.services import history
+from fanbase.services import lists
+from fanbase.services import segments
+from fanbase.services import tags
 from fanbase.web.state import current
 
 

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fanbase.api.routes import (
-    custom_fields,
-    fans,
-    health,
-    history,
-    lists,
-    orders_events,
-    segments,
-    tags,
-    webhooks,
-    workspace,
-)
+from fanbase.api.routes import custom_fields
+from fanbase.api.routes import fans
+from fanbase.api.routes import health
+from fanbase.api.routes import history
+from fanbase.api.routes import lists
+from fanbase.api.routes import orders_events
+from fanbase.api.routes import segments
+from fanbase.api.routes import tags
+from fanbase.api.routes import webhooks
+from fanbase.api.routes import workspace
 
 ROUTERS: list[APIRouter] = [
     health.router,

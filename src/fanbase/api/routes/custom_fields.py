@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter
+from fastapi import status
 
-from fanbase.api.deps import DatabaseDep, NowDep, WorkspaceDep
+from fanbase.api.deps import DatabaseDep
+from fanbase.api.deps import NowDep
+from fanbase.api.deps import WorkspaceDep
 from fanbase.api.schemas import error_responses
-from fanbase.schemas.custom_fields import CustomField, CustomFieldIn
+from fanbase.schemas.custom_fields import CustomField
+from fanbase.schemas.custom_fields import CustomFieldIn
 from fanbase.services import custom_fields
 
 router = APIRouter(prefix="/custom-fields", tags=["custom fields"], responses=error_responses(401, 422))

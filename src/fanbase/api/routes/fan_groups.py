@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import inspect
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter
+from fastapi import Response
+from fastapi import status
 
-from fanbase.api.deps import DatabaseDep, NowDep, WorkspaceDep
+from fanbase.api.deps import DatabaseDep
+from fanbase.api.deps import NowDep
+from fanbase.api.deps import WorkspaceDep
 from fanbase.api.schemas import error_responses
 
 

@@ -6,20 +6,44 @@ from __future__ import annotations
 import itertools
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Response, UploadFile, status
+from fastapi import APIRouter
+from fastapi import Depends
+from fastapi import File
+from fastapi import Query
+from fastapi import Response
+from fastapi import UploadFile
+from fastapi import status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from pydantic import Field, ValidationError
+from pydantic import Field
+from pydantic import ValidationError
 
-from fanbase.api.deps import DatabaseDep, NowDep, PagingDep, StateDep, WorkspaceDep
-from fanbase.api.schemas import FanId, error_responses
-from fanbase.errors import InvalidInput, TooLarge
-from fanbase.schemas.common import MAX_ID, Page, RowId, RuleText
+from fanbase.api.deps import DatabaseDep
+from fanbase.api.deps import NowDep
+from fanbase.api.deps import PagingDep
+from fanbase.api.deps import StateDep
+from fanbase.api.deps import WorkspaceDep
+from fanbase.api.schemas import FanId
+from fanbase.api.schemas import error_responses
+from fanbase.errors import InvalidInput
+from fanbase.errors import TooLarge
+from fanbase.schemas.common import MAX_ID
+from fanbase.schemas.common import Page
+from fanbase.schemas.common import RowId
+from fanbase.schemas.common import RuleText
 from fanbase.schemas.fan_csv import ImportReport
-from fanbase.schemas.fans import Fan, FanFilter, FanIn, FanPatch, FanSource, LifecycleStage
-from fanbase.schemas.lists import ListMembership, SubscriptionStatus
-from fanbase.schemas.orders_events import Event, Order
-from fanbase.services import fan_csv, fans
+from fanbase.schemas.fans import Fan
+from fanbase.schemas.fans import FanFilter
+from fanbase.schemas.fans import FanIn
+from fanbase.schemas.fans import FanPatch
+from fanbase.schemas.fans import FanSource
+from fanbase.schemas.fans import LifecycleStage
+from fanbase.schemas.lists import ListMembership
+from fanbase.schemas.lists import SubscriptionStatus
+from fanbase.schemas.orders_events import Event
+from fanbase.schemas.orders_events import Order
+from fanbase.services import fan_csv
+from fanbase.services import fans
 
 router = APIRouter(prefix="/fans", tags=["fans"])
 

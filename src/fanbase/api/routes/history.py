@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
+from fastapi import Query
 
-from fanbase.api.deps import DatabaseDep, NowDep, PagingDep, WorkspaceDep
-from fanbase.api.schemas import FanId, ListId, SegmentId, TagId
+from fanbase.api.deps import DatabaseDep
+from fanbase.api.deps import NowDep
+from fanbase.api.deps import PagingDep
+from fanbase.api.deps import WorkspaceDep
+from fanbase.api.schemas import FanId
+from fanbase.api.schemas import ListId
+from fanbase.api.schemas import SegmentId
+from fanbase.api.schemas import TagId
 from fanbase.errors import InvalidInput
-from fanbase.schemas.common import Page, require_utc
+from fanbase.schemas.common import Page
+from fanbase.schemas.common import require_utc
 from fanbase.schemas.fans import Fan
-from fanbase.schemas.history import Bucket, FanSegmentMembership, MembershipEvent, SizePoint
-from fanbase.schemas.segments import Impact, RuleIn
-from fanbase.services import history, segments
+from fanbase.schemas.history import Bucket
+from fanbase.schemas.history import FanSegmentMembership
+from fanbase.schemas.history import MembershipEvent
+from fanbase.schemas.history import SizePoint
+from fanbase.schemas.segments import Impact
+from fanbase.schemas.segments import RuleIn
+from fanbase.services import history
+from fanbase.services import segments
 
 router = APIRouter(tags=["history"])
 

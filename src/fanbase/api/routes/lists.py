@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
+from fastapi import Query
 
-from fanbase.api.deps import DatabaseDep, NowDep, PagingDep, WorkspaceDep
-from fanbase.api.routes.fan_groups import FanGroupRoutes, add_fan_group_routes
-from fanbase.api.schemas import ListId, error_responses
-from fanbase.schemas.common import Changed, FanIds, Page
+from fanbase.api.deps import DatabaseDep
+from fanbase.api.deps import NowDep
+from fanbase.api.deps import PagingDep
+from fanbase.api.deps import WorkspaceDep
+from fanbase.api.routes.fan_groups import FanGroupRoutes
+from fanbase.api.routes.fan_groups import add_fan_group_routes
+from fanbase.api.schemas import ListId
+from fanbase.api.schemas import error_responses
+from fanbase.schemas.common import Changed
+from fanbase.schemas.common import FanIds
+from fanbase.schemas.common import Page
 from fanbase.schemas.fans import Fan
-from fanbase.schemas.lists import FanList, ListIn, ListPatch, SubscriptionIn, SubscriptionStatus
+from fanbase.schemas.lists import FanList
+from fanbase.schemas.lists import ListIn
+from fanbase.schemas.lists import ListPatch
+from fanbase.schemas.lists import SubscriptionIn
+from fanbase.schemas.lists import SubscriptionStatus
 from fanbase.services import lists
 
 router = APIRouter(prefix="/lists", tags=["lists"], responses=error_responses(401, 422))

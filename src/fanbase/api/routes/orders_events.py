@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
+from typing import Any
 
-from fastapi import APIRouter, Header, status
+from fastapi import APIRouter
+from fastapi import Header
+from fastapi import status
 from fastapi.responses import JSONResponse
 
-from fanbase.api.deps import DatabaseDep, NowDep, StateDep, WorkspaceDep
-from fanbase.api.schemas import EventBatch, EventId, OrderBatch, OrderId, error_responses
+from fanbase.api.deps import DatabaseDep
+from fanbase.api.deps import NowDep
+from fanbase.api.deps import StateDep
+from fanbase.api.deps import WorkspaceDep
+from fanbase.api.schemas import EventBatch
+from fanbase.api.schemas import EventId
+from fanbase.api.schemas import OrderBatch
+from fanbase.api.schemas import OrderId
+from fanbase.api.schemas import error_responses
 from fanbase.errors import TooLarge
-from fanbase.schemas.orders_events import BatchResult, Event, EventIn, Order, OrderIn
+from fanbase.schemas.orders_events import BatchResult
+from fanbase.schemas.orders_events import Event
+from fanbase.schemas.orders_events import EventIn
+from fanbase.schemas.orders_events import Order
+from fanbase.schemas.orders_events import OrderIn
 from fanbase.services import orders_events
 from fanbase.services.orders_events import Reply
 

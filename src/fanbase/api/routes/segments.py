@@ -9,25 +9,36 @@ from __future__ import annotations
 import itertools
 from typing import Annotated
 
-from fastapi import APIRouter, File, Path, Response, UploadFile, status
+from fastapi import APIRouter
+from fastapi import File
+from fastapi import Path
+from fastapi import Response
+from fastapi import UploadFile
+from fastapi import status
 from fastapi.responses import StreamingResponse
 
-from fanbase.api.deps import DatabaseDep, NowDep, PagingDep, StateDep, WorkspaceDep
-from fanbase.api.schemas import SegmentId, error_responses
+from fanbase.api.deps import DatabaseDep
+from fanbase.api.deps import NowDep
+from fanbase.api.deps import PagingDep
+from fanbase.api.deps import StateDep
+from fanbase.api.deps import WorkspaceDep
+from fanbase.api.schemas import SegmentId
+from fanbase.api.schemas import error_responses
 from fanbase.errors import TooLarge
-from fanbase.schemas.common import FanIds, Page
-from fanbase.schemas.fans import Fan, FanFilter
-from fanbase.schemas.segments import (
-    EmailsIn,
-    MembershipChange,
-    Preview,
-    RuleIn,
-    Segment,
-    SegmentIn,
-    SegmentPatch,
-    SegmentTemplate,
-)
-from fanbase.services import fan_csv, segments
+from fanbase.schemas.common import FanIds
+from fanbase.schemas.common import Page
+from fanbase.schemas.fans import Fan
+from fanbase.schemas.fans import FanFilter
+from fanbase.schemas.segments import EmailsIn
+from fanbase.schemas.segments import MembershipChange
+from fanbase.schemas.segments import Preview
+from fanbase.schemas.segments import RuleIn
+from fanbase.schemas.segments import Segment
+from fanbase.schemas.segments import SegmentIn
+from fanbase.schemas.segments import SegmentPatch
+from fanbase.schemas.segments import SegmentTemplate
+from fanbase.services import fan_csv
+from fanbase.services import segments
 
 router = APIRouter(prefix="/segments", tags=["segments"])
 

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fanbase.api.deps import DatabaseDep, NowDep, PagingDep, WorkspaceDep
-from fanbase.api.routes.fan_groups import FanGroupRoutes, add_fan_group_routes
-from fanbase.api.schemas import TagId, error_responses
-from fanbase.schemas.common import Changed, FanIds, Page
+from fanbase.api.deps import DatabaseDep
+from fanbase.api.deps import NowDep
+from fanbase.api.deps import PagingDep
+from fanbase.api.deps import WorkspaceDep
+from fanbase.api.routes.fan_groups import FanGroupRoutes
+from fanbase.api.routes.fan_groups import add_fan_group_routes
+from fanbase.api.schemas import TagId
+from fanbase.api.schemas import error_responses
+from fanbase.schemas.common import Changed
+from fanbase.schemas.common import FanIds
+from fanbase.schemas.common import Page
 from fanbase.schemas.fans import Fan
-from fanbase.schemas.tags import Tag, TagIn, TagPatch
+from fanbase.schemas.tags import Tag
+from fanbase.schemas.tags import TagIn
+from fanbase.schemas.tags import TagPatch
 from fanbase.services import tags
 
 router = APIRouter(prefix="/tags", tags=["tags"], responses=error_responses(401, 422))

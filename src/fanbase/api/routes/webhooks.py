@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter
+from fastapi import Response
+from fastapi import status
 
-from fanbase.api.deps import DatabaseDep, NowDep, PagingDep, StateDep, WorkspaceDep
-from fanbase.api.schemas import error_responses, object_id
+from fanbase.api.deps import DatabaseDep
+from fanbase.api.deps import NowDep
+from fanbase.api.deps import PagingDep
+from fanbase.api.deps import StateDep
+from fanbase.api.deps import WorkspaceDep
+from fanbase.api.schemas import error_responses
+from fanbase.api.schemas import object_id
 from fanbase.schemas.common import Page
-from fanbase.schemas.webhooks import Delivery, Webhook, WebhookCreated, WebhookIn
+from fanbase.schemas.webhooks import Delivery
+from fanbase.schemas.webhooks import Webhook
+from fanbase.schemas.webhooks import WebhookCreated
+from fanbase.schemas.webhooks import WebhookIn
 from fanbase.services import webhooks
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=error_responses(401, 422))

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter
+from fastapi import Response
+from fastapi import status
 
-from fanbase.api.deps import DatabaseDep, NowDep, WorkspaceDep
-from fanbase.api.schemas import ApiKeyId, ApiKeyIn, error_responses
-from fanbase.schemas.workspaces import ApiKey, ApiKeyCreated, Workspace
+from fanbase.api.deps import DatabaseDep
+from fanbase.api.deps import NowDep
+from fanbase.api.deps import WorkspaceDep
+from fanbase.api.schemas import ApiKeyId
+from fanbase.api.schemas import ApiKeyIn
+from fanbase.api.schemas import error_responses
+from fanbase.schemas.workspaces import ApiKey
+from fanbase.schemas.workspaces import ApiKeyCreated
+from fanbase.schemas.workspaces import Workspace
 from fanbase.services import workspaces
 
 router = APIRouter(responses=error_responses(401, 422))

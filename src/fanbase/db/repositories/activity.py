@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
+from typing import NamedTuple
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
 
 from fanbase.db.repositories.fans import cents_to_money
 from fanbase.db.repositories.sql import chunks
-from fanbase.db.tables import events, orders
-from fanbase.schemas.orders_events import Event, Order
+from fanbase.db.tables import events
+from fanbase.db.tables import orders
+from fanbase.schemas.orders_events import Event
+from fanbase.schemas.orders_events import Order
 
 ORDER_COLUMNS = tuple(column for column in orders.c if column.name not in ("workspace_id", "amount_cents"))
 EVENT_COLUMNS = tuple(column for column in events.c if column.name != "workspace_id")

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
+from typing import Literal
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy.sql import ColumnElement
 
-from fanbase.db.tables import events, orders, segment_members
+from fanbase.db.tables import events
+from fanbase.db.tables import orders
+from fanbase.db.tables import segment_members
 
 Bucket = Literal["hour", "day"]
 

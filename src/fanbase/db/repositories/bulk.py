@@ -6,15 +6,27 @@ new (a fresh workspace, fans just inserted), so each is one executemany per chun
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, insert, select
+from sqlalchemy import Connection
+from sqlalchemy import Row
+from sqlalchemy import Table
+from sqlalchemy import insert
+from sqlalchemy import select
 
 from fanbase.db.repositories import webhooks as webhooks_repo
 from fanbase.db.repositories.fans import FAN_COLUMNS
 from fanbase.db.repositories.sql import chunks
-from fanbase.db.tables import events, fan_tags, fans, list_members, list_subscription_log, orders, tag_membership_log
+from fanbase.db.tables import events
+from fanbase.db.tables import fan_tags
+from fanbase.db.tables import fans
+from fanbase.db.tables import list_members
+from fanbase.db.tables import list_subscription_log
+from fanbase.db.tables import orders
+from fanbase.db.tables import tag_membership_log
 
 
 def fan_rows_by_email(connection: Connection, workspace_id: int, emails: Iterable[str]) -> dict[str, Row[Any]]:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection
+from sqlalchemy import insert
+from sqlalchemy import select
 
 from fanbase.db.tables import custom_fields
-from fanbase.schemas.custom_fields import CustomField, CustomFieldIn
+from fanbase.schemas.custom_fields import CustomField
+from fanbase.schemas.custom_fields import CustomFieldIn
 
 
 def insert_custom_field(

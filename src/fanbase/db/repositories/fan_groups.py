@@ -6,13 +6,25 @@ itself, for the callers that handle tags and lists alike (creating them by name 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
+from typing import Generic
+from typing import TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Column, Connection, Select, Table, delete, insert, select, update
+from sqlalchemy import Column
+from sqlalchemy import Connection
+from sqlalchemy import Select
+from sqlalchemy import Table
+from sqlalchemy import delete
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.sql import ColumnElement
 
 from fanbase.db.repositories.sql import chunks

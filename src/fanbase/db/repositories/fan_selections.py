@@ -14,8 +14,10 @@ from fanbase.core.rules import Rule
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import history as history_repo
 from fanbase.db.repositories import segments as segments_repo
-from fanbase.db.repositories.rule_evaluation import RuleScope, per_fan_condition
-from fanbase.schemas.fans import Fan, FanFilter
+from fanbase.db.repositories.rule_evaluation import RuleScope
+from fanbase.db.repositories.rule_evaluation import per_fan_condition
+from fanbase.schemas.fans import Fan
+from fanbase.schemas.fans import FanFilter
 from fanbase.schemas.lists import SubscriptionStatus
 
 

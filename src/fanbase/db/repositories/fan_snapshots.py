@@ -8,28 +8,36 @@ custom datetime text → aware ``datetime``, custom money cents → ``Decimal``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, and_, select
+from sqlalchemy import Connection
+from sqlalchemy import Row
+from sqlalchemy import Select
+from sqlalchemy import and_
+from sqlalchemy import select
 from sqlalchemy.sql import ColumnElement
 
-from fanbase.core.evaluate import EventSnapshot, FanSnapshot, FieldValue, OrderSnapshot
-from fanbase.core.fields import Catalogue, FieldType
+from fanbase.core.evaluate import EventSnapshot
+from fanbase.core.evaluate import FanSnapshot
+from fanbase.core.evaluate import FieldValue
+from fanbase.core.evaluate import OrderSnapshot
+from fanbase.core.fields import Catalogue
+from fanbase.core.fields import FieldType
 from fanbase.db.repositories.fans import cents_to_money
 from fanbase.db.repositories.sql import chunks
 from fanbase.db.rule_sql import parse_stored_datetime
-from fanbase.db.tables import (
-    events,
-    fan_tags,
-    fans,
-    list_members,
-    lists,
-    orders,
-    segment_members,
-    segments,
-    tags,
-)
+from fanbase.db.tables import events
+from fanbase.db.tables import fan_tags
+from fanbase.db.tables import fans
+from fanbase.db.tables import list_members
+from fanbase.db.tables import lists
+from fanbase.db.tables import orders
+from fanbase.db.tables import segment_members
+from fanbase.db.tables import segments
+from fanbase.db.tables import tags
 
 
 def _stored_custom_value(field_type: FieldType, value: Any) -> FieldValue:

@@ -2,32 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
+from typing import NamedTuple
 
-from sqlalchemy import (
-    Connection,
-    Row,
-    and_,
-    bindparam,
-    case,
-    delete,
-    exists,
-    func,
-    insert,
-    or_,
-    select,
-    union_all,
-    update,
-)
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy import Connection
+from sqlalchemy import Row
+from sqlalchemy import and_
+from sqlalchemy import bindparam
+from sqlalchemy import case
+from sqlalchemy import delete
+from sqlalchemy import exists
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import union_all
+from sqlalchemy import update
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import Select
 
-from fanbase.db.repositories.sql import any_contains, chunks
-from fanbase.db.tables import events, fan_tags, fans, list_members, lists, orders, tags
+from fanbase.db.repositories.sql import any_contains
+from fanbase.db.repositories.sql import chunks
+from fanbase.db.tables import events
+from fanbase.db.tables import fan_tags
+from fanbase.db.tables import fans
+from fanbase.db.tables import list_members
+from fanbase.db.tables import lists
+from fanbase.db.tables import orders
+from fanbase.db.tables import tags
 from fanbase.db.types import UTCDateTime
-from fanbase.schemas.fans import Fan, FanFilter
+from fanbase.schemas.fans import Fan
+from fanbase.schemas.fans import FanFilter
 from fanbase.schemas.lists import SubscriptionStatus
 
 FAN_COLUMNS = tuple(column for column in fans.c if column.name != "workspace_id")

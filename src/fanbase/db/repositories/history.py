@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any
+from typing import Literal
+from typing import Protocol
 
-from sqlalchemy import Connection, Table, and_, case, func, literal, select
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy import Connection
+from sqlalchemy import Table
+from sqlalchemy import and_
+from sqlalchemy import case
+from sqlalchemy import func
+from sqlalchemy import literal
+from sqlalchemy import select
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import Select
 
-from fanbase.db.tables import (
-    fans,
-    list_subscription_log,
-    segment_members,
-    segment_membership_log,
-    segments,
-    tag_membership_log,
-)
-from fanbase.schemas.history import FanSegmentMembership, MembershipEvent
+from fanbase.db.tables import fans
+from fanbase.db.tables import list_subscription_log
+from fanbase.db.tables import segment_members
+from fanbase.db.tables import segment_membership_log
+from fanbase.db.tables import segments
+from fanbase.db.tables import tag_membership_log
+from fanbase.schemas.history import FanSegmentMembership
+from fanbase.schemas.history import MembershipEvent
 
 Bucket = Literal["hour", "day"]
 

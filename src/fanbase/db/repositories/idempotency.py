@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
+from typing import NamedTuple
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection
+from sqlalchemy import insert
+from sqlalchemy import select
 
 from fanbase.db.tables import idempotency_keys
 

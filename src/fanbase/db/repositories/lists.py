@@ -6,14 +6,24 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection
+from sqlalchemy import and_
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.sql import ColumnElement
 
 from fanbase.db.repositories import webhooks as webhooks_repo
-from fanbase.db.repositories.fan_groups import FanGroupTable, delete_fan_links
+from fanbase.db.repositories.fan_groups import FanGroupTable
+from fanbase.db.repositories.fan_groups import delete_fan_links
 from fanbase.db.repositories.sql import chunks
-from fanbase.db.tables import list_members, list_subscription_log, lists
-from fanbase.schemas.lists import FanList, ListMembership, SubscriptionStatus
+from fanbase.db.tables import list_members
+from fanbase.db.tables import list_subscription_log
+from fanbase.db.tables import lists
+from fanbase.schemas.lists import FanList
+from fanbase.schemas.lists import ListMembership
+from fanbase.schemas.lists import SubscriptionStatus
 
 
 def _status_count(status: SubscriptionStatus) -> ColumnElement[int]:

@@ -10,37 +10,49 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Hashable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, case, func, literal, or_, select, union_all
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy import Connection
+from sqlalchemy import Row
+from sqlalchemy import case
+from sqlalchemy import func
+from sqlalchemy import literal
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import union_all
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.sql.selectable import FromClause
 from sqlalchemy.sql.visitors import iterate
 
 from fanbase.core.dependencies import TimeDependency
 from fanbase.core.fields import Catalogue
-from fanbase.core.rules import Rule, reference_key
+from fanbase.core.rules import Rule
+from fanbase.core.rules import reference_key
 from fanbase.db.repositories import scheduler as scheduler_repo
 from fanbase.db.repositories.fans import FAN_COLUMNS
-from fanbase.db.repositories.segments import apply_membership, is_member
+from fanbase.db.repositories.segments import apply_membership
+from fanbase.db.repositories.segments import is_member
 from fanbase.db.repositories.sql import chunks
-from fanbase.db.rule_sql import (
-    BatchStatement,
-    CompiledRule,
-    ResolvedReferences,
-    compile_batch,
-    compile_rule,
-    compile_rule_for_workspace,
-    fans_joined,
-    matching_fans_joined,
-    next_boundary_queries,
-    time_crossings,
-)
-from fanbase.db.tables import fans, segment_members
+from fanbase.db.rule_sql import BatchStatement
+from fanbase.db.rule_sql import CompiledRule
+from fanbase.db.rule_sql import ResolvedReferences
+from fanbase.db.rule_sql import compile_batch
+from fanbase.db.rule_sql import compile_rule
+from fanbase.db.rule_sql import compile_rule_for_workspace
+from fanbase.db.rule_sql import fans_joined
+from fanbase.db.rule_sql import matching_fans_joined
+from fanbase.db.rule_sql import next_boundary_queries
+from fanbase.db.rule_sql import time_crossings
+from fanbase.db.tables import fans
+from fanbase.db.tables import segment_members
 
 
 @dataclass(frozen=True)

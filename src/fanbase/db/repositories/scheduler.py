@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy import update
 from sqlalchemy.sql import Select
 
-from fanbase.db.tables import scheduler_state, segment_membership_log, segments
+from fanbase.db.tables import scheduler_state
+from fanbase.db.tables import segment_membership_log
+from fanbase.db.tables import segments
 
 # Advisory lock namespace for the scheduler (the first key of PostgreSQL's two-key advisory locks).
 SCHEDULER_LOCK = 0x0FA7_BA5E

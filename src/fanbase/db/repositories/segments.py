@@ -6,31 +6,37 @@ deletes them — the database does the work, never a Python loop over fans. When
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, overload
+from typing import Any
+from typing import Literal
+from typing import overload
 
-from sqlalchemy import (
-    Connection,
-    Row,
-    delete,
-    exists,
-    false,
-    func,
-    insert,
-    literal,
-    select,
-    true,
-    update,
-)
+from sqlalchemy import Connection
+from sqlalchemy import Row
+from sqlalchemy import delete
+from sqlalchemy import exists
+from sqlalchemy import false
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import literal
+from sqlalchemy import select
+from sqlalchemy import true
+from sqlalchemy import update
 from sqlalchemy.sql import ColumnElement
 
 from fanbase.db.repositories.fan_groups import name_key
 from fanbase.db.repositories.fans import FAN_COLUMNS
 from fanbase.db.repositories.sql import chunks
-from fanbase.db.rule_sql import CompiledRule, fans_joined
-from fanbase.db.tables import fans, segment_members, segment_membership_log, segments
+from fanbase.db.rule_sql import CompiledRule
+from fanbase.db.rule_sql import fans_joined
+from fanbase.db.tables import fans
+from fanbase.db.tables import segment_members
+from fanbase.db.tables import segment_membership_log
+from fanbase.db.tables import segments
 
 SEGMENT_COLUMNS = (
     segments.c.id,

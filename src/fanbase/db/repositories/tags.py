@@ -6,13 +6,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
 from sqlalchemy.sql import ColumnElement
 
 from fanbase.db.repositories import webhooks as webhooks_repo
-from fanbase.db.repositories.fan_groups import FanGroupTable, delete_fan_links
+from fanbase.db.repositories.fan_groups import FanGroupTable
+from fanbase.db.repositories.fan_groups import delete_fan_links
 from fanbase.db.repositories.sql import chunks
-from fanbase.db.tables import fan_tags, tag_membership_log, tags
+from fanbase.db.tables import fan_tags
+from fanbase.db.tables import tag_membership_log
+from fanbase.db.tables import tags
 from fanbase.schemas.tags import Tag
 
 

@@ -5,9 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TypedDict
 
-from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
+from sqlalchemy import Connection
+from sqlalchemy import RowMapping
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
 
-from fanbase.db.tables import users, web_sessions, workspaces
+from fanbase.db.tables import users
+from fanbase.db.tables import web_sessions
+from fanbase.db.tables import workspaces
 
 
 class UserRow(TypedDict):

@@ -19,38 +19,37 @@ Delivery is claimed across workspaces (the worker serves all of them): ``claim_d
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection
+from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
+from typing import NamedTuple
 
-from sqlalchemy import (
-    Connection,
-    Table,
-    and_,
-    case,
-    delete,
-    exists,
-    func,
-    insert,
-    literal,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection
+from sqlalchemy import Table
+from sqlalchemy import and_
+from sqlalchemy import case
+from sqlalchemy import delete
+from sqlalchemy import exists
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import literal
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.sql import ColumnElement
 
 from fanbase.db.repositories.sql import chunks
-from fanbase.db.tables import (
-    fans,
-    list_subscription_log,
-    lists,
-    segment_membership_log,
-    segments,
-    tag_membership_log,
-    tags,
-    webhook_outbox,
-    webhook_subscriptions,
-)
+from fanbase.db.tables import fans
+from fanbase.db.tables import list_subscription_log
+from fanbase.db.tables import lists
+from fanbase.db.tables import segment_membership_log
+from fanbase.db.tables import segments
+from fanbase.db.tables import tag_membership_log
+from fanbase.db.tables import tags
+from fanbase.db.tables import webhook_outbox
+from fanbase.db.tables import webhook_subscriptions
 
 # --- subscriptions ---------------------------------------------------------------------------------------
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TypedDict
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
 
-from fanbase.db.tables import api_keys, workspaces
-from fanbase.schemas.workspaces import ApiKey, Workspace
+from fanbase.db.tables import api_keys
+from fanbase.db.tables import workspaces
+from fanbase.schemas.workspaces import ApiKey
+from fanbase.schemas.workspaces import Workspace
 
 
 def insert_workspace(connection: Connection, *, name: str, currency: str, now: datetime) -> Workspace:

@@ -28,18 +28,23 @@ How the core's semantics are met in SQL, on SQLite and PostgreSQL alike:
 """
 
 from fanbase.db.rule_sql.base import ResolvedReferences
-from fanbase.db.rule_sql.batch import BatchStatement, compile_batch
+from fanbase.db.rule_sql.batch import BatchStatement
+from fanbase.db.rule_sql.batch import compile_batch
 from fanbase.db.rule_sql.per_fan import compile_rule
-from fanbase.db.rule_sql.set_form import CompiledRule, compile_rule_for_workspace, fans_joined, matching_fans_joined
-from fanbase.db.rule_sql.spelling import DIALECTS, POSTGRESQL, SQLITE
-from fanbase.db.rule_sql.stored import (
-    STORED_DATETIME_FORMAT,
-    StoredDateTimeText,
-    ascii_upper,
-    format_stored_datetime,
-    parse_stored_datetime,
-)
-from fanbase.db.rule_sql.time_boundaries import next_boundary_queries, time_crossings
+from fanbase.db.rule_sql.set_form import CompiledRule
+from fanbase.db.rule_sql.set_form import compile_rule_for_workspace
+from fanbase.db.rule_sql.set_form import fans_joined
+from fanbase.db.rule_sql.set_form import matching_fans_joined
+from fanbase.db.rule_sql.spelling import DIALECTS
+from fanbase.db.rule_sql.spelling import POSTGRESQL
+from fanbase.db.rule_sql.spelling import SQLITE
+from fanbase.db.rule_sql.stored import STORED_DATETIME_FORMAT
+from fanbase.db.rule_sql.stored import StoredDateTimeText
+from fanbase.db.rule_sql.stored import ascii_upper
+from fanbase.db.rule_sql.stored import format_stored_datetime
+from fanbase.db.rule_sql.stored import parse_stored_datetime
+from fanbase.db.rule_sql.time_boundaries import next_boundary_queries
+from fanbase.db.rule_sql.time_boundaries import time_crossings
 
 __all__ = [
     "DIALECTS",

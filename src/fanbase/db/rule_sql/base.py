@@ -8,49 +8,70 @@ implements.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Hashable, Mapping
+from abc import ABC
+from abc import abstractmethod
+from collections.abc import Hashable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, assert_never
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+from typing import assert_never
 
-from sqlalchemy import BigInteger, ColumnElement, String, Table, and_, false, func, literal, not_
+from sqlalchemy import BigInteger
+from sqlalchemy import ColumnElement
+from sqlalchemy import String
+from sqlalchemy import Table
+from sqlalchemy import and_
+from sqlalchemy import false
+from sqlalchemy import func
+from sqlalchemy import literal
+from sqlalchemy import not_
 
 from fanbase.core.evaluate import holds_without_rows
-from fanbase.core.fields import (
-    SOURCE_ORDER_STATUS,
-    Aggregate,
-    Catalogue,
-    FieldSpec,
-    FieldType,
-    ListStatus,
-    Source,
-    aggregate_result_spec,
-    property_key,
-)
-from fanbase.core.operators import Op, build_condition, combine, comparison_type
-from fanbase.core.rules import (
-    AllOf,
-    AnyOf,
-    BehaviourAggregate,
-    BehaviourCondition,
-    BehaviourQuery,
-    FieldCondition,
-    HasTag,
-    InList,
-    InSegment,
-    Not,
-    Rule,
-    Where,
-    WhereAllOf,
-    WhereAnyOf,
-    WhereNot,
-    reference_key,
-)
-from fanbase.core.time import require_aware, resolve_between, resolve_last
+from fanbase.core.fields import SOURCE_ORDER_STATUS
+from fanbase.core.fields import Aggregate
+from fanbase.core.fields import Catalogue
+from fanbase.core.fields import FieldSpec
+from fanbase.core.fields import FieldType
+from fanbase.core.fields import ListStatus
+from fanbase.core.fields import Source
+from fanbase.core.fields import aggregate_result_spec
+from fanbase.core.fields import property_key
+from fanbase.core.operators import Op
+from fanbase.core.operators import build_condition
+from fanbase.core.operators import combine
+from fanbase.core.operators import comparison_type
+from fanbase.core.rules import AllOf
+from fanbase.core.rules import AnyOf
+from fanbase.core.rules import BehaviourAggregate
+from fanbase.core.rules import BehaviourCondition
+from fanbase.core.rules import BehaviourQuery
+from fanbase.core.rules import FieldCondition
+from fanbase.core.rules import HasTag
+from fanbase.core.rules import InList
+from fanbase.core.rules import InSegment
+from fanbase.core.rules import Not
+from fanbase.core.rules import Rule
+from fanbase.core.rules import Where
+from fanbase.core.rules import WhereAllOf
+from fanbase.core.rules import WhereAnyOf
+from fanbase.core.rules import WhereNot
+from fanbase.core.rules import reference_key
+from fanbase.core.time import require_aware
+from fanbase.core.time import resolve_between
+from fanbase.core.time import resolve_last
 from fanbase.db.rule_sql.primitives import SQLPrimitives
-from fanbase.db.rule_sql.spelling import DIALECTS, SQL, JsonView, Likely
-from fanbase.db.tables import events, fan_tags, fans, list_members, orders, segment_members
+from fanbase.db.rule_sql.spelling import DIALECTS
+from fanbase.db.rule_sql.spelling import SQL
+from fanbase.db.rule_sql.spelling import JsonView
+from fanbase.db.rule_sql.spelling import Likely
+from fanbase.db.tables import events
+from fanbase.db.tables import fan_tags
+from fanbase.db.tables import fans
+from fanbase.db.tables import list_members
+from fanbase.db.tables import orders
+from fanbase.db.tables import segment_members
 
 
 @dataclass(frozen=True)

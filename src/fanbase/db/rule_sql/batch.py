@@ -7,19 +7,36 @@ write's ``now`` through its named time parameters (``BatchStatement.parameters``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Hashable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Table, and_, bindparam, func, literal, null, select
+from sqlalchemy import BigInteger
+from sqlalchemy import ColumnElement
+from sqlalchemy import Table
+from sqlalchemy import and_
+from sqlalchemy import bindparam
+from sqlalchemy import func
+from sqlalchemy import literal
+from sqlalchemy import null
+from sqlalchemy import select
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import BindParameter
-from sqlalchemy.sql.selectable import FromClause, Subquery
+from sqlalchemy.sql.selectable import FromClause
+from sqlalchemy.sql.selectable import Subquery
 
-from fanbase.core.fields import Aggregate, Catalogue
-from fanbase.core.rules import BehaviourCondition, Rule
-from fanbase.db.rule_sql.base import SOURCE_TABLES, ResolvedReferences, RuleWalk
+from fanbase.core.fields import Aggregate
+from fanbase.core.fields import Catalogue
+from fanbase.core.rules import BehaviourCondition
+from fanbase.core.rules import Rule
+from fanbase.db.rule_sql.base import SOURCE_TABLES
+from fanbase.db.rule_sql.base import ResolvedReferences
+from fanbase.db.rule_sql.base import RuleWalk
 from fanbase.db.rule_sql.primitives import NamedTimePrimitives
 from fanbase.db.rule_sql.spelling import SQL
 from fanbase.db.tables import fans

@@ -8,11 +8,19 @@ from collections.abc import Hashable
 from datetime import datetime
 from typing import assert_never
 
-from sqlalchemy import ColumnElement, exists, func, not_, select
+from sqlalchemy import ColumnElement
+from sqlalchemy import exists
+from sqlalchemy import func
+from sqlalchemy import not_
+from sqlalchemy import select
 
-from fanbase.core.fields import Aggregate, Catalogue
-from fanbase.core.rules import BehaviourCondition, Rule
-from fanbase.db.rule_sql.base import ResolvedReferences, RuleWalk, count_means_existence
+from fanbase.core.fields import Aggregate
+from fanbase.core.fields import Catalogue
+from fanbase.core.rules import BehaviourCondition
+from fanbase.core.rules import Rule
+from fanbase.db.rule_sql.base import ResolvedReferences
+from fanbase.db.rule_sql.base import RuleWalk
+from fanbase.db.rule_sql.base import count_means_existence
 from fanbase.db.rule_sql.spelling import SQL
 from fanbase.db.tables import fans
 

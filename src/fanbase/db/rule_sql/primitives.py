@@ -6,29 +6,34 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    Float,
-    Integer,
-    Numeric,
-    String,
-    Table,
-    and_,
-    bindparam,
-    false,
-    func,
-    literal,
-    not_,
-    or_,
-    true,
-)
+from sqlalchemy import BigInteger
+from sqlalchemy import Boolean
+from sqlalchemy import Column
+from sqlalchemy import Float
+from sqlalchemy import Integer
+from sqlalchemy import Numeric
+from sqlalchemy import String
+from sqlalchemy import Table
+from sqlalchemy import and_
+from sqlalchemy import bindparam
+from sqlalchemy import false
+from sqlalchemy import func
+from sqlalchemy import literal
+from sqlalchemy import not_
+from sqlalchemy import or_
+from sqlalchemy import true
 from sqlalchemy.types import TypeEngine
 
 from fanbase.core.operators import Constant
-from fanbase.db.rule_sql.spelling import SQL, AsciiFolded, TextPosition, TextTail, WithoutIndexRange
-from fanbase.db.rule_sql.stored import StoredDateTimeText, ascii_upper, is_stored_folded, is_stored_upper
+from fanbase.db.rule_sql.spelling import SQL
+from fanbase.db.rule_sql.spelling import AsciiFolded
+from fanbase.db.rule_sql.spelling import TextPosition
+from fanbase.db.rule_sql.spelling import TextTail
+from fanbase.db.rule_sql.spelling import WithoutIndexRange
+from fanbase.db.rule_sql.stored import StoredDateTimeText
+from fanbase.db.rule_sql.stored import ascii_upper
+from fanbase.db.rule_sql.stored import is_stored_folded
+from fanbase.db.rule_sql.stored import is_stored_upper
 from fanbase.db.types import UTCDateTime
 
 _DATETIME_TYPES = (UTCDateTime, StoredDateTimeText)

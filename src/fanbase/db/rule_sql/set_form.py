@@ -9,22 +9,40 @@ joined INNER when only matching fans are wanted (``matching_fans_joined``).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable
+from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, not_, select
+from sqlalchemy import ColumnElement
+from sqlalchemy import not_
+from sqlalchemy import select
 from sqlalchemy.sql import Select
-from sqlalchemy.sql.selectable import FromClause, Subquery
+from sqlalchemy.sql.selectable import FromClause
+from sqlalchemy.sql.selectable import Subquery
 
-from fanbase.core.evaluate import FanSnapshot, evaluate
-from fanbase.core.fields import FAN_SOURCES, LIFECYCLE_STAGES, Aggregate, Catalogue
-from fanbase.core.operators import OPERATORS, Op, combine
-from fanbase.core.rules import AllOf, BehaviourCondition, CountOf, Not, Rule
-from fanbase.db.rule_sql.base import ResolvedReferences, RuleWalk, count_means_existence
+from fanbase.core.evaluate import FanSnapshot
+from fanbase.core.evaluate import evaluate
+from fanbase.core.fields import FAN_SOURCES
+from fanbase.core.fields import LIFECYCLE_STAGES
+from fanbase.core.fields import Aggregate
+from fanbase.core.fields import Catalogue
+from fanbase.core.operators import OPERATORS
+from fanbase.core.operators import Op
+from fanbase.core.operators import combine
+from fanbase.core.rules import AllOf
+from fanbase.core.rules import BehaviourCondition
+from fanbase.core.rules import CountOf
+from fanbase.core.rules import Not
+from fanbase.core.rules import Rule
+from fanbase.db.rule_sql.base import ResolvedReferences
+from fanbase.db.rule_sql.base import RuleWalk
+from fanbase.db.rule_sql.base import count_means_existence
 from fanbase.db.rule_sql.per_fan import correlated_behaviour
-from fanbase.db.rule_sql.spelling import POSTGRESQL, SQL
+from fanbase.db.rule_sql.spelling import POSTGRESQL
+from fanbase.db.rule_sql.spelling import SQL
 from fanbase.db.tables import fans
 
 

@@ -6,25 +6,26 @@ Each construct's SQLite spelling is also the default one (``str()``, a statement
 
 from __future__ import annotations
 
-from typing import Any, assert_never
+from typing import Any
+from typing import assert_never
 
-from sqlalchemy import (
-    Boolean,
-    ColumnElement,
-    Integer,
-    Numeric,
-    String,
-    and_,
-    case,
-    cast,
-    func,
-    literal,
-    null,
-    type_coerce,
-)
+from sqlalchemy import Boolean
+from sqlalchemy import ColumnElement
+from sqlalchemy import Integer
+from sqlalchemy import Numeric
+from sqlalchemy import String
+from sqlalchemy import and_
+from sqlalchemy import case
+from sqlalchemy import cast
+from sqlalchemy import func
+from sqlalchemy import literal
+from sqlalchemy import null
+from sqlalchemy import type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import Grouping, UnaryExpression, literal_column
+from sqlalchemy.sql.elements import Grouping
+from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.elements import literal_column
 from sqlalchemy.sql.operators import custom_op
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine

@@ -6,11 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Dialect, String
+from sqlalchemy import ColumnElement
+from sqlalchemy import Dialect
+from sqlalchemy import String
 from sqlalchemy.types import TypeDecorator
 
-from fanbase.db.tables import events, fans, orders
-from fanbase.db.types import STORED_DATETIME_FORMAT, format_stored_datetime, parse_stored_datetime
+from fanbase.db.tables import events
+from fanbase.db.tables import fans
+from fanbase.db.tables import orders
+from fanbase.db.types import STORED_DATETIME_FORMAT
+from fanbase.db.types import format_stored_datetime
+from fanbase.db.types import parse_stored_datetime
 
 __all__ = ["STORED_DATETIME_FORMAT", "StoredDateTimeText", "format_stored_datetime", "parse_stored_datetime"]
 

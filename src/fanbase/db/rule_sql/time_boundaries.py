@@ -3,16 +3,24 @@ ticks, and the next moment one can flip for somebody."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, select, union_all
+from sqlalchemy import ColumnElement
+from sqlalchemy import false
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import union_all
 from sqlalchemy.sql import Select
 
-from fanbase.core.dependencies import TimeDependency, TimeDependencyKind
-from fanbase.core.fields import Catalogue, FieldType
+from fanbase.core.dependencies import TimeDependency
+from fanbase.core.dependencies import TimeDependencyKind
+from fanbase.core.fields import Catalogue
+from fanbase.core.fields import FieldType
 from fanbase.core.rules import BehaviourQuery
 from fanbase.db.rule_sql.base import NO_REFERENCES
 from fanbase.db.rule_sql.per_fan import PerFanWalk

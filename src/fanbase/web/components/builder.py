@@ -13,27 +13,32 @@ from typing import Any
 
 from nicegui import ui
 
-from fanbase.core.fields import Catalogue, FieldSpec, FieldType, ListStatus, Source
-from fanbase.core.operators import OPERATORS, Op, ValueShape, operators_for
-from fanbase.web.builder_model import (
-    TIME_UNITS,
-    BehaviourNode,
-    Comparison,
-    ConditionKind,
-    FieldNode,
-    GroupNode,
-    ListNode,
-    Node,
-    SegmentNode,
-    TagNode,
-    TimeValue,
-    fan_spec,
-    measurable_fields,
-    new_condition,
-    result_spec,
-    source_field,
-    source_fields,
-)
+from fanbase.core.fields import Catalogue
+from fanbase.core.fields import FieldSpec
+from fanbase.core.fields import FieldType
+from fanbase.core.fields import ListStatus
+from fanbase.core.fields import Source
+from fanbase.core.operators import OPERATORS
+from fanbase.core.operators import Op
+from fanbase.core.operators import ValueShape
+from fanbase.core.operators import operators_for
+from fanbase.web.builder_model import TIME_UNITS
+from fanbase.web.builder_model import BehaviourNode
+from fanbase.web.builder_model import Comparison
+from fanbase.web.builder_model import ConditionKind
+from fanbase.web.builder_model import FieldNode
+from fanbase.web.builder_model import GroupNode
+from fanbase.web.builder_model import ListNode
+from fanbase.web.builder_model import Node
+from fanbase.web.builder_model import SegmentNode
+from fanbase.web.builder_model import TagNode
+from fanbase.web.builder_model import TimeValue
+from fanbase.web.builder_model import fan_spec
+from fanbase.web.builder_model import measurable_fields
+from fanbase.web.builder_model import new_condition
+from fanbase.web.builder_model import result_spec
+from fanbase.web.builder_model import source_field
+from fanbase.web.builder_model import source_fields
 
 ADD_BUTTONS: tuple[tuple[ConditionKind, str, str], ...] = (
     ("field", "Field", "tune"),

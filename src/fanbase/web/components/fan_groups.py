@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
+from typing import Literal
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
@@ -14,8 +15,10 @@ from pydantic import ValidationError
 from fanbase.errors import FanbaseError
 from fanbase.services.users import SignedInUser
 from fanbase.web import data
-from fanbase.web.components.common import signed_in, size_chart
-from fanbase.web.layout import frame, page_title
+from fanbase.web.components.common import signed_in
+from fanbase.web.components.common import size_chart
+from fanbase.web.layout import frame
+from fanbase.web.layout import page_title
 
 _ACTIONS_SLOT = (
     '<q-td :props="props"><q-btn flat dense no-caps icon="group" label="Members" color="indigo-8" '

@@ -11,16 +11,29 @@ from typing import Any
 from nicegui import ui
 from pydantic import ValidationError
 
-from fanbase.core.rules import parse_rule_json, rule_to_json
-from fanbase.core.text import format_rule, parse_rule_text
-from fanbase.errors import Conflict, FanbaseError, InvalidRule
-from fanbase.schemas.segments import Preview, RuleIn, Segment, SegmentIn, SegmentPatch
+from fanbase.core.rules import parse_rule_json
+from fanbase.core.rules import rule_to_json
+from fanbase.core.text import format_rule
+from fanbase.core.text import parse_rule_text
+from fanbase.errors import Conflict
+from fanbase.errors import FanbaseError
+from fanbase.errors import InvalidRule
+from fanbase.schemas.segments import Preview
+from fanbase.schemas.segments import RuleIn
+from fanbase.schemas.segments import Segment
+from fanbase.schemas.segments import SegmentIn
+from fanbase.schemas.segments import SegmentPatch
 from fanbase.services import segments
 from fanbase.services.users import SignedInUser
 from fanbase.web import data
-from fanbase.web.builder_model import GroupNode, UnsupportedRule, clear_feedback, compile_tree, tree_from_json
+from fanbase.web.builder_model import GroupNode
+from fanbase.web.builder_model import UnsupportedRule
+from fanbase.web.builder_model import clear_feedback
+from fanbase.web.builder_model import compile_tree
+from fanbase.web.builder_model import tree_from_json
 from fanbase.web.components.builder import ConditionBuilder
-from fanbase.web.state import current, in_thread
+from fanbase.web.state import current
+from fanbase.web.state import in_thread
 
 PREVIEW_DEBOUNCE_SECONDS = 0.3
 _POSITION_RE = re.compile(r"line (\d+), column (\d+)")

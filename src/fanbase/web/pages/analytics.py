@@ -13,8 +13,10 @@ from fanbase.errors import FanbaseError
 from fanbase.services import analytics
 from fanbase.web import data
 from fanbase.web.components.common import signed_in
-from fanbase.web.layout import frame, page_title
-from fanbase.web.state import current, in_thread
+from fanbase.web.layout import frame
+from fanbase.web.layout import page_title
+from fanbase.web.state import current
+from fanbase.web.state import in_thread
 
 PERIODS = {7: "Last 7 days", 30: "Last 30 days", 90: "Last 90 days"}
 METRICS: tuple[tuple[str, str], ...] = (

@@ -9,13 +9,17 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 from pydantic import ValidationError
 
-from fanbase.errors import FanbaseError, NotFound
+from fanbase.errors import FanbaseError
+from fanbase.errors import NotFound
 from fanbase.schemas.common import Page
 from fanbase.schemas.fans import FanFilter
 from fanbase.services import fans
 from fanbase.web import data
-from fanbase.web.components.common import FanTable, signed_in
-from fanbase.web.layout import frame, money, page_title
+from fanbase.web.components.common import FanTable
+from fanbase.web.components.common import signed_in
+from fanbase.web.layout import frame
+from fanbase.web.layout import money
+from fanbase.web.layout import page_title
 from fanbase.web.state import current
 
 

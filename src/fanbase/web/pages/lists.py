@@ -10,11 +10,16 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from fanbase.schemas.common import Page
-from fanbase.schemas.lists import ListIn, ListPatch, SubscriptionStatus
+from fanbase.schemas.lists import ListIn
+from fanbase.schemas.lists import ListPatch
+from fanbase.schemas.lists import SubscriptionStatus
 from fanbase.services import lists
 from fanbase.services.users import SignedInUser
 from fanbase.web.components.common import FanTable
-from fanbase.web.components.fan_groups import FanGroupPage, edit_dialog, fan_group_page, size_history
+from fanbase.web.components.fan_groups import FanGroupPage
+from fanbase.web.components.fan_groups import edit_dialog
+from fanbase.web.components.fan_groups import fan_group_page
+from fanbase.web.components.fan_groups import size_history
 from fanbase.web.state import current
 
 LIST_COLUMNS: list[dict[str, Any]] = [

@@ -6,18 +6,28 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
-from nicegui import events, ui
+from nicegui import events
+from nicegui import ui
 
-from fanbase.errors import FanbaseError, NotFound
+from fanbase.errors import FanbaseError
+from fanbase.errors import NotFound
 from fanbase.schemas.fans import FanFilter
-from fanbase.schemas.segments import EmailsIn, Segment
-from fanbase.services import fan_csv, segments
+from fanbase.schemas.segments import EmailsIn
+from fanbase.schemas.segments import Segment
+from fanbase.services import fan_csv
+from fanbase.services import segments
 from fanbase.services.users import SignedInUser
 from fanbase.web import data
-from fanbase.web.components.common import FanTable, signed_in, size_chart, sparkline_svg
+from fanbase.web.components.common import FanTable
+from fanbase.web.components.common import signed_in
+from fanbase.web.components.common import size_chart
+from fanbase.web.components.common import sparkline_svg
 from fanbase.web.components.segment_dialog import SegmentDialog
-from fanbase.web.layout import frame, freshness, page_title
-from fanbase.web.state import current, in_thread
+from fanbase.web.layout import frame
+from fanbase.web.layout import freshness
+from fanbase.web.layout import page_title
+from fanbase.web.state import current
+from fanbase.web.state import in_thread
 
 SEGMENT_COLUMNS: list[dict[str, Any]] = [
     {"name": "name", "label": "Segment", "field": "name", "align": "left", "sortable": True},

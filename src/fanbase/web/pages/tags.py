@@ -9,11 +9,15 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
-from fanbase.schemas.tags import TagIn, TagPatch
+from fanbase.schemas.tags import TagIn
+from fanbase.schemas.tags import TagPatch
 from fanbase.services import tags
 from fanbase.services.users import SignedInUser
 from fanbase.web.components.common import FanTable
-from fanbase.web.components.fan_groups import FanGroupPage, edit_dialog, fan_group_page, size_history
+from fanbase.web.components.fan_groups import FanGroupPage
+from fanbase.web.components.fan_groups import edit_dialog
+from fanbase.web.components.fan_groups import fan_group_page
+from fanbase.web.components.fan_groups import size_history
 from fanbase.web.state import current
 
 TAG_COLUMNS: list[dict[str, Any]] = [
