@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,7 @@ from fanbase.db.repositories import rule_evaluation
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories import workspaces as workspaces_repo
 from fanbase.db.repositories.fan_selections import FanSelection
+from fanbase.db.repositories.segments import SizedSegmentRow
 from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
@@ -64,23 +66,13 @@ def _currency_symbol(connection: Connection, workspace_id: int) -> str:
     return CURRENCY_SYMBOLS.get(currency, f"{currency} ")
 
 
-def _present(context: RuleContext, row: Any, *, currency_symbol: str) -> Segment:
+def _present(context: RuleContext, row: SizedSegmentRow, *, currency_symbol: str) -> Segment:
     rule = context.segment_rules.get(row.id)
+    # The stored row's fields are the record's, but for the rule's two readable forms.
     return Segment(
-        id=row.id,
-        name=row.name,
-        description=row.description,
-        kind=row.kind,
-        rule=row.rule,
+        **asdict(row),
         rule_text=format_rule(rule) if rule is not None else None,
         rule_english=describe(rule, catalogue=context.catalogue, currency_symbol=currency_symbol) if rule else None,
-        rule_version=row.rule_version,
-        size=row.size,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        last_evaluated_at=row.last_evaluated_at,
-        last_error=row.last_error,
-        next_flip_at=row.next_flip_at,
     )
 
 
