@@ -422,47 +422,45 @@ def add_fans(
     now: datetime,
     cause: str = "manual",
 ) -> MembershipChange:
-    with database.transaction() as connection:
-        row = _static_segment(connection, workspace_id, segment_id)
-        fans_service.require_fans(connection, workspace_id, fan_ids)
-        added = segments_repo.set_members(
-            connection,
-            workspace_id,
-            segment_id,
-            fan_ids,
-            are_members=True,
-            cause=cause,
-            rule_version=row.rule_version,
-            now=now,
-        )
-        membership.announce_moves(connection, workspace_id, {segment_id: (added, 0)}, now=now)
-        if added:
-            _cascade(connection, workspace_id, row, fan_ids, cause=cause, now=now)
-        size = _load_segment(connection, workspace_id, segment_id).size
-    return MembershipChange(entered=added, exited=0, size=size)
+    return _set_members(database, workspace_id, segment_id, fan_ids, are_members=True, cause=cause, now=now)
 
 
 def remove_fans(
     database: Database, workspace_id: int, segment_id: int, fan_ids: Sequence[int], *, now: datetime
 ) -> MembershipChange:
+    return _set_members(database, workspace_id, segment_id, fan_ids, are_members=False, cause="manual", now=now)
+
+
+def _set_members(
+    database: Database,
+    workspace_id: int,
+    segment_id: int,
+    fan_ids: Sequence[int],
+    *,
+    are_members: bool,
+    cause: str,
+    now: datetime,
+) -> MembershipChange:
+    """Put fans in a static segment or take them out; segments built on it follow."""
     with database.transaction() as connection:
         row = _static_segment(connection, workspace_id, segment_id)
         fans_service.require_fans(connection, workspace_id, fan_ids)
-        removed = segments_repo.set_members(
+        moved = segments_repo.set_members(
             connection,
             workspace_id,
             segment_id,
             fan_ids,
-            are_members=False,
-            cause="manual",
+            are_members=are_members,
+            cause=cause,
             rule_version=row.rule_version,
             now=now,
         )
-        membership.announce_moves(connection, workspace_id, {segment_id: (0, removed)}, now=now)
-        if removed:
-            _cascade(connection, workspace_id, row, fan_ids, cause="manual", now=now)
+        entered, exited = (moved, 0) if are_members else (0, moved)
+        membership.announce_moves(connection, workspace_id, {segment_id: (entered, exited)}, now=now)
+        if moved:
+            _cascade(connection, workspace_id, row, fan_ids, cause=cause, now=now)
         size = _load_segment(connection, workspace_id, segment_id).size
-    return MembershipChange(entered=0, exited=removed, size=size)
+    return MembershipChange(entered=entered, exited=exited, size=size)
 
 
 def add_fans_by_email(
