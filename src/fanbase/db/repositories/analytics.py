@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from typing import Literal
 
+from sqlalchemy import Column
 from sqlalchemy import Connection
 from sqlalchemy import func
 from sqlalchemy import select
@@ -41,26 +42,17 @@ def orders_per_bucket(
     bucket: Bucket,
 ) -> list[tuple[int, str, int, int]]:
     """(segment_id, bucket, revenue in cents, completed orders) of each segment's current members."""
-    key = bucket_key(orders.c.placed_at, bucket=bucket, dialect=connection.dialect.name).label("bucket")
-    query = (
-        select(segment_members.c.segment_id, key, func.sum(orders.c.amount_cents), func.count())
-        .select_from(
-            segment_members.join(
-                orders,
-                (orders.c.workspace_id == segment_members.c.workspace_id)
-                & (orders.c.fan_id == segment_members.c.fan_id),
-            )
-        )
-        .where(
-            segment_members.c.workspace_id == workspace_id,
-            segment_members.c.segment_id.in_(list(segment_ids)),
-            orders.c.status == "completed",
-            orders.c.placed_at >= start,
-            orders.c.placed_at < end,
-        )
-        .group_by(segment_members.c.segment_id, key)
+    return _per_bucket(
+        connection,
+        workspace_id,
+        segment_ids,
+        orders.c.placed_at,
+        measures=(func.sum(orders.c.amount_cents), func.count()),
+        where=(orders.c.status == "completed",),
+        start=start,
+        end=end,
+        bucket=bucket,
     )
-    return [(int(row[0]), str(row[1]), int(row[2] or 0), int(row[3])) for row in connection.execute(query)]
 
 
 def events_per_bucket(
@@ -73,22 +65,50 @@ def events_per_bucket(
     bucket: Bucket,
 ) -> list[tuple[int, str, int, int]]:
     """(segment_id, bucket, events, distinct active fans) of each segment's current members."""
-    key = bucket_key(events.c.occurred_at, bucket=bucket, dialect=connection.dialect.name).label("bucket")
+    return _per_bucket(
+        connection,
+        workspace_id,
+        segment_ids,
+        events.c.occurred_at,
+        measures=(func.count(), func.count(func.distinct(events.c.fan_id))),
+        where=(),
+        start=start,
+        end=end,
+        bucket=bucket,
+    )
+
+
+def _per_bucket(
+    connection: Connection,
+    workspace_id: int,
+    segment_ids: Sequence[int],
+    at: Column[datetime],
+    *,
+    measures: tuple[ColumnElement[Any], ColumnElement[Any]],
+    where: Sequence[ColumnElement[bool]],
+    start: datetime,
+    end: datetime,
+    bucket: Bucket,
+) -> list[tuple[int, str, int, int]]:
+    """(segment_id, bucket, the two measures) over the rows of ``at``'s table (orders or events) of each segment's
+    current members that fall between ``start`` and ``end``; an empty sum counts as 0."""
+    table = at.table
+    key = bucket_key(at, bucket=bucket, dialect=connection.dialect.name).label("bucket")
     query = (
-        select(segment_members.c.segment_id, key, func.count(), func.count(func.distinct(events.c.fan_id)))
+        select(segment_members.c.segment_id, key, *measures)
         .select_from(
             segment_members.join(
-                events,
-                (events.c.workspace_id == segment_members.c.workspace_id)
-                & (events.c.fan_id == segment_members.c.fan_id),
+                table,
+                (table.c.workspace_id == segment_members.c.workspace_id) & (table.c.fan_id == segment_members.c.fan_id),
             )
         )
         .where(
             segment_members.c.workspace_id == workspace_id,
             segment_members.c.segment_id.in_(list(segment_ids)),
-            events.c.occurred_at >= start,
-            events.c.occurred_at < end,
+            *where,
+            at >= start,
+            at < end,
         )
         .group_by(segment_members.c.segment_id, key)
     )
-    return [(int(row[0]), str(row[1]), int(row[2]), int(row[3])) for row in connection.execute(query)]
+    return [(int(row[0]), str(row[1]), int(row[2] or 0), int(row[3])) for row in connection.execute(query)]
