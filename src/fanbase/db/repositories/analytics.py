@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from typing import Literal
@@ -32,83 +33,57 @@ def bucket_key(column: Any, *, bucket: Bucket, dialect: str) -> ColumnElement[st
     return func.substr(column, 1, 13 if bucket == "hour" else 10)
 
 
-def orders_per_bucket(
-    connection: Connection,
-    workspace_id: int,
-    segment_ids: Sequence[int],
-    *,
-    start: datetime,
-    end: datetime,
-    bucket: Bucket,
-) -> list[tuple[int, str, int, int]]:
-    """(segment_id, bucket, revenue in cents, completed orders) of each segment's current members."""
-    return _per_bucket(
-        connection,
-        workspace_id,
-        segment_ids,
-        orders.c.placed_at,
-        measures=(func.sum(orders.c.amount_cents), func.count()),
-        where=(orders.c.status == "completed",),
-        start=start,
-        end=end,
-        bucket=bucket,
-    )
+@dataclass(frozen=True)
+class _Activity:
+    """Rows of one activity table (orders or events) per segment and time bucket: the time column that places a row
+    in a bucket, the two measures of a bucket's rows, and any further condition a counted row meets."""
 
+    at: Column[datetime]
+    measures: tuple[ColumnElement[Any], ColumnElement[Any]]
+    where: tuple[ColumnElement[bool], ...] = ()
 
-def events_per_bucket(
-    connection: Connection,
-    workspace_id: int,
-    segment_ids: Sequence[int],
-    *,
-    start: datetime,
-    end: datetime,
-    bucket: Bucket,
-) -> list[tuple[int, str, int, int]]:
-    """(segment_id, bucket, events, distinct active fans) of each segment's current members."""
-    return _per_bucket(
-        connection,
-        workspace_id,
-        segment_ids,
-        events.c.occurred_at,
-        measures=(func.count(), func.count(func.distinct(events.c.fan_id))),
-        where=(),
-        start=start,
-        end=end,
-        bucket=bucket,
-    )
-
-
-def _per_bucket(
-    connection: Connection,
-    workspace_id: int,
-    segment_ids: Sequence[int],
-    at: Column[datetime],
-    *,
-    measures: tuple[ColumnElement[Any], ColumnElement[Any]],
-    where: Sequence[ColumnElement[bool]],
-    start: datetime,
-    end: datetime,
-    bucket: Bucket,
-) -> list[tuple[int, str, int, int]]:
-    """(segment_id, bucket, the two measures) over the rows of ``at``'s table (orders or events) of each segment's
-    current members that fall between ``start`` and ``end``; an empty sum counts as 0."""
-    table = at.table
-    key = bucket_key(at, bucket=bucket, dialect=connection.dialect.name).label("bucket")
-    query = (
-        select(segment_members.c.segment_id, key, *measures)
-        .select_from(
-            segment_members.join(
-                table,
-                (table.c.workspace_id == segment_members.c.workspace_id) & (table.c.fan_id == segment_members.c.fan_id),
+    def per_bucket(
+        self,
+        connection: Connection,
+        workspace_id: int,
+        segment_ids: Sequence[int],
+        *,
+        start: datetime,
+        end: datetime,
+        bucket: Bucket,
+    ) -> list[tuple[int, str, int, int]]:
+        """(segment_id, bucket, the two measures) of each segment's current members' rows between ``start`` and
+        ``end``; an empty sum counts as 0."""
+        table = self.at.table
+        key = bucket_key(self.at, bucket=bucket, dialect=connection.dialect.name).label("bucket")
+        query = (
+            select(segment_members.c.segment_id, key, *self.measures)
+            .select_from(
+                segment_members.join(
+                    table,
+                    (table.c.workspace_id == segment_members.c.workspace_id)
+                    & (table.c.fan_id == segment_members.c.fan_id),
+                )
             )
+            .where(
+                segment_members.c.workspace_id == workspace_id,
+                segment_members.c.segment_id.in_(list(segment_ids)),
+                *self.where,
+                self.at >= start,
+                self.at < end,
+            )
+            .group_by(segment_members.c.segment_id, key)
         )
-        .where(
-            segment_members.c.workspace_id == workspace_id,
-            segment_members.c.segment_id.in_(list(segment_ids)),
-            *where,
-            at >= start,
-            at < end,
-        )
-        .group_by(segment_members.c.segment_id, key)
-    )
-    return [(int(row[0]), str(row[1]), int(row[2] or 0), int(row[3])) for row in connection.execute(query)]
+        return [(int(row[0]), str(row[1]), int(row[2] or 0), int(row[3])) for row in connection.execute(query)]
+
+
+# (segment_id, bucket, revenue in cents, completed orders) of each segment's current members.
+orders_per_bucket = _Activity(
+    at=orders.c.placed_at,
+    measures=(func.sum(orders.c.amount_cents), func.count()),
+    where=(orders.c.status == "completed",),
+).per_bucket
+# (segment_id, bucket, events, distinct active fans) of each segment's current members.
+events_per_bucket = _Activity(
+    at=events.c.occurred_at, measures=(func.count(), func.count(func.distinct(events.c.fan_id)))
+).per_bucket
