@@ -251,15 +251,21 @@ def delete_segment(database: Database, workspace_id: int, segment_id: int) -> No
         segments_repo.delete_segment(connection, workspace_id, segment_id)
 
 
+def _dynamic_segment(context: RuleContext, segment_id: int, *, refusal: str, field: str) -> Any:
+    """The segment's stored row; a static one is refused with ``refusal`` on ``field``."""
+    row = context.segment_rows.get(segment_id)
+    if row is None:
+        raise NotFound(f"segment {segment_id} not found")
+    if row.kind != "dynamic":
+        raise InvalidInput(refusal, field=field)
+    return row
+
+
 def refresh_segment(database: Database, workspace_id: int, segment_id: int, *, now: datetime) -> MembershipChange:
     """Re-evaluate a dynamic segment from scratch against its rule (and its dependents if it changed)."""
     with database.transaction() as connection:
         context = load_context(connection, workspace_id)
-        row = context.segment_rows.get(segment_id)
-        if row is None:
-            raise NotFound(f"segment {segment_id} not found")
-        if row.kind != "dynamic":
-            raise InvalidInput("only dynamic segments are evaluated", field="segment_id")
+        _dynamic_segment(context, segment_id, refusal="only dynamic segments are evaluated", field="segment_id")
         entered, exited = _rebuild_with_dependents(connection, context, segment_id, cause="refresh", now=now)
         size = _present_segment(connection, context, segment_id).size
     return MembershipChange(entered=entered, exited=exited, size=size)
@@ -333,11 +339,7 @@ def impact(database: Database, workspace_id: int, segment_id: int, data: RuleIn,
     """How many fans a rule edit would add and remove (with samples); nothing is changed."""
     with database.transaction(write=False) as connection:
         context = load_context(connection, workspace_id)
-        row = context.segment_rows.get(segment_id)
-        if row is None:
-            raise NotFound(f"segment {segment_id} not found")
-        if row.kind != "dynamic":
-            raise InvalidInput("a static segment has no rule", field="rule")
+        row = _dynamic_segment(context, segment_id, refusal="a static segment has no rule", field="rule")
         rule = context.validate(parse_rule_input(data.rule, data.rule_text), current_segment=row.name)
         found = rule_evaluation.impact(
             connection, context.scope, segment_id, rule, now=now, sample_size=PREVIEW_SAMPLE_SIZE
