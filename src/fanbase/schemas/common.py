@@ -7,6 +7,7 @@ Money is ``Decimal`` in major units here (``12.50``); storage uses integer minor
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from decimal import Decimal
@@ -56,10 +57,18 @@ def money(value: Decimal) -> Decimal:
     return value
 
 
-def slug(value: str) -> str:
-    if not _SLUG.match(value):
-        raise ValueError("must be lower-case letters, digits and underscores, starting with a letter")
-    return value
+def _matching(pattern: re.Pattern[str], message: str) -> Callable[[str], str]:
+    """A validator that keeps a text ``pattern`` matches and refuses any other with ``message``."""
+
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(message)
+        return value
+
+    return check
+
+
+slug = _matching(_SLUG, "must be lower-case letters, digits and underscores, starting with a letter")
 
 
 def country_code(value: str) -> str:
@@ -69,10 +78,7 @@ def country_code(value: str) -> str:
     return code
 
 
-def color(value: str) -> str:
-    if not _COLOR.match(value):
-        raise ValueError("must be a colour like #1a2b3c")
-    return value
+color = _matching(_COLOR, "must be a colour like #1a2b3c")
 
 
 NAME_LENGTH = 100

@@ -24,29 +24,6 @@ from fanbase.schemas.lists import SubscriptionStatus
 LifecycleStage = Literal["subscriber", "lead", "customer", "advocate"]
 FanSource = Literal["subscription", "direct_purchase", "import", "event", "social", "referral", "manual"]
 
-CORE_FAN_FIELDS = frozenset(
-    {
-        "id",
-        "email",
-        "first_name",
-        "last_name",
-        "lifecycle_stage",
-        "source",
-        "country",
-        "city",
-        "created_at",
-        "updated_at",
-        "total_spent",
-        "purchase_count",
-        "first_purchase_at",
-        "last_purchase_at",
-        "last_active_at",
-        "custom_fields",
-        "tags",
-        "lists",
-    }
-)
-
 
 class FanIn(Input):
     email: Email
@@ -94,6 +71,10 @@ class Fan(Record):
     last_active_at: datetime | None
     tags: tuple[str, ...] = ()
     lists: dict[str, SubscriptionStatus] = Field(default_factory=dict)
+
+
+# A custom field may not take one of these names.
+CORE_FAN_FIELDS = frozenset(Fan.model_fields)
 
 
 class FanFilter(Input):

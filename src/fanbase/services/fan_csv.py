@@ -80,24 +80,8 @@ READ_ONLY_COLUMNS = (
     "last_purchase_at",
     "last_active_at",
 )
-EXPORT_COLUMNS = (
-    "id",
-    "email",
-    "first_name",
-    "last_name",
-    "lifecycle_stage",
-    "source",
-    "country",
-    "city",
-    "created_at",
-    "total_spent",
-    "purchase_count",
-    "first_purchase_at",
-    "last_purchase_at",
-    "last_active_at",
-    "tags",
-    "lists",
-)
+# The fan record's fields in its order, but updated_at (not exported) and the custom fields (a column each, after).
+EXPORT_COLUMNS = tuple(name for name in Fan.model_fields if name not in {"updated_at", "custom_fields"})
 IMPORT_SOURCE = "import"
 LABEL_SEPARATOR = re.compile(r"[;|]")
 TRUE_WORDS = frozenset({"true", "yes", "y", "1"})

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Collection
+from collections.abc import Iterator
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic
@@ -47,12 +49,9 @@ class FanGroups(Generic[GroupT]):
     rule_reference: Literal["tag", "list_name"]  # how RuleContext.segments_naming is asked about this kind
 
     def create(self, database: Database, workspace_id: int, data: TagIn | ListIn, *, now: datetime) -> GroupT:
-        try:
-            with database.transaction() as connection:
-                group_id = self.table.insert(connection, workspace_id, data.model_dump(), now=now)
-                group = self.table.get(connection, workspace_id, group_id)
-        except IntegrityError as error:
-            raise Conflict(f"a {self.noun} named '{data.name}' already exists", field="name") from error
+        with self._unique_name(data.name), database.transaction() as connection:
+            group_id = self.table.insert(connection, workspace_id, data.model_dump(), now=now)
+            group = self.table.get(connection, workspace_id, group_id)
         assert group is not None
         return group
 
@@ -68,15 +67,12 @@ class FanGroups(Generic[GroupT]):
         # A patch leaves out what it does not change; an explicit null would erase the name the group is found by.
         if "name" in patch.model_fields_set and patch.name is None:
             raise InvalidInput("cannot be null", field="name")
-        try:
-            with database.transaction() as connection:
-                current = self.require(connection, workspace_id, group_id)
-                if patch.name is not None and name_key(patch.name) != name_key(current.name):
-                    self._refuse_if_named_by_rules(connection, workspace_id, current.name, action="rename")
-                self.table.update(connection, workspace_id, group_id, patch.model_dump(exclude_unset=True))
-                group = self.table.get(connection, workspace_id, group_id)
-        except IntegrityError as error:
-            raise Conflict(f"a {self.noun} named '{patch.name}' already exists", field="name") from error
+        with self._unique_name(patch.name), database.transaction() as connection:
+            current = self.require(connection, workspace_id, group_id)
+            if patch.name is not None and name_key(patch.name) != name_key(current.name):
+                self._refuse_if_named_by_rules(connection, workspace_id, current.name, action="rename")
+            self.table.update(connection, workspace_id, group_id, patch.model_dump(exclude_unset=True))
+            group = self.table.get(connection, workspace_id, group_id)
         assert group is not None
         return group
 
@@ -111,6 +107,15 @@ class FanGroups(Generic[GroupT]):
         if group is None:
             raise NotFound(f"{self.noun} {group_id} not found")
         return group
+
+    @contextmanager
+    def _unique_name(self, name: str | None) -> Iterator[None]:
+        """A write that breaks the unique name (the database's constraint, even under a concurrent write) is a
+        conflict on the name."""
+        try:
+            yield
+        except IntegrityError as error:
+            raise Conflict(f"a {self.noun} named '{name}' already exists", field="name") from error
 
     def _refuse_if_named_by_rules(self, connection: Connection, workspace_id: int, name: str, *, action: str) -> None:
         users = rule_context.load_context(connection, workspace_id).segments_naming(**{self.rule_reference: name})

@@ -3,6 +3,8 @@ members as of any past date, and sizes over time (per hour or day) for segments,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -109,32 +111,23 @@ def _series(
     return points
 
 
-def segment_sizes(
-    database: Database, workspace_id: int, segment_id: int, *, start: datetime, end: datetime, bucket: Bucket
-) -> list[SizePoint]:
-    with database.transaction(write=False) as connection:
-        _require_segment(connection, workspace_id, segment_id)
-        return _series(
-            connection, history_repo.segment_changes, workspace_id, segment_id, start=start, end=end, bucket=bucket
-        )
+@dataclass(frozen=True)
+class _Sized:
+    """Something whose size over time a ledger records: its noun for messages, how to find it, its ledger's changes."""
+
+    noun: str
+    get: Callable[[Connection, int, int], object | None]
+    changes: history_repo.ChangesQuery
+
+    def sizes(
+        self, database: Database, workspace_id: int, object_id: int, *, start: datetime, end: datetime, bucket: Bucket
+    ) -> list[SizePoint]:
+        with database.transaction(write=False) as connection:
+            if self.get(connection, workspace_id, object_id) is None:
+                raise NotFound(f"{self.noun} {object_id} not found")
+            return _series(connection, self.changes, workspace_id, object_id, start=start, end=end, bucket=bucket)
 
 
-def tag_sizes(
-    database: Database, workspace_id: int, tag_id: int, *, start: datetime, end: datetime, bucket: Bucket
-) -> list[SizePoint]:
-    with database.transaction(write=False) as connection:
-        if tags_repo.get_tag(connection, workspace_id, tag_id) is None:
-            raise NotFound(f"tag {tag_id} not found")
-        return _series(connection, history_repo.tag_changes, workspace_id, tag_id, start=start, end=end, bucket=bucket)
-
-
-def list_sizes(
-    database: Database, workspace_id: int, list_id: int, *, start: datetime, end: datetime, bucket: Bucket
-) -> list[SizePoint]:
-    """Subscribed fans over time."""
-    with database.transaction(write=False) as connection:
-        if lists_repo.get_list(connection, workspace_id, list_id) is None:
-            raise NotFound(f"list {list_id} not found")
-        return _series(
-            connection, history_repo.list_changes, workspace_id, list_id, start=start, end=end, bucket=bucket
-        )
+segment_sizes = _Sized("segment", segments_repo.get_segment, history_repo.segment_changes).sizes
+tag_sizes = _Sized("tag", tags_repo.get_tag, history_repo.tag_changes).sizes
+list_sizes = _Sized("list", lists_repo.get_list, history_repo.list_changes).sizes  # subscribed fans over time

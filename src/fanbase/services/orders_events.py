@@ -290,6 +290,22 @@ class _Recorded(Generic[ItemT, RecordT]):
             database, workspace_id, kind=kind, items=items, idempotency_key=idempotency_key, now=now, work=work
         )
 
+    def record_one(
+        self, database: Database, workspace_id: int, item: ItemT, *, idempotency_key: str | None = None, now: datetime
+    ) -> Reply:
+        return self.record(database, workspace_id, [item], is_batch=False, idempotency_key=idempotency_key, now=now)
+
+    def record_many(
+        self,
+        database: Database,
+        workspace_id: int,
+        items: Sequence[ItemT],
+        *,
+        idempotency_key: str | None = None,
+        now: datetime,
+    ) -> Reply:
+        return self.record(database, workspace_id, items, is_batch=True, idempotency_key=idempotency_key, now=now)
+
     def get(self, database: Database, workspace_id: int, record_id: int) -> RecordT:
         with database.transaction(write=False) as connection:
             found = self.read(connection, workspace_id, [record_id])
@@ -302,40 +318,10 @@ _ORDERS: _Recorded[OrderIn, Order] = _Recorded(noun="order", write=_write_orders
 _EVENTS: _Recorded[EventIn, Event] = _Recorded(noun="event", write=_write_events, read=activity_repo.events_by_ids)
 
 
-def record_order(
-    database: Database, workspace_id: int, item: OrderIn, *, idempotency_key: str | None = None, now: datetime
-) -> Reply:
-    return _ORDERS.record(database, workspace_id, [item], is_batch=False, idempotency_key=idempotency_key, now=now)
-
-
-def record_orders(
-    database: Database,
-    workspace_id: int,
-    items: Sequence[OrderIn],
-    *,
-    idempotency_key: str | None = None,
-    now: datetime,
-) -> Reply:
-    return _ORDERS.record(database, workspace_id, items, is_batch=True, idempotency_key=idempotency_key, now=now)
-
-
-def record_event(
-    database: Database, workspace_id: int, item: EventIn, *, idempotency_key: str | None = None, now: datetime
-) -> Reply:
-    return _EVENTS.record(database, workspace_id, [item], is_batch=False, idempotency_key=idempotency_key, now=now)
-
-
-def record_events(
-    database: Database,
-    workspace_id: int,
-    items: Sequence[EventIn],
-    *,
-    idempotency_key: str | None = None,
-    now: datetime,
-) -> Reply:
-    return _EVENTS.record(database, workspace_id, items, is_batch=True, idempotency_key=idempotency_key, now=now)
-
-
+record_order = _ORDERS.record_one
+record_orders = _ORDERS.record_many
+record_event = _EVENTS.record_one
+record_events = _EVENTS.record_many
 get_order = _ORDERS.get
 get_event = _EVENTS.get
 

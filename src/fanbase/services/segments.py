@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,7 @@ from fanbase.db.repositories import rule_evaluation
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories import workspaces as workspaces_repo
 from fanbase.db.repositories.fan_selections import FanSelection
+from fanbase.db.repositories.segments import SizedSegmentRow
 from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
@@ -64,23 +66,13 @@ def _currency_symbol(connection: Connection, workspace_id: int) -> str:
     return CURRENCY_SYMBOLS.get(currency, f"{currency} ")
 
 
-def _present(context: RuleContext, row: Any, *, currency_symbol: str) -> Segment:
+def _present(context: RuleContext, row: SizedSegmentRow, *, currency_symbol: str) -> Segment:
     rule = context.segment_rules.get(row.id)
+    # The stored row's fields are the record's, but for the rule's two readable forms.
     return Segment(
-        id=row.id,
-        name=row.name,
-        description=row.description,
-        kind=row.kind,
-        rule=row.rule,
+        **asdict(row),
         rule_text=format_rule(rule) if rule is not None else None,
         rule_english=describe(rule, catalogue=context.catalogue, currency_symbol=currency_symbol) if rule else None,
-        rule_version=row.rule_version,
-        size=row.size,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        last_evaluated_at=row.last_evaluated_at,
-        last_error=row.last_error,
-        next_flip_at=row.next_flip_at,
     )
 
 
@@ -259,15 +251,21 @@ def delete_segment(database: Database, workspace_id: int, segment_id: int) -> No
         segments_repo.delete_segment(connection, workspace_id, segment_id)
 
 
+def _dynamic_segment(context: RuleContext, segment_id: int, *, refusal: str, field: str) -> Any:
+    """The segment's stored row; a static one is refused with ``refusal`` on ``field``."""
+    row = context.segment_rows.get(segment_id)
+    if row is None:
+        raise NotFound(f"segment {segment_id} not found")
+    if row.kind != "dynamic":
+        raise InvalidInput(refusal, field=field)
+    return row
+
+
 def refresh_segment(database: Database, workspace_id: int, segment_id: int, *, now: datetime) -> MembershipChange:
     """Re-evaluate a dynamic segment from scratch against its rule (and its dependents if it changed)."""
     with database.transaction() as connection:
         context = load_context(connection, workspace_id)
-        row = context.segment_rows.get(segment_id)
-        if row is None:
-            raise NotFound(f"segment {segment_id} not found")
-        if row.kind != "dynamic":
-            raise InvalidInput("only dynamic segments are evaluated", field="segment_id")
+        _dynamic_segment(context, segment_id, refusal="only dynamic segments are evaluated", field="segment_id")
         entered, exited = _rebuild_with_dependents(connection, context, segment_id, cause="refresh", now=now)
         size = _present_segment(connection, context, segment_id).size
     return MembershipChange(entered=entered, exited=exited, size=size)
@@ -341,11 +339,7 @@ def impact(database: Database, workspace_id: int, segment_id: int, data: RuleIn,
     """How many fans a rule edit would add and remove (with samples); nothing is changed."""
     with database.transaction(write=False) as connection:
         context = load_context(connection, workspace_id)
-        row = context.segment_rows.get(segment_id)
-        if row is None:
-            raise NotFound(f"segment {segment_id} not found")
-        if row.kind != "dynamic":
-            raise InvalidInput("a static segment has no rule", field="rule")
+        row = _dynamic_segment(context, segment_id, refusal="a static segment has no rule", field="rule")
         rule = context.validate(parse_rule_input(data.rule, data.rule_text), current_segment=row.name)
         found = rule_evaluation.impact(
             connection, context.scope, segment_id, rule, now=now, sample_size=PREVIEW_SAMPLE_SIZE
@@ -430,47 +424,45 @@ def add_fans(
     now: datetime,
     cause: str = "manual",
 ) -> MembershipChange:
-    with database.transaction() as connection:
-        row = _static_segment(connection, workspace_id, segment_id)
-        fans_service.require_fans(connection, workspace_id, fan_ids)
-        added = segments_repo.set_members(
-            connection,
-            workspace_id,
-            segment_id,
-            fan_ids,
-            are_members=True,
-            cause=cause,
-            rule_version=row.rule_version,
-            now=now,
-        )
-        membership.announce_moves(connection, workspace_id, {segment_id: (added, 0)}, now=now)
-        if added:
-            _cascade(connection, workspace_id, row, fan_ids, cause=cause, now=now)
-        size = _load_segment(connection, workspace_id, segment_id).size
-    return MembershipChange(entered=added, exited=0, size=size)
+    return _set_members(database, workspace_id, segment_id, fan_ids, are_members=True, cause=cause, now=now)
 
 
 def remove_fans(
     database: Database, workspace_id: int, segment_id: int, fan_ids: Sequence[int], *, now: datetime
 ) -> MembershipChange:
+    return _set_members(database, workspace_id, segment_id, fan_ids, are_members=False, cause="manual", now=now)
+
+
+def _set_members(
+    database: Database,
+    workspace_id: int,
+    segment_id: int,
+    fan_ids: Sequence[int],
+    *,
+    are_members: bool,
+    cause: str,
+    now: datetime,
+) -> MembershipChange:
+    """Put fans in a static segment or take them out; segments built on it follow."""
     with database.transaction() as connection:
         row = _static_segment(connection, workspace_id, segment_id)
         fans_service.require_fans(connection, workspace_id, fan_ids)
-        removed = segments_repo.set_members(
+        moved = segments_repo.set_members(
             connection,
             workspace_id,
             segment_id,
             fan_ids,
-            are_members=False,
-            cause="manual",
+            are_members=are_members,
+            cause=cause,
             rule_version=row.rule_version,
             now=now,
         )
-        membership.announce_moves(connection, workspace_id, {segment_id: (0, removed)}, now=now)
-        if removed:
-            _cascade(connection, workspace_id, row, fan_ids, cause="manual", now=now)
+        entered, exited = (moved, 0) if are_members else (0, moved)
+        membership.announce_moves(connection, workspace_id, {segment_id: (entered, exited)}, now=now)
+        if moved:
+            _cascade(connection, workspace_id, row, fan_ids, cause=cause, now=now)
         size = _load_segment(connection, workspace_id, segment_id).size
-    return MembershipChange(entered=0, exited=removed, size=size)
+    return MembershipChange(entered=entered, exited=exited, size=size)
 
 
 def add_fans_by_email(

@@ -21,12 +21,13 @@ from fanbase.db.engine import Database
 from fanbase.db.engine import IntegrityError
 from fanbase.db.repositories import users as users_repo
 from fanbase.db.repositories import workspaces as workspaces_repo
-from fanbase.db.repositories.users import SessionRow
 from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
 from fanbase.errors import Unauthorized
 from fanbase.schemas.common import normalize_email
+from fanbase.schemas.users import SignedInUser as SignedInUser  # the edges name it from here
+from fanbase.schemas.users import User
 
 SESSION_LIFETIME = timedelta(days=14)
 MIN_PASSWORD_LENGTH = 8
@@ -35,32 +36,6 @@ MAX_PASSWORD_LENGTH = 1024
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so a wrong email costs as long as a wrong password (no user probing).
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
-
-
-@dataclass(frozen=True, kw_only=True)
-class User:
-    id: int
-    workspace_id: int
-    email: str
-    name: str | None
-    created_at: datetime
-
-
-@dataclass(frozen=True, kw_only=True)
-class SignedInUser:
-    """Who a session belongs to: the user and their one workspace."""
-
-    user_id: int
-    email: str
-    name: str | None
-    workspace_id: int
-    workspace_name: str
-    currency: str
-    expires_at: datetime
-
-    @property
-    def display_name(self) -> str:
-        return self.name or self.email
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,24 +83,12 @@ def create_user(
             )
     except IntegrityError as error:  # a concurrent create of the same email
         raise Conflict(f"a user with email {address} already exists", field="email") from error
-    return User(**row)
+    return row
 
 
 def list_users(database: Database, workspace_id: int) -> list[User]:
     with database.transaction(write=False) as connection:
-        return [User(**row) for row in users_repo.list_users(connection, workspace_id)]
-
-
-def _signed_in(row: SessionRow) -> SignedInUser:
-    return SignedInUser(
-        user_id=row["user_id"],
-        email=row["email"],
-        name=row["name"],
-        workspace_id=row["workspace_id"],
-        workspace_name=row["workspace_name"],
-        currency=row["currency"],
-        expires_at=row["expires_at"],
-    )
+        return users_repo.list_users(connection, workspace_id)
 
 
 def sign_in(database: Database, *, email: str, password: str, now: datetime) -> NewSession:
@@ -140,7 +103,7 @@ def sign_in(database: Database, *, email: str, password: str, now: datetime) -> 
     with database.transaction(write=False) as connection:
         user = users_repo.find_user_by_email(connection, address)
     try:
-        _hasher.verify(user["password_hash"] if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         raise refused from None
     if user is None:
@@ -148,15 +111,15 @@ def sign_in(database: Database, *, email: str, password: str, now: datetime) -> 
     token = secrets.token_urlsafe(32)
     expires_at = now + SESSION_LIFETIME
     with database.transaction() as connection:
-        if _hasher.check_needs_rehash(user["password_hash"]):
-            users_repo.set_password_hash(connection, user["workspace_id"], user["id"], _hasher.hash(password))
-        users_repo.delete_expired_sessions(connection, user["workspace_id"], user["id"], now=now)
+        if _hasher.check_needs_rehash(user.password_hash):
+            users_repo.set_password_hash(connection, user.workspace_id, user.id, _hasher.hash(password))
+        users_repo.delete_expired_sessions(connection, user.workspace_id, user.id, now=now)
         users_repo.insert_session(
-            connection, user["workspace_id"], user["id"], token_hash=hash_token(token), now=now, expires_at=expires_at
+            connection, user.workspace_id, user.id, token_hash=hash_token(token), now=now, expires_at=expires_at
         )
         row = users_repo.find_session(connection, hash_token(token))
     assert row is not None
-    return NewSession(token=token, expires_at=expires_at, user=_signed_in(row))
+    return NewSession(token=token, expires_at=expires_at, user=row)
 
 
 def session_user(database: Database, token: str | None, *, now: datetime) -> SignedInUser | None:
@@ -165,9 +128,9 @@ def session_user(database: Database, token: str | None, *, now: datetime) -> Sig
         return None
     with database.transaction(write=False) as connection:
         row = users_repo.find_session(connection, hash_token(token))
-    if row is None or row["expires_at"] <= now:
+    if row is None or row.expires_at <= now:
         return None
-    return _signed_in(row)
+    return row
 
 
 def sign_out(database: Database, token: str | None) -> None:
@@ -191,8 +154,8 @@ def ensure_demo_user(database: Database, workspace_id: int, *, now: datetime) ->
             users_repo.insert_user(
                 connection, workspace_id, email=DEMO_USER_EMAIL, name="Demo", password_hash=password_hash, now=now
             )
-        elif user["workspace_id"] != workspace_id:
+        elif user.workspace_id != workspace_id:
             raise Conflict(f"{DEMO_USER_EMAIL} belongs to another workspace", field="email")
         else:
-            users_repo.set_password_hash(connection, workspace_id, user["id"], password_hash)
+            users_repo.set_password_hash(connection, workspace_id, user.id, password_hash)
     return DEMO_USER_EMAIL, password

@@ -9,12 +9,12 @@ from typing import Any
 from typing import NamedTuple
 
 from sqlalchemy import Connection
-from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 
 from fanbase.db.repositories.fans import cents_to_money
 from fanbase.db.repositories.sql import chunks
+from fanbase.db.repositories.sql import insert_returning_ids
 from fanbase.db.tables import events
 from fanbase.db.tables import orders
 from fanbase.schemas.orders_events import Event
@@ -46,25 +46,12 @@ def order_from_row(row: Mapping[Any, Any]) -> Order:
     return Order.model_validate(data)
 
 
-def _insert_returning_ids(
-    connection: Connection, table: Any, workspace_id: int, rows: Sequence[Mapping[str, Any]]
-) -> list[int]:
-    ids: list[int] = []
-    for chunk in chunks(rows, 2000):
-        result = connection.execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True),
-            [{**row, "workspace_id": workspace_id} for row in chunk],
-        )
-        ids.extend(result.scalars())
-    return ids
-
-
 def insert_orders(connection: Connection, workspace_id: int, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-    return _insert_returning_ids(connection, orders, workspace_id, rows)
+    return insert_returning_ids(connection, orders, workspace_id, rows)
 
 
 def insert_events(connection: Connection, workspace_id: int, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-    return _insert_returning_ids(connection, events, workspace_id, rows)
+    return insert_returning_ids(connection, events, workspace_id, rows)
 
 
 def get_order_row(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from typing import Literal
 
+from sqlalchemy import Column
 from sqlalchemy import Connection
 from sqlalchemy import func
 from sqlalchemy import select
@@ -31,64 +33,57 @@ def bucket_key(column: Any, *, bucket: Bucket, dialect: str) -> ColumnElement[st
     return func.substr(column, 1, 13 if bucket == "hour" else 10)
 
 
-def orders_per_bucket(
-    connection: Connection,
-    workspace_id: int,
-    segment_ids: Sequence[int],
-    *,
-    start: datetime,
-    end: datetime,
-    bucket: Bucket,
-) -> list[tuple[int, str, int, int]]:
-    """(segment_id, bucket, revenue in cents, completed orders) of each segment's current members."""
-    key = bucket_key(orders.c.placed_at, bucket=bucket, dialect=connection.dialect.name).label("bucket")
-    query = (
-        select(segment_members.c.segment_id, key, func.sum(orders.c.amount_cents), func.count())
-        .select_from(
-            segment_members.join(
-                orders,
-                (orders.c.workspace_id == segment_members.c.workspace_id)
-                & (orders.c.fan_id == segment_members.c.fan_id),
+@dataclass(frozen=True)
+class _Activity:
+    """Rows of one activity table (orders or events) per segment and time bucket: the time column that places a row
+    in a bucket, the two measures of a bucket's rows, and any further condition a counted row meets."""
+
+    at: Column[datetime]
+    measures: tuple[ColumnElement[Any], ColumnElement[Any]]
+    where: tuple[ColumnElement[bool], ...] = ()
+
+    def per_bucket(
+        self,
+        connection: Connection,
+        workspace_id: int,
+        segment_ids: Sequence[int],
+        *,
+        start: datetime,
+        end: datetime,
+        bucket: Bucket,
+    ) -> list[tuple[int, str, int, int]]:
+        """(segment_id, bucket, the two measures) of each segment's current members' rows between ``start`` and
+        ``end``; an empty sum counts as 0."""
+        table = self.at.table
+        key = bucket_key(self.at, bucket=bucket, dialect=connection.dialect.name).label("bucket")
+        query = (
+            select(segment_members.c.segment_id, key, *self.measures)
+            .select_from(
+                segment_members.join(
+                    table,
+                    (table.c.workspace_id == segment_members.c.workspace_id)
+                    & (table.c.fan_id == segment_members.c.fan_id),
+                )
             )
+            .where(
+                segment_members.c.workspace_id == workspace_id,
+                segment_members.c.segment_id.in_(list(segment_ids)),
+                *self.where,
+                self.at >= start,
+                self.at < end,
+            )
+            .group_by(segment_members.c.segment_id, key)
         )
-        .where(
-            segment_members.c.workspace_id == workspace_id,
-            segment_members.c.segment_id.in_(list(segment_ids)),
-            orders.c.status == "completed",
-            orders.c.placed_at >= start,
-            orders.c.placed_at < end,
-        )
-        .group_by(segment_members.c.segment_id, key)
-    )
-    return [(int(row[0]), str(row[1]), int(row[2] or 0), int(row[3])) for row in connection.execute(query)]
+        return [(int(row[0]), str(row[1]), int(row[2] or 0), int(row[3])) for row in connection.execute(query)]
 
 
-def events_per_bucket(
-    connection: Connection,
-    workspace_id: int,
-    segment_ids: Sequence[int],
-    *,
-    start: datetime,
-    end: datetime,
-    bucket: Bucket,
-) -> list[tuple[int, str, int, int]]:
-    """(segment_id, bucket, events, distinct active fans) of each segment's current members."""
-    key = bucket_key(events.c.occurred_at, bucket=bucket, dialect=connection.dialect.name).label("bucket")
-    query = (
-        select(segment_members.c.segment_id, key, func.count(), func.count(func.distinct(events.c.fan_id)))
-        .select_from(
-            segment_members.join(
-                events,
-                (events.c.workspace_id == segment_members.c.workspace_id)
-                & (events.c.fan_id == segment_members.c.fan_id),
-            )
-        )
-        .where(
-            segment_members.c.workspace_id == workspace_id,
-            segment_members.c.segment_id.in_(list(segment_ids)),
-            events.c.occurred_at >= start,
-            events.c.occurred_at < end,
-        )
-        .group_by(segment_members.c.segment_id, key)
-    )
-    return [(int(row[0]), str(row[1]), int(row[2]), int(row[3])) for row in connection.execute(query)]
+# (segment_id, bucket, revenue in cents, completed orders) of each segment's current members.
+orders_per_bucket = _Activity(
+    at=orders.c.placed_at,
+    measures=(func.sum(orders.c.amount_cents), func.count()),
+    where=(orders.c.status == "completed",),
+).per_bucket
+# (segment_id, bucket, events, distinct active fans) of each segment's current members.
+events_per_bucket = _Activity(
+    at=events.c.occurred_at, measures=(func.count(), func.count(func.distinct(events.c.fan_id)))
+).per_bucket

@@ -18,7 +18,6 @@ from sqlalchemy import case
 from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import func
-from sqlalchemy import insert
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import union_all
@@ -28,6 +27,7 @@ from sqlalchemy.sql import Select
 
 from fanbase.db.repositories.sql import any_contains
 from fanbase.db.repositories.sql import chunks
+from fanbase.db.repositories.sql import insert_returning_ids
 from fanbase.db.tables import events
 from fanbase.db.tables import fan_tags
 from fanbase.db.tables import fans
@@ -64,14 +64,7 @@ def fan_from_row(
 
 def insert_fans(connection: Connection, workspace_id: int, rows: Sequence[Mapping[str, Any]]) -> list[int]:
     """Insert many fans in one statement family; returns their ids in the order given."""
-    ids: list[int] = []
-    for chunk in chunks(rows, 2000):
-        result = connection.execute(
-            insert(fans).returning(fans.c.id, sort_by_parameter_order=True),
-            [{**row, "workspace_id": workspace_id} for row in chunk],
-        )
-        ids.extend(result.scalars())
-    return ids
+    return insert_returning_ids(connection, fans, workspace_id, rows)
 
 
 def get_fan_row(connection: Connection, workspace_id: int, fan_id: int) -> Row[Any] | None:

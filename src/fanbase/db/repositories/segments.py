@@ -208,13 +208,16 @@ def apply_membership(
             .where(*where)
         )
 
+    def log_moves(entered: bool, where: tuple[ColumnElement[bool], ...]) -> int:
+        """Write the ledger rows of the fans who move; how many they are."""
+        # SQLAlchemy keeps an INSERT's rowcount only when asked (preserve_rowcount); we need it to know who moved.
+        return connection.execute(
+            insert(segment_membership_log).from_select(log_columns, ledger_rows(entered, *where)),
+            execution_options={"preserve_rowcount": True},
+        ).rowcount
+
     entering = (fans.c.workspace_id == workspace_id, scope, should, ~member)
-    # SQLAlchemy keeps an INSERT's rowcount only when asked (preserve_rowcount); we need it to know who moved.
-    counted = {"preserve_rowcount": True}
-    entered = connection.execute(
-        insert(segment_membership_log).from_select(log_columns, ledger_rows(True, *entering)),
-        execution_options=counted,
-    ).rowcount
+    entered = log_moves(True, entering)
     if entered:
         connection.execute(
             insert(segment_members).from_select(
@@ -223,10 +226,7 @@ def apply_membership(
             )
         )
     leaving = (fans.c.workspace_id == workspace_id, scope, ~should, member)
-    exited = connection.execute(
-        insert(segment_membership_log).from_select(log_columns, ledger_rows(False, *leaving)),
-        execution_options=counted,
-    ).rowcount
+    exited = log_moves(False, leaving)
     if exited:
         connection.execute(
             delete(segment_members).where(

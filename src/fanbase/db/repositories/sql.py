@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from collections.abc import Sequence
 from itertools import islice
+from typing import Any
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement
+from sqlalchemy import Connection
+from sqlalchemy import Table
 from sqlalchemy import func
+from sqlalchemy import insert
 from sqlalchemy import or_
 
 T = TypeVar("T")
@@ -22,6 +27,20 @@ def chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     iterator = iter(values)
     while chunk := tuple(islice(iterator, size)):
         yield chunk
+
+
+def insert_returning_ids(
+    connection: Connection, table: Table, workspace_id: int, rows: Sequence[Mapping[str, Any]]
+) -> list[int]:
+    """Insert many rows of a workspace's table in one statement family; returns their ids in the order given."""
+    ids: list[int] = []
+    for chunk in chunks(rows, 2000):
+        result = connection.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True),
+            [{**row, "workspace_id": workspace_id} for row in chunk],
+        )
+        ids.extend(result.scalars())
+    return ids
 
 
 def like_escape(text: str) -> str:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TypedDict
 
 from sqlalchemy import Connection
-from sqlalchemy import RowMapping
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import insert
@@ -16,19 +15,12 @@ from sqlalchemy import update
 from fanbase.db.tables import users
 from fanbase.db.tables import web_sessions
 from fanbase.db.tables import workspaces
+from fanbase.schemas.users import SignedInUser
+from fanbase.schemas.users import User
 
 
-class UserRow(TypedDict):
-    """A user as stored, password hash aside (read by key, as the callers did with the plain row)."""
-
-    id: int
-    workspace_id: int
-    email: str
-    name: str | None
-    created_at: datetime
-
-
-class UserWithHash(UserRow):
+@dataclass(frozen=True, kw_only=True)
+class UserWithHash(User):
     password_hash: str
 
 
@@ -41,25 +33,15 @@ USER_COLUMNS = (
 )
 
 
-def _user(row: RowMapping) -> UserRow:
-    return UserRow(
-        id=row["id"],
-        workspace_id=row["workspace_id"],
-        email=row["email"],
-        name=row["name"],
-        created_at=row["created_at"],
-    )
-
-
 def insert_user(
     connection: Connection, workspace_id: int, *, email: str, name: str | None, password_hash: str, now: datetime
-) -> UserRow:
+) -> User:
     row = connection.execute(
         insert(users)
         .values(workspace_id=workspace_id, email=email, name=name, password_hash=password_hash, created_at=now)
         .returning(*USER_COLUMNS)
     ).one()
-    return _user(row._mapping)
+    return User(**row._mapping)
 
 
 def find_user_by_email(connection: Connection, email: str) -> UserWithHash | None:
@@ -67,7 +49,7 @@ def find_user_by_email(connection: Connection, email: str) -> UserWithHash | Non
     row = connection.execute(
         select(*USER_COLUMNS, users.c.password_hash).where(func.lower(users.c.email) == email)
     ).one_or_none()
-    return UserWithHash(**_user(row._mapping), password_hash=row.password_hash) if row else None
+    return UserWithHash(**row._mapping) if row else None
 
 
 def set_password_hash(connection: Connection, workspace_id: int, user_id: int, password_hash: str) -> None:
@@ -78,9 +60,9 @@ def set_password_hash(connection: Connection, workspace_id: int, user_id: int, p
     )
 
 
-def list_users(connection: Connection, workspace_id: int) -> list[UserRow]:
+def list_users(connection: Connection, workspace_id: int) -> list[User]:
     rows = connection.execute(select(*USER_COLUMNS).where(users.c.workspace_id == workspace_id).order_by(users.c.id))
-    return [_user(row._mapping) for row in rows]
+    return [User(**row._mapping) for row in rows]
 
 
 def insert_session(
@@ -93,19 +75,7 @@ def insert_session(
     )
 
 
-class SessionRow(TypedDict):
-    """A session with its user and workspace."""
-
-    expires_at: datetime
-    user_id: int
-    email: str
-    name: str | None
-    workspace_id: int
-    workspace_name: str
-    currency: str
-
-
-def find_session(connection: Connection, token_hash: str) -> SessionRow | None:
+def find_session(connection: Connection, token_hash: str) -> SignedInUser | None:
     """The session with its user and workspace; the join leads with workspace_id on both sides."""
     row = connection.execute(
         select(
@@ -124,17 +94,8 @@ def find_session(connection: Connection, token_hash: str) -> SessionRow | None:
         )
         .where(web_sessions.c.token_hash == token_hash)
     ).one_or_none()
-    if row is None:
-        return None
-    return SessionRow(
-        expires_at=row.expires_at,
-        user_id=row.user_id,
-        email=row.email,
-        name=row.name,
-        workspace_id=row.workspace_id,
-        workspace_name=row.workspace_name,
-        currency=row.currency,
-    )
+    # The labels above are the record's fields, one for one.
+    return SignedInUser(**row._mapping) if row else None
 
 
 def delete_session(connection: Connection, token_hash: str) -> None:

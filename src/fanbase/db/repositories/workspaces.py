@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import TypedDict
+from typing import cast
 
 from sqlalchemy import Connection
 from sqlalchemy import insert
@@ -74,15 +75,8 @@ def find_api_key(connection: Connection, prefix: str) -> StoredApiKey | None:
             api_keys.c.last_used_at,
         ).where(api_keys.c.prefix == prefix)
     ).one_or_none()
-    if row is None:
-        return None
-    return StoredApiKey(
-        id=row.id,
-        workspace_id=row.workspace_id,
-        key_hash=row.key_hash,
-        revoked_at=row.revoked_at,
-        last_used_at=row.last_used_at,
-    )
+    # The selected columns are the record's keys, one for one.
+    return cast(StoredApiKey, dict(row._mapping)) if row else None
 
 
 def touch_api_key(connection: Connection, key_id: int, *, now: datetime) -> None:
