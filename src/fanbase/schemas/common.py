@@ -25,7 +25,6 @@ from pydantic import field_validator
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _SLUG = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 

@@ -26,7 +26,7 @@ from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
 from fanbase.errors import Unauthorized
 from fanbase.schemas.common import normalize_email
-from fanbase.schemas.users import SignedInUser as SignedInUser  # the edges name it from here
+from fanbase.schemas.users import SignedInUser
 from fanbase.schemas.users import User
 
 SESSION_LIFETIME = timedelta(days=14)
