@@ -20,8 +20,8 @@ from starlette.types import Scope
 from starlette.types import Send
 
 from fanbase.errors import Unauthorized
+from fanbase.schemas.users import SignedInUser
 from fanbase.services import users
-from fanbase.services.users import SignedInUser
 from fanbase.web.state import current
 
 SESSION_COOKIE = "fanbase_session"

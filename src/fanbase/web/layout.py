@@ -8,7 +8,7 @@ from datetime import datetime
 
 from nicegui import ui
 
-from fanbase.services.users import SignedInUser
+from fanbase.schemas.users import SignedInUser
 
 TABS: tuple[tuple[str, str, str], ...] = (
     ("fans", "Fans", "/fans"),

@@ -12,7 +12,7 @@ from nicegui import ui
 
 from fanbase.schemas.common import Page
 from fanbase.schemas.fans import Fan
-from fanbase.services.users import SignedInUser
+from fanbase.schemas.users import SignedInUser
 from fanbase.web.auth import request_user
 from fanbase.web.layout import money
 from fanbase.web.state import in_thread

@@ -13,7 +13,7 @@ from nicegui import ui
 from pydantic import ValidationError
 
 from fanbase.errors import FanbaseError
-from fanbase.services.users import SignedInUser
+from fanbase.schemas.users import SignedInUser
 from fanbase.web import data
 from fanbase.web.components.common import signed_in
 from fanbase.web.components.common import size_chart

@@ -23,8 +23,8 @@ from fanbase.schemas.segments import RuleIn
 from fanbase.schemas.segments import Segment
 from fanbase.schemas.segments import SegmentIn
 from fanbase.schemas.segments import SegmentPatch
+from fanbase.schemas.users import SignedInUser
 from fanbase.services import segments
-from fanbase.services.users import SignedInUser
 from fanbase.web import data
 from fanbase.web.builder_model import GroupNode
 from fanbase.web.builder_model import UnsupportedRule

@@ -13,8 +13,8 @@ from fanbase.schemas.common import Page
 from fanbase.schemas.lists import ListIn
 from fanbase.schemas.lists import ListPatch
 from fanbase.schemas.lists import SubscriptionStatus
+from fanbase.schemas.users import SignedInUser
 from fanbase.services import lists
-from fanbase.services.users import SignedInUser
 from fanbase.web.components.common import FanTable
 from fanbase.web.components.fan_groups import FanGroupPage
 from fanbase.web.components.fan_groups import edit_dialog

@@ -14,9 +14,9 @@ from fanbase.errors import NotFound
 from fanbase.schemas.fans import FanFilter
 from fanbase.schemas.segments import EmailsIn
 from fanbase.schemas.segments import Segment
+from fanbase.schemas.users import SignedInUser
 from fanbase.services import fan_csv
 from fanbase.services import segments
-from fanbase.services.users import SignedInUser
 from fanbase.web import data
 from fanbase.web.components.common import FanTable
 from fanbase.web.components.common import signed_in

@@ -11,8 +11,8 @@ from nicegui import ui
 
 from fanbase.schemas.tags import TagIn
 from fanbase.schemas.tags import TagPatch
+from fanbase.schemas.users import SignedInUser
 from fanbase.services import tags
-from fanbase.services.users import SignedInUser
 from fanbase.web.components.common import FanTable
 from fanbase.web.components.fan_groups import FanGroupPage
 from fanbase.web.components.fan_groups import edit_dialog
