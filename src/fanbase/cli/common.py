@@ -1,17 +1,21 @@
-"""What every command shares: settings → database, the schema check, workspace selection, consoles, dates.
+"""What every command shares: settings → database, the schema check, workspace selection, consoles, tables, dates.
 
 Commands read the clock (``utc_now``) and pass ``now=`` to services; they never run SQL themselves.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.console import RenderableType
+from rich.table import Table
 
 from fanbase.services import schema
 from fanbase.services import workspaces
@@ -58,6 +62,14 @@ def open_database(*, check_schema: bool = True) -> Iterator[Database]:
         database.dispose()
 
 
+@contextmanager
+def open_workspace(workspace_id: int | None) -> Iterator[tuple[Database, int]]:
+    """The configured database (its schema checked) and the workspace a command works in (see
+    ``resolve_workspace``)."""
+    with open_database() as database:
+        yield database, resolve_workspace(database, workspace_id)
+
+
 def require_current_schema(database: Database) -> None:
     # Migrating implicitly from any command could upgrade a production schema under a running older server;
     # only `db upgrade`, `serve` and `demo` migrate, the rest ask for it.
@@ -86,6 +98,14 @@ def resolve_workspace(database: Database, workspace_id: int | None) -> int:
         f"there are {len(found)} workspaces; choose one with --workspace ID or FANBASE_WORKSPACE "
         "(see `fanbase workspace list`)"
     )
+
+
+def print_table(columns: Sequence[str], rows: Iterable[Sequence[RenderableType]]) -> None:
+    """A table on stdout: one row per item of ``rows``, a cell per column."""
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*row)
+    stdout().print(table)
 
 
 def short_time(value: datetime | None) -> str:

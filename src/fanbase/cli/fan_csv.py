@@ -16,8 +16,7 @@ from rich.progress import TimeElapsedColumn
 from fanbase.cli.common import CommandError
 from fanbase.cli.common import WorkspaceOption
 from fanbase.cli.common import one_line
-from fanbase.cli.common import open_database
-from fanbase.cli.common import resolve_workspace
+from fanbase.cli.common import open_workspace
 from fanbase.cli.common import stderr
 from fanbase.cli.common import stdout
 from fanbase.clock import utc_now
@@ -35,8 +34,7 @@ ERRORS_SHOWN = 10
 
 def _run_import(data: bytes, workspace: int | None) -> ImportReport:
     settings = Settings()
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         console = stderr()
         with Progress(
             TextColumn("importing"),
@@ -130,8 +128,7 @@ def export_fans(
             "q": search,
         }
     )
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         chunks = fan_csv.export_fans_csv(database, workspace_id, fan_filter)
         if out is None:
             for chunk in chunks:

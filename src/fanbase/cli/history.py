@@ -7,11 +7,10 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from fanbase.cli.common import WorkspaceOption
-from fanbase.cli.common import open_database
-from fanbase.cli.common import resolve_workspace
+from fanbase.cli.common import open_workspace
+from fanbase.cli.common import print_table
 from fanbase.cli.common import short_time
 from fanbase.cli.common import stdout
 from fanbase.clock import utc_now
@@ -29,34 +28,35 @@ def _instant(text: str, *, option: str) -> datetime:
         raise InvalidInput(f"{error}; e.g. 2026-06-01T00:00:00Z", field=option) from error
 
 
-def _events_table(events: list[MembershipEvent]) -> Table:
-    table = Table("when (UTC)", "fan", "segment", "", "cause", "rule v.")
-    for event in events:
-        table.add_row(
-            short_time(event.at),
-            event.fan_email,
-            event.segment_name,
-            "entered" if event.entered else "left",
-            event.cause,
-            str(event.rule_version),
-        )
-    return table
+PageOption = Annotated[int, typer.Option(min=1)]
+PageSizeOption = Annotated[int, typer.Option(min=1, max=500)]
+
+
+def _print_events(events: list[MembershipEvent]) -> None:
+    print_table(
+        ("when (UTC)", "fan", "segment", "", "cause", "rule v."),
+        (
+            (
+                short_time(event.at),
+                event.fan_email,
+                event.segment_name,
+                "entered" if event.entered else "left",
+                event.cause,
+                str(event.rule_version),
+            )
+            for event in events
+        ),
+    )
 
 
 def segment_history(
-    segment_id: int,
-    workspace: WorkspaceOption = None,
-    page: Annotated[int, typer.Option(min=1)] = 1,
-    page_size: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    segment_id: int, workspace: WorkspaceOption = None, page: PageOption = 1, page_size: PageSizeOption = 50
 ) -> None:
     """Who entered and left the segment, when and why (newest first)."""
-    with open_database() as database:
-        result = history.segment_history(
-            database, resolve_workspace(database, workspace), segment_id, page=page, page_size=page_size
-        )
-    console = stdout()
-    console.print(_events_table(result.items))
-    console.print(f"{len(result.items)} of {result.total} entries and exits.")
+    with open_workspace(workspace) as (database, workspace_id):
+        result = history.segment_history(database, workspace_id, segment_id, page=page, page_size=page_size)
+    _print_events(result.items)
+    stdout().print(f"{len(result.items)} of {result.total} entries and exits.")
 
 
 def segment_sizes(
@@ -70,34 +70,27 @@ def segment_sizes(
         raise InvalidInput("must be hour or day", field="--bucket")
     resolution: Bucket = "hour" if bucket == "hour" else "day"
     now = utc_now()
-    with open_database() as database:
+    with open_workspace(workspace) as (database, workspace_id):
         points = history.segment_sizes(
-            database,
-            resolve_workspace(database, workspace),
-            segment_id,
-            start=now - timedelta(days=days),
-            end=now,
-            bucket=resolution,
+            database, workspace_id, segment_id, start=now - timedelta(days=days), end=now, bucket=resolution
         )
-    table = Table("from (UTC)", "size", "entered", "exited")
-    for point in points:
-        table.add_row(short_time(point.at), str(point.size), str(point.entered), str(point.exited))
-    stdout().print(table)
+    print_table(
+        ("from (UTC)", "size", "entered", "exited"),
+        ((short_time(point.at), str(point.size), str(point.entered), str(point.exited)) for point in points),
+    )
 
 
 def members_as_of(
     segment_id: int,
     at: Annotated[str, typer.Option("--at", help="An instant, ISO 8601 with timezone")],
     workspace: WorkspaceOption = None,
-    page: Annotated[int, typer.Option(min=1)] = 1,
-    page_size: Annotated[int, typer.Option(min=1, max=500)] = 100,
+    page: PageOption = 1,
+    page_size: PageSizeOption = 100,
 ) -> None:
     """The members the segment had at a past instant (from the ledger)."""
     instant = _instant(at, option="--at")
-    with open_database() as database:
-        result = history.members_as_of(
-            database, resolve_workspace(database, workspace), segment_id, at=instant, page=page, page_size=page_size
-        )
+    with open_workspace(workspace) as (database, workspace_id):
+        result = history.members_as_of(database, workspace_id, segment_id, at=instant, page=page, page_size=page_size)
     console = stdout()
     for fan in result.items:
         console.print(f"{fan.id}\t{fan.email}", markup=False)
@@ -106,23 +99,21 @@ def members_as_of(
 
 def fan_segments(fan_id: int, workspace: WorkspaceOption = None) -> None:
     """The segments a fan is in: since when, and why."""
-    with open_database() as database:
-        memberships = history.fan_segments(database, resolve_workspace(database, workspace), fan_id)
-    table = Table("segment", "type", "since (UTC)", "cause", "rule v.")
-    for item in memberships:
-        table.add_row(item.segment_name, item.kind, short_time(item.since), item.cause, str(item.rule_version))
-    stdout().print(table)
+    with open_workspace(workspace) as (database, workspace_id):
+        memberships = history.fan_segments(database, workspace_id, fan_id)
+    print_table(
+        ("segment", "type", "since (UTC)", "cause", "rule v."),
+        (
+            (item.segment_name, item.kind, short_time(item.since), item.cause, str(item.rule_version))
+            for item in memberships
+        ),
+    )
 
 
 def fan_history(
-    fan_id: int,
-    workspace: WorkspaceOption = None,
-    page: Annotated[int, typer.Option(min=1)] = 1,
-    page_size: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    fan_id: int, workspace: WorkspaceOption = None, page: PageOption = 1, page_size: PageSizeOption = 50
 ) -> None:
     """Every segment the fan entered or left (newest first)."""
-    with open_database() as database:
-        result = history.fan_history(
-            database, resolve_workspace(database, workspace), fan_id, page=page, page_size=page_size
-        )
-    stdout().print(_events_table(result.items))
+    with open_workspace(workspace) as (database, workspace_id):
+        result = history.fan_history(database, workspace_id, fan_id, page=page, page_size=page_size)
+    _print_events(result.items)

@@ -19,8 +19,8 @@ from rich.text import Text
 
 from fanbase.cli.common import CommandError
 from fanbase.cli.common import WorkspaceOption
-from fanbase.cli.common import open_database
-from fanbase.cli.common import resolve_workspace
+from fanbase.cli.common import open_workspace
+from fanbase.cli.common import print_table
 from fanbase.cli.common import short_time
 from fanbase.cli.common import stderr
 from fanbase.cli.common import stdout
@@ -109,21 +109,22 @@ def _print_segment(segment: Segment, *, verb: str | None = None) -> None:
 @segments_app.command("list")
 def list_segments(workspace: WorkspaceOption = None) -> None:
     """List the workspace's segments with their size and how fresh their membership is."""
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         found = segments.list_segments(database, workspace_id)
     now = utc_now()
-    table = Table("id", "name", "type", "size", "evaluated")
-    for segment in found:
-        table.add_row(str(segment.id), Text(segment.name), segment.kind, f"{segment.size:,}", _freshness(segment, now))
-    stdout().print(table)
+    print_table(
+        ("id", "name", "type", "size", "evaluated"),
+        (
+            (str(segment.id), Text(segment.name), segment.kind, f"{segment.size:,}", _freshness(segment, now))
+            for segment in found
+        ),
+    )
 
 
 @segments_app.command("show")
 def show_segment(segment_id: SegmentArgument, workspace: WorkspaceOption = None) -> None:
     """Show a segment: its rule in text and in English, its size and when it was last evaluated."""
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         segment = segments.get_segment(database, workspace_id, segment_id)
     _print_segment(segment)
     stdout().print(
@@ -154,8 +155,7 @@ def create_segment(
         rule=_read_rule_json(rule_json) if rule_json is not None else None,
         rule_text=rule_text,
     )
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         segment = segments.create_segment(database, workspace_id, data, now=utc_now())
     _print_segment(segment, verb="Created")
 
@@ -163,10 +163,10 @@ def create_segment(
 @segments_app.command("templates")
 def list_templates() -> None:
     """List the ready-made segments (create one with `fanbase segments from-template KEY`)."""
-    table = Table("key", "name", "rule")
-    for template in segments.list_templates():
-        table.add_row(template.key, Text(template.name), Text(template.rule_text))
-    stdout().print(table)
+    print_table(
+        ("key", "name", "rule"),
+        ((template.key, Text(template.name), Text(template.rule_text)) for template in segments.list_templates()),
+    )
 
 
 @segments_app.command("from-template")
@@ -177,8 +177,7 @@ def create_from_template(
     """Create a template's segment (and first the segments it is built on, when missing)."""
     if key not in {template.key for template in segments.list_templates()}:
         raise CommandError(f"no template '{key}'; see `fanbase segments templates`")
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         segment = segments.create_from_template(database, workspace_id, key, now=utc_now())
     _print_segment(segment, verb="Created")
 
@@ -203,8 +202,7 @@ def edit_segment(
     patch = SegmentPatch.model_validate({key: value for key, value in values.items() if value is not None})
     if not patch.model_fields_set:
         raise CommandError("nothing to change: give --name, --rule-text, --rule-json or --description")
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         segment = segments.update_segment(database, workspace_id, segment_id, patch, now=utc_now())
     _print_segment(segment, verb="Updated")
 
@@ -216,8 +214,7 @@ def delete_segment(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Delete a segment (refused while another segment's rule uses it)."""
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         segment = segments.get_segment(database, workspace_id, segment_id)
         if not is_confirmed:
             typer.confirm(f"Delete segment {segment.id} “{segment.name}” ({segment.size} members)?", abort=True)
@@ -231,8 +228,7 @@ def preview_rule(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Who a rule matches, without creating anything: the count, each top-level condition's count, a sample."""
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         result = segments.preview(database, workspace_id, RuleIn(rule_text=rule_text), now=utc_now())
     console = stdout()
     console.print(f"{result.count:,} {'fan matches' if result.count == 1 else 'fans match'}.", markup=False)
@@ -259,8 +255,7 @@ def export_members(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Export a segment's members as CSV (the columns of `fanbase export fans`)."""
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         # Reading the header first checks the segment exists before a file is created.
         chunks = fan_csv.export_fans_csv(database, workspace_id, FanFilter(segment_id=segment_id))
         header = next(chunks)
@@ -292,8 +287,7 @@ def add_members(
     """Add fans to a static segment, by id (--fan-id, repeatable) or from a CSV of emails (--emails-csv)."""
     if bool(fan_ids) == (emails_csv is not None):
         raise CommandError("give --fan-id (one or more) or --emails-csv")
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         if emails_csv is not None:
             emails = EmailsIn(emails=segments.emails_from_csv(emails_csv.read_bytes()))
             change = segments.add_fans_by_email(database, workspace_id, segment_id, emails, now=utc_now())
@@ -309,8 +303,7 @@ def remove_members(
     """Remove fans from a static segment by id (--fan-id, repeatable)."""
     if not fan_ids:
         raise CommandError("give --fan-id (one or more)")
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         change = segments.remove_fans(database, workspace_id, segment_id, fan_ids, now=utc_now())
     _print_change("Removed from", segment_id, change)
 
@@ -326,8 +319,7 @@ def refresh(
     """Re-evaluate a dynamic segment's membership from its rule (or every one with --all)."""
     if (segment_id is None) == (not is_all):
         raise CommandError("give a segment id or --all")
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         if segment_id is not None:
             _print_change(
                 "Refreshed", segment_id, segments.refresh_segment(database, workspace_id, segment_id, now=utc_now())

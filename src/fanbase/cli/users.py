@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 
 from fanbase.cli.common import WorkspaceOption
-from fanbase.cli.common import open_database
-from fanbase.cli.common import resolve_workspace
+from fanbase.cli.common import open_workspace
 from fanbase.cli.common import short_time
 from fanbase.cli.common import stdout
 from fanbase.clock import utc_now
@@ -30,8 +29,7 @@ def create_user(
     ] = None,
 ) -> None:
     """Create a dashboard user in a workspace."""
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         if password is None:
             password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
         user = users.create_user(database, workspace_id, email=email, password=password, name=name, now=utc_now())
@@ -41,8 +39,7 @@ def create_user(
 @users_app.command("list")
 def list_users(workspace: WorkspaceOption = None) -> None:
     """The workspace's dashboard users."""
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         found = users.list_users(database, workspace_id)
     console = stdout()
     for user in found:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from fanbase.cli.common import WorkspaceOption
-from fanbase.cli.common import open_database
-from fanbase.cli.common import resolve_workspace
+from fanbase.cli.common import open_workspace
+from fanbase.cli.common import print_table
 from fanbase.cli.common import stdout
 from fanbase.clock import utc_now
 from fanbase.services import segments
@@ -18,21 +17,22 @@ def verify(workspace: WorkspaceOption = None) -> None:
 
     Differences explained by time boundaries crossed since the last scheduler tick are shown as "pending" and
     are not drift: the next tick applies them."""
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         report = segments.verify(database, workspace_id, now=utc_now())
-    table = Table("segment", "missing", "extra", "pending (time)", "state")
-    for item in report:
-        table.add_row(
-            item.segment_name,
-            str(item.missing),
-            str(item.extra),
-            str(item.pending_time),
-            "exact" if item.is_exact else "DRIFT",
-        )
-    console = stdout()
-    console.print(table)
+    print_table(
+        ("segment", "missing", "extra", "pending (time)", "state"),
+        (
+            (
+                item.segment_name,
+                str(item.missing),
+                str(item.extra),
+                str(item.pending_time),
+                "exact" if item.is_exact else "DRIFT",
+            )
+            for item in report
+        ),
+    )
     drifted = [item for item in report if not item.is_exact]
-    console.print(f"{len(report)} dynamic segment(s) checked; {len(drifted)} with drift.")
+    stdout().print(f"{len(report)} dynamic segment(s) checked; {len(drifted)} with drift.")
     if drifted:
         raise typer.Exit(1)

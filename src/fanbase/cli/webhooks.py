@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from fanbase.cli.common import WorkspaceOption
-from fanbase.cli.common import open_database
-from fanbase.cli.common import resolve_workspace
+from fanbase.cli.common import open_workspace
+from fanbase.cli.common import print_table
 from fanbase.cli.common import short_time
 from fanbase.cli.common import stdout
 from fanbase.clock import utc_now
@@ -41,8 +40,7 @@ def add_webhook(
 ) -> None:
     """Subscribe a URL to events and print its signing secret (shown once)."""
     data = WebhookIn.model_validate({"url": url, "events": event or list(WEBHOOK_EVENTS)})
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         created = webhooks.create_webhook(
             database,
             workspace_id,
@@ -59,19 +57,21 @@ def add_webhook(
 @webhooks_app.command("list")
 def list_webhooks(workspace: WorkspaceOption = None) -> None:
     """The workspace's webhooks, disabled ones included."""
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         found = webhooks.list_webhooks(database, workspace_id)
-    table = Table("id", "url", "events", "created", "disabled")
-    for webhook in found:
-        table.add_row(
-            str(webhook.id),
-            Text(webhook.url),
-            ", ".join(webhook.events),
-            short_time(webhook.created_at),
-            short_time(webhook.disabled_at),
-        )
-    stdout().print(table)
+    print_table(
+        ("id", "url", "events", "created", "disabled"),
+        (
+            (
+                str(webhook.id),
+                Text(webhook.url),
+                ", ".join(webhook.events),
+                short_time(webhook.created_at),
+                short_time(webhook.disabled_at),
+            )
+            for webhook in found
+        ),
+    )
 
 
 @webhooks_app.command("disable")
@@ -80,8 +80,7 @@ def disable_webhook(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Stop sending to a webhook (pending deliveries included)."""
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         webhooks.disable_webhook(database, workspace_id, webhook_id, now=utc_now())
     stdout().print(f"Disabled webhook {webhook_id}.")
 
@@ -93,19 +92,21 @@ def list_deliveries(
     limit: Annotated[int, typer.Option(help="How many of the most recent deliveries.", min=1, max=500)] = 50,
 ) -> None:
     """A webhook's most recent deliveries and their outcome."""
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         page = webhooks.list_deliveries(database, workspace_id, webhook_id, page=1, page_size=limit)
-    table = Table("event", "type", "status", "attempts", "delivered", "next attempt", "last error")
-    for delivery in page.items:
-        table.add_row(
-            delivery.event_id,
-            delivery.type,
-            delivery.status,
-            str(delivery.attempts),
-            short_time(delivery.delivered_at),
-            short_time(delivery.next_attempt_at),
-            Text(delivery.last_error or ""),
-        )
-    stdout().print(table)
+    print_table(
+        ("event", "type", "status", "attempts", "delivered", "next attempt", "last error"),
+        (
+            (
+                delivery.event_id,
+                delivery.type,
+                delivery.status,
+                str(delivery.attempts),
+                short_time(delivery.delivered_at),
+                short_time(delivery.next_attempt_at),
+                Text(delivery.last_error or ""),
+            )
+            for delivery in page.items
+        ),
+    )
     stdout().print(f"{len(page.items)} of {page.total} deliveries.")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from fanbase.cli.common import WorkspaceOption
 from fanbase.cli.common import open_database
-from fanbase.cli.common import resolve_workspace
+from fanbase.cli.common import open_workspace
+from fanbase.cli.common import print_table
 from fanbase.cli.common import short_time
 from fanbase.cli.common import stdout
 from fanbase.clock import utc_now
@@ -45,10 +45,13 @@ def list_workspaces() -> None:
     """List every workspace in this database."""
     with open_database() as database:
         found = workspaces.list_workspaces(database)
-    table = Table("id", "name", "currency", "created")
-    for workspace in found:
-        table.add_row(str(workspace.id), Text(workspace.name), workspace.currency, short_time(workspace.created_at))
-    stdout().print(table)
+    print_table(
+        ("id", "name", "currency", "created"),
+        (
+            (str(workspace.id), Text(workspace.name), workspace.currency, short_time(workspace.created_at))
+            for workspace in found
+        ),
+    )
 
 
 @keys_app.command("create")
@@ -57,8 +60,7 @@ def create_key(
     name: Annotated[str, typer.Option(help="A label to tell keys apart, e.g. 'shop integration'.")] = "cli",
 ) -> None:
     """Issue a new API key for a workspace (printed once)."""
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         key = workspaces.create_api_key(database, workspace_id, name=name, now=utc_now())
     stdout().print(f"Created key {key.id} “{key.name}” ({key.prefix}…) for workspace {workspace_id}.", markup=False)
     print_key(key)
@@ -67,20 +69,22 @@ def create_key(
 @keys_app.command("list")
 def list_keys(workspace: WorkspaceOption = None) -> None:
     """List a workspace's keys (prefixes only: secrets are never stored)."""
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         keys = workspaces.list_api_keys(database, workspace_id)
-    table = Table("id", "name", "prefix", "created", "last used", "revoked")
-    for key in keys:
-        table.add_row(
-            str(key.id),
-            Text(key.name),
-            f"{key.prefix}…",
-            short_time(key.created_at),
-            short_time(key.last_used_at),
-            short_time(key.revoked_at),
-        )
-    stdout().print(table)
+    print_table(
+        ("id", "name", "prefix", "created", "last used", "revoked"),
+        (
+            (
+                str(key.id),
+                Text(key.name),
+                f"{key.prefix}…",
+                short_time(key.created_at),
+                short_time(key.last_used_at),
+                short_time(key.revoked_at),
+            )
+            for key in keys
+        ),
+    )
 
 
 @keys_app.command("revoke")
@@ -89,7 +93,6 @@ def revoke_key(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Revoke a key: requests with it are refused from now on."""
-    with open_database() as database:
-        workspace_id = resolve_workspace(database, workspace)
+    with open_workspace(workspace) as (database, workspace_id):
         workspaces.revoke_api_key(database, workspace_id, key_id, now=utc_now())
     stdout().print(f"Revoked key {key_id}.")

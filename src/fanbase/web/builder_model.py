@@ -9,6 +9,7 @@ lands on the condition it names.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
 from decimal import Decimal
@@ -471,12 +472,18 @@ def tree_from_json(rule: dict[str, Any] | None) -> GroupNode:
     return GroupNode(kind="all", children=[node])
 
 
-def clear_feedback(node: Node) -> None:
-    node.errors = []
-    node.count = None
+def walk_nodes(node: Node) -> Iterator[Node]:
+    """The node and every node below it (a group's children, a behaviour's where conditions), parents first."""
+    yield node
     if isinstance(node, GroupNode):
         for child in node.children:
-            clear_feedback(child)
+            yield from walk_nodes(child)
     if isinstance(node, BehaviourNode):
         for child in node.where:
-            clear_feedback(child)
+            yield from walk_nodes(child)
+
+
+def clear_feedback(node: Node) -> None:
+    for each in walk_nodes(node):
+        each.errors = []
+        each.count = None

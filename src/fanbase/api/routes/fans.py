@@ -25,8 +25,8 @@ from fanbase.api.deps import StateDep
 from fanbase.api.deps import WorkspaceDep
 from fanbase.api.schemas import FanId
 from fanbase.api.schemas import error_responses
+from fanbase.api.uploads import read_upload
 from fanbase.errors import InvalidInput
-from fanbase.errors import TooLarge
 from fanbase.schemas.common import MAX_ID
 from fanbase.schemas.common import Page
 from fanbase.schemas.common import RowId
@@ -131,10 +131,7 @@ def import_fans(
 ) -> ImportReport:
     """Create or merge fans (by email) from a CSV file; bad rows are reported by line and the rest go in."""
     limit = state.settings.max_csv_bytes
-    # Read one byte past the limit: enough to know the file is too large without holding all of it in memory.
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise TooLarge(f"the file is larger than the limit of {limit:,} bytes; split it", field="file")
+    data = read_upload(file, limit=limit, too_large=f"the file is larger than the limit of {limit:,} bytes; split it")
     return fan_csv.import_fans_csv(database, workspace_id, data, now=now, max_bytes=limit)
 
 

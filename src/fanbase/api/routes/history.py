@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from datetime import timedelta
 from typing import Annotated
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi import Query
@@ -13,6 +15,7 @@ from fanbase.api.deps import DatabaseDep
 from fanbase.api.deps import NowDep
 from fanbase.api.deps import PagingDep
 from fanbase.api.deps import WorkspaceDep
+from fanbase.api.endpoints import build_endpoint
 from fanbase.api.schemas import FanId
 from fanbase.api.schemas import ListId
 from fanbase.api.schemas import SegmentId
@@ -46,6 +49,43 @@ def _period(start: datetime | None, end: datetime | None, now: datetime) -> tupl
     return since, until
 
 
+def _add_sizes_route(noun: str, id_type: Any, sizes: Callable[..., list[SizePoint]], *, doc: str | None = None) -> None:
+    """GET /<noun>s/{<noun>_id}/sizes, the endpoint <noun>_sizes: ``sizes`` over a period (default: the last 30
+    days), by hour or day."""
+    group_id = f"{noun}_id"
+
+    def run(
+        database: Any,
+        workspace_id: int,
+        now: datetime,
+        start: datetime | None,
+        end: datetime | None,
+        bucket: Bucket,
+        **path: int,
+    ) -> list[SizePoint]:
+        since, until = _period(start, end, now)
+        return sizes(database, workspace_id, path[group_id], start=since, end=until, bucket=bucket)
+
+    router.get(f"/{noun}s/{{{group_id}}}/sizes")(
+        build_endpoint(
+            f"{noun}_sizes",
+            doc=doc,
+            parameters={
+                group_id: id_type,
+                "database": DatabaseDep,
+                "workspace_id": WorkspaceDep,
+                "now": NowDep,
+                "start": Start,
+                "end": End,
+                "bucket": BucketQuery,
+            },
+            returns=list[SizePoint],
+            run=run,
+            defaults={"start": None, "end": None, "bucket": "day"},
+        )
+    )
+
+
 @router.get("/segments/{segment_id}/history")
 def segment_history(
     segment_id: SegmentId, database: DatabaseDep, workspace_id: WorkspaceDep, paging: PagingDep
@@ -55,18 +95,7 @@ def segment_history(
     return history.segment_history(database, workspace_id, segment_id, page=paging.page, page_size=paging.page_size)
 
 
-@router.get("/segments/{segment_id}/sizes")
-def segment_sizes(
-    segment_id: SegmentId,
-    database: DatabaseDep,
-    workspace_id: WorkspaceDep,
-    now: NowDep,
-    start: Start = None,
-    end: End = None,
-    bucket: BucketQuery = "day",
-) -> list[SizePoint]:
-    since, until = _period(start, end, now)
-    return history.segment_sizes(database, workspace_id, segment_id, start=since, end=until, bucket=bucket)
+_add_sizes_route("segment", SegmentId, history.segment_sizes)
 
 
 @router.get("/segments/{segment_id}/members/as-of")
@@ -108,30 +137,5 @@ def fan_history(
     return history.fan_history(database, workspace_id, fan_id, page=paging.page, page_size=paging.page_size)
 
 
-@router.get("/tags/{tag_id}/sizes")
-def tag_sizes(
-    tag_id: TagId,
-    database: DatabaseDep,
-    workspace_id: WorkspaceDep,
-    now: NowDep,
-    start: Start = None,
-    end: End = None,
-    bucket: BucketQuery = "day",
-) -> list[SizePoint]:
-    since, until = _period(start, end, now)
-    return history.tag_sizes(database, workspace_id, tag_id, start=since, end=until, bucket=bucket)
-
-
-@router.get("/lists/{list_id}/sizes")
-def list_sizes(
-    list_id: ListId,
-    database: DatabaseDep,
-    workspace_id: WorkspaceDep,
-    now: NowDep,
-    start: Start = None,
-    end: End = None,
-    bucket: BucketQuery = "day",
-) -> list[SizePoint]:
-    """Subscribed fans over time."""
-    since, until = _period(start, end, now)
-    return history.list_sizes(database, workspace_id, list_id, start=since, end=until, bucket=bucket)
+_add_sizes_route("tag", TagId, history.tag_sizes)
+_add_sizes_route("list", ListId, history.list_sizes, doc="Subscribed fans over time.")

@@ -32,17 +32,11 @@ router = APIRouter(prefix="/lists", tags=["lists"], responses=error_responses(40
 add_fan_group_routes(
     router,
     FanGroupRoutes(
-        noun="list",
-        plural="lists",
+        service=lists.LISTS,
         record=FanList,
         create_body=ListIn,
         patch_body=ListPatch,
         id_type=ListId,
-        create=lists.create_list,
-        list_all=lists.list_lists,
-        get=lists.get_list,
-        update=lists.update_list,
-        delete=lists.delete_list,
         docs={"create": "Names are unique per workspace regardless of case."},
     ),
 )

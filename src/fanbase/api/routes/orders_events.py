@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 from typing import Any
 
@@ -10,10 +13,12 @@ from fastapi import Header
 from fastapi import status
 from fastapi.responses import JSONResponse
 
+from fanbase.api.deps import AppState
 from fanbase.api.deps import DatabaseDep
 from fanbase.api.deps import NowDep
 from fanbase.api.deps import StateDep
 from fanbase.api.deps import WorkspaceDep
+from fanbase.api.endpoints import build_endpoint
 from fanbase.api.schemas import EventBatch
 from fanbase.api.schemas import EventId
 from fanbase.api.schemas import OrderBatch
@@ -68,41 +73,82 @@ def _check_batch_size(count: int, state: StateDep) -> None:
         raise TooLarge(f"at most {limit} items per batch, got {count}; split the batch", field="items")
 
 
+@dataclass(frozen=True)
+class _Recording:
+    """One kind that is recorded one at a time or in batches: orders or events."""
+
+    noun: str  # "order": endpoints create_order and create_orders, paths /orders and /orders/batch
+    body: type[Any]
+    batch_body: type[Any]
+    record: type[Any]
+    record_one: Callable[..., Reply]
+    record_many: Callable[..., Reply]
+    doc_one: str
+    doc_many: str
+
+
+def _add_recording_routes(kind: _Recording) -> None:
+    """POST /<noun>s (one) and POST /<noun>s/batch (all or nothing), idempotent with an ``Idempotency-Key``."""
+    plural = f"{kind.noun}s"
+    scope = {"database": DatabaseDep, "workspace_id": WorkspaceDep, "now": NowDep}
+
+    def create_one(
+        body: Any, database: Any, workspace_id: int, now: datetime, idempotency_key: str | None
+    ) -> JSONResponse:
+        return _respond(kind.record_one(database, workspace_id, body, idempotency_key=idempotency_key, now=now))
+
+    def create_many(
+        body: Any, database: Any, workspace_id: int, now: datetime, state: AppState, idempotency_key: str | None
+    ) -> JSONResponse:
+        _check_batch_size(len(body.items), state)
+        return _respond(kind.record_many(database, workspace_id, body.items, idempotency_key=idempotency_key, now=now))
+
+    router.post(
+        f"/{plural}", tags=[plural], status_code=status.HTTP_201_CREATED, response_model=kind.record, responses=_CREATED
+    )(
+        build_endpoint(
+            f"create_{kind.noun}",
+            doc=kind.doc_one,
+            parameters={"body": kind.body, **scope, "idempotency_key": IdempotencyKey},
+            returns=JSONResponse,
+            run=create_one,
+            defaults={"idempotency_key": None},
+        )
+    )
+    router.post(
+        f"/{plural}/batch",
+        tags=[plural],
+        status_code=status.HTTP_201_CREATED,
+        response_model=BatchResult,
+        responses={**_CREATED, **error_responses(413)},
+    )(
+        build_endpoint(
+            f"create_{plural}",
+            doc=kind.doc_many,
+            parameters={"body": kind.batch_body, **scope, "state": StateDep, "idempotency_key": IdempotencyKey},
+            returns=JSONResponse,
+            run=create_many,
+            defaults={"idempotency_key": None},
+        )
+    )
+
+
 # --- orders ----------------------------------------------------------------------------------------------------
 
 
-@router.post("/orders", tags=["orders"], status_code=status.HTTP_201_CREATED, response_model=Order, responses=_CREATED)
-def create_order(
-    body: OrderIn,
-    database: DatabaseDep,
-    workspace_id: WorkspaceDep,
-    now: NowDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """Record one order; the fan's figures (total spent, purchases, activity) change in the same transaction."""
-    return _respond(orders_events.record_order(database, workspace_id, body, idempotency_key=idempotency_key, now=now))
-
-
-@router.post(
-    "/orders/batch",
-    tags=["orders"],
-    status_code=status.HTTP_201_CREATED,
-    response_model=BatchResult,
-    responses={**_CREATED, **error_responses(413)},
-)
-def create_orders(
-    body: OrderBatch,
-    database: DatabaseDep,
-    workspace_id: WorkspaceDep,
-    now: NowDep,
-    state: StateDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """Record a batch of orders, all or nothing."""
-    _check_batch_size(len(body.items), state)
-    return _respond(
-        orders_events.record_orders(database, workspace_id, body.items, idempotency_key=idempotency_key, now=now)
+_add_recording_routes(
+    _Recording(
+        noun="order",
+        body=OrderIn,
+        batch_body=OrderBatch,
+        record=Order,
+        record_one=orders_events.record_order,
+        record_many=orders_events.record_orders,
+        doc_one="Record one order; the fan's figures (total spent, purchases, activity) change in the same "
+        "transaction.",
+        doc_many="Record a batch of orders, all or nothing.",
     )
+)
 
 
 @router.get("/orders/{order_id}", tags=["orders"], responses=error_responses(404))
@@ -119,38 +165,18 @@ def refund_order(order_id: OrderId, database: DatabaseDep, workspace_id: Workspa
 # --- events ----------------------------------------------------------------------------------------------------
 
 
-@router.post("/events", tags=["events"], status_code=status.HTTP_201_CREATED, response_model=Event, responses=_CREATED)
-def create_event(
-    body: EventIn,
-    database: DatabaseDep,
-    workspace_id: WorkspaceDep,
-    now: NowDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """Record one activity event; the fan's last_active_at moves forward when it is later."""
-    return _respond(orders_events.record_event(database, workspace_id, body, idempotency_key=idempotency_key, now=now))
-
-
-@router.post(
-    "/events/batch",
-    tags=["events"],
-    status_code=status.HTTP_201_CREATED,
-    response_model=BatchResult,
-    responses={**_CREATED, **error_responses(413)},
-)
-def create_events(
-    body: EventBatch,
-    database: DatabaseDep,
-    workspace_id: WorkspaceDep,
-    now: NowDep,
-    state: StateDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """Record a batch of events, all or nothing."""
-    _check_batch_size(len(body.items), state)
-    return _respond(
-        orders_events.record_events(database, workspace_id, body.items, idempotency_key=idempotency_key, now=now)
+_add_recording_routes(
+    _Recording(
+        noun="event",
+        body=EventIn,
+        batch_body=EventBatch,
+        record=Event,
+        record_one=orders_events.record_event,
+        record_many=orders_events.record_events,
+        doc_one="Record one activity event; the fan's last_active_at moves forward when it is later.",
+        doc_many="Record a batch of events, all or nothing.",
     )
+)
 
 
 @router.get("/events/{event_id}", tags=["events"], responses=error_responses(404))

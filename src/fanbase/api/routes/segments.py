@@ -24,7 +24,7 @@ from fanbase.api.deps import StateDep
 from fanbase.api.deps import WorkspaceDep
 from fanbase.api.schemas import SegmentId
 from fanbase.api.schemas import error_responses
-from fanbase.errors import TooLarge
+from fanbase.api.uploads import read_upload
 from fanbase.schemas.common import FanIds
 from fanbase.schemas.common import Page
 from fanbase.schemas.fans import Fan
@@ -160,8 +160,6 @@ def import_members(
 ) -> MembershipChange:
     """Static segments: add the fans named in a CSV of emails."""
     limit = state.settings.max_csv_bytes
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise TooLarge(f"the file is larger than {limit} bytes", field="file")
+    data = read_upload(file, limit=limit, too_large=f"the file is larger than {limit} bytes")
     emails = segments.emails_from_csv(data)
     return segments.add_fans_by_email(database, workspace_id, segment_id, EmailsIn(emails=emails), now=now)

@@ -26,17 +26,11 @@ router = APIRouter(prefix="/tags", tags=["tags"], responses=error_responses(401,
 add_fan_group_routes(
     router,
     FanGroupRoutes(
-        noun="tag",
-        plural="tags",
+        service=tags.TAGS,
         record=Tag,
         create_body=TagIn,
         patch_body=TagPatch,
         id_type=TagId,
-        create=tags.create_tag,
-        list_all=tags.list_tags,
-        get=tags.get_tag,
-        update=tags.update_tag,
-        delete=tags.delete_tag,
         docs={
             "create": "Names are unique per workspace regardless of case: a second 'VIP' (or 'vip') is a 409.",
             "update": "Only the fields sent change; send null to clear color, category or description.",

@@ -39,6 +39,7 @@ from fanbase.web.builder_model import new_condition
 from fanbase.web.builder_model import result_spec
 from fanbase.web.builder_model import source_field
 from fanbase.web.builder_model import source_fields
+from fanbase.web.builder_model import walk_nodes
 
 ADD_BUTTONS: tuple[tuple[ConditionKind, str, str], ...] = (
     ("field", "Field", "tune"),
@@ -125,19 +126,7 @@ class ConditionBuilder:
 
     @property
     def _nodes(self) -> dict[int, Node]:
-        found: dict[int, Node] = {}
-
-        def walk(node: Node) -> None:
-            found[id(node)] = node
-            if isinstance(node, GroupNode):
-                for child in node.children:
-                    walk(child)
-            if isinstance(node, BehaviourNode):
-                for child in node.where:
-                    walk(child)
-
-        walk(self.root)
-        return found
+        return {id(node): node for node in walk_nodes(self.root)}
 
     def _not_toggle(self, node: Node) -> None:
         def flip(event: Any) -> None:

@@ -1,15 +1,19 @@
-"""Small pieces the pages share: the signed-in user of a page, sparklines, charts, the paginated fans table."""
+"""Small pieces the pages share: the signed-in user of a page, table columns, sparklines, charts, the paginated fans
+table."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
+from typing import Literal
+from typing import TypeVar
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
+from fanbase.errors import NotFound
 from fanbase.schemas.common import Page
 from fanbase.schemas.fans import Fan
 from fanbase.schemas.users import SignedInUser
@@ -17,20 +21,36 @@ from fanbase.web.auth import request_user
 from fanbase.web.layout import money
 from fanbase.web.state import in_thread
 
+
+def column(
+    name: str,
+    label: str,
+    *,
+    align: Literal["left", "right"] = "left",
+    field: str | None = None,
+    is_sortable: bool = False,
+    is_hidden_when_narrow: bool = False,
+) -> dict[str, Any]:
+    """A table column showing the row's ``field`` (by default its ``name``)."""
+    spec: dict[str, Any] = {"name": name, "label": label, "field": field or name, "align": align}
+    if is_sortable:
+        spec["sortable"] = True
+    if is_hidden_when_narrow:
+        spec["classes"] = spec["headerClasses"] = "fb-hide-sm"
+    return spec
+
+
+ACTIONS_COLUMN = column("actions", "", field="id", align="right")
+
+RecordT = TypeVar("RecordT")
+
 FAN_COLUMNS: list[dict[str, Any]] = [
-    {"name": "email", "label": "Email", "field": "email", "align": "left"},
-    {"name": "name", "label": "Name", "field": "name", "align": "left"},
-    {"name": "stage", "label": "Stage", "field": "stage", "align": "left"},
-    {"name": "spent", "label": "Total spent", "field": "spent", "align": "right"},
-    {"name": "orders", "label": "Orders", "field": "orders", "align": "right"},
-    {
-        "name": "country",
-        "label": "Country",
-        "field": "country",
-        "align": "left",
-        "classes": "fb-hide-sm",
-        "headerClasses": "fb-hide-sm",
-    },
+    column("email", "Email"),
+    column("name", "Name"),
+    column("stage", "Stage"),
+    column("spent", "Total spent", align="right"),
+    column("orders", "Orders", align="right"),
+    column("country", "Country", is_hidden_when_narrow=True),
 ]
 
 
@@ -39,6 +59,14 @@ def signed_in(request: Request) -> SignedInUser | RedirectResponse:
     if user is None:
         return RedirectResponse("/login", status_code=303)
     return user
+
+
+def found_or_none(lookup: Callable[[], RecordT]) -> RecordT | None:
+    """What ``lookup`` finds, or None when it is not there: a record's page says so instead of failing."""
+    try:
+        return lookup()
+    except NotFound:
+        return None
 
 
 def fan_row(fan: Fan, currency: str) -> dict[str, Any]:

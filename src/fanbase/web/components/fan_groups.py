@@ -14,11 +14,13 @@ from pydantic import ValidationError
 
 from fanbase.errors import FanbaseError
 from fanbase.schemas.users import SignedInUser
+from fanbase.services.fan_groups import FanGroups
 from fanbase.web import data
 from fanbase.web.components.common import signed_in
 from fanbase.web.components.common import size_chart
 from fanbase.web.layout import frame
 from fanbase.web.layout import page_title
+from fanbase.web.state import current
 
 _ACTIONS_SLOT = (
     '<q-td :props="props"><q-btn flat dense no-caps icon="group" label="Members" color="indigo-8" '
@@ -30,20 +32,48 @@ _ACTIONS_SLOT = (
 
 @dataclass(frozen=True)
 class FanGroupPage:
-    """One kind's page: the words and columns it shows, and what it does for a signed-in user.
+    """One kind's page: its service, the words and columns it shows, and what it does for a signed-in user.
 
-    ``rows`` gives the table's rows; ``edit`` opens the dialog for a group (None: a new one) and calls back once
-    saved; ``members`` fills the members card of a clicked row.
+    ``row`` gives a group's row in the table; ``fields`` lays out the edit dialog's inputs for a group (None: a new
+    one) and returns what reads their values, which become a ``create_body`` or a ``patch_body``; ``members``
+    fills the members card of a clicked row.
     """
 
     noun: Literal["tag", "list"]
+    service: FanGroups[Any]
     title: str
     subtitle: str
+    edit_title: str  # the dialog's title for an existing group ("New <noun>" for a new one)
     columns: list[dict[str, Any]]
     name_slot: str
-    rows: Callable[[SignedInUser], list[dict[str, Any]]]
-    edit: Callable[[SignedInUser, int | None, Callable[[], None]], None]
+    row: Callable[[Any], dict[str, Any]]
+    fields: Callable[[Any], Callable[[], dict[str, Any]]]
+    create_body: type[Any]
+    patch_body: type[Any]
     members: Callable[[SignedInUser, dict[str, Any]], None]
+
+    def rows(self, user: SignedInUser) -> list[dict[str, Any]]:
+        return [self.row(group) for group in self.service.list_all(current().database, user.workspace_id)]
+
+    def edit(self, user: SignedInUser, group_id: int | None, on_saved: Callable[[], None]) -> None:
+        """The edit dialog for a group (None: a new one); ``on_saved`` is called once it is saved."""
+        state = current()
+        workspace_id = user.workspace_id
+        group = self.service.get(state.database, workspace_id, group_id) if group_id else None
+
+        def fields() -> Callable[[], object]:
+            values = self.fields(group)
+
+            def write() -> object:
+                if group is None:
+                    return self.service.create(
+                        state.database, workspace_id, self.create_body(**values()), now=state.now()
+                    )
+                return self.service.update(state.database, workspace_id, group.id, self.patch_body(**values()))
+
+            return write
+
+        edit_dialog(self.edit_title if group else f"New {self.noun}", fields, on_saved=on_saved)
 
 
 def fan_group_page(request: Request, page: FanGroupPage) -> RedirectResponse | None:

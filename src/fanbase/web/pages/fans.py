@@ -10,12 +10,13 @@ from nicegui import ui
 from pydantic import ValidationError
 
 from fanbase.errors import FanbaseError
-from fanbase.errors import NotFound
 from fanbase.schemas.common import Page
 from fanbase.schemas.fans import FanFilter
 from fanbase.services import fans
 from fanbase.web import data
 from fanbase.web.components.common import FanTable
+from fanbase.web.components.common import column
+from fanbase.web.components.common import found_or_none
 from fanbase.web.components.common import signed_in
 from fanbase.web.layout import frame
 from fanbase.web.layout import money
@@ -121,10 +122,7 @@ def fan_page(request: Request, fan_id: int) -> RedirectResponse | None:
         return user
     state = current()
     workspace_id = user.workspace_id
-    try:
-        fan = fans.get_fan(state.database, workspace_id, fan_id)
-    except NotFound:
-        fan = None
+    fan = found_or_none(lambda: fans.get_fan(state.database, workspace_id, fan_id))
     with frame(user, active="fans", title=fan.email if fan else "Fan"):
         ui.link("← Fans", "/fans").classes("text-indigo-8")
         if fan is None:
@@ -172,51 +170,53 @@ def fan_page(request: Request, fan_id: int) -> RedirectResponse | None:
                         with ui.row().classes("items-center gap-2"):
                             ui.link(item.segment_name, f"/segments/{item.segment_id}").classes("text-indigo-8")
                             ui.label(f"since {item.since:%Y-%m-%d %H:%M} · {item.cause}").classes("fb-muted")
-        orders = fans.fan_orders(state.database, workspace_id, fan.id, page=1, page_size=50)
-        with ui.card().classes("w-full"):
-            ui.label(f"Orders ({len(orders)}{'+' if len(orders) == 50 else ''})").classes("text-subtitle1")
-            ui.table(
-                columns=[
-                    {"name": "placed", "label": "Placed", "field": "placed", "align": "left"},
-                    {"name": "category", "label": "Category", "field": "category", "align": "left"},
-                    {"name": "product", "label": "Product", "field": "product", "align": "left"},
-                    {"name": "amount", "label": "Amount", "field": "amount", "align": "right"},
-                    {"name": "status", "label": "Status", "field": "status", "align": "left"},
-                ],
-                rows=[
-                    {
-                        "id": order.id,
-                        "placed": f"{order.placed_at:%Y-%m-%d}",
-                        "category": order.category,
-                        "product": order.product or "—",
-                        "amount": money(order.amount, order.currency),
-                        "status": order.status,
-                    }
-                    for order in orders
-                ],
-                row_key="id",
-            ).classes("w-full").props("flat dense")
-        events_ = fans.fan_events(state.database, workspace_id, fan.id, page=1, page_size=50)
-        with ui.card().classes("w-full"):
-            ui.label(f"Events ({len(events_)}{'+' if len(events_) == 50 else ''})").classes("text-subtitle1")
-            ui.table(
-                columns=[
-                    {"name": "at", "label": "When", "field": "at", "align": "left"},
-                    {"name": "type", "label": "Type", "field": "type", "align": "left"},
-                    {"name": "properties", "label": "Properties", "field": "properties", "align": "left"},
-                ],
-                rows=[
-                    {
-                        "id": event.id,
-                        "at": f"{event.occurred_at:%Y-%m-%d %H:%M}",
-                        "type": event.type,
-                        "properties": ", ".join(f"{k}={v}" for k, v in event.properties.items()) or "—",
-                    }
-                    for event in events_
-                ],
-                row_key="id",
-            ).classes("w-full").props("flat dense")
+        orders = fans.fan_orders(state.database, workspace_id, fan.id, page=1, page_size=_RECENT)
+        _recent_card(
+            "Orders",
+            [
+                column("placed", "Placed"),
+                column("category", "Category"),
+                column("product", "Product"),
+                column("amount", "Amount", align="right"),
+                column("status", "Status"),
+            ],
+            [
+                {
+                    "id": order.id,
+                    "placed": f"{order.placed_at:%Y-%m-%d}",
+                    "category": order.category,
+                    "product": order.product or "—",
+                    "amount": money(order.amount, order.currency),
+                    "status": order.status,
+                }
+                for order in orders
+            ],
+        )
+        events_ = fans.fan_events(state.database, workspace_id, fan.id, page=1, page_size=_RECENT)
+        _recent_card(
+            "Events",
+            [column("at", "When"), column("type", "Type"), column("properties", "Properties")],
+            [
+                {
+                    "id": event.id,
+                    "at": f"{event.occurred_at:%Y-%m-%d %H:%M}",
+                    "type": event.type,
+                    "properties": ", ".join(f"{k}={v}" for k, v in event.properties.items()) or "—",
+                }
+                for event in events_
+            ],
+        )
     return None
+
+
+_RECENT = 50  # a fan's page shows this many of the newest orders and events
+
+
+def _recent_card(title: str, columns: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
+    """A card with the newest of a fan's orders or events; "50+" in the title when there may be more."""
+    with ui.card().classes("w-full"):
+        ui.label(f"{title} ({len(rows)}{'+' if len(rows) == _RECENT else ''})").classes("text-subtitle1")
+        ui.table(columns=columns, rows=rows, row_key="id").classes("w-full").props("flat dense")
 
 
 def labels_memberships(workspace_id: int, fan_id: int) -> list[Any]:

@@ -10,81 +10,48 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from fanbase.schemas.common import Page
+from fanbase.schemas.lists import FanList
 from fanbase.schemas.lists import ListIn
 from fanbase.schemas.lists import ListPatch
 from fanbase.schemas.lists import SubscriptionStatus
 from fanbase.schemas.users import SignedInUser
 from fanbase.services import lists
+from fanbase.web.components.common import ACTIONS_COLUMN
 from fanbase.web.components.common import FanTable
+from fanbase.web.components.common import column
 from fanbase.web.components.fan_groups import FanGroupPage
-from fanbase.web.components.fan_groups import edit_dialog
 from fanbase.web.components.fan_groups import fan_group_page
 from fanbase.web.components.fan_groups import size_history
 from fanbase.web.state import current
 
 LIST_COLUMNS: list[dict[str, Any]] = [
-    {"name": "name", "label": "List", "field": "name", "align": "left", "sortable": True},
-    {"name": "subscribed", "label": "Subscribed", "field": "subscribed", "align": "right", "sortable": True},
-    {
-        "name": "unsubscribed",
-        "label": "Unsubscribed",
-        "field": "unsubscribed",
-        "align": "right",
-        "classes": "fb-hide-sm",
-        "headerClasses": "fb-hide-sm",
-    },
-    {
-        "name": "bounced",
-        "label": "Bounced",
-        "field": "bounced",
-        "align": "right",
-        "classes": "fb-hide-sm",
-        "headerClasses": "fb-hide-sm",
-    },
-    {"name": "actions", "label": "", "field": "id", "align": "right"},
+    column("name", "List", is_sortable=True),
+    column("subscribed", "Subscribed", align="right", is_sortable=True),
+    column("unsubscribed", "Unsubscribed", align="right", is_hidden_when_narrow=True),
+    column("bounced", "Bounced", align="right", is_hidden_when_narrow=True),
+    ACTIONS_COLUMN,
 ]
 
 
-def _rows(user: SignedInUser) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": item.id,
-            "name": item.name,
-            "description": item.description or "",
-            "subscribed": item.subscribed,
-            "unsubscribed": item.unsubscribed,
-            "bounced": item.bounced,
-        }
-        for item in lists.list_lists(current().database, user.workspace_id)
-    ]
+def _row(group: FanList) -> dict[str, Any]:
+    return {
+        "id": group.id,
+        "name": group.name,
+        "description": group.description or "",
+        "subscribed": group.subscribed,
+        "unsubscribed": group.unsubscribed,
+        "bounced": group.bounced,
+    }
 
 
-def _edit(user: SignedInUser, list_id: int | None, on_saved: Callable[[], None]) -> None:
-    state = current()
-    workspace_id = user.workspace_id
-    current_list = lists.get_list(state.database, workspace_id, list_id) if list_id else None
-
-    def fields() -> Callable[[], object]:
-        name = (
-            ui.input("Name", value=current_list.name if current_list else "")
-            .props("outlined dense autofocus")
-            .classes("w-full")
-        )
-        description = (
-            ui.input("Description", value=(current_list.description or "") if current_list else "")
-            .props("outlined dense")
-            .classes("w-full")
-        )
-
-        def write() -> object:
-            values = {"name": (name.value or "").strip(), "description": (description.value or "").strip() or None}
-            if current_list is None:
-                return lists.create_list(state.database, workspace_id, ListIn(**values), now=state.now())
-            return lists.update_list(state.database, workspace_id, current_list.id, ListPatch(**values))
-
-        return write
-
-    edit_dialog("Rename list" if current_list else "New list", fields, on_saved=on_saved)
+def _fields(group: FanList | None) -> Callable[[], dict[str, Any]]:
+    name = ui.input("Name", value=group.name if group else "").props("outlined dense autofocus").classes("w-full")
+    description = (
+        ui.input("Description", value=(group.description or "") if group else "")
+        .props("outlined dense")
+        .classes("w-full")
+    )
+    return lambda: {"name": (name.value or "").strip(), "description": (description.value or "").strip() or None}
 
 
 def _members(user: SignedInUser, row: dict[str, Any]) -> None:
@@ -107,15 +74,19 @@ def _members(user: SignedInUser, row: dict[str, Any]) -> None:
 
 LISTS_PAGE = FanGroupPage(
     noun="list",
+    service=lists.LISTS,
     title="Lists",
     subtitle="Broad categories with a subscription status and consent per fan.",
+    edit_title="Rename list",
     columns=LIST_COLUMNS,
     name_slot=(
         '<q-td :props="props">{{ props.value }}<div class="fb-muted text-caption">{{ props.row.description }}'
         "</div></q-td>"
     ),
-    rows=_rows,
-    edit=_edit,
+    row=_row,
+    fields=_fields,
+    create_body=ListIn,
+    patch_body=ListPatch,
     members=_members,
 )
 

@@ -10,7 +10,6 @@ from nicegui import events
 from nicegui import ui
 
 from fanbase.errors import FanbaseError
-from fanbase.errors import NotFound
 from fanbase.schemas.fans import FanFilter
 from fanbase.schemas.segments import EmailsIn
 from fanbase.schemas.segments import Segment
@@ -18,7 +17,10 @@ from fanbase.schemas.users import SignedInUser
 from fanbase.services import fan_csv
 from fanbase.services import segments
 from fanbase.web import data
+from fanbase.web.components.common import ACTIONS_COLUMN
 from fanbase.web.components.common import FanTable
+from fanbase.web.components.common import column
+from fanbase.web.components.common import found_or_none
 from fanbase.web.components.common import signed_in
 from fanbase.web.components.common import size_chart
 from fanbase.web.components.common import sparkline_svg
@@ -30,26 +32,12 @@ from fanbase.web.state import current
 from fanbase.web.state import in_thread
 
 SEGMENT_COLUMNS: list[dict[str, Any]] = [
-    {"name": "name", "label": "Segment", "field": "name", "align": "left", "sortable": True},
-    {"name": "kind", "label": "Type", "field": "kind", "align": "left", "sortable": True},
-    {"name": "size", "label": "Size", "field": "size", "align": "right", "sortable": True},
-    {
-        "name": "trend",
-        "label": "Last 30 days",
-        "field": "trend",
-        "align": "left",
-        "classes": "fb-hide-sm",
-        "headerClasses": "fb-hide-sm",
-    },
-    {
-        "name": "freshness",
-        "label": "Evaluated",
-        "field": "freshness",
-        "align": "left",
-        "classes": "fb-hide-sm",
-        "headerClasses": "fb-hide-sm",
-    },
-    {"name": "actions", "label": "", "field": "id", "align": "right"},
+    column("name", "Segment", is_sortable=True),
+    column("kind", "Type", is_sortable=True),
+    column("size", "Size", align="right", is_sortable=True),
+    column("trend", "Last 30 days", is_hidden_when_narrow=True),
+    column("freshness", "Evaluated", is_hidden_when_narrow=True),
+    ACTIONS_COLUMN,
 ]
 
 
@@ -126,10 +114,7 @@ def segment_page(request: Request, segment_id: int) -> RedirectResponse | None:
     if isinstance(user, RedirectResponse):
         return user
     state = current()
-    try:
-        segment = segments.get_segment(state.database, user.workspace_id, segment_id)
-    except NotFound:
-        segment = None
+    segment = found_or_none(lambda: segments.get_segment(state.database, user.workspace_id, segment_id))
     with frame(user, active="segments", title=segment.name if segment else "Segment"):
         if segment is None:
             ui.label("This segment does not exist in your workspace.").classes("text-h6")

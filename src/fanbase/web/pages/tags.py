@@ -9,75 +9,58 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
+from fanbase.schemas.tags import Tag
 from fanbase.schemas.tags import TagIn
 from fanbase.schemas.tags import TagPatch
 from fanbase.schemas.users import SignedInUser
 from fanbase.services import tags
+from fanbase.web.components.common import ACTIONS_COLUMN
 from fanbase.web.components.common import FanTable
+from fanbase.web.components.common import column
 from fanbase.web.components.fan_groups import FanGroupPage
-from fanbase.web.components.fan_groups import edit_dialog
 from fanbase.web.components.fan_groups import fan_group_page
 from fanbase.web.components.fan_groups import size_history
 from fanbase.web.state import current
 
 TAG_COLUMNS: list[dict[str, Any]] = [
-    {"name": "name", "label": "Tag", "field": "name", "align": "left", "sortable": True},
-    {"name": "category", "label": "Category", "field": "category", "align": "left", "sortable": True},
-    {"name": "fans", "label": "Fans", "field": "fans", "align": "right", "sortable": True},
-    {"name": "actions", "label": "", "field": "id", "align": "right"},
+    column("name", "Tag", is_sortable=True),
+    column("category", "Category", is_sortable=True),
+    column("fans", "Fans", align="right", is_sortable=True),
+    ACTIONS_COLUMN,
 ]
 
 
-def _rows(user: SignedInUser) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": t.id,
-            "name": t.name,
-            "color": t.color,
-            "category": t.category or "—",
-            "description": t.description or "",
-            "fans": t.fan_count,
-        }
-        for t in tags.list_tags(current().database, user.workspace_id)
-    ]
+def _row(tag: Tag) -> dict[str, Any]:
+    return {
+        "id": tag.id,
+        "name": tag.name,
+        "color": tag.color,
+        "category": tag.category or "—",
+        "description": tag.description or "",
+        "fans": tag.fan_count,
+    }
 
 
-def _edit(user: SignedInUser, tag_id: int | None, on_saved: Callable[[], None]) -> None:
-    state = current()
-    workspace_id = user.workspace_id
-    tag = tags.get_tag(state.database, workspace_id, tag_id) if tag_id else None
-
-    def fields() -> Callable[[], object]:
-        name = ui.input("Name", value=tag.name if tag else "").props("outlined dense autofocus").classes("w-full")
-        with ui.row().classes("w-full items-center gap-2"):
-            color = (
-                ui.color_input("Colour", value=(tag.color if tag else None) or "#3949ab")
-                .props("outlined dense")
-                .classes("col")
-            )
-            category = (
-                ui.input("Category", value=(tag.category or "") if tag else "").props("outlined dense").classes("col")
-            )
-        description = (
-            ui.input("Description", value=(tag.description or "") if tag else "")
+def _fields(tag: Tag | None) -> Callable[[], dict[str, Any]]:
+    name = ui.input("Name", value=tag.name if tag else "").props("outlined dense autofocus").classes("w-full")
+    with ui.row().classes("w-full items-center gap-2"):
+        color = (
+            ui.color_input("Colour", value=(tag.color if tag else None) or "#3949ab")
             .props("outlined dense")
-            .classes("w-full")
+            .classes("col")
         )
-
-        def write() -> object:
-            values = {
-                "name": (name.value or "").strip(),
-                "color": color.value or None,
-                "category": (category.value or "").strip() or None,
-                "description": (description.value or "").strip() or None,
-            }
-            if tag is None:
-                return tags.create_tag(state.database, workspace_id, TagIn(**values), now=state.now())
-            return tags.update_tag(state.database, workspace_id, tag.id, TagPatch(**values))
-
-        return write
-
-    edit_dialog("Edit tag" if tag else "New tag", fields, on_saved=on_saved)
+        category = (
+            ui.input("Category", value=(tag.category or "") if tag else "").props("outlined dense").classes("col")
+        )
+    description = (
+        ui.input("Description", value=(tag.description or "") if tag else "").props("outlined dense").classes("w-full")
+    )
+    return lambda: {
+        "name": (name.value or "").strip(),
+        "color": color.value or None,
+        "category": (category.value or "").strip() or None,
+        "description": (description.value or "").strip() or None,
+    }
 
 
 def _members(user: SignedInUser, row: dict[str, Any]) -> None:
@@ -97,16 +80,20 @@ def _members(user: SignedInUser, row: dict[str, Any]) -> None:
 
 TAGS_PAGE = FanGroupPage(
     noun="tag",
+    service=tags.TAGS,
     title="Tags",
     subtitle="Labels on fans: granular attributes and behaviours.",
+    edit_title="Edit tag",
     columns=TAG_COLUMNS,
     name_slot=(
         '<q-td :props="props"><q-badge rounded :style="{background: props.row.color || \'#9e9e9e\'}" '
         'class="q-mr-sm" style="width: 12px; height: 12px" />{{ props.value }}'
         '<div class="fb-muted text-caption">{{ props.row.description }}</div></q-td>'
     ),
-    rows=_rows,
-    edit=_edit,
+    row=_row,
+    fields=_fields,
+    create_body=TagIn,
+    patch_body=TagPatch,
     members=_members,
 )
 
