@@ -293,6 +293,7 @@ def test_rolled_back_writes_enqueue_nothing_and_enqueueing_is_idempotent(
     def tag_then_fail() -> None:
         with database.transaction() as connection:
             tags_repo.link_tags(connection, workspace_id, [(tag.id, fan.id)], now=now)
+            webhooks.queue_tag_events(connection, workspace_id, [tag.id], at=now)  # as the tags service does
             assert webhooks_repo.count_deliveries(connection, workspace_id, hook.id) == 1
             raise RuntimeError("rolled back")
 
@@ -303,6 +304,7 @@ def test_rolled_back_writes_enqueue_nothing_and_enqueueing_is_idempotent(
     # Enqueueing again for the same instant queues nothing twice.
     with database.transaction() as connection:
         tags_repo.link_tags(connection, workspace_id, [(tag.id, fan.id)], now=now)
+        webhooks.queue_tag_events(connection, workspace_id, [tag.id], at=now)
         assert webhooks_repo.enqueue_tag_changes(connection, workspace_id, at=now) == 0
         assert webhooks_repo.enqueue_tag_changes(connection, workspace_id, at=[now], tag_ids=[tag.id]) == 0
     assert len(hooks.deliveries(hook.id)) == 1

@@ -38,6 +38,7 @@ from fanbase.schemas.fans import LifecycleStage
 from fanbase.schemas.lists import SubscriptionStatus
 from fanbase.schemas.workspaces import WorkspaceCreated
 from fanbase.services import custom_fields as custom_fields_service
+from fanbase.services import webhooks
 from fanbase.services import workspaces as workspaces_service
 
 DEMO_WORKSPACE_NAME = "Demo — Aurora Lane"
@@ -414,14 +415,14 @@ def create_demo_workspace(database: Database, *, now: datetime, seed: int = 7, f
             )
             for name, color, category, text in TAGS
         }
-        bulk_repo.insert_tag_links(
-            connection,
-            workspace_id,
-            [
-                {"tag_id": tag_ids[name], "fan_id": fan_id, "added_at": fan.row["created_at"]}
-                for fan, fan_id in zip(planned, fan_ids, strict=True)
-                for name in fan.tags
-            ],
+        links = [
+            {"tag_id": tag_ids[name], "fan_id": fan_id, "added_at": fan.row["created_at"]}
+            for fan, fan_id in zip(planned, fan_ids, strict=True)
+            for name in fan.tags
+        ]
+        bulk_repo.insert_tag_links(connection, workspace_id, links)
+        webhooks.queue_tag_events(
+            connection, workspace_id, {link["tag_id"] for link in links}, at=[link["added_at"] for link in links]
         )
         list_ids = {
             name: lists_repo.insert_list(connection, workspace_id, {"name": name, "description": text}, now=now)
@@ -430,6 +431,9 @@ def create_demo_workspace(database: Database, *, now: datetime, seed: int = 7, f
         members, log = _memberships(rng, planned, fan_ids, list_ids, planner.now)
         bulk_repo.insert_list_members(connection, workspace_id, members)
         bulk_repo.insert_subscription_log(connection, workspace_id, log)
+        webhooks.queue_list_events(
+            connection, workspace_id, {row["list_id"] for row in log}, at=[row["at"] for row in log]
+        )
         fans_repo.recompute_figures(connection, workspace_id)
     database.refresh_planner_statistics()
     return created

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic
 from typing import Literal
+from typing import Protocol
 from typing import TypeVar
 
 from fanbase.db.engine import Connection
@@ -39,6 +40,12 @@ from fanbase.services import rule_context
 GroupT = TypeVar("GroupT", Tag, FanList)
 
 
+class QueueEvents(Protocol):
+    def __call__(
+        self, connection: Connection, workspace_id: int, group_ids: Collection[int], /, *, at: datetime
+    ) -> None: ...
+
+
 @dataclass(frozen=True)
 class FanGroups(Generic[GroupT]):
     """One kind of fan group: its ``noun`` for messages, its table, and how rules and live membership name it."""
@@ -47,6 +54,7 @@ class FanGroups(Generic[GroupT]):
     table: FanGroupTable[GroupT]
     changed: Callable[[Collection[str]], membership.Change]
     rule_reference: Literal["tag", "list_name"]  # how RuleContext.segments_naming is asked about this kind
+    queue_events: QueueEvents  # the kind's webhook events for a change at an instant
 
     def create(self, database: Database, workspace_id: int, data: TagIn | ListIn, *, now: datetime) -> GroupT:
         with self._unique_name(data.name), database.transaction() as connection:
@@ -97,6 +105,8 @@ class FanGroups(Generic[GroupT]):
             group = self.require(connection, workspace_id, group_id)
             fans_service.require_fans(connection, workspace_id, fan_ids)
             changed = write(connection, group)
+            if changed:
+                self.queue_events(connection, workspace_id, [group.id], at=now)
             membership.apply_change(
                 connection, workspace_id, changed, self.changed([group.name]), cause="write", now=now
             )

@@ -36,6 +36,7 @@ from fanbase.schemas.orders_events import Order
 from fanbase.services import custom_fields
 from fanbase.services import membership
 from fanbase.services import rule_context
+from fanbase.services import webhooks
 
 
 def present(connection: Connection, workspace_id: int, fans: Sequence[Fan]) -> list[Fan]:
@@ -80,14 +81,15 @@ def attach_labels(
     if tag_pairs:
         tag_ids = tags_repo.TAGS.ensure_named(connection, workspace_id, (name for _, name in tag_pairs), now=now)
         links = [(tag_ids[fan_groups_repo.name_key(name)], fan_id) for fan_id, name in tag_pairs]
-        tags_repo.link_tags(connection, workspace_id, links, now=now)
+        added = tags_repo.link_tags(connection, workspace_id, links, now=now)
+        webhooks.queue_tag_events(connection, workspace_id, {tag_id for tag_id, _ in added}, at=now)
     if list_pairs:
         list_ids = lists_repo.LISTS.ensure_named(connection, workspace_id, (name for _, name in list_pairs), now=now)
         by_list: dict[int, list[int]] = {}
         for fan_id, name in list_pairs:
             by_list.setdefault(list_ids[fan_groups_repo.name_key(name)], []).append(fan_id)
         for list_id, fan_ids in by_list.items():
-            lists_repo.set_statuses(
+            subscribed = lists_repo.set_statuses(
                 connection,
                 workspace_id,
                 list_id,
@@ -97,6 +99,8 @@ def attach_labels(
                 consent_at=None,
                 now=now,
             )
+            if subscribed:
+                webhooks.queue_list_events(connection, workspace_id, [list_id], at=now)
 
 
 def create_fan(database: Database, workspace_id: int, data: FanIn, *, now: datetime) -> Fan:

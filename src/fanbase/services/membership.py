@@ -22,7 +22,7 @@ from fanbase.db.engine import Database
 from fanbase.db.repositories import rule_evaluation
 from fanbase.db.repositories import scheduler as scheduler_repo
 from fanbase.db.repositories import segments as segments_repo
-from fanbase.db.repositories import webhooks as webhooks_repo
+from fanbase.services import webhooks
 from fanbase.services.rule_context import RuleContext
 from fanbase.services.rule_context import load_context
 from fanbase.services.rule_context import references_of
@@ -149,8 +149,7 @@ def announce_moves(
     """Queue the webhook events of the segments whose members changed at ``now`` (segment id → (entered, exited)),
     in the transaction that changed them: the outbox reads the ledger rows of that instant."""
     changed = [segment_id for segment_id, (entered, exited) in moved.items() if entered or exited]
-    if changed:
-        webhooks_repo.enqueue_segment_changes(connection, workspace_id, changed, at=now)
+    webhooks.queue_segment_events(connection, workspace_id, changed, at=now)
 
 
 # A refresh or rule edit that moves more fans than this writes them with set-based INSERT … SELECTs rather than

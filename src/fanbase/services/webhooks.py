@@ -1,7 +1,9 @@
 """Webhooks: subscriptions, target checks, payloads, signing, and the delivery bookkeeping the worker calls.
 
-Events reach the outbox in the transaction of the change itself (the repositories that write ledger rows enqueue
-them); this module turns outbox rows into signed requests and records what happened. The HTTP calls are made by
+Events reach the outbox in the transaction of the change itself: the services that change who is in a segment, a
+tag or a list call ``queue_segment_events`` / ``queue_tag_events`` / ``queue_list_events`` after writing their ledger
+rows (the outbox reads the ledger rows of that instant). This module also turns outbox rows into signed requests and
+records what happened. The HTTP calls are made by
 ``fanbase.jobs.webhooks``, outside any transaction.
 
 Receivers verify ``Fanbase-Webhook-Signature: v1=<hex HMAC-SHA256(secret, f"{timestamp}.{body}")>`` with
@@ -18,6 +20,8 @@ import json
 import secrets
 import socket
 from collections.abc import Callable
+from collections.abc import Collection
+from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
@@ -28,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
+from fanbase.db.engine import Connection
 from fanbase.db.engine import Database
 from fanbase.db.repositories import webhooks as webhooks_repo
 from fanbase.errors import InvalidInput
@@ -51,6 +56,34 @@ GAVE_UP_AT = datetime(9999, 1, 1, tzinfo=UTC)
 SOURCE_ERASED = "source erased"
 
 Resolver = Callable[..., Sequence[tuple[Any, ...]]]
+
+
+# --- queueing: called by the services that change membership, in their transaction ----------------------------
+
+
+def queue_segment_events(
+    connection: Connection, workspace_id: int, segment_ids: Collection[int], *, at: datetime
+) -> None:
+    """segment.entered / segment.exited for the segments' ledger rows at ``at``."""
+    if segment_ids:
+        webhooks_repo.enqueue_segment_changes(connection, workspace_id, segment_ids, at=at)
+
+
+def queue_tag_events(
+    connection: Connection, workspace_id: int, tag_ids: Collection[int], *, at: datetime | Iterable[datetime]
+) -> None:
+    """tag.added / tag.removed for the tags' ledger rows at ``at`` (one instant, or several for bulk writers)."""
+    if tag_ids:
+        webhooks_repo.enqueue_tag_changes(connection, workspace_id, at=at, tag_ids=tag_ids)
+
+
+def queue_list_events(
+    connection: Connection, workspace_id: int, list_ids: Collection[int], *, at: datetime | Iterable[datetime]
+) -> None:
+    """list.subscribed / list.unsubscribed for the lists' consent-log rows at ``at`` (a bounce or a removal is no
+    event)."""
+    if list_ids:
+        webhooks_repo.enqueue_list_changes(connection, workspace_id, at=at, list_ids=list_ids)
 
 
 # --- targets ---------------------------------------------------------------------------------------------

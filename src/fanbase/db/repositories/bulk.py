@@ -17,7 +17,6 @@ from sqlalchemy import Table
 from sqlalchemy import insert
 from sqlalchemy import select
 
-from fanbase.db.repositories import webhooks as webhooks_repo
 from fanbase.db.repositories.fans import FAN_COLUMNS
 from fanbase.db.repositories.sql import chunks
 from fanbase.db.tables import events
@@ -67,9 +66,6 @@ def insert_tag_links(connection: Connection, workspace_id: int, rows: Sequence[M
         workspace_id,
         [{"tag_id": row["tag_id"], "fan_id": row["fan_id"], "added": True, "at": row["added_at"]} for row in rows],
     )
-    webhooks_repo.enqueue_tag_changes(
-        connection, workspace_id, at=[row["added_at"] for row in rows], tag_ids={row["tag_id"] for row in rows}
-    )
     return _insert_many(connection, fan_tags, workspace_id, rows)
 
 
@@ -83,8 +79,4 @@ def insert_list_members(connection: Connection, workspace_id: int, rows: Sequenc
 
 def insert_subscription_log(connection: Connection, workspace_id: int, rows: Sequence[Mapping[str, Any]]) -> int:
     """Consent-log entries (list_id, fan_id, status, source, at)."""
-    written = _insert_many(connection, list_subscription_log, workspace_id, rows)
-    webhooks_repo.enqueue_list_changes(
-        connection, workspace_id, at=[row["at"] for row in rows], list_ids={row["list_id"] for row in rows}
-    )
-    return written
+    return _insert_many(connection, list_subscription_log, workspace_id, rows)

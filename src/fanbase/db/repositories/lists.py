@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.sql import ColumnElement
 
-from fanbase.db.repositories import webhooks as webhooks_repo
 from fanbase.db.repositories.fan_groups import FanGroupTable
 from fanbase.db.repositories.fan_groups import delete_fan_links
 from fanbase.db.repositories.sql import chunks
@@ -115,7 +114,6 @@ def set_statuses(
             .values(status=status, status_changed_at=now, **consent)
         )
     _log_statuses(connection, workspace_id, list_id, changed, status=status, source=consent_source, now=now)
-    webhooks_repo.enqueue_list_changes(connection, workspace_id, at=now, list_ids=[list_id])
     return changed
 
 

@@ -12,7 +12,6 @@ from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy.sql import ColumnElement
 
-from fanbase.db.repositories import webhooks as webhooks_repo
 from fanbase.db.repositories.fan_groups import FanGroupTable
 from fanbase.db.repositories.fan_groups import delete_fan_links
 from fanbase.db.repositories.sql import chunks
@@ -89,4 +88,3 @@ def log_tag_changes(
             insert(tag_membership_log),
             [{"workspace_id": workspace_id, "tag_id": t, "fan_id": f, "added": added, "at": now} for t, f in chunk],
         )
-    webhooks_repo.enqueue_tag_changes(connection, workspace_id, at=now, tag_ids={tag_id for tag_id, _ in pairs})
