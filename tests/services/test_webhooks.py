@@ -374,16 +374,12 @@ def test_postgresql_claims_skip_rows_locked_by_another_worker(postgres_database:
         hooks.create("http://127.0.0.1:9/locked", ("tag.added",))
         tags.tag_fans(database, workspace_id, tag.id, fan_ids, now=now)
         with database.transaction() as holding:
-            held = webhooks_repo.claim_due(
-                holding, now=now, limit=2, lease_until=now + timedelta(minutes=1), is_postgresql=True
-            )
+            held = webhooks_repo.claim_due(holding, now=now, limit=2, lease_until=now + timedelta(minutes=1))
             assert len(held) == 2
             # Another worker, meanwhile: it neither waits for the locked rows nor sees them.
             with database.engine.connect() as other, other.begin():
                 other.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
-                taken = webhooks_repo.claim_due(
-                    other, now=now, limit=100, lease_until=now + timedelta(minutes=1), is_postgresql=True
-                )
+                taken = webhooks_repo.claim_due(other, now=now, limit=100, lease_until=now + timedelta(minutes=1))
             mine = {row.id for row in held}
             theirs = {row.id for row in taken if row.workspace_id == workspace_id}
             assert len(theirs) == 2 and not mine & theirs

@@ -367,7 +367,6 @@ def claim_due(
             now=now,
             limit=limit,
             lease_until=now + lease,
-            is_postgresql=database.dialect == "postgresql",
             workspace_id=workspace_id,
         )
         wanted: dict[tuple[int, str], list[int]] = {}

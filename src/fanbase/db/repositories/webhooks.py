@@ -334,7 +334,6 @@ def claim_due(
     now: datetime,
     limit: int,
     lease_until: datetime,
-    is_postgresql: bool,
     workspace_id: int | None = None,
 ) -> list[ClaimedRow]:
     """Lock up to ``limit`` due rows of active subscriptions (oldest due first), push their next attempt to
@@ -368,7 +367,7 @@ def claim_due(
     )
     if workspace_id is not None:
         statement = statement.where(outbox.c.workspace_id == workspace_id)
-    if is_postgresql:
+    if connection.dialect.name == "postgresql":
         statement = statement.with_for_update(skip_locked=True, of=outbox)
     rows = [ClaimedRow(**row._mapping) for row in connection.execute(statement)]
     for chunk in chunks([row.id for row in rows]):
