@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
+from typing import TypedDict
 from typing import assert_never
 
 from sqlalchemy import BigInteger
@@ -120,6 +121,17 @@ def _window_share(length: timedelta) -> float:
     """A window's share of a source's rows, for the planner: activity spans about a year or two, so a window's
     length in years is a fair guess."""
     return min(1.0, max(0.05, length / timedelta(days=365)))
+
+
+class CompileContext(TypedDict):
+    """What a compile of rules is for: one workspace at one ``now`` (which resolves every relative time), its fields,
+    the ids of the tags, lists and segments rules name, and the engine's dialect name (one of ``DIALECTS``)."""
+
+    workspace_id: int
+    now: datetime
+    catalogue: Catalogue
+    references: ResolvedReferences
+    dialect: str
 
 
 class RuleWalk(ABC):
