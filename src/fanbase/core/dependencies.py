@@ -11,6 +11,7 @@ source's rows). Between two ticks ``(previous, current]`` the fans to re-evaluat
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -86,33 +87,19 @@ def _where_offsets(where: Where) -> set[timedelta]:
 
 def _behaviour_dependencies(condition: BehaviourCondition, path: str) -> list[TimeDependency]:
     aggregate, query = condition.aggregate, condition.query
-    dependencies: list[TimeDependency] = []
     row_offsets = set() if query.where is None else _where_offsets(query.where)
     if query.within is not None:
         row_offsets |= {timedelta(0), query.within.length}
     if query.between is not None:
         row_offsets |= {point.duration.length for point in query.between if isinstance(point, RelativeTime)}
-    if row_offsets:
-        dependencies.append(
-            TimeDependency(
-                path=path,
-                kind=TimeDependencyKind.ROWS,
-                source=query.of,
-                aggregate=aggregate,
-                offsets=tuple(sorted(row_offsets)),
-            )
-        )
-    if aggregate in (Aggregate.FIRST, Aggregate.LAST) and (offsets := _offsets(condition.op, condition.value)):
-        dependencies.append(
-            TimeDependency(
-                path=path,
-                kind=TimeDependencyKind.AGGREGATE,
-                source=query.of,
-                aggregate=aggregate,
-                offsets=tuple(sorted(offsets)),
-            )
-        )
-    return dependencies
+    # first()/last() compared with a relative time flip as now passes the aggregate's value plus the offset.
+    is_time_valued = aggregate in (Aggregate.FIRST, Aggregate.LAST)
+    aggregate_offsets = _offsets(condition.op, condition.value) if is_time_valued else set()
+    return [
+        TimeDependency(path=path, kind=kind, source=query.of, aggregate=aggregate, offsets=tuple(sorted(offsets)))
+        for kind, offsets in ((TimeDependencyKind.ROWS, row_offsets), (TimeDependencyKind.AGGREGATE, aggregate_offsets))
+        if offsets
+    ]
 
 
 def _join(path: str, key: str) -> str:
@@ -161,38 +148,26 @@ class RuleReferences:
     sources: frozenset[Source] = frozenset()
 
 
+def _leaves(rule: Rule) -> Iterator[Rule]:
+    """The conditions of a rule, under its and/or/not."""
+    match rule:
+        case AllOf(rules=children) | AnyOf(rules=children):
+            for child in children:
+                yield from _leaves(child)
+        case Not(rule=child):
+            yield from _leaves(child)
+        case FieldCondition() | HasTag() | InList() | InSegment() | BehaviourAggregate():
+            yield rule
+        case _:
+            assert_never(rule)
+
+
 def collect_references(rule: Rule) -> RuleReferences:
-    fields: set[str] = set()
-    tags: set[str] = set()
-    lists: set[str] = set()
-    segments: set[str] = set()
-    sources: set[Source] = set()
-
-    def visit(node: Rule) -> None:
-        match node:
-            case AllOf(rules=children) | AnyOf(rules=children):
-                for child in children:
-                    visit(child)
-            case Not(rule=child):
-                visit(child)
-            case FieldCondition(field=name):
-                fields.add(name)
-            case HasTag(tag=name):
-                tags.add(reference_key(name))
-            case InList(list_name=name):
-                lists.add(reference_key(name))
-            case InSegment(segment=name):
-                segments.add(reference_key(name))
-            case BehaviourAggregate():
-                sources.add(node.query.of)
-            case _:
-                assert_never(node)
-
-    visit(rule)
+    leaves = list(_leaves(rule))
     return RuleReferences(
-        fields=frozenset(fields),
-        tags=frozenset(tags),
-        lists=frozenset(lists),
-        segments=frozenset(segments),
-        sources=frozenset(sources),
+        fields=frozenset(leaf.field for leaf in leaves if isinstance(leaf, FieldCondition)),
+        tags=frozenset(reference_key(leaf.tag) for leaf in leaves if isinstance(leaf, HasTag)),
+        lists=frozenset(reference_key(leaf.list_name) for leaf in leaves if isinstance(leaf, InList)),
+        segments=frozenset(reference_key(leaf.segment) for leaf in leaves if isinstance(leaf, InSegment)),
+        sources=frozenset(leaf.query.of for leaf in leaves if isinstance(leaf, BehaviourAggregate)),
     )

@@ -44,6 +44,15 @@ from fanbase.core.time import format_time_point
 
 _SOURCE_PLURALS: dict[Source, str] = {Source.ORDERS: "orders", Source.REFUNDS: "refunds", Source.EVENTS: "events"}
 _SOURCE_SINGULARS: dict[Source, str] = {Source.ORDERS: "order", Source.REFUNDS: "refund", Source.EVENTS: "event"}
+# What an aggregate of rows is called, from the rows' names (plural, singular) and the measured field's label.
+_AGGREGATE_SUBJECTS: dict[Aggregate, str] = {
+    Aggregate.COUNT: "the number of {plural}",
+    Aggregate.SUM: "the total {field} of {plural}",
+    Aggregate.MIN: "the smallest {field} of {plural}",
+    Aggregate.MAX: "the largest {field} of {plural}",
+    Aggregate.FIRST: "the first {singular}",
+    Aggregate.LAST: "the last {singular}",
+}
 _LIST_PHRASES: dict[ListStatus, tuple[str, str]] = {
     # status → (affirmative, negative)
     ListStatus.SUBSCRIBED: ("is subscribed to list", "is not subscribed to list"),
@@ -140,22 +149,9 @@ class _Describer:
         aggregate, query = condition.aggregate, condition.query
         measured = None if query.field is None else self.catalogue.source_field(query.of, query.field)
         field_label = measured.label if measured else (query.field or "")
-        plural, singular = _SOURCE_PLURALS[query.of], _SOURCE_SINGULARS[query.of]
-        match aggregate:
-            case Aggregate.COUNT:
-                subject = f"the number of {plural}"
-            case Aggregate.SUM:
-                subject = f"the total {field_label} of {plural}"
-            case Aggregate.MIN:
-                subject = f"the smallest {field_label} of {plural}"
-            case Aggregate.MAX:
-                subject = f"the largest {field_label} of {plural}"
-            case Aggregate.FIRST:
-                subject = f"the first {singular}"
-            case Aggregate.LAST:
-                subject = f"the last {singular}"
-            case _:
-                assert_never(aggregate)
+        subject = _AGGREGATE_SUBJECTS[aggregate].format(
+            plural=_SOURCE_PLURALS[query.of], singular=_SOURCE_SINGULARS[query.of], field=field_label
+        )
         if query.where is not None:
             subject += f" where {self.where(query.where, query.of, is_nested=False)}"
         if query.within is not None:

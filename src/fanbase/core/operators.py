@@ -196,76 +196,16 @@ def _text(operand: Operand) -> str:
     return value
 
 
-def _build_eq(p: Primitives[E], subject: E, operand: Operand) -> E:
-    return p.eq(subject, _one(operand))
-
-
-def _build_ne(p: Primitives[E], subject: E, operand: Operand) -> E:
-    return p.ne(subject, _one(operand))
-
-
-def _build_gt(p: Primitives[E], subject: E, operand: Operand) -> E:
-    return p.gt(subject, _one(operand))
-
-
-def _build_ge(p: Primitives[E], subject: E, operand: Operand) -> E:
-    return p.ge(subject, _one(operand))
-
-
-def _build_lt(p: Primitives[E], subject: E, operand: Operand) -> E:
-    return p.lt(subject, _one(operand))
-
-
-def _build_le(p: Primitives[E], subject: E, operand: Operand) -> E:
-    return p.le(subject, _one(operand))
-
-
 def _build_closed_range(p: Primitives[E], subject: E, operand: Operand) -> E:
     low, high = _pair(operand)
     return p.and_(p.ge(subject, low), p.le(subject, high))
-
-
-def _build_contains(p: Primitives[E], subject: E, operand: Operand) -> E:
-    return p.contains(subject, _text(operand))
-
-
-def _build_starts_with(p: Primitives[E], subject: E, operand: Operand) -> E:
-    return p.starts_with(subject, _text(operand))
-
-
-def _build_ends_with(p: Primitives[E], subject: E, operand: Operand) -> E:
-    return p.ends_with(subject, _text(operand))
 
 
 def _build_is_empty(p: Primitives[E], subject: E, operand: Operand) -> E:
     return p.or_(p.is_null(subject), p.eq(subject, ""))
 
 
-def _build_in(p: Primitives[E], subject: E, operand: Operand) -> E:
-    return p.in_(subject, _many(operand))
-
-
-def _build_not_in(p: Primitives[E], subject: E, operand: Operand) -> E:
-    return p.not_(p.in_(subject, _many(operand)))
-
-
-def _build_is_true(p: Primitives[E], subject: E, operand: Operand) -> E:
-    return p.eq(subject, True)
-
-
-def _build_is_false(p: Primitives[E], subject: E, operand: Operand) -> E:
-    return p.eq(subject, False)
-
-
-def _build_is_set(p: Primitives[E], subject: E, operand: Operand) -> E:
-    return p.not_null(subject)
-
-
-def _build_is_not_set(p: Primitives[E], subject: E, operand: Operand) -> E:
-    return p.is_null(subject)
-
-
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Operator:
     """One row of the table.
 
@@ -293,133 +233,41 @@ _T = FieldType
 _ALL_TYPES = frozenset(FieldType)
 _EQUATABLE = frozenset({_T.TEXT, _T.NUMBER, _T.MONEY, _T.ENUM, _T.BOOLEAN, _T.ANY})
 _ORDERED = frozenset({_T.NUMBER, _T.MONEY, _T.ANY})
-_TEXTUAL = frozenset({_T.TEXT, _T.ANY})
+_TEXTS = frozenset({_T.TEXT, _T.ANY})
+_LISTED = frozenset({_T.ENUM, _T.TEXT})
+_TEXT = frozenset({_T.TEXT})
+_DATETIME = frozenset({_T.DATETIME})
+_BOOLEAN = frozenset({_T.BOOLEAN})
+_V = ValueShape
 
+# A row: operator, value shape, field types, English phrase, and how it is built from the backend's primitives
+# (``p``) on the subject (``s``) and the resolved operand (``o``).
 OPERATORS: dict[Op, Operator] = {
     row.op: row
     for row in (
-        Operator(op=Op.EQ, shape=ValueShape.SCALAR, field_types=_EQUATABLE, phrase="is {value}", build=_build_eq),
-        Operator(op=Op.NE, shape=ValueShape.SCALAR, field_types=_EQUATABLE, phrase="is not {value}", build=_build_ne),
+        Operator(Op.EQ, _V.SCALAR, _EQUATABLE, "is {value}", lambda p, s, o: p.eq(s, _one(o))),
+        Operator(Op.NE, _V.SCALAR, _EQUATABLE, "is not {value}", lambda p, s, o: p.ne(s, _one(o))),
+        Operator(Op.GT, _V.SCALAR, _ORDERED, "is more than {value}", lambda p, s, o: p.gt(s, _one(o))),
+        Operator(Op.GE, _V.SCALAR, _ORDERED, "is at least {value}", lambda p, s, o: p.ge(s, _one(o))),
+        Operator(Op.LT, _V.SCALAR, _ORDERED, "is less than {value}", lambda p, s, o: p.lt(s, _one(o))),
+        Operator(Op.LE, _V.SCALAR, _ORDERED, "is at most {value}", lambda p, s, o: p.le(s, _one(o))),
+        Operator(Op.BETWEEN, _V.RANGE, _ORDERED | _DATETIME, "is between {low} and {high}", _build_closed_range),
+        Operator(Op.CONTAINS, _V.SCALAR, _TEXTS, "contains {value}", lambda p, s, o: p.contains(s, _text(o))),
+        Operator(Op.STARTS_WITH, _V.SCALAR, _TEXTS, "starts with {value}", lambda p, s, o: p.starts_with(s, _text(o))),
+        Operator(Op.ENDS_WITH, _V.SCALAR, _TEXTS, "ends with {value}", lambda p, s, o: p.ends_with(s, _text(o))),
+        Operator(Op.IS_EMPTY, _V.NONE, _TEXT, "is empty", _build_is_empty, accepts_missing=True),
+        Operator(Op.IN, _V.LIST, _LISTED, "is {value}", lambda p, s, o: p.in_(s, _many(o))),
+        Operator(Op.NOT_IN, _V.LIST, _LISTED, "is not {value}", lambda p, s, o: p.not_(p.in_(s, _many(o)))),
+        Operator(Op.BEFORE, _V.TIME_POINT, _DATETIME, "is before {value}", lambda p, s, o: p.lt(s, _one(o))),
         Operator(
-            op=Op.GT, shape=ValueShape.SCALAR, field_types=_ORDERED, phrase="is more than {value}", build=_build_gt
+            Op.AFTER, _V.TIME_POINT, _DATETIME, "is after {value}", lambda p, s, o: p.gt(s, _one(o)), edge=Edge.LAST
         ),
-        Operator(
-            op=Op.GE, shape=ValueShape.SCALAR, field_types=_ORDERED, phrase="is at least {value}", build=_build_ge
-        ),
-        Operator(
-            op=Op.LT, shape=ValueShape.SCALAR, field_types=_ORDERED, phrase="is less than {value}", build=_build_lt
-        ),
-        Operator(op=Op.LE, shape=ValueShape.SCALAR, field_types=_ORDERED, phrase="is at most {value}", build=_build_le),
-        Operator(
-            op=Op.BETWEEN,
-            shape=ValueShape.RANGE,
-            field_types=_ORDERED | {_T.DATETIME},
-            phrase="is between {low} and {high}",
-            build=_build_closed_range,
-        ),
-        Operator(
-            op=Op.CONTAINS,
-            shape=ValueShape.SCALAR,
-            field_types=_TEXTUAL,
-            phrase="contains {value}",
-            build=_build_contains,
-        ),
-        Operator(
-            op=Op.STARTS_WITH,
-            shape=ValueShape.SCALAR,
-            field_types=_TEXTUAL,
-            phrase="starts with {value}",
-            build=_build_starts_with,
-        ),
-        Operator(
-            op=Op.ENDS_WITH,
-            shape=ValueShape.SCALAR,
-            field_types=_TEXTUAL,
-            phrase="ends with {value}",
-            build=_build_ends_with,
-        ),
-        Operator(
-            op=Op.IS_EMPTY,
-            shape=ValueShape.NONE,
-            field_types=frozenset({_T.TEXT}),
-            phrase="is empty",
-            build=_build_is_empty,
-            accepts_missing=True,
-        ),
-        Operator(
-            op=Op.IN,
-            shape=ValueShape.LIST,
-            field_types=frozenset({_T.ENUM, _T.TEXT}),
-            phrase="is {value}",
-            build=_build_in,
-        ),
-        Operator(
-            op=Op.NOT_IN,
-            shape=ValueShape.LIST,
-            field_types=frozenset({_T.ENUM, _T.TEXT}),
-            phrase="is not {value}",
-            build=_build_not_in,
-        ),
-        Operator(
-            op=Op.BEFORE,
-            shape=ValueShape.TIME_POINT,
-            field_types=frozenset({_T.DATETIME}),
-            phrase="is before {value}",
-            build=_build_lt,
-            edge=Edge.FIRST,
-        ),
-        Operator(
-            op=Op.AFTER,
-            shape=ValueShape.TIME_POINT,
-            field_types=frozenset({_T.DATETIME}),
-            phrase="is after {value}",
-            build=_build_gt,
-            edge=Edge.LAST,
-        ),
-        Operator(
-            op=Op.WITHIN_LAST,
-            shape=ValueShape.DURATION,
-            field_types=frozenset({_T.DATETIME}),
-            phrase="is within the last {value}",
-            build=_build_closed_range,
-        ),
-        Operator(
-            op=Op.MORE_THAN,
-            shape=ValueShape.RELATIVE_TIME,
-            field_types=frozenset({_T.DATETIME}),
-            phrase="is more than {value}",
-            build=_build_lt,
-        ),
-        Operator(
-            op=Op.IS_TRUE,
-            shape=ValueShape.NONE,
-            field_types=frozenset({_T.BOOLEAN}),
-            phrase="is true",
-            build=_build_is_true,
-        ),
-        Operator(
-            op=Op.IS_FALSE,
-            shape=ValueShape.NONE,
-            field_types=frozenset({_T.BOOLEAN}),
-            phrase="is false",
-            build=_build_is_false,
-        ),
-        Operator(
-            op=Op.IS_SET,
-            shape=ValueShape.NONE,
-            field_types=_ALL_TYPES,
-            phrase="is set",
-            build=_build_is_set,
-            accepts_missing=True,
-        ),
-        Operator(
-            op=Op.IS_NOT_SET,
-            shape=ValueShape.NONE,
-            field_types=_ALL_TYPES,
-            phrase="is not set",
-            build=_build_is_not_set,
-            accepts_missing=True,
-        ),
+        Operator(Op.WITHIN_LAST, _V.DURATION, _DATETIME, "is within the last {value}", _build_closed_range),
+        Operator(Op.MORE_THAN, _V.RELATIVE_TIME, _DATETIME, "is more than {value}", lambda p, s, o: p.lt(s, _one(o))),
+        Operator(Op.IS_TRUE, _V.NONE, _BOOLEAN, "is true", lambda p, s, o: p.eq(s, True)),
+        Operator(Op.IS_FALSE, _V.NONE, _BOOLEAN, "is false", lambda p, s, o: p.eq(s, False)),
+        Operator(Op.IS_SET, _V.NONE, _ALL_TYPES, "is set", lambda p, s, o: p.not_null(s), accepts_missing=True),
+        Operator(Op.IS_NOT_SET, _V.NONE, _ALL_TYPES, "is not set", lambda p, s, o: p.is_null(s), accepts_missing=True),
     )
 }
 

@@ -467,7 +467,7 @@ def format_behaviour_subject(condition: BehaviourCondition) -> str:
     if query.field is not None:
         parts.insert(0, f"{format_field_name(query.field)} of")
     if query.where is not None:
-        parts.append(f"where {_format_where(query.where, is_nested=False)}")
+        parts.append(f"where {_format(query.where, is_nested=False)}")
     if query.within is not None:
         parts.append(f"within {query.within}")
     if query.between is not None:
@@ -476,41 +476,28 @@ def format_behaviour_subject(condition: BehaviourCondition) -> str:
     return f"{aggregate.value}({' '.join(parts)})"
 
 
-def _group(members: list[str], *, joiner: str, keyword: str) -> str:
-    if len(members) == 1:
-        return f"{keyword}({members[0]})"
-    if not members:
-        return f"{keyword}()"
-    return f" {joiner} ".join(members)
-
-
-def _format_where(where: Where, *, is_nested: bool) -> str:
-    match where:
-        case WhereAllOf(conditions=children) | WhereAnyOf(conditions=children):
-            is_all = isinstance(where, WhereAllOf)
-            members = [_format_where(child, is_nested=len(children) > 1) for child in children]
-            text = _group(members, joiner="and" if is_all else "or", keyword="all" if is_all else "any")
-            return f"({text})" if is_nested and len(children) > 1 else text
-        case WhereNot(condition=child):
-            return f"not {_format_where(child, is_nested=True)}"
-        case FieldCondition():
-            return _format_comparison(format_field_name(where.field), where.op, where.value)
-        case _:
-            assert_never(where)
-
-
-def _format(rule: Rule, *, is_nested: bool) -> str:
-    """``is_nested``: the rule is an operand of and/or/not, so a multi-member group needs parentheses."""
-    match rule:
-        case AllOf(rules=children) | AnyOf(rules=children):
-            is_all = isinstance(rule, AllOf)
+def _format(node: Rule | Where, *, is_nested: bool) -> str:
+    """A rule, or the where-condition of a behaviour query (the same grammar over fewer node types).
+    ``is_nested``: the node is an operand of and/or/not, so a multi-member group needs parentheses."""
+    match node:
+        case (
+            AllOf(rules=children)
+            | AnyOf(rules=children)
+            | WhereAllOf(conditions=children)
+            | WhereAnyOf(conditions=children)
+        ):
+            # A group of one or none keeps its keyword: all(x), any().
+            is_all = isinstance(node, AllOf | WhereAllOf)
+            keyword, joiner = ("all", "and") if is_all else ("any", "or")
             members = [_format(child, is_nested=len(children) > 1) for child in children]
-            text = _group(members, joiner="and" if is_all else "or", keyword="all" if is_all else "any")
-            return f"({text})" if is_nested and len(children) > 1 else text
-        case Not(rule=child):
+            if len(members) <= 1:
+                return f"{keyword}({''.join(members)})"
+            text = f" {joiner} ".join(members)
+            return f"({text})" if is_nested else text
+        case Not(rule=child) | WhereNot(condition=child):
             return f"not {_format(child, is_nested=True)}"
         case FieldCondition():
-            return _format_comparison(format_field_name(rule.field), rule.op, rule.value)
+            return _format_comparison(format_field_name(node.field), node.op, node.value)
         case HasTag(tag=name):
             return f"tag {_quoted(name)}"
         case InList(list_name=name, status=status):
@@ -519,9 +506,9 @@ def _format(rule: Rule, *, is_nested: bool) -> str:
         case InSegment(segment=name):
             return f"segment {_quoted(name)}"
         case BehaviourAggregate():
-            return _format_comparison(format_behaviour_subject(rule), rule.op, rule.value)
+            return _format_comparison(format_behaviour_subject(node), node.op, node.value)
         case _:
-            assert_never(rule)
+            assert_never(node)
 
 
 def format_rule(rule: Rule) -> str:

@@ -27,6 +27,7 @@ from datetime import time
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
+from typing import ClassVar
 from typing import Self
 from typing import TypeAlias
 
@@ -94,15 +95,40 @@ def _unit_words(amount: int, unit: TimeUnit) -> str:
 
 
 @dataclass(frozen=True)
-class Duration:
-    """A length of time such as "30 days"; the JSON face is that string."""
+class _AmountOfTime:
+    """A whole number of time units, whose JSON face is a string that ``_FACE`` reads."""
 
     amount: int
     unit: TimeUnit
 
+    _FACE: ClassVar[re.Pattern[str]]
+    _JSON_PATTERN: ClassVar[str]
+    _EXAMPLE: ClassVar[str]
+
     def __post_init__(self) -> None:
         _checked_amount(self.amount)
         object.__setattr__(self, "unit", TimeUnit(self.unit))
+
+    @classmethod
+    def parse(cls, value: object) -> Self:
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str) and (match := cls._FACE.match(value)):
+            return cls(int(match.group(1)), UNIT_SPELLINGS[match.group(2).lower()])
+        raise ValueError(f"expected {cls._EXAMPLE}, got {value!r}")
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return _string_faced_schema(cls.parse, pattern=cls._JSON_PATTERN)
+
+
+@dataclass(frozen=True)
+class Duration(_AmountOfTime):
+    """A length of time such as "30 days"; the JSON face is that string."""
+
+    _FACE = _DURATION_RE
+    _JSON_PATTERN = DURATION_JSON_PATTERN
+    _EXAMPLE = "a duration such as '30 days'"
 
     @property
     def length(self) -> timedelta:
@@ -111,29 +137,14 @@ class Duration:
     def __str__(self) -> str:
         return _unit_words(self.amount, self.unit)
 
-    @classmethod
-    def parse(cls, value: object) -> Self:
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, str) and (match := _DURATION_RE.match(value)):
-            return cls(int(match.group(1)), UNIT_SPELLINGS[match.group(2).lower()])
-        raise ValueError(f"expected a duration such as '30 days', got {value!r}")
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        return _string_faced_schema(cls.parse, pattern=DURATION_JSON_PATTERN)
-
 
 @dataclass(frozen=True)
-class RelativeTime:
+class RelativeTime(_AmountOfTime):
     """A point in time relative to ``now`` such as "30 days ago"; the JSON face is that string."""
 
-    amount: int
-    unit: TimeUnit
-
-    def __post_init__(self) -> None:
-        _checked_amount(self.amount)
-        object.__setattr__(self, "unit", TimeUnit(self.unit))
+    _FACE = _RELATIVE_RE
+    _JSON_PATTERN = RELATIVE_JSON_PATTERN
+    _EXAMPLE = "a relative time such as '30 days ago'"
 
     @property
     def duration(self) -> Duration:
@@ -144,18 +155,6 @@ class RelativeTime:
 
     def __str__(self) -> str:
         return f"{_unit_words(self.amount, self.unit)} ago"
-
-    @classmethod
-    def parse(cls, value: object) -> Self:
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, str) and (match := _RELATIVE_RE.match(value)):
-            return cls(int(match.group(1)), UNIT_SPELLINGS[match.group(2).lower()])
-        raise ValueError(f"expected a relative time such as '30 days ago', got {value!r}")
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        return _string_faced_schema(cls.parse, pattern=RELATIVE_JSON_PATTERN)
 
 
 def _string_faced_schema(parse: Any, *, pattern: str) -> CoreSchema:

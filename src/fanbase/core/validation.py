@@ -7,14 +7,17 @@ raises ``InvalidRule`` with every problem, each named by its path into the tree 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 from decimal import Decimal
 from decimal import InvalidOperation
+from typing import TypeVar
 from typing import assert_never
 
 from fanbase.core.fields import MEASURING_AGGREGATES
@@ -221,6 +224,10 @@ def _value_for(spec: FieldSpec, op: Op, value: RuleValue) -> RuleValue:
 _SOURCE_NOUNS: dict[Source, str] = {Source.ORDERS: "order", Source.REFUNDS: "order", Source.EVENTS: "event"}
 
 
+# A node of a group: a rule, or a where-condition of a behaviour query.
+Node = TypeVar("Node", Rule, Where)
+
+
 class _Validator:
     def __init__(self, *, catalogue: Catalogue, references: References) -> None:
         self.catalogue = catalogue
@@ -239,15 +246,19 @@ class _Validator:
     def fail(self, path: str, message: str) -> None:
         self.errors.append(RuleError(path, message))
 
+    def group(
+        self, children: Sequence[Node], path: str, *, is_all: bool, check: Callable[[Node, str], Node]
+    ) -> tuple[Node, ...]:
+        """The checked members of an all/any group (of rules or of where-conditions); an empty group is an error."""
+        key = "all" if is_all else "any"
+        if not children:
+            self.fail(_join(path, key), f"an '{key}' group needs at least one condition")
+        return tuple(check(child, f"{_join(path, key)}[{index}]") for index, child in enumerate(children))
+
     def rule(self, rule: Rule, path: str) -> Rule:
         match rule:
             case AllOf(rules=children) | AnyOf(rules=children):
-                key = "all" if isinstance(rule, AllOf) else "any"
-                if not children:
-                    self.fail(_join(path, key), f"an '{key}' group needs at least one condition")
-                checked = tuple(
-                    self.rule(child, f"{_join(path, key)}[{index}]") for index, child in enumerate(children)
-                )
+                checked = self.group(children, path, is_all=isinstance(rule, AllOf), check=self.rule)
                 return rule.model_copy(update={"rules": checked})
             case Not(rule=child):
                 return rule.model_copy(update={"rule": self.rule(child, _join(path, "not"))})
@@ -352,11 +363,11 @@ class _Validator:
     def where(self, where: Where, source: Source, path: str) -> Where:
         match where:
             case WhereAllOf(conditions=children) | WhereAnyOf(conditions=children):
-                key = "all" if isinstance(where, WhereAllOf) else "any"
-                if not children:
-                    self.fail(_join(path, key), f"an '{key}' group needs at least one condition")
-                checked = tuple(
-                    self.where(child, source, f"{_join(path, key)}[{index}]") for index, child in enumerate(children)
+                checked = self.group(
+                    children,
+                    path,
+                    is_all=isinstance(where, WhereAllOf),
+                    check=lambda child, child_path: self.where(child, source, child_path),
                 )
                 return where.model_copy(update={"conditions": checked})
             case WhereNot(condition=child):

@@ -25,6 +25,7 @@ from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.schema import SchemaItem
 
 from fanbase.core.fields import FAN_SOURCES
 from fanbase.core.fields import LIFECYCLE_STAGES
@@ -61,6 +62,59 @@ def _workspace_fk(*columns: str, table: str, ondelete: str = "CASCADE") -> Forei
     return ForeignKeyConstraint(["workspace_id", *columns], [f"{table}.workspace_id", f"{table}.id"], ondelete=ondelete)
 
 
+def _id() -> Column[int]:
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+def _workspace_id() -> Column[int]:
+    """The workspace owning the row, deleted with it."""
+    return Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False)
+
+
+def _workspace_references(**tables: str) -> list[SchemaItem]:
+    """``workspace_id`` and one column per referenced table (``fan_id="fans"``), each a foreign key leading with
+    workspace_id."""
+    return [
+        Column("workspace_id", Id, nullable=False),
+        *(Column(column, Id, nullable=False) for column in tables),
+        *(_workspace_fk(column, table=table) for column, table in tables.items()),
+    ]
+
+
+def _workspace_table(name: str, *items: SchemaItem) -> Table:
+    """A table of things a workspace owns, with a surrogate id that other tables reference with the workspace."""
+    return Table(name, metadata, _id(), _workspace_id(), *items, UniqueConstraint("workspace_id", "id"))
+
+
+def _named_table(name: str, *items: SchemaItem) -> Table:
+    """Tags, lists and segments: rules name them, case-insensitively (``name_key`` is the casefolded name)."""
+    return _workspace_table(
+        name,
+        Column("name", String(100), nullable=False),
+        Column("name_key", String(100), nullable=False),
+        *items,
+        UniqueConstraint("workspace_id", "name_key"),
+    )
+
+
+def _records_table(name: str, *items: SchemaItem, **references: str) -> Table:
+    """Rows with a surrogate id that belong to rows of their workspace (``fan_id="fans"``): orders, events, ledgers."""
+    return Table(name, metadata, _id(), *_workspace_references(**references), *items)
+
+
+def _membership_table(name: str, *items: SchemaItem, group: str, table: str, covering: tuple[str, ...] = ()) -> Table:
+    """Who is in a tag, list or segment (``group`` in ``table``) now: one row per fan in it, and an index that
+    finds a fan's groups (with the ``covering`` columns, so reading them needs no visit to the table)."""
+    return Table(
+        name,
+        metadata,
+        *_workspace_references(**{group: table, "fan_id": "fans"}),
+        *items,
+        PrimaryKeyConstraint("workspace_id", group, "fan_id"),
+        Index(f"ix_{name}_workspace_fan", "workspace_id", "fan_id", group, *covering),
+    )
+
+
 workspaces = Table(
     "workspaces",
     metadata,
@@ -70,11 +124,8 @@ workspaces = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
-api_keys = Table(
+api_keys = _workspace_table(
     "api_keys",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(200), nullable=False),
     # The first characters of the key, shown in listings so a person can tell keys apart; never the secret.
     Column("prefix", String(32), nullable=False, unique=True),
@@ -82,28 +133,20 @@ api_keys = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("last_used_at", UTCDateTime()),
     Column("revoked_at", UTCDateTime()),
-    UniqueConstraint("workspace_id", "id"),
 )
 
-custom_fields = Table(
+custom_fields = _workspace_table(
     "custom_fields",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(64), nullable=False),
     Column("type", String(16), nullable=False),
     Column("choices", Json),
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("workspace_id", "name"),
-    UniqueConstraint("workspace_id", "id"),
     CheckConstraint(_in("type", ("text", "number", "money", "enum", "datetime", "boolean")), name="type"),
 )
 
-fans = Table(
+fans = _workspace_table(
     "fans",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
     Column("email", String(320), nullable=False),
     Column("first_name", String(200)),
     Column("last_name", String(200)),
@@ -121,7 +164,6 @@ fans = Table(
     Column("first_purchase_at", UTCDateTime()),
     Column("last_purchase_at", UTCDateTime()),
     Column("last_active_at", UTCDateTime()),
-    UniqueConstraint("workspace_id", "id"),
     CheckConstraint(_in("lifecycle_stage", LIFECYCLE_STAGES), name="lifecycle_stage"),
     CheckConstraint(_in("source", FAN_SOURCES), name="source"),
 )
@@ -141,12 +183,8 @@ for _column in (
     # (migration 0004); SQLite indexes carry the rowid anyway.
     Index(f"ix_fans_workspace_{_column}", fans.c.workspace_id, fans.c[_column], postgresql_include=["id"])
 
-orders = Table(
+orders = _records_table(
     "orders",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("workspace_id", Id, nullable=False),
-    Column("fan_id", Id, nullable=False),
     Column("external_id", String(200)),
     Column("amount_cents", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
@@ -156,7 +194,6 @@ orders = Table(
     Column("placed_at", UTCDateTime(), nullable=False),
     Column("refunded_at", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),
-    _workspace_fk("fan_id", table="fans"),
     UniqueConstraint("workspace_id", "id"),
     UniqueConstraint("workspace_id", "external_id"),
     CheckConstraint(_in("status", ORDER_STATUSES), name="status"),
@@ -167,19 +204,15 @@ orders = Table(
     ),
     Index("ix_orders_workspace_category_placed", "workspace_id", "category", "placed_at"),
     Index("ix_orders_workspace_placed", "workspace_id", "placed_at"),
+    fan_id="fans",
 )
 
-events = Table(
+events = _records_table(
     "events",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("workspace_id", Id, nullable=False),
-    Column("fan_id", Id, nullable=False),
     Column("type", String(64), nullable=False),
     Column("properties", Json, nullable=False, server_default="{}"),
     Column("occurred_at", UTCDateTime(), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
-    _workspace_fk("fan_id", table="fans"),
     UniqueConstraint("workspace_id", "id"),
     Index("ix_events_workspace_fan_type_occurred", "workspace_id", "fan_id", "type", "occurred_at"),
     # Whole-workspace behaviour conditions read one range of these and group by fan without visiting the table:
@@ -187,92 +220,62 @@ events = Table(
     Index("ix_events_workspace_type_fan_occurred", "workspace_id", "type", "fan_id", "occurred_at"),
     Index("ix_events_workspace_type_occurred_fan", "workspace_id", "type", "occurred_at", "fan_id"),
     Index("ix_events_workspace_occurred_fan", "workspace_id", "occurred_at", "fan_id"),
+    fan_id="fans",
 )
 # events.type and orders.category are stored folded (ASCII A-Z → a-z), which migration 0004 enforces (a CHECK on
 # PostgreSQL, triggers on SQLite): rules compare them as stored (compiler.STORED_FOLDED).
 
-tags = Table(
+tags = _named_table(
     "tags",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
-    Column("name", String(100), nullable=False),
-    # casefolded name: tags are unique and referenced by rules case-insensitively.
-    Column("name_key", String(100), nullable=False),
     Column("color", String(7)),
     Column("category", String(64)),
     Column("description", Text),
     Column("created_at", UTCDateTime(), nullable=False),
-    UniqueConstraint("workspace_id", "name_key"),
-    UniqueConstraint("workspace_id", "id"),
 )
 
-fan_tags = Table(
+fan_tags = _membership_table(
     "fan_tags",
-    metadata,
-    Column("workspace_id", Id, nullable=False),
-    Column("tag_id", Id, nullable=False),
-    Column("fan_id", Id, nullable=False),
     Column("added_at", UTCDateTime(), nullable=False),
-    PrimaryKeyConstraint("workspace_id", "tag_id", "fan_id"),
-    _workspace_fk("tag_id", table="tags"),
-    _workspace_fk("fan_id", table="fans"),
-    Index("ix_fan_tags_workspace_fan", "workspace_id", "fan_id", "tag_id"),
+    group="tag_id",
+    table="tags",
 )
 
-lists = Table(
+lists = _named_table(
     "lists",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
-    Column("name", String(100), nullable=False),
-    Column("name_key", String(100), nullable=False),
     Column("description", Text),
     Column("created_at", UTCDateTime(), nullable=False),
-    UniqueConstraint("workspace_id", "name_key"),
-    UniqueConstraint("workspace_id", "id"),
 )
 
-list_members = Table(
+list_members = _membership_table(
     "list_members",
-    metadata,
-    Column("workspace_id", Id, nullable=False),
-    Column("list_id", Id, nullable=False),
-    Column("fan_id", Id, nullable=False),
     Column("status", String(16), nullable=False),
     Column("consent_at", UTCDateTime()),
     Column("consent_source", String(200)),
     Column("status_changed_at", UTCDateTime(), nullable=False),
-    PrimaryKeyConstraint("workspace_id", "list_id", "fan_id"),
-    _workspace_fk("list_id", table="lists"),
-    _workspace_fk("fan_id", table="fans"),
     CheckConstraint(_in("status", LIST_STATUSES), name="status"),
-    Index("ix_list_members_workspace_fan", "workspace_id", "fan_id", "list_id", "status"),
     Index("ix_list_members_workspace_list_status", "workspace_id", "list_id", "status"),
+    group="list_id",
+    table="lists",
+    covering=("status",),
 )
 
 # The consent record: every subscription change, kept after the membership row changes (GDPR asks "since when,
 # and how did they agree?"). Rows are only ever appended.
-list_subscription_log = Table(
+list_subscription_log = _records_table(
     "list_subscription_log",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("workspace_id", Id, nullable=False),
-    Column("list_id", Id, nullable=False),
-    Column("fan_id", Id, nullable=False),
     Column("status", String(16), nullable=False),
     Column("source", String(200)),
     Column("at", UTCDateTime(), nullable=False),
-    _workspace_fk("list_id", table="lists"),
-    _workspace_fk("fan_id", table="fans"),
     Index("ix_list_subscription_log_workspace_list_at", "workspace_id", "list_id", "at"),
     Index("ix_list_subscription_log_workspace_fan", "workspace_id", "fan_id"),
+    list_id="lists",
+    fan_id="fans",
 )
 
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
-    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    _workspace_id(),
     Column("key", String(200), nullable=False),
     Column("request_hash", String(64), nullable=False),
     Column("status_code", Integer, nullable=False),
@@ -281,13 +284,8 @@ idempotency_keys = Table(
     PrimaryKeyConstraint("workspace_id", "key"),
 )
 
-segments = Table(
+segments = _named_table(
     "segments",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
-    Column("name", String(100), nullable=False),
-    Column("name_key", String(100), nullable=False),
     Column("description", Text),
     Column("kind", String(16), nullable=False),
     # The rule's JSON face (dynamic segments only); rule_version counts saved edits.
@@ -300,43 +298,29 @@ segments = Table(
     Column("last_error", Text),
     # The next moment a relative-time condition can flip someone's membership (NULL: none scheduled).
     Column("next_flip_at", UTCDateTime()),
-    UniqueConstraint("workspace_id", "name_key"),
-    UniqueConstraint("workspace_id", "id"),
     CheckConstraint(_in("kind", ("static", "dynamic")), name="kind"),
 )
 
-segment_members = Table(
+segment_members = _membership_table(
     "segment_members",
-    metadata,
-    Column("workspace_id", Id, nullable=False),
-    Column("segment_id", Id, nullable=False),
-    Column("fan_id", Id, nullable=False),
     Column("since", UTCDateTime(), nullable=False),
-    PrimaryKeyConstraint("workspace_id", "segment_id", "fan_id"),
-    _workspace_fk("segment_id", table="segments"),
-    _workspace_fk("fan_id", table="fans"),
-    Index("ix_segment_members_workspace_fan", "workspace_id", "fan_id", "segment_id"),
+    group="segment_id",
+    table="segments",
 )
 
 # The membership ledger: every entry and exit, with its cause and the rule version that decided it. Append-only;
-# sizes over time and "why is this fan here, since when" are read from it.
-segment_membership_log = Table(
+# sizes over time and "why is this fan here, since when" are read from it. Erasing a fan erases their history too.
+segment_membership_log = _records_table(
     "segment_membership_log",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("workspace_id", Id, nullable=False),
-    Column("segment_id", Id, nullable=False),
-    Column("fan_id", Id, nullable=False),
     Column("entered", Boolean, nullable=False),
     Column("at", UTCDateTime(), nullable=False),
     Column("cause", String(16), nullable=False),
     Column("rule_version", Integer, nullable=False),
-    _workspace_fk("segment_id", table="segments"),
-    # Erasing a fan erases their history too.
-    _workspace_fk("fan_id", table="fans"),
     CheckConstraint(_in("cause", MEMBERSHIP_CAUSES), name="cause"),
     Index("ix_segment_membership_log_workspace_segment_at", "workspace_id", "segment_id", "at"),
     Index("ix_segment_membership_log_workspace_fan_at", "workspace_id", "fan_id", "at"),
+    segment_id="segments",
+    fan_id="fans",
 )
 
 # Time-driven membership: per workspace, the instant through which relative-time rules have been applied. The
@@ -350,44 +334,31 @@ scheduler_state = Table(
 )
 
 # Tags' own ledger, so tag sizes over time can be read like segments' (lists have list_subscription_log).
-tag_membership_log = Table(
+tag_membership_log = _records_table(
     "tag_membership_log",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("workspace_id", Id, nullable=False),
-    Column("tag_id", Id, nullable=False),
-    Column("fan_id", Id, nullable=False),
     Column("added", Boolean, nullable=False),
     Column("at", UTCDateTime(), nullable=False),
-    _workspace_fk("tag_id", table="tags"),
-    _workspace_fk("fan_id", table="fans"),
     Index("ix_tag_membership_log_workspace_tag_at", "workspace_id", "tag_id", "at"),
+    tag_id="tags",
+    fan_id="fans",
 )
 
-webhook_subscriptions = Table(
+webhook_subscriptions = _workspace_table(
     "webhook_subscriptions",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
     Column("url", String(2000), nullable=False),
     Column("events", Json, nullable=False),
     # The signing secret is shown once at creation; receivers verify HMAC-SHA256(secret, timestamp + "." + body).
     Column("secret", String(100), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("disabled_at", UTCDateTime()),
-    UniqueConstraint("workspace_id", "id"),
 )
 
 # The outbox: one row per (subscription, ledger row) to deliver, written in the same transaction as the change it
 # reports, then delivered at least once, with backoff, by whichever worker claims it. The payload is read from the
 # ledger row at delivery; receivers dedupe on "<source>-<source_id>" (the same for every retry).
 WEBHOOK_SOURCES = ("segment", "tag", "list")
-webhook_outbox = Table(
+webhook_outbox = _records_table(
     "webhook_outbox",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("workspace_id", Id, nullable=False),
-    Column("subscription_id", Id, nullable=False),
     Column("event_type", String(32), nullable=False),
     Column("source", String(16), nullable=False),
     Column("source_id", Id, nullable=False),
@@ -396,34 +367,28 @@ webhook_outbox = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("delivered_at", UTCDateTime()),
     Column("last_error", Text),
-    _workspace_fk("subscription_id", table="webhook_subscriptions"),
     UniqueConstraint("subscription_id", "source", "source_id"),
     CheckConstraint(_in("source", WEBHOOK_SOURCES), name="source"),
     Index("ix_webhook_outbox_pending", "delivered_at", "next_attempt_at"),
+    subscription_id="webhook_subscriptions",
 )
 
 # Dashboard sign-in: people belong to one workspace; sessions are random tokens stored only as hashes.
-users = Table(
+users = _workspace_table(
     "users",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
     Column("email", String(320), nullable=False, unique=True),
     Column("name", String(200)),
     Column("password_hash", String(200), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
-    UniqueConstraint("workspace_id", "id"),
 )
 
 web_sessions = Table(
     "web_sessions",
     metadata,
     Column("token_hash", String(64), primary_key=True),
-    Column("workspace_id", Id, nullable=False),
-    Column("user_id", Id, nullable=False),
+    *_workspace_references(user_id="users"),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
-    _workspace_fk("user_id", table="users"),
 )
 
 __all__ = [

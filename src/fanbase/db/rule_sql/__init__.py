@@ -27,6 +27,7 @@ How the core's semantics are met in SQL, on SQLite and PostgreSQL alike:
 - **Parametrised.** Every constant, JSON path and status is a bound parameter.
 """
 
+from fanbase.db.rule_sql.base import CompileContext
 from fanbase.db.rule_sql.base import ResolvedReferences
 from fanbase.db.rule_sql.batch import BatchStatement
 from fanbase.db.rule_sql.batch import compile_batch
@@ -52,6 +53,7 @@ __all__ = [
     "SQLITE",
     "STORED_DATETIME_FORMAT",
     "BatchStatement",
+    "CompileContext",
     "CompiledRule",
     "ResolvedReferences",
     "StoredDateTimeText",

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
+from typing import TypedDict
 from typing import assert_never
 
 from sqlalchemy import BigInteger
+from sqlalchemy import Column
 from sqlalchemy import ColumnElement
 from sqlalchemy import String
 from sqlalchemy import Table
@@ -121,6 +123,17 @@ def _window_share(length: timedelta) -> float:
     return min(1.0, max(0.05, length / timedelta(days=365)))
 
 
+class CompileContext(TypedDict):
+    """What a compile of rules is for: one workspace at one ``now`` (which resolves every relative time), its fields,
+    the ids of the tags, lists and segments rules name, and the engine's dialect name (one of ``DIALECTS``)."""
+
+    workspace_id: int
+    now: datetime
+    catalogue: Catalogue
+    references: ResolvedReferences
+    dialect: str
+
+
 class RuleWalk(ABC):
     """One compile of rules for one workspace at one ``now``; each form subclasses it."""
 
@@ -182,26 +195,10 @@ class RuleWalk(ABC):
                 compared_as = comparison_type(spec, op, value)
                 return self.compare(self.fan_field(spec, compared_as), field_type=compared_as, op=op, value=value)
             case HasTag(tag=name):
-                tag_id = self.references.tags.get(reference_key(name))
-                if tag_id is None:
-                    return false()
-                return self.fans_in(
-                    ("tag", tag_id),
-                    fan_tags.c.fan_id,
-                    fan_tags.c.workspace_id == self.workspace(),
-                    fan_tags.c.tag_id == literal(tag_id, BigInteger()),
-                )
+                return self.is_member("tag", fan_tags.c.tag_id, self.references.tags.get(reference_key(name)))
             case InList(list_name=name, status=status):
                 list_id = self.references.lists.get(reference_key(name))
-                if list_id is None:
-                    return false()
-                conditions = [
-                    list_members.c.workspace_id == self.workspace(),
-                    list_members.c.list_id == literal(list_id, BigInteger()),
-                ]
-                if status is not ListStatus.ANY:
-                    conditions.append(list_members.c.status == literal(status.value, String()))
-                return self.fans_in(("list", list_id, status), list_members.c.fan_id, *conditions)
+                return self.is_member("list", list_members.c.list_id, list_id, status=status)
             case InSegment(segment=name):
                 return self.segment(reference_key(name))
             case BehaviourAggregate():
@@ -211,15 +208,22 @@ class RuleWalk(ABC):
 
     def stored_membership(self, key: str) -> SQL:
         """The fan is a stored member of the segment with this reference key (false when there is none)."""
-        segment_id = self.references.segments.get(key)
-        if segment_id is None:
+        return self.is_member("segment", segment_members.c.segment_id, self.references.segments.get(key))
+
+    def is_member(
+        self, kind: str, group: Column[int], group_id: int | None, *, status: ListStatus | None = None
+    ) -> SQL:
+        """The fan has a row in the membership table of ``group`` (fan_tags, list_members, segment_members) for the
+        tag, list or segment ``group_id``, narrowed to a list ``status``; false when there is none (deleted since
+        the rule was saved)."""
+        if group_id is None:
             return false()
-        return self.fans_in(
-            ("segment", segment_id),
-            segment_members.c.fan_id,
-            segment_members.c.workspace_id == self.workspace(),
-            segment_members.c.segment_id == literal(segment_id, BigInteger()),
-        )
+        members = group.table
+        conditions = [members.c.workspace_id == self.workspace(), group == literal(group_id, BigInteger())]
+        if status is not None and status is not ListStatus.ANY:
+            conditions.append(members.c.status == literal(status.value, String()))
+        key = (kind, group_id) if status is None else (kind, group_id, status)
+        return self.fans_in(key, members.c.fan_id, *conditions)
 
     def fan_field(self, spec: FieldSpec, compared_as: FieldType) -> SQL:
         if self.catalogue.is_custom(spec.name):

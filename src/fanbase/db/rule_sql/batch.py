@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
+from typing import Unpack
 
 from sqlalchemy import BigInteger
 from sqlalchemy import ColumnElement
@@ -31,11 +32,10 @@ from sqlalchemy.sql.selectable import FromClause
 from sqlalchemy.sql.selectable import Subquery
 
 from fanbase.core.fields import Aggregate
-from fanbase.core.fields import Catalogue
 from fanbase.core.rules import BehaviourCondition
 from fanbase.core.rules import Rule
 from fanbase.db.rule_sql.base import SOURCE_TABLES
-from fanbase.db.rule_sql.base import ResolvedReferences
+from fanbase.db.rule_sql.base import CompileContext
 from fanbase.db.rule_sql.base import RuleWalk
 from fanbase.db.rule_sql.primitives import NamedTimePrimitives
 from fanbase.db.rule_sql.spelling import SQL
@@ -141,15 +141,7 @@ class BatchWalk(RuleWalk):
 _PROBE_SHIFT = timedelta(days=1, microseconds=1)
 
 
-def compile_batch(
-    rules: Mapping[str, Rule],
-    *,
-    workspace_id: int,
-    now: datetime,
-    catalogue: Catalogue,
-    references: ResolvedReferences,
-    dialect: str,
-) -> BatchStatement:
+def compile_batch(rules: Mapping[str, Rule], **context: Unpack[CompileContext]) -> BatchStatement:
     """One statement evaluating several rules for a list of fans (the ``fan_ids`` parameter): ``SELECT fans.id,
     <rule 1>, <rule 2>, …, <stored member of segment 1>, <of segment 2>, …`` in the order of ``rules`` (keyed by the
     ``reference_key`` of their segments' names), each column a boolean (SQLite: 0/1), never NULL; one row per
@@ -169,19 +161,11 @@ def compile_batch(
         passes = AggregatePasses()
 
         def walk() -> BatchWalk:
-            return BatchWalk(
-                passes=passes,
-                inline_rules=rules,
-                primitives=primitives,
-                workspace_id=workspace_id,
-                now=moment,
-                catalogue=catalogue,
-                references=references,
-                dialect=dialect,
-            )
+            return BatchWalk(passes=passes, inline_rules=rules, primitives=primitives, **(context | {"now": moment}))
 
         return _batch_select(rules, walk, passes), primitives.times
 
+    now = context["now"]
     statement, times = at(now)
     _, shifted = at(now + _PROBE_SHIFT)
     used = set(statement.compile().params)

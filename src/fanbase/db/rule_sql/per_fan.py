@@ -5,7 +5,7 @@ an index probe per fan."""
 from __future__ import annotations
 
 from collections.abc import Hashable
-from datetime import datetime
+from typing import Unpack
 from typing import assert_never
 
 from sqlalchemy import ColumnElement
@@ -15,10 +15,9 @@ from sqlalchemy import not_
 from sqlalchemy import select
 
 from fanbase.core.fields import Aggregate
-from fanbase.core.fields import Catalogue
 from fanbase.core.rules import BehaviourCondition
 from fanbase.core.rules import Rule
-from fanbase.db.rule_sql.base import ResolvedReferences
+from fanbase.db.rule_sql.base import CompileContext
 from fanbase.db.rule_sql.base import RuleWalk
 from fanbase.db.rule_sql.base import count_means_existence
 from fanbase.db.rule_sql.spelling import SQL
@@ -61,20 +60,10 @@ class PerFanWalk(RuleWalk):
         return correlated_behaviour(self, condition)
 
 
-def compile_rule(
-    rule: Rule,
-    *,
-    workspace_id: int,
-    now: datetime,
-    catalogue: Catalogue,
-    references: ResolvedReferences,
-    dialect: str,
-) -> ColumnElement[bool]:
+def compile_rule(rule: Rule, **context: Unpack[CompileContext]) -> ColumnElement[bool]:
     """The (validated) rule as one boolean expression correlated to ``fans`` (the per-fan form); never NULL.
 
-    Use it as ``select(fans.c.id).where(fans.c.workspace_id == workspace_id, expression)``. ``dialect`` is the
-    engine's dialect name (one of ``DIALECTS``); ``now`` resolves every relative time.
+    Use it as ``select(fans.c.id).where(fans.c.workspace_id == workspace_id, expression)``.
     """
-    walk = PerFanWalk(workspace_id=workspace_id, now=now, catalogue=catalogue, references=references, dialect=dialect)
-    expression: ColumnElement[bool] = walk.rule(rule)
+    expression: ColumnElement[bool] = PerFanWalk(**context).rule(rule)
     return expression

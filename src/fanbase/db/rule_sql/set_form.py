@@ -13,8 +13,8 @@ from collections.abc import Hashable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
+from typing import Unpack
 
 from sqlalchemy import ColumnElement
 from sqlalchemy import not_
@@ -28,7 +28,6 @@ from fanbase.core.evaluate import evaluate
 from fanbase.core.fields import FAN_SOURCES
 from fanbase.core.fields import LIFECYCLE_STAGES
 from fanbase.core.fields import Aggregate
-from fanbase.core.fields import Catalogue
 from fanbase.core.operators import OPERATORS
 from fanbase.core.operators import Op
 from fanbase.core.operators import combine
@@ -37,7 +36,7 @@ from fanbase.core.rules import BehaviourCondition
 from fanbase.core.rules import CountOf
 from fanbase.core.rules import Not
 from fanbase.core.rules import Rule
-from fanbase.db.rule_sql.base import ResolvedReferences
+from fanbase.db.rule_sql.base import CompileContext
 from fanbase.db.rule_sql.base import RuleWalk
 from fanbase.db.rule_sql.base import count_means_existence
 from fanbase.db.rule_sql.per_fan import correlated_behaviour
@@ -210,16 +209,7 @@ class SetFormWalk(RuleWalk):
         return self.compare_behaviour(condition, subject)
 
 
-def compile_rule_for_workspace(
-    rule: Rule,
-    *,
-    workspace_id: int,
-    now: datetime,
-    catalogue: Catalogue,
-    references: ResolvedReferences,
-    dialect: str,
-) -> CompiledRule:
+def compile_rule_for_workspace(rule: Rule, **context: Unpack[CompileContext]) -> CompiledRule:
     """The rule in the set form, for evaluating it over a whole workspace: use it as
     ``select(fans.c.id).select_from(fans_joined(compiled)).where(fans.c.workspace_id == …, compiled.condition)``."""
-    walk = SetFormWalk(workspace_id=workspace_id, now=now, catalogue=catalogue, references=references, dialect=dialect)
-    return walk.compiled(rule)
+    return SetFormWalk(**context).compiled(rule)

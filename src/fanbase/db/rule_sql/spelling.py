@@ -7,6 +7,7 @@ Each construct's SQLite spelling is also the default one (``str()``, a statement
 from __future__ import annotations
 
 from typing import Any
+from typing import TypeVar
 from typing import assert_never
 
 from sqlalchemy import Boolean
@@ -39,9 +40,33 @@ POSTGRESQL = "postgresql"
 DIALECTS = frozenset({SQLITE, POSTGRESQL})
 
 SQL = ColumnElement[Any]
+_T = TypeVar("_T")
 
 
-class AsciiFolded(ColumnElement[str]):
+class PerDialect(ColumnElement[_T]):
+    """A construct SQLite and PostgreSQL spell differently: a subclass gives each spelling as an expression of its
+    own (``sqlite()`` is also the default spelling), and is compiled to whichever the statement is compiled for."""
+
+    inherit_cache = True
+
+    def sqlite(self) -> SQL:
+        raise NotImplementedError
+
+    def postgresql(self) -> SQL:
+        raise NotImplementedError
+
+
+@compiles(PerDialect)
+def _sqlite_spelling(element: PerDialect[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.sqlite(), **kw)
+
+
+@compiles(PerDialect, POSTGRESQL)
+def _postgresql_spelling(element: PerDialect[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.postgresql(), **kw)
+
+
+class AsciiFolded(PerDialect[str]):
     """``lower(text)`` folding ASCII A-Z only, like the core's ``fold_text``: SQLite's ``lower()`` does nothing else,
     PostgreSQL's does under the ``"C"`` collation."""
 
@@ -52,18 +77,14 @@ class AsciiFolded(ColumnElement[str]):
         self.text = text
         self.type = String()
 
+    def sqlite(self) -> SQL:
+        return func.lower(self.text, type_=String())
 
-@compiles(AsciiFolded)
-def _ascii_folded(element: AsciiFolded, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(func.lower(element.text, type_=String()), **kw)
-
-
-@compiles(AsciiFolded, POSTGRESQL)
-def _ascii_folded_postgresql(element: AsciiFolded, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(func.lower(element.text.collate("C"), type_=String()), **kw)
+    def postgresql(self) -> SQL:
+        return func.lower(self.text.collate("C"), type_=String())
 
 
-class TextPosition(ColumnElement[int]):
+class TextPosition(PerDialect[int]):
     """The 1-based position of ``fragment`` in ``text``, 0 when absent: ``instr`` (SQLite), ``strpos`` (PostgreSQL).
     Neither gives ``%`` or ``_`` a meaning, so fragments need no escaping."""
 
@@ -78,18 +99,14 @@ class TextPosition(ColumnElement[int]):
         self.fragment = fragment
         self.type = Integer()
 
+    def sqlite(self) -> SQL:
+        return func.instr(self.text, self.fragment)
 
-@compiles(TextPosition)
-def _text_position(element: TextPosition, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(func.instr(element.text, element.fragment), **kw)
-
-
-@compiles(TextPosition, POSTGRESQL)
-def _text_position_postgresql(element: TextPosition, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(func.strpos(element.text, element.fragment), **kw)
+    def postgresql(self) -> SQL:
+        return func.strpos(self.text, self.fragment)
 
 
-class TextTail(ColumnElement[str]):
+class TextTail(PerDialect[str]):
     """The last ``length`` characters of ``text``: ``substr(text, -length)`` (SQLite), ``right`` (PostgreSQL)."""
 
     inherit_cache = True
@@ -103,18 +120,14 @@ class TextTail(ColumnElement[str]):
         self.length = length
         self.type = String()
 
+    def sqlite(self) -> SQL:
+        return func.substr(self.text, -self.length, type_=String())
 
-@compiles(TextTail)
-def _text_tail(element: TextTail, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(func.substr(element.text, -element.length, type_=String()), **kw)
-
-
-@compiles(TextTail, POSTGRESQL)
-def _text_tail_postgresql(element: TextTail, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(func.right(element.text, element.length, type_=String()), **kw)
+    def postgresql(self) -> SQL:
+        return func.right(self.text, self.length, type_=String())
 
 
-class WithoutIndexRange(ColumnElement[Any]):
+class WithoutIndexRange(PerDialect[Any]):
     """A column's value, written so that SQLite does not read a test on it as an index range: ``(+column)``.
 
     For a missing-value guard: SQLite would take ``column IS NOT NULL`` as the range ``column > NULL`` and scan it
@@ -128,19 +141,15 @@ class WithoutIndexRange(ColumnElement[Any]):
         self.column = column
         self.type = column.type
 
+    def sqlite(self) -> SQL:
+        unary = UnaryExpression(self.column, operator=custom_op("+"), type_=self.column.type)
+        return Grouping(unary)
 
-@compiles(WithoutIndexRange)
-def _without_index_range(element: WithoutIndexRange, compiler: SQLCompiler, **kw: Any) -> str:
-    unary = UnaryExpression(element.column, operator=custom_op("+"), type_=element.column.type)
-    return compiler.process(Grouping(unary), **kw)
-
-
-@compiles(WithoutIndexRange, POSTGRESQL)
-def _without_index_range_postgresql(element: WithoutIndexRange, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.column, **kw)
+    def postgresql(self) -> SQL:
+        return self.column
 
 
-class Likely(ColumnElement[bool]):
+class Likely(PerDialect[bool]):
     """``condition``, with the share of rows it keeps told to SQLite's planner (``likelihood``, which returns its
     first argument); PostgreSQL has its own statistics: the bare condition.
 
@@ -160,15 +169,11 @@ class Likely(ColumnElement[bool]):
         self.share: ColumnElement[Any] = literal_column(f"{share:.2f}")
         self.type = Boolean()
 
+    def sqlite(self) -> SQL:
+        return func.likelihood(self.condition, self.share, type_=Boolean())
 
-@compiles(Likely)
-def _likely(element: Likely, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(func.likelihood(element.condition, element.share, type_=Boolean()), **kw)
-
-
-@compiles(Likely, POSTGRESQL)
-def _likely_postgresql(element: Likely, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.condition, **kw)
+    def postgresql(self) -> SQL:
+        return self.condition
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -200,7 +205,7 @@ def _view_sql_type(view: FieldType) -> TypeEngine[Any]:
             assert_never(view)
 
 
-class JsonView(ColumnElement[Any]):
+class JsonView(PerDialect[Any]):
     """``document[key]`` as the comparison type ``view`` sees it: NULL when absent or of another JSON type, never
     coerced (``json_type`` on SQLite, ``jsonb_typeof`` on PostgreSQL). ``view`` ANY is the raw presence test used by
     is_set / is_not_set: NULL when absent or JSON null."""
@@ -221,58 +226,54 @@ class JsonView(ColumnElement[Any]):
         self.view = view
         self.type = _view_sql_type(view)
 
+    def sqlite(self) -> SQL:
+        view = self.view
+        json_type = func.json_type(self.document, self.json_path, type_=String())
+        value = func.json_extract(self.document, self.json_path)
+        spelled: SQL
+        match view:
+            case FieldType.ANY:
+                spelled = func.nullif(json_type, _text("null"), type_=String())
+            case FieldType.BOOLEAN:
+                # json_extract gives 1/0 for true/false: read the JSON type instead.
+                spelled = case(
+                    (json_type == _text("true"), literal(True, Boolean())),
+                    (json_type == _text("false"), literal(False, Boolean())),
+                    else_=null(),
+                )
+            case FieldType.TEXT | FieldType.ENUM | FieldType.NUMBER | FieldType.MONEY | FieldType.DATETIME:
+                accepted = [_text(name) for name in _SQLITE_JSON_TYPES[view]]
+                spelled = case((json_type.in_(accepted), type_coerce(value, self.type)), else_=null())
+            case _:
+                assert_never(view)
+        return spelled
+
+    def postgresql(self) -> SQL:
+        json_type = func.jsonb_typeof(self.document.op("->")(self.json_key), type_=String())
+        text = self.document.op("->>", return_type=String())(self.json_key)
+        is_string = json_type == _text("string")
+        spelled: SQL
+        match self.view:
+            case FieldType.ANY:
+                spelled = func.nullif(json_type, _text("null"), type_=String())
+            case FieldType.BOOLEAN:
+                spelled = case((json_type == _text("boolean"), cast(text, Boolean())), else_=null())
+            case FieldType.TEXT | FieldType.ENUM:
+                spelled = case((is_string, text), else_=null())
+            case FieldType.DATETIME:
+                # Fixed-width text compares as time only bytewise; "C" keeps any locale from weighing punctuation.
+                spelled = case((is_string, text.collate("C")), else_=null())
+            case FieldType.NUMBER:
+                # numeric keeps integers exact; against a double constant PostgreSQL compares as doubles, like Python.
+                spelled = case((json_type == _text("number"), cast(text, Numeric())), else_=null())
+            case FieldType.MONEY:
+                # Cents are JSON integers; SQLite's json_type tells 5 from 5.0 and so must we.
+                is_integer = text.op("~", return_type=Boolean())(_text(r"^-?[0-9]+$"))
+                spelled = case((and_(json_type == _text("number"), is_integer), cast(text, Numeric())), else_=null())
+            case _:
+                assert_never(self.view)
+        return spelled
+
 
 def _text(value: str) -> SQL:
     return literal(value, String())
-
-
-@compiles(JsonView)
-def _json_view(element: JsonView, compiler: SQLCompiler, **kw: Any) -> str:
-    view = element.view
-    json_type = func.json_type(element.document, element.json_path, type_=String())
-    value = func.json_extract(element.document, element.json_path)
-    spelled: SQL
-    match view:
-        case FieldType.ANY:
-            spelled = func.nullif(json_type, _text("null"), type_=String())
-        case FieldType.BOOLEAN:
-            # json_extract gives 1/0 for true/false: read the JSON type instead.
-            spelled = case(
-                (json_type == _text("true"), literal(True, Boolean())),
-                (json_type == _text("false"), literal(False, Boolean())),
-                else_=null(),
-            )
-        case FieldType.TEXT | FieldType.ENUM | FieldType.NUMBER | FieldType.MONEY | FieldType.DATETIME:
-            accepted = [_text(name) for name in _SQLITE_JSON_TYPES[view]]
-            spelled = case((json_type.in_(accepted), type_coerce(value, element.type)), else_=null())
-        case _:
-            assert_never(view)
-    return compiler.process(spelled, **kw)
-
-
-@compiles(JsonView, POSTGRESQL)
-def _json_view_postgresql(element: JsonView, compiler: SQLCompiler, **kw: Any) -> str:
-    json_type = func.jsonb_typeof(element.document.op("->")(element.json_key), type_=String())
-    text = element.document.op("->>", return_type=String())(element.json_key)
-    is_string = json_type == _text("string")
-    spelled: SQL
-    match element.view:
-        case FieldType.ANY:
-            spelled = func.nullif(json_type, _text("null"), type_=String())
-        case FieldType.BOOLEAN:
-            spelled = case((json_type == _text("boolean"), cast(text, Boolean())), else_=null())
-        case FieldType.TEXT | FieldType.ENUM:
-            spelled = case((is_string, text), else_=null())
-        case FieldType.DATETIME:
-            # Fixed-width text compares as time only bytewise; "C" keeps any locale from weighing punctuation.
-            spelled = case((is_string, text.collate("C")), else_=null())
-        case FieldType.NUMBER:
-            # numeric keeps integers exact; against a double constant PostgreSQL compares as doubles, like Python.
-            spelled = case((json_type == _text("number"), cast(text, Numeric())), else_=null())
-        case FieldType.MONEY:
-            # Cents are JSON integers; SQLite's json_type tells 5 from 5.0 and so must we.
-            is_integer = text.op("~", return_type=Boolean())(_text(r"^-?[0-9]+$"))
-            spelled = case((and_(json_type == _text("number"), is_integer), cast(text, Numeric())), else_=null())
-        case _:
-            assert_never(element.view)
-    return compiler.process(spelled, **kw)
