@@ -305,8 +305,8 @@ def test_rolled_back_writes_enqueue_nothing_and_enqueueing_is_idempotent(
     with database.transaction() as connection:
         tags_repo.link_tags(connection, workspace_id, [(tag.id, fan.id)], now=now)
         webhooks.queue_tag_events(connection, workspace_id, [tag.id], at=now)
-        assert webhooks_repo.enqueue_tag_changes(connection, workspace_id, at=now) == 0
-        assert webhooks_repo.enqueue_tag_changes(connection, workspace_id, at=[now], tag_ids=[tag.id]) == 0
+        assert webhooks_repo.enqueue_changes(connection, workspace_id, "tag", at=now) == 0
+        assert webhooks_repo.enqueue_changes(connection, workspace_id, "tag", at=[now], object_ids=[tag.id]) == 0
     assert len(hooks.deliveries(hook.id)) == 1
 
 

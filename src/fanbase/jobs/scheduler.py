@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from datetime import timedelta
 
+from fanbase.jobs.background import BackgroundLoop
 from fanbase.services import membership
 from fanbase.services.unit_of_work import Database
 
@@ -36,8 +37,10 @@ def tick(database: Database, *, now: datetime) -> list[membership.TickReport]:
     return reports
 
 
-class Scheduler:
+class Scheduler(BackgroundLoop):
     """A background thread calling ``tick`` every ``interval`` seconds until stopped."""
+
+    thread_name = "fanbase-scheduler"
 
     def __init__(
         self,
@@ -47,13 +50,9 @@ class Scheduler:
         interval: float = DEFAULT_INTERVAL_SECONDS,
         also: Callable[[datetime], object] | None = None,
     ) -> None:
-        self.database = database
-        self.clock = clock
-        self.interval = interval
+        super().__init__(database, clock=clock, interval=interval)
         self.also = also  # e.g. webhook delivery, run after each tick
-        self._stop = threading.Event()
         self._statistics_at: datetime | None = None
-        self._thread: threading.Thread | None = None
 
     def run_once(self) -> list[membership.TickReport]:
         now = self.clock()
@@ -71,22 +70,10 @@ class Scheduler:
                 log.exception("scheduled job failed")
         return reports
 
-    def run_forever(self) -> None:
-        while not self._stop.is_set():
+    def run_until(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             try:
                 self.run_once()
             except Exception:
                 log.exception("scheduler tick failed")
-            self._stop.wait(self.interval)
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self.run_forever, name="fanbase-scheduler", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+            stop.wait(self.interval)

@@ -21,6 +21,7 @@ from random import Random
 import httpx
 
 from fanbase.errors import InvalidInput
+from fanbase.jobs.background import BackgroundLoop
 from fanbase.services import webhooks
 from fanbase.services.unit_of_work import Database
 
@@ -150,8 +151,10 @@ def run_delivery_loop(
             http.close()
 
 
-class DeliveryWorker:
+class DeliveryWorker(BackgroundLoop):
     """``run_delivery_loop`` in a daemon thread: ``start()`` and ``stop()`` (which waits for the current round)."""
+
+    thread_name = "fanbase-webhooks"
 
     def __init__(
         self,
@@ -162,35 +165,20 @@ class DeliveryWorker:
         allow_private_targets: bool = False,
         client: httpx.Client | None = None,
     ) -> None:
-        self.database = database
-        self.clock = clock
-        self.interval = interval
+        super().__init__(database, clock=clock, interval=interval)
         self.allow_private_targets = allow_private_targets
         self.client = client
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    @property
-    def is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> DeliveryWorker:
-        if self.is_running:
-            return self
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=run_delivery_loop,
-            args=(self.database, self._stop, self.clock, self.interval),
-            kwargs={"allow_private_targets": self.allow_private_targets, "client": self.client},
-            name="fanbase-webhooks",
-            daemon=True,
+    def run_until(self, stop: threading.Event) -> None:
+        run_delivery_loop(
+            self.database,
+            stop,
+            self.clock,
+            self.interval,
+            allow_private_targets=self.allow_private_targets,
+            client=self.client,
         )
-        self._thread.start()
-        return self
 
     def stop(self, timeout: float | None = None) -> None:
         """Ask the loop to stop and wait for it (a round in progress finishes its current request first)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        super().stop(timeout)

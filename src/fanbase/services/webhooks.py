@@ -66,7 +66,7 @@ def queue_segment_events(
 ) -> None:
     """segment.entered / segment.exited for the segments' ledger rows at ``at``."""
     if segment_ids:
-        webhooks_repo.enqueue_segment_changes(connection, workspace_id, segment_ids, at=at)
+        webhooks_repo.enqueue_changes(connection, workspace_id, "segment", at=at, object_ids=segment_ids)
 
 
 def queue_tag_events(
@@ -74,7 +74,7 @@ def queue_tag_events(
 ) -> None:
     """tag.added / tag.removed for the tags' ledger rows at ``at`` (one instant, or several for bulk writers)."""
     if tag_ids:
-        webhooks_repo.enqueue_tag_changes(connection, workspace_id, at=at, tag_ids=tag_ids)
+        webhooks_repo.enqueue_changes(connection, workspace_id, "tag", at=at, object_ids=tag_ids)
 
 
 def queue_list_events(
@@ -83,7 +83,7 @@ def queue_list_events(
     """list.subscribed / list.unsubscribed for the lists' consent-log rows at ``at`` (a bounce or a removal is no
     event)."""
     if list_ids:
-        webhooks_repo.enqueue_list_changes(connection, workspace_id, at=at, list_ids=list_ids)
+        webhooks_repo.enqueue_changes(connection, workspace_id, "list", at=at, object_ids=list_ids)
 
 
 # --- targets ---------------------------------------------------------------------------------------------

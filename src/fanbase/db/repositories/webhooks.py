@@ -19,9 +19,11 @@ Delivery is claimed across workspaces (the worker serves all of them): ``claim_d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Iterable
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from typing import NamedTuple
@@ -258,69 +260,71 @@ def _enqueue(
     return queued
 
 
-def enqueue_segment_changes(
-    connection: Connection, workspace_id: int, segment_ids: Collection[int], *, at: datetime
-) -> int:
-    """Outbox rows for the segments' ledger rows at ``at``: segment.entered / segment.exited."""
-    if not segment_ids:
-        return 0
-    log = segment_membership_log
-    return _enqueue(
-        connection,
-        workspace_id,
-        source="segment",
-        ledger=log,
-        event_of_row={"segment.entered": log.c.entered.is_(True), "segment.exited": log.c.entered.is_(False)},
-        narrowing=[log.c.segment_id.in_(sorted(segment_ids))],
-        at=at,
-    )
+@dataclass(frozen=True)
+class _Ledger:
+    """One source of events: its ledger, the named object each row is about, the event each row is, and what a
+    payload reads of a row beyond the fan and the object's name."""
+
+    log: Table
+    named: Table
+    object_column: str  # the log's column naming the object (segment_id, tag_id, list_id)
+    event_of_row: Callable[[Table], dict[str, ColumnElement[bool]]]
+    payload_columns: tuple[str, ...]
 
 
-def enqueue_tag_changes(
-    connection: Connection,
-    workspace_id: int,
-    *,
-    at: datetime | Iterable[datetime],
-    tag_ids: Collection[int] | None = None,
-) -> int:
-    """Outbox rows for the tag ledger's rows at ``at`` (one instant or several, for bulk writers): tag.added /
-    tag.removed. ``tag_ids``, when the caller knows them, lets the database use its (workspace, tag, at) index."""
-    if tag_ids is not None and not tag_ids:
-        return 0
-    log = tag_membership_log
-    return _enqueue(
-        connection,
-        workspace_id,
-        source="tag",
-        ledger=log,
-        event_of_row={"tag.added": log.c.added.is_(True), "tag.removed": log.c.added.is_(False)},
-        narrowing=[log.c.tag_id.in_(sorted(tag_ids))] if tag_ids is not None else [],
-        at=at,
-    )
-
-
-def enqueue_list_changes(
-    connection: Connection,
-    workspace_id: int,
-    *,
-    at: datetime | Iterable[datetime],
-    list_ids: Collection[int] | None = None,
-) -> int:
-    """Outbox rows for the consent log's rows at ``at``: subscribed → list.subscribed, unsubscribed →
-    list.unsubscribed; a bounce is no event (the fan did not choose it)."""
-    if list_ids is not None and not list_ids:
-        return 0
-    log = list_subscription_log
-    return _enqueue(
-        connection,
-        workspace_id,
-        source="list",
-        ledger=log,
-        event_of_row={
+_LEDGERS: dict[str, _Ledger] = {
+    "segment": _Ledger(
+        log=segment_membership_log,
+        named=segments,
+        object_column="segment_id",
+        event_of_row=lambda log: {
+            "segment.entered": log.c.entered.is_(True),
+            "segment.exited": log.c.entered.is_(False),
+        },
+        payload_columns=("entered", "cause", "rule_version"),
+    ),
+    "tag": _Ledger(
+        log=tag_membership_log,
+        named=tags,
+        object_column="tag_id",
+        event_of_row=lambda log: {"tag.added": log.c.added.is_(True), "tag.removed": log.c.added.is_(False)},
+        payload_columns=("added",),
+    ),
+    # A bounce is no event (the fan did not choose it), nor is a removal.
+    "list": _Ledger(
+        log=list_subscription_log,
+        named=lists,
+        object_column="list_id",
+        event_of_row=lambda log: {
             "list.subscribed": log.c.status == "subscribed",
             "list.unsubscribed": log.c.status == "unsubscribed",
         },
-        narrowing=[log.c.list_id.in_(sorted(list_ids))] if list_ids is not None else [],
+        payload_columns=("status",),
+    ),
+}
+
+
+def enqueue_changes(
+    connection: Connection,
+    workspace_id: int,
+    source: str,
+    *,
+    at: datetime | Iterable[datetime],
+    object_ids: Collection[int] | None = None,
+) -> int:
+    """Outbox rows for the source's ledger rows at ``at`` (one instant, or several for bulk writers).
+    ``object_ids``, when the caller knows them, lets the database use the ledger's (workspace, object, at) index."""
+    if object_ids is not None and not object_ids:
+        return 0
+    ledger = _LEDGERS[source]
+    column = ledger.log.c[ledger.object_column]
+    return _enqueue(
+        connection,
+        workspace_id,
+        source=source,
+        ledger=ledger.log,
+        event_of_row=ledger.event_of_row(ledger.log),
+        narrowing=[column.in_(sorted(object_ids))] if object_ids is not None else [],
         at=at,
     )
 
@@ -377,31 +381,22 @@ def claim_due(
 
 def _ledger_query(source: str) -> tuple[Table, Any]:
     """The ledger table of a source and a SELECT of what a payload needs from it (fan and named object joined)."""
-    if source == "segment":
-        log = segment_membership_log
-        named = segments
-        extra: tuple[Any, ...] = (
-            log.c.segment_id.label("object_id"),
-            log.c.entered,
-            log.c.cause,
-            log.c.rule_version,
-        )
-        on = and_(named.c.workspace_id == log.c.workspace_id, named.c.id == log.c.segment_id)
-    elif source == "tag":
-        log = tag_membership_log
-        named = tags
-        extra = (log.c.tag_id.label("object_id"), log.c.added)
-        on = and_(named.c.workspace_id == log.c.workspace_id, named.c.id == log.c.tag_id)
-    else:
-        log = list_subscription_log
-        named = lists
-        extra = (log.c.list_id.label("object_id"), log.c.status)
-        on = and_(named.c.workspace_id == log.c.workspace_id, named.c.id == log.c.list_id)
+    ledger = _LEDGERS[source]
+    log, named = ledger.log, ledger.named
+    object_id = log.c[ledger.object_column]
     statement = (
-        select(log.c.id, log.c.at, log.c.fan_id, fans.c.email, named.c.name.label("object_name"), *extra)
+        select(
+            log.c.id,
+            log.c.at,
+            log.c.fan_id,
+            fans.c.email,
+            named.c.name.label("object_name"),
+            object_id.label("object_id"),
+            *(log.c[name] for name in ledger.payload_columns),
+        )
         .select_from(log)
         .join(fans, and_(fans.c.workspace_id == log.c.workspace_id, fans.c.id == log.c.fan_id))
-        .join(named, on)
+        .join(named, and_(named.c.workspace_id == log.c.workspace_id, named.c.id == object_id))
     )
     return log, statement
 
