@@ -110,6 +110,15 @@ LISTS: tuple[tuple[str, str, str], ...] = (
     ("Newsletter Subscribers", "The monthly newsletter", "signup form"),
     ("Fan Club Members", "Members of the fan club", "fan club checkout"),
 )
+# What a purchase category says about a fan, in the order the tags and lists are given (the order keeps the seeded
+# random draws, and so the demo data, the same).
+_CATEGORY_TAGS = {
+    "merch": "Product Tag",
+    "course": "Course Student",
+    "ticket": "Ticket Buyer",
+    "membership": "Exclusive Content Member",
+}
+_CATEGORY_LISTS = {"music": "Album Buyers", "merch": "Merch Fans", "course": "Course Students"}
 CUSTOM_FIELDS = (
     CustomFieldIn(name="tshirt_size", type="enum", choices=("XS", "S", "M", "L", "XL", "XXL")),
     CustomFieldIn(name="favourite_album", type="text"),
@@ -284,16 +293,11 @@ class _Planner:
         fan.row["lifecycle_stage"] = stage
 
         tags = fan.tags
-        if "merch" in categories:
-            tags.append("Product Tag")
-        if "course" in categories:
-            tags.append("Course Student")
-            if rng.random() < 0.4:
-                tags.append("Masterclass Attendee")
-        if "ticket" in categories:
-            tags.append("Ticket Buyer")
-        if "membership" in categories:
-            tags.append("Exclusive Content Member")
+        for category, tag in _CATEGORY_TAGS.items():
+            if category in categories:
+                tags.append(tag)
+                if category == "course" and rng.random() < 0.4:
+                    tags.append("Masterclass Attendee")
         if is_industry < 0.01:
             tags.append("Event Organizer")
         elif is_industry < 0.03:
@@ -307,12 +311,7 @@ class _Planner:
             tags.append("VIP")
 
         lists = fan.lists
-        if "music" in categories:
-            lists.append("Album Buyers")
-        if "merch" in categories:
-            lists.append("Merch Fans")
-        if "course" in categories:
-            lists.append("Course Students")
+        lists.extend(name for category, name in _CATEGORY_LISTS.items() if category in categories)
         if gigs:
             lists.append("Gig Attendees")
         if is_vip:

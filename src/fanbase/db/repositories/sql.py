@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from sqlalchemy import ColumnElement
 from sqlalchemy import Connection
+from sqlalchemy import RowMapping
 from sqlalchemy import Table
 from sqlalchemy import func
 from sqlalchemy import insert
@@ -41,6 +42,13 @@ def insert_returning_ids(
         )
         ids.extend(result.scalars())
     return ids
+
+
+def insert_returning_row(
+    connection: Connection, table: Table, values: Mapping[str, Any], columns: Sequence[ColumnElement[Any]]
+) -> RowMapping:
+    """Insert one row and read back the given columns of it (ids and defaults the database filled in)."""
+    return connection.execute(insert(table).values(**values).returning(*columns)).one()._mapping
 
 
 def like_escape(text: str) -> str:

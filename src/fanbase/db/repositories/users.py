@@ -12,6 +12,7 @@ from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 
+from fanbase.db.repositories.sql import insert_returning_row
 from fanbase.db.tables import users
 from fanbase.db.tables import web_sessions
 from fanbase.db.tables import workspaces
@@ -36,12 +37,8 @@ USER_COLUMNS = (
 def insert_user(
     connection: Connection, workspace_id: int, *, email: str, name: str | None, password_hash: str, now: datetime
 ) -> User:
-    row = connection.execute(
-        insert(users)
-        .values(workspace_id=workspace_id, email=email, name=name, password_hash=password_hash, created_at=now)
-        .returning(*USER_COLUMNS)
-    ).one()
-    return User(**row._mapping)
+    values = {"workspace_id": workspace_id, "email": email, "name": name, "password_hash": password_hash}
+    return User(**insert_returning_row(connection, users, {**values, "created_at": now}, USER_COLUMNS))
 
 
 def find_user_by_email(connection: Connection, email: str) -> UserWithHash | None:

@@ -11,6 +11,7 @@ from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 
+from fanbase.db.repositories.sql import insert_returning_row
 from fanbase.db.tables import api_keys
 from fanbase.db.tables import workspaces
 from fanbase.schemas.workspaces import ApiKey
@@ -47,12 +48,8 @@ _KEY_COLUMNS = (
 def insert_api_key(
     connection: Connection, workspace_id: int, *, name: str, prefix: str, key_hash: str, now: datetime
 ) -> ApiKey:
-    row = connection.execute(
-        insert(api_keys)
-        .values(workspace_id=workspace_id, name=name, prefix=prefix, key_hash=key_hash, created_at=now)
-        .returning(*_KEY_COLUMNS)
-    ).one()
-    return ApiKey.model_validate(row._mapping)
+    values = {"workspace_id": workspace_id, "name": name, "prefix": prefix, "key_hash": key_hash, "created_at": now}
+    return ApiKey.model_validate(insert_returning_row(connection, api_keys, values, _KEY_COLUMNS))
 
 
 class StoredApiKey(TypedDict):
