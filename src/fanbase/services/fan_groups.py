@@ -36,6 +36,7 @@ from fanbase.schemas.tags import TagPatch
 from fanbase.services import fans as fans_service
 from fanbase.services import membership
 from fanbase.services import rule_context
+from fanbase.services import webhooks
 
 GroupT = TypeVar("GroupT", Tag, FanList)
 
@@ -47,14 +48,32 @@ class QueueEvents(Protocol):
 
 
 @dataclass(frozen=True)
-class FanGroups(Generic[GroupT]):
-    """One kind of fan group: its ``noun`` for messages, its table, and how rules and live membership name it."""
+class _Kind:
+    """How live membership, rules and webhooks name one kind of group."""
 
-    noun: str
-    table: FanGroupTable[GroupT]
     changed: Callable[[Collection[str]], membership.Change]
     rule_reference: Literal["tag", "list_name"]  # how RuleContext.segments_naming is asked about this kind
     queue_events: QueueEvents  # the kind's webhook events for a change at an instant
+
+
+_KINDS: dict[str, _Kind] = {
+    "tag": _Kind(changed=membership.tags_changed, rule_reference="tag", queue_events=webhooks.queue_tag_events),
+    "list": _Kind(
+        changed=membership.lists_changed, rule_reference="list_name", queue_events=webhooks.queue_list_events
+    ),
+}
+
+
+@dataclass(frozen=True)
+class FanGroups(Generic[GroupT]):
+    """One kind of fan group (``noun``: "tag" or "list", also its word in messages) over its table."""
+
+    noun: Literal["tag", "list"]
+    table: FanGroupTable[GroupT]
+
+    @property
+    def _kind(self) -> _Kind:
+        return _KINDS[self.noun]
 
     def create(self, database: Database, workspace_id: int, data: TagIn | ListIn, *, now: datetime) -> GroupT:
         with self._unique_name(data.name), database.transaction() as connection:
@@ -106,9 +125,9 @@ class FanGroups(Generic[GroupT]):
             fans_service.require_fans(connection, workspace_id, fan_ids)
             changed = write(connection, group)
             if changed:
-                self.queue_events(connection, workspace_id, [group.id], at=now)
+                self._kind.queue_events(connection, workspace_id, [group.id], at=now)
             membership.apply_change(
-                connection, workspace_id, changed, self.changed([group.name]), cause="write", now=now
+                connection, workspace_id, changed, self._kind.changed([group.name]), cause="write", now=now
             )
         return Changed(changed=len(changed))
 
@@ -128,7 +147,7 @@ class FanGroups(Generic[GroupT]):
             raise Conflict(f"a {self.noun} named '{name}' already exists", field="name") from error
 
     def _refuse_if_named_by_rules(self, connection: Connection, workspace_id: int, name: str, *, action: str) -> None:
-        users = rule_context.load_context(connection, workspace_id).segments_naming(**{self.rule_reference: name})
+        users = rule_context.load_context(connection, workspace_id).segments_naming(**{self._kind.rule_reference: name})
         if users:
             raise Conflict(
                 f"cannot {action} {self.noun} '{name}': the rules of these segments use it: {', '.join(users)}"

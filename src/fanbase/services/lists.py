@@ -16,17 +16,9 @@ from fanbase.schemas.lists import FanList
 from fanbase.schemas.lists import SubscriptionIn
 from fanbase.schemas.lists import SubscriptionStatus
 from fanbase.services import fans as fans_service
-from fanbase.services import membership
-from fanbase.services import webhooks
 from fanbase.services.fan_groups import FanGroups
 
-LISTS = FanGroups(
-    noun="list",
-    table=lists_repo.LISTS,
-    changed=membership.lists_changed,
-    rule_reference="list_name",
-    queue_events=webhooks.queue_list_events,
-)
+LISTS = FanGroups(noun="list", table=lists_repo.LISTS)
 
 create_list, get_list, list_lists = LISTS.create, LISTS.get, LISTS.list_all
 update_list, delete_list = LISTS.update, LISTS.delete

@@ -14,17 +14,9 @@ from fanbase.schemas.fans import Fan
 from fanbase.schemas.fans import FanFilter
 from fanbase.schemas.tags import Tag
 from fanbase.services import fans as fans_service
-from fanbase.services import membership
-from fanbase.services import webhooks
 from fanbase.services.fan_groups import FanGroups
 
-TAGS = FanGroups(
-    noun="tag",
-    table=tags_repo.TAGS,
-    changed=membership.tags_changed,
-    rule_reference="tag",
-    queue_events=webhooks.queue_tag_events,
-)
+TAGS = FanGroups(noun="tag", table=tags_repo.TAGS)
 
 create_tag, get_tag, list_tags = TAGS.create, TAGS.get, TAGS.list_all
 update_tag, delete_tag = TAGS.update, TAGS.delete
