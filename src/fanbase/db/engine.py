@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy import create_engine
 from sqlalchemy import event
 from sqlalchemy import make_url
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import OperationalError as DatabaseError
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -56,6 +59,53 @@ def create_database_engine(url: str, **options: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **options)
 
 
+# After a write of at least BULK_ROWS rows, the tables it wrote that grew by STALE_SHARE or more since their last
+# ANALYZE have their statistics gathered at once (see Database.refresh_statistics_after_write).
+BULK_ROWS = 500
+STALE_SHARE = 0.1
+
+
+def _grown(known: float | None, now: float) -> bool:
+    """Statistics that know of no rows (never gathered: PostgreSQL's -1, SQLite's missing row) or of fewer than the
+    table now holds by STALE_SHARE."""
+    return known is None or known < 0 or now > known * (1 + STALE_SHARE)
+
+
+def _stale_postgresql(connection: Connection, tables: Sequence[str]) -> list[str]:
+    rows = connection.execute(
+        text(
+            "SELECT relname, reltuples, relpages, pg_relation_size(oid) / current_setting('block_size')::int"
+            " FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relname = ANY(:names)"
+        ),
+        {"names": list(tables)},
+    ).all()
+    return sorted(name for name, tuples, pages, size in rows if tuples < 0 or _grown(pages, size))
+
+
+def _stale_sqlite(connection: Connection, tables: Sequence[str]) -> list[str]:
+    if connection.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar() is None:
+        return list(tables)  # never analysed at all
+    known: dict[str, int] = dict(
+        connection.execute(
+            text(
+                "SELECT tbl, max(CAST(substr(stat, 1, instr(stat || ' ', ' ') - 1) AS INTEGER)) FROM sqlite_stat1"
+                " GROUP BY tbl"
+            )
+        ).all()
+    )
+    stale = []
+    for table in tables:
+        highest = connection.exec_driver_sql(f'SELECT max(rowid) FROM "{table}"').scalar() or 0
+        if highest and _grown(known.get(table), highest):
+            stale.append(table)
+    return stale
+
+
+def _analyze_sqlite(connection: Connection) -> None:
+    connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
+    connection.exec_driver_sql("ANALYZE")
+
+
 class Database:
     """One database: its engine, and the only way to open a transaction."""
 
@@ -85,19 +135,44 @@ class Database:
                 yield connection
 
     def refresh_planner_statistics(self) -> None:
-        """Gather the query planner's statistics after a bulk load.
+        """Gather the query planner's statistics for every table (the scheduler does, every few minutes, on SQLite).
 
         SQLite never gathers them by itself, and without them it serves a behaviour subquery (correlated on
         ``fan_id``) from the workspace-wide ``(workspace_id, occurred_at)`` or ``(workspace_id, category, …)``
         index instead of the per-fan one, a walk of the whole workspace per fan (bench/RESULTS.md has the figures).
-        PostgreSQL's autovacuum analyses on its own. ``analysis_limit`` samples each index instead of reading it
-        whole, so this stays cheap at any size and can run periodically (the scheduler does, every few minutes).
+        PostgreSQL's autovacuum analyses on its own, as data changes. ``analysis_limit`` samples each index instead
+        of reading it whole, so this stays cheap at any size.
         """
         if self.dialect == "sqlite":
             with self.engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
-                connection.exec_driver_sql("ANALYZE")
+                _analyze_sqlite(connection)
                 connection.commit()
+
+    def refresh_statistics_after_write(self, written: Mapping[str, int]) -> list[str]:
+        """After a bulk write has committed (table → rows it wrote), gather the statistics of each of those tables
+        that has grown by ``STALE_SHARE`` or more since they were last gathered; returns the tables analysed.
+
+        Autovacuum analyses a PostgreSQL table only after it changed by its threshold *and* once its worker comes
+        round (up to a minute, longer under load); a preview right after a bulk load into a fresh database then ran
+        on no statistics at all, planned a per-fan walk of the workspace's orders and took over a minute
+        (bench/RESULTS.md, issue 13). Growth is measured against what the statistics know (PostgreSQL: the table's
+        pages now against ``relpages`` at the last ANALYZE; SQLite: the highest rowid against ``sqlite_stat1``'s row
+        count), so many batches that each add little still add up. A write of fewer than ``BULK_ROWS`` rows to every
+        table is left to autovacuum (and on SQLite to the scheduler): checking costs a round trip.
+        """
+        if not written or max(written.values()) < BULK_ROWS:
+            return []
+        tables = sorted(written)
+        with self.engine.connect() as connection:
+            stale = (
+                _stale_sqlite(connection, tables) if self.dialect == "sqlite" else _stale_postgresql(connection, tables)
+            )
+            if stale and self.dialect == "sqlite":
+                connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
+            for table in stale:
+                connection.exec_driver_sql(f'ANALYZE "{table}"')
+            connection.commit()
+        return stale
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""

@@ -434,5 +434,10 @@ def create_demo_workspace(database: Database, *, now: datetime, seed: int = 7, f
             connection, workspace_id, {row["list_id"] for row in log}, at=[row["at"] for row in log]
         )
         fans_repo.recompute_figures(connection, workspace_id)
-    database.refresh_planner_statistics()
+    database.refresh_statistics_after_write(
+        {
+            table: len(planned)
+            for table in ("fans", "orders", "events", "fan_tags", "list_members", "list_subscription_log")
+        }
+    )
     return created

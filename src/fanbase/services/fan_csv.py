@@ -289,7 +289,8 @@ def _changed(current: Any, values: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in values.items() if getattr(current, name) != value}
 
 
-STATISTICS_AFTER_ROWS = 1000
+# The tables a fan import writes to: fans, their tags and lists, and the segments they enter with the ledger.
+IMPORT_TABLES = ("fans", "fan_tags", "list_members", "segment_members", "segment_membership_log")
 
 
 def import_fans_csv(
@@ -351,8 +352,8 @@ def import_fans_csv(
         raise Conflict("fans were added concurrently with this import; run it again", field="file") from error
     if progress is not None:
         progress(total, total)
-    if total >= STATISTICS_AFTER_ROWS:
-        database.refresh_planner_statistics()  # a bulk load changes the data's shape (see the method's note)
+    # A bulk load changes the data's shape: the planner must know it before the next preview (see the method).
+    database.refresh_statistics_after_write(dict.fromkeys(IMPORT_TABLES, created + updated))
     return ImportReport(rows=total, created=created, updated=updated, errors=errors)
 
 

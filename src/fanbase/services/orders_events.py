@@ -286,9 +286,13 @@ class _Recorded(Generic[ItemT, RecordT]):
             return self.read(connection, workspace_id, ids)[0].model_dump(mode="json")
 
         kind = f"{self.noun}s" if is_batch else self.noun
-        return _idempotent(
+        reply = _idempotent(
             database, workspace_id, kind=kind, items=items, idempotency_key=idempotency_key, now=now, work=work
         )
+        if not reply.replayed:
+            created_fans = reply.body.get("created_fans", 0) if is_batch else 0
+            database.refresh_statistics_after_write({f"{self.noun}s": len(items), "fans": created_fans})
+        return reply
 
     def record_one(
         self, database: Database, workspace_id: int, item: ItemT, *, idempotency_key: str | None = None, now: datetime

@@ -159,13 +159,20 @@ def _insert_segment(
     return context, segment_id
 
 
+def _membership_written(database: Database, moved: int) -> None:
+    """After a build or refresh has committed: a large one leaves the planner's view of stored membership stale."""
+    database.refresh_statistics_after_write({"segment_members": moved, "segment_membership_log": moved})
+
+
 def create_segment(database: Database, workspace_id: int, data: SegmentIn, *, now: datetime) -> Segment:
     try:
         with database.transaction() as connection:
             context, segment_id = _insert_segment(connection, load_context(connection, workspace_id), data, now=now)
-            return _present_segment(connection, context, segment_id)
+            segment = _present_segment(connection, context, segment_id)
     except IntegrityError as error:  # a concurrent create of the same name
         raise Conflict(f"a segment named '{data.name}' already exists", field="name") from error
+    _membership_written(database, segment.size)
+    return segment
 
 
 def create_from_template(database: Database, workspace_id: int, key: str, *, now: datetime) -> Segment:
@@ -182,7 +189,9 @@ def create_from_template(database: Database, workspace_id: int, key: str, *, now
                 continue
             data = SegmentIn(name=required.name, description=required.description, rule_text=required.rule_text)
             context, segment_id = _insert_segment(connection, context, data, now=now)
-        return _present_segment(connection, context, segment_id)
+        segment = _present_segment(connection, context, segment_id)
+    _membership_written(database, segment.size)
+    return segment
 
 
 def _users_of(context: RuleContext, segment_id: int) -> list[str]:
@@ -235,9 +244,12 @@ def update_segment(
             segments_repo.update_segment(connection, workspace_id, segment_id, {**values, "updated_at": now})
             updated = segments_repo.get_segment(connection, workspace_id, segment_id)
             context = context.with_segment(updated, rule)
+        moved = (0, 0)
         if "rule" in values:
-            _rebuild_with_dependents(connection, context, segment_id, cause="rule_edit", now=now)
-        return _present_segment(connection, context, segment_id)
+            moved = _rebuild_with_dependents(connection, context, segment_id, cause="rule_edit", now=now)
+        segment = _present_segment(connection, context, segment_id)
+    _membership_written(database, sum(moved))
+    return segment
 
 
 def delete_segment(database: Database, workspace_id: int, segment_id: int) -> None:
@@ -268,6 +280,7 @@ def refresh_segment(database: Database, workspace_id: int, segment_id: int, *, n
         _dynamic_segment(context, segment_id, refusal="only dynamic segments are evaluated", field="segment_id")
         entered, exited = _rebuild_with_dependents(connection, context, segment_id, cause="refresh", now=now)
         size = _present_segment(connection, context, segment_id).size
+    _membership_written(database, entered + exited)
     return MembershipChange(entered=entered, exited=exited, size=size)
 
 
@@ -280,6 +293,7 @@ def refresh_all(database: Database, workspace_id: int, *, now: datetime) -> dict
             for segment_id in context.evaluation_order()
         }
         sizes = {row.id: row.size for row in segments_repo.list_segments(connection, workspace_id, with_size=True)}
+    _membership_written(database, sum(entered + exited for entered, exited in changes.values()))
     return {
         segment_id: MembershipChange(entered=entered, exited=exited, size=sizes[segment_id])
         for segment_id, (entered, exited) in changes.items()

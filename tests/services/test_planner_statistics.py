@@ -1,0 +1,130 @@
+"""No plan cliff after a bulk load: statistics are gathered as soon as a bulk write commits, so a preview right after
+loading a fresh database plans with them (issue 13: one took over a minute, walking every order per fan)."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from fanbase.db.engine import Database
+from fanbase.db.migrate import upgrade
+from fanbase.schemas.orders_events import EventIn
+from fanbase.schemas.orders_events import OrderIn
+from fanbase.schemas.segments import RuleIn
+from fanbase.services import orders_events
+from fanbase.services import segments
+from fanbase.services import workspaces
+from fanbase.services.segment_templates import TEMPLATES
+from tests_support import throwaway_postgres
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+# Each behaviour shape, and every template that stands alone (the others name segments or lists of their own).
+RULES = [
+    "sum(amount of orders within 1509 weeks) > 50",
+    'count(events where type = "gig_attended" within 365 days) >= 2',
+    'count(orders where category = "merch") >= 2',
+    "min(amount of orders) < 5",
+    "max(amount of orders) > 100",
+    "first(orders) before 400 days ago",
+    "last(events) after 30 days ago",
+    "count(refunds) = 0",
+    *(
+        template.rule_text
+        for template in TEMPLATES
+        if "segment " not in template.rule_text and "list " not in template.rule_text
+    ),
+]
+# Far above what these previews take with statistics (tens of milliseconds) and far below the cliff (tens of
+# seconds at this size): a bound on the plan's shape, not a benchmark.
+BOUND_SECONDS = 5.0
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A new, empty, migrated database: no statistics gathered yet."""
+    if request.param == "sqlite":
+        database = Database.from_url(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+        upgrade(database.engine)
+        yield database
+        database.dispose()
+        return
+    request.getfixturevalue("postgres_url")  # the suite's loud skip (or, under CI, failure) without a server
+    with throwaway_postgres() as url:
+        database = Database.from_url(url)
+        upgrade(database.engine)
+        yield database
+        database.dispose()
+
+
+def _load(database: Database, workspace_id: int, *, fans: int, batches: int) -> None:
+    """Orders and events for fans named by email (created on first sight), a thousand per call, as the API's
+    batch endpoints receive them."""
+    rng = random.Random(13)
+    emails = [f"fan{index}@example.com" for index in range(fans)]
+    for _ in range(batches):
+        orders_events.record_orders(
+            database,
+            workspace_id,
+            [
+                OrderIn(
+                    email=rng.choice(emails),
+                    amount=Decimal(rng.randint(1, 200)),
+                    category=rng.choice(("merch", "music", "ticket")),
+                    placed_at=NOW - timedelta(days=rng.randint(0, 900)),
+                )
+                for _ in range(1000)
+            ],
+            now=NOW,
+        )
+        orders_events.record_events(
+            database,
+            workspace_id,
+            [
+                EventIn(
+                    email=rng.choice(emails),
+                    type=rng.choice(("gig_attended", "email_opened", "page_viewed")),
+                    occurred_at=NOW - timedelta(days=rng.randint(0, 900)),
+                )
+                for _ in range(1000)
+            ],
+            now=NOW,
+        )
+
+
+def test_previews_right_after_a_bulk_load_into_a_fresh_database_plan_with_statistics(
+    fresh_database: Database,
+) -> None:
+    workspace_id = workspaces.create_workspace(fresh_database, name="fresh", now=NOW).workspace.id
+    _load(fresh_database, workspace_id, fans=2000, batches=10)
+
+    # Gathered when the load committed, not whenever autovacuum (or the scheduler, on SQLite) comes round.
+    with fresh_database.engine.connect() as connection:
+        if fresh_database.dialect == "postgresql":
+            statement = "SELECT relname, reltuples FROM pg_class WHERE relname IN ('fans', 'orders', 'events')"
+        else:  # sqlite_stat1 rows start with an index's row count
+            statement = (
+                "SELECT tbl, max(CAST(substr(stat, 1, instr(stat || ' ', ' ') - 1) AS INTEGER)) FROM sqlite_stat1"
+                " WHERE tbl IN ('fans', 'orders', 'events') GROUP BY tbl"
+            )
+        counted = dict(connection.execute(text(statement)).all())
+    # reltuples is -1 on a table never analysed; sqlite_stat1 has no row for it.
+    assert min(counted.get(table, -1) for table in ("fans", "orders", "events")) >= 1000, counted
+
+    slow = {}
+    for rule_text in RULES:
+        started = time.perf_counter()
+        preview = segments.preview(fresh_database, workspace_id, RuleIn(rule_text=rule_text), now=NOW)
+        seconds = time.perf_counter() - started
+        assert preview.count >= 0
+        if seconds > BOUND_SECONDS:
+            slow[rule_text] = round(seconds, 1)
+    assert slow == {}
