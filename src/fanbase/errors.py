@@ -31,6 +31,15 @@ class TooLarge(FanbaseError):
     """A page, batch or upload is bigger than the configured bound."""
 
 
+class Unavailable(FanbaseError):
+    """The database could not complete the work just now (contention that outlasted the retries); try again after
+    ``retry_after`` seconds. Nothing was written."""
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Unauthorized(FanbaseError):
     """No credentials, or credentials that are unknown or revoked."""
 

@@ -28,6 +28,7 @@ from fanbase.errors import InvalidRule
 from fanbase.errors import NotFound
 from fanbase.errors import TooLarge
 from fanbase.errors import Unauthorized
+from fanbase.errors import Unavailable
 from fanbase.jobs.scheduler import Scheduler
 from fanbase.jobs.webhooks import DeliveryWorker
 from fanbase.services.unit_of_work import Database
@@ -43,6 +44,7 @@ STATUS_BY_ERROR: dict[type[FanbaseError], int] = {
     InvalidRule: 422,
     TooLarge: 413,
     Unauthorized: 401,
+    Unavailable: 503,
 }
 
 
@@ -71,6 +73,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(error, InvalidRule):
             body["errors"] = [{"path": item.path, "message": item.message} for item in error.errors]
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(error, Unavailable):
+            headers = {"Retry-After": str(error.retry_after)}
         return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -71,6 +71,7 @@ _DESCRIPTIONS = {
     409: "Conflicts with the current state (duplicate, already done, idempotency key reused).",
     413: "Larger than the server's bound; the message names the limit.",
     422: "A field is invalid; the message names it.",
+    503: "Concurrent writes kept the database busy past the retries; nothing was written. Retry after `Retry-After`.",
 }
 
 

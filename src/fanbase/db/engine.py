@@ -23,7 +23,19 @@ from sqlalchemy.pool import ConnectionPoolEntry
 # foreign-key constraint raises (services turn it into a domain Conflict), and the error of a database that cannot
 # do its work (unreachable, locked). They import these from here, never sqlalchemy itself, so "services build no
 # SQL" is a rule import-linter can check.
-__all__ = ["Connection", "Database", "DatabaseError", "IntegrityError", "create_database_engine"]
+__all__ = ["Connection", "Database", "DatabaseError", "IntegrityError", "create_database_engine", "is_contention"]
+
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a race and may simply run again.
+_CONTENTION_CODES = frozenset({"40P01", "40001"})
+
+
+def is_contention(error: BaseException) -> bool:
+    """A failure that says only that other transactions got in the way (a deadlock, a serialization failure,
+    SQLite's busy timeout), so that running the same transaction again can succeed."""
+    if not isinstance(error, DatabaseError):
+        return False
+    code = getattr(error.orig, "sqlstate", None)
+    return code in _CONTENTION_CODES or "database is locked" in str(error.orig)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

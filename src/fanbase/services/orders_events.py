@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+import time
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +22,9 @@ from pydantic import BaseModel
 
 from fanbase.db.engine import Connection
 from fanbase.db.engine import Database
+from fanbase.db.engine import DatabaseError
 from fanbase.db.engine import IntegrityError
+from fanbase.db.engine import is_contention
 from fanbase.db.repositories import activity as activity_repo
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import idempotency as idempotency_repo
@@ -28,6 +32,7 @@ from fanbase.db.repositories import workspaces as workspaces_repo
 from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
+from fanbase.errors import Unavailable
 from fanbase.schemas.fans import FanSource
 from fanbase.schemas.orders_events import BatchResult
 from fanbase.schemas.orders_events import Event
@@ -41,6 +46,11 @@ from fanbase.services import rule_context
 
 ItemT = TypeVar("ItemT", OrderIn, EventIn)
 RecordT = TypeVar("RecordT", Order, Event)
+
+# A batch that loses a race with concurrent writers (see ``_idempotent``) runs again up to this many times in all,
+# pausing a random share of RETRY_PAUSE_SECONDS * 2**attempt between tries; then the caller gets 503 Retry-After.
+ATTEMPTS = 5
+RETRY_PAUSE_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,7 @@ def _idempotent(
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
         raise InvalidInput("must be 1 to 200 characters", field="Idempotency-Key")
     request_hash = _request_hash(kind, items)
-    for attempt in range(2):
+    for attempt in range(ATTEMPTS):
         try:
             with database.transaction() as connection:
                 if idempotency_key is not None:
@@ -94,9 +104,18 @@ def _idempotent(
                     )
                 return Reply(201, body)
         except IntegrityError:
-            # A concurrent request with the same key committed first: the retry finds and replays its reply.
-            if idempotency_key is None or attempt == 1:
+            # A concurrent request committed first: the same idempotency key (the retry replays its reply) or a fan
+            # for the same new email (the retry finds the fan). Anything else fails again the same way.
+            if attempt == ATTEMPTS - 1:
                 raise
+        except DatabaseError as error:
+            # Contention (a deadlock, a serialization failure, SQLite's busy timeout): the transaction was rolled
+            # back whole, so it can simply run again, after a short randomised pause.
+            if not is_contention(error):
+                raise
+            if attempt == ATTEMPTS - 1:
+                raise Unavailable("the database is busy with concurrent writes; nothing was written, retry") from error
+            time.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * 2**attempt))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -155,6 +174,7 @@ def _write_batch(
     """The one write path of orders and events: resolve the fans, insert the rows, keep figures and membership in
     step. Returns the new ids and how many fans were created for unknown emails."""
     fan_ids, new_fans = _resolve_fans(connection, workspace_id, items, source=source, now=now)
+    fans_repo.lock_fans(connection, workspace_id, fan_ids)
     rows = [to_row(fan_id, item) for fan_id, item in zip(fan_ids, items, strict=True)]
     ids = insert(connection, workspace_id, rows)
     fold_into_figures(connection, workspace_id, rows)

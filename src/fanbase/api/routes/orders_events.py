@@ -57,7 +57,7 @@ _CREATED: dict[int | str, dict[str, Any]] = {
             }
         }
     },
-    **error_responses(404, 409),
+    **error_responses(404, 409, 503),
 }
 
 

@@ -95,6 +95,21 @@ def existing_fan_ids(connection: Connection, workspace_id: int, fan_ids: Iterabl
     return found
 
 
+def lock_fans(connection: Connection, workspace_id: int, fan_ids: Iterable[int]) -> None:
+    """Lock the fans' rows for this transaction, in id order. Writers that touch overlapping fans then queue on the
+    first fan they share instead of each holding some the other wants (a deadlock, when two batches named the same
+    fans in different orders). SQLite has one writer at a time (BEGIN IMMEDIATE): nothing to do there."""
+    if connection.dialect.name != "postgresql":
+        return
+    for chunk in chunks(sorted(set(fan_ids))):
+        connection.execute(
+            select(fans.c.id)
+            .where(fans.c.workspace_id == workspace_id, fans.c.id.in_(chunk))
+            .order_by(fans.c.id)
+            .with_for_update(key_share=True)
+        )
+
+
 def update_fan(connection: Connection, workspace_id: int, fan_id: int, values: Mapping[str, Any]) -> None:
     connection.execute(update(fans).where(fans.c.workspace_id == workspace_id, fans.c.id == fan_id).values(**values))
 
