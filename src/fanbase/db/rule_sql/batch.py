@@ -21,11 +21,13 @@ from sqlalchemy import BigInteger
 from sqlalchemy import ColumnElement
 from sqlalchemy import Table
 from sqlalchemy import and_
+from sqlalchemy import any_
 from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import literal
 from sqlalchemy import null
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import FromClause
@@ -38,6 +40,7 @@ from fanbase.db.rule_sql.base import SOURCE_TABLES
 from fanbase.db.rule_sql.base import CompileContext
 from fanbase.db.rule_sql.base import RuleWalk
 from fanbase.db.rule_sql.primitives import NamedTimePrimitives
+from fanbase.db.rule_sql.spelling import POSTGRESQL
 from fanbase.db.rule_sql.spelling import SQL
 from fanbase.db.tables import fans
 
@@ -75,14 +78,14 @@ class AggregatePasses:
             wanted[key] = aggregate()
         return null()
 
-    def build(self, *, workspace: Callable[[], SQL], fan_ids: BindParameter[Any]) -> None:
+    def build(self, *, workspace: Callable[[], SQL], is_listed: Callable[[SQL], SQL]) -> None:
         """One grouped pass per table over the batch's fans (its (workspace_id, fan_id, …) index), computing every
         recorded aggregate with a FILTER."""
         for table, aggregates in self._wanted.items():
             labelled = [value.label(f"a{index}") for index, value in enumerate(aggregates.values())]
             subquery = (
                 select(table.c.fan_id.label("fan_id"), *labelled)
-                .where(table.c.workspace_id == workspace(), table.c.fan_id.in_(fan_ids))
+                .where(table.c.workspace_id == workspace(), is_listed(table.c.fan_id))
                 .group_by(table.c.fan_id)
                 .subquery()
             )
@@ -179,6 +182,18 @@ def compile_batch(rules: Mapping[str, Rule], **context: Unpack[CompileContext]) 
     return BatchStatement(statement=statement, relative_times=relative)
 
 
+def _fan_ids_parameter(dialect: str) -> Callable[[SQL], SQL]:
+    """``column`` is one of the ``fan_ids`` parameter's. On PostgreSQL the ids are one array parameter
+    (``= ANY(:fan_ids)``): the statement's text is then the same for every write, so psycopg prepares it once, where
+    an expanded ``IN (…)`` rendered a new 160,000-character statement with a parameter per id and fan table on each
+    call, parsed and planned anew every time. SQLite has no arrays: it expands the list."""
+    if dialect == POSTGRESQL:
+        array: BindParameter[Any] = bindparam("fan_ids", type_=ARRAY(BigInteger()))
+        return lambda column: column == any_(array)
+    expanded: BindParameter[Any] = bindparam("fan_ids", expanding=True)
+    return lambda column: column.in_(expanded)
+
+
 def _batch_select(rules: Mapping[str, Rule], walk: Callable[[], BatchWalk], passes: AggregatePasses) -> Select[Any]:
     """The batch's statement, from two walks reading ``passes``."""
     # First compile: which aggregates each table's pass must compute. Second: the columns, reading those passes.
@@ -186,8 +201,8 @@ def _batch_select(rules: Mapping[str, Rule], walk: Callable[[], BatchWalk], pass
     for key in rules:
         recording.inlined_segment(key)
         recording.stored_membership(key)
-    fan_ids: BindParameter[Any] = bindparam("fan_ids", expanding=True)
-    passes.build(workspace=recording.workspace, fan_ids=fan_ids)
+    is_listed = _fan_ids_parameter(recording.dialect)
+    passes.build(workspace=recording.workspace, is_listed=is_listed)
     reading = walk()
     columns = [reading.inlined_segment(key).label(f"s{index}") for index, key in enumerate(rules)]
     # After the rules, each segment's stored membership: the write compares the two without another query.
@@ -198,5 +213,5 @@ def _batch_select(rules: Mapping[str, Rule], walk: Callable[[], BatchWalk], pass
     return (
         select(fans.c.id, *columns)
         .select_from(source)
-        .where(fans.c.workspace_id == reading.workspace(), fans.c.id.in_(fan_ids))
+        .where(fans.c.workspace_id == reading.workspace(), is_listed(fans.c.id))
     )
