@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -24,6 +25,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 # do its work (unreachable, locked). They import these from here, never sqlalchemy itself, so "services build no
 # SQL" is a rule import-linter can check.
 __all__ = ["Connection", "Database", "DatabaseError", "IntegrityError", "create_database_engine", "is_contention"]
+
+log = logging.getLogger("fanbase.db")
 
 # PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a race and may simply run again.
 _CONTENTION_CODES = frozenset({"40P01", "40001"})
@@ -175,15 +178,21 @@ class Database:
         if not written or max(written.values()) < BULK_ROWS:
             return []
         tables = sorted(written)
-        with self.engine.connect() as connection:
-            stale = (
-                _stale_sqlite(connection, tables) if self.dialect == "sqlite" else _stale_postgresql(connection, tables)
-            )
-            if stale and self.dialect == "sqlite":
-                connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
-            for table in stale:
-                connection.exec_driver_sql(f'ANALYZE "{table}"')
-            connection.commit()
+        try:
+            with self.engine.connect() as connection:
+                if self.dialect == "sqlite":
+                    stale = _stale_sqlite(connection, tables)
+                    connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
+                else:
+                    stale = _stale_postgresql(connection, tables)
+                for table in stale:
+                    connection.exec_driver_sql(f'ANALYZE "{table}"')
+                connection.commit()
+        except DatabaseError:
+            # The write this follows has committed: statistics are an optimisation, and a busy database (another
+            # writer holding SQLite's lock past the busy timeout) must not turn a stored write into an error.
+            log.warning("gathering planner statistics after a bulk write failed", exc_info=True)
+            return []
         return stale
 
     def ping(self) -> None:
