@@ -14,6 +14,7 @@ from fanbase.core.rules import parse_rule_json
 from fanbase.db.engine import Database
 from fanbase.db.repositories import fan_snapshots as fan_snapshots_repo
 from fanbase.db.repositories import segments as segments_repo
+from fanbase.db.tables import fans as fans_table
 from fanbase.db.tables import segment_membership_log
 from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
@@ -299,3 +300,61 @@ def test_creating_and_editing_a_segment_reads_the_rule_context_once(
     assert stored_members(database, workspace_id, created.id) == oracle_members(
         database, workspace_id, created.id, now=now
     )
+
+
+def test_refresh_evaluates_only_what_needs_it_and_a_full_one_repairs_drift(
+    database: Database, workspace_id: int, now: datetime
+) -> None:
+    """Not marked ⇒ equal to its rule: writes keep segments exact, a figures recompute (which evaluates nothing)
+    marks the segments reading figures, and a refresh evaluates just those."""
+    ids = make_fans(database, workspace_id, now)
+    buyers = segments.create_segment(
+        database, workspace_id, SegmentIn(name="Buyers", rule_text="total_spent > 100"), now=now
+    )
+    vips = segments.create_segment(database, workspace_id, SegmentIn(name="VIPs", rule_text='tag "VIP"'), now=now)
+    both = segments.create_segment(
+        database, workspace_id, SegmentIn(name="Both", rule_text='segment "Buyers" and segment "VIPs"'), now=now
+    )
+    ledger_rows = sum(len(_ledger(database, workspace_id, segment.id)) for segment in (buyers, vips, both))
+
+    # Nothing marked: nothing is evaluated, nothing is written.
+    later = now + timedelta(minutes=1)
+    changes = segments.refresh_all(database, workspace_id, now=later)
+    assert {segment_id: (change.entered, change.exited) for segment_id, change in changes.items()} == {
+        buyers.id: (0, 0),
+        vips.id: (0, 0),
+        both.id: (0, 0),
+    }
+    assert sum(len(_ledger(database, workspace_id, segment.id)) for segment in (buyers, vips, both)) == ledger_rows
+    assert segments.get_segment(database, workspace_id, buyers.id).last_evaluated_at == now  # not re-evaluated
+
+    # A write that bypasses live evaluation: figures zeroed behind fanbase's back, then recomputed from the orders.
+    with database.transaction() as connection:
+        connection.execute(fans_table.update().where(fans_table.c.id == ids["ada"]).values(total_spent_cents=0))
+    with database.transaction() as connection:
+        segments_repo.record_membership_changes(
+            connection,
+            workspace_id,
+            {buyers.id: ([], [ids["ada"]])},
+            cause="manual",
+            rule_versions={buyers.id: 1},
+            now=now,
+        )
+    fans.recompute_figures(database, workspace_id)
+    changes = segments.refresh_all(database, workspace_id, now=later)
+    assert (changes[buyers.id].entered, changes[buyers.id].exited) == (1, 0)
+    assert (changes[vips.id].entered, changes[vips.id].exited) == (0, 0)
+    for segment in (buyers, vips, both):
+        assert stored_members(database, workspace_id, segment.id) == oracle_members(
+            database, workspace_id, segment.id, now=later
+        )
+
+    # Drift from outside fanbase that nothing marks: only a full refresh (or verify) sees it.
+    with database.transaction() as connection:
+        segments_repo.record_membership_changes(
+            connection, workspace_id, {vips.id: ([ids["bo"]], [])}, cause="manual", rule_versions={vips.id: 1}, now=now
+        )
+    assert segments.refresh_all(database, workspace_id, now=later)[vips.id].exited == 0
+    full = segments.refresh_all(database, workspace_id, now=later, is_full=True)
+    assert (full[vips.id].entered, full[vips.id].exited) == (0, 1)
+    assert all(drift.is_exact for drift in segments.verify(database, workspace_id, now=later))

@@ -313,7 +313,15 @@ def refresh(
     segment_id: Annotated[
         int | None, typer.Argument(help="The segment's id.", min=1, max=MAX_ID, show_default=False)
     ] = None,
-    is_all: Annotated[bool, typer.Option("--all", help="Every dynamic segment, in dependency order.")] = False,
+    is_all: Annotated[
+        bool, typer.Option("--all", help="Every dynamic segment that needs it (see --full), in dependency order.")
+    ] = False,
+    is_full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="With --all: evaluate every rule over every fan (repairs drift that `verify` reports)."
+        ),
+    ] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Re-evaluate a dynamic segment's membership from its rule (or every one with --all)."""
@@ -325,7 +333,7 @@ def refresh(
                 "Refreshed", segment_id, segments.refresh_segment(database, workspace_id, segment_id, now=utc_now())
             )
             return
-        changes = segments.refresh_all(database, workspace_id, now=utc_now())
+        changes = segments.refresh_all(database, workspace_id, now=utc_now(), is_full=is_full)
     for changed_id, change in changes.items():
         _print_change("Refreshed", changed_id, change)
     stdout().print(f"Refreshed {len(changes)} dynamic segments.", markup=False)

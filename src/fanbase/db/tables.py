@@ -23,6 +23,7 @@ from sqlalchemy import String
 from sqlalchemy import Table
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import false
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.schema import SchemaItem
@@ -298,6 +299,8 @@ segments = _named_table(
     Column("last_error", Text),
     # The next moment a relative-time condition can flip someone's membership (NULL: none scheduled).
     Column("next_flip_at", UTCDateTime()),
+    # Set by a write that changed what the rule reads without evaluating it (migration 0006); cleared by evaluation.
+    Column("needs_evaluation", Boolean, nullable=False, server_default=false()),
     CheckConstraint(_in("kind", ("static", "dynamic")), name="kind"),
 )
 

@@ -250,9 +250,17 @@ def fan_list_memberships(database: Database, workspace_id: int, fan_id: int) -> 
 
 
 def recompute_figures(database: Database, workspace_id: int) -> int:
-    """Rebuild every fan's derived figures from scratch, set-based; returns how many fans were rewritten."""
+    """Rebuild every fan's derived figures from scratch, set-based; returns how many fans were rewritten.
+
+    A repair, not a write of fans: it evaluates no segment, so the segments whose rules read the figures are marked
+    as needing evaluation (the next refresh evaluates them) when any fan's figures changed."""
     with database.transaction() as connection:
-        return fans_repo.recompute_figures(connection, workspace_id)
+        rewritten = fans_repo.recompute_figures(connection, workspace_id)
+        if rewritten:
+            context = rule_context.load_context(connection, workspace_id)
+            reading = membership.affected_segments(context, membership.ORDERS)
+            segments_repo.set_needs_evaluation(connection, workspace_id, reading, needs=True)
+        return rewritten
 
 
 def ensure_fans_by_email(

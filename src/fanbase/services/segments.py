@@ -97,6 +97,7 @@ def _rebuild(
 ) -> tuple[int, int]:
     changes = membership.rebuild_segment(connection, context, segment_id, cause=cause, now=now)
     segments_repo.mark_evaluated(connection, context.workspace_id, segment_id, now=now)
+    segments_repo.set_needs_evaluation(connection, context.workspace_id, [segment_id], needs=False)
     return changes
 
 
@@ -284,14 +285,28 @@ def refresh_segment(database: Database, workspace_id: int, segment_id: int, *, n
     return MembershipChange(entered=entered, exited=exited, size=size)
 
 
-def refresh_all(database: Database, workspace_id: int, *, now: datetime) -> dict[int, MembershipChange]:
-    """Every dynamic segment of the workspace, in dependency order, in one transaction."""
+def refresh_all(
+    database: Database, workspace_id: int, *, now: datetime, is_full: bool = False
+) -> dict[int, MembershipChange]:
+    """Bring every dynamic segment up to date, in dependency order, in one transaction; each gets its change.
+
+    Writes keep segments exact as they happen, so by default only the segments a write marked (it changed what
+    their rules read without evaluating them), those whose next time boundary is due, and the segments built on
+    any of these that moved are evaluated; the others are exact already and cost nothing. ``is_full`` evaluates
+    every rule over every fan (the repair for drift from outside fanbase, which ``verify`` reports).
+    """
     with database.transaction() as connection:
         context = load_context(connection, workspace_id)
-        changes = {
-            segment_id: _rebuild(connection, context, segment_id, cause="refresh", now=now)
-            for segment_id in context.evaluation_order()
-        }
+        order = context.evaluation_order()
+        pending = set(order) if is_full else segments_repo.needing_evaluation(connection, workspace_id, now=now)
+        changes: dict[int, tuple[int, int]] = {}
+        for segment_id in order:
+            if segment_id not in pending:
+                changes[segment_id] = (0, 0)
+                continue
+            changes[segment_id] = _rebuild(connection, context, segment_id, cause="refresh", now=now)
+            if changes[segment_id] != (0, 0):
+                pending.update(context.dependents_of(segment_id))
         sizes = {row.id: row.size for row in segments_repo.list_segments(connection, workspace_id, with_size=True)}
     _membership_written(database, sum(entered + exited for entered, exited in changes.values()))
     return {

@@ -23,6 +23,7 @@ from sqlalchemy import false
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import literal
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import true
 from sqlalchemy import update
@@ -159,6 +160,31 @@ def mark_evaluated(
     connection.execute(
         update(segments).where(segments.c.workspace_id == workspace_id, segments.c.id == segment_id).values(**values)
     )
+
+
+def set_needs_evaluation(
+    connection: Connection, workspace_id: int, segment_ids: Collection[int], *, needs: bool
+) -> None:
+    """Mark segments whose inputs a write changed without evaluating them (``needs``), or clear the mark after a
+    full evaluation."""
+    if segment_ids:
+        connection.execute(
+            update(segments)
+            .where(segments.c.workspace_id == workspace_id, segments.c.id.in_(sorted(segment_ids)))
+            .values(needs_evaluation=needs)
+        )
+
+
+def needing_evaluation(connection: Connection, workspace_id: int, *, now: datetime) -> set[int]:
+    """Dynamic segments marked as needing evaluation, or whose next time boundary is due at ``now``."""
+    rows = connection.execute(
+        select(segments.c.id).where(
+            segments.c.workspace_id == workspace_id,
+            segments.c.kind == "dynamic",
+            or_(segments.c.needs_evaluation.is_(True), segments.c.next_flip_at <= now),
+        )
+    )
+    return set(rows.scalars())
 
 
 def is_member(workspace_id: int, segment_id: int) -> ColumnElement[bool]:
