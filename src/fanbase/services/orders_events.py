@@ -105,9 +105,8 @@ def _idempotent(
                 return Reply(201, body)
         except IntegrityError:
             # A concurrent request committed first: the same idempotency key (the retry replays its reply) or a fan
-            # for the same new email (the retry finds the fan). One retry settles either; anything else (a duplicate
-            # external id) fails again the same way, so it is not tried a third time.
-            if attempt >= 1:
+            # for the same new email (the retry finds the fan). Anything else fails again the same way.
+            if attempt == ATTEMPTS - 1:
                 raise
         except DatabaseError as error:
             # Contention (a deadlock, a serialization failure, SQLite's busy timeout): the transaction was rolled
