@@ -275,7 +275,11 @@ def ensure_fans_by_email(
             {"email": email, "source": source, "custom_fields": {}, "created_at": now, "updated_at": now}
             for email in missing
         ]
-        found.update(zip(missing, fans_repo.insert_fans(connection, workspace_id, rows), strict=True))
+        inserted = fans_repo.insert_absent_fans(connection, workspace_id, rows)
+        # Emails a concurrent write created meanwhile are that write's new fans; here they are found ones.
+        found.update(inserted)
+        found.update(fans_repo.fan_ids_by_email(connection, workspace_id, [e for e in missing if e not in inserted]))
+        missing = [email for email in missing if email in inserted]
     return found, missing
 
 

@@ -104,9 +104,9 @@ def _idempotent(
                     )
                 return Reply(201, body)
         except IntegrityError:
-            # A concurrent request committed first: the same idempotency key (the retry replays its reply) or a fan
-            # for the same new email (the retry finds the fan). Anything else fails again the same way.
-            if attempt == ATTEMPTS - 1:
+            # A concurrent request with the same idempotency key committed first: the retry replays its reply.
+            # Anything else (a duplicate external id) would fail again the same way.
+            if idempotency_key is None or attempt >= 1:
                 raise
         except DatabaseError as error:
             # Contention (a deadlock, a serialization failure, SQLite's busy timeout): the transaction was rolled

@@ -22,6 +22,8 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import union_all
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql import Select
 
@@ -65,6 +67,19 @@ def fan_from_row(
 def insert_fans(connection: Connection, workspace_id: int, rows: Sequence[Mapping[str, Any]]) -> list[int]:
     """Insert many fans in one statement family; returns their ids in the order given."""
     return insert_returning_ids(connection, fans, workspace_id, rows)
+
+
+def insert_absent_fans(connection: Connection, workspace_id: int, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Insert the fans whose emails no fan has yet; returns email → id of those this call inserted. An email that a
+    concurrent transaction inserts first is skipped (``ON CONFLICT DO NOTHING`` waits for that transaction, so the
+    fan is there to read once it commits) rather than failing this one on the unique email."""
+    insert_into = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    inserted: dict[str, int] = {}
+    for chunk in chunks(rows, 2000):
+        statement = insert_into(fans).on_conflict_do_nothing().returning(fans.c.email, fans.c.id)
+        result = connection.execute(statement, [{**row, "workspace_id": workspace_id} for row in chunk])
+        inserted.update((email, int(fan_id)) for email, fan_id in result)
+    return inserted
 
 
 def get_fan_row(connection: Connection, workspace_id: int, fan_id: int) -> Row[Any] | None:
