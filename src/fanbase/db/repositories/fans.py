@@ -303,12 +303,18 @@ def add_activity(connection: Connection, workspace_id: int, latest: Mapping[int,
     if not latest:
         return
     at = bindparam("at", type_=UTCDateTime())
+    # Only the fans whose last activity moves: an event older than a fan's last activity (a backfill, a late
+    # webhook) writes no new row version, so neither the table nor the fans' indexes are touched for it.
     statement = (
         update(fans)
-        .where(fans.c.workspace_id == workspace_id, fans.c.id == bindparam("fan_id"))
-        .values(last_active_at=_later(fans.c.last_active_at, at))
+        .where(
+            fans.c.workspace_id == workspace_id,
+            fans.c.id == bindparam("fan_id"),
+            or_(fans.c.last_active_at.is_(None), fans.c.last_active_at < at),
+        )
+        .values(last_active_at=at)
     )
-    connection.execute(statement, [{"fan_id": fan_id, "at": when} for fan_id, when in latest.items()])
+    connection.execute(statement, [{"fan_id": fan_id, "at": latest[fan_id]} for fan_id in sorted(latest)])
 
 
 def _completed(workspace_id: int) -> ColumnElement[bool]:
