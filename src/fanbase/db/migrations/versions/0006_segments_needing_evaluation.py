@@ -22,10 +22,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("segments") as batch:
-        batch.add_column(sa.Column("needs_evaluation", sa.Boolean(), nullable=False, server_default=sa.false()))
+    # A plain ADD COLUMN on both databases (SQLite does it in place). Not a batch operation: on SQLite that copies
+    # the table, and dropping the old copy would cascade to every segment's stored members.
+    op.add_column("segments", sa.Column("needs_evaluation", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("segments") as batch:
-        batch.drop_column("needs_evaluation")
+    op.drop_column("segments", "needs_evaluation")
