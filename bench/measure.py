@@ -11,6 +11,8 @@ Phases, in the order ``run_segment_phases`` runs them (each leaves the data as t
 - ``refresh``: ``refresh_all`` when nothing changed — timed, and the ledger and membership must not move;
 - ``latency``: one event / one order through the service layer with the segments live;
 - ``throughput``: ``record_events`` batches of 1,000 through the service layer and through HTTP (in-process ASGI);
+- ``writers``: 1, 2 and 4 concurrent HTTP clients sending mixed order and event batches over the same fans
+  (``bench.writers``): items per second and every answer that was not 201;
 - ``time``: time-driven flips through ``membership.apply_time`` with a clock the bench controls;
 - ``naive``: a Mautic-style rebuild (count, page through matches, insert members one at a time) against
   fanbase's set-based rebuild of the same rules, both rolled back.
@@ -47,6 +49,7 @@ from bench.segments import SEGMENTS_BY_NAME
 from bench.segments import BenchSegment
 from bench.stats import Timing
 from bench.stats import measure
+from bench.writers import concurrent_writers
 from fanbase.api.app import create_app
 from fanbase.core.text import parse_rule_text
 from fanbase.db.engine import Database
@@ -546,7 +549,18 @@ def naive_rebuild(
 
 # --- all of it ---------------------------------------------------------------------------------------------------
 
-ALL_PHASES = ("build", "check", "compare", "preview", "refresh", "latency", "throughput", "time", "naive")
+ALL_PHASES = (
+    "build",
+    "check",
+    "compare",
+    "preview",
+    "refresh",
+    "latency",
+    "throughput",
+    "writers",
+    "time",
+    "naive",
+)
 SQLITE_PHASES = ("build", "check", "compare", "preview", "refresh")
 
 
@@ -595,6 +609,15 @@ def run_segment_phases(
             case "throughput":
                 result[phase] = throughput(
                     database, workspace_id, api_key=api_key, now=now, batches=batches, batch_size=batch_size
+                )
+            case "writers":
+                result[phase] = concurrent_writers(
+                    database,
+                    api_key=api_key,
+                    highest_fan=_fan_ids(database, workspace_id),
+                    now=now,
+                    batches=batches,
+                    batch_size=batch_size,
                 )
             case "time":
                 result[phase] = time_flips(database, workspace_id, now=now, flips=flips)

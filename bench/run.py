@@ -340,6 +340,13 @@ def print_segments(result: dict[str, Any]) -> None:
                 f"  ingestion via {label:<8} {figures['events_per_second']:>10,.0f} events/s  "
                 f"(batches of {figures['batch_size']:,}; batch {_ms(figures['batch'])} ms)  (target >= 10,000/s)"
             )
+    if "writers" in result:
+        for clients, figures in result["writers"].items():
+            print(
+                f"  {clients} concurrent HTTP writer(s)     {figures['items_per_second']:>10,.0f} items/s  "
+                f"({figures['batches']} mixed batches of {figures['batch_size']:,}; errors {figures['errors']}, "
+                f"503 {figures['unavailable']})  (target with 4: >= 5,000 items/s, 0 errors)"
+            )
     if "time" in result:
         flips = result["time"]
         lag = flips["lag_seconds"]

@@ -241,6 +241,9 @@ def test_segment_phases_run_and_agree_with_hand_written_sql(loaded_for_segments:
         assert result["latency"]["event"]["runs"] == 3
         assert result["throughput"]["service"]["events_per_second"] > 0
         assert result["throughput"]["http"]["events_per_second"] > 0
+        writers = result["writers"]
+        assert list(writers) == ["1", "2", "4"]
+        assert all(round_["errors"] == 0 and round_["items_per_second"] > 0 for round_ in writers.values())
         assert result["time"]["drift_after"] == 0
         [naive] = result["naive"].values()
         assert naive["members"] == naive["fanbase_members"] > 0
