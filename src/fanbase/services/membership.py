@@ -123,8 +123,8 @@ def apply_change(
     segment_ids = affected_segments(context, change)
     if not segment_ids:
         return {}
-    versions = {segment_id: context.segment_rows[segment_id].rule_version for segment_id in segment_ids}
     segments = [context.segment_rule(segment_id) for segment_id in segment_ids]
+    versions = {segment.segment_id: segment.rule_version for segment in segments}
     moved: dict[int, tuple[int, int]] = {}
     for chunk in rule_evaluation.membership_of_fans(connection, context.scope, segments, list(fan_ids), now=now):
         changes: dict[int, tuple[list[int], list[int]]] = {}
