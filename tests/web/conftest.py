@@ -45,6 +45,8 @@ CHROMIUM_ARGS = [
 ]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+# The server's log (set by the ``site`` fixture): a failing browser test shows what the server wrote during it.
+_server_log: list[Path] = []
 
 
 def _missing(what: str, reason: str) -> None:
@@ -97,6 +99,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     base = f"http://127.0.0.1:{port}"
     environment = {**os.environ, "FANBASE_DATABASE_URL": url, "FANBASE_DATA_DIR": str(folder)}
     log = (folder / "server.log").open("wb")
+    _server_log[:] = [folder / "server.log"]
     process = subprocess.Popen(
         [
             sys.executable,
@@ -135,6 +138,29 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         database.dispose()
         if process.returncode not in (0, -15, None):
             sys.stderr.write((folder / "server.log").read_text())
+
+
+def _log_size() -> int:
+    return _server_log[0].stat().st_size if _server_log and _server_log[0].exists() else 0
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_LOG_START] = _log_size()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and _log_size():
+        with _server_log[0].open("rb") as log:
+            log.seek(item.stash.get(_LOG_START, 0))
+            written = log.read().decode(errors="replace")
+        report.sections.append(("server log during the test", written or "(nothing)"))
+
+
+_LOG_START = pytest.StashKey[int]()
 
 
 @pytest.fixture(scope="session")

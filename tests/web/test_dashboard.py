@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 from playwright.sync_api import expect
-from web_support import PASSWORD
+from web_support import TIMEOUT
 from web_support import Site
+from web_support import sign_in
+from web_support import wait_until_live
 
 from fanbase.services import segments
 
@@ -22,24 +24,6 @@ pytestmark = pytest.mark.browser
 
 DYNAMIC_NAME = "Big spenders (browser)"
 STATIC_NAME = "Hand picked (browser)"
-# Generous: the server shares 2 cores with the rest of the suite (and PostgreSQL). A page that works waits less.
-TIMEOUT = 30_000
-expect.set_options(timeout=TIMEOUT)
-
-
-def wait_until_live(page: Page) -> None:
-    """Wait for the page's websocket: NiceGUI sends clicks to the server over it, and a click made before its
-    handshake is dropped (the HTML, and so the table's text, arrives first)."""
-    page.wait_for_function("window.did_handshake === true", timeout=TIMEOUT)
-
-
-def sign_in(page: Page, site: Site, email: str) -> None:
-    page.goto(f"{site.url}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/segments$"), timeout=TIMEOUT)
-    wait_until_live(page)
 
 
 @pytest.fixture(scope="module")

@@ -147,7 +147,14 @@ def size_chart(points: Sequence[Any], *, title: str) -> ui.echart:
 
 
 class FanTable:
-    """A fans table paginated on the server: ``load(page, page_size)`` returns one page."""
+    """A fans table paginated on the server: ``load(page, page_size)`` returns one page.
+
+    The server owns the total. Quasar sends the table's pagination back when it mounts (``update:pagination``, with
+    the total it was first rendered with, 0), and NiceGUI's table adopts any pagination the browser sends. Arriving
+    after the first page's load, that message used to reset the total to 0: "1-0 of 0" and no page buttons on about
+    a third of loads. So every pagination from the browser is taken for its page and size only, and the total is
+    put back.
+    """
 
     def __init__(
         self,
@@ -176,6 +183,8 @@ class FanTable:
             '<q-td :props="props"><a class="text-indigo-8" :href="\'/fans/\' + props.row.id">'
             "{{ props.value }}</a></q-td>",
         )
+        self.total = 0
+        self.table.on_pagination_change(self._keep_total)
         self.table.on("request", self.on_request)
         if on_row is not None:
             self.table.on("rowClick", lambda event: on_row(event.args[1]))
@@ -189,15 +198,20 @@ class FanTable:
             result = await in_thread(self.load, int(pagination["page"]), int(pagination["rowsPerPage"]))
         finally:
             self.table.props(remove="loading")
+        self.total = result.total
         pagination["rowsNumber"] = result.total
         self.table.pagination = pagination
         self.table.rows = [fan_row(fan, self.currency) for fan in result.items]
         self.table.update()
 
+    def _keep_total(self, event: Any) -> None:
+        if self.table.pagination.get("rowsNumber") != self.total:
+            self.table.pagination = {**self.table.pagination, "rowsNumber": self.total}
+
     async def on_request(self, event: Any) -> None:
         requested = event.args["pagination"]
         pagination = dict(self.table.pagination)
-        pagination["page"] = requested.get("page", 1)
+        pagination["page"] = max(1, int(requested.get("page") or 1))
         pagination["rowsPerPage"] = requested.get("rowsPerPage", pagination["rowsPerPage"]) or 25
         self.table.pagination = pagination
         await self.refresh()
