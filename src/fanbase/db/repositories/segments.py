@@ -242,15 +242,10 @@ def apply_membership(
             execution_options={"preserve_rowcount": True},
         ).rowcount
 
-    entering = (fans.c.workspace_id == workspace_id, scope, should, ~member)
-    entered = log_moves(True, entering)
-    if entered:
-        connection.execute(
-            insert(segment_members).from_select(
-                ["workspace_id", "segment_id", "fan_id", "since"],
-                select(literal(workspace_id), literal(segment_id), fans.c.id, at).select_from(source).where(*entering),
-            )
-        )
+    # Leavers first: their statements read the members as they were, which the statistics describe. Read after
+    # the entries, the members just inserted were invisible to them (a first build's statistics say "no member"),
+    # and PostgreSQL ran the leavers' anti join as a nested loop over every new member (100,000 fans, a segment of
+    # 28,606: 29 s instead of 0.2 s).
     leaving = (fans.c.workspace_id == workspace_id, scope, ~should, member)
     exited = log_moves(False, leaving)
     if exited:
@@ -259,6 +254,15 @@ def apply_membership(
                 segment_members.c.workspace_id == workspace_id,
                 segment_members.c.segment_id == segment_id,
                 segment_members.c.fan_id.in_(select(fans.c.id).select_from(source).where(*leaving)),
+            )
+        )
+    entering = (fans.c.workspace_id == workspace_id, scope, should, ~member)
+    entered = log_moves(True, entering)
+    if entered:
+        connection.execute(
+            insert(segment_members).from_select(
+                ["workspace_id", "segment_id", "fan_id", "since"],
+                select(literal(workspace_id), literal(segment_id), fans.c.id, at).select_from(source).where(*entering),
             )
         )
     return entered, exited
