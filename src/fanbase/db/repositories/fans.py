@@ -29,6 +29,7 @@ from sqlalchemy.sql import Select
 
 from fanbase.db.repositories.sql import any_contains
 from fanbase.db.repositories.sql import chunks
+from fanbase.db.repositories.sql import id_conditions
 from fanbase.db.repositories.sql import insert_returning_ids
 from fanbase.db.tables import events
 from fanbase.db.tables import fan_tags
@@ -101,12 +102,8 @@ def fan_ids_by_email(connection: Connection, workspace_id: int, emails: Iterable
 
 def existing_fan_ids(connection: Connection, workspace_id: int, fan_ids: Iterable[int]) -> set[int]:
     found: set[int] = set()
-    for chunk in chunks(sorted(set(fan_ids))):
-        found.update(
-            connection.execute(
-                select(fans.c.id).where(fans.c.workspace_id == workspace_id, fans.c.id.in_(chunk))
-            ).scalars()
-        )
+    for listed in id_conditions(connection, fans.c.id, sorted(set(fan_ids))):
+        found.update(connection.execute(select(fans.c.id).where(fans.c.workspace_id == workspace_id, listed)).scalars())
     return found
 
 
@@ -116,10 +113,10 @@ def lock_fans(connection: Connection, workspace_id: int, fan_ids: Iterable[int])
     fans in different orders). SQLite has one writer at a time (BEGIN IMMEDIATE): nothing to do there."""
     if connection.dialect.name != "postgresql":
         return
-    for chunk in chunks(sorted(set(fan_ids))):
+    for listed in id_conditions(connection, fans.c.id, sorted(set(fan_ids))):
         connection.execute(
             select(fans.c.id)
-            .where(fans.c.workspace_id == workspace_id, fans.c.id.in_(chunk))
+            .where(fans.c.workspace_id == workspace_id, listed)
             .order_by(fans.c.id)
             .with_for_update(key_share=True)
         )
@@ -302,9 +299,9 @@ def add_activity(connection: Connection, workspace_id: int, latest: Mapping[int,
     """Move each fan's last_active_at forward to the given time (never backward)."""
     if not latest:
         return
-    at = bindparam("at", type_=UTCDateTime())
     # Only the fans whose last activity moves: an event older than a fan's last activity (a backfill, a late
     # webhook) writes no new row version, so neither the table nor the fans' indexes are touched for it.
+    at = bindparam("at", type_=UTCDateTime())
     statement = (
         update(fans)
         .where(

@@ -32,6 +32,8 @@ from sqlalchemy.sql import ColumnElement
 from fanbase.db.repositories.fan_groups import name_key
 from fanbase.db.repositories.fans import FAN_COLUMNS
 from fanbase.db.repositories.sql import chunks
+from fanbase.db.repositories.sql import id_conditions
+from fanbase.db.repositories.sql import insert_rows
 from fanbase.db.rule_sql import CompiledRule
 from fanbase.db.rule_sql import fans_joined
 from fanbase.db.tables import fans
@@ -295,21 +297,20 @@ def record_membership_changes(
     ]
     if not ledger:
         return
-    connection.execute(insert(segment_membership_log), ledger)
+    insert_rows(connection, segment_membership_log, ledger)
     added = [
         {"workspace_id": workspace_id, "segment_id": segment_id, "fan_id": fan_id, "since": now}
         for segment_id, (entered, _) in changes.items()
         for fan_id in sorted(entered)
     ]
-    if added:
-        connection.execute(insert(segment_members), added)
+    insert_rows(connection, segment_members, added)
     for segment_id, (_, exited) in changes.items():
-        for chunk in chunks(sorted(exited)):
+        for leaving in id_conditions(connection, segment_members.c.fan_id, sorted(exited)):
             connection.execute(
                 delete(segment_members).where(
                     segment_members.c.workspace_id == workspace_id,
                     segment_members.c.segment_id == segment_id,
-                    segment_members.c.fan_id.in_(chunk),
+                    leaving,
                 )
             )
 

@@ -10,13 +10,21 @@ from itertools import islice
 from typing import Any
 from typing import TypeVar
 
+import psycopg
+from sqlalchemy import BigInteger
 from sqlalchemy import ColumnElement
 from sqlalchemy import Connection
 from sqlalchemy import RowMapping
 from sqlalchemy import Table
+from sqlalchemy import any_
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import insert
+from sqlalchemy import literal
 from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 
 T = TypeVar("T")
 
@@ -30,10 +38,83 @@ def chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield chunk
 
 
+def is_postgresql(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql"
+
+
+def id_conditions(
+    connection: Connection, column: ColumnElement[int], ids: Iterable[int]
+) -> Iterator[ColumnElement[bool]]:
+    """``column`` is one of ``ids``, as conditions to run a statement with each (their answers make the whole).
+
+    PostgreSQL: one condition, the ids as one array parameter (``= ANY(:ids)``), so the statement's text is the same
+    for any number of ids: psycopg converts and PostgreSQL plans it once, where ``IN (…)`` with a parameter per id
+    made a new long statement each call (converting one of 1,000 ids took psycopg ~15 ms). SQLite has no arrays:
+    ``IN`` lists of at most ``CHUNK`` ids."""
+    if is_postgresql(connection):
+        listed = list(ids)
+        if listed:
+            yield column == any_(bindparam(None, listed, type_=ARRAY(BigInteger())))
+        return
+    for chunk in chunks(ids):
+        yield column.in_(chunk)
+
+
+def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many rows (each with the same keys): PostgreSQL's COPY, else one executemany."""
+    if not rows:
+        return
+    if is_postgresql(connection):
+        columns = list(rows[0])
+        copy_rows(connection, table, columns, ([row[name] for name in columns] for row in rows))
+    else:
+        connection.execute(insert(table), list(rows))
+
+
+def copy_rows(connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL's ``COPY … FROM STDIN`` into ``table``, in the connection's transaction: each value goes through its
+    column's SQLAlchemy type (UTC datetimes, JSON) as a bound parameter would. A database error is raised as
+    SQLAlchemy raises it for a statement (an ``IntegrityError`` for a duplicate), so callers handle both alike."""
+    dialect = connection.dialect
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+    quote = dialect.identifier_preparer.quote
+    statement = f"COPY {quote(table.name)} ({', '.join(quote(name) for name in columns)}) FROM STDIN"
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        value if process is None or value is None else process(value)
+                        for value, process in zip(row, processors, strict=True)
+                    ]
+                )
+    except psycopg.Error as error:
+        raise DBAPIError.instance(statement, None, error, psycopg.Error) from error
+
+
 def insert_returning_ids(
     connection: Connection, table: Table, workspace_id: int, rows: Sequence[Mapping[str, Any]]
 ) -> list[int]:
-    """Insert many rows of a workspace's table in one statement family; returns their ids in the order given."""
+    """Insert many rows of a workspace's table; returns their ids in the order given.
+
+    PostgreSQL: the ids are drawn from the table's sequence first, then the rows go in by COPY (a batch of 1,000
+    events: the INSERT took 106-115 ms, ids and COPY ~50); elsewhere one INSERT … RETURNING per 2,000 rows."""
+    if not rows:
+        return []
+    if is_postgresql(connection):
+        sequence = func.pg_get_serial_sequence(literal(table.name), literal("id"))
+        drawn = connection.execute(select(func.nextval(sequence)).select_from(func.generate_series(1, len(rows))))
+        new_ids = sorted(int(value) for value in drawn.scalars())
+        names = list(rows[0])
+        copy_rows(
+            connection,
+            table,
+            ["id", "workspace_id", *names],
+            ([new_id, workspace_id, *(row[name] for name in names)] for new_id, row in zip(new_ids, rows, strict=True)),
+        )
+        return new_ids
     ids: list[int] = []
     for chunk in chunks(rows, 2000):
         result = connection.execute(
