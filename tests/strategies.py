@@ -219,6 +219,21 @@ def behaviours(draw: st.DrawFn) -> BehaviourCondition:
     return BEHAVIOUR_CLASSES[aggregate].model_validate({aggregate.value: query, "op": op, "value": value})
 
 
+@st.composite
+def event_type_counts(draw: st.DrawFn) -> BehaviourCondition:
+    """ "At least / fewer than n events of one type (in the last W)": the shape the set form answers from each fan's
+    latest event times (``fan_latest_events``) for n up to what it keeps, and from the events beyond that."""
+    query = BehaviourQuery(
+        of=Source.EVENTS,
+        where=FieldCondition(field="type", op=Op.EQ, value=draw(st.sampled_from(("gig_attended", "email_opened")))),
+        within=draw(st.none() | durations),
+    )
+    op = draw(st.sampled_from((Op.GE, Op.GT, Op.LT, Op.LE, Op.EQ)))
+    return BEHAVIOUR_CLASSES[Aggregate.COUNT].model_validate(
+        {"count": query, "op": op, "value": draw(st.integers(min_value=0, max_value=4))}
+    )
+
+
 def leaf_rules() -> st.SearchStrategy[Rule]:
     return st.one_of(
         field_conditions(CATALOGUE.fan_fields),
@@ -230,6 +245,7 @@ def leaf_rules() -> st.SearchStrategy[Rule]:
         ),
         st.sampled_from(SEGMENT_NAMES).map(lambda name: InSegment(segment=name)),
         behaviours(),
+        event_type_counts(),
     )
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +24,7 @@ from fanbase.db.repositories import activity
 from fanbase.db.repositories import fans
 from fanbase.db.repositories import workspaces
 from fanbase.db.tables import events
+from fanbase.db.tables import fan_latest_events
 from fanbase.db.tables import fans as fans_table
 from fanbase.db.tables import orders
 from tests_support import throwaway_postgres
@@ -98,10 +100,14 @@ def test_the_migration_folds_rows_stored_before_it(fresh_database: Database, now
     workspace_id, fan_id = _fan(fresh_database, now)
     with fresh_database.transaction() as connection:
         activity.insert_orders(connection, workspace_id, [_order(fan_id, "Merch É", now)])
-        activity.insert_events(connection, workspace_id, [_event(fan_id, "GIG_attended", now)])
+        # Written as a writer of that schema did: it had no table of latest event times (migration 0007).
+        connection.execute(insert(events), [{**_event(fan_id, "GIG_attended", now), "workspace_id": workspace_id}])
         connection.execute(update(fans_table).values(email="Ada@Example.com", country="fr"))
     upgrade(fresh_database.engine)
     with fresh_database.transaction(write=False) as connection:
         assert connection.execute(select(orders.c.category)).scalars().all() == ["merch É"]
         assert connection.execute(select(events.c.type)).scalars().all() == ["gig_attended"]
+        # Migration 0007 filled the latest times from the events already stored (folded by then).
+        latest = select(fan_latest_events.c.fan_id, fan_latest_events.c.type, fan_latest_events.c.t1)
+        assert connection.execute(latest).all() == [(fan_id, "gig_attended", now)]
         assert connection.execute(select(fans_table.c.email, fans_table.c.country)).all() == [("ada@example.com", "FR")]

@@ -223,6 +223,28 @@ events = _records_table(
     Index("ix_events_workspace_occurred_fan", "workspace_id", "occurred_at", "fan_id"),
     fan_id="fans",
 )
+
+# Each fan's LATEST_EVENTS latest event times per type (latest first; NULL where the fan has fewer), kept in the same
+# transaction as every event insert (``repositories.latest_events``; migration 0007). "At least N events of type T
+# in the last W" is then "the N-th latest is in the window": one index range over the fans who qualify, where the
+# events themselves give every event in the window of every fan, grouped and counted.
+LATEST_EVENTS = 3
+fan_latest_events = Table(
+    "fan_latest_events",
+    metadata,
+    *_workspace_references(fan_id="fans"),
+    Column("type", String(64), nullable=False),
+    *(Column(f"t{rank}", UTCDateTime(), nullable=rank > 1) for rank in range(1, LATEST_EVENTS + 1)),
+    PrimaryKeyConstraint("workspace_id", "fan_id", "type"),
+    # One per rank: the fans whose N-th latest event of a type lies in a range, with the latest (to tell the fans
+    # with an event after ``now``, which the range alone would misjudge), from the index alone.
+    *(
+        Index(f"ix_fan_latest_events_workspace_type_t{rank}", "workspace_id", "type", f"t{rank}", "fan_id", "t1")
+        if rank > 1
+        else Index("ix_fan_latest_events_workspace_type_t1", "workspace_id", "type", "t1", "fan_id")
+        for rank in range(1, LATEST_EVENTS + 1)
+    ),
+)
 # events.type and orders.category are stored folded (ASCII A-Z → a-z), which migration 0004 enforces (a CHECK on
 # PostgreSQL, triggers on SQLite): rules compare them as stored (compiler.STORED_FOLDED).
 

@@ -311,7 +311,10 @@ class _Recorded(Generic[ItemT, RecordT]):
         )
         if not reply.replayed:
             created_fans = reply.body.get("created_fans", 0) if is_batch else 0
-            database.refresh_statistics_after_write({f"{self.noun}s": len(items), "fans": created_fans})
+            written = {f"{self.noun}s": len(items), "fans": created_fans}
+            if self.noun == "event":
+                written["fan_latest_events"] = len(items)  # at most one row per event
+            database.refresh_statistics_after_write(written)
         return reply
 
     def record_one(

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from fanbase.db.repositories.fans import cents_to_money
+from fanbase.db.repositories.latest_events import record_latest
 from fanbase.db.repositories.sql import chunks
 from fanbase.db.repositories.sql import insert_returning_ids
 from fanbase.db.tables import events
@@ -51,7 +52,10 @@ def insert_orders(connection: Connection, workspace_id: int, rows: Sequence[Mapp
 
 
 def insert_events(connection: Connection, workspace_id: int, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-    return insert_returning_ids(connection, events, workspace_id, rows)
+    """The events, and their fans' latest times per type (same transaction); returns the events' ids."""
+    ids = insert_returning_ids(connection, events, workspace_id, rows)
+    record_latest(connection, workspace_id, rows)
+    return ids
 
 
 def get_order_row(

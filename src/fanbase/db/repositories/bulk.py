@@ -14,11 +14,12 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy import Row
 from sqlalchemy import Table
-from sqlalchemy import insert
 from sqlalchemy import select
 
 from fanbase.db.repositories.fans import FAN_COLUMNS
+from fanbase.db.repositories.latest_events import record_latest
 from fanbase.db.repositories.sql import chunks
+from fanbase.db.repositories.sql import insert_rows
 from fanbase.db.tables import events
 from fanbase.db.tables import fan_tags
 from fanbase.db.tables import fans
@@ -40,11 +41,8 @@ def fan_rows_by_email(connection: Connection, workspace_id: int, emails: Iterabl
 
 
 def _insert_many(connection: Connection, table: Table, workspace_id: int, rows: Sequence[Mapping[str, Any]]) -> int:
-    # RETURNING (discarded) makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues"); without
-    # it psycopg sends one INSERT per row, which made the demo's 35,000 events several times slower on PostgreSQL.
-    statement = insert(table).returning(table.c.workspace_id)
-    for chunk in chunks(rows, 2000):
-        connection.execute(statement, [{**row, "workspace_id": workspace_id} for row in chunk]).close()
+    # PostgreSQL: COPY (an executemany without RETURNING sent one INSERT per row there).
+    insert_rows(connection, table, [{**row, "workspace_id": workspace_id} for row in rows])
     return len(rows)
 
 
@@ -54,8 +52,10 @@ def insert_orders(connection: Connection, workspace_id: int, rows: Sequence[Mapp
 
 
 def insert_events(connection: Connection, workspace_id: int, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Events without RETURNING; the caller recomputes the fans' figures afterwards."""
-    return _insert_many(connection, events, workspace_id, rows)
+    """Events without RETURNING, and their fans' latest times; the caller recomputes the fans' figures afterwards."""
+    written = _insert_many(connection, events, workspace_id, rows)
+    record_latest(connection, workspace_id, rows)
+    return written
 
 
 def insert_tag_links(connection: Connection, workspace_id: int, rows: Sequence[Mapping[str, Any]]) -> int:

@@ -16,9 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 from typing import Unpack
 
+from sqlalchemy import BigInteger
 from sqlalchemy import ColumnElement
+from sqlalchemy import func
+from sqlalchemy import literal
 from sqlalchemy import not_
 from sqlalchemy import select
+from sqlalchemy import union_all
+from sqlalchemy.sql import CompoundSelect
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.selectable import FromClause
 from sqlalchemy.sql.selectable import Subquery
@@ -28,20 +33,26 @@ from fanbase.core.evaluate import evaluate
 from fanbase.core.fields import FAN_SOURCES
 from fanbase.core.fields import LIFECYCLE_STAGES
 from fanbase.core.fields import Aggregate
+from fanbase.core.fields import FieldType
+from fanbase.core.fields import Source
 from fanbase.core.operators import OPERATORS
 from fanbase.core.operators import Op
 from fanbase.core.operators import combine
 from fanbase.core.rules import AllOf
 from fanbase.core.rules import BehaviourCondition
 from fanbase.core.rules import CountOf
+from fanbase.core.rules import FieldCondition
 from fanbase.core.rules import Not
 from fanbase.core.rules import Rule
+from fanbase.core.time import resolve_last
 from fanbase.db.rule_sql.base import CompileContext
 from fanbase.db.rule_sql.base import RuleWalk
 from fanbase.db.rule_sql.base import count_means_existence
 from fanbase.db.rule_sql.per_fan import correlated_behaviour
 from fanbase.db.rule_sql.spelling import POSTGRESQL
 from fanbase.db.rule_sql.spelling import SQL
+from fanbase.db.tables import LATEST_EVENTS
+from fanbase.db.tables import fan_latest_events
 from fanbase.db.tables import fans
 
 
@@ -142,7 +153,7 @@ class SetFormWalk(RuleWalk):
                     return not_(correlated_behaviour(self, inner))
         return self.rule(rule)
 
-    def derived(self, key: Hashable, statement: Select[Any]) -> Subquery:
+    def derived(self, key: Hashable, statement: Select[Any] | CompoundSelect[Any]) -> Subquery:
         """The derived table of ``statement`` (its first column labelled ``fan_id``), made once per key."""
         table = self._derived_tables.get(key)
         if table is None:
@@ -160,6 +171,8 @@ class SetFormWalk(RuleWalk):
         return self.present_in(self.derived(key, select(fan_id.label("fan_id")).where(*conditions)))
 
     def behaviour(self, condition: BehaviourCondition) -> SQL:
+        if (latest := self.from_latest_events(condition)) is not None:
+            return latest
         aggregate, query = condition.aggregate, condition.query
         rows = self.rows(query, correlated=False)
         fan_id = rows.fan_id.label("fan_id")
@@ -182,6 +195,48 @@ class SetFormWalk(RuleWalk):
             (aggregate, query), select(fan_id, value.label("value")).where(rows.condition).group_by(rows.fan_id)
         )
         return self.compare_aggregate(condition, table.c.value)
+
+    def from_latest_events(self, condition: BehaviourCondition) -> SQL | None:
+        """ "At least N events of type T (in the last W)", or fewer, from each fan's latest event times per type
+        (``fan_latest_events``): the fans whose N-th latest is in the window, one index range; None for any other
+        condition (N beyond the times kept, another filter, a ``between`` window, another aggregate).
+
+        A "last W" window ends at ``now``, so a fan with an event after ``now`` (clock skew, a scheduled import) has
+        latest times the window does not hold; those few fans (their latest is after ``now``) are counted from
+        their events instead."""
+        shape = latest_events_shape(condition)
+        if shape is None:
+            return None
+        event_type, at_least, is_negated = shape
+        table = fan_latest_events
+        nth = table.c[f"t{at_least}"]
+        fan_id = table.c.fan_id.label("fan_id")
+        of_type = (
+            table.c.workspace_id == self.workspace(),
+            self.compare(table.c.type, field_type=FieldType.TEXT, op=Op.EQ, value=event_type),
+        )
+        query = condition.query
+        held: SQL
+        if query.within is None:
+            held = self.present_in(
+                self.derived(("latest", query, at_least), select(fan_id).where(*of_type, nth.is_not(None)))
+            )
+        else:
+            start, end = resolve_last(query.within, now=self.now)
+            bind = self.primitives.bind
+            settled = select(fan_id).where(*of_type, table.c.t1 <= bind(table.c.t1, end), nth >= bind(nth, start))
+            ahead = select(table.c.fan_id).where(*of_type, table.c.t1 > bind(table.c.t1, end))
+            rows = self.rows(query, correlated=False)
+            counted = (
+                select(rows.fan_id.label("fan_id"))
+                .where(rows.condition, rows.fan_id.in_(ahead))
+                .group_by(rows.fan_id)
+                .having(func.count() >= literal(at_least, BigInteger()))
+            )
+            # The two sets are disjoint (a fan's latest is either at or before now, or after it): one derived table,
+            # so a rule that is only this condition is answered from it alone (``CompiledRule.is_presence``).
+            held = self.present_in(self.derived(("latest", query, at_least), union_all(settled, counted)))
+        return not_(held) if is_negated else held
 
     def extreme_as_existence(self, condition: BehaviourCondition) -> SQL | None:
         """For ``max(x) > / >= c`` and ``min(x) < / <= c``: the same comparison on each row's x, which a fan meets
@@ -207,6 +262,32 @@ class SetFormWalk(RuleWalk):
         ):
             subject = self.coalesced_to_zero(value)
         return self.compare_behaviour(condition, subject)
+
+
+def latest_events_shape(condition: BehaviourCondition) -> tuple[str, int, bool] | None:
+    """For ``count(events where type = T [within W]) op n`` that is "at least N" (>=, >) or its negation (<, <=) with
+    1 <= N <= LATEST_EVENTS: (T, N, negated); None otherwise."""
+    query = condition.query
+    if condition.aggregate is not Aggregate.COUNT or query.of is not Source.EVENTS or query.between is not None:
+        return None
+    match query.where:
+        case FieldCondition(field="type", op=Op.EQ, value=str() as event_type):
+            pass
+        case _:
+            return None
+    value = condition.value
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    match condition.op:
+        case Op.GE | Op.LT:
+            at_least = value
+        case Op.GT | Op.LE:
+            at_least = value + 1
+        case _:
+            return None
+    if not 1 <= at_least <= LATEST_EVENTS:
+        return None
+    return event_type, at_least, condition.op in (Op.LT, Op.LE)
 
 
 def compile_rule_for_workspace(rule: Rule, **context: Unpack[CompileContext]) -> CompiledRule:

@@ -12,6 +12,7 @@ from sqlalchemy import String
 from sqlalchemy.types import TypeDecorator
 
 from fanbase.db.tables import events
+from fanbase.db.tables import fan_latest_events
 from fanbase.db.tables import fans
 from fanbase.db.tables import orders
 from fanbase.db.types import STORED_DATETIME_FORMAT
@@ -38,7 +39,12 @@ class StoredDateTimeText(TypeDecorator[datetime]):
 # Columns whose stored text is already folded (no ASCII A-Z), so rules compare them as stored, where their indexes
 # serve: event types are slugs, order categories and emails are lower-cased on the way in, and migration 0004 holds
 # every other writer to it (CHECK constraints; triggers on SQLite).
-STORED_FOLDED: tuple[ColumnElement[Any], ...] = (events.c.type, orders.c.category, fans.c.email)
+STORED_FOLDED: tuple[ColumnElement[Any], ...] = (
+    events.c.type,
+    fan_latest_events.c.type,  # copied from events.type
+    orders.c.category,
+    fans.c.email,
+)
 # Columns stored upper-case (no ASCII a-z): country codes. For text x without a-z and a folded constant c (no A-Z),
 # fold(x) = c exactly when x = ascii_upper(c), so equality and membership compare the column as stored too.
 STORED_UPPER: tuple[ColumnElement[Any], ...] = (fans.c.country,)
