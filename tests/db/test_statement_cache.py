@@ -1,5 +1,6 @@
-"""The write path's compiled-statement cache is shared by every thread of the process (the API's thread pool, the
-scheduler, the dashboard): hammered from several threads it never raises, stays bounded and answers right."""
+"""The write path's caches (compiled statements, rule contexts: ``LockedLRU``) are shared by every thread of the
+process (the API's thread pool, the scheduler, the dashboard): hammered from several threads, one never raises, stays
+bounded and answers right."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from fanbase.db.repositories.rule_evaluation import StatementCache
+from fanbase.db.lru import LockedLRU
 from fanbase.db.rule_sql import BatchStatement
 from fanbase.db.tables import fans
 
@@ -23,7 +24,7 @@ def _statement(key: int) -> BatchStatement:
 
 
 def test_a_cache_hammered_by_threads_never_raises_and_stays_bounded() -> None:
-    cache = StatementCache(8)
+    cache: LockedLRU[int, BatchStatement] = LockedLRU(8)
     values = {key: _statement(key) for key in range(64)}
     errors: list[BaseException] = []
     wrong: list[Any] = []

@@ -123,6 +123,9 @@ workspaces = Table(
     Column("name", String(200), nullable=False),
     Column("currency", String(3), nullable=False, server_default="USD"),
     Column("created_at", UTCDateTime(), nullable=False),
+    # A new random value whenever what the workspace's rules are compiled against changes: segments, tags, lists,
+    # custom fields (database triggers, migration 0008). The write path caches the rule context by it.
+    Column("rules_token", BigInteger, nullable=False, server_default="0"),
 )
 
 api_keys = _workspace_table(

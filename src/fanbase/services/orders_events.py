@@ -151,7 +151,7 @@ def _update_memberships(
 ) -> None:
     """Same transaction: fans created for unknown emails may match any rule; the others only rules reading the
     change."""
-    context = rule_context.load_context(connection, workspace_id)
+    context = rule_context.current_context(connection, workspace_id)
     membership.apply_change(
         connection, workspace_id, new_fans, membership.NEW_FANS, cause="write", now=now, context=context
     )

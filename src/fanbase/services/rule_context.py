@@ -21,9 +21,11 @@ from fanbase.core.text import parse_rule_text
 from fanbase.core.validation import References
 from fanbase.core.validation import validate_rule
 from fanbase.db.engine import Connection
+from fanbase.db.lru import LockedLRU
 from fanbase.db.repositories import lists as lists_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories import tags as tags_repo
+from fanbase.db.repositories import workspaces as workspaces_repo
 from fanbase.db.repositories.rule_evaluation import RuleScope
 from fanbase.db.repositories.rule_evaluation import SegmentRule
 from fanbase.services import custom_fields
@@ -172,6 +174,28 @@ def load_context(connection: Connection, workspace_id: int) -> RuleContext:
         list_ids=lists_repo.LISTS.all_ids_by_name(connection, workspace_id),
         **_segments_part(rows, rules),
     )
+
+
+# Rule contexts by (workspace, rules token). The token is a random value the database gives a workspace anew in the
+# transaction of every change to what a context holds (migration 0008's triggers), so the entry under the token a
+# transaction reads is that workspace's context; contexts are never changed once made (``with_segment`` makes a new
+# one), so threads share them.
+_contexts: LockedLRU[tuple[int, int], RuleContext] = LockedLRU(64)
+
+
+def current_context(connection: Connection, workspace_id: int) -> RuleContext:
+    """The workspace's rule context as this transaction sees it, from the process's cache when its rules token is
+    the one cached. The token is read before a missing context is loaded: a change committed in between is then
+    filed under the older token, which only a transaction that had already read the older token can ask for (and
+    it would have read the newer rules anyway, statement by statement), never under the newer one."""
+    token = workspaces_repo.rules_token(connection, workspace_id)
+    if token is None:
+        return load_context(connection, workspace_id)
+    found = _contexts.get((workspace_id, token))
+    if found is None:
+        found = load_context(connection, workspace_id)
+        _contexts.put((workspace_id, token), found)
+    return found
 
 
 def parse_rule_input(rule: dict[str, Any] | None, rule_text: str | None) -> object:

@@ -8,8 +8,6 @@ builds or runs SQL.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Hashable
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -36,6 +34,7 @@ from fanbase.core.dependencies import TimeDependency
 from fanbase.core.fields import Catalogue
 from fanbase.core.rules import Rule
 from fanbase.core.rules import reference_key
+from fanbase.db.lru import LockedLRU
 from fanbase.db.repositories import scheduler as scheduler_repo
 from fanbase.db.repositories.fans import FAN_COLUMNS
 from fanbase.db.repositories.segments import apply_membership
@@ -408,42 +407,10 @@ def next_flip(
 # --- the write path: many segments for the fans of a write ----------------------------------------------------
 
 
-class StatementCache:
-    """Compiled statements by everything they depend on, least recently used evicted first.
-
-    Shared by every thread of the process (the API's thread pool, the scheduler, the dashboard): the lock makes each
-    get and put one step, so a key evicted by another thread is a miss, never an error. Compiling happens outside
-    the lock; two threads missing the same key at once compile it twice, and the second put wins (equal values).
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[Hashable, BatchStatement] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> BatchStatement | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: Hashable, value: BatchStatement) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)
-
-
 # Compiled write-path statements. The key holds everything a statement depends on — workspace, dialect, each
 # segment's id and rule version, the custom-field catalogue, the ids behind tag, list and segment names — so an
 # entry can never be stale: any change makes a new key, and the old entry ages out.
-compiled_batches = StatementCache(256)
+compiled_batches: LockedLRU[Hashable, BatchStatement] = LockedLRU(256)
 
 
 @dataclass(frozen=True)

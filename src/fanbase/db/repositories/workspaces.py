@@ -17,21 +17,30 @@ from fanbase.db.tables import workspaces
 from fanbase.schemas.workspaces import ApiKey
 from fanbase.schemas.workspaces import Workspace
 
+# A workspace as the services see it (the rules token is the write path's business: ``rules_token``).
+_WORKSPACE_COLUMNS = (workspaces.c.id, workspaces.c.name, workspaces.c.currency, workspaces.c.created_at)
+
 
 def insert_workspace(connection: Connection, *, name: str, currency: str, now: datetime) -> Workspace:
     row = connection.execute(
-        insert(workspaces).values(name=name, currency=currency, created_at=now).returning(*workspaces.c)
+        insert(workspaces).values(name=name, currency=currency, created_at=now).returning(*_WORKSPACE_COLUMNS)
     ).one()
     return Workspace.model_validate(row._mapping)
 
 
 def get_workspace(connection: Connection, workspace_id: int) -> Workspace | None:
-    row = connection.execute(select(workspaces).where(workspaces.c.id == workspace_id)).one_or_none()
+    row = connection.execute(select(*_WORKSPACE_COLUMNS).where(workspaces.c.id == workspace_id)).one_or_none()
     return Workspace.model_validate(row._mapping) if row else None
 
 
+def rules_token(connection: Connection, workspace_id: int) -> int | None:
+    """The workspace's rules token (see ``tables.workspaces``); None when there is no such workspace."""
+    token = connection.execute(select(workspaces.c.rules_token).where(workspaces.c.id == workspace_id)).scalar()
+    return None if token is None else int(token)
+
+
 def list_workspaces(connection: Connection) -> list[Workspace]:
-    rows = connection.execute(select(workspaces).order_by(workspaces.c.id))
+    rows = connection.execute(select(*_WORKSPACE_COLUMNS).order_by(workspaces.c.id))
     return [Workspace.model_validate(row._mapping) for row in rows]
 
 
