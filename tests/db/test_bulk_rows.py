@@ -7,13 +7,16 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy import select
 
 from fanbase.db.engine import Database
 from fanbase.db.engine import IntegrityError
 from fanbase.db.repositories.activity import insert_events
+from fanbase.db.repositories.fans import fan_ids_by_email
 from fanbase.db.repositories.fans import insert_fans
 from fanbase.db.repositories.sql import id_conditions
 from fanbase.db.repositories.sql import insert_rows
@@ -80,3 +83,26 @@ def test_insert_rows_and_id_conditions(database: Database, workspace_id: int, no
             found.update(connection.execute(select(fans.c.id).where(condition)).scalars())
         assert list(id_conditions(connection, fans.c.id, [])) == []  # no ids: no statement to run
     assert found == set(fan_ids[:4])
+
+
+def test_fans_are_found_by_email_through_the_unique_index(database: Database, workspace_id: int, now: datetime) -> None:
+    """Emails are looked up on lower(email), the expression ``uq_fans_workspace_email`` is on: ``email IN (…)``
+    could use no index, and every batch by email and every import read every fan of the workspace."""
+    captured: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        captured.append((statement, parameters))
+
+    with database.transaction() as connection:
+        insert_fans(connection, workspace_id, [_fan(f"look{index}@example.com", now) for index in range(3000)])
+        connection.exec_driver_sql("ANALYZE fans")  # planned as a real workspace is, not as an empty table
+        event.listen(connection, "before_cursor_execute", capture)
+        try:
+            found = fan_ids_by_email(connection, workspace_id, ["look3@example.com", "nobody@example.com"])
+        finally:
+            event.remove(connection, "before_cursor_execute", capture)
+        statement, parameters = captured[-1]
+        explain = "EXPLAIN QUERY PLAN " if connection.dialect.name == "sqlite" else "EXPLAIN "
+        plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(explain + statement, parameters))
+    assert list(found) == ["look3@example.com"]
+    assert "uq_fans_workspace_email" in plan, plan

@@ -177,16 +177,9 @@ class Database:
         """
         if not written or max(written.values()) < BULK_ROWS:
             return []
-        tables = sorted(written)
         try:
             with self.engine.connect() as connection:
-                if self.dialect == "sqlite":
-                    stale = _stale_sqlite(connection, tables)
-                    connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
-                else:
-                    stale = _stale_postgresql(connection, tables)
-                for table in stale:
-                    connection.exec_driver_sql(f'ANALYZE "{table}"')
+                stale = refresh_statistics_in(connection, written)
                 connection.commit()
         except DatabaseError:
             # The write this follows has committed: statistics are an optimisation, and a busy database (another
@@ -202,3 +195,24 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def refresh_statistics_in(connection: Connection, written: Mapping[str, int]) -> list[str]:
+    """In the connection's transaction: gather the statistics of each table of ``written`` (table → rows written)
+    that has grown by ``STALE_SHARE`` or more since they were last gathered; returns the tables analysed.
+
+    Inside the writing transaction, before the statements that read what it wrote: ANALYZE counts the rows the
+    transaction itself inserted (PostgreSQL and SQLite alike), so the rest of the transaction is planned on them.
+    A fans CSV import into a new database evaluated its segments for 20,000 new fans as if the table were empty,
+    175 ms per 1,000 fans (3.5 s of the import's 6.5). Nothing to do below ``BULK_ROWS`` rows."""
+    if not written or max(written.values()) < BULK_ROWS:
+        return []
+    tables = sorted(written)
+    if connection.dialect.name == "sqlite":
+        stale = _stale_sqlite(connection, tables)
+        connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
+    else:
+        stale = _stale_postgresql(connection, tables)
+    for table in stale:
+        connection.exec_driver_sql(f'ANALYZE "{table}"')
+    return stale

@@ -49,6 +49,7 @@ from pydantic import ValidationError
 from fanbase.db.engine import Connection
 from fanbase.db.engine import Database
 from fanbase.db.engine import IntegrityError
+from fanbase.db.engine import refresh_statistics_in
 from fanbase.db.repositories import bulk as bulk_repo
 from fanbase.db.repositories import fan_groups as fan_groups_repo
 from fanbase.db.repositories import fans as fans_repo
@@ -421,7 +422,11 @@ def _write(
         consent_source="csv import",
         now=now,
     )
-    # Live membership, same transaction, set-based: the imported fans may now match any rule.
+    # Live membership, same transaction, set-based: the imported fans may now match any rule. Planned on the rows
+    # this import wrote (a new database's statistics would say the tables are empty).
+    refresh_statistics_in(
+        connection, {"fans": len(new_rows), "fan_tags": len(tag_pairs), "list_members": len(list_pairs)}
+    )
     membership.apply_change(
         connection, workspace_id, list(fan_ids.values()), membership.NEW_FANS, cause="import", now=now
     )

@@ -25,6 +25,7 @@ from fanbase.db.engine import Database
 from fanbase.db.engine import DatabaseError
 from fanbase.db.engine import IntegrityError
 from fanbase.db.engine import is_contention
+from fanbase.db.engine import refresh_statistics_in
 from fanbase.db.repositories import activity as activity_repo
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import idempotency as idempotency_repo
@@ -165,6 +166,7 @@ def _write_batch(
     items: Sequence[ItemT],
     *,
     source: FanSource,
+    table: str,
     to_row: Callable[[int, ItemT], dict[str, Any]],
     insert: Callable[[Connection, int, Sequence[dict[str, Any]]], list[int]],
     fold_into_figures: Callable[[Connection, int, Sequence[dict[str, Any]]], None],
@@ -178,6 +180,8 @@ def _write_batch(
     rows = [to_row(fan_id, item) for fan_id, item in zip(fan_ids, items, strict=True)]
     ids = insert(connection, workspace_id, rows)
     fold_into_figures(connection, workspace_id, rows)
+    # Evaluation is planned on what this batch wrote (a bulk load into a new database: empty statistics).
+    refresh_statistics_in(connection, {"fans": len(new_fans), table: len(rows)})
     _update_memberships(connection, workspace_id, fan_ids, new_fans, change, now=now)
     return ids, len(new_fans)
 
@@ -220,6 +224,7 @@ def _write_orders(
         workspace_id,
         items,
         source="direct_purchase",
+        table="orders",
         to_row=to_row,
         insert=activity_repo.insert_orders,
         fold_into_figures=_fold_orders_into_figures,
@@ -264,6 +269,7 @@ def _write_events(
         workspace_id,
         items,
         source="event",
+        table="events",
         to_row=to_row,
         insert=activity_repo.insert_events,
         fold_into_figures=_fold_events_into_figures,

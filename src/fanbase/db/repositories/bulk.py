@@ -17,8 +17,8 @@ from sqlalchemy import Table
 from sqlalchemy import select
 
 from fanbase.db.repositories.fans import FAN_COLUMNS
+from fanbase.db.repositories.fans import email_conditions
 from fanbase.db.repositories.latest_events import record_latest
-from fanbase.db.repositories.sql import chunks
 from fanbase.db.repositories.sql import insert_rows
 from fanbase.db.tables import events
 from fanbase.db.tables import fan_tags
@@ -32,10 +32,8 @@ from fanbase.db.tables import tag_membership_log
 def fan_rows_by_email(connection: Connection, workspace_id: int, emails: Iterable[str]) -> dict[str, Row[Any]]:
     """Full fan rows keyed by (lower-cased, as stored) email, for merging imported data into existing fans."""
     found: dict[str, Row[Any]] = {}
-    for chunk in chunks(sorted(set(emails))):
-        rows = connection.execute(
-            select(*FAN_COLUMNS).where(fans.c.workspace_id == workspace_id, fans.c.email.in_(chunk))
-        )
+    for listed in email_conditions(connection, sorted(set(emails))):
+        rows = connection.execute(select(*FAN_COLUMNS).where(fans.c.workspace_id == workspace_id, listed))
         found.update((row.email, row) for row in rows)
     return found
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from datetime import datetime
@@ -12,6 +13,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection
 from sqlalchemy import Row
+from sqlalchemy import String
 from sqlalchemy import and_
 from sqlalchemy import bindparam
 from sqlalchemy import case
@@ -31,6 +33,7 @@ from fanbase.db.repositories.sql import any_contains
 from fanbase.db.repositories.sql import chunks
 from fanbase.db.repositories.sql import id_conditions
 from fanbase.db.repositories.sql import insert_returning_ids
+from fanbase.db.repositories.sql import one_of
 from fanbase.db.tables import events
 from fanbase.db.tables import fan_tags
 from fanbase.db.tables import fans
@@ -92,12 +95,17 @@ def get_fan_row(connection: Connection, workspace_id: int, fan_id: int) -> Row[A
 def fan_ids_by_email(connection: Connection, workspace_id: int, emails: Iterable[str]) -> dict[str, int]:
     """Map lower-cased emails to fan ids (emails are stored lower-cased)."""
     found: dict[str, int] = {}
-    for chunk in chunks(sorted(set(emails))):
-        rows = connection.execute(
-            select(fans.c.email, fans.c.id).where(fans.c.workspace_id == workspace_id, fans.c.email.in_(chunk))
-        )
+    for listed in email_conditions(connection, sorted(set(emails))):
+        rows = connection.execute(select(fans.c.email, fans.c.id).where(fans.c.workspace_id == workspace_id, listed))
         found.update(dict(rows.all()))
     return found
+
+
+def email_conditions(connection: Connection, emails: Sequence[str]) -> Iterator[ColumnElement[bool]]:
+    """The fan's email is one of ``emails`` (lower-cased, as stored), on ``lower(email)``: the expression the
+    unique index ``uq_fans_workspace_email`` is on. ``email IN (…)`` could use no index at all: every batch of
+    orders or events by email, and every CSV import, read every fan of the workspace."""
+    return one_of(connection, func.lower(fans.c.email), emails, String())
 
 
 def existing_fan_ids(connection: Connection, workspace_id: int, fan_ids: Iterable[int]) -> set[int]:

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy import and_
 from sqlalchemy import func
-from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.sql import ColumnElement
@@ -17,6 +16,7 @@ from sqlalchemy.sql import ColumnElement
 from fanbase.db.repositories.fan_groups import FanGroupTable
 from fanbase.db.repositories.fan_groups import delete_fan_links
 from fanbase.db.repositories.sql import chunks
+from fanbase.db.repositories.sql import insert_rows
 from fanbase.db.tables import list_members
 from fanbase.db.tables import list_subscription_log
 from fanbase.db.tables import lists
@@ -87,22 +87,22 @@ def set_statuses(
     consent = {"consent_at": consent_at or now, "consent_source": consent_source} if status == "subscribed" else {}
     new = [fan_id for fan_id in changed if fan_id not in current]
     old = [fan_id for fan_id in changed if fan_id in current]
-    for chunk in chunks(new, 2000):
-        connection.execute(
-            insert(list_members),
-            [
-                {
-                    "workspace_id": workspace_id,
-                    "list_id": list_id,
-                    "fan_id": fan_id,
-                    "status": status,
-                    "status_changed_at": now,
-                    "consent_at": consent.get("consent_at"),
-                    "consent_source": consent.get("consent_source"),
-                }
-                for fan_id in chunk
-            ],
-        )
+    insert_rows(
+        connection,
+        list_members,
+        [
+            {
+                "workspace_id": workspace_id,
+                "list_id": list_id,
+                "fan_id": fan_id,
+                "status": status,
+                "status_changed_at": now,
+                "consent_at": consent.get("consent_at"),
+                "consent_source": consent.get("consent_source"),
+            }
+            for fan_id in new
+        ],
+    )
     for chunk in chunks(old):
         connection.execute(
             update(list_members)
@@ -136,21 +136,21 @@ def _log_statuses(
     source: str | None,
     now: datetime,
 ) -> None:
-    for chunk in chunks(fan_ids, 2000):
-        connection.execute(
-            insert(list_subscription_log),
-            [
-                {
-                    "workspace_id": workspace_id,
-                    "list_id": list_id,
-                    "fan_id": fan_id,
-                    "status": status,
-                    "source": source,
-                    "at": now,
-                }
-                for fan_id in chunk
-            ],
-        )
+    insert_rows(
+        connection,
+        list_subscription_log,
+        [
+            {
+                "workspace_id": workspace_id,
+                "list_id": list_id,
+                "fan_id": fan_id,
+                "status": status,
+                "source": source,
+                "at": now,
+            }
+            for fan_id in fan_ids
+        ],
+    )
 
 
 def memberships_of_fan(connection: Connection, workspace_id: int, fan_id: int) -> list[ListMembership]:

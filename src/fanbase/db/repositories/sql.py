@@ -25,6 +25,7 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import TypeEngine
 
 T = TypeVar("T")
 
@@ -45,18 +46,25 @@ def is_postgresql(connection: Connection) -> bool:
 def id_conditions(
     connection: Connection, column: ColumnElement[int], ids: Iterable[int]
 ) -> Iterator[ColumnElement[bool]]:
-    """``column`` is one of ``ids``, as conditions to run a statement with each (their answers make the whole).
+    """``column`` is one of ``ids``, as conditions to run a statement with each (their answers make the whole)."""
+    return one_of(connection, column, ids, BigInteger())
 
-    PostgreSQL: one condition, the ids as one array parameter (``= ANY(:ids)``), so the statement's text is the same
-    for any number of ids: psycopg converts and PostgreSQL plans it once, where ``IN (…)`` with a parameter per id
-    made a new long statement each call (converting one of 1,000 ids took psycopg ~15 ms). SQLite has no arrays:
-    ``IN`` lists of at most ``CHUNK`` ids."""
+
+def one_of(
+    connection: Connection, column: ColumnElement[Any], values: Iterable[Any], item_type: TypeEngine[Any]
+) -> Iterator[ColumnElement[bool]]:
+    """``column`` is one of ``values``, as conditions to run a statement with each (their answers make the whole).
+
+    PostgreSQL: one condition, the values as one array parameter (``= ANY(:values)``), so the statement's text is
+    the same for any number of values: psycopg converts and PostgreSQL plans it once, where ``IN (…)`` with a
+    parameter per value made a new long statement each call (converting one of 1,000 ids took psycopg ~15 ms).
+    SQLite has no arrays: ``IN`` lists of at most ``CHUNK`` values."""
     if is_postgresql(connection):
-        listed = list(ids)
+        listed = list(values)
         if listed:
-            yield column == any_(bindparam(None, listed, type_=ARRAY(BigInteger())))
+            yield column == any_(bindparam(None, listed, type_=ARRAY(item_type)))
         return
-    for chunk in chunks(ids):
+    for chunk in chunks(values):
         yield column.in_(chunk)
 
 

@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy import func
-from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy.sql import ColumnElement
 
 from fanbase.db.repositories.fan_groups import FanGroupTable
 from fanbase.db.repositories.fan_groups import delete_fan_links
 from fanbase.db.repositories.sql import chunks
+from fanbase.db.repositories.sql import insert_rows
 from fanbase.db.tables import fan_tags
 from fanbase.db.tables import tag_membership_log
 from fanbase.db.tables import tags
@@ -62,11 +62,11 @@ def link_tags(
     """Attach tags to fans; pairs already present are left alone. Returns the pairs newly added."""
     existing = existing_tag_links(connection, workspace_id, pairs)
     new = sorted(set(pairs) - existing)
-    for chunk in chunks(new, 2000):
-        connection.execute(
-            insert(fan_tags),
-            [{"workspace_id": workspace_id, "tag_id": t, "fan_id": f, "added_at": now} for t, f in chunk],
-        )
+    insert_rows(
+        connection,
+        fan_tags,
+        [{"workspace_id": workspace_id, "tag_id": t, "fan_id": f, "added_at": now} for t, f in new],
+    )
     log_tag_changes(connection, workspace_id, new, added=True, now=now)
     return new
 
@@ -83,8 +83,8 @@ def log_tag_changes(
     connection: Connection, workspace_id: int, pairs: Sequence[tuple[int, int]], *, added: bool, now: datetime
 ) -> None:
     """The tag ledger: one row per (tag, fan) added or removed, for tag sizes over time."""
-    for chunk in chunks(pairs, 2000):
-        connection.execute(
-            insert(tag_membership_log),
-            [{"workspace_id": workspace_id, "tag_id": t, "fan_id": f, "added": added, "at": now} for t, f in chunk],
-        )
+    insert_rows(
+        connection,
+        tag_membership_log,
+        [{"workspace_id": workspace_id, "tag_id": t, "fan_id": f, "added": added, "at": now} for t, f in pairs],
+    )
