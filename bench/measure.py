@@ -8,17 +8,23 @@ Phases, in the order ``run_segment_phases`` runs them (each leaves the data as t
   count, timed in alternation; their sum of medians is the database's own time to evaluate every segment once;
 - ``preview``: a property rule and a behaviour rule through ``services.segments.preview``, as the raw compiled
   count (``count(*) … where compile_rule(…)``) and as hand-written SQL;
-- ``refresh``: ``refresh_all`` when nothing changed — timed, and the ledger and membership must not move;
+- ``refresh``: ``refresh_all`` when nothing changed — timed, and the ledger and membership must not move — beside
+  its floor, the one hand-written query that finds no segment to evaluate (``NOTHING_TO_REFRESH``);
 - ``latency``: one event / one order through the service layer with the segments live;
-- ``throughput``: ``record_events`` batches of 1,000 through the service layer and through HTTP (in-process ASGI);
+- ``throughput``: ``record_events`` batches of 1,000 through the service layer, in alternation with a hand-written
+  micro-batch doing the same work (the reference, ``bench.ingestion``), then through HTTP (in-process ASGI); then
+  every segment's stored membership against its hand-written SQL;
+- ``bulkload``: a new workspace with 12 segments live loaded with orders over HTTP (fans created by email), then
+  every template rule and five behaviour shapes previewed once each, straight after (``bench.bulk_load``);
 - ``writers``: 1, 2 and 4 concurrent HTTP clients sending mixed order and event batches over the same fans
   (``bench.writers``): items per second and every answer that was not 201;
 - ``time``: time-driven flips through ``membership.apply_time`` with a clock the bench controls;
 - ``naive``: a Mautic-style rebuild (count, page through matches, insert members one at a time) against
   fanbase's set-based rebuild of the same rules, both rolled back.
 
-Benchmarks print figures; nothing here asserts on time. ``check``, ``compare`` and ``refresh`` do check
-correctness: the caller fails the run when a hand-written query disagrees or an unchanged refresh wrote a row.
+Benchmarks print figures; nothing here asserts on time. ``check``, ``compare``, ``refresh``, ``throughput`` and
+``bulkload`` do check correctness: the caller fails the run when a hand-written query disagrees or an unchanged
+refresh wrote a row.
 """
 
 from __future__ import annotations
@@ -36,21 +42,28 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
-from starlette.testclient import TestClient
+from sqlalchemy import text
 
 from bench.baselines import segment_count
 from bench.baselines import segment_member_ids
+from bench.bulk_load import BULK_SEGMENTS
+from bench.bulk_load import bulk_load
+from bench.ingestion import highest_fan_id
+from bench.ingestion import random_event
+from bench.ingestion import throughput
 from bench.segments import BEHAVIOUR_RULE
 from bench.segments import PROPERTY_RULE
 from bench.segments import SEGMENTS_BY_NAME
 from bench.segments import BenchSegment
+from bench.segments import referenced
 from bench.stats import Timing
 from bench.stats import measure
+from bench.stats import summarise
 from bench.writers import concurrent_writers
-from fanbase.api.app import create_app
 from fanbase.core.text import parse_rule_text
 from fanbase.db.engine import Database
 from fanbase.db.repositories import rule_evaluation
@@ -60,8 +73,8 @@ from fanbase.db.tables import fans
 from fanbase.db.tables import segment_members
 from fanbase.db.tables import segment_membership_log
 from fanbase.db.tables import segments
+from fanbase.db.types import UTCDateTime
 from fanbase.jobs.scheduler import DEFAULT_INTERVAL_SECONDS
-from fanbase.schemas.orders_events import EventIn
 from fanbase.schemas.orders_events import OrderIn
 from fanbase.schemas.segments import Preview
 from fanbase.schemas.segments import RuleIn
@@ -70,13 +83,6 @@ from fanbase.services import membership
 from fanbase.services import orders_events
 from fanbase.services import segments as segments_service
 from fanbase.services.rule_context import load_context
-from fanbase.settings import Settings
-
-EVENT_TYPES = ("email_opened", "page_viewed", "link_clicked", "gig_attended")
-
-
-def _timing(samples_ms: list[float]) -> dict[str, Any]:
-    return Timing.from_samples(samples_ms).as_dict() if len(samples_ms) >= 2 else {"runs": len(samples_ms)}
 
 
 def written_rows(database: Database, workspace_id: int) -> dict[str, int]:
@@ -268,41 +274,49 @@ def preview(database: Database, workspace_id: int, *, now: datetime, runs: int) 
 # --- refresh when nothing changed --------------------------------------------------------------------------------
 
 
+# The hand-written floor of a refresh with nothing to do: the one query that finds no segment to evaluate (what
+# ``segments_repo.needing_evaluation`` asks), in a write transaction as ``refresh_all`` opens one.
+NOTHING_TO_REFRESH = text(
+    "SELECT count(*) FROM segments WHERE workspace_id = :workspace_id AND (needs_evaluation OR next_flip_at <= :now)"
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+def _count_pending(database: Database, workspace_id: int, *, now: datetime) -> int:
+    with database.transaction() as connection:
+        return int(connection.execute(NOTHING_TO_REFRESH, {"workspace_id": workspace_id, "now": now}).scalar_one())
+
+
 def refresh_unchanged(database: Database, workspace_id: int, *, now: datetime, runs: int) -> dict[str, Any]:
-    """``refresh_all`` with nothing changed since the build: times, and the rows it wrote (must be 0)."""
+    """``refresh_all`` with nothing changed since the build: times, and the rows it wrote (must be 0); beside it,
+    timed in alternation with it, its floor: ``NOTHING_TO_REFRESH`` in a transaction of its own."""
     before = written_rows(database, workspace_id)
     samples: list[float] = []
+    floor: list[float] = []
     moved = 0
+    pending = 0
     for _ in range(runs):
         started = time.perf_counter()
         changes = segments_service.refresh_all(database, workspace_id, now=now)
         samples.append((time.perf_counter() - started) * 1000)
         moved += sum(change.entered + change.exited for change in changes.values())
+        started = time.perf_counter()
+        pending = max(pending, _count_pending(database, workspace_id, now=now))
+        floor.append((time.perf_counter() - started) * 1000)
     after = written_rows(database, workspace_id)
+    timing, floor_timing = summarise(samples), summarise(floor)
     return {
         "segments": len(changes),
-        **_timing(samples),
+        **timing,
         "samples_ms": samples,
         "ledger_rows_written": after["ledger"] - before["ledger"],
         "member_rows_changed": after["members"] - before["members"],
         "reported_moves": moved,
+        "floor": {**floor_timing, "samples_ms": floor, "segments_pending": pending},
+        "ratio_to_floor": timing["median_ms"] / floor_timing["median_ms"] if runs >= 2 else math.nan,
     }
 
 
 # --- one event / one order ---------------------------------------------------------------------------------------
-
-
-def _fan_ids(database: Database, workspace_id: int) -> int:
-    with database.engine.connect() as connection:
-        return int(
-            connection.execute(select(func.max(fans.c.id)).where(fans.c.workspace_id == workspace_id)).scalar_one()
-        )
-
-
-def _event(rnd: random.Random, highest_fan: int) -> EventIn:
-    kind = rnd.choice(EVENT_TYPES)
-    properties: dict[str, Any] = {"venue": "Bowery Ballroom", "city": "New York"} if kind == "gig_attended" else {}
-    return EventIn(fan_id=rnd.randint(1, highest_fan), type=kind, properties=properties)
 
 
 def latency(
@@ -310,14 +324,14 @@ def latency(
 ) -> dict[str, Any]:
     """One event, then one order, per service call (one transaction each, membership updated and logged in it)."""
     rnd = random.Random(seed)
-    highest = _fan_ids(database, workspace_id)
+    highest = highest_fan_id(database, workspace_id)
     result: dict[str, Any] = {}
     for label, count in (("event", events), ("order", orders)):
         before = written_rows(database, workspace_id)
         samples: list[float] = []
         for _ in range(count):
             if label == "event":
-                item_event = _event(rnd, highest)
+                item_event = random_event(rnd, highest)
                 started = time.perf_counter()
                 orders_events.record_event(database, workspace_id, item_event, now=now)
             else:
@@ -330,69 +344,7 @@ def latency(
                 orders_events.record_order(database, workspace_id, item_order, now=now)
             samples.append((time.perf_counter() - started) * 1000)
         after = written_rows(database, workspace_id)
-        result[label] = {**_timing(samples), "ledger_rows_written": after["ledger"] - before["ledger"]}
-    return result
-
-
-# --- sustained ingestion -----------------------------------------------------------------------------------------
-
-
-def throughput(
-    database: Database,
-    workspace_id: int,
-    *,
-    api_key: str,
-    now: datetime,
-    batches: int,
-    batch_size: int = 1000,
-    seed: int = 7,
-) -> dict[str, Any]:
-    """Events per second, single writer, in batches: through ``record_events`` and through HTTP."""
-    rnd = random.Random(seed)
-    highest = _fan_ids(database, workspace_id)
-    result: dict[str, Any] = {}
-
-    before = written_rows(database, workspace_id)
-    samples: list[float] = []
-    for _ in range(batches):
-        items = [_event(rnd, highest) for _ in range(batch_size)]
-        started = time.perf_counter()
-        orders_events.record_events(database, workspace_id, items, now=now)
-        samples.append((time.perf_counter() - started) * 1000)
-    after = written_rows(database, workspace_id)
-    seconds = sum(samples) / 1000
-    result["service"] = {
-        "batches": batches,
-        "batch_size": batch_size,
-        "events_per_second": batches * batch_size / seconds,
-        "batch": _timing(samples),
-        "ledger_rows_written": after["ledger"] - before["ledger"],
-    }
-
-    # In-process ASGI: the whole HTTP stack (routing, auth, validation, JSON) without a socket.
-    app = create_app(database=database, settings=Settings(run_scheduler=False), clock=lambda: now, dashboard=False)
-    headers = {"Authorization": f"Bearer {api_key}"}
-    samples = []
-    before = written_rows(database, workspace_id)
-    with TestClient(app) as client:
-        for _ in range(batches):
-            body = {
-                "items": [_event(rnd, highest).model_dump(mode="json", exclude_none=True) for _ in range(batch_size)]
-            }
-            started = time.perf_counter()
-            response = client.post("/api/v1/events/batch", json=body, headers=headers)
-            samples.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 201:
-                raise RuntimeError(f"POST /api/v1/events/batch answered {response.status_code}: {response.text[:300]}")
-    after = written_rows(database, workspace_id)
-    seconds = sum(samples) / 1000
-    result["http"] = {
-        "batches": batches,
-        "batch_size": batch_size,
-        "events_per_second": batches * batch_size / seconds,
-        "batch": _timing(samples),
-        "ledger_rows_written": after["ledger"] - before["ledger"],
-    }
+        result[label] = {**summarise(samples), "ledger_rows_written": after["ledger"] - before["ledger"]}
     return result
 
 
@@ -451,8 +403,8 @@ def time_flips(
         "interval_seconds": interval,
         "first_tick_ms": first_ms,
         "first_tick": {"segments": first.segments, "entered": first.entered, "exited": first.exited},
-        "ticks": _timing(tick_ms),
-        "catch_up_ticks": _timing(catch_up_ms),
+        "ticks": summarise(tick_ms),
+        "catch_up_ticks": summarise(catch_up_ms),
         "flips_applied": applied,
         "fans_moved": moved,
         "lag_seconds": {
@@ -557,11 +509,12 @@ ALL_PHASES = (
     "refresh",
     "latency",
     "throughput",
+    "bulkload",
     "writers",
     "time",
     "naive",
 )
-SQLITE_PHASES = ("build", "check", "compare", "preview", "refresh")
+SQLITE_PHASES = ("build", "check", "compare", "preview", "refresh", "throughput", "bulkload")
 
 
 def run_segment_phases(
@@ -610,11 +563,22 @@ def run_segment_phases(
                 result[phase] = throughput(
                     database, workspace_id, api_key=api_key, now=now, batches=batches, batch_size=batch_size
                 )
+                # The reference must keep membership exact to be one (and so must the service); and fanbase's own
+                # evaluation, which reads the state writes maintain (fan_latest_events), must agree with it too.
+                result[phase]["membership"] = check(database, workspace_id, bench_segments, now=now)
+                drift = segments_service.verify(database, workspace_id, now=now)
+                result[phase]["drift"] = sum(item.missing + item.extra for item in drift)
+            case "bulkload":
+                result[phase] = bulk_load(
+                    database, fans=highest_fan_id(database, workspace_id), now=now, batch_size=batch_size
+                )
+                loaded = result[phase]["workspace_id"]
+                result[phase]["membership"] = check(database, loaded, referenced(BULK_SEGMENTS), now=now)
             case "writers":
                 result[phase] = concurrent_writers(
                     database,
                     api_key=api_key,
-                    highest_fan=_fan_ids(database, workspace_id),
+                    highest_fan=highest_fan_id(database, workspace_id),
                     now=now,
                     batches=batches,
                     batch_size=batch_size,

@@ -49,3 +49,8 @@ def measure(action: Callable[[], object], *, runs: int = 30, warmup: int = 3) ->
         result = action()
         samples.append((time.perf_counter() - started) * 1000)
     return Timing.from_samples(samples), result
+
+
+def summarise(samples_ms: list[float]) -> dict[str, Any]:
+    """The samples' timing as a JSON-ready dict; with fewer than two (no quantiles), only how many there were."""
+    return Timing.from_samples(samples_ms).as_dict() if len(samples_ms) >= 2 else {"runs": len(samples_ms)}

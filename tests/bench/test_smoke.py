@@ -2,25 +2,36 @@
 
 It checks consistency, never time: row counts, derived figures equal to ``recompute_figures``, foreign keys,
 sequences moved past the loaded ids, baseline counts equal to a count over the generated rows, compiled counts
-equal to hand-written ones, and a kept database made ready for another run.
+equal to hand-written ones, stored membership equal to the hand-written SQL after the write phases (the service's
+and the hand-written micro-batch's, and a bulk load's), and a kept database made ready for another run.
 """
 
 from __future__ import annotations
 
 import os
+import random
 from collections import Counter
+from collections.abc import Iterable
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bench.baselines import BEHAVIOUR_GIGS
 from bench.baselines import PROPERTY_SPENT
 from bench.baselines import SEGMENT_SQL
+from bench.baselines import segment_count
+from bench.baselines import segment_member_ids
+from bench.bulk_load import BEHAVIOUR_SHAPES
+from bench.bulk_load import BULK_SEGMENTS
 from bench.generate import COLUMNS
 from bench.generate import NOW
 from bench.generate import Generator
 from bench.generate import Spec
+from bench.ingestion import EVENT_SEGMENTS
+from bench.ingestion import MicroBatch
+from bench.ingestion import random_event
 from bench.load import IndexStrategy
 from bench.load import LoadReport
 from bench.load import load
@@ -41,6 +52,7 @@ from bench.segments import SEGMENTS
 from bench.segments import SEGMENTS_BY_NAME
 from bench.segments import SMOKE_SEGMENTS
 from bench.segments import referenced
+from sqlalchemy import Connection
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -48,13 +60,17 @@ from sqlalchemy.exc import OperationalError
 from fanbase.core.text import parse_rule_text
 from fanbase.db.engine import Database
 from fanbase.db.repositories import fans as fans_repo
+from fanbase.db.repositories import latest_events
 from fanbase.db.tables import api_keys
+from fanbase.db.tables import fan_latest_events
 from fanbase.db.tables import scheduler_state
 from fanbase.db.tables import segment_members
 from fanbase.db.tables import segment_membership_log
 from fanbase.db.tables import segments
 from fanbase.services import membership
 from fanbase.services import segments as segments_service
+from fanbase.services.rule_context import load_context
+from fanbase.services.segment_templates import TEMPLATES
 
 FANS = 1_000
 POSTGRES_SERVER = os.environ.get("FANBASE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -237,10 +253,14 @@ def test_segment_phases_run_and_agree_with_hand_written_sql(loaded_for_segments:
     assert result["refresh"]["ledger_rows_written"] == 0
     assert result["refresh"]["member_rows_changed"] == 0
     assert result["refresh"]["reported_moves"] == 0
+    assert result["refresh"]["floor"]["segments_pending"] == 0  # its floor found nothing to do either
+    assert result["refresh"]["floor"]["runs"] == 2
+    assert result["refresh"]["ratio_to_floor"] > 0
+    assert_ingestion_kept_membership_exact(result["throughput"])
+    assert_restricted_sql_agrees(database, report.workspace_id, range(1, SEGMENT_FANS + 1, 2))
+    assert_bulk_load_is_consistent(database, result["bulkload"])
     if database.dialect == "postgresql":
         assert result["latency"]["event"]["runs"] == 3
-        assert result["throughput"]["service"]["events_per_second"] > 0
-        assert result["throughput"]["http"]["events_per_second"] > 0
         writers = result["writers"]
         assert list(writers) == ["1", "2", "4"]
         assert all(round_["errors"] == 0 and round_["items_per_second"] > 0 for round_ in writers.values())
@@ -250,6 +270,72 @@ def test_segment_phases_run_and_agree_with_hand_written_sql(loaded_for_segments:
         # After live writes and ticks, stored membership is still what the rules say.
         drift = segments_service.verify(database, report.workspace_id, now=NOW + timedelta(days=1))
         assert all(item.missing == item.extra == 0 for item in drift if item.pending_time == 0)
+
+
+def assert_ingestion_kept_membership_exact(throughput: dict[str, Any]) -> None:
+    """The service, HTTP and both hand-written micro-batches wrote, and every segment still holds what its
+    hand-written SQL says; the micro-batch moved fans, so that this means something."""
+    for label in ("service", "http", "reference", "reference_all_segments"):
+        assert throughput[label]["batches"] == 1
+        assert throughput[label]["events_per_second"] > 0
+    assert throughput["membership"]["mismatches"] == {}
+    assert throughput["drift"] == 0
+    assert throughput["reference"]["segments"] == len(EVENT_SEGMENTS & set(SMOKE_SEGMENTS)) > 0
+    assert throughput["reference_all_segments"]["segments"] == len(SMOKE_SEGMENTS)
+    assert throughput["reference"]["ledger_rows_written"] > 0
+    assert throughput["ratio_service_to_reference"] > 0
+    assert throughput["ratio_http_to_reference"] > 0
+
+
+def assert_restricted_sql_agrees(database: Database, workspace_id: int, fan_ids: Iterable[int]) -> None:
+    """The micro-batch's hand-written SQL, restricted to some fans, finds exactly the whole workspace's members
+    (the unrestricted hand-written SQL) among them, for every bench segment of the workspace."""
+    among = set(fan_ids)
+    reference = MicroBatch.prepare(database, workspace_id)
+    with database.engine.connect() as connection:
+        ids = {
+            name: segment_id
+            for segment_id, name in connection.execute(
+                select(segments.c.id, segments.c.name).where(segments.c.workspace_id == workspace_id)
+            )
+        }
+        expected = {
+            (ids[name], fan_id)
+            for name in ids
+            for fan_id in segment_member_ids(connection, name, workspace_id=workspace_id, now=NOW) & among
+        }
+        assert reference.members_among(connection, sorted(among), now=NOW) == expected
+    assert expected
+
+
+def assert_bulk_load_is_consistent(database: Database, bulk: dict[str, Any]) -> None:
+    """The load wrote what it sent and created its fans; the live segments and the previews agree with the
+    hand-written SQL in the new workspace."""
+    assert bulk["segments"] == len(BULK_SEGMENTS)
+    assert bulk["membership"]["mismatches"] == {}
+    assert bulk["batches"] == 1
+    assert bulk["rows"] == {"fans": bulk["fans_created"], "orders": bulk["orders"]}
+    assert 0 < bulk["fans_created"] < bulk["orders"]
+    assert [preview["rule"] for preview in bulk["previews"]] == [
+        *(template.rule_text for template in TEMPLATES),
+        *BEHAVIOUR_SHAPES,
+    ]
+    assert bulk["slowest_preview"] in bulk["previews"]
+    counts = {preview["rule"]: preview["count"] for preview in bulk["previews"]}
+    workspace_id = bulk["workspace_id"]
+    with database.engine.connect() as connection:
+        for rule, name in (
+            ("max(amount of orders) >= 100", "Big order"),
+            ("total_spent > 200", "High-Spenders"),
+            ('count(events where type = "gig_attended" within 365 days) >= 2', "Gig goers"),
+        ):
+            assert counts[rule] == segment_count(connection, name, workspace_id=workspace_id, now=NOW)
+    assert counts["max(amount of orders) >= 100"] > 0
+
+
+def latest_event_rows(connection: Connection, workspace_id: int) -> set[tuple[Any, ...]]:
+    rows = connection.execute(select(fan_latest_events).where(fan_latest_events.c.workspace_id == workspace_id))
+    return {tuple(row) for row in rows}
 
 
 def test_all_fifty_segments_equal_their_hand_written_sql(tmp_path: Path) -> None:
@@ -264,6 +350,26 @@ def test_all_fifty_segments_equal_their_hand_written_sql(tmp_path: Path) -> None
         compared = compare(database, report.workspace_id, SEGMENTS, now=NOW, runs=2)
         assert compared["mismatches"] == {}
         assert {name: figures["count"] for name, figures in compared["per_segment"].items()} == built["sizes"]
+
+        # The segments the micro-batch evaluates for an event are those fanbase's write path evaluates.
+        with database.engine.connect() as connection:
+            context = load_context(connection, report.workspace_id)
+        affected = membership.affected_segments(context, membership.EVENTS)
+        assert {context.segment_rows[segment_id].name for segment_id in affected} == EVENT_SEGMENTS
+        # Over every segment, the micro-batch keeps them all exact, batch after batch.
+        assert_restricted_sql_agrees(database, report.workspace_id, range(1, FANS + 1, 3))
+        reference = MicroBatch.prepare(database, report.workspace_id)
+        rnd = random.Random(3)
+        moved = sum(reference.write([random_event(rnd, FANS) for _ in range(200)], now=NOW) for _ in range(3))
+        assert moved > 0
+        assert check(database, report.workspace_id, SEGMENTS, now=NOW)["mismatches"] == {}
+        # It keeps the fans' latest event times as the product does: what a rebuild from the events gives.
+        with database.engine.connect() as connection:
+            kept = latest_event_rows(connection, report.workspace_id)
+            latest_events.rebuild(connection, report.workspace_id)
+            rebuilt = latest_event_rows(connection, report.workspace_id)
+            connection.rollback()
+        assert kept == rebuilt
 
 
 # --- a kept database, reused ------------------------------------------------------------------------------------
