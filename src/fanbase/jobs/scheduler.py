@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from fanbase.jobs.background import BackgroundLoop
 from fanbase.services import membership
+from fanbase.services import segments
 from fanbase.services.unit_of_work import Database
 
 log = logging.getLogger("fanbase.scheduler")
@@ -23,6 +24,8 @@ DEFAULT_INTERVAL_SECONDS = 15.0
 # How often the scheduler refreshes the query planner's statistics (SQLite never does by itself; see
 # Database.refresh_planner_statistics): data that grows through writes keeps its good plans.
 STATISTICS_EVERY = timedelta(minutes=10)
+# How often segment size changes are folded (see services.segments.compact_sizes).
+SIZES_EVERY = timedelta(minutes=1)
 
 
 def tick(database: Database, *, now: datetime) -> list[membership.TickReport]:
@@ -53,6 +56,7 @@ class Scheduler(BackgroundLoop):
         super().__init__(database, clock=clock, interval=interval)
         self.also = also  # e.g. webhook delivery, run after each tick
         self._statistics_at: datetime | None = None
+        self._sizes_at: datetime | None = None
 
     def run_once(self) -> list[membership.TickReport]:
         now = self.clock()
@@ -62,6 +66,12 @@ class Scheduler(BackgroundLoop):
             except Exception:
                 log.exception("refreshing planner statistics failed")
             self._statistics_at = now
+        if self._sizes_at is None or now - self._sizes_at >= SIZES_EVERY:
+            try:
+                segments.compact_sizes(self.database)
+            except Exception:
+                log.exception("folding segment size changes failed")
+            self._sizes_at = now
         reports = tick(self.database, now=now)
         if self.also is not None:
             try:

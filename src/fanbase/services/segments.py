@@ -307,12 +307,24 @@ def refresh_all(
             changes[segment_id] = _rebuild(connection, context, segment_id, cause="refresh", now=now)
             if changes[segment_id] != (0, 0):
                 pending.update(context.dependents_of(segment_id))
+        segments_repo.compact_sizes(connection, workspace_id)
         sizes = {row.id: row.size for row in segments_repo.list_segments(connection, workspace_id, with_size=True)}
     _membership_written(database, sum(entered + exited for entered, exited in changes.values()))
     return {
         segment_id: MembershipChange(entered=entered, exited=exited, size=sizes[segment_id])
         for segment_id, (entered, exited) in changes.items()
     }
+
+
+def compact_sizes(database: Database) -> list[int]:
+    """Fold the recorded size changes of every workspace that has gathered a few per segment (the scheduler calls
+    this every minute): sizes stay a sum over about one row per segment. Returns the workspaces folded."""
+    with database.transaction(write=False) as connection:
+        workspace_ids = segments_repo.workspaces_with_size_changes_to_fold(connection, rows_per_segment=4)
+    for workspace_id in workspace_ids:
+        with database.transaction() as connection:
+            segments_repo.compact_sizes(connection, workspace_id)
+    return workspace_ids
 
 
 def _top_level(rule: Rule) -> list[tuple[str, Rule]]:

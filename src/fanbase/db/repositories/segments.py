@@ -39,6 +39,7 @@ from fanbase.db.rule_sql import fans_joined
 from fanbase.db.tables import fans
 from fanbase.db.tables import segment_members
 from fanbase.db.tables import segment_membership_log
+from fanbase.db.tables import segment_size_changes
 from fanbase.db.tables import segments
 
 SEGMENT_COLUMNS = (
@@ -81,11 +82,58 @@ class SizedSegmentRow(SegmentRow):
 
 
 def _size() -> ColumnElement[int]:
+    """A segment's size: the sum of its recorded changes (``segment_size_changes``), which triggers keep equal to
+    the count of its members."""
+    changes = segment_size_changes
     return (
-        select(func.count())
-        .where(segment_members.c.workspace_id == segments.c.workspace_id, segment_members.c.segment_id == segments.c.id)
+        select(func.coalesce(func.sum(changes.c.delta), 0))
+        .where(changes.c.workspace_id == segments.c.workspace_id, changes.c.segment_id == segments.c.id)
         .scalar_subquery()
         .label("size")
+    )
+
+
+def workspaces_with_size_changes_to_fold(connection: Connection, *, rows_per_segment: int) -> list[int]:
+    """The workspaces whose segments have, on average, more than ``rows_per_segment`` size-change rows each."""
+    changes = segment_size_changes
+    rows = connection.execute(
+        select(changes.c.workspace_id)
+        .group_by(changes.c.workspace_id)
+        .having(func.count() > func.count(func.distinct(changes.c.segment_id)) * rows_per_segment)
+    )
+    return [int(workspace_id) for workspace_id in rows.scalars()]
+
+
+def compact_sizes(connection: Connection, workspace_id: int) -> None:
+    """Fold each segment's recorded size changes into one row, so sizes stay a sum over a few rows. Writers only
+    insert changes; a change inserted while this runs is not among the rows it folds, and is kept."""
+    changes = segment_size_changes
+    if connection.dialect.name == "postgresql":
+        folded = (
+            delete(changes)
+            .where(changes.c.workspace_id == workspace_id)
+            .returning(changes.c.segment_id, changes.c.delta)
+        ).cte("folded")
+        connection.execute(
+            insert(changes).from_select(
+                ["workspace_id", "segment_id", "delta"],
+                select(literal(workspace_id), folded.c.segment_id, func.sum(folded.c.delta)).group_by(
+                    folded.c.segment_id
+                ),
+            )
+        )
+        return
+    # SQLite has one writer at a time: read the sums, then replace the rows.
+    sums = connection.execute(
+        select(changes.c.segment_id, func.sum(changes.c.delta))
+        .where(changes.c.workspace_id == workspace_id)
+        .group_by(changes.c.segment_id)
+    ).all()
+    connection.execute(delete(changes).where(changes.c.workspace_id == workspace_id))
+    insert_rows(
+        connection,
+        changes,
+        [{"workspace_id": workspace_id, "segment_id": segment_id, "delta": int(total)} for segment_id, total in sums],
     )
 
 
