@@ -337,7 +337,7 @@ segment_members = _membership_table(
 )
 
 # Segment sizes as a sum of changes: database triggers on segment_members add a row per segment per statement
-# (PostgreSQL) or per member (SQLite) that adds or removes members, whoever writes it (migration 0009), and
+# that adds or removes members (PostgreSQL; SQLite keeps one row per segment), whoever writes it (migration 0009), and
 # ``segments.compact_sizes`` folds a workspace's rows into one per segment. A size is then a sum over a few rows,
 # where counting the members read them all: 6.85M at 1M fans and 50 segments for a segment list or a refresh.
 # Rows are only ever inserted by writers (no row two writers would both update), so concurrent writes never wait

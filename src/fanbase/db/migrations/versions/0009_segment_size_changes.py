@@ -8,8 +8,9 @@ A segment's size was a count of its members whenever asked: a segment list, a re
 Segment Manage page counted every member of every segment (6.85M rows at 1M fans and 50 segments; ~100 ms for
 700,000 at 100,000 fans, most of a refresh that had nothing to do). Now triggers record each change in the same
 transaction, whoever makes it (the write path, builds, static segments, a fan's erasure cascading to its
-memberships): PostgreSQL once per statement and segment from the statement's transition table, SQLite once per
-member row. A size is the sum of its segment's rows, which ``compact_sizes`` folds into one. Rows for a segment
+memberships): PostgreSQL once per statement and segment from the statement's transition table (rows that
+concurrent writers only ever insert, so none waits on another), SQLite into one row per segment (it has one writer
+at a time). A size is the sum of its segment's rows, which ``compact_sizes`` folds into one. Rows for a segment
 being deleted are not written (its rows go with it). Filled here with every segment's current count.
 """
 
@@ -69,12 +70,18 @@ def _triggers_postgresql() -> None:
 
 
 def _triggers_sqlite() -> None:
+    # SQLite has one writer at a time, so one row per segment can take every change: no two writers ever wait on
+    # it, and there is nothing to fold (a row per member would leave a first build 700,000 rows to fold).
     for event, row, delta in (("INSERT", "NEW", 1), ("DELETE", "OLD", -1)):
+        same = f"workspace_id = {row}.workspace_id AND segment_id = {row}.segment_id"
         op.execute(
             f"CREATE TRIGGER trg_segment_members_{event.lower()}_size AFTER {event} ON segment_members "
             f"WHEN EXISTS (SELECT 1 FROM segments WHERE id = {row}.segment_id) BEGIN "
+            f"UPDATE segment_size_changes SET delta = delta + ({delta}) "
+            f"WHERE rowid = (SELECT min(rowid) FROM segment_size_changes WHERE {same}); "
             "INSERT INTO segment_size_changes (workspace_id, segment_id, delta) "
-            f"VALUES ({row}.workspace_id, {row}.segment_id, {delta}); END"
+            f"SELECT {row}.workspace_id, {row}.segment_id, {delta} "
+            f"WHERE NOT EXISTS (SELECT 1 FROM segment_size_changes WHERE {same}); END"
         )
 
 
