@@ -198,25 +198,3 @@ def test_every_form_counts_events_alike(database: Database, text: str, expected:
         snapshots = load_snapshots(connection, dataset.workspace_id, catalogue=CATALOGUE)
     assert {names[fan_id] for fan_id in selected} == expected
     assert python_members(snapshots, rule, now=now) == selected
-
-
-def test_the_write_path_reads_each_table_once_whatever_the_plan() -> None:
-    """The batch form's per-table passes are MATERIALIZED common table expressions on both databases: computed once
-    per statement. As subqueries, a new workspace in a big database (statistics that say it is empty) got a nested
-    loop that re-ran a pass for every fan of the batch: 45 s a batch of 1,000 orders at 1M fans, now ~0.5 s."""
-    from sqlalchemy.dialects import sqlite
-
-    from fanbase.db.rule_sql import compile_batch
-
-    rule = validate_rule(
-        parse_rule_text('count(orders where category = "merch") >= 2 and count(events) >= 1'),
-        catalogue=CATALOGUE,
-        references=_NO_NAMES,
-    )
-    now = datetime(2026, 6, 1, tzinfo=UTC)
-    for dialect, name in ((postgresql.dialect(), "postgresql"), (sqlite.dialect(), "sqlite")):
-        batch = compile_batch(
-            {"rule": rule}, workspace_id=1, now=now, catalogue=CATALOGUE, references=NO_REFERENCES, dialect=name
-        )
-        text = str(batch.statement.compile(dialect=dialect))
-        assert text.count("AS MATERIALIZED") == 2, text  # one pass over orders, one over events

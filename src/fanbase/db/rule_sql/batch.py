@@ -30,8 +30,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import BindParameter
-from sqlalchemy.sql.selectable import CTE
 from sqlalchemy.sql.selectable import FromClause
+from sqlalchemy.sql.selectable import Subquery
 
 from fanbase.core.fields import Aggregate
 from fanbase.core.rules import BehaviourCondition
@@ -67,7 +67,7 @@ class AggregatePasses:
     def __init__(self) -> None:
         self._wanted: dict[Table, dict[Hashable, SQL]] = {}
         self._columns: dict[Hashable, SQL] = {}
-        self.tables: list[CTE] = []
+        self.tables: list[Subquery] = []
 
     def column(self, table: Table, key: Hashable, aggregate: Callable[[], SQL]) -> SQL:
         column = self._columns.get(key)
@@ -80,21 +80,14 @@ class AggregatePasses:
 
     def build(self, *, workspace: Callable[[], SQL], is_listed: Callable[[SQL], SQL]) -> None:
         """One grouped pass per table over the batch's fans (its (workspace_id, fan_id, …) index), computing every
-        recorded aggregate with a FILTER.
-
-        Each pass is a MATERIALIZED common table expression: computed once per statement whatever the plan. As a
-        subquery, a workspace whose statistics said it was nearly empty (one created since the last ANALYZE, in a
-        database of other workspaces' million fans) got a nested loop that ran the pass again for every fan of the
-        batch: 45 s a batch of 1,000 orders, growing with the workspace. Materialized, a bad estimate costs at
-        most a rescan of the pass's rows, never the table's."""
-        for number, (table, aggregates) in enumerate(self._wanted.items()):
+        recorded aggregate with a FILTER."""
+        for table, aggregates in self._wanted.items():
             labelled = [value.label(f"a{index}") for index, value in enumerate(aggregates.values())]
             subquery = (
                 select(table.c.fan_id.label("fan_id"), *labelled)
                 .where(table.c.workspace_id == workspace(), is_listed(table.c.fan_id))
                 .group_by(table.c.fan_id)
-                .cte(f"pass_{number}")
-                .prefix_with("MATERIALIZED")
+                .subquery()
             )
             self.tables.append(subquery)
             for index, key in enumerate(aggregates):
