@@ -180,8 +180,12 @@ def _write_batch(
     rows = [to_row(fan_id, item) for fan_id, item in zip(fan_ids, items, strict=True)]
     ids = insert(connection, workspace_id, rows)
     fold_into_figures(connection, workspace_id, rows)
-    # Evaluation is planned on what this batch wrote (a bulk load into a new database: empty statistics).
-    refresh_statistics_in(connection, {"fans": len(new_fans), table: len(rows)})
+    # Evaluation is planned on what this batch wrote (a bulk load into a new database: empty statistics). An event
+    # writes at most one row of fan_latest_events.
+    written = {"fans": len(new_fans), table: len(rows)}
+    if table == "events":
+        written["fan_latest_events"] = len(rows)
+    refresh_statistics_in(connection, written)
     _update_memberships(connection, workspace_id, fan_ids, new_fans, change, now=now)
     return ids, len(new_fans)
 
@@ -312,16 +316,9 @@ class _Recorded(Generic[ItemT, RecordT]):
             return self.read(connection, workspace_id, ids)[0].model_dump(mode="json")
 
         kind = f"{self.noun}s" if is_batch else self.noun
-        reply = _idempotent(
+        return _idempotent(
             database, workspace_id, kind=kind, items=items, idempotency_key=idempotency_key, now=now, work=work
         )
-        if not reply.replayed:
-            created_fans = reply.body.get("created_fans", 0) if is_batch else 0
-            written = {f"{self.noun}s": len(items), "fans": created_fans}
-            if self.noun == "event":
-                written["fan_latest_events"] = len(items)  # at most one row per event
-            database.refresh_statistics_after_write(written)
-        return reply
 
     def record_one(
         self, database: Database, workspace_id: int, item: ItemT, *, idempotency_key: str | None = None, now: datetime

@@ -106,34 +106,19 @@ def workspaces_with_size_changes_to_fold(connection: Connection, *, rows_per_seg
 
 def compact_sizes(connection: Connection, workspace_id: int) -> None:
     """Fold each segment's recorded size changes into one row, so sizes stay a sum over a few rows. Writers only
-    insert changes; a change inserted while this runs is not among the rows it folds, and is kept."""
-    changes = segment_size_changes
-    if connection.dialect.name == "postgresql":
-        folded = (
-            delete(changes)
-            .where(changes.c.workspace_id == workspace_id)
-            .returning(changes.c.segment_id, changes.c.delta)
-        ).cte("folded")
-        connection.execute(
-            insert(changes).from_select(
-                ["workspace_id", "segment_id", "delta"],
-                select(literal(workspace_id), folded.c.segment_id, func.sum(folded.c.delta)).group_by(
-                    folded.c.segment_id
-                ),
-            )
-        )
+    insert changes; a change inserted while this runs is not among the rows it folds, and is kept. SQLite's
+    triggers keep one row per segment already (migration 0009): nothing to fold there."""
+    if connection.dialect.name != "postgresql":
         return
-    # SQLite has one writer at a time: read the sums, then replace the rows.
-    sums = connection.execute(
-        select(changes.c.segment_id, func.sum(changes.c.delta))
-        .where(changes.c.workspace_id == workspace_id)
-        .group_by(changes.c.segment_id)
-    ).all()
-    connection.execute(delete(changes).where(changes.c.workspace_id == workspace_id))
-    insert_rows(
-        connection,
-        changes,
-        [{"workspace_id": workspace_id, "segment_id": segment_id, "delta": int(total)} for segment_id, total in sums],
+    changes = segment_size_changes
+    folded = (
+        delete(changes).where(changes.c.workspace_id == workspace_id).returning(changes.c.segment_id, changes.c.delta)
+    ).cte("folded")
+    connection.execute(
+        insert(changes).from_select(
+            ["workspace_id", "segment_id", "delta"],
+            select(literal(workspace_id), folded.c.segment_id, func.sum(folded.c.delta)).group_by(folded.c.segment_id),
+        )
     )
 
 
