@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -97,6 +98,64 @@ def _stale_postgresql(connection: Connection, tables: Sequence[str]) -> list[str
     return sorted(name for name, tuples, pages, size in rows if tuples < 0 or _grown(pages, size))
 
 
+# A workspace the statistics put at fewer rows than this is counted (up to twice the estimate) after a bulk write.
+WORKSPACE_CHECK_BELOW = 50_000
+
+
+def _workspace_unknown_postgresql(connection: Connection, tables: Sequence[str], workspace_id: int) -> list[str]:
+    """The tables whose statistics put ``workspace_id`` at less than half the rows it has.
+
+    A table's growth says nothing of one workspace's: a new workspace loaded into a database that holds a big one
+    grows the tables by a few per cent, and its statistics still estimate it at a row or two. PostgreSQL then plans
+    nested loops that walk the whole workspace once per fan: a preview of "in segment A and in segment B" took
+    50 s after a load of 8,592 fans beside a workspace of 100,000 (bench/RESULTS.md, issue 13). The estimate is
+    PostgreSQL's own, from ``pg_stats``: the workspace's frequency among the most common values, or else an
+    equal share of what the most common values leave. Counting is bounded by twice the estimate and done only for
+    estimates below ``WORKSPACE_CHECK_BELOW`` rows: above, the planner already expects a big workspace."""
+    rows = connection.execute(
+        text(
+            "SELECT c.relname, c.reltuples, s.null_frac, s.n_distinct,"
+            " s.most_common_vals::text::bigint[], s.most_common_freqs"
+            " FROM pg_class c LEFT JOIN pg_stats s ON s.schemaname = current_schema() AND s.tablename = c.relname"
+            " AND s.attname = 'workspace_id'"
+            " WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = ANY(:names)"
+        ),
+        {"names": list(tables)},
+    ).all()
+    unknown = []
+    for name, tuples, null_share, distinct, values, shares in rows:
+        if distinct is None or tuples <= 0:
+            continue  # never analysed: the table's own growth check has it
+        estimate = _workspace_estimate(workspace_id, tuples, null_share, distinct, values or [], shares or [])
+        if estimate >= WORKSPACE_CHECK_BELOW:
+            continue
+        bound = max(BULK_ROWS, 2 * math.ceil(estimate))
+        counted = connection.execute(
+            text(f'SELECT count(*) FROM (SELECT 1 FROM "{name}" WHERE workspace_id = :workspace LIMIT :bound) AS s'),
+            {"workspace": workspace_id, "bound": bound},
+        ).scalar_one()
+        if counted >= bound:
+            unknown.append(name)
+    return unknown
+
+
+def _workspace_estimate(
+    workspace_id: int,
+    tuples: float,
+    null_share: float,
+    distinct: float,
+    values: Sequence[int],
+    shares: Sequence[float],
+) -> float:
+    """PostgreSQL's estimate of the rows with ``workspace_id = <workspace_id>`` (``var_eq_const``): a most common
+    value's frequency, or the rest shared equally among the other distinct values."""
+    if workspace_id in values:
+        return shares[list(values).index(workspace_id)] * tuples
+    distinct_values = distinct if distinct > 0 else -distinct * tuples
+    others = max(1.0, distinct_values - len(values))
+    return max(0.0, 1.0 - null_share - sum(shares)) * tuples / others
+
+
 def _stale_sqlite(connection: Connection, tables: Sequence[str]) -> list[str]:
     if connection.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar() is None:
         return list(tables)  # never analysed at all
@@ -163,7 +222,9 @@ class Database:
                 _analyze_sqlite(connection)
                 connection.commit()
 
-    def refresh_statistics_after_write(self, written: Mapping[str, int]) -> list[str]:
+    def refresh_statistics_after_write(
+        self, written: Mapping[str, int], *, workspace_id: int | None = None
+    ) -> list[str]:
         """After a bulk write has committed (table → rows it wrote), gather the statistics of each of those tables
         that has grown by ``STALE_SHARE`` or more since they were last gathered; returns the tables analysed.
 
@@ -179,7 +240,7 @@ class Database:
             return []
         try:
             with self.engine.connect() as connection:
-                stale = refresh_statistics_in(connection, written)
+                stale = refresh_statistics_in(connection, written, workspace_id=workspace_id)
                 connection.commit()
         except DatabaseError:
             # The write this follows has committed: statistics are an optimisation, and a busy database (another
@@ -197,9 +258,13 @@ class Database:
         self.engine.dispose()
 
 
-def refresh_statistics_in(connection: Connection, written: Mapping[str, int]) -> list[str]:
+def refresh_statistics_in(
+    connection: Connection, written: Mapping[str, int], *, workspace_id: int | None = None
+) -> list[str]:
     """In the connection's transaction: gather the statistics of each table of ``written`` (table → rows written)
-    that has grown by ``STALE_SHARE`` or more since they were last gathered; returns the tables analysed.
+    that has grown by ``STALE_SHARE`` or more since they were last gathered, or (PostgreSQL, given the writing
+    ``workspace_id``) whose statistics put the workspace at less than half the rows it has; returns the tables
+    analysed.
 
     Inside the writing transaction, before the statements that read what it wrote: ANALYZE counts the rows the
     transaction itself inserted (PostgreSQL and SQLite alike), so the rest of the transaction is planned on them.
@@ -213,6 +278,8 @@ def refresh_statistics_in(connection: Connection, written: Mapping[str, int]) ->
         connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
     else:
         stale = _stale_postgresql(connection, tables)
+        if workspace_id is not None:
+            stale = sorted({*stale, *_workspace_unknown_postgresql(connection, tables, workspace_id)})
     for table in stale:
         connection.exec_driver_sql(f'ANALYZE "{table}"')
     return stale

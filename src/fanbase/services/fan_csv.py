@@ -354,7 +354,7 @@ def import_fans_csv(
     if progress is not None:
         progress(total, total)
     # A bulk load changes the data's shape: the planner must know it before the next preview (see the method).
-    database.refresh_statistics_after_write(dict.fromkeys(IMPORT_TABLES, created + updated))
+    database.refresh_statistics_after_write(dict.fromkeys(IMPORT_TABLES, created + updated), workspace_id=workspace_id)
     return ImportReport(rows=total, created=created, updated=updated, errors=errors)
 
 
@@ -425,7 +425,9 @@ def _write(
     # Live membership, same transaction, set-based: the imported fans may now match any rule. Planned on the rows
     # this import wrote (a new database's statistics would say the tables are empty).
     refresh_statistics_in(
-        connection, {"fans": len(new_rows), "fan_tags": len(tag_pairs), "list_members": len(list_pairs)}
+        connection,
+        {"fans": len(new_rows), "fan_tags": len(tag_pairs), "list_members": len(list_pairs)},
+        workspace_id=workspace_id,
     )
     membership.apply_change(
         connection, workspace_id, list(fan_ids.values()), membership.NEW_FANS, cause="import", now=now

@@ -185,8 +185,10 @@ def _write_batch(
     written = {"fans": len(new_fans), table: len(rows)}
     if table == "events":
         written["fan_latest_events"] = len(rows)
-    refresh_statistics_in(connection, written)
+    refresh_statistics_in(connection, written, workspace_id=workspace_id)
     _update_memberships(connection, workspace_id, fan_ids, new_fans, change, now=now)
+    # The next write and the next preview read the members this one wrote (a new workspace: none, say statistics).
+    refresh_statistics_in(connection, {"segment_members": len(rows)}, workspace_id=workspace_id)
     return ids, len(new_fans)
 
 

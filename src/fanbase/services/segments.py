@@ -160,9 +160,11 @@ def _insert_segment(
     return context, segment_id
 
 
-def _membership_written(database: Database, moved: int) -> None:
+def _membership_written(database: Database, workspace_id: int, moved: int) -> None:
     """After a build or refresh has committed: a large one leaves the planner's view of stored membership stale."""
-    database.refresh_statistics_after_write({"segment_members": moved, "segment_membership_log": moved})
+    database.refresh_statistics_after_write(
+        {"segment_members": moved, "segment_membership_log": moved}, workspace_id=workspace_id
+    )
 
 
 def create_segment(database: Database, workspace_id: int, data: SegmentIn, *, now: datetime) -> Segment:
@@ -172,7 +174,7 @@ def create_segment(database: Database, workspace_id: int, data: SegmentIn, *, no
             segment = _present_segment(connection, context, segment_id)
     except IntegrityError as error:  # a concurrent create of the same name
         raise Conflict(f"a segment named '{data.name}' already exists", field="name") from error
-    _membership_written(database, segment.size)
+    _membership_written(database, workspace_id, segment.size)
     return segment
 
 
@@ -191,7 +193,7 @@ def create_from_template(database: Database, workspace_id: int, key: str, *, now
             data = SegmentIn(name=required.name, description=required.description, rule_text=required.rule_text)
             context, segment_id = _insert_segment(connection, context, data, now=now)
         segment = _present_segment(connection, context, segment_id)
-    _membership_written(database, segment.size)
+    _membership_written(database, workspace_id, segment.size)
     return segment
 
 
@@ -249,7 +251,7 @@ def update_segment(
         if "rule" in values:
             moved = _rebuild_with_dependents(connection, context, segment_id, cause="rule_edit", now=now)
         segment = _present_segment(connection, context, segment_id)
-    _membership_written(database, sum(moved))
+    _membership_written(database, workspace_id, sum(moved))
     return segment
 
 
@@ -281,7 +283,7 @@ def refresh_segment(database: Database, workspace_id: int, segment_id: int, *, n
         _dynamic_segment(context, segment_id, refusal="only dynamic segments are evaluated", field="segment_id")
         entered, exited = _rebuild_with_dependents(connection, context, segment_id, cause="refresh", now=now)
         size = _present_segment(connection, context, segment_id).size
-    _membership_written(database, entered + exited)
+    _membership_written(database, workspace_id, entered + exited)
     return MembershipChange(entered=entered, exited=exited, size=size)
 
 
@@ -309,7 +311,7 @@ def refresh_all(
                 pending.update(context.dependents_of(segment_id))
         segments_repo.compact_sizes(connection, workspace_id)
         sizes = {row.id: row.size for row in segments_repo.list_segments(connection, workspace_id, with_size=True)}
-    _membership_written(database, sum(entered + exited for entered, exited in changes.values()))
+    _membership_written(database, workspace_id, sum(entered + exited for entered, exited in changes.values()))
     return {
         segment_id: MembershipChange(entered=entered, exited=exited, size=sizes[segment_id])
         for segment_id, (entered, exited) in changes.items()

@@ -1,7 +1,8 @@
 """The batch form: one statement evaluating many segments' rules for a given list of fans (a write).
 
-One grouped pass over each table for those fans computes every aggregate of every rule at once (``count(*) FILTER
-(WHERE …)``), LEFT JOINed to the fans. The statement is compiled once per version of the rules and re-aimed at each
+One pass over each table computes every aggregate of every rule at once (``count(*) FILTER (WHERE …)``): on
+PostgreSQL a LATERAL subquery per fan (an index probe whatever the statistics say), on SQLite one grouped pass over
+the batch's fans, LEFT JOINed to them. The statement is compiled once per version of the rules and re-aimed at each
 write's ``now`` through its named time parameters (``BatchStatement.parameters``).
 """
 
@@ -27,10 +28,12 @@ from sqlalchemy import func
 from sqlalchemy import literal
 from sqlalchemy import null
 from sqlalchemy import select
+from sqlalchemy import true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import FromClause
+from sqlalchemy.sql.selectable import LateralFromClause
 from sqlalchemy.sql.selectable import Subquery
 
 from fanbase.core.fields import Aggregate
@@ -67,7 +70,7 @@ class AggregatePasses:
     def __init__(self) -> None:
         self._wanted: dict[Table, dict[Hashable, SQL]] = {}
         self._columns: dict[Hashable, SQL] = {}
-        self.tables: list[Subquery] = []
+        self.tables: list[Subquery | LateralFromClause] = []
 
     def column(self, table: Table, key: Hashable, aggregate: Callable[[], SQL]) -> SQL:
         column = self._columns.get(key)
@@ -78,17 +81,30 @@ class AggregatePasses:
             wanted[key] = aggregate()
         return null()
 
-    def build(self, *, workspace: Callable[[], SQL], is_listed: Callable[[SQL], SQL]) -> None:
-        """One grouped pass per table over the batch's fans (its (workspace_id, fan_id, …) index), computing every
-        recorded aggregate with a FILTER."""
+    def build(self, *, workspace: Callable[[], SQL], is_listed: Callable[[SQL], SQL], per_fan: bool) -> None:
+        """One pass per table computing every recorded aggregate with a FILTER: grouped over the batch's fans, or,
+        with ``per_fan``, a LATERAL subquery for each fan of the batch (no GROUP BY: an aggregate over no rows is
+        still one row)."""
         for table, aggregates in self._wanted.items():
             labelled = [value.label(f"a{index}") for index, value in enumerate(aggregates.values())]
-            subquery = (
-                select(table.c.fan_id.label("fan_id"), *labelled)
-                .where(table.c.workspace_id == workspace(), is_listed(table.c.fan_id))
-                .group_by(table.c.fan_id)
-                .subquery()
-            )
+            if per_fan:
+                # The fan's own workspace, not the constant: PostgreSQL then estimates the workspace's share as an
+                # average one's, so the (workspace_id, fan_id, …) index wins whatever the statistics say of this
+                # workspace. With the constant, a workspace the statistics did not know yet (a first bulk load into
+                # a database holding another big one) was estimated at one row, and the plan walked all of its
+                # orders by (workspace_id, placed_at) for every fan of the batch.
+                subquery: Subquery | LateralFromClause = (
+                    select(*labelled)
+                    .where(table.c.workspace_id == fans.c.workspace_id, table.c.fan_id == fans.c.id)
+                    .lateral()
+                )
+            else:
+                subquery = (
+                    select(table.c.fan_id.label("fan_id"), *labelled)
+                    .where(table.c.workspace_id == workspace(), is_listed(table.c.fan_id))
+                    .group_by(table.c.fan_id)
+                    .subquery()
+                )
             self.tables.append(subquery)
             for index, key in enumerate(aggregates):
                 self._columns[key] = subquery.c[f"a{index}"]
@@ -202,14 +218,15 @@ def _batch_select(rules: Mapping[str, Rule], walk: Callable[[], BatchWalk], pass
         recording.inlined_segment(key)
         recording.stored_membership(key)
     is_listed = _fan_ids_parameter(recording.dialect)
-    passes.build(workspace=recording.workspace, is_listed=is_listed)
+    per_fan = recording.dialect == POSTGRESQL
+    passes.build(workspace=recording.workspace, is_listed=is_listed, per_fan=per_fan)
     reading = walk()
     columns = [reading.inlined_segment(key).label(f"s{index}") for index, key in enumerate(rules)]
     # After the rules, each segment's stored membership: the write compares the two without another query.
     columns += [reading.stored_membership(key).label(f"m{index}") for index, key in enumerate(rules)]
     source: FromClause = fans
     for table in passes.tables:
-        source = source.outerjoin(table, table.c.fan_id == fans.c.id)
+        source = source.outerjoin(table, true() if per_fan else table.c.fan_id == fans.c.id)
     return (
         select(fans.c.id, *columns)
         .select_from(source)
