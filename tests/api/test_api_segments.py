@@ -80,7 +80,7 @@ def test_crud(client: TestClient, headers: dict[str, str], now: datetime) -> Non
 
     segment_id = created["id"]
     assert ok(client.get(f"{API}/segments/{segment_id}", headers=headers)) == created
-    assert [item["name"] for item in ok(client.get(f"{API}/segments", headers=headers))] == ["VIPs"]
+    assert [item["name"] for item in ok(client.get(f"{API}/segments", headers=headers))["items"]] == ["VIPs"]
     # The same name (case-folded) is a conflict.
     response = client.post(f"{API}/segments", json={"name": "vips", "rule": {"tag": "VIP"}}, headers=headers)
     assert response.status_code == 409 and response.json()["field"] == "name"
@@ -109,7 +109,7 @@ def test_crud(client: TestClient, headers: dict[str, str], now: datetime) -> Non
     }
     assert client.delete(f"{API}/segments/{segment_id}", headers=headers).status_code == 204
     assert client.get(f"{API}/segments/{segment_id}", headers=headers).status_code == 404
-    assert ok(client.get(f"{API}/segments", headers=headers)) == []
+    assert ok(client.get(f"{API}/segments", headers=headers))["total"] == 0
 
 
 def test_dynamic_segment_needs_one_rule_and_static_none(client: TestClient, headers: dict[str, str]) -> None:
@@ -157,7 +157,7 @@ def test_every_template_has_the_members_the_python_evaluator_says(
         assert segment["name"] == template.name
         assert parse_rule_text(segment["rule_text"]) == parse_rule_text(template.rule_text)
         segment_ids[template.key] = segment["id"]
-        by_name = {item["name"]: item["id"] for item in ok(client.get(f"{API}/segments", headers=headers))}
+        by_name = {item["name"]: item["id"] for item in ok(client.get(f"{API}/segments", headers=headers))["items"]}
         for required in template.requires:
             segment_ids[required] = by_name[TEMPLATES_BY_KEY[required].name]
     assert set(segment_ids) == set(TEMPLATES_BY_KEY)
@@ -253,7 +253,7 @@ def test_bad_rules_are_422_naming_the_path(
     if "rule_text" in rule:
         response = client.get(f"{API}/fans", params={"rule_text": rule["rule_text"]}, headers=headers)
         assert response.status_code == 422 and response.json()["errors"][0]["path"] == path
-    assert ok(client.get(f"{API}/segments", headers=headers)) == []
+    assert ok(client.get(f"{API}/segments", headers=headers))["total"] == 0
 
 
 def test_a_cycle_between_segments_is_refused(client: TestClient, headers: dict[str, str]) -> None:
@@ -301,7 +301,7 @@ def test_preview_counts_samples_and_creates_nothing(client: TestClient, headers:
     assert (result["count"], [fan["id"] for fan in result["sample"]]) == (1, [ids["cy"]])
     assert [item["path"] for item in result["conditions"]] == [""]
     assert client.post(f"{API}/segments/preview", json={}, headers=headers).status_code == 422
-    assert ok(client.get(f"{API}/segments", headers=headers)) == []
+    assert ok(client.get(f"{API}/segments", headers=headers))["total"] == 0
 
 
 # --- the fan list, by segment and by ad-hoc rule -----------------------------------------------------------------

@@ -112,7 +112,7 @@ def test_unknown_columns_and_workspace_selection(env: dict[str, str], tmp_path: 
     typo = tmp_path / "typo.csv"
     typo.write_text("email,frist_name\na@x.co,A\n")
     code, _, err = invoke(env, "import", "fans", str(typo), "-w", str(workspace_id))
-    assert code == 1 and "unknown column 'frist_name'" in err and err.count("\n") == 1
+    assert code == 2 and "unknown column 'frist_name'" in err and err.count("\n") == 1
     code, out, _ = invoke({**env, "FANBASE_WORKSPACE": str(workspace_id)}, "keys", "list")
     assert code == 0 and "default" in out
 
@@ -128,7 +128,7 @@ def test_only_workspace_is_chosen_and_schema_is_checked(tmp_path: Path) -> None:
     assert invoke(env, "keys", "list")[0] == 0
     create_workspace(env)
     code, _, err = invoke(env, "keys", "list")
-    assert code == 1 and "there are 2 workspaces" in err
+    assert code == 2 and "there are 2 workspaces" in err
 
 
 def test_demo_command(tmp_path: Path) -> None:

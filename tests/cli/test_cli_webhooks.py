@@ -30,7 +30,7 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
 
 def test_webhooks_add_list_deliveries_disable(env: dict[str, str]) -> None:
     refused = runner.invoke(app, ["webhooks", "add", "http://127.0.0.1:9/hook"], env=env)
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2
     assert refused.stderr.startswith("error: url: refused: 127.0.0.1")
 
     allowed = {**env, "FANBASE_ALLOW_PRIVATE_WEBHOOK_TARGETS": "true"}
@@ -47,7 +47,7 @@ def test_webhooks_add_list_deliveries_disable(env: dict[str, str]) -> None:
     assert deliveries.exit_code == 0 and "0 of 0 deliveries." in deliveries.stdout
 
     bad_event = runner.invoke(app, ["webhooks", "add", "http://127.0.0.1:9/x", "-e", "fan.created"], env=allowed)
-    assert bad_event.exit_code == 1 and bad_event.stderr.startswith("error: events.0:")
+    assert bad_event.exit_code == 2 and bad_event.stderr.startswith("error: events.0:")
 
     disabled = runner.invoke(app, ["webhooks", "disable", webhook_id], env=env)
     assert disabled.exit_code == 0 and f"Disabled webhook {webhook_id}." in disabled.stdout

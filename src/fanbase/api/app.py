@@ -31,6 +31,7 @@ from fanbase.errors import Unauthorized
 from fanbase.errors import Unavailable
 from fanbase.jobs.scheduler import Scheduler
 from fanbase.jobs.webhooks import DeliveryWorker
+from fanbase.schemas.common import plain_message
 from fanbase.services.unit_of_work import Database
 from fanbase.services.unit_of_work import open_database
 from fanbase.settings import Settings
@@ -80,11 +81,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": _location(tuple(item.get("loc", ()))), "message": item.get("msg", "invalid")}
+            {"field": _location(tuple(item.get("loc", ()))), "message": plain_message(item.get("msg", "invalid"))}
             for item in error.errors()
         ]
         detail = "; ".join(f"{item['field']}: {item['message']}" for item in errors)
-        return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+        # The first error's field at the top, as every other 4xx carries it.
+        body = {"detail": detail, "field": errors[0]["field"] if errors else None, "errors": errors}
+        return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -5,14 +5,17 @@ Commands read the clock (``utc_now``) and pass ``now=`` to services; they never 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
+from typing import Any
 
 import typer
+from pydantic_core import to_json
 from rich.console import Console
 from rich.console import RenderableType
 from rich.table import Table
@@ -23,9 +26,20 @@ from fanbase.services.unit_of_work import Database
 from fanbase.services.unit_of_work import open_database as open_configured
 from fanbase.settings import Settings
 
+# Exit codes, one meaning each, so a script can tell them apart (README, "The command line").
+EXIT_FAILED = 1  # the command could not do its work: not found, conflict, database, rows rejected by an import
+EXIT_USAGE = 2  # the command line or its input is wrong: an unknown option, a bad value, which workspace
+EXIT_DRIFT = 3  # `segments verify` found stored membership that differs from the rules
+
 
 class CommandError(typer.TyperException):
-    """A problem the user can fix (wrong workspace, schema not migrated): one line on stderr, exit code 1."""
+    """A problem the user can fix (schema not migrated, a file too large): one line on stderr, exit code 1."""
+
+
+class UsageError(CommandError):
+    """A mistake in the command line (options that exclude each other, which workspace): exit code 2."""
+
+    exit_code = EXIT_USAGE
 
 
 WorkspaceOption = Annotated[
@@ -38,6 +52,15 @@ WorkspaceOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON (for scripts) instead of text.")]
+
+
+def print_json(value: Any) -> None:
+    """A result (records, lists and dicts of them) as one JSON document on stdout, as the API would answer it."""
+    sys.stdout.write(to_json(value).decode() + "\n")
+    sys.stdout.flush()
 
 
 def stdout() -> Console:
@@ -94,7 +117,7 @@ def resolve_workspace(database: Database, workspace_id: int | None) -> int:
         raise CommandError(
             "there is no workspace yet; create one with `fanbase workspace create NAME` or `fanbase demo`"
         )
-    raise CommandError(
+    raise UsageError(
         f"there are {len(found)} workspaces; choose one with --workspace ID or FANBASE_WORKSPACE "
         "(see `fanbase workspace list`)"
     )

@@ -13,10 +13,13 @@ from rich.progress import Progress
 from rich.progress import TextColumn
 from rich.progress import TimeElapsedColumn
 
+from fanbase.cli.common import EXIT_FAILED
 from fanbase.cli.common import CommandError
+from fanbase.cli.common import JsonOption
 from fanbase.cli.common import WorkspaceOption
 from fanbase.cli.common import one_line
 from fanbase.cli.common import open_workspace
+from fanbase.cli.common import print_json
 from fanbase.cli.common import stderr
 from fanbase.cli.common import stdout
 from fanbase.clock import utc_now
@@ -76,6 +79,7 @@ def import_fans(
             "--errors", help="Write every rejected row (line, email, reason) to this CSV file.", dir_okay=False
         ),
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Create or update fans from a CSV file, merging by email.
 
@@ -84,6 +88,13 @@ def import_fans(
     """
     report = _run_import(file.read_bytes(), workspace)
     rejected = len(report.errors)
+    if as_json:
+        print_json(report)
+        if errors is not None and rejected:
+            errors.write_text(fan_csv.errors_csv(report.errors), encoding="utf-8", newline="")
+        if rejected:
+            raise typer.Exit(EXIT_FAILED)
+        return
     stdout().print(
         f"{report.rows} rows: {report.created} created, {report.updated} updated, {rejected} rejected.", markup=False
     )
@@ -100,7 +111,7 @@ def import_fans(
             console.print(f"… and {rejected - ERRORS_SHOWN} more; use --errors FILE for the full list.", markup=False)
     # Scripts must be able to tell a partial import from a clean one.
     console.print(f"error: {rejected} of {report.rows} rows were rejected (the valid rows were imported)", markup=False)
-    raise typer.Exit(1)
+    raise typer.Exit(EXIT_FAILED)
 
 
 @export_app.command("fans")
@@ -115,8 +126,11 @@ def export_fans(
     lifecycle_stage: Annotated[str | None, typer.Option(help="subscriber, lead, customer or advocate.")] = None,
     source: Annotated[str | None, typer.Option(help="How fans were acquired, e.g. subscription.")] = None,
     search: Annotated[str | None, typer.Option("--search", "-q", help="Text in email or names.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON Lines instead of CSV: one fan per line, as the API returns fans.")
+    ] = False,
 ) -> None:
-    """Export fans as CSV (one column per custom field; cells are safe to open in spreadsheets)."""
+    """Export fans as CSV (one column per custom field; cells are safe to open in spreadsheets), or JSON Lines."""
     # FanFilter validates the choices and names the field in its error (handled like every other error).
     fan_filter = FanFilter.model_validate(
         {
@@ -129,7 +143,11 @@ def export_fans(
         }
     )
     with open_workspace(workspace) as (database, workspace_id):
-        chunks = fan_csv.export_fans_csv(database, workspace_id, fan_filter)
+        chunks = (
+            fan_csv.export_fans_json_lines(database, workspace_id, fan_filter)
+            if as_json
+            else fan_csv.export_fans_csv(database, workspace_id, fan_filter)
+        )
         if out is None:
             for chunk in chunks:
                 sys.stdout.write(chunk)

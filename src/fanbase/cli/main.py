@@ -8,6 +8,7 @@ usage mistake, an unreachable database — is one line on stderr starting with `
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from typing import Annotated
@@ -19,6 +20,9 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from fanbase.cli import history as cli_history
+from fanbase.cli.common import EXIT_FAILED
+from fanbase.cli.common import EXIT_USAGE
+from fanbase.cli.common import CommandError
 from fanbase.cli.common import one_line
 from fanbase.cli.common import open_database
 from fanbase.cli.common import stderr
@@ -36,6 +40,9 @@ from fanbase.cli.workspaces import print_key
 from fanbase.cli.workspaces import workspace_app
 from fanbase.clock import utc_now
 from fanbase.errors import FanbaseError
+from fanbase.errors import InvalidInput
+from fanbase.errors import InvalidRule
+from fanbase.schemas.common import plain_message
 from fanbase.services import demo
 from fanbase.services import segments
 from fanbase.services import users
@@ -50,7 +57,7 @@ def _validation_message(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
         where = ".".join(str(part) for part in item.get("loc", ()))
-        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        message = plain_message(item.get("msg", "invalid"))
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
 
@@ -87,13 +94,18 @@ class FanbaseGroup(TyperGroup):
                 if context is not None and code == 2:
                     message += f" (see `{context.command_path} --help`)"
         except typer.Abort:
-            code, message = 1, "aborted"
+            code, message = EXIT_FAILED, "aborted"
+        except (InvalidInput, InvalidRule) as error:
+            code, message = EXIT_USAGE, str(error)
         except FanbaseError as error:
-            code, message = 1, str(error)
+            code, message = EXIT_FAILED, str(error)
         except ValidationError as error:
-            code, message = 1, _validation_message(error)
+            code, message = EXIT_USAGE, _validation_message(error)
         except DatabaseError as error:
-            code, message = 1, f"database error: {str(error.orig).strip().splitlines()[0] if error.orig else error}"
+            code, message = (
+                EXIT_FAILED,
+                f"database error: {str(error.orig).strip().splitlines()[0] if error.orig else error}",
+            )
         if message is not None:
             stderr().print(f"error: {one_line(message)}", markup=False)
         if not standalone_mode:
@@ -169,6 +181,8 @@ def serve(
     settings = Settings()
     host = host or settings.host
     port = port or settings.port
+    # The port first: on a busy one, nothing is written (no key issued, no demo password reset).
+    listening = _listen(host, port)
     with open_database(check_schema=False) as database:
         upgrade_schema(database)
         if with_demo:
@@ -176,7 +190,29 @@ def serve(
     # A factory, so the server process builds its app (and database) from the same environment; the time-driven
     # scheduler and webhook delivery run inside it.
     os.environ["FANBASE_RUN_SCHEDULER"] = "true"
-    uvicorn.run("fanbase.api.app:create_app", factory=True, host=host, port=port)
+    config = uvicorn.Config("fanbase.api.app:create_app", factory=True, host=host, port=port)
+    uvicorn.Server(config).run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port``, held from before any set-up until the server takes it over (so the
+    port cannot be taken in between); a clear error and exit code 1 when it cannot be had."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listening = socket.socket(family, socket.SOCK_STREAM)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+        listening.listen(2048)
+    except OSError as error:
+        raise CommandError(
+            f"cannot listen on {host}:{port} ({error.strerror or error}); another program (or another fanbase) uses "
+            f"it. Pick another port with FANBASE_PORT, e.g. FANBASE_PORT={port + 1} make run, or fanbase serve "
+            f"--port {port + 1}"
+        ) from None
+    return listening
+
+
+DEMO_KEY_NAME = "serve --demo"
 
 
 def _prepare_demo(database: Database, *, host: str, port: int) -> None:
@@ -190,8 +226,9 @@ def _prepare_demo(database: Database, *, host: str, port: int) -> None:
         for template in segments.list_templates():  # a full Segment Manage page from the first start
             if template.name not in {segment.name for segment in segments.list_segments(database, workspace.id)}:
                 segments.create_from_template(database, workspace.id, template.key, now=now)
-    # Keys are stored hashed, so an earlier key cannot be shown again: every start issues a fresh one.
-    key = workspaces.create_api_key(database, workspace.id, name="serve --demo", now=now)
+    # Keys are stored hashed, so an earlier key cannot be shown again: every start issues a fresh one, and revokes
+    # the one the previous start printed.
+    key = workspaces.replace_api_key(database, workspace.id, name=DEMO_KEY_NAME, now=now)
     console = stdout()
     console.print(f"Demo workspace {workspace.id} “{workspace.name}”.", markup=False)
     console.print(f"API docs: http://{host}:{port}/docs", markup=False)

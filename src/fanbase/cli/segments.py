@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fanbase.cli.common import CommandError
+from fanbase.cli.common import UsageError
 from fanbase.cli.common import WorkspaceOption
 from fanbase.cli.common import open_workspace
 from fanbase.cli.common import print_table
@@ -62,11 +63,11 @@ def _read_rule_json(source: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise CommandError(
+        raise UsageError(
             f"--rule-json: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
         ) from error
     if not isinstance(data, dict):
-        raise CommandError('--rule-json: a rule is a JSON object, e.g. {"tag": "VIP"}')
+        raise UsageError('--rule-json: a rule is a JSON object, e.g. {"tag": "VIP"}')
     return data
 
 
@@ -147,7 +148,7 @@ def create_segment(
 ) -> None:
     """Create a dynamic segment from a rule (--rule-text or --rule-json), or a static one (--static)."""
     if [rule_text is not None, rule_json is not None, is_static].count(True) != 1:
-        raise CommandError("give exactly one of --rule-text, --rule-json or --static")
+        raise UsageError("give exactly one of --rule-text, --rule-json or --static")
     data = SegmentIn(
         name=name,
         description=description,
@@ -193,7 +194,7 @@ def edit_segment(
 ) -> None:
     """Rename a segment, describe it, or change its rule (membership follows at once)."""
     if rule_text is not None and rule_json is not None:
-        raise CommandError("give at most one of --rule-text or --rule-json")
+        raise UsageError("give at most one of --rule-text or --rule-json")
     values: dict[str, Any] = {"name": name, "rule_text": rule_text}
     if rule_json is not None:
         values["rule"] = _read_rule_json(rule_json)
@@ -201,7 +202,7 @@ def edit_segment(
         values["description"] = description
     patch = SegmentPatch.model_validate({key: value for key, value in values.items() if value is not None})
     if not patch.model_fields_set:
-        raise CommandError("nothing to change: give --name, --rule-text, --rule-json or --description")
+        raise UsageError("nothing to change: give --name, --rule-text, --rule-json or --description")
     with open_workspace(workspace) as (database, workspace_id):
         segment = segments.update_segment(database, workspace_id, segment_id, patch, now=utc_now())
     _print_segment(segment, verb="Updated")
@@ -286,7 +287,7 @@ def add_members(
 ) -> None:
     """Add fans to a static segment, by id (--fan-id, repeatable) or from a CSV of emails (--emails-csv)."""
     if bool(fan_ids) == (emails_csv is not None):
-        raise CommandError("give --fan-id (one or more) or --emails-csv")
+        raise UsageError("give --fan-id (one or more) or --emails-csv")
     with open_workspace(workspace) as (database, workspace_id):
         if emails_csv is not None:
             emails = EmailsIn(emails=segments.emails_from_csv(emails_csv.read_bytes()))
@@ -302,7 +303,7 @@ def remove_members(
 ) -> None:
     """Remove fans from a static segment by id (--fan-id, repeatable)."""
     if not fan_ids:
-        raise CommandError("give --fan-id (one or more)")
+        raise UsageError("give --fan-id (one or more)")
     with open_workspace(workspace) as (database, workspace_id):
         change = segments.remove_fans(database, workspace_id, segment_id, fan_ids, now=utc_now())
     _print_change("Removed from", segment_id, change)
@@ -326,7 +327,7 @@ def refresh(
 ) -> None:
     """Re-evaluate a dynamic segment's membership from its rule (or every one with --all)."""
     if (segment_id is None) == (not is_all):
-        raise CommandError("give a segment id or --all")
+        raise UsageError("give a segment id or --all")
     with open_workspace(workspace) as (database, workspace_id):
         if segment_id is not None:
             _print_change(

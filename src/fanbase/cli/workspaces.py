@@ -7,9 +7,11 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
+from fanbase.cli.common import JsonOption
 from fanbase.cli.common import WorkspaceOption
 from fanbase.cli.common import open_database
 from fanbase.cli.common import open_workspace
+from fanbase.cli.common import print_json
 from fanbase.cli.common import print_table
 from fanbase.cli.common import short_time
 from fanbase.cli.common import stdout
@@ -31,10 +33,14 @@ def print_key(key: ApiKeyCreated) -> None:
 def create_workspace(
     name: Annotated[str, typer.Argument(help="The artist, band or label.")],
     currency: Annotated[str, typer.Option(help="ISO 4217 currency all money is recorded in.")] = "USD",
+    as_json: JsonOption = False,
 ) -> None:
     """Create a workspace and print its first API key."""
     with open_database() as database:
         created = workspaces.create_workspace(database, name=name, currency=currency, now=utc_now())
+    if as_json:
+        print_json(created)
+        return
     workspace = created.workspace
     stdout().print(f"Created workspace {workspace.id} “{workspace.name}” ({workspace.currency}).", markup=False)
     print_key(created.api_key)
@@ -58,10 +64,14 @@ def list_workspaces() -> None:
 def create_key(
     workspace: WorkspaceOption = None,
     name: Annotated[str, typer.Option(help="A label to tell keys apart, e.g. 'shop integration'.")] = "cli",
+    as_json: JsonOption = False,
 ) -> None:
     """Issue a new API key for a workspace (printed once)."""
     with open_workspace(workspace) as (database, workspace_id):
         key = workspaces.create_api_key(database, workspace_id, name=name, now=utc_now())
+    if as_json:
+        print_json(key)
+        return
     stdout().print(f"Created key {key.id} “{key.name}” ({key.prefix}…) for workspace {workspace_id}.", markup=False)
     print_key(key)
 

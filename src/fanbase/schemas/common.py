@@ -159,3 +159,15 @@ class Changed(Record):
 
 class FanIds(Input):
     fan_ids: tuple[RowId, ...] = Field(min_length=1, max_length=10_000)
+
+
+# What pydantic puts before the message of an error our validators raise: a user reads the message alone.
+_LIBRARY_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def plain_message(message: object) -> str:
+    """A validation error's message without pydantic's prefix ("Value error, must be …" → "must be …")."""
+    text = str(message)
+    for prefix in _LIBRARY_PREFIXES:
+        text = text.removeprefix(prefix)
+    return text

@@ -14,7 +14,8 @@ Import decisions (also in the README):
   an existing fan, only non-empty cells change anything (an empty cell never blanks stored data), tags are added,
   lists subscribed, ``created_at`` keeps the earlier of the two instants (the fan joined when we first knew them),
   and a fan whose values are already equal is not rewritten (``updated_at`` stays). ``updated`` counts the existing
-  fans the file matched, changed or not. An import never re-subscribes a fan who unsubscribed or bounced from a
+  fans the file changed (a field, a new tag, a list subscription): a file imported twice updates nobody the second
+  time. An import never re-subscribes a fan who unsubscribed or bounced from a
   list: withdrawn consent is only given back by the fan.
 - **Encoding**: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252 (what spreadsheets call "ANSI"; it
   agrees with Latin-1 on every printable Latin-1 character), else Latin-1. The delimiter is sniffed from the header
@@ -58,6 +59,7 @@ from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
 from fanbase.errors import TooLarge
 from fanbase.schemas.common import JsonScalar
+from fanbase.schemas.common import plain_message
 from fanbase.schemas.custom_fields import CustomField
 from fanbase.schemas.fan_csv import ImportReport
 from fanbase.schemas.fan_csv import ImportRowError
@@ -247,7 +249,7 @@ def _pydantic_reasons(error: ValidationError) -> list[str]:
     for item in error.errors():
         location = item.get("loc", ())
         name = str(location[0]) if location else "row"
-        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        message = plain_message(item.get("msg", "invalid"))
         reasons.append(f"{name}: {message}")
     return reasons
 
@@ -391,6 +393,7 @@ def _write(
 
     # Existing fans: write only what differs, grouped by the set of columns so each group is one executemany.
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    changed: set[int] = set()
     for email, current in existing.items():
         entry = merged[email]
         values = dict(entry.profile)
@@ -404,6 +407,7 @@ def _write(
         if changes:
             changes["updated_at"] = now
             updates.setdefault(tuple(sorted(changes)), []).append({"fan_id": current.id, **changes})
+            changed.add(int(current.id))
     for rows in updates.values():
         fans_repo.update_fans_by_id(connection, workspace_id, rows)
 
@@ -414,7 +418,7 @@ def _write(
         [(fan_ids[email], name) for email, entry in merged.items() for name in entry.lists],
         now=now,
     )
-    fans_service.attach_labels(
+    labelled = fans_service.attach_labels(
         connection,
         workspace_id,
         tag_pairs=tag_pairs,
@@ -432,7 +436,9 @@ def _write(
     membership.apply_change(
         connection, workspace_id, list(fan_ids.values()), membership.NEW_FANS, cause="import", now=now
     )
-    return len(new_emails), len(existing)
+    # "Updated" counts the existing fans this import changed (a field, a new tag or list), not every row it matched.
+    existing_ids = {int(row.id) for row in existing.values()}
+    return len(new_emails), len(changed | (labelled & existing_ids))
 
 
 def _consenting_list_pairs(
@@ -516,6 +522,20 @@ def export_fans_csv(
     lines: list[str] = []
     for fan in itertools.chain(() if first is None else (first,), matching):
         lines.append(_csv_line(_fan_cells(fan, custom_names)))
+        if len(lines) >= batch:
+            yield "".join(lines)
+            lines = []
+    if lines:
+        yield "".join(lines)
+
+
+def export_fans_json_lines(
+    database: Database, workspace_id: int, fan_filter: FanFilter, *, batch: int = 500, now: datetime | None = None
+) -> Iterator[str]:
+    """JSON Lines in chunks: every fan matching the filter, one JSON object per line, as the API returns a fan."""
+    lines: list[str] = []
+    for fan in fans_service.iterate_fans(database, workspace_id, fan_filter, now=now):
+        lines.append(fan.model_dump_json() + "\n")
         if len(lines) >= batch:
             yield "".join(lines)
             lines = []

@@ -76,12 +76,15 @@ def attach_labels(
     list_pairs: Sequence[tuple[int, str]],
     consent_source: str,
     now: datetime,
-) -> None:
-    """Tag fans and subscribe them to lists by name: (fan_id, name) pairs; names are created when missing."""
+) -> set[int]:
+    """Tag fans and subscribe them to lists by name: (fan_id, name) pairs; names are created when missing.
+    Returns the fans that gained a tag or whose status in a list changed."""
+    changed: set[int] = set()
     if tag_pairs:
         tag_ids = tags_repo.TAGS.ensure_named(connection, workspace_id, (name for _, name in tag_pairs), now=now)
         links = [(tag_ids[fan_groups_repo.name_key(name)], fan_id) for fan_id, name in tag_pairs]
         added = tags_repo.link_tags(connection, workspace_id, links, now=now)
+        changed.update(fan_id for _, fan_id in added)
         webhooks.queue_tag_events(connection, workspace_id, {tag_id for tag_id, _ in added}, at=now)
     if list_pairs:
         list_ids = lists_repo.LISTS.ensure_named(connection, workspace_id, (name for _, name in list_pairs), now=now)
@@ -100,7 +103,9 @@ def attach_labels(
                 now=now,
             )
             if subscribed:
+                changed.update(subscribed)
                 webhooks.queue_list_events(connection, workspace_id, [list_id], at=now)
+    return changed
 
 
 def create_fan(database: Database, workspace_id: int, data: FanIn, *, now: datetime) -> Fan:

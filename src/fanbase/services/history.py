@@ -36,13 +36,29 @@ def _require_segment(connection: Connection, workspace_id: int, segment_id: int)
 
 
 def segment_history(
-    database: Database, workspace_id: int, segment_id: int, *, page: int, page_size: int
+    database: Database,
+    workspace_id: int,
+    segment_id: int,
+    *,
+    page: int,
+    page_size: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> Page[MembershipEvent]:
-    """Every entry and exit of a segment, newest first."""
+    """Every entry and exit of a segment, newest first; with ``start`` / ``end``, those in that period (from
+    ``start`` included to ``end`` excluded: one day's, say)."""
+    if start is not None and end is not None and end <= start:
+        raise InvalidInput("must be after start", field="end")
     with database.transaction(write=False) as connection:
         _require_segment(connection, workspace_id, segment_id)
         rows, total = history_repo.segment_log(
-            connection, workspace_id, segment_id=segment_id, limit=page_size, offset=(page - 1) * page_size
+            connection,
+            workspace_id,
+            segment_id=segment_id,
+            start=start,
+            end=end,
+            limit=page_size,
+            offset=(page - 1) * page_size,
         )
     return Page[MembershipEvent](items=rows, total=total, page=page, page_size=page_size)
 

@@ -126,6 +126,19 @@ def list_segments(database: Database, workspace_id: int) -> list[Segment]:
         return [_present(context, row, currency_symbol=symbol) for row in rows]
 
 
+def segment_page(
+    database: Database, workspace_id: int, *, page: int, page_size: int, search: str | None = None
+) -> Page[Segment]:
+    """One page of the workspace's segments (by name), with the total; ``search`` keeps those whose name or
+    description holds it (case-insensitive)."""
+    found = list_segments(database, workspace_id)
+    if search and search.strip():
+        needle = search.strip().casefold()
+        found = [s for s in found if needle in s.name.casefold() or needle in (s.description or "").casefold()]
+    start = (page - 1) * page_size
+    return Page[Segment](items=found[start : start + page_size], total=len(found), page=page, page_size=page_size)
+
+
 def get_segment(database: Database, workspace_id: int, segment_id: int) -> Segment:
     with database.transaction(write=False) as connection:
         return _load_segment(connection, workspace_id, segment_id)

@@ -67,6 +67,18 @@ def create_api_key(database: Database, workspace_id: int, *, name: str, now: dat
         return _issue_key(connection, workspace_id, name=name.strip() or "key", now=now)
 
 
+def replace_api_key(database: Database, workspace_id: int, *, name: str, now: datetime) -> ApiKeyCreated:
+    """Revoke the workspace's live keys named ``name`` and issue a new one, in one transaction: each start of the
+    demo (``serve --demo``) prints a fresh key and leaves only that one valid."""
+    with database.transaction() as connection:
+        if workspaces_repo.get_workspace(connection, workspace_id) is None:
+            raise NotFound(f"workspace {workspace_id} not found")
+        for key in workspaces_repo.list_api_keys(connection, workspace_id):
+            if key.name == name and key.revoked_at is None:
+                workspaces_repo.revoke_api_key(connection, workspace_id, key.id, now=now)
+        return _issue_key(connection, workspace_id, name=name, now=now)
+
+
 def list_api_keys(database: Database, workspace_id: int) -> list[ApiKey]:
     with database.transaction(write=False) as connection:
         return workspaces_repo.list_api_keys(connection, workspace_id)

@@ -40,6 +40,13 @@ End = Annotated[datetime | None, Query(description="End (ISO 8601 with timezone)
 BucketQuery = Annotated[Bucket, Query(description="hour or day")]
 
 
+def _instant(value: datetime | None, *, field: str) -> datetime | None:
+    try:
+        return require_utc(value) if value else None
+    except ValueError as error:
+        raise InvalidInput(str(error), field=field) from error
+
+
 def _period(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
     try:
         until = require_utc(end) if end else now
@@ -88,11 +95,24 @@ def _add_sizes_route(noun: str, id_type: Any, sizes: Callable[..., list[SizePoin
 
 @router.get("/segments/{segment_id}/history")
 def segment_history(
-    segment_id: SegmentId, database: DatabaseDep, workspace_id: WorkspaceDep, paging: PagingDep
+    segment_id: SegmentId,
+    database: DatabaseDep,
+    workspace_id: WorkspaceDep,
+    paging: PagingDep,
+    start: Annotated[
+        datetime | None, Query(description="Only entries and exits at or after this instant (ISO 8601 with timezone).")
+    ] = None,
+    end: Annotated[
+        datetime | None, Query(description="Only entries and exits before this instant (ISO 8601 with timezone).")
+    ] = None,
 ) -> Page[MembershipEvent]:
     """Every entry and exit, newest first, with its cause (write, time, manual, import, rule_edit, build,
-    refresh) and the rule version that decided it."""
-    return history.segment_history(database, workspace_id, segment_id, page=paging.page, page_size=paging.page_size)
+    refresh) and the rule version that decided it; ``start`` and ``end`` narrow it to a period (one day's)."""
+    since = _instant(start, field="start")
+    until = _instant(end, field="end")
+    return history.segment_history(
+        database, workspace_id, segment_id, page=paging.page, page_size=paging.page_size, start=since, end=until
+    )
 
 
 _add_sizes_route("segment", SegmentId, history.segment_sizes)

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from fastapi import File
 from fastapi import Path
+from fastapi import Query
 from fastapi import Response
 from fastapi import UploadFile
 from fastapi import status
@@ -44,8 +45,16 @@ router = APIRouter(prefix="/segments", tags=["segments"])
 
 
 @router.get("")
-def list_segments(database: DatabaseDep, workspace_id: WorkspaceDep) -> list[Segment]:
-    return segments.list_segments(database, workspace_id)
+def list_segments(
+    database: DatabaseDep,
+    workspace_id: WorkspaceDep,
+    paging: PagingDep,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Only segments whose name or description holds this text.")
+    ] = None,
+) -> Page[Segment]:
+    """The workspace's segments by name, a page at a time, with the total."""
+    return segments.segment_page(database, workspace_id, page=paging.page, page_size=paging.page_size, search=q)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(409, 422))

@@ -59,14 +59,21 @@ def segment_log(
     *,
     segment_id: int | None = None,
     fan_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
     limit: int,
     offset: int,
 ) -> tuple[list[MembershipEvent], int]:
+    """Ledger lines, newest first, of a segment or a fan, at or after ``start`` and before ``end`` when given."""
     conditions = [segment_membership_log.c.workspace_id == workspace_id]
     if segment_id is not None:
         conditions.append(segment_membership_log.c.segment_id == segment_id)
     if fan_id is not None:
         conditions.append(segment_membership_log.c.fan_id == fan_id)
+    if start is not None:
+        conditions.append(segment_membership_log.c.at >= start)
+    if end is not None:
+        conditions.append(segment_membership_log.c.at < end)
     total = connection.execute(select(func.count()).select_from(segment_membership_log).where(*conditions)).scalar_one()
     rows = connection.execute(
         select(
