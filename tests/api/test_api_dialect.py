@@ -76,3 +76,26 @@ def test_a_segments_history_narrows_to_a_period(
         headers=headers,
     )
     assert backwards.status_code == 422 and backwards.json()["field"] == "end"
+
+
+def test_duplicate_a_segment_and_see_who_uses_one(client: TestClient, headers: dict[str, str]) -> None:
+    def post(path: str, body: dict[str, Any] | None = None, status: int = 201) -> Any:
+        response = client.post(f"{API}{path}", json=body, headers=headers)
+        assert response.status_code == status, response.text
+        return response.json()
+
+    fan = post("/fans", {"email": "ada@x.co", "tags": ["VIP"]})
+    vips = post("/segments", {"name": "VIPs", "rule_text": 'tag "VIP"'})
+    post("/segments", {"name": "VIP buyers", "rule_text": 'segment "VIPs" and purchase_count >= 0'})
+    crew = post("/segments", {"name": "Crew", "kind": "static"})
+    post(f"/segments/{crew['id']}/members", {"fan_ids": [fan["id"]]}, status=200)
+
+    listed = {item["name"]: item for item in client.get(f"{API}/segments", headers=headers).json()["items"]}
+    assert listed["VIPs"]["used_by"] == ["VIP buyers"] and listed["Crew"]["used_by"] == []
+
+    copy = post(f"/segments/{vips['id']}/duplicate")
+    assert (copy["name"], copy["rule_text"], copy["size"], copy["used_by"]) == ("VIPs (copy)", 'tag "VIP"', 1, [])
+    assert post(f"/segments/{vips['id']}/duplicate")["name"] == "VIPs (copy 2)"
+    crew_copy = post(f"/segments/{crew['id']}/duplicate")
+    assert (crew_copy["kind"], crew_copy["size"]) == ("static", 1)
+    assert client.post(f"{API}/segments/999999/duplicate", headers=headers).status_code == 404

@@ -88,3 +88,26 @@ def test_duplicate_fan_email_conflicts(client: TestClient, headers: dict[str, st
     duplicate = client.post(f"{API}/fans", json={"email": "ada@example.com"}, headers=headers)
     assert duplicate.status_code == 409
     assert duplicate.json()["field"] == "email"
+
+
+def test_a_custom_field_has_a_label_people_read(client: TestClient, headers: dict[str, str]) -> None:
+    """Rules and the API use the key; the label is what the dashboard and a rule's English show."""
+    labelled = client.post(
+        f"{API}/custom-fields",
+        json={"name": "tshirt_size", "type": "enum", "choices": ["S", "M"], "label": "T-shirt size"},
+        headers=headers,
+    )
+    assert labelled.status_code == 201, labelled.text
+    assert labelled.json()["label"] == "T-shirt size"
+    plain = client.post(f"{API}/custom-fields", json={"name": "favourite_album", "type": "text"}, headers=headers)
+    assert plain.json()["label"] == "favourite album"
+    listed = {field["name"]: field["label"] for field in client.get(f"{API}/custom-fields", headers=headers).json()}
+    assert listed == {"favourite_album": "favourite album", "tshirt_size": "T-shirt size"}
+    too_long = client.post(
+        f"{API}/custom-fields", json={"name": "note", "type": "text", "label": "x" * 101}, headers=headers
+    )
+    assert too_long.status_code == 422 and too_long.json()["field"] == "label"
+
+    preview = client.post(f"{API}/segments/preview", json={"rule_text": "tshirt_size = M"}, headers=headers)
+    assert preview.status_code == 200, preview.text
+    assert "T-shirt size" in preview.json()["rule_english"]

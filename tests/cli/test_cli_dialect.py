@@ -56,9 +56,11 @@ def test_scripts_get_json_from_the_commands_they_use(tmp_path: Path) -> None:
     assert next(fan for fan in lines if fan["email"] == "ada@x.co")["tags"] == ["VIP"]
 
     assert _invoke(env, "segments", "create", "VIPs", "--rule-text", 'tag "VIP"')[0] == 0
+    code, out, _ = _invoke(env, "segments", "duplicate", "1")
+    assert code == 0 and "VIPs (copy)" in out
     code, out, _ = _invoke(env, "segments", "verify", "--json")
     verified = json.loads(out)
-    assert code == 0 and (verified["checked"], verified["drifted"]) == (1, 0)
+    assert code == 0 and (verified["checked"], verified["drifted"]) == (2, 0)
     assert verified["segments"][0]["segment_name"] == "VIPs"
 
 

@@ -291,3 +291,33 @@ def test_parse_errors_are_rule_errors_not_pydantic_dumps() -> None:
     assert [str(error) for error in raised.value.errors] == [
         "all[0].value: expected a text, a number or true/false, got an object"
     ]
+
+
+SUGGESTIONS = References(tags=("VIP", "Press"), lists=("Newsletter",), segments={"High Spenders": ()})
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"tag": "VIPs"}, "tag: unknown tag 'VIPs' (did you mean 'VIP'?)"),
+        ({"list": "newsleter"}, "list: unknown list 'newsleter' (did you mean 'Newsletter'?)"),
+        ({"segment": "high spender"}, "segment: unknown segment 'high spender' (did you mean 'High Spenders'?)"),
+        (
+            {"field": "total_spend", "op": ">", "value": 1},
+            "field: unknown field 'total_spend' (did you mean 'total_spent'?)",
+        ),
+        (
+            {
+                "count": {"of": "orders", "where": {"field": "categry", "op": "=", "value": "merch"}},
+                "op": ">",
+                "value": 0,
+            },
+            "count.where.field: unknown order field 'categry' (did you mean 'category'?)",
+        ),
+        # Nothing close: no guess.
+        ({"tag": "Zebra"}, "tag: unknown tag 'Zebra'"),
+        ({"field": "colour", "op": "=", "value": "red"}, "field: unknown field 'colour'"),
+    ],
+)
+def test_an_unknown_name_suggests_the_closest_known_one(rule: dict[str, Any], message: str) -> None:
+    assert errors_of(rule, references=SUGGESTIONS) == [message]

@@ -84,7 +84,7 @@ def _deadlock_with(database: Database, first: int, second: int, *, call: Callabl
         with database.engine.connect() as connection, connection.begin():
             connection.execute(text("SELECT id FROM fans WHERE id = :id FOR UPDATE"), {"id": second})
             holding.set()
-            time.sleep(0.3)  # the batch is now waiting for `second`
+            _wait_for_a_lock_wait(database)  # the batch now holds `first` and waits for `second`
             connection.execute(text("SELECT id FROM fans WHERE id = :id FOR UPDATE"), {"id": first})
 
     thread = threading.Thread(target=other)
@@ -94,6 +94,25 @@ def _deadlock_with(database: Database, first: int, second: int, *, call: Callabl
         return call()
     finally:
         thread.join()
+
+
+def _wait_for_a_lock_wait(database: Database, *, timeout: float = 20.0) -> None:
+    """Until another backend of this database waits for a row lock (a fixed sleep lost the race on a loaded
+    machine: the batch had not reached its locks yet, and no deadlock happened)."""
+    deadline = time.monotonic() + timeout
+    with database.engine.connect() as connection:
+        while time.monotonic() < deadline:
+            waiting = connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+            connection.rollback()
+            if waiting:
+                return
+            time.sleep(0.01)
+    raise AssertionError("the batch never waited for the held lock")
 
 
 def _deadlocks(database: Database) -> int:

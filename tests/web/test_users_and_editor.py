@@ -18,10 +18,16 @@ from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
 from fanbase.errors import Unauthorized
 from fanbase.services import users
+from fanbase.web.builder_model import BEHAVIOURS
+from fanbase.web.builder_model import BehaviourNode
 from fanbase.web.builder_model import FieldNode
 from fanbase.web.builder_model import GroupNode
+from fanbase.web.builder_model import apply_what
+from fanbase.web.builder_model import behaviour_what
 from fanbase.web.builder_model import compile_tree
+from fanbase.web.builder_model import main_filter
 from fanbase.web.builder_model import new_condition
+from fanbase.web.builder_model import set_main_filter
 from fanbase.web.builder_model import tree_from_json
 
 PASSWORD = "a long enough password"
@@ -110,3 +116,38 @@ def test_a_lone_condition_is_the_whole_rule() -> None:
     compiled = compile_tree(GroupNode(kind="all", children=[condition]), CORE_CATALOGUE)
     assert compiled.rule is not None and "field" in compiled.rule
     assert compiled.node_at("value") is condition
+
+
+@pytest.mark.parametrize("source", ["orders", "refunds", "events"])
+@pytest.mark.parametrize("aggregate", ["count", "sum", "min", "max", "first", "last"])
+def test_every_behaviour_has_its_sentence(source: str, aggregate: str) -> None:
+    """Any stored behaviour condition the rule language allows has its words in the builder."""
+    if source == "events" and aggregate in ("sum", "min", "max"):
+        return  # events have nothing to add up: the rule language refuses these
+    key = behaviour_what(BehaviourNode(aggregate=aggregate, source=source))
+    assert BEHAVIOURS[key][1:3] == (aggregate, source)
+
+
+def test_an_activitys_type_is_the_sentences_main_filter() -> None:
+    text = 'count(events where type = "gig_attended" and properties.seats >= 2 within 365 days) >= 2'
+    (node,) = tree_from_json(rule_to_json(parse_rule_text(text))).children
+    assert isinstance(node, BehaviourNode) and behaviour_what(node) == "activity"
+    chosen = main_filter(node)
+    assert chosen is not None and chosen.comparison.value == "gig_attended"
+
+    set_main_filter(node, "type", "email_opened")
+    set_main_filter(node, "type", "")
+    compiled = compile_tree(GroupNode(kind="all", children=[node]), CORE_CATALOGUE)
+    assert compiled.rule is not None
+    assert (
+        format_rule(parse_rule_json(compiled.rule)) == "count(events where properties.seats >= 2 within 365 days) >= 2"
+    )
+
+    set_main_filter(node, "type", "gig_attended")
+    apply_what(node, "spent", CORE_CATALOGUE)  # another source: its filters go
+    assert (node.aggregate, node.source, node.measure, node.where) == ("sum", "orders", "amount", [])
+
+
+def test_a_new_behaviour_condition_has_no_silent_time_window() -> None:
+    node = new_condition("behaviour", CORE_CATALOGUE)
+    assert isinstance(node, BehaviourNode) and node.window == "all_time"

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from fanbase.cli import history as cli_history
+from fanbase.cli.analytics import analytics_app
 from fanbase.cli.common import EXIT_FAILED
 from fanbase.cli.common import EXIT_USAGE
 from fanbase.cli.common import CommandError
@@ -131,6 +132,7 @@ app.add_typer(segments_app, name="segments")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="user")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(analytics_app, name="analytics")
 app.command(name="worker")(worker)
 segments_app.command(name="verify")(verify)
 segments_app.command(name="history")(cli_history.segment_history)

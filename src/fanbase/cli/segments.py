@@ -223,6 +223,14 @@ def delete_segment(
     stdout().print(f"Deleted segment {segment_id}.", markup=False)
 
 
+@segments_app.command("duplicate")
+def duplicate_segment(segment_id: SegmentArgument, workspace: WorkspaceOption = None) -> None:
+    """Copy a segment as "<name> (copy)": its description and rule, or a static segment's members."""
+    with open_workspace(workspace) as (database, workspace_id):
+        segment = segments.duplicate_segment(database, workspace_id, segment_id, now=utc_now())
+    _print_segment(segment, verb="Created")
+
+
 @segments_app.command("preview")
 def preview_rule(
     rule_text: Annotated[str, typer.Argument(help="The rule in the text form, e.g. 'tag \"VIP\"'.")],

@@ -25,6 +25,9 @@ from fanbase.core.time import format_time_point
 from fanbase.core.time import is_time_point
 from fanbase.core.time import parse_time_point
 
+# The message of a condition left without a value (the dashboard holds it back while the user is still typing).
+MISSING_VALUE = "this operator needs a value"
+
 
 def _json_scalar(raw: object) -> Scalar:
     if isinstance(raw, bool | int | str):
@@ -73,7 +76,7 @@ def parse_value(shape: ValueShape, raw: object) -> RuleValue:
             return None
         case ValueShape.SCALAR:
             if raw is None:
-                raise ValueError("this operator needs a value")
+                raise ValueError(MISSING_VALUE)
             return _json_scalar(raw)
         case ValueShape.LIST:
             if not isinstance(raw, list | tuple) or not raw:

@@ -6,9 +6,11 @@ raises ``InvalidRule`` with every problem, each named by its path into the tree 
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from collections.abc import Collection
+from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from typing import TypeVar
 from typing import assert_never
 
 from fanbase.core.fields import MEASURING_AGGREGATES
+from fanbase.core.fields import SOURCE_FIELDS
 from fanbase.core.fields import Catalogue
 from fanbase.core.fields import FieldSpec
 from fanbase.core.fields import FieldType
@@ -228,10 +231,22 @@ _SOURCE_NOUNS: dict[Source, str] = {Source.ORDERS: "order", Source.REFUNDS: "ord
 Node = TypeVar("Node", Rule, Where)
 
 
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """ " (did you mean 'X'?)" for the known name closest to a misspelt one (case-insensitive), or "" when none is
+    close. difflib's ratio, at 0.75: "VIPs" finds "VIP", "total_spend" "total_spent", "colour" not "country"."""
+    by_key: dict[str, str] = {}
+    for candidate in known:
+        by_key.setdefault(reference_key(candidate), candidate)
+    close = difflib.get_close_matches(reference_key(name), list(by_key), n=1, cutoff=0.75)
+    return f" (did you mean {by_key[close[0]]!r}?)" if close else ""
+
+
 class _Validator:
     def __init__(self, *, catalogue: Catalogue, references: References) -> None:
         self.catalogue = catalogue
         self.errors: list[RuleError] = []
+        self.tag_names = list(references.tags)
+        self.list_names = list(references.lists)
         self.tags = {reference_key(name) for name in references.tags}
         self.lists = {reference_key(name) for name in references.lists}
         self.segment_names = {reference_key(name): name for name in references.segments}
@@ -265,16 +280,17 @@ class _Validator:
             case FieldCondition():
                 spec = self.catalogue.fan_field(rule.field)
                 if spec is None:
-                    self.fail(_join(path, "field"), f"unknown field {rule.field!r}")
+                    names = [spec.name for spec in self.catalogue.fan_fields]
+                    self.fail(_join(path, "field"), f"unknown field {rule.field!r}{did_you_mean(rule.field, names)}")
                     return rule
                 return rule.model_copy(update={"value": self.compared_value(spec, rule.op, rule.value, path)})
             case HasTag(tag=name):
                 if reference_key(name) not in self.tags:
-                    self.fail(_join(path, "tag"), f"unknown tag {name!r}")
+                    self.fail(_join(path, "tag"), f"unknown tag {name!r}{did_you_mean(name, self.tag_names)}")
                 return rule
             case InList(list_name=name):
                 if reference_key(name) not in self.lists:
-                    self.fail(_join(path, "list"), f"unknown list {name!r}")
+                    self.fail(_join(path, "list"), f"unknown list {name!r}{did_you_mean(name, self.list_names)}")
                 return rule
             case InSegment(segment=name):
                 self.segment(name, _join(path, "segment"))
@@ -289,7 +305,7 @@ class _Validator:
         if key not in self.segment_graph and (
             self.current_segment is None or key != reference_key(self.current_segment)
         ):
-            self.fail(path, f"unknown segment {name!r}")
+            self.fail(path, f"unknown segment {name!r}{did_you_mean(name, self.segment_names.values())}")
             return
         if self.current_segment is None:
             return
@@ -342,7 +358,11 @@ class _Validator:
             else:
                 measured = self.catalogue.source_field(query.of, query.field)
                 if measured is None:
-                    self.fail(_join(query_path, "field"), f"unknown {_SOURCE_NOUNS[query.of]} field {query.field!r}")
+                    self.fail(
+                        _join(query_path, "field"),
+                        f"unknown {_SOURCE_NOUNS[query.of]} field {query.field!r}"
+                        + did_you_mean(query.field, [spec.name for spec in SOURCE_FIELDS[query.of]]),
+                    )
                 elif measured.type not in (FieldType.NUMBER, FieldType.MONEY):
                     self.fail(_join(query_path, "field"), f"{aggregate} needs a number or money field")
                     measured = None
@@ -375,7 +395,11 @@ class _Validator:
             case FieldCondition():
                 spec = self.catalogue.source_field(source, where.field)
                 if spec is None:
-                    self.fail(_join(path, "field"), f"unknown {_SOURCE_NOUNS[source]} field {where.field!r}")
+                    self.fail(
+                        _join(path, "field"),
+                        f"unknown {_SOURCE_NOUNS[source]} field {where.field!r}"
+                        + did_you_mean(where.field, [spec.name for spec in SOURCE_FIELDS[source]]),
+                    )
                     return where
                 return where.model_copy(update={"value": self.compared_value(spec, where.op, where.value, path)})
             case _:

@@ -145,6 +145,7 @@ custom_fields = _workspace_table(
     Column("type", String(16), nullable=False),
     Column("choices", Json),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("label", String(100)),  # what people read; None: the key with spaces
     UniqueConstraint("workspace_id", "name"),
     CheckConstraint(_in("type", ("text", "number", "money", "enum", "datetime", "boolean")), name="type"),
 )

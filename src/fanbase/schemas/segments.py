@@ -84,6 +84,10 @@ class Segment(Record):
         default=None,
         description="The next moment time alone can change this segment's members (rules with relative dates).",
     )
+    used_by: list[str] = Field(
+        default_factory=list,
+        description="The segments whose rules name this one (it cannot be deleted or renamed while any does).",
+    )
 
 
 class ConditionCount(Record):

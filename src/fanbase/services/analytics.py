@@ -8,7 +8,6 @@ Revenue, orders and activity are those of each segment's *current* members (set-
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
@@ -19,28 +18,16 @@ from fanbase.db.repositories import analytics as analytics_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
+from fanbase.schemas.analytics import OverlapPair
+from fanbase.schemas.analytics import OverlapRegion
+from fanbase.schemas.analytics import OverlapSegment
+from fanbase.schemas.analytics import SegmentComparison
+from fanbase.schemas.analytics import SegmentOverlap
+from fanbase.schemas.analytics import SegmentSeries
 from fanbase.services import history
 
 Bucket = Literal["hour", "day"]
 MAX_BUCKETS = 24 * 90
-
-
-@dataclass(frozen=True, kw_only=True)
-class SegmentSeries:
-    segment_id: int
-    segment_name: str
-    size_now: int
-    sizes: list[int | None]  # None where history is not known
-    revenue: list[Decimal]
-    orders: list[int]
-    events: list[int]
-    active_fans: list[int]
-
-
-@dataclass(frozen=True, kw_only=True)
-class SegmentComparison:
-    buckets: list[str]
-    series: list[SegmentSeries]
 
 
 def _bucket_keys(start: datetime, end: datetime, bucket: Bucket) -> list[str]:
@@ -115,3 +102,59 @@ def compare_segments(
             )
         )
     return SegmentComparison(buckets=buckets, series=series)
+
+
+# Overlap compares two or three segments: a Venn diagram's regions stay readable up to three.
+OVERLAP_SEGMENTS = (2, 3)
+
+
+def overlap(database: Database, workspace_id: int, segment_ids: Sequence[int]) -> SegmentOverlap:
+    """How two or three segments' current members overlap: every region of their Venn diagram (exclusive counts),
+    each pair's shared fans, and the fans in all and in any."""
+    ids = list(dict.fromkeys(segment_ids))
+    if len(ids) not in OVERLAP_SEGMENTS:
+        raise InvalidInput("choose two or three different segments", field="segment_ids")
+    with database.transaction(write=False) as connection:
+        rows = {row.id: row for row in segments_repo.list_segments(connection, workspace_id, with_size=True)}
+        missing = [segment_id for segment_id in ids if segment_id not in rows]
+        if missing:
+            raise NotFound(f"segment {missing[0]} not found", field="segment_ids")
+        combinations = analytics_repo.membership_combinations(connection, workspace_id, ids)
+    everyone = (1 << len(ids)) - 1
+
+    def members(mask: int) -> list[int]:
+        return [segment_id for index, segment_id in enumerate(ids) if mask & (1 << index)]
+
+    def fans_in(*wanted: int) -> int:
+        bits = sum(1 << ids.index(segment_id) for segment_id in wanted)
+        return sum(count for mask, count in combinations.items() if mask & bits == bits)
+
+    regions = [
+        OverlapRegion(
+            segment_ids=members(mask),
+            segments=[rows[segment_id].name for segment_id in members(mask)],
+            fans=combinations.get(mask, 0),
+        )
+        for mask in sorted(range(1, everyone + 1), key=lambda mask: (bin(mask).count("1"), mask))
+    ]
+    pairs = []
+    for index, first in enumerate(ids):
+        for second in ids[index + 1 :]:
+            shared = fans_in(first, second)
+            sizes = int(rows[first].size), int(rows[second].size)
+            pairs.append(
+                OverlapPair(
+                    first_id=first,
+                    second_id=second,
+                    shared=shared,
+                    share_of_first=shared / sizes[0] if sizes[0] else 0.0,
+                    share_of_second=shared / sizes[1] if sizes[1] else 0.0,
+                )
+            )
+    return SegmentOverlap(
+        segments=[OverlapSegment(id=i, name=rows[i].name, size=int(rows[i].size)) for i in ids],
+        regions=regions,
+        pairs=pairs,
+        in_all=combinations.get(everyone, 0),
+        in_any=sum(combinations.values()),
+    )

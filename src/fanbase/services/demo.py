@@ -120,10 +120,10 @@ _CATEGORY_TAGS = {
 }
 _CATEGORY_LISTS = {"music": "Album Buyers", "merch": "Merch Fans", "course": "Course Students"}
 CUSTOM_FIELDS = (
-    CustomFieldIn(name="tshirt_size", type="enum", choices=("XS", "S", "M", "L", "XL", "XXL")),
-    CustomFieldIn(name="favourite_album", type="text"),
-    CustomFieldIn(name="newsletter_opt_in", type="boolean"),
-    CustomFieldIn(name="birthday", type="datetime"),
+    CustomFieldIn(name="tshirt_size", type="enum", choices=("XS", "S", "M", "L", "XL", "XXL"), label="T-shirt size"),
+    CustomFieldIn(name="favourite_album", type="text", label="Favourite album"),
+    CustomFieldIn(name="newsletter_opt_in", type="boolean", label="Newsletter opt-in"),
+    CustomFieldIn(name="birthday", type="datetime", label="Birthday"),
 )
 
 

@@ -220,6 +220,25 @@ def list_fans(
         return Page[Fan](items=present(connection, workspace_id, items), total=total, page=page, page_size=page_size)
 
 
+# "All N matching" acts on at most this many fans at once (a bulk action in one transaction).
+MAX_MATCHING_IDS = 1_000_000
+
+
+def matching_fan_ids(
+    database: Database, workspace_id: int, fan_filter: FanFilter, *, now: datetime | None = None
+) -> list[int]:
+    """The ids of every fan the filter matches (the dashboard's "all N matching"); refused above
+    ``MAX_MATCHING_IDS``."""
+    with database.transaction(write=False) as connection:
+        selection = select_fans(connection, workspace_id, fan_filter, now=now)
+        if selection is None:
+            return []
+        ids = fan_selections.selected_ids(connection, workspace_id, selection, limit=MAX_MATCHING_IDS + 1)
+    if len(ids) > MAX_MATCHING_IDS:
+        raise InvalidInput(f"at most {MAX_MATCHING_IDS:,} fans at once; narrow the filter", field="filter")
+    return ids
+
+
 def iterate_fans(
     database: Database, workspace_id: int, fan_filter: FanFilter, *, now: datetime | None = None
 ) -> Iterator[Fan]:

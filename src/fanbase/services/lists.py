@@ -44,6 +44,33 @@ def set_subscription(
     return LISTS.change_fans(database, workspace_id, list_id, data.fan_ids, now=now, write=set_statuses)
 
 
+def subscribe_fans(
+    database: Database,
+    workspace_id: int,
+    list_id: int,
+    fan_ids: Sequence[int],
+    *,
+    consent_source: str,
+    now: datetime,
+) -> Changed:
+    """Subscribe fans chosen in the dashboard (any number: "all N matching"), in one transaction; the consent log
+    records ``consent_source``. A fan who unsubscribed or bounced is subscribed again only by this explicit act."""
+
+    def subscribe(connection: Connection, fan_list: FanList) -> list[int]:
+        return lists_repo.set_statuses(
+            connection,
+            workspace_id,
+            fan_list.id,
+            fan_ids,
+            status="subscribed",
+            consent_source=consent_source,
+            consent_at=None,
+            now=now,
+        )
+
+    return LISTS.change_fans(database, workspace_id, list_id, fan_ids, now=now, write=subscribe)
+
+
 def remove_from_list(
     database: Database, workspace_id: int, list_id: int, fan_ids: Sequence[int], *, now: datetime
 ) -> Changed:

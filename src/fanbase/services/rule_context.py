@@ -130,7 +130,12 @@ def catalogue_for(connection: Connection, workspace_id: int) -> Catalogue:
     fields = custom_fields.definitions(connection, workspace_id)
     return Catalogue(
         custom_fields=tuple(
-            FieldSpec(name=field.name, type=FieldType(field.type), choices=tuple(field.choices or ()))
+            FieldSpec(
+                name=field.name,
+                type=FieldType(field.type),
+                choices=tuple(field.choices or ()),
+                label=field.label,
+            )
             for field in fields.values()
         )
     )

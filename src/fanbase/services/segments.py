@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -33,6 +34,7 @@ from fanbase.db.repositories.segments import SizedSegmentRow
 from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
+from fanbase.schemas.common import NAME_LENGTH
 from fanbase.schemas.common import Page
 from fanbase.schemas.common import normalize_email
 from fanbase.schemas.fans import Fan
@@ -73,6 +75,7 @@ def _present(context: RuleContext, row: SizedSegmentRow, *, currency_symbol: str
         **asdict(row),
         rule_text=format_rule(rule) if rule is not None else None,
         rule_english=describe(rule, catalogue=context.catalogue, currency_symbol=currency_symbol) if rule else None,
+        used_by=_users_of(context, row.id),
     )
 
 
@@ -208,6 +211,41 @@ def create_from_template(database: Database, workspace_id: int, key: str, *, now
         segment = _present_segment(connection, context, segment_id)
     _membership_written(database, workspace_id, segment.size)
     return segment
+
+
+def duplicate_segment(database: Database, workspace_id: int, segment_id: int, *, now: datetime) -> Segment:
+    """A copy named "<name> (copy)" (then "(copy 2)", …) with the same description and rule; a static segment's
+    copy starts with the same members (logged as added by hand). One transaction."""
+    with database.transaction() as connection:
+        context = load_context(connection, workspace_id)
+        row = context.segment_rows.get(segment_id)
+        if row is None:
+            raise NotFound(f"segment {segment_id} not found")
+        name = _copy_name(row.name, context.segment_ids)
+        is_static = row.kind == "static"
+        data = SegmentIn(name=name, description=row.description, kind=row.kind, rule=None if is_static else row.rule)
+        context, copy_id = _insert_segment(connection, context, data, now=now)
+        moved = 0
+        if is_static:
+            members = sorted(segments_repo.member_ids(connection, workspace_id, segment_id))
+            moved = segments_repo.set_members(
+                connection, workspace_id, copy_id, members, are_members=True, cause="manual", rule_version=0, now=now
+            )
+            membership.announce_moves(connection, workspace_id, {copy_id: (moved, 0)}, now=now)
+        segment = _present_segment(connection, context, copy_id)
+    _membership_written(database, workspace_id, max(moved, segment.size))
+    return segment
+
+
+def _copy_name(name: str, taken: Mapping[str, int]) -> str:
+    """The first of "<name> (copy)", "<name> (copy 2)", … no segment has, shortened to fit a name's length."""
+    number = 1
+    while True:
+        suffix = " (copy)" if number == 1 else f" (copy {number})"
+        candidate = name[: NAME_LENGTH - len(suffix)].rstrip() + suffix
+        if reference_key(candidate) not in taken:
+            return candidate
+        number += 1
 
 
 def _users_of(context: RuleContext, segment_id: int) -> list[str]:

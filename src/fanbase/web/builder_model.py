@@ -229,7 +229,8 @@ class BehaviourNode(Node):
     measure: str | None = None  # sum/min/max read this field
     where: list[FieldNode] = field(default_factory=list)
     where_kind: Literal["all", "any"] = "all"
-    window: Literal["all_time", "within", "between"] = "within"
+    # No silent time window: "all time" unless the user picks one.
+    window: Literal["all_time", "within", "between"] = "all_time"
     within: TimeValue = field(default_factory=lambda: TimeValue(amount=365))
     between_low: TimeValue = field(default_factory=lambda: TimeValue(amount=90))
     between_high: TimeValue = field(default_factory=lambda: TimeValue(amount=0))
@@ -253,10 +254,6 @@ def source_field(catalogue: Catalogue, source: str, name: str) -> FieldSpec | No
     return catalogue.source_field(Source(source), name)
 
 
-def measurable_fields(source: str) -> list[str]:
-    return [spec.name for spec in source_fields(source) if spec.type in (FieldType.NUMBER, FieldType.MONEY)]
-
-
 def result_spec(catalogue: Catalogue, node: BehaviourNode) -> FieldSpec:
     """What a behaviour condition's result is compared as (count: a whole number; sum: money; last: a time)."""
     aggregate = Aggregate(node.aggregate)
@@ -266,6 +263,73 @@ def result_spec(catalogue: Catalogue, node: BehaviourNode) -> FieldSpec:
             name="amount", type=FieldType.MONEY
         )
     return aggregate_result_spec(aggregate, measured)
+
+
+# What a behaviour condition is about, in the guide's words: key → (words after "has", aggregate, source, measure).
+# Every aggregate of every source is here, so any stored rule has its sentence.
+BEHAVIOURS: dict[str, tuple[str, str, str, str | None]] = {
+    "activity": ("done an activity", "count", "events", None),
+    "orders": ("placed orders", "count", "orders", None),
+    "spent": ("spent in total", "sum", "orders", "amount"),
+    "largest": ("placed a largest order of", "max", "orders", "amount"),
+    "smallest": ("placed a smallest order of", "min", "orders", "amount"),
+    "first_order": ("placed a first order", "first", "orders", None),
+    "last_order": ("placed a last order", "last", "orders", None),
+    "first_activity": ("had a first activity", "first", "events", None),
+    "last_activity": ("had a last activity", "last", "events", None),
+    "refunds": ("had refunds", "count", "refunds", None),
+    "refunded": ("been refunded in total", "sum", "refunds", "amount"),
+    "largest_refund": ("had a largest refund of", "max", "refunds", "amount"),
+    "smallest_refund": ("had a smallest refund of", "min", "refunds", "amount"),
+    "first_refund": ("had a first refund", "first", "refunds", None),
+    "last_refund": ("had a last refund", "last", "refunds", None),
+}
+# The filter a behaviour sentence names in its first line: an activity's type, orders' (or refunds') category.
+MAIN_FILTERS = {"events": "type", "orders": "category", "refunds": "category"}
+
+
+def behaviour_what(node: BehaviourNode) -> str:
+    """The key of ``BEHAVIOURS`` that a behaviour condition is."""
+    for key, (_, aggregate, source, _measure) in BEHAVIOURS.items():
+        if (aggregate, source) == (node.aggregate, node.source):
+            return key
+    raise ValueError(f"no words for {node.aggregate} of {node.source}")
+
+
+def apply_what(node: BehaviourNode, key: str, catalogue: Catalogue) -> None:
+    """Make a behaviour condition the one ``key`` names; a new source starts without filters."""
+    _, aggregate, source, measure = BEHAVIOURS[key]
+    if source != node.source:
+        node.where = []
+    node.aggregate, node.source, node.measure = aggregate, source, measure
+    node.comparison.reset_for(result_spec(catalogue, node))
+    if aggregate == "count":
+        node.comparison.op, node.comparison.value = ">=", 1
+
+
+def main_filter(node: BehaviourNode) -> FieldNode | None:
+    """The filter the sentence's first line shows: ``type = …`` of an activity, ``category = …`` of orders — when
+    the filters are all required (an "any" of several would make it one alternative among others)."""
+    field_name = MAIN_FILTERS.get(node.source)
+    if field_name is None or (node.where_kind == "any" and len(node.where) > 1):
+        return None
+    for child in node.where:
+        if child.field_name == field_name and child.comparison.op == "=" and not child.is_negated:
+            return child
+    return None
+
+
+def set_main_filter(node: BehaviourNode, field_name: str, value: str) -> None:
+    """Choose the activity's type or the orders' category (``""``: any)."""
+    current = main_filter(node)
+    if not value:
+        if current is not None:
+            node.where.remove(current)
+        return
+    if current is None:
+        node.where.insert(0, FieldNode(field_name=field_name, comparison=Comparison(op="=", value=value)))
+    else:
+        current.comparison.value = value
 
 
 def fan_spec(catalogue: Catalogue, name: str) -> FieldSpec:

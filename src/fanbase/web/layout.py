@@ -30,7 +30,16 @@ body { background: #f6f7fb; }
 .fb-error { color: #b91c1c; font-size: 0.85rem; }
 .fb-count { min-width: 4.5rem; text-align: right; }
 .q-tab { text-transform: none; }
-@media (max-width: 600px) { .fb-page { padding: 8px; } .fb-hide-sm { display: none !important; } }
+/* A visible focus ring wherever the keyboard is (Quasar's own focus helpers are faint on buttons). */
+:focus-visible { outline: 2px solid #3949ab !important; outline-offset: 2px; border-radius: 4px; }
+/* Touch targets of at least 36 px for the builder's small buttons and toggles. */
+.fb-target { min-height: 36px; min-width: 36px; }
+@media (max-width: 600px) {
+  .fb-page { padding: 8px; }
+  .fb-hide-sm { display: none !important; }
+  /* On a phone a table's cells wrap (a long email breaks) rather than make the page scroll sideways. */
+  .q-table td, .q-table th { white-space: normal; overflow-wrap: anywhere; padding: 6px 6px; }
+}
 """
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from fanbase.api.routes import analytics
 from fanbase.api.routes import custom_fields
 from fanbase.api.routes import fans
 from fanbase.api.routes import health
@@ -25,5 +26,6 @@ ROUTERS: list[APIRouter] = [
     custom_fields.router,
     segments.router,
     history.router,
+    analytics.router,
     webhooks.router,
 ]

@@ -100,6 +100,12 @@ def delete_segment(segment_id: SegmentId, database: DatabaseDep, workspace_id: W
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+@router.post("/{segment_id}/duplicate", status_code=status.HTTP_201_CREATED, responses=error_responses(404))
+def duplicate_segment(segment_id: SegmentId, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep) -> Segment:
+    """A copy named "<name> (copy)" with the same description and rule (a static segment's copy: the same members)."""
+    return segments.duplicate_segment(database, workspace_id, segment_id, now=now)
+
+
 @router.post("/{segment_id}/refresh", responses=error_responses(404, 422))
 def refresh_segment(
     segment_id: SegmentId, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep

@@ -10,6 +10,7 @@ from typing import Literal
 
 from sqlalchemy import Column
 from sqlalchemy import Connection
+from sqlalchemy import Integer
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.sql import ColumnElement
@@ -87,3 +88,26 @@ orders_per_bucket = _Activity(
 events_per_bucket = _Activity(
     at=events.c.occurred_at, measures=(func.count(), func.count(func.distinct(events.c.fan_id)))
 ).per_bucket
+
+
+def membership_combinations(connection: Connection, workspace_id: int, segment_ids: Sequence[int]) -> dict[int, int]:
+    """How many fans are in exactly each combination of the segments: a bit per segment, in the order given
+    (bit 0 the first), mapped to the number of fans whose memberships among them are exactly that combination.
+    One grouped pass over the segments' members."""
+    bits = func.sum(
+        sum(
+            (segment_members.c.segment_id == segment_id).cast(Integer) * (1 << index)
+            for index, segment_id in enumerate(segment_ids)
+        )
+    ).label("mask")
+    per_fan = (
+        select(segment_members.c.fan_id, bits)
+        .where(
+            segment_members.c.workspace_id == workspace_id,
+            segment_members.c.segment_id.in_(list(segment_ids)),
+        )
+        .group_by(segment_members.c.fan_id)
+        .subquery()
+    )
+    rows = connection.execute(select(per_fan.c.mask, func.count()).group_by(per_fan.c.mask)).all()
+    return {int(mask): int(count) for mask, count in rows}

@@ -23,6 +23,7 @@ def insert_custom_field(
             name=field.name,
             type=field.type,
             choices=list(field.choices) if field.choices else None,
+            label=field.label.strip() if field.label else None,
             created_at=now,
         )
         .returning(
@@ -30,6 +31,7 @@ def insert_custom_field(
             custom_fields.c.name,
             custom_fields.c.type,
             custom_fields.c.choices,
+            custom_fields.c.label,
             custom_fields.c.created_at,
         )
     ).one()
@@ -43,6 +45,7 @@ def list_custom_fields(connection: Connection, workspace_id: int) -> list[Custom
             custom_fields.c.name,
             custom_fields.c.type,
             custom_fields.c.choices,
+            custom_fields.c.label,
             custom_fields.c.created_at,
         )
         .where(custom_fields.c.workspace_id == workspace_id)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection
+from sqlalchemy import select
 from sqlalchemy.sql import ColumnElement
 
 from fanbase.core.rules import Rule
@@ -16,6 +17,7 @@ from fanbase.db.repositories import history as history_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories.rule_evaluation import RuleScope
 from fanbase.db.repositories.rule_evaluation import per_fan_condition
+from fanbase.db.tables import fans
 from fanbase.schemas.fans import Fan
 from fanbase.schemas.fans import FanFilter
 from fanbase.schemas.lists import SubscriptionStatus
@@ -72,3 +74,12 @@ def page_fans(
 def iterate_fans(connection: Connection, workspace_id: int, selection: FanSelection) -> Iterable[list[Fan]]:
     """Every selected fan, a batch at a time in id order (for exports)."""
     return fans_repo.iterate_fans(connection, workspace_id, _conditions(connection, workspace_id, selection))
+
+
+def selected_ids(connection: Connection, workspace_id: int, selection: FanSelection, *, limit: int) -> list[int]:
+    """The ids of the selected fans, in id order, at most ``limit`` (to act on all of them at once)."""
+    conditions = _conditions(connection, workspace_id, selection)
+    rows = connection.execute(
+        select(fans.c.id).where(fans.c.workspace_id == workspace_id, *conditions).order_by(fans.c.id).limit(limit)
+    )
+    return [int(row.id) for row in rows]

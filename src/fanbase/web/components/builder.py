@@ -7,7 +7,9 @@ place, so typing is never interrupted by a redraw.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,9 @@ from fanbase.core.operators import OPERATORS
 from fanbase.core.operators import Op
 from fanbase.core.operators import ValueShape
 from fanbase.core.operators import operators_for
+from fanbase.schemas.analytics import SeenValues
+from fanbase.web.builder_model import BEHAVIOURS
+from fanbase.web.builder_model import MAIN_FILTERS
 from fanbase.web.builder_model import TIME_UNITS
 from fanbase.web.builder_model import BehaviourNode
 from fanbase.web.builder_model import Comparison
@@ -33,13 +38,21 @@ from fanbase.web.builder_model import Node
 from fanbase.web.builder_model import SegmentNode
 from fanbase.web.builder_model import TagNode
 from fanbase.web.builder_model import TimeValue
+from fanbase.web.builder_model import apply_what
+from fanbase.web.builder_model import behaviour_what
 from fanbase.web.builder_model import fan_spec
-from fanbase.web.builder_model import measurable_fields
+from fanbase.web.builder_model import main_filter
 from fanbase.web.builder_model import new_condition
 from fanbase.web.builder_model import result_spec
+from fanbase.web.builder_model import set_main_filter
 from fanbase.web.builder_model import source_field
 from fanbase.web.builder_model import source_fields
 from fanbase.web.builder_model import walk_nodes
+from fanbase.web.words import AMOUNT_WORDS
+from fanbase.web.words import COUNT_WORDS
+from fanbase.web.words import field_title
+from fanbase.web.words import filter_title
+from fanbase.web.words import humanize
 
 ADD_BUTTONS: tuple[tuple[ConditionKind, str, str], ...] = (
     ("field", "Field", "tune"),
@@ -49,14 +62,6 @@ ADD_BUTTONS: tuple[tuple[ConditionKind, str, str], ...] = (
     ("behaviour", "Behaviour", "shopping_cart"),
     ("group", "Group", "account_tree"),
 )
-_AGGREGATE_LABELS = {
-    "count": "number of",
-    "sum": "sum of",
-    "min": "smallest",
-    "max": "largest",
-    "first": "first time of",
-    "last": "last time of",
-}
 
 
 def op_label(op: Op) -> str:
@@ -86,9 +91,11 @@ class ConditionBuilder:
         lists: list[str],
         segments: list[str],
         currency_symbol: str,
+        seen: SeenValues,
         on_change: Callable[[], None],
     ) -> None:
         self.root = root
+        self.seen = seen
         self.catalogue = catalogue
         self.tags, self.lists, self.segments = tags, lists, segments
         self.currency_symbol = currency_symbol
@@ -144,10 +151,12 @@ class ConditionBuilder:
             elif isinstance(node, FieldNode):
                 parent.where.remove(node)
             self.structural()
+            # The keyboard stays in the builder: on the group's "Add: Field" button, where the next condition goes.
+            self._focus('[data-testid="add-field"]')
 
         ui.button(icon="close", on_click=remove).props(
-            'flat round dense size=sm aria-label="Remove condition" data-testid="remove-condition"'
-        ).tooltip("Remove")
+            'flat round dense aria-label="Remove condition" data-testid="remove-condition"'
+        ).classes("fb-target").tooltip("Remove")
 
     def draw_group(self, group: GroupNode, *, parent: GroupNode | None) -> None:
         css = "fb-group w-full gap-2" + (" fb-group-any" if group.kind == "any" else "")
@@ -162,8 +171,8 @@ class ConditionBuilder:
                     self.structural()
 
                 ui.toggle({"all": "ALL (and)", "any": "ANY (or)"}, value=group.kind, on_change=set_kind).props(
-                    'dense no-caps size=sm toggle-color="indigo-8" data-testid="group-kind"'
-                )
+                    'dense no-caps toggle-color="indigo-8" data-testid="group-kind"'
+                ).classes("fb-target")
                 ui.label("of these conditions").classes("fb-muted")
                 ui.space()
                 if parent is not None:
@@ -177,8 +186,8 @@ class ConditionBuilder:
                 ui.label("Add:").classes("fb-muted text-caption")
                 for kind, label, icon in ADD_BUTTONS:
                     ui.button(label, icon=icon, on_click=lambda _e, k=kind: self.add(group, k)).props(
-                        f'flat dense no-caps size=sm color="indigo-8" data-testid="add-{kind}"'
-                    )
+                        f'flat dense no-caps color="indigo-8" data-testid="add-{kind}"'
+                    ).classes("fb-target")
 
     def add(self, group: GroupNode, kind: ConditionKind) -> None:
         node = new_condition(kind, self.catalogue)
@@ -192,12 +201,20 @@ class ConditionBuilder:
             node.children.append(new_condition("field", self.catalogue))
         group.children.append(node)
         self.structural()
+        # The keyboard goes on to the new condition's first control (a redraw would otherwise drop focus).
+        self._focus(f'[data-node="{id(node)}"] input, [data-node="{id(node)}"] [tabindex="0"]')
+
+    def _focus(self, selector: str) -> None:
+        ui.run_javascript(
+            f"setTimeout(() => {{ const element = document.querySelector({json.dumps(selector)}); "
+            "if (element) element.focus(); }, 50)"
+        )
 
     def draw_child(self, node: Node, *, parent: GroupNode, is_top: bool) -> None:
         if isinstance(node, GroupNode):
             self.draw_group(node, parent=parent)
             return
-        with ui.column().classes("fb-cond w-full gap-1").props('data-testid="condition"'):
+        with ui.column().classes("fb-cond w-full gap-1").props(f'data-testid="condition" data-node="{id(node)}"'):
             with ui.row().classes("items-center gap-2 w-full no-wrap"):
                 with ui.row().classes("items-center gap-2 col"):
                     self._not_toggle(node)
@@ -236,7 +253,7 @@ class ConditionBuilder:
 
     def field_options(self) -> dict[str, str]:
         return {
-            spec.name: f"{spec.label} (custom)" if self.catalogue.is_custom(spec.name) else spec.label.capitalize()
+            spec.name: field_title(self.catalogue, spec) + (" (custom)" if self.catalogue.is_custom(spec.name) else "")
             for spec in self.catalogue.fan_fields
         }
 
@@ -251,8 +268,14 @@ class ConditionBuilder:
         ).classes("min-w-[11rem]")
         self.draw_comparison(node.comparison, fan_spec(self.catalogue, node.field_name))
 
-    def draw_comparison(self, comparison: Comparison, spec: FieldSpec) -> None:
+    def draw_comparison(
+        self, comparison: Comparison, spec: FieldSpec, *, words: Mapping[str, str] | None = None
+    ) -> None:
+        """The operator and its value inputs; ``words`` names (and narrows) the operators, e.g. "at least" for a
+        count."""
         options = {row.op.value: op_label(row.op) for row in operators_for(spec.type)}
+        if words is not None:
+            options = {op: words[op] for op in options if op in words}
         if comparison.op not in options:
             comparison.reset_for(spec, keep_op=True)
 
@@ -321,14 +344,16 @@ class ConditionBuilder:
                     pass
                 icon.on("click", menu.open)
             return
-        ui.number("N", value=time.amount, min=0, step=1, on_change=self._setter(time, "amount")).props(
-            'dense outlined aria-label="Amount" data-testid="time-amount"'
-        ).classes("w-20")
-        ui.select(list(TIME_UNITS), value=time.unit, on_change=self._setter(time, "unit")).props(
-            'dense outlined options-dense aria-label="Unit"'
-        ).classes("w-28")
-        if suffix:
-            ui.label(suffix).classes("fb-muted")
+        # The number, its unit and "ago" stay on one line ("days" used to wrap under its number).
+        with ui.row().classes("items-center gap-2 no-wrap").props('data-testid="time-span"'):
+            ui.number("N", value=time.amount, min=0, step=1, on_change=self._setter(time, "amount")).props(
+                'dense outlined aria-label="Amount" data-testid="time-amount"'
+            ).classes("w-20")
+            ui.select(list(TIME_UNITS), value=time.unit, on_change=self._setter(time, "unit")).props(
+                'dense outlined options-dense aria-label="Unit"'
+            ).classes("w-28")
+            if suffix:
+                ui.label(suffix).classes("fb-muted")
 
     def draw_value(self, comparison: Comparison, spec: FieldSpec) -> None:
         shape = comparison.shape
@@ -394,37 +419,38 @@ class ConditionBuilder:
         self._name_select(node, "segment", self.segments, label="Segment")
 
     def draw_behaviour(self, node: BehaviourNode) -> None:
-        def restructure(attribute: str) -> Callable[[Any], None]:
-            def apply(event: Any) -> None:
-                setattr(node, attribute, event.value)
-                if attribute in ("aggregate", "source"):
-                    fields = measurable_fields(node.source)
-                    node.measure = fields[0] if fields and node.aggregate in ("sum", "min", "max") else None
-                    if attribute == "source":
-                        node.where = []
-                    node.comparison.reset_for(result_spec(self.catalogue, node))
-                self.structural()
+        """A behaviour condition as a sentence in the guide's words: "has [done an activity] [gig attended] [at
+        least] [2] times [in the last] [365] [days]", "has [spent in total] on [merch] [more than] [$100]"."""
+        what = behaviour_what(node)
 
-            return apply
+        def set_what(event: Any) -> None:
+            apply_what(node, str(event.value), self.catalogue)
+            self.structural()
+
+        def set_window(event: Any) -> None:
+            node.window = event.value
+            self.structural()
 
         with ui.column().classes("gap-1 w-full"):
             with ui.row().classes("items-center gap-2"):
-                ui.select(_AGGREGATE_LABELS, value=node.aggregate, on_change=restructure("aggregate")).props(
-                    'dense outlined options-dense aria-label="Aggregate" data-testid="aggregate-select"'
-                ).classes("w-36")
-                if node.aggregate in ("sum", "min", "max"):
-                    ui.select(
-                        measurable_fields(node.source), value=node.measure, on_change=self._setter(node, "measure")
-                    ).props('dense outlined options-dense aria-label="Measured field"').classes("w-28")
-                    ui.label("of").classes("fb-muted")
+                ui.label("has").classes("text-weight-medium")
                 ui.select(
-                    [source.value for source in Source], value=node.source, on_change=restructure("source")
-                ).props('dense outlined options-dense aria-label="Source" data-testid="source-select"').classes("w-28")
+                    {key: words for key, (words, *_rest) in BEHAVIOURS.items()}, value=what, on_change=set_what
+                ).props(
+                    'dense outlined options-dense aria-label="What the fan did" data-testid="behaviour-what"'
+                ).classes("min-w-[11rem]")
+                main_field = MAIN_FILTERS.get(node.source)
+                if main_field is not None:
+                    self._main_filter_select(node, main_field)
+                words = COUNT_WORDS if node.aggregate == "count" else AMOUNT_WORDS if node.measure else None
+                self.draw_comparison(node.comparison, result_spec(self.catalogue, node), words=words)
+                if node.aggregate == "count":
+                    ui.label("times").classes("fb-muted")
                 ui.select(
                     {"all_time": "all time", "within": "in the last", "between": "between"},
                     value=node.window,
-                    on_change=restructure("window"),
-                ).props('dense outlined options-dense aria-label="Window"').classes("w-32")
+                    on_change=set_window,
+                ).props('dense outlined options-dense aria-label="When" data-testid="behaviour-window"').classes("w-32")
                 if node.window == "within":
                     self._time_input(node.within, is_point=False, suffix="")
                 elif node.window == "between":
@@ -432,30 +458,53 @@ class ConditionBuilder:
                     ui.label("and").classes("fb-muted")
                     self._time_input(node.between_high, is_point=True)
             for child in node.where:
-                self.draw_where(node, child)
+                if child is not main_filter(node):
+                    self.draw_where(node, child)
             with ui.row().classes("items-center gap-2"):
                 if len(node.where) > 1:
                     ui.toggle(
                         {"all": "all", "any": "any"}, value=node.where_kind, on_change=self._setter(node, "where_kind")
-                    ).props("dense no-caps size=sm")
-                ui.button("where…", icon="filter_alt", on_click=lambda: self.add_where(node)).props(
-                    'flat dense no-caps size=sm color="indigo-8" data-testid="add-where"'
-                )
-            with ui.row().classes("items-center gap-2"):
-                ui.label("result").classes("fb-muted")
-                self.draw_comparison(node.comparison, result_spec(self.catalogue, node))
+                    ).props("dense no-caps").classes("fb-target")
+                ui.button("and where…", icon="filter_alt", on_click=lambda: self.add_where(node)).props(
+                    'flat dense no-caps color="indigo-8" data-testid="add-where"'
+                ).classes("fb-target")
+
+    def _main_filter_select(self, node: BehaviourNode, field_name: str) -> None:
+        """The event type of an activity, or the category of orders: picked from what the workspace has seen (with
+        counts), or typed; "any" when none is chosen."""
+        seen = self.seen.event_types if field_name == "type" else self.seen.categories
+        unit = "fans" if field_name == "type" else "orders"
+        options: dict[str, str] = {"": "any type" if field_name == "type" else "any category"}
+        options.update({item.value: f"{humanize(item.value)} ({item.count:,} {unit})" for item in seen})
+        chosen = main_filter(node)
+        value = str(chosen.comparison.value) if chosen is not None and chosen.comparison.value is not None else ""
+        if value and value not in options:
+            options[value] = humanize(value)
+
+        def choose(event: Any) -> None:
+            set_main_filter(node, field_name, str(event.value or ""))
+            self.changed()
+
+        if field_name == "category":
+            ui.label("on").classes("fb-muted")
+        label = "Event type" if field_name == "type" else "Category"
+        ui.select(options, value=value, with_input=True, new_value_mode="add-unique", on_change=choose).props(
+            f'dense outlined options-dense aria-label="{label}" data-testid="{field_name}-picker"'
+        ).classes("min-w-[12rem]")
 
     def add_where(self, node: BehaviourNode) -> None:
-        first = source_fields(node.source)[0]
+        first = next(spec for spec in source_fields(node.source) if spec.name != MAIN_FILTERS.get(node.source))
         child = FieldNode(field_name=first.name)
         child.comparison.reset_for(first)
         node.where.append(child)
         self.structural()
 
     def draw_where(self, node: BehaviourNode, child: FieldNode) -> None:
-        names = [spec.name for spec in source_fields(node.source)]
+        names = {spec.name: filter_title(spec.name) for spec in source_fields(node.source)}
+        if node.source == Source.EVENTS.value:
+            names.update({f"properties.{key}": filter_title(f"properties.{key}") for key in self.seen.event_properties})
         if child.field_name not in names:
-            names.append(child.field_name)
+            names[child.field_name] = filter_title(child.field_name)
 
         def set_field(event: Any) -> None:
             child.field_name = str(event.value)
@@ -468,13 +517,19 @@ class ConditionBuilder:
             name=child.field_name, type=FieldType.TEXT
         )
         with ui.column().classes("gap-0 w-full q-pl-md"):
-            with ui.row().classes("items-center gap-2"):
-                ui.label("where").classes("fb-muted")
-                self._not_toggle(child)
-                hint = ' hint="or type properties.<key>"' if node.source == Source.EVENTS.value else ""
-                ui.select(
-                    names, value=child.field_name, with_input=True, new_value_mode="add-unique", on_change=set_field
-                ).props(f'dense outlined options-dense aria-label="Filter field"{hint}').classes("w-40")
-                self.draw_comparison(child.comparison, spec)
+            # The remove button ends the filter's own line (it used to wrap onto a line of its own).
+            with ui.row().classes("items-center gap-2 w-full no-wrap"):
+                with ui.row().classes("items-center gap-2 col"):
+                    ui.label("and where").classes("fb-muted")
+                    self._not_toggle(child)
+                    hint = ' hint="or type properties.<key>"' if node.source == Source.EVENTS.value else ""
+                    ui.select(
+                        names,
+                        value=child.field_name,
+                        with_input=True,
+                        new_value_mode="add-unique",
+                        on_change=set_field,
+                    ).props(f'dense outlined options-dense aria-label="Filter field"{hint}').classes("w-40")
+                    self.draw_comparison(child.comparison, spec)
                 self._remove_button(node, child)
             self._errors_only(child)

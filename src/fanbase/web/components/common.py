@@ -30,9 +30,13 @@ def column(
     field: str | None = None,
     is_sortable: bool = False,
     is_hidden_when_narrow: bool = False,
+    is_count: bool = False,
 ) -> dict[str, Any]:
-    """A table column showing the row's ``field`` (by default its ``name``)."""
+    """A table column showing the row's ``field`` (by default its ``name``); a count is shown with thousands
+    separators (and still sorts as a number)."""
     spec: dict[str, Any] = {"name": name, "label": label, "field": field or name, "align": align}
+    if is_count:
+        spec[":format"] = "value => value == null ? '' : Number(value).toLocaleString('en-US')"
     if is_sortable:
         spec["sortable"] = True
     if is_hidden_when_narrow:
@@ -47,9 +51,9 @@ RecordT = TypeVar("RecordT")
 FAN_COLUMNS: list[dict[str, Any]] = [
     column("email", "Email"),
     column("name", "Name"),
-    column("stage", "Stage"),
-    column("spent", "Total spent", align="right"),
-    column("orders", "Orders", align="right"),
+    column("stage", "Lifecycle Stage", is_hidden_when_narrow=True),
+    column("spent", "Total Spent", align="right"),
+    column("orders", "Purchase Count", align="right", is_hidden_when_narrow=True, is_count=True),
     column("country", "Country", is_hidden_when_narrow=True),
 ]
 
@@ -95,55 +99,69 @@ def sparkline_svg(values: Sequence[int], *, width: int = 120, height: int = 28) 
     trend = "#16a34a" if values[-1] >= values[0] else "#dc2626"
     return (
         f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="size over 30 days: {values[0]} to {values[-1]}">'
+        f'aria-label="size: {values[0]:,} to {values[-1]:,}">'
         f'<polyline fill="none" stroke="{trend}" stroke-width="2" points="{points}"/></svg>'
     )
 
 
-def size_chart(points: Sequence[Any], *, title: str) -> ui.echart:
+# A chart axis's numbers as the tables show counts: 12,345.
+COUNT_LABEL = "value => Number(value).toLocaleString('en-US')"
+
+
+def size_chart(points: Sequence[Any]) -> ui.echart:
     """Size over time (line) with entered / exited per bucket (bars)."""
-    labels = [point.at.strftime("%b %d") for point in points]
-    return (
-        ui.echart(
+    return ui.echart(size_chart_options(points)).classes("w-full").style("height: 300px")
+
+
+def show_size_chart(chart: ui.echart, points: Sequence[Any]) -> None:
+    """Put other points in a size chart (another period, or after a change of its size)."""
+    chart.options.clear()
+    chart.options.update(size_chart_options(points))
+    chart.update()
+
+
+def size_chart_options(points: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "tooltip": {"trigger": "axis"},
+        "legend": {"data": ["Size", "Entered", "Left"], "bottom": 0},
+        "grid": {"left": 56, "right": 56, "top": 36, "bottom": 50},
+        "xAxis": {"type": "category", "data": [point.at.strftime("%b %-d") for point in points]},
+        "yAxis": [
+            {"type": "value", "name": "fans", "minInterval": 1, "axisLabel": {":formatter": COUNT_LABEL}},
             {
-                "tooltip": {"trigger": "axis"},
-                "legend": {"data": ["Size", "Entered", "Exited"], "bottom": 0},
-                "grid": {"left": 48, "right": 48, "top": 36, "bottom": 50},
-                "xAxis": {"type": "category", "data": labels},
-                "yAxis": [
-                    {"type": "value", "name": "size"},
-                    {"type": "value", "name": "moves", "splitLine": {"show": False}},
-                ],
-                "series": [
-                    {
-                        "name": "Size",
-                        "type": "line",
-                        "data": [p.size for p in points],
-                        "smooth": True,
-                        "symbol": "none",
-                        "areaStyle": {"opacity": 0.12},
-                        "color": "#3949ab",
-                    },
-                    {
-                        "name": "Entered",
-                        "type": "bar",
-                        "yAxisIndex": 1,
-                        "data": [p.entered for p in points],
-                        "color": "#43a047",
-                    },
-                    {
-                        "name": "Exited",
-                        "type": "bar",
-                        "yAxisIndex": 1,
-                        "data": [-p.exited for p in points],
-                        "color": "#e53935",
-                    },
-                ],
-            }
-        )
-        .classes("w-full")
-        .style("height: 300px")
-    )
+                "type": "value",
+                "name": "entered / left",
+                "minInterval": 1,
+                "splitLine": {"show": False},
+                "axisLabel": {":formatter": COUNT_LABEL},
+            },
+        ],
+        "series": [
+            {
+                "name": "Size",
+                "type": "line",
+                "data": [point.size for point in points],
+                "smooth": True,
+                "symbol": "none",
+                "areaStyle": {"opacity": 0.12},
+                "color": "#3949ab",
+            },
+            {
+                "name": "Entered",
+                "type": "bar",
+                "yAxisIndex": 1,
+                "data": [point.entered for point in points],
+                "color": "#43a047",
+            },
+            {
+                "name": "Left",
+                "type": "bar",
+                "yAxisIndex": 1,
+                "data": [-point.exited for point in points],
+                "color": "#e53935",
+            },
+        ],
+    }
 
 
 class FanTable:

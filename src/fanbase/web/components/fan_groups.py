@@ -13,6 +13,7 @@ from nicegui import ui
 from pydantic import ValidationError
 
 from fanbase.errors import FanbaseError
+from fanbase.schemas.common import plain_message
 from fanbase.schemas.users import SignedInUser
 from fanbase.services.fan_groups import FanGroups
 from fanbase.web import data
@@ -135,10 +136,10 @@ def edit_dialog(title: str, fields: Callable[[], Callable[[], object]], *, on_sa
 
 
 def size_history(kind: Literal["tag", "list"], user: SignedInUser, group_id: int) -> None:
-    size_chart(data.size_series(kind, user.workspace_id, group_id, days=30), title="Size over the last 30 days")
+    size_chart(data.size_series(kind, user.workspace_id, group_id, days=30))
 
 
 def _error_text(error: Exception) -> str:
     if isinstance(error, ValidationError):
-        return "; ".join(str(item["msg"]).removeprefix("Value error, ") for item in error.errors())
+        return "; ".join(plain_message(item["msg"]) for item in error.errors())
     return str(error)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 from nicegui import ui
 from pydantic import ValidationError
 
+from fanbase.core.rule_values import MISSING_VALUE
 from fanbase.core.rules import parse_rule_json
 from fanbase.core.rules import rule_to_json
 from fanbase.core.text import format_rule
@@ -18,6 +20,8 @@ from fanbase.core.text import parse_rule_text
 from fanbase.errors import Conflict
 from fanbase.errors import FanbaseError
 from fanbase.errors import InvalidRule
+from fanbase.schemas.common import plain_message
+from fanbase.schemas.fans import Fan
 from fanbase.schemas.segments import Preview
 from fanbase.schemas.segments import RuleIn
 from fanbase.schemas.segments import Segment
@@ -42,8 +46,7 @@ CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
 def _validation_text(error: ValidationError) -> str:
     return "; ".join(
-        f"{'.'.join(str(part) for part in item['loc'])}: {str(item['msg']).removeprefix('Value error, ')}"
-        for item in error.errors()
+        f"{'.'.join(str(part) for part in item['loc'])}: {plain_message(item['msg'])}" for item in error.errors()
     )
 
 
@@ -73,7 +76,9 @@ class SegmentDialog:
         other_segments = [s.name for s in data.all_segments(workspace_id) if segment is None or s.id != segment.id]
 
         with (
-            ui.dialog().props("persistent maximized-on-mobile") as self.dialog,
+            # Full screen on a phone (Quasar's screen plugin: below 600 px); Escape closes it, a stray click beside
+            # it does not (it would lose the rule being written).
+            ui.dialog().props('no-backdrop-dismiss :maximized="$q.screen.lt.sm"') as self.dialog,
             ui.card()
             .classes("q-pa-md")
             .style("width: min(1100px, 96vw); max-width: 96vw")
@@ -99,11 +104,13 @@ class SegmentDialog:
                     ui.input(
                         "Name",
                         value=segment.name if segment else "",
-                        validation={"Required": lambda v: bool(v.strip())},
+                        validation={"Give the segment a name": lambda v: bool(v.strip())},
                     )
                     .props('outlined dense autofocus data-testid="segment-name"')
                     .classes("col-grow min-w-[14rem]")
                 )
+                # Checked as the user types in it or leaves it, never on a dialog just opened.
+                self.name.on("blur", lambda: self.name.validate())
                 self.kind = ui.toggle(
                     {"dynamic": "Dynamic", "static": "Static"},
                     value=segment.kind if segment else "dynamic",
@@ -136,6 +143,7 @@ class SegmentDialog:
                                 lists=data.list_names(workspace_id),
                                 segments=other_segments,
                                 currency_symbol=CURRENCY_SYMBOLS.get(user.currency, user.currency + " "),
+                                seen=data.seen_values(workspace_id),
                                 on_change=self.mark_dirty,
                             )
                         with ui.column().classes("w-full gap-1") as self.text_box:
@@ -172,7 +180,9 @@ class SegmentDialog:
                         self.impact_label = (
                             ui.label("").classes("text-body2 text-weight-medium").props('data-testid="impact"')
                         )
-                        self.sample = ui.label("").classes("text-caption fb-muted")
+                        self.sample = (
+                            ui.row().classes("items-center gap-x-2 gap-y-0").props('data-testid="preview-sample"')
+                        )
             with ui.row().classes("w-full justify-end gap-2 q-mt-sm"):
                 ui.button("Cancel", on_click=self.dialog.close).props("flat no-caps")
                 self.save_button = ui.button(
@@ -181,6 +191,16 @@ class SegmentDialog:
             ui.timer(0.1, self.tick)
         self.show_mode()
         self.kind_changed()
+
+    def show_sample(self, sample: Sequence[Fan]) -> None:
+        """A few matching fans, each a link to their page (in a new tab: the dialog keeps the unsaved rule)."""
+        self.sample.clear()
+        if not sample:
+            return
+        with self.sample:
+            ui.label("e.g.").classes("text-caption fb-muted")
+            for fan in sample:
+                ui.link(fan.email, f"/fans/{fan.id}", new_tab=True).classes("text-caption text-indigo-8")
 
     # --- state ----------------------------------------------------------------------------------------------
 
@@ -282,7 +302,7 @@ class SegmentDialog:
             self.count_label.set_text("—")
             self.english.set_text("Add a condition to see who matches.")
             self.impact_label.set_text("")
-            self.sample.set_text("")
+            self.sample.clear()
             self.builder.show_feedback()
             return
         self.is_previewing = True
@@ -296,8 +316,15 @@ class SegmentDialog:
                 impact = await in_thread(data.impact, workspace_id, self.segment.id, rule_in, now=state.now())
         except InvalidRule as error:
             self.count_label.set_text("—")
+            # A condition just added has no value yet: not a mistake to paint red while the user is still typing
+            # (saving still refuses it, and then says so).
+            problems = [problem for problem in error.errors if not problem.message.endswith(MISSING_VALUE)]
+            if not problems:
+                self.english.set_text("Give the new condition a value to see who matches.")
+                self.builder.show_feedback()
+                return
             self.english.set_text("Fix the highlighted conditions.")
-            self.show_rule_errors(error)
+            self.show_rule_errors(InvalidRule(problems))
             return
         except FanbaseError as error:
             self.count_label.set_text("—")
@@ -309,8 +336,7 @@ class SegmentDialog:
         self.last_preview = preview
         self.count_label.set_text(f"{preview.count:,}")
         self.english.set_text(preview.rule_english)
-        names = [fan.email for fan in preview.sample[:3]]
-        self.sample.set_text(f"e.g. {', '.join(names)}" if names else "")
+        self.show_sample(preview.sample[:3])
         if impact is not None:
             self.impact_label.set_text(f"{impact.joining:,} would join, {impact.leaving:,} would leave")
         elif self.segment is not None:
@@ -357,6 +383,7 @@ class SegmentDialog:
 
     async def save(self) -> None:
         self.form_error.set_visibility(False)
+        self.name.error = None
         state = current()
         workspace_id = self.user.workspace_id
         name = (self.name.value or "").strip()
@@ -380,14 +407,20 @@ class SegmentDialog:
                     segments.update_segment, state.database, workspace_id, self.segment.id, patch, now=state.now()
                 )
         except ValidationError as error:
-            self.show_form_error(_validation_text(error))
+            if all(item["loc"][:1] == ("name",) for item in error.errors()):
+                self.name.error = "; ".join(plain_message(item["msg"]) for item in error.errors())
+            else:
+                self.show_form_error(_validation_text(error))
             return
         except InvalidRule as error:
             self.show_form_error("The rule has problems: see the highlighted conditions.")
             self.show_rule_errors(error)
             return
         except (Conflict, FanbaseError) as error:
-            self.show_form_error(str(error))
+            if error.field == "name":
+                self.name.error = str(error)  # at its field: a duplicate name on the Name input
+            else:
+                self.show_form_error(str(error))
             return
         finally:
             self.save_button.props(remove="loading")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
@@ -12,7 +16,13 @@ from pydantic import ValidationError
 from fanbase.errors import FanbaseError
 from fanbase.schemas.common import Page
 from fanbase.schemas.fans import FanFilter
+from fanbase.schemas.segments import Segment
+from fanbase.schemas.users import SignedInUser
 from fanbase.services import fans
+from fanbase.services import lists
+from fanbase.services import segments
+from fanbase.services import tags
+from fanbase.services.unit_of_work import Database
 from fanbase.web import data
 from fanbase.web.components.common import FanTable
 from fanbase.web.components.common import column
@@ -22,6 +32,19 @@ from fanbase.web.layout import frame
 from fanbase.web.layout import money
 from fanbase.web.layout import page_title
 from fanbase.web.state import current
+from fanbase.web.state import in_thread
+from fanbase.web.words import FIELD_TITLES
+from fanbase.web.words import field_title
+
+# The bulk actions of the Fans list: (label, what they act on).
+BULK_ACTIONS: dict[str, tuple[str, str]] = {
+    "segment_add": ("Add to static segment", "segment"),
+    "segment_remove": ("Remove from static segment", "segment"),
+    "tag_add": ("Add tag", "tag"),
+    "tag_remove": ("Remove tag", "tag"),
+    "list_add": ("Subscribe to list", "list"),
+    "list_remove": ("Remove from list", "list"),
+}
 
 
 @ui.page("/fans", title="Fans · fanbase")
@@ -31,13 +54,15 @@ def fans_page(
     tag: str | None = None,
     list: str | None = None,
     q: str | None = None,
+    rule: str | None = None,
 ) -> RedirectResponse | None:
     user = signed_in(request)
     if isinstance(user, RedirectResponse):
         return user
     state = current()
     workspace_id = user.workspace_id
-    segment_options = {s.id: s.name for s in data.all_segments(workspace_id)}
+    all_segments = data.all_segments(workspace_id)
+    segment_options = {s.id: s.name for s in all_segments}
     with frame(user, active="fans", title="Fans"):
         page_title("Fans", subtitle="Everyone in your workspace; filter by segment, tag, list or a rule.")
         with ui.card().classes("w-full gap-2"):
@@ -58,19 +83,29 @@ def fans_page(
                     .props('dense outlined data-testid="segment-filter"')
                     .classes("min-w-[12rem]")
                 )
+                tag_names = data.tag_names(workspace_id)
                 tag_select = (
-                    ui.select(data.tag_names(workspace_id), label="Tag", value=tag, with_input=True, clearable=True)
+                    ui.select(
+                        tag_names, label="Tag", value=tag if tag in tag_names else None, with_input=True, clearable=True
+                    )
                     .props('dense outlined data-testid="tag-filter"')
                     .classes("min-w-[10rem]")
                 )
+                list_names = data.list_names(workspace_id)
                 list_select = (
-                    ui.select(data.list_names(workspace_id), label="List", value=list, with_input=True, clearable=True)
+                    ui.select(
+                        list_names,
+                        label="List",
+                        value=list if list in list_names else None,
+                        with_input=True,
+                        clearable=True,
+                    )
                     .props('dense outlined data-testid="list-filter"')
                     .classes("min-w-[10rem]")
                 )
             with ui.row().classes("w-full items-center gap-2"):
-                rule = (
-                    ui.input('Ad-hoc rule (text form), e.g. total_spent > 100 and tag "VIP"')
+                rule_input = (
+                    ui.input('Ad-hoc rule (text form), e.g. total_spent > 100 and tag "VIP"', value=rule or "")
                     .props('dense outlined clearable input-class="fb-mono" data-testid="rule-filter"')
                     .classes("col-grow")
                 )
@@ -80,6 +115,7 @@ def fans_page(
             problem = ui.label("").classes("fb-error").props('data-testid="filter-error"')
             problem.set_visibility(False)
         total = ui.label("").classes("fb-muted").props('data-testid="fan-total"')
+        matching = {"total": 0}
 
         def current_filter() -> FanFilter:
             return FanFilter(
@@ -87,20 +123,26 @@ def fans_page(
                 segment_id=segment_select.value,
                 tag=tag_select.value,
                 list=list_select.value,
-                rule_text=(rule.value or "").strip() or None,
+                rule_text=(rule_input.value or "").strip() or None,
             )
 
         def load(page: int, size: int) -> Page[Any]:
             result = fans.list_fans(
                 state.database, workspace_id, current_filter(), page=page, page_size=size, now=state.now()
             )
+            matching["total"] = result.total
             total.set_text(f"{result.total:,} fan{'' if result.total == 1 else 's'}")
             return result
 
+        bulk = _BulkActions(user, current_filter, matching, all_segments)
         table = FanTable(load, currency=user.currency)
+        bulk.attach(table)
 
         async def apply() -> None:
             problem.set_visibility(False)
+            # The view's filters in the address: a view can be bookmarked and shared.
+            ui.navigate.history.replace(_fans_url(current_filter()))
+            bulk.clear()
             try:
                 await table.refresh(page=1)
             except (FanbaseError, ValidationError) as error:
@@ -108,11 +150,160 @@ def fans_page(
                 problem.set_visibility(True)
 
         search.on("keydown.enter", apply)
-        rule.on("keydown.enter", apply)
+        rule_input.on("keydown.enter", apply)
         for select in (segment_select, tag_select, list_select):
             select.on_value_change(apply)
         ui.timer(0.01, apply, once=True)
     return None
+
+
+def _fans_url(fan_filter: FanFilter) -> str:
+    """/fans with the filter's parameters (only those set)."""
+    parameters = {
+        "q": fan_filter.q,
+        "segment": fan_filter.segment_id,
+        "tag": fan_filter.tag,
+        "list": fan_filter.list,
+        "rule": fan_filter.rule_text,
+    }
+    query = urlencode({key: value for key, value in parameters.items() if value not in (None, "")})
+    return f"/fans?{query}" if query else "/fans"
+
+
+class _BulkActions:
+    """Act on the fans chosen in the list: the rows ticked on this page, or every fan the filter matches."""
+
+    def __init__(
+        self,
+        user: SignedInUser,
+        current_filter: Callable[[], FanFilter],
+        matching: dict[str, int],
+        all_segments: Sequence[Segment],
+    ) -> None:
+        self.user = user
+        self.current_filter = current_filter
+        self.matching = matching
+        self.is_all_matching = False
+        workspace_id = user.workspace_id
+        database = current().database
+        self.targets: dict[str, dict[int, str]] = {
+            "segment": {s.id: s.name for s in all_segments if s.kind == "static"},
+            "tag": {t.id: t.name for t in tags.list_tags(database, workspace_id)},
+            "list": {item.id: item.name for item in lists.list_lists(database, workspace_id)},
+        }
+        with ui.row().classes("w-full items-center gap-2").props('data-testid="bulk-bar"') as self.bar:
+            self.count = ui.label("").classes("text-weight-medium").props('data-testid="bulk-count"')
+            self.all_button = ui.button("", on_click=self.choose_all_matching).props(
+                'flat dense no-caps color="indigo-8" data-testid="select-all-matching"'
+            )
+            self.action = (
+                ui.select(
+                    {key: label for key, (label, _) in BULK_ACTIONS.items()},
+                    label="Action",
+                    on_change=lambda _e: self.show_targets(),
+                )
+                .props('dense outlined options-dense data-testid="bulk-action"')
+                .classes("min-w-[14rem]")
+            )
+            self.target = (
+                ui.select({}, label="Which", with_input=True)
+                .props('dense outlined options-dense data-testid="bulk-target"')
+                .classes("min-w-[12rem]")
+            )
+            ui.button("Apply to fans", icon="done_all", on_click=self.run).props(
+                'unelevated no-caps color="indigo-8" data-testid="bulk-apply"'
+            )
+        self.bar.set_visibility(False)
+        self.table: FanTable | None = None
+
+    def attach(self, table: FanTable) -> None:
+        self.table = table
+        table.table.props("selection=multiple")
+        table.table.on_select(lambda _e: self.update())
+
+    def clear(self) -> None:
+        self.is_all_matching = False
+        if self.table is not None:
+            self.table.table.selected = []
+        self.update()
+
+    def chosen_on_page(self) -> list[int]:
+        return [int(row["id"]) for row in (self.table.table.selected if self.table else [])]
+
+    def update(self) -> None:
+        ticked = len(self.chosen_on_page())
+        total = self.matching["total"]
+        self.bar.set_visibility(bool(ticked) or self.is_all_matching)
+        if self.is_all_matching:
+            self.count.set_text(f"All {total:,} matching fans selected")
+            self.all_button.set_text("Only the ticked rows")
+        else:
+            self.count.set_text(f"{ticked:,} selected")
+            self.all_button.set_text(f"Select all {total:,} matching")
+        self.all_button.set_visibility(total > ticked or self.is_all_matching)
+
+    def choose_all_matching(self) -> None:
+        self.is_all_matching = not self.is_all_matching
+        self.update()
+
+    def show_targets(self) -> None:
+        kind = BULK_ACTIONS[self.action.value][1] if self.action.value else None
+        options = self.targets.get(kind or "", {})
+        self.target.set_options(options, value=None)
+        if kind == "segment" and not options:
+            ui.notify("There is no static segment yet: create one in Segment Manage.")
+
+    async def run(self) -> None:
+        action, target = self.action.value, self.target.value
+        if not action or target is None:
+            ui.notify("Choose an action and what it applies to.", type="warning")
+            return
+        state = current()
+        workspace_id = self.user.workspace_id
+        try:
+            if self.is_all_matching:
+                fan_ids = await in_thread(
+                    fans.matching_fan_ids, state.database, workspace_id, self.current_filter(), now=state.now()
+                )
+            else:
+                fan_ids = self.chosen_on_page()
+            if not fan_ids:
+                ui.notify("No fan chosen.", type="warning")
+                return
+            moved = await in_thread(
+                _apply_bulk, state.database, workspace_id, action, int(target), fan_ids, state.now()
+            )
+        except (FanbaseError, ValidationError) as error:
+            ui.notify(str(error), type="negative", multi_line=True)
+            return
+        label, kind = BULK_ACTIONS[action]
+        name = self.targets[kind][int(target)]
+        ui.notify(f"{label} “{name}”: {moved:,} of {len(fan_ids):,} fans changed.", type="positive")
+        self.clear()
+        if self.table is not None:
+            await self.table.refresh()
+
+
+def _apply_bulk(
+    database: Database, workspace_id: int, action: str, target: int, fan_ids: list[int], now: datetime
+) -> int:
+    """Run one bulk action (one transaction); returns how many fans it changed."""
+    match action:
+        case "segment_add":
+            return segments.add_fans(database, workspace_id, target, fan_ids, now=now).entered
+        case "segment_remove":
+            return segments.remove_fans(database, workspace_id, target, fan_ids, now=now).exited
+        case "tag_add":
+            return tags.tag_fans(database, workspace_id, target, fan_ids, now=now).changed
+        case "tag_remove":
+            return tags.untag_fans(database, workspace_id, target, fan_ids, now=now).changed
+        case "list_add":
+            return lists.subscribe_fans(
+                database, workspace_id, target, fan_ids, consent_source="dashboard bulk action", now=now
+            ).changed
+        case "list_remove":
+            return lists.remove_from_list(database, workspace_id, target, fan_ids, now=now).changed
+    raise ValueError(f"unknown bulk action {action!r}")
 
 
 @ui.page("/fans/{fan_id}", title="Fan · fanbase")
@@ -129,20 +320,28 @@ def fan_page(request: Request, fan_id: int) -> RedirectResponse | None:
             ui.label("This fan does not exist in your workspace.").classes("text-h6")
             return None
         name = " ".join(part for part in (fan.first_name, fan.last_name) if part)
+        catalogue = data.catalogue(workspace_id)
         page_title(name or fan.email, subtitle=fan.email if name else None)
         with ui.row().classes("w-full gap-4 items-stretch"):
             with ui.card().style("flex: 1 1 320px"):
                 ui.label("Profile").classes("text-overline fb-muted")
+                titles = {spec.name: field_title(catalogue, spec) for spec in catalogue.fan_fields}
                 rows = [
-                    ("Lifecycle stage", fan.lifecycle_stage),
-                    ("Source", fan.source),
+                    (FIELD_TITLES["lifecycle_stage"], fan.lifecycle_stage.capitalize()),
+                    (FIELD_TITLES["source"], fan.source.replace("_", " ").capitalize()),
                     ("Location", ", ".join(p for p in (fan.city, fan.country) if p) or "—"),
-                    ("Joined", fan.created_at.strftime("%Y-%m-%d")),
-                    ("Total spent", money(fan.total_spent, user.currency)),
-                    ("Purchases", str(fan.purchase_count)),
-                    ("Last purchase", fan.last_purchase_at.strftime("%Y-%m-%d") if fan.last_purchase_at else "—"),
-                    ("Last active", fan.last_active_at.strftime("%Y-%m-%d %H:%M") if fan.last_active_at else "—"),
-                    *((key, str(value)) for key, value in sorted(fan.custom_fields.items())),
+                    (FIELD_TITLES["created_at"], fan.created_at.strftime("%Y-%m-%d")),
+                    (FIELD_TITLES["total_spent"], money(fan.total_spent, user.currency)),
+                    (FIELD_TITLES["purchase_count"], f"{fan.purchase_count:,}"),
+                    (
+                        FIELD_TITLES["last_purchase_at"],
+                        fan.last_purchase_at.strftime("%Y-%m-%d") if fan.last_purchase_at else "—",
+                    ),
+                    (
+                        FIELD_TITLES["last_active_at"],
+                        fan.last_active_at.strftime("%Y-%m-%d %H:%M UTC") if fan.last_active_at else "—",
+                    ),
+                    *((titles.get(key, key), str(value)) for key, value in sorted(fan.custom_fields.items())),
                 ]
                 with ui.grid(columns=2).classes("gap-x-4 gap-y-1"):
                     for label, value in rows:

@@ -26,9 +26,9 @@ from fanbase.web.state import current
 
 LIST_COLUMNS: list[dict[str, Any]] = [
     column("name", "List", is_sortable=True),
-    column("subscribed", "Subscribed", align="right", is_sortable=True),
-    column("unsubscribed", "Unsubscribed", align="right", is_hidden_when_narrow=True),
-    column("bounced", "Bounced", align="right", is_hidden_when_narrow=True),
+    column("subscribed", "Subscribed", align="right", is_sortable=True, is_count=True),
+    column("unsubscribed", "Unsubscribed", align="right", is_hidden_when_narrow=True, is_count=True),
+    column("bounced", "Bounced", align="right", is_hidden_when_narrow=True, is_count=True),
     ACTIONS_COLUMN,
 ]
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
@@ -11,6 +14,7 @@ from nicegui import ui
 
 from fanbase.errors import FanbaseError
 from fanbase.schemas.fans import FanFilter
+from fanbase.schemas.history import SizePoint
 from fanbase.schemas.segments import EmailsIn
 from fanbase.schemas.segments import Segment
 from fanbase.schemas.users import SignedInUser
@@ -21,6 +25,7 @@ from fanbase.web.components.common import ACTIONS_COLUMN
 from fanbase.web.components.common import FanTable
 from fanbase.web.components.common import column
 from fanbase.web.components.common import found_or_none
+from fanbase.web.components.common import show_size_chart
 from fanbase.web.components.common import signed_in
 from fanbase.web.components.common import size_chart
 from fanbase.web.components.common import sparkline_svg
@@ -30,27 +35,35 @@ from fanbase.web.layout import freshness
 from fanbase.web.layout import page_title
 from fanbase.web.state import current
 from fanbase.web.state import in_thread
+from fanbase.web.words import CAUSES
 
 SEGMENT_COLUMNS: list[dict[str, Any]] = [
     column("name", "Segment", is_sortable=True),
-    column("kind", "Type", is_sortable=True),
+    column("kind", "Type", is_sortable=True, is_hidden_when_narrow=True),
     column("size", "Size", align="right", is_sortable=True),
-    column("trend", "Last 30 days", is_hidden_when_narrow=True),
+    column("trend", "Last 30 days"),
+    column("used_by", "Used by", is_hidden_when_narrow=True),
     column("freshness", "Evaluated", is_hidden_when_narrow=True),
     ACTIONS_COLUMN,
 ]
 
 
 def _segment_row(segment: Segment, user: SignedInUser) -> dict[str, Any]:
-    points = data.size_series("segment", user.workspace_id, segment.id, days=30)
+    points = data.size_series("segment", user.workspace_id, segment.id, days=30, created_at=segment.created_at)
     now = current().now()
+    week = points[-7:]
+    entered, left = sum(point.entered for point in week), sum(point.exited for point in week)
     return {
         "id": segment.id,
         "name": segment.name,
         "description": segment.description or "",
         "kind": segment.kind.capitalize(),
         "size": segment.size,
-        "trend": sparkline_svg([p.size for p in points]) if points else '<span class="fb-muted">no history yet</span>',
+        "size_text": f"{segment.size:,}",
+        "used_by": ", ".join(segment.used_by) or "—",
+        "is_used": bool(segment.used_by),
+        "trend": sparkline_svg([point.size for point in points]),
+        "week": f"+{entered:,} / -{left:,} this week",
         "freshness": freshness(segment.last_evaluated_at, now=now) + (" ⚠" if segment.last_error else ""),
     }
 
@@ -67,10 +80,23 @@ def segment_manage(request: Request) -> RedirectResponse | None:
             ui.button("Create Segment", icon="add", on_click=lambda: open_dialog(None)).props(
                 'unelevated no-caps color="indigo-8" data-testid="create-segment"'
             )
+        search = (
+            ui.input(placeholder="Search segments by name or description")
+            .props('dense outlined clearable debounce=150 data-testid="segment-search" aria-label="Search segments"')
+            .classes("w-full max-w-md")
+        )
+        with search.add_slot("prepend"):
+            ui.icon("search")
         table = (
             ui.table(columns=SEGMENT_COLUMNS, rows=[], row_key="id")
             .classes("w-full")
             .props('flat bordered :pagination="{rowsPerPage: 50}" data-testid="segments-table"')
+        )
+        search.bind_value_to(table, "filter")
+        # Names and descriptions only (the default would also search the sparklines' markup).
+        table.props(
+            'no-results-label="No segment matches the search." :filter-method="(rows, terms) => rows.filter('
+            "row => (row.name + ' ' + row.description).toLowerCase().includes(terms.toLowerCase()))\""
         )
         table.add_slot(
             "body-cell-name",
@@ -84,11 +110,29 @@ def segment_manage(request: Request) -> RedirectResponse | None:
             "<q-td :props=\"props\"><q-badge :color=\"props.value === 'Dynamic' ? 'indigo-6' : 'grey-7'\">"
             "{{ props.value }}</q-badge></q-td>",
         )
-        table.add_slot("body-cell-trend", '<q-td :props="props"><span v-html="props.value"></span></q-td>')
+        table.add_slot(
+            "body-cell-trend",
+            '<q-td :props="props"><span v-html="props.value"></span>'
+            '<div class="fb-muted text-caption" data-testid="segment-week">{{ props.row.week }}</div></q-td>',
+        )
+        table.add_slot(
+            "body-cell-size", '<q-td :props="props" data-testid="segment-size-cell">{{ props.row.size_text }}</q-td>'
+        )
         table.add_slot(
             "body-cell-actions",
-            '<q-td :props="props"><q-btn flat dense no-caps icon="edit" label="Edit" color="indigo-8" '
-            ":aria-label=\"'Edit ' + props.row.name\" @click=\"$parent.$emit('edit', props.row)\" /></q-td>",
+            '<q-td :props="props" class="text-no-wrap">'
+            + "".join(
+                # Icons alone on a phone (the aria-label still names the action and the segment).
+                f'<q-btn flat dense no-caps icon="{icon}" :label="$q.screen.lt.sm ? undefined : \'{label}\'" '
+                f'color="{color}" :aria-label="\'{label} \' + props.row.name" '
+                f"@click=\"$parent.$emit('{event}', props.row)\" />"
+                for event, label, icon, color in (
+                    ("edit", "Edit", "edit", "indigo-8"),
+                    ("duplicate", "Duplicate", "content_copy", "indigo-8"),
+                    ("delete", "Delete", "delete", "negative"),
+                )
+            )
+            + "</q-td>",
         )
         empty = ui.label("No segments yet: create one, or start from a template.").classes("fb-muted")
 
@@ -103,9 +147,57 @@ def segment_manage(request: Request) -> RedirectResponse | None:
             segment = segments.get_segment(current().database, user.workspace_id, segment_id) if segment_id else None
             SegmentDialog(user, segment=segment, on_saved=lambda _saved: reload()).open()
 
+        async def duplicate(row: dict[str, Any]) -> None:
+            state = current()
+            try:
+                copy = await in_thread(
+                    segments.duplicate_segment, state.database, user.workspace_id, int(row["id"]), now=state.now()
+                )
+            except FanbaseError as error:
+                ui.notify(str(error), type="negative")
+                return
+            ui.notify(f"Created “{copy.name}”: {copy.size:,} fans.", type="positive")
+            reload()
+
         table.on("edit", lambda event: open_dialog(int(event.args["id"])))
+        table.on("duplicate", lambda event: duplicate(event.args))
+        table.on("delete", lambda event: _confirm_delete(user, event.args, on_deleted=reload))
         reload()
     return None
+
+
+def _confirm_delete(user: SignedInUser, row: dict[str, Any], *, on_deleted: Callable[[], None]) -> None:
+    """Ask before deleting; a segment other segments' rules name cannot go, and the dialog says which and why."""
+    with ui.dialog() as dialog, ui.card().style("width: min(480px, 94vw)").props('data-testid="delete-dialog"'):
+        if row.get("is_used"):
+            ui.label(f"“{row['name']}” cannot be deleted").classes("text-h6")
+            ui.label(
+                f"The rules of {row['used_by']} name it. Edit those segments to stop using it, then delete it."
+            ).props('data-testid="delete-refusal"')
+            with ui.row().classes("w-full justify-end"):
+                ui.button("OK", on_click=dialog.close).props('unelevated no-caps color="indigo-8"')
+        else:
+            ui.label(f"Delete “{row['name']}”?").classes("text-h6")
+            ui.label(
+                f"Its {row['size_text']} members stay in your workspace; only the segment and its history go."
+            ).classes("fb-muted")
+
+            def delete() -> None:
+                try:
+                    segments.delete_segment(current().database, user.workspace_id, int(row["id"]))
+                except FanbaseError as error:
+                    ui.notify(str(error), type="negative")
+                    return
+                dialog.close()
+                ui.notify(f"Deleted “{row['name']}”.", type="positive")
+                on_deleted()
+
+            with ui.row().classes("w-full justify-end"):
+                ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
+                ui.button("Delete", icon="delete", on_click=delete).props(
+                    'unelevated no-caps color="negative" data-testid="confirm-delete"'
+                )
+    dialog.open()
 
 
 @ui.page("/segments/{segment_id}", title="Segment · fanbase")
@@ -122,6 +214,125 @@ def segment_page(request: Request, segment_id: int) -> RedirectResponse | None:
             return None
         _segment_content(user, segment)
     return None
+
+
+# The history periods a segment page offers (days; None: since the segment was created).
+PERIODS: dict[str, int | None] = {"7 days": 7, "30 days": 30, "90 days": 90, "All time": None}
+
+
+def export_file_name(name: str, day: date) -> str:
+    """A members CSV named after its segment as the user wrote it: "High Value - Active members 2026-12-06.csv"
+    (only the characters file systems refuse are replaced)."""
+    safe = "".join("-" if character in '/\\:*?"<>|' or ord(character) < 32 else character for character in name)
+    return f"{safe.strip(' .') or 'segment'} members {day.isoformat()}.csv"
+
+
+class _SegmentSummary:
+    """The parts of a segment page that show its size: the Members card, the history chart and a day's moves.
+    ``refresh`` re-reads them after an action on the page changed the size."""
+
+    def __init__(self, user: SignedInUser, segment: Segment) -> None:
+        self.user = user
+        self.segment = segment
+        self.days: int | None = 30
+        state = current()
+        with ui.row().classes("w-full gap-4 items-stretch"):
+            with ui.card().classes("col-grow").style("min-width: 220px"):
+                ui.label("Members").classes("text-overline fb-muted")
+                self.size = ui.label(f"{segment.size:,}").classes("text-h4 text-weight-bold")
+                self.size.props('data-testid="segment-size"')
+                self.evaluated = ui.label(f"Evaluated {freshness(segment.last_evaluated_at, now=state.now())}")
+                self.evaluated.classes("fb-muted")
+                if segment.last_error:
+                    ui.label(f"Last error: {segment.last_error}").classes("fb-error")
+            with ui.card().classes("col-grow").style("min-width: 280px; flex: 3 1 400px"):
+                ui.label("Who belongs").classes("text-overline fb-muted")
+                if segment.kind == "dynamic":
+                    ui.label(segment.rule_english or "").classes("text-body1").props('data-testid="rule-english"')
+                    ui.label(segment.rule_text or "").classes("fb-mono text-caption fb-muted")
+                else:
+                    ui.label("Fans added by hand or by CSV import.").classes("text-body1")
+        with ui.card().classes("w-full"):
+            with ui.row().classes("w-full items-center gap-2"):
+                ui.label("History").classes("text-subtitle1 text-weight-medium")
+                ui.space()
+                ui.toggle(list(PERIODS), value="30 days", on_change=lambda event: self.show_period(event.value)).props(
+                    'no-caps unelevated toggle-color="indigo-8" data-testid="history-period"'
+                )
+            ui.label("Click a day to see who entered and left, and why.").classes("fb-muted text-caption")
+            self.points = self._points()
+            self.chart = size_chart(self.points).props('data-testid="size-chart"')
+            self.chart.on_point_click(lambda event: self.show_day(event.data_index))
+            self.day = ui.column().classes("w-full gap-1").props('data-testid="history-day"')
+
+    def _points(self) -> list[SizePoint]:
+        return data.size_series(
+            "segment", self.user.workspace_id, self.segment.id, days=self.days, created_at=self.segment.created_at
+        )
+
+    def show_period(self, label: str) -> None:
+        self.days = PERIODS[label]
+        self.points = self._points()
+        show_size_chart(self.chart, self.points)
+        self.day.clear()
+
+    def refresh(self) -> None:
+        state = current()
+        self.segment = segments.get_segment(state.database, self.user.workspace_id, self.segment.id)
+        self.size.set_text(f"{self.segment.size:,}")
+        self.evaluated.set_text(f"Evaluated {freshness(self.segment.last_evaluated_at, now=state.now())}")
+        self.points = self._points()
+        show_size_chart(self.chart, self.points)
+
+    def show_day(self, index: int) -> None:
+        """List the entries and exits of the day at ``index`` of the chart."""
+        if not 0 <= index < len(self.points):
+            return
+        start = self.points[index].at
+        moves = data.segment_moves_between(self.user.workspace_id, self.segment.id, start, start + timedelta(days=1))
+        entered = sum(1 for move in moves.items if move.entered)
+        self.day.clear()
+        with self.day:
+            heading = f"{start:%a %b %-d}: {moves.total:,} " + ("change" if moves.total == 1 else "changes")
+            if moves.total:
+                heading += f" ({entered:,} entered, {len(moves.items) - entered:,} left"
+                heading += f" among the {len(moves.items):,} shown)" if moves.total > len(moves.items) else ")"
+            ui.label(heading).classes("text-subtitle2").props('data-testid="history-day-heading"')
+            if not moves.items:
+                ui.label("Nobody entered or left that day.").classes("fb-muted")
+                return
+            table = ui.table(
+                columns=[
+                    column("at", "Time (UTC)"),
+                    column("fan", "Fan"),
+                    column("change", "Change"),
+                    column("why", "Why"),
+                ],
+                rows=[
+                    {
+                        "id": index,
+                        "at": f"{move.at:%H:%M}",
+                        "fan": move.fan_email,
+                        "fan_id": move.fan_id,
+                        "change": "entered" if move.entered else "left",
+                        "why": CAUSES.get(move.cause, move.cause),
+                    }
+                    for index, move in enumerate(moves.items)
+                ],
+                row_key="id",
+                pagination={"rowsPerPage": 10},
+            )
+            table.classes("w-full").props('flat bordered dense data-testid="history-day-table"')
+            table.add_slot(
+                "body-cell-fan",
+                '<q-td :props="props"><a class="text-indigo-8" :href="\'/fans/\' + props.row.fan_id">'
+                "{{ props.value }}</a></q-td>",
+            )
+            table.add_slot(
+                "body-cell-change",
+                "<q-td :props=\"props\"><q-badge :color=\"props.value === 'entered' ? 'green-7' : 'red-7'\">"
+                "{{ props.value }}</q-badge></q-td>",
+            )
 
 
 def _segment_content(user: SignedInUser, segment: Segment) -> None:
@@ -149,23 +360,8 @@ def _segment_content(user: SignedInUser, segment: Segment) -> None:
                 on_saved=lambda _s: ui.navigate.reload(),
             ).open(),
         ).props('unelevated no-caps color="indigo-8" data-testid="edit-segment"')
-    with ui.row().classes("w-full gap-4 items-stretch"):
-        with ui.card().classes("col-grow").style("min-width: 220px"):
-            ui.label("Members").classes("text-overline fb-muted")
-            ui.label(f"{segment.size:,}").classes("text-h4 text-weight-bold").props('data-testid="segment-size"')
-            ui.label(f"Evaluated {freshness(segment.last_evaluated_at, now=state.now())}").classes("fb-muted")
-            if segment.last_error:
-                ui.label(f"Last error: {segment.last_error}").classes("fb-error")
-        with ui.card().classes("col-grow").style("min-width: 280px; flex: 3 1 400px"):
-            ui.label("Who belongs").classes("text-overline fb-muted")
-            if segment.kind == "dynamic":
-                ui.label(segment.rule_english or "").classes("text-body1").props('data-testid="rule-english"')
-                ui.label(segment.rule_text or "").classes("fb-mono text-caption fb-muted")
-            else:
-                ui.label("Fans added by hand or by CSV import.").classes("text-body1")
-    with ui.card().classes("w-full"):
-        points = data.size_series("segment", workspace_id, segment.id, days=30)
-        size_chart(points, title="Size over the last 30 days").props('data-testid="size-chart"')
+    summary = _SegmentSummary(user, segment)
+    _messages_card()
 
     with ui.card().classes("w-full"):
         with ui.row().classes("w-full items-center gap-2"):
@@ -182,8 +378,8 @@ def _segment_content(user: SignedInUser, segment: Segment) -> None:
                     )
                 finally:
                     notification.dismiss()
-                safe = "".join(ch if ch.isalnum() else "-" for ch in segment.name).strip("-").lower() or "segment"
-                ui.download.content(text.encode(), f"{safe}-members.csv", media_type="text/csv")
+                name = export_file_name(summary.segment.name, state.now().date())
+                ui.download.content(text.encode(), name, media_type="text/csv")
 
             ui.button("Export CSV", icon="download", on_click=export).props(
                 'flat no-caps color="indigo-8" data-testid="export-csv"'
@@ -194,11 +390,29 @@ def _segment_content(user: SignedInUser, segment: Segment) -> None:
             testid="members-table",
         )
         if segment.kind == "static":
-            _static_tools(user, segment, members)
+            _static_tools(user, segment, members, summary)
         ui.timer(0.01, members.refresh, once=True)
 
 
-def _static_tools(user: SignedInUser, segment: Segment, members: FanTable) -> None:
+def _messages_card() -> None:
+    """Where the guide promises "Send Targeted Messages": what will come, and what works today."""
+    with (
+        ui.card().classes("w-full").props('data-testid="messages-card"'),
+        ui.row().classes("w-full items-center gap-2 no-wrap"),
+    ):
+        ui.icon("campaign", size="md", color="indigo-8")
+        with ui.column().classes("gap-0 col"):
+            with ui.row().classes("items-center gap-2"):
+                ui.label("Send a message to this segment").classes("text-subtitle1 text-weight-medium")
+                ui.badge("Coming soon", color="amber-8")
+            ui.label(
+                "Email to a segment, with its reachable audience counted, is on its way. Today: export its "
+                "members as CSV below for your mailing tool, or have a webhook tell your tool who enters and "
+                "leaves."
+            ).classes("fb-muted")
+
+
+def _static_tools(user: SignedInUser, segment: Segment, members: FanTable, summary: _SegmentSummary) -> None:
     state = current()
     workspace_id = user.workspace_id
 
@@ -215,7 +429,8 @@ def _static_tools(user: SignedInUser, segment: Segment, members: FanTable) -> No
         except (FanbaseError, ValueError) as error:
             ui.notify(str(error), type="negative", multi_line=True)
             return
-        ui.notify(f"Added {change.entered} fan(s); the segment has {change.size:,}.", type="positive")
+        ui.notify(f"Added {change.entered:,} fan(s); the segment has {change.size:,}.", type="positive")
+        summary.refresh()
         await members.refresh()
 
     async def add_typed() -> None:
@@ -231,8 +446,9 @@ def _static_tools(user: SignedInUser, segment: Segment, members: FanTable) -> No
             ui.notify("Select fans in the table first.")
             return
         change = await in_thread(segments.remove_fans, state.database, workspace_id, segment.id, ids, now=state.now())
-        ui.notify(f"Removed {change.exited} fan(s).", type="positive")
+        ui.notify(f"Removed {change.exited:,} fan(s); the segment has {change.size:,}.", type="positive")
         members.table.selected = []
+        summary.refresh()
         await members.refresh()
 
     async def upload(event: events.UploadEventArguments) -> None:

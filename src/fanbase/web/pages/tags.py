@@ -25,7 +25,7 @@ from fanbase.web.state import current
 TAG_COLUMNS: list[dict[str, Any]] = [
     column("name", "Tag", is_sortable=True),
     column("category", "Category", is_sortable=True),
-    column("fans", "Fans", align="right", is_sortable=True),
+    column("fans", "Fans", align="right", is_sortable=True, is_count=True),
     ACTIONS_COLUMN,
 ]
 

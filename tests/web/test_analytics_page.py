@@ -1,0 +1,65 @@
+"""Analytics for daily use (issue 14, point 9): segments are added to the comparison without removing the defaults,
+two or three segments' overlap, and every chart's data as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page
+from playwright.sync_api import expect
+from web_support import TIMEOUT
+from web_support import Site
+from web_support import sign_in
+from web_support import wait_until_live
+
+from fanbase.clock import utc_now
+from fanbase.services import analytics
+from fanbase.services import segments
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, site: Site) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    context.set_default_timeout(TIMEOUT)
+    page = context.new_page()
+    sign_in(page, site, site.user_email)
+    yield page
+    context.close()
+
+
+def test_compare_more_segments_see_their_overlap_and_download_the_data(
+    page: Page, site: Site, screenshots: Path
+) -> None:
+    listed = segments.list_segments(site.database, site.workspace_id)
+    page.goto(f"{site.url}/analytics")
+    wait_until_live(page)
+    chooser = page.get_by_test_id("compare-segments")
+    expect(chooser.locator(".q-chip")).to_have_count(2)
+    # A third segment, typed and picked: the defaults stay.
+    third = listed[2].name
+    chooser.locator("input").fill(third[:6])
+    page.get_by_role("option", name=third, exact=True).click()
+    page.keyboard.press("Escape")
+    expect(chooser.locator(".q-chip")).to_have_count(3)
+    page.get_by_test_id("compare").click()
+    expect(page.locator(".nicegui-echart").first).to_be_visible()
+
+    with page.expect_download() as download:
+        page.get_by_test_id("csv-size").click()
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+    assert rows[0] == ["day (UTC)", listed[0].name, listed[1].name, third]
+    assert download.value.suggested_filename == f"Size {utc_now().date().isoformat()}.csv"
+
+    expected = analytics.overlap(site.database, site.workspace_id, [listed[0].id, listed[1].id])
+    summary = page.get_by_test_id("overlap-summary")
+    expect(summary).to_have_text(f"{expected.in_any:,} fans in any; {expected.in_all:,} in all.")
+    expect(page.get_by_test_id("overlap-pairs")).to_contain_text(f"{listed[0].name} / {listed[1].name}")
+    page.wait_for_timeout(500)  # the charts animate in
+    page.screenshot(path=str(screenshots / "analytics-overlap.png"), full_page=True)
