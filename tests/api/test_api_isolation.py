@@ -114,6 +114,7 @@ def _bodies(own_fan_id: int) -> dict[tuple[str, str], dict[str, Any] | None]:
         ("PATCH", "/segments/{segment_id}"): {"name": "Stolen"},
         ("DELETE", "/segments/{segment_id}"): None,
         ("POST", "/segments/{segment_id}/refresh"): None,
+        ("POST", "/segments/{segment_id}/duplicate"): None,
         ("GET", "/segments/{segment_id}/members"): None,
         ("GET", "/segments/{segment_id}/members/export"): None,
         ("POST", "/segments/{segment_id}/members"): fan_ids,

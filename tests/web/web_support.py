@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from playwright.sync_api import Locator
 from playwright.sync_api import Page
 from playwright.sync_api import expect
 
@@ -41,3 +42,9 @@ def sign_in(page: Page, site: Site, email: str) -> None:
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/segments$"), timeout=TIMEOUT)
     wait_until_live(page)
+
+
+def field_of(control: Locator) -> Locator:
+    """The Quasar field around a control found by its test id: Quasar puts a q-input's (or a typeable q-select's)
+    attributes on its native input, so the test id can be on the input or on the field itself."""
+    return control.locator("xpath=ancestor-or-self::*[contains(concat(' ', @class, ' '), ' q-field ')][1]")

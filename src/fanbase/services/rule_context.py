@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from dataclasses import field
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
@@ -41,12 +42,19 @@ class RuleContext:
     segment_ids: dict[str, int]  # reference_key(name) → id
     segment_rules: dict[int, Rule]  # dynamic segments' parsed rules
     segment_refs: dict[str, frozenset[str]]  # reference_key(name) → keys of the segments its rule names
+    # reference_key(name) → the name as written, for messages ("did you mean 'VIP'?")
+    tag_names: dict[str, str] = field(default_factory=dict)
+    list_names: dict[str, str] = field(default_factory=dict)
+
+    def _segment_name(self, key: str) -> str:
+        segment_id = self.segment_ids.get(key)
+        return key if segment_id is None else str(self.segment_rows[segment_id].name)
 
     def references(self, *, current_segment: str | None = None) -> References:
         return References(
-            tags=tuple(self.tag_ids),
-            lists=tuple(self.list_ids),
-            segments=self.segment_refs,
+            tags=tuple(self.tag_names.get(key, key) for key in self.tag_ids),
+            lists=tuple(self.list_names.get(key, key) for key in self.list_ids),
+            segments={self._segment_name(key): refs for key, refs in self.segment_refs.items()},
             current_segment=current_segment,
         )
 
@@ -172,11 +180,15 @@ def load_context(connection: Connection, workspace_id: int) -> RuleContext:
         for segment_id, row in rows.items()
         if row.rule is not None
     }
+    tags = tags_repo.TAGS.all_names_and_ids(connection, workspace_id)
+    lists = lists_repo.LISTS.all_names_and_ids(connection, workspace_id)
     return RuleContext(
         workspace_id=workspace_id,
         catalogue=catalogue_for(connection, workspace_id),
-        tag_ids=tags_repo.TAGS.all_ids_by_name(connection, workspace_id),
-        list_ids=lists_repo.LISTS.all_ids_by_name(connection, workspace_id),
+        tag_ids={key: group_id for key, (_, group_id) in tags.items()},
+        list_ids={key: group_id for key, (_, group_id) in lists.items()},
+        tag_names={key: name for key, (name, _) in tags.items()},
+        list_names={key: name for key, (name, _) in lists.items()},
         **_segments_part(rows, rules),
     )
 

@@ -31,7 +31,9 @@ body { background: #f6f7fb; }
 .fb-count { min-width: 4.5rem; text-align: right; }
 .q-tab { text-transform: none; }
 /* A visible focus ring wherever the keyboard is (Quasar's own focus helpers are faint on buttons). */
-:focus-visible { outline: 2px solid #3949ab !important; outline-offset: 2px; border-radius: 4px; }
+body :focus-visible, body .no-outline:focus-visible {
+  outline: 2px solid #3949ab !important; outline-offset: 2px; border-radius: 4px;
+}
 /* Touch targets of at least 36 px for the builder's small buttons and toggles. */
 .fb-target { min-height: 36px; min-width: 36px; }
 @media (max-width: 600px) {
@@ -39,6 +41,11 @@ body { background: #f6f7fb; }
   .fb-hide-sm { display: none !important; }
   /* On a phone a table's cells wrap (a long email breaks) rather than make the page scroll sideways. */
   .q-table td, .q-table th { white-space: normal; overflow-wrap: anywhere; padding: 6px 6px; }
+  /* A large dialog (Create Segment) takes the whole screen. */
+  .q-dialog__inner--minimized:has(.fb-dialog-full) { padding: 0 !important; }
+  .fb-dialog-full {
+    width: 100vw !important; max-width: 100vw !important; min-height: 100vh; border-radius: 0 !important;
+  }
 }
 """
 

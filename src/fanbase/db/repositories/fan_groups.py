@@ -57,6 +57,14 @@ def all_ids_by_name(connection: Connection, table: Table, workspace_id: int) -> 
     return dict(rows.all())
 
 
+def all_names_and_ids(connection: Connection, table: Table, workspace_id: int) -> dict[str, tuple[str, int]]:
+    """Every tag or list of the workspace: case-folded name → (its name as written, its id)."""
+    rows = connection.execute(
+        select(table.c.name_key, table.c.name, table.c.id).where(table.c.workspace_id == workspace_id)
+    )
+    return {key: (name, group_id) for key, name, group_id in rows}
+
+
 def insert_named(
     connection: Connection, table: Table, workspace_id: int, names: Sequence[str], *, now: datetime
 ) -> dict[str, int]:
@@ -108,6 +116,9 @@ class FanGroupTable(Generic[RecordT]):
 
     def all_ids_by_name(self, connection: Connection, workspace_id: int) -> dict[str, int]:
         return all_ids_by_name(connection, self.table, workspace_id)
+
+    def all_names_and_ids(self, connection: Connection, workspace_id: int) -> dict[str, tuple[str, int]]:
+        return all_names_and_ids(connection, self.table, workspace_id)
 
     def ensure_named(
         self, connection: Connection, workspace_id: int, names: Iterable[str], *, now: datetime

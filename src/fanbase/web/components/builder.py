@@ -205,7 +205,8 @@ class ConditionBuilder:
         self._focus(f'[data-node="{id(node)}"] input, [data-node="{id(node)}"] [tabindex="0"]')
 
     def _focus(self, selector: str) -> None:
-        ui.run_javascript(
+        # Through the client: the button that asked may be gone with the redraw (its slot with it).
+        self.container.client.run_javascript(
             f"setTimeout(() => {{ const element = document.querySelector({json.dumps(selector)}); "
             "if (element) element.focus(); }, 50)"
         )

@@ -76,11 +76,11 @@ class SegmentDialog:
         other_segments = [s.name for s in data.all_segments(workspace_id) if segment is None or s.id != segment.id]
 
         with (
-            # Full screen on a phone (Quasar's screen plugin: below 600 px); Escape closes it, a stray click beside
-            # it does not (it would lose the rule being written).
-            ui.dialog().props('no-backdrop-dismiss :maximized="$q.screen.lt.sm"') as self.dialog,
+            # Full screen on a phone (fb-dialog-full, below 600 px); Escape closes it, a stray click beside it
+            # does not (it would lose the rule being written).
+            ui.dialog().props("no-backdrop-dismiss") as self.dialog,
             ui.card()
-            .classes("q-pa-md")
+            .classes("q-pa-md fb-dialog-full")
             .style("width: min(1100px, 96vw); max-width: 96vw")
             .props('data-testid="segment-dialog"'),
         ):

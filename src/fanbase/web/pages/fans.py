@@ -72,37 +72,9 @@ def fans_page(
                     .props('dense outlined clearable data-testid="fan-search"')
                     .classes("col-grow min-w-[12rem]")
                 )
-                segment_select = (
-                    ui.select(
-                        segment_options,
-                        label="Segment",
-                        value=segment if segment in segment_options else None,
-                        with_input=True,
-                        clearable=True,
-                    )
-                    .props('dense outlined data-testid="segment-filter"')
-                    .classes("min-w-[12rem]")
-                )
-                tag_names = data.tag_names(workspace_id)
-                tag_select = (
-                    ui.select(
-                        tag_names, label="Tag", value=tag if tag in tag_names else None, with_input=True, clearable=True
-                    )
-                    .props('dense outlined data-testid="tag-filter"')
-                    .classes("min-w-[10rem]")
-                )
-                list_names = data.list_names(workspace_id)
-                list_select = (
-                    ui.select(
-                        list_names,
-                        label="List",
-                        value=list if list in list_names else None,
-                        with_input=True,
-                        clearable=True,
-                    )
-                    .props('dense outlined data-testid="list-filter"')
-                    .classes("min-w-[10rem]")
-                )
+                segment_select = _filter_select(segment_options, "Segment", segment, testid="segment-filter")
+                tag_select = _filter_select(data.tag_names(workspace_id), "Tag", tag, testid="tag-filter")
+                list_select = _filter_select(data.list_names(workspace_id), "List", list, testid="list-filter")
             with ui.row().classes("w-full items-center gap-2"):
                 rule_input = (
                     ui.input('Ad-hoc rule (text form), e.g. total_spent > 100 and tag "VIP"', value=rule or "")
@@ -155,6 +127,16 @@ def fans_page(
             select.on_value_change(apply)
         ui.timer(0.01, apply, once=True)
     return None
+
+
+def _filter_select(options: dict[int, str] | list[str], label: str, chosen: Any, *, testid: str) -> ui.select:
+    """A filter of the list: typeable, clearable, showing the address's choice when it is one of the options."""
+    known = chosen in options
+    return (
+        ui.select(options, label=label, value=chosen if known else None, with_input=True, clearable=True)
+        .props(f'dense outlined data-testid="{testid}"')
+        .classes("min-w-[10rem]")
+    )
 
 
 def _fans_url(fan_filter: FanFilter) -> str:
