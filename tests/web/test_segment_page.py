@@ -136,7 +136,8 @@ def test_a_day_of_history_lists_who_entered_and_left_and_why(
     rows = day.get_by_test_id("history-day-table").locator("tbody tr")
     expect(rows).to_have_count(4)
     expect(rows.filter(has_text="left")).to_have_count(1)
-    expect(rows.first).to_contain_text("added or removed by hand")
+    expect(rows.filter(has_text="left").first).to_contain_text("added or removed by hand")
+    expect(rows.filter(has_text="entered").first).to_contain_text("imported (a CSV or a list of emails)")
     for email in emails:
         expect(rows.filter(has_text=email).first).to_be_visible()
     # Each fan is a link to their page.

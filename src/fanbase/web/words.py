@@ -28,7 +28,7 @@ CAUSES = {
     "write": "an order, activity or fan change",
     "time": "time passed",
     "manual": "added or removed by hand",
-    "import": "fans CSV import",
+    "import": "imported (a CSV or a list of emails)",
     "rule_edit": "the rule was edited",
     "build": "the segment was created",
     "refresh": "a refresh",

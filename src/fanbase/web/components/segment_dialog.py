@@ -109,8 +109,6 @@ class SegmentDialog:
                     .props('outlined dense autofocus data-testid="segment-name"')
                     .classes("col-grow min-w-[14rem]")
                 )
-                # Checked as the user types in it or leaves it, never on a dialog just opened.
-                self.name.on("blur", lambda: self.name.validate())
                 self.kind = ui.toggle(
                     {"dynamic": "Dynamic", "static": "Static"},
                     value=segment.kind if segment else "dynamic",
