@@ -96,6 +96,11 @@ def test_create_a_dynamic_segment_and_watch_the_preview(page: Page, site: Site, 
         re.compile(r"total_spent > 0 and \(total_spent > 100 or tag ")
     )
     dialog.get_by_test_id("text-toggle").click()
+    # Back in the builder, the preview runs again; let it settle before saving. In 1 of 3 fresh-clone runs on
+    # 2026-12-06 a click on Save made at that moment was lost (no request, nothing logged) — the same kind of lost
+    # click as the tag members card's (see the closing note).
+    expect(count).to_have_text(f"{second:,}")
+    page.wait_for_timeout(1_000)
 
     dialog.get_by_test_id("save-segment").click()
     expect(dialog).to_be_hidden()
