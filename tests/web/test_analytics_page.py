@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 from playwright.sync_api import expect
-from web_support import TIMEOUT
 from web_support import Site
 from web_support import field_of
-from web_support import sign_in
+from web_support import signed_in_page
 from web_support import wait_until_live
 
 from fanbase.clock import utc_now
@@ -28,12 +27,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def page(browser: Any, site: Site) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-    context.set_default_timeout(TIMEOUT)
-    page = context.new_page()
-    sign_in(page, site, site.user_email)
-    yield page
-    context.close()
+    with signed_in_page(browser, site, accept_downloads=True) as page:
+        yield page
 
 
 def test_compare_more_segments_see_their_overlap_and_download_the_data(

@@ -12,10 +12,9 @@ import pytest
 from playwright.sync_api import Locator
 from playwright.sync_api import Page
 from playwright.sync_api import expect
-from web_support import TIMEOUT
 from web_support import Site
 from web_support import field_of
-from web_support import sign_in
+from web_support import signed_in_page
 from web_support import wait_until_live
 
 from fanbase.clock import utc_now
@@ -31,12 +30,8 @@ TAKEN = "Taken name (browser words)"
 @pytest.fixture(scope="module")
 def page(browser: Any, site: Site) -> Iterator[Page]:
     segments.create_segment(site.database, site.workspace_id, SegmentIn(name=TAKEN, kind="static"), now=utc_now())
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(TIMEOUT)
-    page = context.new_page()
-    sign_in(page, site, site.user_email)
-    yield page
-    context.close()
+    with signed_in_page(browser, site) as page:
+        yield page
 
 
 def _open_dialog(page: Page, site: Site) -> Locator:
@@ -132,11 +127,7 @@ def test_a_behaviour_condition_reads_like_the_guide(page: Page, site: Site, scre
 
 
 def test_the_create_segment_dialog_fills_a_phone(browser: Any, site: Site, screenshots: Path) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    context.set_default_timeout(TIMEOUT)
-    phone = context.new_page()
-    try:
-        sign_in(phone, site, site.user_email)
+    with signed_in_page(browser, site, width=390, height=844) as phone:
         phone.get_by_test_id("create-segment").click()
         dialog = phone.get_by_test_id("segment-dialog")
         expect(dialog).to_be_visible()
@@ -147,5 +138,3 @@ def test_the_create_segment_dialog_fills_a_phone(browser: Any, site: Site, scree
         # Nothing wider than the screen: no sideways scrolling.
         assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390
         phone.screenshot(path=str(screenshots / "create-segment-phone.png"))
-    finally:
-        context.close()

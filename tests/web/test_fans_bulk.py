@@ -13,9 +13,8 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import Page
 from playwright.sync_api import expect
-from web_support import TIMEOUT
 from web_support import Site
-from web_support import sign_in
+from web_support import signed_in_page
 from web_support import wait_until_live
 
 from fanbase.clock import utc_now
@@ -36,12 +35,8 @@ STATIC = "Bulk picked (browser)"
 def page(browser: Any, site: Site) -> Iterator[Page]:
     tags.create_tag(site.database, site.workspace_id, TagIn(name=TAG), now=utc_now())
     segments.create_segment(site.database, site.workspace_id, SegmentIn(name=STATIC, kind="static"), now=utc_now())
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(TIMEOUT)
-    page = context.new_page()
-    sign_in(page, site, site.user_email)
-    yield page
-    context.close()
+    with signed_in_page(browser, site) as page:
+        yield page
 
 
 def _tagged(site: Site) -> int:

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 from playwright.sync_api import expect
-from web_support import TIMEOUT
 from web_support import Site
-from web_support import sign_in
+from web_support import signed_in_page
 from web_support import wait_until_live
 
 from fanbase.services import segments
@@ -23,12 +22,8 @@ NAME = "Typed by keys (browser)"
 
 @pytest.fixture(scope="module")
 def page(browser: Any, site: Site) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(TIMEOUT)
-    page = context.new_page()
-    sign_in(page, site, site.user_email)
-    yield page
-    context.close()
+    with signed_in_page(browser, site) as page:
+        yield page
 
 
 def _focused_test_id(page: Page) -> str | None:

@@ -15,9 +15,8 @@ import pytest
 from playwright.sync_api import Page
 from playwright.sync_api import expect
 from sqlalchemy import select
-from web_support import TIMEOUT
 from web_support import Site
-from web_support import sign_in
+from web_support import signed_in_page
 from web_support import wait_until_live
 
 from fanbase.clock import utc_now
@@ -49,18 +48,10 @@ def emails(site: Site) -> list[str]:
     return [row.email for row in rows]
 
 
-def _open(browser: Any, site: Site, width: int, height: int) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
-    context.set_default_timeout(TIMEOUT)
-    page = context.new_page()
-    sign_in(page, site, site.user_email)
-    yield page
-    context.close()
-
-
 @pytest.fixture(scope="module")
 def page(browser: Any, site: Site) -> Iterator[Page]:
-    yield from _open(browser, site, 1280, 800)
+    with signed_in_page(browser, site, accept_downloads=True) as page:
+        yield page
 
 
 def _chart_series(page: Page, index: int) -> list[int]:
@@ -250,7 +241,7 @@ def test_the_previews_sample_fans_are_links_to_their_pages(page: Page, site: Sit
 
 
 def test_the_segment_page_at_390_px(browser: Any, site: Site, static_segment: int, screenshots: Path) -> None:
-    for phone in _open(browser, site, 390, 844):
+    with signed_in_page(browser, site, width=390, height=844) as phone:
         phone.goto(f"{site.url}/segments/{static_segment}")
         wait_until_live(phone)
         expect(phone.get_by_test_id("segment-size")).to_have_text("2")
@@ -281,7 +272,7 @@ def _scrolls_sideways(page: Page, test_id: str) -> bool:
 
 
 def test_segment_manage_and_the_fans_list_fit_a_phone(browser: Any, site: Site, screenshots: Path) -> None:
-    for phone in _open(browser, site, 390, 844):
+    with signed_in_page(browser, site, width=390, height=844) as phone:
         phone.goto(f"{site.url}/segments")
         wait_until_live(phone)
         table = phone.get_by_test_id("segments-table")

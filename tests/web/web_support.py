@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from playwright.sync_api import Locator
 from playwright.sync_api import Page
@@ -48,3 +51,16 @@ def field_of(control: Locator) -> Locator:
     """The Quasar field around a control found by its test id: Quasar puts a q-input's (or a typeable q-select's)
     attributes on its native input, so the test id can be on the input or on the field itself."""
     return control.locator("xpath=ancestor-or-self::*[contains(concat(' ', @class, ' '), ' q-field ')][1]")
+
+
+@contextmanager
+def signed_in_page(browser: Any, site: Site, *, width: int = 1280, height: int = 800, **options: Any) -> Iterator[Page]:
+    """A new browser context of this size, signed in as the site's user; closed afterwards."""
+    context = browser.new_context(viewport={"width": width, "height": height}, **options)
+    context.set_default_timeout(TIMEOUT)
+    page = context.new_page()
+    try:
+        sign_in(page, site, site.user_email)
+        yield page
+    finally:
+        context.close()
