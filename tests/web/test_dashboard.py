@@ -6,7 +6,6 @@ The tests run in order and share one signed-in page (creating the segment once i
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,8 +96,8 @@ def test_create_a_dynamic_segment_and_watch_the_preview(page: Page, site: Site, 
     )
     dialog.get_by_test_id("text-toggle").click()
     # Back in the builder, the preview runs again; let it settle before saving. In 1 of 3 fresh-clone runs on
-    # 2026-12-06 a click on Save made at that moment was lost (no request, nothing logged) — the same kind of lost
-    # click as the tag members card's (see the closing note).
+    # 2026-12-06 a click on Save made at that moment was lost (no request, nothing logged). The tables' lost clicks
+    # were remounted cells (web/stable_slots.py), but Save is no template cell: this one is not yet explained.
     expect(count).to_have_text(f"{second:,}")
     page.wait_for_timeout(1_000)
 
@@ -182,25 +181,13 @@ def test_tags_lists_analytics_and_a_fan_page_render(page: Page, site: Site, scre
     wait_until_live(page)
     tags = page.get_by_test_id("tags-table")
     expect(tags).to_contain_text("Browser VIP")
-    show_members = (
-        tags.locator("tbody tr").filter(has_not_text="Browser VIP").first.get_by_role("button", name="Members")
-    )
-    console: list[str] = []
-    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-    page.on("pageerror", lambda error: console.append(f"page error: {error}"))
-    show_members.click()
-    members = page.get_by_test_id("tag-members").locator("tbody tr").first
-    try:
-        expect(members).to_be_visible(timeout=10_000)
-    except AssertionError:
-        # A known, not yet understood defect: in 2 of 3 full CI runs on 2026-12-06 the members card never appeared
-        # after this click (the server logged nothing; the page stayed live). The click is tried once more, and
-        # what the browser said is reported, so the next occurrence tells more.
-        warnings.warn(
-            f"DEFECT: the tag members card did not appear after one click; browser console: {console}", stacklevel=1
-        )
-        show_members.click()
-        expect(members).to_be_visible()
+    rows = tags.locator("tbody tr")
+    vip_members = rows.filter(has_text="Browser VIP").get_by_role("button", name="Members").element_handle()
+    rows.filter(has_not_text="Browser VIP").first.get_by_role("button", name="Members").click()
+    expect(page.get_by_test_id("tag-members").locator("tbody tr").first).to_be_visible()
+    # The card's arrival re-rendered the page; a cell's button must be patched, not replaced: a button replaced
+    # while it is pressed loses its click (the lost-click defect, zauberzeug/nicegui#6284; see web/stable_slots.py).
+    assert vip_members.evaluate("button => button.isConnected"), "the tags table's buttons were remounted"
     page.screenshot(path=str(screenshots / "tags.png"))
 
     page.get_by_role("tab", name="Lists").click()

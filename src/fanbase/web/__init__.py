@@ -26,6 +26,7 @@ def mount(app: FastAPI, *, database: Database, clock: Callable[[], datetime]) ->
     from fanbase.web import pages  # registers the @ui.page routes
     from fanbase.web.auth import SessionGuard
     from fanbase.web.auth import install_auth_routes
+    from fanbase.web.stable_slots import STABLE_SLOTS_SCRIPT
 
     configure(WebState(database=database, clock=clock))
     install_auth_routes(app)
@@ -47,3 +48,4 @@ def mount(app: FastAPI, *, database: Database, clock: Callable[[], datetime]) ->
         show_welcome_message=False,
         reconnect_timeout=10.0,
     )
+    ui.add_body_html(STABLE_SLOTS_SCRIPT, shared=True)
