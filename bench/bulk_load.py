@@ -2,7 +2,7 @@
 live, is loaded with orders over HTTP (``POST /api/v1/orders/batch``, one client, batches of 1,000) that name their
 fans by email, so the load creates its fans as it goes. Straight after, with no ANALYZE by the bench (the
 statistics are whatever the load left: the product's own ``refresh_statistics_after_write`` or none), every
-template rule and five behaviour shapes are previewed once each through ``services.segments.preview``: the first
+template rule and five behaviour shapes are previewed once each through ``services.previews.preview``: the first
 run, on cold plans, is the figure.
 
 Correctness is checked, never time: after the phase, the caller checks the 12 segments' stored membership against
@@ -31,6 +31,7 @@ from fanbase.schemas.lists import ListIn
 from fanbase.schemas.segments import RuleIn
 from fanbase.schemas.segments import SegmentIn
 from fanbase.services import lists as lists_service
+from fanbase.services import previews
 from fanbase.services import segments as segments_service
 from fanbase.services import workspaces
 from fanbase.services.segment_templates import TEMPLATES
@@ -129,13 +130,13 @@ def bulk_load(
     # Straight after the load: nothing in between may gather statistics or warm a plan.
     rules = [(f"template {template.key}", template.rule_text) for template in TEMPLATES]
     rules += [("behaviour shape", rule_text) for rule_text in BEHAVIOUR_SHAPES]
-    previews: list[dict[str, Any]] = []
+    timings: list[dict[str, Any]] = []
     for source, rule_text in rules:
         started = time.perf_counter()
-        shown = segments_service.preview(database, workspace_id, RuleIn(rule_text=rule_text), now=now)
+        shown = previews.preview(database, workspace_id, RuleIn(rule_text=rule_text), now=now)
         elapsed = (time.perf_counter() - started) * 1000
-        previews.append({"source": source, "rule": rule_text, "ms": elapsed, "count": shown.count})
-    slowest = max(previews, key=lambda preview: preview["ms"])
+        timings.append({"source": source, "rule": rule_text, "ms": elapsed, "count": shown.count})
+    slowest = max(timings, key=lambda preview: preview["ms"])
 
     seconds = sum(samples) / 1000
     return {
@@ -148,6 +149,6 @@ def bulk_load(
         "batch": summarise(samples),
         "fans_created": fans_created,
         "rows": _rows(database, workspace_id),
-        "previews": previews,
+        "previews": timings,
         "slowest_preview": slowest,
     }

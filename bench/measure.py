@@ -6,7 +6,7 @@ Phases, in the order ``run_segment_phases`` runs them (each leaves the data as t
 - ``check``: every segment's stored membership against its hand-written SQL (``bench.baselines.SEGMENT_SQL``);
 - ``compare``: every segment's count as fanbase evaluates a whole workspace (the set form) against its hand-written
   count, timed in alternation; their sum of medians is the database's own time to evaluate every segment once;
-- ``preview``: a property rule and a behaviour rule through ``services.segments.preview``, as the raw compiled
+- ``preview``: a property rule and a behaviour rule through ``services.previews.preview``, as the raw compiled
   count (``count(*) … where compile_rule(…)``) and as hand-written SQL;
 - ``refresh``: ``refresh_all`` when nothing changed — timed, and the ledger and membership must not move — beside
   its floor, the one hand-written query that finds no segment to evaluate (``NOTHING_TO_REFRESH``);
@@ -81,6 +81,7 @@ from fanbase.schemas.segments import RuleIn
 from fanbase.schemas.segments import SegmentIn
 from fanbase.services import membership
 from fanbase.services import orders_events
+from fanbase.services import previews
 from fanbase.services import segments as segments_service
 from fanbase.services.rule_context import load_context
 
@@ -239,7 +240,7 @@ def preview(database: Database, workspace_id: int, *, now: datetime, runs: int) 
         rule_text = SEGMENTS_BY_NAME[name].rule_text
         data = RuleIn(rule_text=rule_text)
         service, shown = measure(
-            lambda data=data: segments_service.preview(database, workspace_id, data, now=now),  # type: ignore[misc]
+            lambda data=data: previews.preview(database, workspace_id, data, now=now),  # type: ignore[misc]
             runs=runs,
         )
         assert isinstance(shown, Preview)

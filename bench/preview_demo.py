@@ -2,7 +2,7 @@
 
 How fast does a live preview answer on the demo workspace? Per backend: a throwaway database (a temporary SQLite
 file; a PostgreSQL ``fanbase_bench_<random>`` on the local server, dropped afterwards), the demo workspace
-(``services.demo``, 3,000 fans by default), then ``services.segments.preview`` — the whole use case: load the rule
+(``services.demo``, 3,000 fans by default), then ``services.previews.preview`` — the whole use case: load the rule
 context, validate, compile, count, sample, count each top-level condition, describe — for every template's rule
 and a few combined rules, each timed over ``--runs`` runs after warm-up. Prints a table (milliseconds).
 
@@ -30,6 +30,7 @@ from fanbase.db.migrate import upgrade
 from fanbase.schemas.segments import Preview
 from fanbase.schemas.segments import RuleIn
 from fanbase.services import demo
+from fanbase.services import previews
 from fanbase.services import segments
 from fanbase.services.segment_templates import TEMPLATES
 from fanbase.services.segment_templates import TEMPLATES_BY_KEY
@@ -78,7 +79,7 @@ def run_backend(database: Database, *, fans: int, runs: int) -> list[PreviewTimi
     vacuum(database)
     results = []
     for label, rule_text in _rules():
-        action = functools.partial(segments.preview, database, workspace_id, RuleIn(rule_text=rule_text), now=NOW)
+        action = functools.partial(previews.preview, database, workspace_id, RuleIn(rule_text=rule_text), now=NOW)
         timing, result = measure(action, runs=runs)
         assert isinstance(result, Preview)
         results.append(PreviewTiming(label=label, count=result.count, timing=timing))

@@ -300,6 +300,17 @@ def test_preview_counts_samples_and_creates_nothing(client: TestClient, headers:
     result = ok(client.post(f"{API}/segments/preview", json={"rule": json_rule}, headers=headers))
     assert (result["count"], [fan["id"] for fan in result["sample"]]) == (1, [ids["cy"]])
     assert [item["path"] for item in result["conditions"]] == [""]
+    assert result["hints"] == []
+    # An event type the workspace has not seen is valid (0 fans), with a hint naming the closest it has.
+    json_rule["count"]["where"]["value"] = "gig_atended"
+    result = ok(client.post(f"{API}/segments/preview", json={"rule": json_rule}, headers=headers))
+    assert result["count"] == 0
+    assert result["hints"] == [
+        {
+            "path": "count.where.value",
+            "message": "no event type 'gig_atended' has been recorded yet (did you mean 'gig_attended'?)",
+        }
+    ]
     assert client.post(f"{API}/segments/preview", json={}, headers=headers).status_code == 422
     assert ok(client.get(f"{API}/segments", headers=headers))["total"] == 0
 

@@ -113,6 +113,9 @@ def test_preview_prints_the_count_each_condition_and_a_sample(env: dict[str, str
     assert re.search(r"all\[0\].*Has tag \"VIP\".*2", out) and re.search(r"all\[1\].*2", out), out
     assert "ada@x.co" in out and "bo@x.co" not in out
     assert invoke(env, "segments", "list")[1].count("dynamic") == 0  # nothing was created
+    code, out, err = invoke(env, "segments", "preview", 'count(events where type = "gig_atended") > 0')
+    assert code == 0, err
+    assert "Hint (count.where.value): no event type 'gig_atended' has been recorded yet" in out, out
 
 
 def test_static_segment_add_and_remove(env: dict[str, str], tmp_path: Path) -> None:

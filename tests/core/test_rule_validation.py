@@ -16,6 +16,7 @@ from fanbase.core.rules import FieldCondition
 from fanbase.core.rules import parse_rule_json
 from fanbase.core.rules import reference_key
 from fanbase.core.validation import References
+from fanbase.core.validation import unseen_names
 from fanbase.core.validation import validate_rule
 from fanbase.errors import InvalidRule
 from strategies import CATALOGUE
@@ -321,3 +322,44 @@ SUGGESTIONS = References(tags=("VIP", "Press"), lists=("Newsletter",), segments=
 )
 def test_an_unknown_name_suggests_the_closest_known_one(rule: dict[str, Any], message: str) -> None:
     assert errors_of(rule, references=SUGGESTIONS) == [message]
+
+
+def test_unseen_event_types_and_categories_are_hints_asked_for_only_when_named() -> None:
+    asked: list[str] = []
+
+    def seen(field: str) -> set[str]:
+        asked.append(field)
+        return {"type": {"gig_attended", "email_opened"}, "category": {"merch"}}[field]
+
+    rule = parse_rule_json(
+        {
+            "not": {
+                "any": [
+                    {
+                        "count": {"of": "events", "where": {"field": "type", "op": "=", "value": "Gig_Attended"}},
+                        "op": ">",
+                        "value": 0,
+                    },
+                    {
+                        "count": {"of": "events", "where": {"not": {"field": "type", "op": "=", "value": "gig"}}},
+                        "op": ">",
+                        "value": 0,
+                    },
+                    {
+                        "count": {"of": "events", "where": {"field": "type", "op": "!=", "value": "nope"}},
+                        "op": ">",
+                        "value": 0,
+                    },
+                ]
+            }
+        }
+    )
+    assert [str(hint) for hint in unseen_names(rule, seen)] == [
+        "not.any[0].count.where.value: no event type 'Gig_Attended' has been recorded yet"
+        " (did you mean 'gig_attended'?)",
+        "not.any[1].count.where.not.value: no event type 'gig' has been recorded yet",
+    ]
+    assert set(asked) == {"type"}
+    asked.clear()
+    assert unseen_names(parse_rule_json({"field": "total_spent", "op": ">", "value": 1}), seen) == []
+    assert asked == []  # a rule naming no event type or category reads nothing

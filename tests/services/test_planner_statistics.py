@@ -22,6 +22,7 @@ from fanbase.schemas.orders_events import OrderIn
 from fanbase.schemas.segments import RuleIn
 from fanbase.schemas.segments import SegmentIn
 from fanbase.services import orders_events
+from fanbase.services import previews
 from fanbase.services import segments
 from fanbase.services import workspaces
 from fanbase.services.segment_templates import TEMPLATES
@@ -123,7 +124,7 @@ def test_previews_right_after_a_bulk_load_into_a_fresh_database_plan_with_statis
     slow = {}
     for rule_text in RULES:
         started = time.perf_counter()
-        preview = segments.preview(fresh_database, workspace_id, RuleIn(rule_text=rule_text), now=NOW)
+        preview = previews.preview(fresh_database, workspace_id, RuleIn(rule_text=rule_text), now=NOW)
         seconds = time.perf_counter() - started
         assert preview.count >= 0
         if seconds > BOUND_SECONDS:
@@ -170,7 +171,7 @@ def test_a_new_workspace_beside_a_big_one_is_known_to_the_statistics_after_its_f
                 assert counted >= 500, (table, counted)
                 assert estimated >= counted / 2, (table, estimated, counted)
             started = time.perf_counter()
-            preview = segments.preview(
+            preview = previews.preview(
                 database, new, RuleIn(rule_text='segment "Spenders" and segment "Buyers"'), now=NOW
             )
             assert time.perf_counter() - started < BOUND_SECONDS

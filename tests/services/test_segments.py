@@ -30,6 +30,7 @@ from fanbase.schemas.segments import SegmentPatch
 from fanbase.services import fans
 from fanbase.services import membership
 from fanbase.services import orders_events
+from fanbase.services import previews
 from fanbase.services import rule_context
 from fanbase.services import segments
 
@@ -147,13 +148,37 @@ def test_static_segment_add_remove_and_by_email(database: Database, workspace_id
 
 def test_preview_counts_each_top_level_condition(database: Database, workspace_id: int, now: datetime) -> None:
     make_fans(database, workspace_id, now)
-    result = segments.preview(
+    result = previews.preview(
         database, workspace_id, RuleIn(rule_text='tag "VIP" and lifecycle_stage in (customer, subscriber)'), now=now
     )
     assert result.count == 1
     assert [fan.email for fan in result.sample] == ["ada@x.co"]
     assert [(item.path, item.count) for item in result.conditions] == [("all[0]", 2), ("all[1]", 2)]
     assert segments.list_segments(database, workspace_id) == []
+
+
+def test_preview_hints_at_event_types_and_categories_the_workspace_has_not_seen(
+    database: Database, workspace_id: int, now: datetime
+) -> None:
+    make_fans(database, workspace_id, now)
+    rule_text = (
+        'count(events where type = "gig_atended") >= 1 or count(events where type in ("gig_attended", "festival")) >= 1'
+        ' or sum(amount of orders where category = "Merch") > 10 or count(orders where category = "merch") > 0'
+    )
+    result = previews.preview(database, workspace_id, RuleIn(rule_text=rule_text), now=now)
+    assert [(hint.path, hint.message) for hint in result.hints] == [
+        (
+            "any[0].count.where.value",
+            "no event type 'gig_atended' has been recorded yet (did you mean 'gig_attended'?)",
+        ),
+        ("any[1].count.where.value", "no event type 'festival' has been recorded yet"),
+        ("any[2].sum.where.value", "no order category 'Merch' has been recorded yet (did you mean 'merch'?)"),
+    ]
+    assert result.count == 2  # still a valid rule: the names the data holds match as usual
+    known = previews.preview(
+        database, workspace_id, RuleIn(rule_text='count(events where type = "gig_attended") >= 1'), now=now
+    )
+    assert known.hints == []
 
 
 def test_bad_rules_name_their_path(database: Database, workspace_id: int, now: datetime) -> None:
@@ -262,8 +287,8 @@ def test_a_preview_finds_its_sample_beyond_the_first_fans(
     """The sample is first looked for along the first fans; when they hold too few matches it comes from a whole
     evaluation, and is the same: the first matching fans by id."""
     ids = make_fans(database, workspace_id, now)
-    monkeypatch.setattr(segments, "SAMPLE_SCAN", 1)
-    result = segments.preview(database, workspace_id, RuleIn(rule_text=rule_text), now=now)
+    monkeypatch.setattr(previews, "SAMPLE_SCAN", 1)
+    result = previews.preview(database, workspace_id, RuleIn(rule_text=rule_text), now=now)
     assert result.count == 1
     assert [fan.id for fan in result.sample] == [ids["cy"]]
 

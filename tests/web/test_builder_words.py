@@ -20,6 +20,7 @@ from web_support import wait_until_live
 from fanbase.clock import utc_now
 from fanbase.schemas.segments import RuleIn
 from fanbase.schemas.segments import SegmentIn
+from fanbase.services import previews
 from fanbase.services import segments
 
 pytestmark = pytest.mark.browser
@@ -85,6 +86,25 @@ def test_an_unknown_name_in_the_text_form_suggests_the_closest(page: Page, site:
     dialog.get_by_role("button", name="Cancel").click()
 
 
+def test_an_event_type_not_seen_suggests_the_closest_in_both_forms(page: Page, site: Site) -> None:
+    dialog = _open_dialog(page, site)
+    dialog.get_by_test_id("text-toggle").click()
+    dialog.get_by_test_id("rule-text").fill('count(events where type = "gig_atended") >= 1')
+    hints = dialog.get_by_test_id("preview-hints")
+    # Valid (an event type can be named before it first happens), so a hint beside the count, not an error.
+    expect(hints).to_have_text("No event type 'gig_atended' has been recorded yet (did you mean 'gig_attended'?).")
+    expect(dialog.get_by_test_id("preview-count")).to_have_text("0")
+    expect(dialog.get_by_test_id("text-error")).to_have_text("")
+    # The same hint in the builder, and gone once the name is one the workspace holds.
+    dialog.get_by_test_id("text-toggle").click()
+    expect(dialog.get_by_test_id("condition")).to_have_count(1)
+    expect(hints).to_contain_text("did you mean 'gig_attended'?")
+    dialog.get_by_test_id("text-toggle").click()
+    dialog.get_by_test_id("rule-text").fill('count(events where type = "gig_attended") >= 1')
+    expect(hints).to_have_text("")
+    dialog.get_by_role("button", name="Cancel").click()
+
+
 def _contains(name: str) -> re.Pattern[str]:
     """A class attribute holding this class among others."""
     return re.compile(rf"(^|\s){re.escape(name)}(\s|$)")
@@ -113,7 +133,7 @@ def test_a_behaviour_condition_reads_like_the_guide(page: Page, site: Site, scre
     for schema_word in ("placed_at", "occurred_at", "result", "number of"):
         expect(dialog.get_by_text(schema_word, exact=True)).to_have_count(0)
 
-    expected = segments.preview(
+    expected = previews.preview(
         site.database,
         site.workspace_id,
         RuleIn(rule_text='count(events where type = "gig_attended") >= 2'),

@@ -208,6 +208,12 @@ def test_tags_lists_analytics_and_a_fan_page_render(page: Page, site: Site, scre
     expect(page).to_have_url(re.compile(r"/fans/\d+$"))
     expect(page.get_by_text("Profile")).to_be_visible()
     page.screenshot(path=str(screenshots / "fan-page.png"), full_page=True)
+    # One date style ("6 Dec 2026", "6 Dec 2026, 14:05"), the time zone said once, at the page's foot.
+    body = page.locator("body").inner_text()
+    assert re.search(r"Sign-up Date\s+\d{1,2} [A-Z][a-z]{2} \d{4}\b", body), body
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", body), "an ISO date on the fan page"
+    assert body.count("UTC") == 1, body
+    expect(page.get_by_test_id("time-zone-note")).to_have_text("Dates and times are in UTC.")
 
 
 def test_sign_out(page: Page, site: Site) -> None:

@@ -55,6 +55,11 @@ def test_create_a_segment_with_the_keyboard_alone(page: Page, site: Site) -> Non
     page.goto(f"{site.url}/segments")
     wait_until_live(page)
     _tab_to(page, "create-segment")
+    # A visible ring around the focused button (Quasar's buttons otherwise declare `outline: 0 !important`).
+    ring = page.evaluate(
+        "() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth]; }"
+    )
+    assert ring == ["solid", "2px"], ring
     page.keyboard.press("Enter")
     dialog = page.get_by_test_id("segment-dialog")
     expect(dialog).to_be_visible()

@@ -35,6 +35,7 @@ from fanbase.schemas.segments import Segment
 from fanbase.schemas.segments import SegmentIn
 from fanbase.schemas.segments import SegmentPatch
 from fanbase.services import fan_csv
+from fanbase.services import previews
 from fanbase.services import segments
 
 segments_app = typer.Typer(help="Segments: dynamic (a rule) and static (a curated list of fans).", no_args_is_help=True)
@@ -238,10 +239,12 @@ def preview_rule(
 ) -> None:
     """Who a rule matches, without creating anything: the count, each top-level condition's count, a sample."""
     with open_workspace(workspace) as (database, workspace_id):
-        result = segments.preview(database, workspace_id, RuleIn(rule_text=rule_text), now=utc_now())
+        result = previews.preview(database, workspace_id, RuleIn(rule_text=rule_text), now=utc_now())
     console = stdout()
     console.print(f"{result.count:,} {'fan matches' if result.count == 1 else 'fans match'}.", markup=False)
     console.print(f"In English: {result.rule_english}", markup=False)
+    for hint in result.hints:
+        console.print(f"Hint ({hint.path}): {hint.message}", markup=False)
     if len(result.conditions) > 1:
         conditions = Table("path", "condition", "fans")
         for item in result.conditions:

@@ -418,3 +418,58 @@ def validate_rule(rule: object, *, catalogue: Catalogue, references: References)
     if validator.errors:
         raise InvalidRule(validator.errors)
     return checked
+
+
+# The names a behaviour condition can filter on that only the workspace's data defines: an event's type, an order's
+# category. A rule naming one not yet seen is valid (a tour's first gig can be segmented before it happens), so it
+# gets a hint, not an error; a close seen name makes it a "did you mean".
+NAMED_FIELDS: dict[Source, str] = {Source.EVENTS: "type", Source.ORDERS: "category", Source.REFUNDS: "category"}
+_NAMED_NOUNS = {"type": "event type", "category": "order category"}
+
+
+def unseen_names(rule: Rule, seen: Callable[[str], Collection[str]]) -> list[RuleError]:
+    """A hint per event type or order category the rule compares with (``=``, ``in``) that the workspace has not
+    seen; ``seen("type")`` and ``seen("category")`` give the values its data holds (case-sensitive, as stored), and
+    are asked only for a field the rule compares."""
+    hints: list[RuleError] = []
+
+    def where(node: Where, field: str, path: str) -> None:
+        match node:
+            case WhereAllOf(conditions=children) | WhereAnyOf(conditions=children):
+                key = "all" if isinstance(node, WhereAllOf) else "any"
+                for index, child in enumerate(children):
+                    where(child, field, f"{_join(path, key)}[{index}]")
+            case WhereNot(condition=child):
+                where(child, field, _join(path, "not"))
+            case FieldCondition(field=name, op=Op.EQ | Op.IN, value=value) if name == field:
+                values = value if isinstance(value, tuple) else (value,)
+                known = seen(field)
+                for item in values:
+                    if isinstance(item, str) and item not in known:
+                        noun = _NAMED_NOUNS[field]
+                        hints.append(
+                            RuleError(
+                                _join(path, "value"),
+                                f"no {noun} {item!r} has been recorded yet{did_you_mean(item, known)}",
+                            )
+                        )
+            case _:
+                pass
+
+    def walk(node: Rule, path: str) -> None:
+        match node:
+            case AllOf(rules=children) | AnyOf(rules=children):
+                key = "all" if isinstance(node, AllOf) else "any"
+                for index, child in enumerate(children):
+                    walk(child, f"{_join(path, key)}[{index}]")
+            case Not(rule=child):
+                walk(child, _join(path, "not"))
+            case BehaviourAggregate():
+                query = node.query
+                if query.where is not None and query.of in NAMED_FIELDS:
+                    where(query.where, NAMED_FIELDS[query.of], _join(_join(path, node.aggregate.value), "where"))
+            case _:
+                pass
+
+    walk(rule, "")
+    return hints

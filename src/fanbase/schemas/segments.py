@@ -96,6 +96,11 @@ class ConditionCount(Record):
     count: int = Field(description="Fans matching this condition alone.")
 
 
+class RuleHint(Record):
+    path: str = Field(description="Where the hint applies in the rule, e.g. all[0].count.where.value.")
+    message: str = Field(description="e.g. no event type 'gig_atended' has been recorded yet (did you mean …?)")
+
+
 class Preview(Record):
     count: int
     sample: list[Fan]
@@ -103,6 +108,11 @@ class Preview(Record):
     rule: dict[str, Any]
     rule_text: str
     rule_english: str
+    hints: list[RuleHint] = Field(
+        default_factory=list,
+        description="What the rule names that the workspace's data does not hold yet (event types, order "
+        "categories), with the closest name it does hold. The rule is valid; a hint is likely a misspelling.",
+    )
 
 
 class MembershipChange(Record):

@@ -15,9 +15,6 @@ from typing import Any
 
 from fanbase.core.dependencies import relative_time_conditions
 from fanbase.core.describe import describe
-from fanbase.core.rules import AllOf
-from fanbase.core.rules import AnyOf
-from fanbase.core.rules import Rule
 from fanbase.core.rules import reference_key
 from fanbase.core.rules import rule_to_json
 from fanbase.core.text import format_rule
@@ -38,12 +35,8 @@ from fanbase.schemas.common import NAME_LENGTH
 from fanbase.schemas.common import Page
 from fanbase.schemas.common import normalize_email
 from fanbase.schemas.fans import Fan
-from fanbase.schemas.segments import ConditionCount
 from fanbase.schemas.segments import EmailsIn
-from fanbase.schemas.segments import Impact
 from fanbase.schemas.segments import MembershipChange
-from fanbase.schemas.segments import Preview
-from fanbase.schemas.segments import RuleIn
 from fanbase.schemas.segments import Segment
 from fanbase.schemas.segments import SegmentDrift
 from fanbase.schemas.segments import SegmentIn
@@ -62,7 +55,7 @@ PREVIEW_SAMPLE_SIZE = 10
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "AUD": "A$", "CAD": "C$"}
 
 
-def _currency_symbol(connection: Connection, workspace_id: int) -> str:
+def currency_symbol(connection: Connection, workspace_id: int) -> str:
     workspace = workspaces_repo.get_workspace(connection, workspace_id)
     currency = workspace.currency if workspace else "USD"
     return CURRENCY_SYMBOLS.get(currency, f"{currency} ")
@@ -83,7 +76,7 @@ def _present_segment(connection: Connection, context: RuleContext, segment_id: i
     row = segments_repo.get_segment(connection, context.workspace_id, segment_id)
     if row is None:
         raise NotFound(f"segment {segment_id} not found")
-    return _present(context, row, currency_symbol=_currency_symbol(connection, context.workspace_id))
+    return _present(context, row, currency_symbol=currency_symbol(connection, context.workspace_id))
 
 
 def _load_segment(connection: Connection, workspace_id: int, segment_id: int) -> Segment:
@@ -124,7 +117,7 @@ def list_templates() -> list[SegmentTemplate]:
 def list_segments(database: Database, workspace_id: int) -> list[Segment]:
     with database.transaction(write=False) as connection:
         context = load_context(connection, workspace_id)
-        symbol = _currency_symbol(connection, workspace_id)
+        symbol = currency_symbol(connection, workspace_id)
         rows = segments_repo.list_segments(connection, workspace_id, with_size=True)
         return [_present(context, row, currency_symbol=symbol) for row in rows]
 
@@ -317,7 +310,7 @@ def delete_segment(database: Database, workspace_id: int, segment_id: int) -> No
         segments_repo.delete_segment(connection, workspace_id, segment_id)
 
 
-def _dynamic_segment(context: RuleContext, segment_id: int, *, refusal: str, field: str) -> Any:
+def dynamic_segment_row(context: RuleContext, segment_id: int, *, refusal: str, field: str) -> Any:
     """The segment's stored row; a static one is refused with ``refusal`` on ``field``."""
     row = context.segment_rows.get(segment_id)
     if row is None:
@@ -331,7 +324,7 @@ def refresh_segment(database: Database, workspace_id: int, segment_id: int, *, n
     """Re-evaluate a dynamic segment from scratch against its rule (and its dependents if it changed)."""
     with database.transaction() as connection:
         context = load_context(connection, workspace_id)
-        _dynamic_segment(context, segment_id, refusal="only dynamic segments are evaluated", field="segment_id")
+        dynamic_segment_row(context, segment_id, refusal="only dynamic segments are evaluated", field="segment_id")
         entered, exited = _rebuild_with_dependents(connection, context, segment_id, cause="refresh", now=now)
         size = _present_segment(connection, context, segment_id).size
     _membership_written(database, workspace_id, entered + exited)
@@ -378,79 +371,6 @@ def compact_sizes(database: Database) -> list[int]:
         with database.transaction() as connection:
             segments_repo.compact_sizes(connection, workspace_id)
     return workspace_ids
-
-
-def _top_level(rule: Rule) -> list[tuple[str, Rule]]:
-    match rule:
-        case AllOf(rules=parts):
-            return [(f"all[{index}]", part) for index, part in enumerate(parts)]
-        case AnyOf(rules=parts):
-            return [(f"any[{index}]", part) for index, part in enumerate(parts)]
-        case _:
-            return [("", rule)]
-
-
-# A preview's sample is first looked for among this many of the workspace's first fans (by id), rule checked per fan.
-SAMPLE_SCAN = 20_000
-
-
-def preview(database: Database, workspace_id: int, data: RuleIn, *, now: datetime) -> Preview:
-    """Size, a sample and each top-level condition's own count for a rule; nothing is stored."""
-    with database.transaction(write=False) as connection:
-        context = load_context(connection, workspace_id)
-        rule = context.validate(parse_rule_input(data.rule, data.rule_text))
-        count, sample_ids = rule_evaluation.count_and_sample(
-            connection, context.scope, rule, now=now, limit=PREVIEW_SAMPLE_SIZE, scan=SAMPLE_SCAN
-        )
-        sample_rows = segments_repo.fans_by_ids(connection, workspace_id, sample_ids)
-        sample = fans_service.present(
-            connection, workspace_id, fans_repo.hydrate_fans(connection, workspace_id, sample_rows)
-        )
-        parts = _top_level(rule)
-        if len(parts) == 1:
-            # The one condition is the whole rule, so its count is the count above; count_each would add a pass over
-            # every fan of the workspace (a sum of CASEs), where the count may be an index-only scan.
-            counts = [count]
-        else:
-            counts = rule_evaluation.count_each(connection, context.scope, [part for _, part in parts], now=now)
-        symbol = _currency_symbol(connection, workspace_id)
-        return Preview(
-            count=count,
-            sample=sample,
-            conditions=[
-                ConditionCount(
-                    path=path, description=describe(part, catalogue=context.catalogue, currency_symbol=symbol), count=n
-                )
-                for (path, part), n in zip(parts, counts, strict=True)
-            ],
-            rule=rule_to_json(rule),
-            rule_text=format_rule(rule),
-            rule_english=describe(rule, catalogue=context.catalogue, currency_symbol=symbol),
-        )
-
-
-def impact(database: Database, workspace_id: int, segment_id: int, data: RuleIn, *, now: datetime) -> Impact:
-    """How many fans a rule edit would add and remove (with samples); nothing is changed."""
-    with database.transaction(write=False) as connection:
-        context = load_context(connection, workspace_id)
-        row = _dynamic_segment(context, segment_id, refusal="a static segment has no rule", field="rule")
-        rule = context.validate(parse_rule_input(data.rule, data.rule_text), current_segment=row.name)
-        found = rule_evaluation.impact(
-            connection, context.scope, segment_id, rule, now=now, sample_size=PREVIEW_SAMPLE_SIZE
-        )
-
-        def present(rows: Sequence[Any]) -> list[Fan]:
-            return fans_service.present(
-                connection, workspace_id, fans_repo.hydrate_fans(connection, workspace_id, rows)
-            )
-
-        return Impact(
-            joining=found.joining,
-            leaving=found.leaving,
-            size_after=found.size_after,
-            sample_joining=present(found.sample_joining),
-            sample_leaving=present(found.sample_leaving),
-        )
 
 
 def verify(database: Database, workspace_id: int, *, now: datetime) -> list[SegmentDrift]:

@@ -21,6 +21,7 @@ from fanbase.schemas.segments import Segment
 from fanbase.services import custom_fields
 from fanbase.services import history
 from fanbase.services import lists
+from fanbase.services import previews
 from fanbase.services import seen_values as seen_values_service
 from fanbase.services import segments
 from fanbase.services import tags
@@ -91,7 +92,7 @@ def fan_segments(workspace_id: int, fan_id: int) -> list[FanSegmentMembership]:
 
 def impact(workspace_id: int, segment_id: int, rule_in: RuleIn, *, now: datetime) -> Impact:
     """Who would join or leave with an edited rule (nothing is changed)."""
-    return segments.impact(current().database, workspace_id, segment_id, rule_in, now=now)
+    return previews.impact(current().database, workspace_id, segment_id, rule_in, now=now)
 
 
 # What the builder's pickers offer is read at most this often per workspace (counting a big workspace's event types

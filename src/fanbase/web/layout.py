@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from datetime import datetime
 
 from nicegui import ui
@@ -30,10 +31,19 @@ body { background: #f6f7fb; }
 .fb-error { color: #b91c1c; font-size: 0.85rem; }
 .fb-count { min-width: 4.5rem; text-align: right; }
 .q-tab { text-transform: none; }
-/* A visible focus ring wherever the keyboard is (Quasar's own focus helpers are faint on buttons). */
-body :focus-visible, body .no-outline:focus-visible {
-  outline: 2px solid #3949ab !important; outline-offset: 2px; border-radius: 4px;
+/* A visible focus ring wherever the keyboard is (Quasar's own focus helpers are faint on buttons). Quasar's
+   buttons carry .no-outline, whose `outline: 0 !important` sits in NiceGUI's last cascade layer; an important
+   declaration in an earlier layer wins over a later one, so the ring is declared in the first layer, theme. */
+@layer theme {
+  body :focus-visible, body .no-outline:focus-visible {
+    outline: 2px solid #3949ab !important; outline-offset: 2px; border-radius: 4px;
+  }
+  /* A field shows its focus with its own coloured border: no second ring around the text inside it. */
+  body .q-field :focus-visible { outline: none !important; }
 }
+/* A dialog's backdrop is fixed to the window; it also reaches far below it, so that a picture of the whole of a
+   long page (a full-page screenshot, a print) shows the page covered, not a band at its top. */
+.q-dialog__backdrop { bottom: auto !important; height: 10000vh; }
 /* Touch targets of at least 36 px for the builder's small buttons and toggles. */
 .fb-target { min-height: 36px; min-width: 36px; }
 @media (max-width: 600px) {
@@ -62,6 +72,20 @@ def freshness(value: datetime | None, *, now: datetime) -> str:
     if seconds < 86400:
         return f"{seconds // 3600} h ago"
     return f"{seconds // 86400} days ago"
+
+
+# One date style on every page ("6 Dec 2026", "6 Dec 2026, 14:05"); every time is UTC, which the page's foot says
+# once (TIME_ZONE_NOTE) instead of each value repeating it.
+TIME_ZONE_NOTE = "Dates and times are in UTC."
+AXIS_DAY = "%-d %b"  # a chart's day axis: "6 Dec"
+
+
+def day_text(value: date | datetime) -> str:
+    return f"{value.day} {value:%b %Y}"
+
+
+def time_text(value: datetime) -> str:
+    return f"{day_text(value)}, {value:%H:%M}"
 
 
 def money(amount: object, currency: str) -> str:
@@ -102,3 +126,4 @@ def frame(user: SignedInUser, *, active: str, title: str) -> Iterator[ui.column]
         tabs.on_value_change(lambda event: ui.navigate.to(paths[event.value]))
         with ui.column().classes("w-full gap-4") as content:
             yield content
+        ui.label(TIME_ZONE_NOTE).classes("fb-muted text-caption").props('data-testid="time-zone-note"')

@@ -31,7 +31,7 @@ from fanbase.schemas.history import SizePoint
 from fanbase.schemas.segments import Impact
 from fanbase.schemas.segments import RuleIn
 from fanbase.services import history
-from fanbase.services import segments
+from fanbase.services import previews
 
 router = APIRouter(tags=["history"])
 
@@ -141,7 +141,7 @@ def rule_edit_impact(
     segment_id: SegmentId, body: RuleIn, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep
 ) -> Impact:
     """Before saving a rule edit: how many fans would join and leave, with samples. Nothing is changed."""
-    return segments.impact(database, workspace_id, segment_id, body, now=now)
+    return previews.impact(database, workspace_id, segment_id, body, now=now)
 
 
 @router.get("/fans/{fan_id}/segments")

@@ -39,6 +39,7 @@ from fanbase.schemas.segments import SegmentIn
 from fanbase.schemas.segments import SegmentPatch
 from fanbase.schemas.segments import SegmentTemplate
 from fanbase.services import fan_csv
+from fanbase.services import previews
 from fanbase.services import segments
 
 router = APIRouter(prefix="/segments", tags=["segments"])
@@ -79,7 +80,7 @@ def create_from_template(key: TemplateKey, database: DatabaseDep, workspace_id: 
 @router.post("/preview", responses=error_responses(422))
 def preview(body: RuleIn, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep) -> Preview:
     """Count, sample and per-condition counts for a rule, without creating anything."""
-    return segments.preview(database, workspace_id, body, now=now)
+    return previews.preview(database, workspace_id, body, now=now)
 
 
 @router.get("/{segment_id}", responses=error_responses(404))

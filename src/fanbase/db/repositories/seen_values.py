@@ -73,3 +73,28 @@ def event_properties(connection: Connection, workspace_id: int) -> dict[str, lis
 
 def _is_scalar(value: Any) -> bool:
     return isinstance(value, str | int | float | bool) and len(str(value)) <= 200
+
+
+# At most this many distinct names are read for a hint (a workspace rarely has more than a few dozen).
+DISTINCT_LIMIT = 500
+
+
+def distinct_names(connection: Connection, workspace_id: int, field: str) -> list[str]:
+    """The distinct event types ("type") or order categories ("category") of a workspace, in order.
+
+    A skip scan of the ``(workspace_id, type|category, …)`` index: each step seeks the next name after the last, so
+    the cost grows with the number of names, not of rows (a plain DISTINCT would read every event)."""
+    table = events if field == "type" else orders
+    column = table.c[field]
+
+    def next_after(previous: Any) -> Any:
+        query = select(column).where(table.c.workspace_id == workspace_id, column.is_not(None))
+        if previous is not None:
+            query = query.where(column > previous)
+        return query.order_by(column).limit(1).scalar_subquery()
+
+    names = select(next_after(None).label("name")).cte("names", recursive=True)
+    step = names.alias("step")
+    names = names.union_all(select(next_after(step.c.name)).where(step.c.name.is_not(None)))
+    rows = connection.execute(select(names.c.name).where(names.c.name.is_not(None)).limit(DISTINCT_LIMIT))
+    return [str(name) for (name,) in rows]

@@ -18,6 +18,7 @@ from fanbase.schemas.common import Page
 from fanbase.schemas.fans import Fan
 from fanbase.schemas.users import SignedInUser
 from fanbase.web.auth import request_user
+from fanbase.web.layout import AXIS_DAY
 from fanbase.web.layout import money
 from fanbase.web.state import in_thread
 
@@ -125,7 +126,7 @@ def size_chart_options(points: Sequence[Any]) -> dict[str, Any]:
         "tooltip": {"trigger": "axis"},
         "legend": {"data": ["Size", "Entered", "Left"], "bottom": 0},
         "grid": {"left": 56, "right": 56, "top": 36, "bottom": 50},
-        "xAxis": {"type": "category", "data": [point.at.strftime("%b %-d") for point in points]},
+        "xAxis": {"type": "category", "data": [point.at.strftime(AXIS_DAY) for point in points]},
         "yAxis": [
             {"type": "value", "name": "fans", "minInterval": 1, "axisLabel": {":formatter": COUNT_LABEL}},
             {

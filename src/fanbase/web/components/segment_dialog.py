@@ -28,6 +28,7 @@ from fanbase.schemas.segments import Segment
 from fanbase.schemas.segments import SegmentIn
 from fanbase.schemas.segments import SegmentPatch
 from fanbase.schemas.users import SignedInUser
+from fanbase.services import previews
 from fanbase.services import segments
 from fanbase.web import data
 from fanbase.web.builder_model import GroupNode
@@ -175,6 +176,10 @@ class SegmentDialog:
                             self.spinner = ui.spinner(size="sm")
                             self.spinner.set_visibility(False)
                         self.english = ui.label("").classes("text-body2")
+                        # Names the workspace has not seen (an event type, an order category): likely misspelt.
+                        self.hints = (
+                            ui.label("").classes("text-body2 text-orange-10").props('data-testid="preview-hints"')
+                        )
                         self.impact_label = (
                             ui.label("").classes("text-body2 text-weight-medium").props('data-testid="impact"')
                         )
@@ -290,6 +295,7 @@ class SegmentDialog:
     async def run_preview(self) -> None:
         clear_feedback(self.builder.root)
         self.text_error.set_content("")
+        self.hints.set_text("")
         try:
             rule_in = self.rule_input()
         except ValidationError as error:
@@ -308,7 +314,7 @@ class SegmentDialog:
         state = current()
         workspace_id = self.user.workspace_id
         try:
-            preview = await in_thread(segments.preview, state.database, workspace_id, rule_in, now=state.now())
+            preview = await in_thread(previews.preview, state.database, workspace_id, rule_in, now=state.now())
             impact = None
             if self.segment is not None and self.segment.kind == "dynamic":
                 impact = await in_thread(data.impact, workspace_id, self.segment.id, rule_in, now=state.now())
@@ -334,6 +340,7 @@ class SegmentDialog:
         self.last_preview = preview
         self.count_label.set_text(f"{preview.count:,}")
         self.english.set_text(preview.rule_english)
+        self.hints.set_text("; ".join(hint.message[:1].upper() + hint.message[1:] + "." for hint in preview.hints))
         self.show_sample(preview.sample[:3])
         if impact is not None:
             self.impact_label.set_text(f"{impact.joining:,} would join, {impact.leaving:,} would leave")

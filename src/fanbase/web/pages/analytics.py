@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from fanbase.schemas.users import SignedInUser
 from fanbase.services import analytics
 from fanbase.web import data
 from fanbase.web.components.common import signed_in
+from fanbase.web.layout import AXIS_DAY
 from fanbase.web.layout import frame
 from fanbase.web.layout import money
 from fanbase.web.layout import page_title
@@ -44,7 +46,7 @@ def _chart_options(
         "tooltip": {"trigger": "axis"},
         "legend": {"bottom": 0, "type": "scroll"},
         "grid": {"left": 50, "right": 20, "top": 36, "bottom": 50},
-        "xAxis": {"type": "category", "data": [b[5:] for b in buckets]},
+        "xAxis": {"type": "category", "data": [date.fromisoformat(b).strftime(AXIS_DAY) for b in buckets]},
         "yAxis": {"type": "value", "axisLabel": {":formatter": label}},
         "series": [
             {"name": name, "type": kind, "data": values, "smooth": True, "symbol": "none", "connectNulls": True}

@@ -28,9 +28,11 @@ from fanbase.web.components.common import FanTable
 from fanbase.web.components.common import column
 from fanbase.web.components.common import found_or_none
 from fanbase.web.components.common import signed_in
+from fanbase.web.layout import day_text
 from fanbase.web.layout import frame
 from fanbase.web.layout import money
 from fanbase.web.layout import page_title
+from fanbase.web.layout import time_text
 from fanbase.web.state import current
 from fanbase.web.state import in_thread
 from fanbase.web.words import FIELD_TITLES
@@ -312,16 +314,16 @@ def fan_page(request: Request, fan_id: int) -> RedirectResponse | None:
                     (FIELD_TITLES["lifecycle_stage"], fan.lifecycle_stage.capitalize()),
                     (FIELD_TITLES["source"], fan.source.replace("_", " ").capitalize()),
                     ("Location", ", ".join(p for p in (fan.city, fan.country) if p) or "—"),
-                    (FIELD_TITLES["created_at"], fan.created_at.strftime("%Y-%m-%d")),
+                    (FIELD_TITLES["created_at"], day_text(fan.created_at)),
                     (FIELD_TITLES["total_spent"], money(fan.total_spent, user.currency)),
                     (FIELD_TITLES["purchase_count"], f"{fan.purchase_count:,}"),
                     (
                         FIELD_TITLES["last_purchase_at"],
-                        fan.last_purchase_at.strftime("%Y-%m-%d") if fan.last_purchase_at else "—",
+                        day_text(fan.last_purchase_at) if fan.last_purchase_at else "—",
                     ),
                     (
                         FIELD_TITLES["last_active_at"],
-                        fan.last_active_at.strftime("%Y-%m-%d %H:%M UTC") if fan.last_active_at else "—",
+                        time_text(fan.last_active_at) if fan.last_active_at else "—",
                     ),
                     *((titles.get(key, key), str(value)) for key, value in sorted(fan.custom_fields.items())),
                 ]
@@ -340,7 +342,7 @@ def fan_page(request: Request, fan_id: int) -> RedirectResponse | None:
                 for membership in labels_memberships(workspace_id, fan.id):
                     ui.label(
                         f"{membership.list_name}: {membership.status}"
-                        + (f" (consent {membership.consent_at:%Y-%m-%d})" if membership.consent_at else "")
+                        + (f" (consent {day_text(membership.consent_at)})" if membership.consent_at else "")
                     )
                 ui.label("Segments").classes("text-overline fb-muted q-mt-sm")
                 memberships = data.fan_segments(workspace_id, fan.id)
@@ -350,7 +352,7 @@ def fan_page(request: Request, fan_id: int) -> RedirectResponse | None:
                     for item in memberships:
                         with ui.row().classes("items-center gap-2"):
                             ui.link(item.segment_name, f"/segments/{item.segment_id}").classes("text-indigo-8")
-                            ui.label(f"since {item.since:%Y-%m-%d %H:%M} · {item.cause}").classes("fb-muted")
+                            ui.label(f"since {time_text(item.since)} · {item.cause}").classes("fb-muted")
         orders = fans.fan_orders(state.database, workspace_id, fan.id, page=1, page_size=_RECENT)
         _recent_card(
             "Orders",
@@ -364,7 +366,7 @@ def fan_page(request: Request, fan_id: int) -> RedirectResponse | None:
             [
                 {
                     "id": order.id,
-                    "placed": f"{order.placed_at:%Y-%m-%d}",
+                    "placed": day_text(order.placed_at),
                     "category": order.category,
                     "product": order.product or "—",
                     "amount": money(order.amount, order.currency),
@@ -380,7 +382,7 @@ def fan_page(request: Request, fan_id: int) -> RedirectResponse | None:
             [
                 {
                     "id": event.id,
-                    "at": f"{event.occurred_at:%Y-%m-%d %H:%M}",
+                    "at": time_text(event.occurred_at),
                     "type": event.type,
                     "properties": ", ".join(f"{k}={v}" for k, v in event.properties.items()) or "—",
                 }

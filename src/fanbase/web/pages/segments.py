@@ -30,6 +30,7 @@ from fanbase.web.components.common import signed_in
 from fanbase.web.components.common import size_chart
 from fanbase.web.components.common import sparkline_svg
 from fanbase.web.components.segment_dialog import SegmentDialog
+from fanbase.web.layout import day_text
 from fanbase.web.layout import frame
 from fanbase.web.layout import freshness
 from fanbase.web.layout import page_title
@@ -122,14 +123,15 @@ def segment_manage(request: Request) -> RedirectResponse | None:
             "body-cell-actions",
             '<q-td :props="props" class="text-no-wrap">'
             + "".join(
-                # Icons alone on a phone (the aria-label still names the action and the segment).
-                f'<q-btn flat dense no-caps icon="{icon}" :label="$q.screen.lt.sm ? undefined : \'{label}\'" '
+                # Icons alone where the row is short of room: all three on a phone, Duplicate and Delete below
+                # 1440 px (the aria-label still names the action and the segment; a tooltip names it on hover).
+                f'<q-btn flat dense no-caps icon="{icon}" :label="$q.screen.lt.{below} ? undefined : \'{label}\'" '
                 f'color="{color}" :aria-label="\'{label} \' + props.row.name" '
-                f"@click=\"$parent.$emit('{event}', props.row)\" />"
-                for event, label, icon, color in (
-                    ("edit", "Edit", "edit", "indigo-8"),
-                    ("duplicate", "Duplicate", "content_copy", "indigo-8"),
-                    ("delete", "Delete", "delete", "negative"),
+                f"@click=\"$parent.$emit('{event}', props.row)\"><q-tooltip>{label}</q-tooltip></q-btn>"
+                for event, label, icon, color, below in (
+                    ("edit", "Edit", "edit", "indigo-8", "sm"),
+                    ("duplicate", "Duplicate", "content_copy", "indigo-8", "lg"),
+                    ("delete", "Delete", "delete", "negative", "lg"),
                 )
             )
             + "</q-td>",
@@ -293,7 +295,7 @@ class _SegmentSummary:
         entered = sum(1 for move in moves.items if move.entered)
         self.day.clear()
         with self.day:
-            heading = f"{start:%a %b %-d}: {moves.total:,} " + ("change" if moves.total == 1 else "changes")
+            heading = f"{start:%a} {day_text(start)}: {moves.total:,} " + ("change" if moves.total == 1 else "changes")
             if moves.total:
                 heading += f" ({entered:,} entered, {len(moves.items) - entered:,} left"
                 heading += f" among the {len(moves.items):,} shown)" if moves.total > len(moves.items) else ")"
@@ -303,7 +305,7 @@ class _SegmentSummary:
                 return
             table = ui.table(
                 columns=[
-                    column("at", "Time (UTC)"),
+                    column("at", "Time"),
                     column("fan", "Fan"),
                     column("change", "Change"),
                     column("why", "Why"),
