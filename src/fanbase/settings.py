@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     max_page_size: int = 500
     max_batch_size: int = 1000
     max_csv_bytes: int = 20 * 1024 * 1024
+    # Any other request body (JSON, a form), capped while it is read, before authentication: a 1,000-item batch of
+    # events of 8 KB each fits.
+    max_json_bytes: int = 8 * 1024 * 1024
     # The time-driven scheduler (and webhook delivery) runs inside `fanbase serve` when this is set (serve sets it),
     # and on its own as `fanbase worker`. Flips are applied within one interval of their due time.
     run_scheduler: bool = False

@@ -213,6 +213,7 @@ def test_tags_lists_analytics_and_a_fan_page_render(page: Page, site: Site, scre
     assert re.search(r"Sign-up Date\s+\d{1,2} [A-Z][a-z]{2} \d{4}\b", body), body
     assert not re.search(r"\d{4}-\d{2}-\d{2}", body), "an ISO date on the fan page"
     assert body.count("UTC") == 1, body
+    assert not re.search(r"\b(True|False)\b", body), "a yes/no custom field shown as True/False"
     expect(page.get_by_test_id("time-zone-note")).to_have_text("Dates and times are in UTC.")
 
 

@@ -15,9 +15,11 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 import fanbase.web
 from fanbase.api.deps import AppState
+from fanbase.api.limits import BodyLimit
 from fanbase.api.routes import ROUTERS
 from fanbase.clock import utc_now
 from fanbase.core.rules import rule_json_schema
@@ -91,13 +93,34 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
+        body: dict[str, object] = {"detail": error.detail}
+        if field := getattr(error, "field", None):
+            body["field"] = field
+        return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
         # Never send a stack trace to a client: log it here, answer a plain 500.
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
         return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def install_api_fallback(app: FastAPI) -> None:
+    """Everything under /api/ the routes do not serve answers in JSON: 405 with ``Allow`` for a known path asked with
+    another method, else 404 (without this, the dashboard mounted at / would answer with its HTML page)."""
+    api_routes = list(app.router.routes)  # the API's own, before this fallback and the dashboard's mount
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+    def serves(scope: dict[str, Any]) -> bool:
+        return any(route.matches(scope)[0] is Match.FULL for route in api_routes)
+
+    @app.api_route("/api/{rest:path}", methods=methods, include_in_schema=False)
+    async def not_served(request: Request, rest: str) -> JSONResponse:
+        allowed = [method for method in methods if serves({**request.scope, "method": method})]
+        if allowed:
+            detail = f"{request.method} is not allowed here; use {', '.join(allowed)}"
+            return JSONResponse({"detail": detail}, status_code=405, headers={"Allow": ", ".join(allowed)})
+        return JSONResponse({"detail": f"no such API route: {request.url.path}"}, status_code=404)
 
 
 def install_rule_schema(app: FastAPI) -> None:
@@ -144,6 +167,8 @@ def create_app(
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/api/v1")
+    install_api_fallback(app)
+    app.add_middleware(BodyLimit, max_json_bytes=settings.max_json_bytes, max_upload_bytes=settings.max_csv_bytes)
     if dashboard:
         fanbase.web.mount(app, database=database, clock=clock)
     if settings.run_scheduler:

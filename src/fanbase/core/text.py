@@ -65,6 +65,7 @@ from fanbase.core.operators import RuleValue
 from fanbase.core.operators import ValueShape
 from fanbase.core.operators import operators_with_shape
 from fanbase.core.rule_builders import where_from_rule
+from fanbase.core.rule_limits import check_rule_text
 from fanbase.core.rules import BEHAVIOUR_CLASSES
 from fanbase.core.rules import AllOf
 from fanbase.core.rules import AnyOf
@@ -382,6 +383,7 @@ def parse_rule_text(text: str) -> Rule:
     """A rule from its text form (structure only; see ``validate_rule``). Raises ``InvalidRule``."""
     if not text.strip():
         raise InvalidRule([RuleError("", "the rule is empty")])
+    check_rule_text(text)
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as error:

@@ -35,6 +35,8 @@ from fanbase.core.operators import RuleValue
 from fanbase.core.operators import Scalar
 from fanbase.core.operators import ValueShape
 from fanbase.core.operators import operators_for
+from fanbase.core.rule_limits import check_rule_json
+from fanbase.core.rule_limits import check_rule_size
 from fanbase.core.rule_values import describe_input
 from fanbase.core.rules import RULE_CLASSES
 from fanbase.core.rules import AllOf
@@ -412,7 +414,10 @@ def validate_rule(rule: object, *, catalogue: Catalogue, references: References)
     Refuses unknown fields, values of the wrong type, operators the field's type does not have, empty groups,
     unknown tags/lists/segments and segment cycles. Every problem is collected; raises ``InvalidRule``.
     """
+    if not isinstance(rule, RULE_CLASSES):
+        check_rule_json(rule)
     parsed = rule if isinstance(rule, RULE_CLASSES) else parse_rule_json(rule)
+    check_rule_size(parsed)
     validator = _Validator(catalogue=catalogue, references=references)
     checked = validator.rule(parsed, "")
     if validator.errors:

@@ -6,6 +6,7 @@ Money is ``Decimal`` in major units here (``12.50``); storage uses integer minor
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC
@@ -121,6 +122,35 @@ Name = Annotated[str, Field(min_length=1, max_length=NAME_LENGTH), AfterValidato
 ShortText = Annotated[str, Field(max_length=200)]
 # JSON has no NaN or Infinity (Python's parser accepts them; PostgreSQL's JSONB refuses them).
 JsonScalar = str | int | Annotated[float, Field(allow_inf_nan=False)] | bool | None
+
+# An event's properties and a fan's custom fields are bounded, so no write can store (and no batch can make the
+# server hold) more than MAX_PROPERTIES_BYTES per row: at most MAX_PROPERTIES keys of at most 64 characters, each
+# text value at most MAX_PROPERTY_TEXT characters. A 1,000-item batch is then at most ~16 MB of properties.
+MAX_PROPERTIES = 50
+MAX_PROPERTY_TEXT = 1_000
+MAX_PROPERTIES_BYTES = 16 * 1024
+PropertyKey = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def _bounded_text(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_PROPERTY_TEXT:
+        raise ValueError(f"must be at most {MAX_PROPERTY_TEXT:,} characters, got {len(value):,}")
+    return value
+
+
+PropertyValue = Annotated[JsonScalar, AfterValidator(_bounded_text)]
+
+
+def bounded_properties(value: dict[str, Any]) -> dict[str, Any]:
+    size = len(json.dumps(value, ensure_ascii=False).encode())
+    if size > MAX_PROPERTIES_BYTES:
+        raise ValueError(f"must be at most {MAX_PROPERTIES_BYTES:,} bytes as JSON, got {size:,}")
+    return value
+
+
+Properties = Annotated[
+    dict[PropertyKey, PropertyValue], Field(max_length=MAX_PROPERTIES), AfterValidator(bounded_properties)
+]
 
 
 # A rule's JSON face. Validation (with paths into the tree) is the service's job, so the model takes any object;

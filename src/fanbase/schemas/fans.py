@@ -12,8 +12,8 @@ from pydantic import Field
 from fanbase.schemas.common import CountryCode
 from fanbase.schemas.common import Email
 from fanbase.schemas.common import Input
-from fanbase.schemas.common import JsonScalar
 from fanbase.schemas.common import Name
+from fanbase.schemas.common import Properties
 from fanbase.schemas.common import Record
 from fanbase.schemas.common import RuleJson
 from fanbase.schemas.common import RuleText
@@ -34,7 +34,7 @@ class FanIn(Input):
     country: CountryCode | None = None
     city: ShortText | None = None
     created_at: UtcDatetime | None = Field(default=None, description="When the fan joined; default now.")
-    custom_fields: dict[str, JsonScalar] = Field(default_factory=dict)
+    custom_fields: Properties = Field(default_factory=dict)
     tags: tuple[Name, ...] = Field(default=(), description="Tag names; missing tags are created.")
     lists: tuple[Name, ...] = Field(default=(), description="List names to subscribe to; created if missing.")
 
@@ -49,7 +49,7 @@ class FanPatch(Input):
     source: FanSource | None = None
     country: CountryCode | None = None
     city: ShortText | None = None
-    custom_fields: dict[str, JsonScalar] | None = None
+    custom_fields: Properties | None = None
 
 
 class Fan(Record):

@@ -15,8 +15,8 @@ from pydantic import model_validator
 
 from fanbase.schemas.common import Email
 from fanbase.schemas.common import Input
-from fanbase.schemas.common import JsonScalar
 from fanbase.schemas.common import Money
+from fanbase.schemas.common import Properties
 from fanbase.schemas.common import Record
 from fanbase.schemas.common import RowId
 from fanbase.schemas.common import ShortText
@@ -78,7 +78,7 @@ class Order(Record):
 
 class EventIn(FanReference):
     type: Slug
-    properties: dict[Annotated[str, Field(min_length=1, max_length=64)], JsonScalar] = Field(default_factory=dict)
+    properties: Properties = Field(default_factory=dict)
     occurred_at: UtcDatetime | None = Field(default=None, description="Default now.")
 
 

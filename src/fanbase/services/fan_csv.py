@@ -58,6 +58,7 @@ from fanbase.db.repositories import lists as lists_repo
 from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
 from fanbase.errors import TooLarge
+from fanbase.schemas.common import MAX_PROPERTY_TEXT
 from fanbase.schemas.common import JsonScalar
 from fanbase.schemas.common import plain_message
 from fanbase.schemas.custom_fields import CustomField
@@ -237,6 +238,8 @@ def custom_value_from_text(custom_field: CustomField, text: str) -> JsonScalar:
                     return choice
             return text
         case _:
+            if len(text) > MAX_PROPERTY_TEXT:
+                raise InvalidInput(f"must be at most {MAX_PROPERTY_TEXT:,} characters", field=custom_field.name)
             return text
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 from pydantic import ValidationError
 
+from fanbase.core.fields import FieldType
 from fanbase.errors import FanbaseError
 from fanbase.schemas.common import Page
 from fanbase.schemas.fans import FanFilter
@@ -37,6 +38,7 @@ from fanbase.web.state import current
 from fanbase.web.state import in_thread
 from fanbase.web.words import FIELD_TITLES
 from fanbase.web.words import field_title
+from fanbase.web.words import humanize
 
 # The bulk actions of the Fans list: (label, what they act on).
 BULK_ACTIONS: dict[str, tuple[str, str]] = {
@@ -310,6 +312,7 @@ def fan_page(request: Request, fan_id: int) -> RedirectResponse | None:
             with ui.card().style("flex: 1 1 320px"):
                 ui.label("Profile").classes("text-overline fb-muted")
                 titles = {spec.name: field_title(catalogue, spec) for spec in catalogue.fan_fields}
+                types = {spec.name: spec.type for spec in catalogue.fan_fields}
                 rows = [
                     (FIELD_TITLES["lifecycle_stage"], fan.lifecycle_stage.capitalize()),
                     (FIELD_TITLES["source"], fan.source.replace("_", " ").capitalize()),
@@ -325,7 +328,10 @@ def fan_page(request: Request, fan_id: int) -> RedirectResponse | None:
                         FIELD_TITLES["last_active_at"],
                         time_text(fan.last_active_at) if fan.last_active_at else "—",
                     ),
-                    *((titles.get(key, key), str(value)) for key, value in sorted(fan.custom_fields.items())),
+                    *(
+                        (titles.get(key, key), _shown(value, types.get(key)))
+                        for key, value in sorted(fan.custom_fields.items())
+                    ),
                 ]
                 with ui.grid(columns=2).classes("gap-x-4 gap-y-1"):
                     for label, value in rows:
@@ -383,7 +389,7 @@ def fan_page(request: Request, fan_id: int) -> RedirectResponse | None:
                 {
                     "id": event.id,
                     "at": time_text(event.occurred_at),
-                    "type": event.type,
+                    "type": humanize(event.type),
                     "properties": ", ".join(f"{k}={v}" for k, v in event.properties.items()) or "—",
                 }
                 for event in events_
@@ -404,3 +410,15 @@ def _recent_card(title: str, columns: list[dict[str, Any]], rows: list[dict[str,
 
 def labels_memberships(workspace_id: int, fan_id: int) -> list[Any]:
     return fans.fan_list_memberships(current().database, workspace_id, fan_id)
+
+
+def _shown(value: object, kind: FieldType | None) -> str:
+    """A custom field's value as a person reads it: yes/no rather than True/False, dates in the pages' style."""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if kind is FieldType.DATETIME and isinstance(value, str):
+        try:  # held as ISO 8601 text
+            return time_text(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return str(value)
