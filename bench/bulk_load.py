@@ -21,6 +21,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from bench.baselines import BENCH_RATE_LIMITS
 from bench.segments import referenced
 from bench.stats import summarise
 from fanbase.api.app import create_app
@@ -113,7 +114,12 @@ def bulk_load(
 
     batches = batches_for(fans)
     emails = max(1, batches * batch_size // ORDERS_PER_FAN)
-    app = create_app(database=database, settings=Settings(run_scheduler=False), clock=lambda: now, dashboard=False)
+    app = create_app(
+        database=database,
+        settings=Settings(run_scheduler=False, **BENCH_RATE_LIMITS),
+        clock=lambda: now,
+        dashboard=False,
+    )
     headers = {"Authorization": f"Bearer {created.api_key.key}"}
     samples: list[float] = []
     fans_created = 0

@@ -45,6 +45,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import ARRAY
 from starlette.testclient import TestClient
 
+from bench.baselines import BENCH_RATE_LIMITS
 from bench.baselines import SEGMENT_SQL
 from bench.baselines import TIME_PARAMETERS
 from bench.baselines import segment_parameters
@@ -491,7 +492,12 @@ def throughput(
     result["reference_all_segments"]["segments"] = len(every_segment.rule_versions)
 
     # In-process ASGI: the whole HTTP stack (routing, auth, validation, JSON) without a socket.
-    app = create_app(database=database, settings=Settings(run_scheduler=False), clock=lambda: now, dashboard=False)
+    app = create_app(
+        database=database,
+        settings=Settings(run_scheduler=False, **BENCH_RATE_LIMITS),
+        clock=lambda: now,
+        dashboard=False,
+    )
     headers = {"Authorization": f"Bearer {api_key}"}
     http: list[float] = []
     mark = latest_ledger_id(database)

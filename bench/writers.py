@@ -17,6 +17,7 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
+from bench.baselines import BENCH_RATE_LIMITS
 from fanbase.api.app import create_app
 from fanbase.db.engine import Database
 from fanbase.settings import Settings
@@ -60,7 +61,7 @@ def _round(
 
     def writer(index: int) -> None:
         rnd = random.Random(seed * 100 + clients * 10 + index)
-        settings = Settings(run_scheduler=False)
+        settings = Settings(run_scheduler=False, **BENCH_RATE_LIMITS)
         app = create_app(database=database, settings=settings, clock=lambda: now, dashboard=False)
         with TestClient(app) as client:
             start.wait()

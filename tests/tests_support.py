@@ -4,11 +4,19 @@ oracle) says it should be."""
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlalchemy import text
 
@@ -57,3 +65,53 @@ def oracle_members(database: Database, workspace_id: int, segment_id: int, *, no
         for fan_id, snapshot in fan_snapshots.items()
         if evaluate(rule, snapshot, now=now, catalogue=context.catalogue)
     }
+
+
+def api_client(app: Any, **options: Any) -> TestClient:
+    """A test client from an address of its own. Throttles count per client address and the suite shares one
+    database per backend at a fixed clock, so clients on starlette's one default address ("testclient") would add
+    up every test's requests and wrong keys in one window."""
+    return TestClient(app, client=(f"client-{uuid.uuid4().hex[:12]}", 50000), **options)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], *, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/login", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the server did not answer on {url} within {timeout} s")
+
+
+@contextmanager
+def served(database_url: str, folder: Path, **environment: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The whole app (API and dashboard) served by uvicorn in a subprocess on a free port, its output in
+    ``folder/server.log``: the base URL and the process. A subprocess because NiceGUI is one app per process."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    variables = {**os.environ, "FANBASE_DATABASE_URL": database_url, "FANBASE_DATA_DIR": str(folder), **environment}
+    command = [sys.executable, "-m", "uvicorn", "fanbase.api.app:create_app", "--factory"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    with (folder / "server.log").open("wb") as log:
+        process = subprocess.Popen(command, env=variables, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_until_up(base, process)
+            yield base, process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

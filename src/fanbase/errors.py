@@ -40,6 +40,15 @@ class Unavailable(FanbaseError):
         self.retry_after = retry_after
 
 
+class Throttled(FanbaseError):
+    """Too many requests (or failed attempts) from this key, address or account; try again after ``retry_after``
+    seconds. Nothing was done."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+
 class Unauthorized(FanbaseError):
     """No credentials, or credentials that are unknown or revoked."""
 

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     # Any other request body (JSON, a form), capped while it is read, before authentication: a 1,000-item batch of
     # events of 8 KB each fits.
     max_json_bytes: int = 8 * 1024 * 1024
+    # Requests per minute per API key and per client address (0: no limit); past them, 429 with Retry-After.
+    rate_limit_per_key: int = Field(default=6000, ge=0)
+    rate_limit_per_address: int = Field(default=12000, ge=0)
     # The time-driven scheduler (and webhook delivery) runs inside `fanbase serve` when this is set (serve sets it),
     # and on its own as `fanbase worker`. Flips are applied within one interval of their due time.
     run_scheduler: bool = False

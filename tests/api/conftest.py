@@ -16,6 +16,7 @@ from fanbase.db.engine import Database
 from fanbase.schemas.workspaces import WorkspaceCreated
 from fanbase.services import workspaces
 from fanbase.settings import Settings
+from tests_support import api_client
 
 # Small bounds so the "too large" refusals are cheap to provoke.
 MAX_BATCH_SIZE = 20
@@ -42,7 +43,7 @@ def app(database: Database, settings: Settings, now: datetime) -> FastAPI:
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
+    with api_client(app) as test_client:
         yield test_client
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck
 from hypothesis import settings
 from schemathesis.checks import not_a_server_error
@@ -22,6 +21,7 @@ from fanbase.api.deps import AppState
 from fanbase.db.engine import Database
 from fanbase.services import workspaces
 from fanbase.settings import Settings
+from tests_support import api_client
 
 API = "/api/v1"
 # Examples per operation (about 40 operations, positive and negative): keeps the whole fuzz run near 20 s.
@@ -49,7 +49,7 @@ def fuzz_headers(sqlite_database: Database, tmp_path: Path, now: datetime) -> di
     created = workspaces.create_workspace(sqlite_database, name="fuzz", now=now)
     headers = {"Authorization": f"Bearer {created.api_key.key}"}
     # Some real objects, so that generated ids and names sometimes hit something.
-    with TestClient(fuzz_app) as client:
+    with api_client(fuzz_app) as client:
         fan = client.post(f"{API}/fans", json={"email": "fuzz@example.com"}, headers=headers).json()
         client.post(f"{API}/orders", json={"fan_id": fan["id"], "amount": "1", "category": "merch"}, headers=headers)
         client.post(f"{API}/events", json={"fan_id": fan["id"], "type": "page_viewed"}, headers=headers)

@@ -23,6 +23,7 @@ from fanbase.schemas.common import MAX_PROPERTIES
 from fanbase.schemas.common import MAX_PROPERTY_TEXT
 from fanbase.schemas.common import NAME_LENGTH
 from fanbase.settings import Settings
+from tests_support import api_client
 
 API = "/api/v1"
 MAX_JSON_BYTES = 64 * 1024
@@ -117,7 +118,7 @@ def test_an_upload_may_carry_a_file_up_to_its_own_limit(client: TestClient, head
 @pytest.fixture
 def dashboard_client(database: Database, settings: Settings) -> Iterator[TestClient]:
     """The app as served, with the dashboard mounted at / (which would answer unknown paths with its HTML)."""
-    with TestClient(create_app(database=database, settings=settings)) as test_client:
+    with api_client(create_app(database=database, settings=settings)) as test_client:
         yield test_client
 
 

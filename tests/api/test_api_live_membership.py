@@ -12,6 +12,7 @@ from fanbase.db.engine import Database
 from fanbase.jobs.scheduler import Scheduler
 from fanbase.services import workspaces
 from fanbase.settings import Settings
+from tests_support import api_client
 
 API = "/api/v1"
 
@@ -46,7 +47,7 @@ def test_the_scheduler_moves_a_fan_into_inactive_within_one_tick(database: Datab
     key = workspaces.create_workspace(database, name="tick", now=now).api_key.key
     headers = {"Authorization": f"Bearer {key}"}
     scheduler = Scheduler(database, clock=lambda: clock["now"], interval=settings.scheduler_interval_seconds)
-    with TestClient(app) as client:
+    with api_client(app) as client:
         fan = client.post(
             f"{API}/fans",
             json={"email": "bo@example.com", "created_at": (now - timedelta(days=60)).isoformat()},

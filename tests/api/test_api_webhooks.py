@@ -18,6 +18,7 @@ from fanbase.db.engine import Database
 from fanbase.schemas.workspaces import WorkspaceCreated
 from fanbase.services import webhooks
 from fanbase.settings import Settings
+from tests_support import api_client
 
 API = "/api/v1"
 PUBLIC = "https://93.184.215.14/hooks/fanbase"
@@ -113,7 +114,7 @@ def test_private_targets_are_accepted_when_the_server_allows_them(
     database: Database, headers: dict[str, str], tmp_path: Path, now: datetime
 ) -> None:
     settings = Settings(data_dir=tmp_path, allow_private_webhook_targets=True)
-    with TestClient(create_app(database=database, settings=settings, clock=lambda: now)) as client:
+    with api_client(create_app(database=database, settings=settings, clock=lambda: now)) as client:
         response = client.post(
             f"{API}/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["tag.added"]}, headers=headers
         )

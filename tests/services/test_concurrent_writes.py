@@ -13,7 +13,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from fanbase.api.app import create_app
@@ -29,6 +28,7 @@ from fanbase.services import orders_events
 from fanbase.services import segments
 from fanbase.services import workspaces
 from fanbase.settings import Settings
+from tests_support import api_client
 
 
 def test_threads_writing_overlapping_fans_meet_no_error_and_leave_no_drift(
@@ -155,7 +155,7 @@ def test_when_retries_run_out_the_api_answers_503_with_retry_after(
     )
     app = create_app(database=postgres_database, settings=Settings(), clock=lambda: now, dashboard=False)
     body = {"items": [{"fan_id": fan_id, "type": "gig_attended"} for fan_id in (ada, bo)]}
-    with TestClient(app) as client:
+    with api_client(app) as client:
         response = _deadlock_with(
             postgres_database,
             ada,

@@ -8,11 +8,7 @@ the same SQLite file before the server starts.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +29,7 @@ from fanbase.services import lists
 from fanbase.services import tags
 from fanbase.services import users
 from fanbase.services import workspaces
+from tests_support import served
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -57,26 +54,6 @@ def _missing(what: str, reason: str) -> None:
     pytest.skip(f"SKIPPED LOUDLY: {message}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], *, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/login", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the server did not answer on {url} within {timeout} s")
-
-
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("web")
@@ -95,49 +72,21 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     fans.create_fan(database, other.id, FanIn(email="other.fan@example.com"), now=now)
     users.create_user(database, other.id, email="other@example.com", password=PASSWORD, now=now)
 
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    environment = {**os.environ, "FANBASE_DATABASE_URL": url, "FANBASE_DATA_DIR": str(folder)}
-    log = (folder / "server.log").open("wb")
     _server_log[:] = [folder / "server.log"]
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "fanbase.api.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_until_up(base, process)
-        yield Site(
-            url=base,
-            database=database,
-            workspace_id=workspace.id,
-            user_email="artist@example.com",
-            other_email="other@example.com",
-            other_workspace_id=other.id,
-        )
-    finally:
-        process.terminate()
+    with served(url, folder) as (base, process):
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-        database.dispose()
-        if process.returncode not in (0, -15, None):
-            sys.stderr.write((folder / "server.log").read_text())
+            yield Site(
+                url=base,
+                database=database,
+                workspace_id=workspace.id,
+                user_email="artist@example.com",
+                other_email="other@example.com",
+                other_workspace_id=other.id,
+            )
+        finally:
+            database.dispose()
+    if process.returncode not in (0, -15, None):
+        sys.stderr.write((folder / "server.log").read_text())
 
 
 def _log_size() -> int:

@@ -28,6 +28,7 @@ from fanbase.errors import FanbaseError
 from fanbase.errors import InvalidInput
 from fanbase.errors import InvalidRule
 from fanbase.errors import NotFound
+from fanbase.errors import Throttled
 from fanbase.errors import TooLarge
 from fanbase.errors import Unauthorized
 from fanbase.errors import Unavailable
@@ -35,10 +36,14 @@ from fanbase.jobs.scheduler import Scheduler
 from fanbase.jobs.webhooks import DeliveryWorker
 from fanbase.schemas.common import plain_message
 from fanbase.services.unit_of_work import Database
+from fanbase.services.unit_of_work import DatabaseFault
+from fanbase.services.unit_of_work import is_transient
 from fanbase.services.unit_of_work import open_database
 from fanbase.settings import Settings
 
 log = logging.getLogger("fanbase.api")
+# What a 503 asks a client to wait: a lost connection is re-opened, contention has passed, in about this long.
+RETRY_AFTER_SECONDS = 2
 
 STATUS_BY_ERROR: dict[type[FanbaseError], int] = {
     NotFound: 404,
@@ -48,6 +53,7 @@ STATUS_BY_ERROR: dict[type[FanbaseError], int] = {
     TooLarge: 413,
     Unauthorized: 401,
     Unavailable: 503,
+    Throttled: 429,
 }
 
 
@@ -76,7 +82,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(error, InvalidRule):
             body["errors"] = [{"path": item.path, "message": item.message} for item in error.errors]
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        if isinstance(error, Unavailable):
+        if isinstance(error, Unavailable | Throttled):
             headers = {"Retry-After": str(error.retry_after)}
         return JSONResponse(body, status_code=status, headers=headers)
 
@@ -97,6 +103,17 @@ def install_error_handlers(app: FastAPI) -> None:
         if field := getattr(error, "field", None):
             body["field"] = field
         return JSONResponse(body, status_code=error.status_code, headers=error.headers)
+
+    @app.exception_handler(DatabaseFault)
+    async def database_fault(request: Request, error: DatabaseFault) -> JSONResponse:
+        # Handled here (not by the catch-all below, after which the server closes the connection): the client's
+        # connection stays usable. The transaction was rolled back, so nothing was written.
+        if is_transient(error):
+            log.warning("database unavailable on %s %s: %s", request.method, request.url.path, error.orig)
+            detail = "the database is unavailable or busy just now; nothing was written, retry"
+            return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        log.exception("database error on %s %s", request.method, request.url.path, exc_info=error)
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, error: Exception) -> JSONResponse:

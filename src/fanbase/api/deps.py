@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,12 +11,17 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi import Query
 from fastapi import Request
+from fastapi import Response
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.security import HTTPBearer
 
 from fanbase.errors import InvalidInput
 from fanbase.errors import Unauthorized
+from fanbase.services import throttles
 from fanbase.services import workspaces
+from fanbase.services.throttles import BackOff
+from fanbase.services.throttles import Quota
+from fanbase.services.throttles import RateLimit
 from fanbase.services.unit_of_work import Database
 from fanbase.settings import Settings
 
@@ -46,14 +52,50 @@ def get_now(state: Annotated[AppState, Depends(app_state)]) -> datetime:
 bearer = HTTPBearer(auto_error=False, description="A workspace API key: `Authorization: Bearer fb_…`")
 
 
+# Wrong API keys back off per client address after 20 (1 s, doubling, at most 15 min): guessing keys is slow.
+WRONG_KEY_BACK_OFF = BackOff(free=20)
+
+
 def get_workspace_id(
+    request: Request,
+    response: Response,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    database: Annotated[Database, Depends(get_database)],
+    state: Annotated[AppState, Depends(app_state)],
     now: Annotated[datetime, Depends(get_now)],
 ) -> int:
+    """The caller's workspace, from its API key; then the request is counted against the key's and the client
+    address's rate limits, whose tighter quota the response's ``RateLimit`` headers show."""
+    database, settings = state.database, state.settings
+    client = request.client.host if request.client else "?"
+    failures_key = f"api:wrong-key:{client}"
+    throttles.check_blocked(database, (failures_key,), now=now, what="API keys")
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
-    return workspaces.authenticate(database, credentials.credentials, now=now)
+    try:
+        workspace_id = workspaces.authenticate(database, credentials.credentials, now=now)
+    except Unauthorized:
+        throttles.record_failure(database, ((failures_key, WRONG_KEY_BACK_OFF),), now=now)
+        raise
+    key_id = hashlib.sha256(credentials.credentials.encode()).hexdigest()[:24]
+    quota = throttles.take(
+        database,
+        (
+            (f"api:key:{key_id}", RateLimit(settings.rate_limit_per_key)),
+            (f"api:client:{client}", RateLimit(settings.rate_limit_per_address)),
+        ),
+        now=now,
+    )
+    if quota is not None:
+        response.headers.update(rate_limit_headers(quota))
+    return workspace_id
+
+
+def rate_limit_headers(quota: Quota) -> dict[str, str]:
+    """The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers-10): the policy, and what is left of it."""
+    return {
+        "RateLimit-Policy": f'"default";q={quota.limit.requests};w={quota.limit.seconds}',
+        "RateLimit": f'"default";r={max(0, quota.remaining)};t={quota.reset_seconds}',
+    }
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ from sqlalchemy import create_engine
 from sqlalchemy import event
 from sqlalchemy import make_url
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import InterfaceError
 from sqlalchemy.exc import OperationalError as DatabaseError
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -25,7 +27,16 @@ from sqlalchemy.pool import ConnectionPoolEntry
 # foreign-key constraint raises (services turn it into a domain Conflict), and the error of a database that cannot
 # do its work (unreachable, locked). They import these from here, never sqlalchemy itself, so "services build no
 # SQL" is a rule import-linter can check.
-__all__ = ["Connection", "Database", "DatabaseError", "IntegrityError", "create_database_engine", "is_contention"]
+__all__ = [
+    "Connection",
+    "DBAPIError",
+    "Database",
+    "DatabaseError",
+    "IntegrityError",
+    "create_database_engine",
+    "is_contention",
+    "is_transient",
+]
 
 log = logging.getLogger("fanbase.db")
 
@@ -40,6 +51,14 @@ def is_contention(error: BaseException) -> bool:
         return False
     code = getattr(error.orig, "sqlstate", None)
     return code in _CONTENTION_CODES or "database is locked" in str(error.orig)
+
+
+def is_transient(error: BaseException) -> bool:
+    """A failure that says the database could not do the work just now: contention (``is_contention``), or the
+    database unreachable or the connection lost (refused, terminated, timed out). Trying later can succeed."""
+    if isinstance(error, DatabaseError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

@@ -434,6 +434,19 @@ web_sessions = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
 )
 
+# Throttles: request counts per fixed window and failure counts with a back-off, keyed by who is asking ("key:…",
+# "address:…", "account:…"). In the database, so they hold across processes and restarts.
+throttles = Table(
+    "throttles",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("window_start", UTCDateTime(), nullable=False),
+    Column("hits", Integer, nullable=False),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("blocked_until", UTCDateTime()),
+    Index("ix_throttles_window_start", "window_start"),
+)
+
 __all__ = [
     "api_keys",
     "custom_fields",
@@ -452,6 +465,7 @@ __all__ = [
     "segments",
     "tag_membership_log",
     "tags",
+    "throttles",
     "users",
     "web_sessions",
     "webhook_outbox",

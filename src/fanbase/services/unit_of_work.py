@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from fanbase.db.engine import Database
 from fanbase.db.engine import DatabaseError
+from fanbase.db.engine import DBAPIError as DatabaseFault
+from fanbase.db.engine import is_transient
 
-__all__ = ["Database", "DatabaseError", "open_database"]
+__all__ = ["Database", "DatabaseError", "DatabaseFault", "is_transient", "open_database"]
 
 
 def open_database(url: str) -> Database:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
@@ -25,9 +26,12 @@ from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
 from fanbase.errors import Unauthorized
+from fanbase.errors import Unavailable
 from fanbase.schemas.common import normalize_email
 from fanbase.schemas.users import SignedInUser
 from fanbase.schemas.users import User
+from fanbase.services import throttles
+from fanbase.services.throttles import BackOff
 
 SESSION_LIFETIME = timedelta(days=14)
 MIN_PASSWORD_LENGTH = 8
@@ -36,6 +40,14 @@ MAX_PASSWORD_LENGTH = 1024
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so a wrong email costs as long as a wrong password (no user probing).
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+# argon2id takes 64 MiB per verification: at most this many run at once in a process; more sign-ins queue for a
+# slot (up to HASHING_WAIT_SECONDS, then 503) instead of each allocating its own.
+CONCURRENT_HASHING = 2
+HASHING_WAIT_SECONDS = 10.0
+_hashing = threading.BoundedSemaphore(CONCURRENT_HASHING)
+# Failed sign-ins back off per account (after 5) and per client address (after 20): 1 s, doubling, at most 15 min.
+ACCOUNT_BACK_OFF = BackOff(free=5)
+ADDRESS_BACK_OFF = BackOff(free=20)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,23 +103,42 @@ def list_users(database: Database, workspace_id: int) -> list[User]:
         return users_repo.list_users(connection, workspace_id)
 
 
-def sign_in(database: Database, *, email: str, password: str, now: datetime) -> NewSession:
-    """Check the password and open a session; the same ``Unauthorized`` for an unknown email or a wrong password."""
+def _throttle_keys(address: str, client: str | None) -> tuple[str, str]:
+    """The back-off keys of an account (its email's hash: the throttle table holds no addresses in clear) and of a
+    client address."""
+    return f"sign-in:account:{hashlib.sha256(address.encode()).hexdigest()[:32]}", f"sign-in:client:{client or '?'}"
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    if not _hashing.acquire(timeout=HASHING_WAIT_SECONDS):
+        raise Unavailable("too many sign-ins at once; try again", retry_after=2)
+    try:
+        return bool(_hasher.verify(password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+    finally:
+        _hashing.release()
+
+
+def sign_in(database: Database, *, email: str, password: str, now: datetime, client: str | None = None) -> NewSession:
+    """Check the password and open a session; the same ``Unauthorized`` for an unknown email or a wrong password.
+
+    Failed attempts back off per account and per client address (``Throttled`` until the back-off ends, checked
+    before any hashing); a success clears the account's count."""
     refused = Unauthorized("wrong email or password")
     try:
         address = normalize_email(email)
     except ValueError:
         raise refused from None
-    if not password or len(password) > MAX_PASSWORD_LENGTH:
-        raise refused
+    account_key, client_key = _throttle_keys(address, client)
+    throttles.check_blocked(database, (account_key, client_key), now=now, what="sign-ins")
     with database.transaction(write=False) as connection:
         user = users_repo.find_user_by_email(connection, address)
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        raise refused from None
-    if user is None:
+    right = 0 < len(password) <= MAX_PASSWORD_LENGTH and _verify(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not right:
+        throttles.record_failure(database, ((account_key, ACCOUNT_BACK_OFF), (client_key, ADDRESS_BACK_OFF)), now=now)
         raise refused
+    throttles.clear(database, account_key)
     token = secrets.token_urlsafe(32)
     expires_at = now + SESSION_LIFETIME
     with database.transaction() as connection:

@@ -19,7 +19,9 @@ from starlette.types import Receive
 from starlette.types import Scope
 from starlette.types import Send
 
+from fanbase.errors import Throttled
 from fanbase.errors import Unauthorized
+from fanbase.errors import Unavailable
 from fanbase.schemas.users import SignedInUser
 from fanbase.services import users
 from fanbase.web.state import current
@@ -85,12 +87,22 @@ def install_auth_routes(app: FastAPI) -> None:
         email, password = str(form.get("email") or ""), str(form.get("password") or "")
         target = _safe_next(str(form.get("next") or ""))
         state = current()
+        client = request.client.host if request.client else None
         try:
             session = await run_in_threadpool(
-                lambda: users.sign_in(state.database, email=email, password=password, now=state.now())
+                lambda: users.sign_in(state.database, email=email, password=password, now=state.now(), client=client)
             )
         except Unauthorized:
             return RedirectResponse(f"/login?error=1&next={quote(target)}", status_code=303)
+        except (Throttled, Unavailable) as refusal:
+            # Back to the form, which says how long to wait; Retry-After says it to a script.
+            error = "throttled" if isinstance(refusal, Throttled) else "busy"
+            wait = refusal.retry_after
+            return RedirectResponse(
+                f"/login?error={error}&wait={wait}&next={quote(target)}",
+                status_code=303,
+                headers={"Retry-After": str(wait)},
+            )
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             SESSION_COOKIE,

@@ -11,7 +11,9 @@ from fanbase.web.layout import _CSS
 
 
 @ui.page("/login", title="Sign in · fanbase")
-def login_page(request: Request, error: str | None = None, next: str = "/") -> RedirectResponse | None:
+def login_page(
+    request: Request, error: str | None = None, next: str = "/", wait: int | None = None
+) -> RedirectResponse | None:
     if request_user(request) is not None:
         return RedirectResponse("/", status_code=303)
     ui.add_css(_CSS)
@@ -22,7 +24,7 @@ def login_page(request: Request, error: str | None = None, next: str = "/") -> R
         ui.label("fanbase").classes("text-h5 text-weight-bold text-indigo-8")
         ui.label("Sign in to your workspace").classes("fb-muted q-mb-sm")
         if error:
-            ui.label("Wrong email or password.").classes("fb-error").props('role="alert"')
+            ui.label(_error_text(error, wait)).classes("fb-error").props('role="alert" data-testid="sign-in-error"')
         with ui.element("form").props('method="post" action="/auth/login"').classes("column w-full gap-3"):
             ui.input("Email").props(
                 'name="email" type="email" autocomplete="username" autofocus outlined data-testid="email"'
@@ -39,3 +41,12 @@ def login_page(request: Request, error: str | None = None, next: str = "/") -> R
 @ui.page("/")
 def home() -> RedirectResponse:
     return RedirectResponse("/segments", status_code=303)
+
+
+def _error_text(error: str, wait: int | None) -> str:
+    seconds = f"{wait} second{'s' if wait != 1 else ''}" if wait else "a moment"
+    if error == "throttled":
+        return f"Too many failed sign-ins. Try again in {seconds}."
+    if error == "busy":
+        return f"Many people are signing in right now. Try again in {seconds}."
+    return "Wrong email or password."
