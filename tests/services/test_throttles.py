@@ -13,6 +13,7 @@ import pytest
 from fanbase.db.engine import Database
 from fanbase.errors import Throttled
 from fanbase.errors import Unauthorized
+from fanbase.jobs.scheduler import Scheduler
 from fanbase.services import throttles
 from fanbase.services import users
 from fanbase.services.throttles import BackOff
@@ -121,3 +122,11 @@ def test_pruning_forgets_ended_windows_but_not_running_back_offs(database: Datab
         throttles.check_blocked(database, (blocked,), now=now, what="tries")
     fresh = throttles.take(database, ((ended, RateLimit(10)),), now=now)
     assert fresh is not None and fresh.remaining == 9
+
+
+def test_the_scheduler_forgets_ended_throttles(database: Database, now: datetime) -> None:
+    ended = f"test:{uuid.uuid4().hex}"
+    throttles.take(database, ((ended, RateLimit(1)),), now=now - timedelta(days=3))
+    Scheduler(database, clock=lambda: now).run_once()
+    fresh = throttles.take(database, ((ended, RateLimit(1)),), now=now - timedelta(days=3))
+    assert fresh is not None and fresh.remaining == 0  # counted anew: the old row was gone

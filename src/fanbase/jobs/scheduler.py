@@ -16,6 +16,7 @@ from datetime import timedelta
 from fanbase.jobs.background import BackgroundLoop
 from fanbase.services import membership
 from fanbase.services import segments
+from fanbase.services import throttles
 from fanbase.services.unit_of_work import Database
 
 log = logging.getLogger("fanbase.scheduler")
@@ -26,6 +27,8 @@ DEFAULT_INTERVAL_SECONDS = 15.0
 STATISTICS_EVERY = timedelta(minutes=10)
 # How often segment size changes are folded (see services.segments.compact_sizes).
 SIZES_EVERY = timedelta(minutes=1)
+# How often ended throttle windows and back-offs are forgotten (see services.throttles.prune).
+HOUSEKEEPING_EVERY = timedelta(hours=1)
 
 
 def tick(database: Database, *, now: datetime) -> list[membership.TickReport]:
@@ -55,23 +58,24 @@ class Scheduler(BackgroundLoop):
     ) -> None:
         super().__init__(database, clock=clock, interval=interval)
         self.also = also  # e.g. webhook delivery, run after each tick
-        self._statistics_at: datetime | None = None
-        self._sizes_at: datetime | None = None
+        # Chores beside the tick, each at its own pace: (what, how often, the work); _last_run says when each ran.
+        self._chores: list[tuple[str, timedelta, Callable[[datetime], object]]] = [
+            ("refreshing planner statistics", STATISTICS_EVERY, lambda _now: database.refresh_planner_statistics()),
+            ("folding segment size changes", SIZES_EVERY, lambda _now: segments.compact_sizes(database)),
+            ("forgetting ended throttles", HOUSEKEEPING_EVERY, lambda now: throttles.prune(database, now=now)),
+        ]
+        self._last_run: dict[str, datetime] = {}
 
     def run_once(self) -> list[membership.TickReport]:
         now = self.clock()
-        if self._statistics_at is None or now - self._statistics_at >= STATISTICS_EVERY:
-            try:
-                self.database.refresh_planner_statistics()
-            except Exception:
-                log.exception("refreshing planner statistics failed")
-            self._statistics_at = now
-        if self._sizes_at is None or now - self._sizes_at >= SIZES_EVERY:
-            try:
-                segments.compact_sizes(self.database)
-            except Exception:
-                log.exception("folding segment size changes failed")
-            self._sizes_at = now
+        for what, every, work in self._chores:
+            last = self._last_run.get(what)
+            if last is None or now - last >= every:
+                try:
+                    work(now)
+                except Exception:
+                    log.exception("%s failed", what)
+                self._last_run[what] = now
         reports = tick(self.database, now=now)
         if self.also is not None:
             try:
