@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field
@@ -29,12 +30,24 @@ class Settings(BaseSettings):
     # Requests per minute per API key and per client address (0: no limit); past them, 429 with Retry-After.
     rate_limit_per_key: int = Field(default=6000, ge=0)
     rate_limit_per_address: int = Field(default=12000, ge=0)
+    # How long a reply to a request with an Idempotency-Key is kept (and replayed); later the key is a new request.
+    idempotency_ttl_hours: float = Field(default=24.0, gt=0)
+    # How long the audit log keeps an entry.
+    audit_retention_days: int = Field(default=365, ge=1)
     # The time-driven scheduler (and webhook delivery) runs inside `fanbase serve` when this is set (serve sets it),
     # and on its own as `fanbase worker`. Flips are applied within one interval of their due time.
     run_scheduler: bool = False
     scheduler_interval_seconds: float = Field(default=15.0, gt=0, le=60)
     # Webhook targets on loopback/private/link-local addresses are refused unless this is set (tests set it).
     allow_private_webhook_targets: bool = False
+
+    @property
+    def idempotency_ttl(self) -> timedelta:
+        return timedelta(hours=self.idempotency_ttl_hours)
+
+    @property
+    def audit_retention(self) -> timedelta:
+        return timedelta(days=self.audit_retention_days)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -185,13 +185,20 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, prefix="/api/v1")
     install_api_fallback(app)
-    app.add_middleware(BodyLimit, max_json_bytes=settings.max_json_bytes, max_upload_bytes=settings.max_csv_bytes)
     if dashboard:
         fanbase.web.mount(app, database=database, clock=clock)
+    # Outermost (added last): a body is capped before any other middleware or route reads a byte of it.
+    app.add_middleware(BodyLimit, max_json_bytes=settings.max_json_bytes, max_upload_bytes=settings.max_csv_bytes)
     if settings.run_scheduler:
         install_background_jobs(
             app,
-            Scheduler(database, clock=clock, interval=settings.scheduler_interval_seconds),
+            Scheduler(
+                database,
+                clock=clock,
+                interval=settings.scheduler_interval_seconds,
+                idempotency_ttl=settings.idempotency_ttl,
+                audit_retention=settings.audit_retention,
+            ),
             DeliveryWorker(database, clock=clock, allow_private_targets=settings.allow_private_webhook_targets),
         )
     return app

@@ -17,6 +17,7 @@ from fastapi.security import HTTPBearer
 
 from fanbase.errors import InvalidInput
 from fanbase.errors import Unauthorized
+from fanbase.schemas.audit import Actor
 from fanbase.services import throttles
 from fanbase.services import workspaces
 from fanbase.services.throttles import BackOff
@@ -90,6 +91,14 @@ def get_workspace_id(
     return workspace_id
 
 
+def get_actor(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
+    """Who is calling, for the audit log: the API key's public prefix and the client's address (use beside
+    ``WorkspaceDep``, which has checked the key)."""
+    key = credentials.credentials if credentials else ""
+    client = request.client.host if request.client else None
+    return Actor(kind="api_key", name=key[: workspaces.KEY_PREFIX_LENGTH], client=client)
+
+
 def rate_limit_headers(quota: Quota) -> dict[str, str]:
     """The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers-10): the policy, and what is left of it."""
     return {
@@ -119,3 +128,4 @@ NowDep = Annotated[datetime, Depends(get_now)]
 WorkspaceDep = Annotated[int, Depends(get_workspace_id)]
 PagingDep = Annotated[Paging, Depends(get_paging)]
 StateDep = Annotated[AppState, Depends(app_state)]
+ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -5,6 +5,7 @@ Commands read the clock (``utc_now``) and pass ``now=`` to services; they never 
 
 from __future__ import annotations
 
+import getpass
 import sys
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from rich.console import Console
 from rich.console import RenderableType
 from rich.table import Table
 
+from fanbase.schemas.audit import Actor
 from fanbase.services import schema
 from fanbase.services import workspaces
 from fanbase.services.unit_of_work import Database
@@ -55,6 +57,15 @@ WorkspaceOption = Annotated[
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON (for scripts) instead of text.")]
+
+
+def command_line_actor() -> Actor:
+    """Who acts from the command line, for the audit log: the operating system's user."""
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = "unknown"
+    return Actor(kind="command_line", name=name)
 
 
 def print_json(value: Any) -> None:

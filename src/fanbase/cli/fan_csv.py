@@ -17,6 +17,7 @@ from fanbase.cli.common import EXIT_FAILED
 from fanbase.cli.common import CommandError
 from fanbase.cli.common import JsonOption
 from fanbase.cli.common import WorkspaceOption
+from fanbase.cli.common import command_line_actor
 from fanbase.cli.common import one_line
 from fanbase.cli.common import open_workspace
 from fanbase.cli.common import print_json
@@ -148,6 +149,8 @@ def export_fans(
             if as_json
             else fan_csv.export_fans_csv(database, workspace_id, fan_filter)
         )
+        form = "json_lines" if as_json else "csv"
+        fan_csv.record_export(database, workspace_id, fan_filter, form=form, actor=command_line_actor(), now=utc_now())
         if out is None:
             for chunk in chunks:
                 sys.stdout.write(chunk)

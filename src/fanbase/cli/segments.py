@@ -20,6 +20,7 @@ from rich.text import Text
 from fanbase.cli.common import CommandError
 from fanbase.cli.common import UsageError
 from fanbase.cli.common import WorkspaceOption
+from fanbase.cli.common import command_line_actor
 from fanbase.cli.common import open_workspace
 from fanbase.cli.common import print_table
 from fanbase.cli.common import short_time
@@ -220,7 +221,7 @@ def delete_segment(
         segment = segments.get_segment(database, workspace_id, segment_id)
         if not is_confirmed:
             typer.confirm(f"Delete segment {segment.id} “{segment.name}” ({segment.size} members)?", abort=True)
-        segments.delete_segment(database, workspace_id, segment_id)
+        segments.delete_segment(database, workspace_id, segment_id, now=utc_now(), actor=command_line_actor())
     stdout().print(f"Deleted segment {segment_id}.", markup=False)
 
 
@@ -269,8 +270,10 @@ def export_members(
     """Export a segment's members as CSV (the columns of `fanbase export fans`)."""
     with open_workspace(workspace) as (database, workspace_id):
         # Reading the header first checks the segment exists before a file is created.
-        chunks = fan_csv.export_fans_csv(database, workspace_id, FanFilter(segment_id=segment_id))
+        members = FanFilter(segment_id=segment_id)
+        chunks = fan_csv.export_fans_csv(database, workspace_id, members)
         header = next(chunks)
+        fan_csv.record_export(database, workspace_id, members, form="csv", actor=command_line_actor(), now=utc_now())
         if out is None:
             sys.stdout.write(header)
             for chunk in chunks:

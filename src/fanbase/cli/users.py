@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from fanbase.cli.common import WorkspaceOption
+from fanbase.cli.common import command_line_actor
 from fanbase.cli.common import open_workspace
 from fanbase.cli.common import short_time
 from fanbase.cli.common import stdout
@@ -32,7 +33,15 @@ def create_user(
     with open_workspace(workspace) as (database, workspace_id):
         if password is None:
             password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-        user = users.create_user(database, workspace_id, email=email, password=password, name=name, now=utc_now())
+        user = users.create_user(
+            database,
+            workspace_id,
+            email=email,
+            password=password,
+            name=name,
+            now=utc_now(),
+            actor=command_line_actor(),
+        )
     stdout().print(f"Created user {user.id} {user.email} in workspace {workspace_id}.", markup=False)
 
 

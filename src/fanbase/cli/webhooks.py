@@ -8,6 +8,7 @@ import typer
 from rich.text import Text
 
 from fanbase.cli.common import WorkspaceOption
+from fanbase.cli.common import command_line_actor
 from fanbase.cli.common import open_workspace
 from fanbase.cli.common import print_table
 from fanbase.cli.common import short_time
@@ -47,6 +48,7 @@ def add_webhook(
             data,
             now=utc_now(),
             allow_private_targets=Settings().allow_private_webhook_targets,
+            actor=command_line_actor(),
         )
     console = stdout()
     console.print(f"Created webhook {created.id} → {created.url} for {', '.join(created.events)}.", markup=False)
@@ -81,7 +83,7 @@ def disable_webhook(
 ) -> None:
     """Stop sending to a webhook (pending deliveries included)."""
     with open_workspace(workspace) as (database, workspace_id):
-        webhooks.disable_webhook(database, workspace_id, webhook_id, now=utc_now())
+        webhooks.disable_webhook(database, workspace_id, webhook_id, now=utc_now(), actor=command_line_actor())
     stdout().print(f"Disabled webhook {webhook_id}.")
 
 

@@ -26,7 +26,13 @@ def worker(
     Safe to run beside `fanbase serve` or another worker: each workspace's tick takes a database lock."""
     settings = Settings()
     with open_database() as database:
-        scheduler = Scheduler(database, clock=utc_now, interval=interval)
+        scheduler = Scheduler(
+            database,
+            clock=utc_now,
+            interval=interval,
+            idempotency_ttl=settings.idempotency_ttl,
+            audit_retention=settings.audit_retention,
+        )
         deliveries = DeliveryWorker(
             database, clock=utc_now, allow_private_targets=settings.allow_private_webhook_targets
         )

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from fanbase.cli.common import JsonOption
 from fanbase.cli.common import WorkspaceOption
+from fanbase.cli.common import command_line_actor
 from fanbase.cli.common import open_database
 from fanbase.cli.common import open_workspace
 from fanbase.cli.common import print_json
@@ -68,7 +69,7 @@ def create_key(
 ) -> None:
     """Issue a new API key for a workspace (printed once)."""
     with open_workspace(workspace) as (database, workspace_id):
-        key = workspaces.create_api_key(database, workspace_id, name=name, now=utc_now())
+        key = workspaces.create_api_key(database, workspace_id, name=name, now=utc_now(), actor=command_line_actor())
     if as_json:
         print_json(key)
         return
@@ -104,5 +105,5 @@ def revoke_key(
 ) -> None:
     """Revoke a key: requests with it are refused from now on."""
     with open_workspace(workspace) as (database, workspace_id):
-        workspaces.revoke_api_key(database, workspace_id, key_id, now=utc_now())
+        workspaces.revoke_api_key(database, workspace_id, key_id, now=utc_now(), actor=command_line_actor())
     stdout().print(f"Revoked key {key_id}.")

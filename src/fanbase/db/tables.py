@@ -434,6 +434,21 @@ web_sessions = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
 )
 
+# The audit log: who (an API key's prefix, a user's email, the command line), did what, to what, when, from where.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    _id(),
+    _workspace_id(),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("client", String(100)),
+    Column("action", String(50), nullable=False),
+    Column("target", String(320)),
+    Column("details", Json),
+    Index("ix_audit_log_workspace_at", "workspace_id", "at"),
+)
+
 # Throttles: request counts per fixed window and failure counts with a back-off, keyed by who is asking ("key:…",
 # "address:…", "account:…"). In the database, so they hold across processes and restarts.
 throttles = Table(

@@ -14,7 +14,9 @@ from datetime import datetime
 from datetime import timedelta
 
 from fanbase.jobs.background import BackgroundLoop
+from fanbase.services import audit
 from fanbase.services import membership
+from fanbase.services import orders_events
 from fanbase.services import segments
 from fanbase.services import throttles
 from fanbase.services.unit_of_work import Database
@@ -55,6 +57,8 @@ class Scheduler(BackgroundLoop):
         clock: Callable[[], datetime],
         interval: float = DEFAULT_INTERVAL_SECONDS,
         also: Callable[[datetime], object] | None = None,
+        idempotency_ttl: timedelta = orders_events.IDEMPOTENCY_TTL,
+        audit_retention: timedelta = audit.RETENTION,
     ) -> None:
         super().__init__(database, clock=clock, interval=interval)
         self.also = also  # e.g. webhook delivery, run after each tick
@@ -63,6 +67,16 @@ class Scheduler(BackgroundLoop):
             ("refreshing planner statistics", STATISTICS_EVERY, lambda _now: database.refresh_planner_statistics()),
             ("folding segment size changes", SIZES_EVERY, lambda _now: segments.compact_sizes(database)),
             ("forgetting ended throttles", HOUSEKEEPING_EVERY, lambda now: throttles.prune(database, now=now)),
+            (
+                "forgetting expired idempotency replies",
+                HOUSEKEEPING_EVERY,
+                lambda now: orders_events.forget_expired_replies(database, now=now, ttl=idempotency_ttl),
+            ),
+            (
+                "forgetting old audit entries",
+                HOUSEKEEPING_EVERY,
+                lambda now: audit.forget_old(database, now=now, retention=audit_retention),
+            ),
         ]
         self._last_run: dict[str, datetime] = {}
 

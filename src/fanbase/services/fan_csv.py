@@ -58,6 +58,8 @@ from fanbase.db.repositories import lists as lists_repo
 from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
 from fanbase.errors import TooLarge
+from fanbase.schemas.audit import Actor
+from fanbase.schemas.audit import AuditAction
 from fanbase.schemas.common import MAX_PROPERTY_TEXT
 from fanbase.schemas.common import JsonScalar
 from fanbase.schemas.common import plain_message
@@ -68,6 +70,7 @@ from fanbase.schemas.fans import Fan
 from fanbase.schemas.fans import FanFilter
 from fanbase.schemas.fans import FanIn
 from fanbase.schemas.lists import SubscriptionStatus
+from fanbase.services import audit
 from fanbase.services import custom_fields as custom_fields_service
 from fanbase.services import fans as fans_service
 from fanbase.services import membership
@@ -530,6 +533,19 @@ def export_fans_csv(
             lines = []
     if lines:
         yield "".join(lines)
+
+
+def record_export(
+    database: Database, workspace_id: int, fan_filter: FanFilter, *, form: str, actor: Actor | None, now: datetime
+) -> None:
+    """Log an export as it starts: a segment's members, or fans (with the filter used)."""
+    if fan_filter.segment_id is not None:
+        action: AuditAction = "export.members"
+        target = f"segment {fan_filter.segment_id}"
+    else:
+        action, target = "export.fans", "fans"
+    details = {"format": form, **fan_filter.model_dump(mode="json", exclude_none=True, exclude_defaults=True)}
+    audit.record_alone(database, workspace_id, actor, action, target=target, details=details, now=now)
 
 
 def export_fans_json_lines(

@@ -16,6 +16,7 @@ from fanbase.db.repositories import activity as activity_repo
 from fanbase.db.repositories import fan_groups as fan_groups_repo
 from fanbase.db.repositories import fan_selections
 from fanbase.db.repositories import fans as fans_repo
+from fanbase.db.repositories import idempotency as idempotency_repo
 from fanbase.db.repositories import lists as lists_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories import tags as tags_repo
@@ -24,6 +25,7 @@ from fanbase.db.repositories.fan_selections import RuleFilter
 from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
+from fanbase.schemas.audit import Actor
 from fanbase.schemas.common import Page
 from fanbase.schemas.fans import Fan
 from fanbase.schemas.fans import FanFilter
@@ -33,6 +35,7 @@ from fanbase.schemas.fans import FanSource
 from fanbase.schemas.lists import ListMembership
 from fanbase.schemas.orders_events import Event
 from fanbase.schemas.orders_events import Order
+from fanbase.services import audit
 from fanbase.services import custom_fields
 from fanbase.services import membership
 from fanbase.services import rule_context
@@ -163,11 +166,17 @@ def update_fan(database: Database, workspace_id: int, fan_id: int, patch: FanPat
         raise Conflict(f"a fan with email {patch.email} already exists", field="email") from error
 
 
-def delete_fan(database: Database, workspace_id: int, fan_id: int) -> None:
-    """Erase a fan and everything recorded about them (orders, events, tags, list memberships, consent log)."""
+def delete_fan(
+    database: Database, workspace_id: int, fan_id: int, *, now: datetime | None = None, actor: Actor | None = None
+) -> None:
+    """Erase a fan and everything recorded about them (orders, events, tags, list memberships, consent log, the
+    stored replies to requests that recorded their orders or events)."""
     with database.transaction() as connection:
         if not fans_repo.delete_fan(connection, workspace_id, fan_id):
             raise NotFound(f"fan {fan_id} not found")
+        idempotency_repo.forget_replies_naming_fan(connection, workspace_id, fan_id)
+        if now is not None:
+            audit.record(connection, workspace_id, actor, "fan.erased", target=f"fan {fan_id}", now=now)
 
 
 def select_fans(

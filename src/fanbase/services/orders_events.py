@@ -14,6 +14,7 @@ from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import timedelta
 from typing import Any
 from typing import Generic
 from typing import TypeVar
@@ -51,6 +52,8 @@ RecordT = TypeVar("RecordT", Order, Event)
 # A batch that loses a race with concurrent writers (see ``_idempotent``) runs again up to this many times in all,
 # pausing a random share of RETRY_PAUSE_SECONDS * 2**attempt between tries; then the caller gets 503 Retry-After.
 ATTEMPTS = 5
+# How long an Idempotency-Key's reply is kept (the API's setting FANBASE_IDEMPOTENCY_TTL_HOURS overrides it).
+IDEMPOTENCY_TTL = timedelta(hours=24)
 RETRY_PAUSE_SECONDS = 0.05
 
 
@@ -77,6 +80,7 @@ def _idempotent(
     idempotency_key: str | None,
     now: datetime,
     work: Callable[[Connection], Any],
+    ttl: timedelta = IDEMPOTENCY_TTL,
 ) -> Reply:
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
         raise InvalidInput("must be 1 to 200 characters", field="Idempotency-Key")
@@ -85,6 +89,8 @@ def _idempotent(
         try:
             with database.transaction() as connection:
                 if idempotency_key is not None:
+                    # A key is remembered for ``ttl``: after that it is a new request (and the old reply is gone).
+                    idempotency_repo.forget_reply(connection, workspace_id, idempotency_key, stored_before=now - ttl)
                     stored = idempotency_repo.find_reply(connection, workspace_id, idempotency_key)
                     if stored is not None:
                         if stored.request_hash != request_hash:
@@ -307,6 +313,7 @@ class _Recorded(Generic[ItemT, RecordT]):
         *,
         is_batch: bool,
         idempotency_key: str | None,
+        idempotency_ttl: timedelta,
         now: datetime,
     ) -> Reply:
         """One item replies with its record; a batch with its ids and how many fans it created."""
@@ -319,13 +326,35 @@ class _Recorded(Generic[ItemT, RecordT]):
 
         kind = f"{self.noun}s" if is_batch else self.noun
         return _idempotent(
-            database, workspace_id, kind=kind, items=items, idempotency_key=idempotency_key, now=now, work=work
+            database,
+            workspace_id,
+            kind=kind,
+            items=items,
+            idempotency_key=idempotency_key,
+            now=now,
+            work=work,
+            ttl=idempotency_ttl,
         )
 
     def record_one(
-        self, database: Database, workspace_id: int, item: ItemT, *, idempotency_key: str | None = None, now: datetime
+        self,
+        database: Database,
+        workspace_id: int,
+        item: ItemT,
+        *,
+        idempotency_key: str | None = None,
+        idempotency_ttl: timedelta = IDEMPOTENCY_TTL,
+        now: datetime,
     ) -> Reply:
-        return self.record(database, workspace_id, [item], is_batch=False, idempotency_key=idempotency_key, now=now)
+        return self.record(
+            database,
+            workspace_id,
+            [item],
+            is_batch=False,
+            idempotency_key=idempotency_key,
+            idempotency_ttl=idempotency_ttl,
+            now=now,
+        )
 
     def record_many(
         self,
@@ -334,9 +363,18 @@ class _Recorded(Generic[ItemT, RecordT]):
         items: Sequence[ItemT],
         *,
         idempotency_key: str | None = None,
+        idempotency_ttl: timedelta = IDEMPOTENCY_TTL,
         now: datetime,
     ) -> Reply:
-        return self.record(database, workspace_id, items, is_batch=True, idempotency_key=idempotency_key, now=now)
+        return self.record(
+            database,
+            workspace_id,
+            items,
+            is_batch=True,
+            idempotency_key=idempotency_key,
+            idempotency_ttl=idempotency_ttl,
+            now=now,
+        )
 
     def get(self, database: Database, workspace_id: int, record_id: int) -> RecordT:
         with database.transaction(write=False) as connection:
@@ -371,3 +409,9 @@ def refund_order(database: Database, workspace_id: int, order_id: int, *, now: d
         fans_repo.recompute_figures(connection, workspace_id, [row.fan_id])
         membership.apply_change(connection, workspace_id, [row.fan_id], membership.ORDERS, cause="write", now=now)
         return activity_repo.orders_by_ids(connection, workspace_id, [order_id])[0]
+
+
+def forget_expired_replies(database: Database, *, now: datetime, ttl: timedelta = IDEMPOTENCY_TTL) -> int:
+    """Forget every Idempotency-Key reply older than ``ttl`` (the scheduler does, hourly); how many."""
+    with database.transaction() as connection:
+        return idempotency_repo.forget_replies_before(connection, stored_before=now - ttl)

@@ -31,6 +31,7 @@ from fanbase.db.repositories.segments import SizedSegmentRow
 from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
+from fanbase.schemas.audit import Actor
 from fanbase.schemas.common import NAME_LENGTH
 from fanbase.schemas.common import Page
 from fanbase.schemas.common import normalize_email
@@ -42,6 +43,7 @@ from fanbase.schemas.segments import SegmentDrift
 from fanbase.schemas.segments import SegmentIn
 from fanbase.schemas.segments import SegmentPatch
 from fanbase.schemas.segments import SegmentTemplate
+from fanbase.services import audit
 from fanbase.services import fan_csv
 from fanbase.services import fans as fans_service
 from fanbase.services import membership
@@ -299,7 +301,9 @@ def update_segment(
     return segment
 
 
-def delete_segment(database: Database, workspace_id: int, segment_id: int) -> None:
+def delete_segment(
+    database: Database, workspace_id: int, segment_id: int, *, now: datetime | None = None, actor: Actor | None = None
+) -> None:
     with database.transaction() as connection:
         context = load_context(connection, workspace_id)
         if segment_id not in context.segment_rows:
@@ -308,6 +312,11 @@ def delete_segment(database: Database, workspace_id: int, segment_id: int) -> No
         if users:
             raise Conflict(f"segment '{context.segment_rows[segment_id].name}' is used by: {', '.join(users)}")
         segments_repo.delete_segment(connection, workspace_id, segment_id)
+        if now is not None:
+            name = context.segment_rows[segment_id].name
+            audit.record(
+                connection, workspace_id, actor, "segment.deleted", target=f"segment {segment_id} ({name})", now=now
+            )
 
 
 def dynamic_segment_row(context: RuleContext, segment_id: int, *, refusal: str, field: str) -> Any:

@@ -27,9 +27,11 @@ from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
 from fanbase.errors import Unauthorized
 from fanbase.errors import Unavailable
+from fanbase.schemas.audit import Actor
 from fanbase.schemas.common import normalize_email
 from fanbase.schemas.users import SignedInUser
 from fanbase.schemas.users import User
+from fanbase.services import audit
 from fanbase.services import throttles
 from fanbase.services.throttles import BackOff
 
@@ -76,7 +78,14 @@ def _email(value: str) -> str:
 
 
 def create_user(
-    database: Database, workspace_id: int, *, email: str, password: str, name: str | None = None, now: datetime
+    database: Database,
+    workspace_id: int,
+    *,
+    email: str,
+    password: str,
+    name: str | None = None,
+    now: datetime,
+    actor: Actor | None = None,
 ) -> User:
     address = _email(email)
     _check_password(password)
@@ -93,6 +102,7 @@ def create_user(
             row = users_repo.insert_user(
                 connection, workspace_id, email=address, name=name, password_hash=password_hash, now=now
             )
+            audit.record(connection, workspace_id, actor, "user.created", target=f"user {address}", now=now)
     except IntegrityError as error:  # a concurrent create of the same email
         raise Conflict(f"a user with email {address} already exists", field="email") from error
     return row
@@ -135,8 +145,11 @@ def sign_in(database: Database, *, email: str, password: str, now: datetime, cli
     with database.transaction(write=False) as connection:
         user = users_repo.find_user_by_email(connection, address)
     right = 0 < len(password) <= MAX_PASSWORD_LENGTH and _verify(user.password_hash if user else _DUMMY_HASH, password)
+    signing_in = Actor(kind="user", name=address, client=client)
     if user is None or not right:
         throttles.record_failure(database, ((account_key, ACCOUNT_BACK_OFF), (client_key, ADDRESS_BACK_OFF)), now=now)
+        if user is not None:
+            audit.record_alone(database, user.workspace_id, signing_in, "sign_in.failed", now=now)
         raise refused
     throttles.clear(database, account_key)
     token = secrets.token_urlsafe(32)
@@ -148,6 +161,7 @@ def sign_in(database: Database, *, email: str, password: str, now: datetime, cli
         users_repo.insert_session(
             connection, user.workspace_id, user.id, token_hash=hash_token(token), now=now, expires_at=expires_at
         )
+        audit.record(connection, user.workspace_id, signing_in, "sign_in.succeeded", now=now)
         row = users_repo.find_session(connection, hash_token(token))
     assert row is not None
     return NewSession(token=token, expires_at=expires_at, user=row)

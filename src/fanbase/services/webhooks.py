@@ -37,12 +37,14 @@ from fanbase.db.engine import Database
 from fanbase.db.repositories import webhooks as webhooks_repo
 from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
+from fanbase.schemas.audit import Actor
 from fanbase.schemas.common import Page
 from fanbase.schemas.webhooks import Delivery
 from fanbase.schemas.webhooks import DeliveryStatus
 from fanbase.schemas.webhooks import Webhook
 from fanbase.schemas.webhooks import WebhookCreated
 from fanbase.schemas.webhooks import WebhookIn
+from fanbase.services import audit
 
 SIGNATURE_VERSION = "v1"
 SIGNATURE_TOLERANCE = 300  # seconds a receiver should accept between the timestamp and its own clock
@@ -174,6 +176,7 @@ def create_webhook(
     now: datetime,
     allow_private_targets: bool,
     resolve: Resolver = socket.getaddrinfo,
+    actor: Actor | None = None,
 ) -> WebhookCreated:
     """Subscribe a URL to events; the signing secret is returned here and never again."""
     check_target(data.url, allow_private=allow_private_targets, resolve=resolve)
@@ -183,6 +186,15 @@ def create_webhook(
             connection, workspace_id, url=data.url, events=data.events, secret=secret, now=now
         )
         row = webhooks_repo.get_subscription(connection, workspace_id, webhook_id)
+        audit.record(
+            connection,
+            workspace_id,
+            actor,
+            "webhook.created",
+            target=f"webhook {webhook_id} ({data.url})",
+            details={"events": list(data.events)},
+            now=now,
+        )
     return WebhookCreated(**_webhook(row).model_dump(), secret=secret)
 
 
@@ -199,12 +211,15 @@ def get_webhook(database: Database, workspace_id: int, webhook_id: int) -> Webho
     return _webhook(row)
 
 
-def disable_webhook(database: Database, workspace_id: int, webhook_id: int, *, now: datetime) -> Webhook:
+def disable_webhook(
+    database: Database, workspace_id: int, webhook_id: int, *, now: datetime, actor: Actor | None = None
+) -> Webhook:
     """Stop deliveries to the webhook (pending ones too); its delivery history stays readable."""
     with database.transaction() as connection:
         if webhooks_repo.get_subscription(connection, workspace_id, webhook_id) is None:
             raise NotFound(f"webhook {webhook_id} not found")
         webhooks_repo.disable_subscription(connection, workspace_id, webhook_id, now=now)
+        audit.record(connection, workspace_id, actor, "webhook.disabled", target=f"webhook {webhook_id}", now=now)
         row = webhooks_repo.get_subscription(connection, workspace_id, webhook_id)
     return _webhook(row)
 

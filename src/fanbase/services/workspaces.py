@@ -14,10 +14,12 @@ from fanbase.db.repositories import workspaces as workspaces_repo
 from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
 from fanbase.errors import Unauthorized
+from fanbase.schemas.audit import Actor
 from fanbase.schemas.workspaces import ApiKey
 from fanbase.schemas.workspaces import ApiKeyCreated
 from fanbase.schemas.workspaces import Workspace
 from fanbase.schemas.workspaces import WorkspaceCreated
+from fanbase.services import audit
 
 KEY_PREFIX_LENGTH = 11  # "fb_" + 8 hex characters: unique, shown in listings, not secret
 # last_used_at is a hint for people, not an audit log: writing it on every request would make every read a write.
@@ -60,11 +62,22 @@ def _issue_key(connection: Connection, workspace_id: int, *, name: str, now: dat
     return ApiKeyCreated(**record.model_dump(), key=key)
 
 
-def create_api_key(database: Database, workspace_id: int, *, name: str, now: datetime) -> ApiKeyCreated:
+def create_api_key(
+    database: Database, workspace_id: int, *, name: str, now: datetime, actor: Actor | None = None
+) -> ApiKeyCreated:
     with database.transaction() as connection:
         if workspaces_repo.get_workspace(connection, workspace_id) is None:
             raise NotFound(f"workspace {workspace_id} not found")
-        return _issue_key(connection, workspace_id, name=name.strip() or "key", now=now)
+        created = _issue_key(connection, workspace_id, name=name.strip() or "key", now=now)
+        audit.record(
+            connection,
+            workspace_id,
+            actor,
+            "api_key.created",
+            target=f"API key {created.prefix} ({created.name})",
+            now=now,
+        )
+        return created
 
 
 def replace_api_key(database: Database, workspace_id: int, *, name: str, now: datetime) -> ApiKeyCreated:
@@ -84,10 +97,13 @@ def list_api_keys(database: Database, workspace_id: int) -> list[ApiKey]:
         return workspaces_repo.list_api_keys(connection, workspace_id)
 
 
-def revoke_api_key(database: Database, workspace_id: int, key_id: int, *, now: datetime) -> None:
+def revoke_api_key(
+    database: Database, workspace_id: int, key_id: int, *, now: datetime, actor: Actor | None = None
+) -> None:
     with database.transaction() as connection:
         if not workspaces_repo.revoke_api_key(connection, workspace_id, key_id, now=now):
             raise NotFound(f"API key {key_id} not found")
+        audit.record(connection, workspace_id, actor, "api_key.revoked", target=f"API key {key_id}", now=now)
 
 
 def authenticate(database: Database, key: str, *, now: datetime) -> int:

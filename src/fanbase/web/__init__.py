@@ -21,16 +21,19 @@ _mounted_on: list[FastAPI] = []
 def mount(app: FastAPI, *, database: Database, clock: Callable[[], datetime]) -> None:
     """Serve the dashboard at ``/`` of ``app``: the sign-in routes, the session guard and the NiceGUI pages."""
     from nicegui import app as nicegui_app
+    from nicegui import core
     from nicegui import ui
 
     from fanbase.web import pages  # registers the @ui.page routes
     from fanbase.web.auth import SessionGuard
     from fanbase.web.auth import install_auth_routes
+    from fanbase.web.security import SecurityHeaders
     from fanbase.web.stable_slots import STABLE_SLOTS_SCRIPT
 
     configure(WebState(database=database, clock=clock))
     install_auth_routes(app)
     app.add_middleware(SessionGuard)
+    app.add_middleware(SecurityHeaders)
     pages.register()
     if _mounted_on:
         # NiceGUI is one app per process: a second FastAPI app (tests build many) shares it; its lifecycle
@@ -49,3 +52,10 @@ def mount(app: FastAPI, *, database: Database, clock: Callable[[], datetime]) ->
         reconnect_timeout=10.0,
     )
     ui.add_body_html(STABLE_SLOTS_SCRIPT, shared=True)
+    # The dashboard's socket answers only its own pages (NiceGUI accepts any origin). The host is compared, not the
+    # scheme: behind TLS without forwarded headers engine.io takes every request for plain http.
+    core.sio.eio.cors_allowed_origins = _same_host
+
+
+def _same_host(origin: str, environ: dict[str, str]) -> bool:
+    return origin.partition("://")[2] == environ.get("HTTP_HOST")

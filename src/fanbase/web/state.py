@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import ParamSpec
 from typing import TypeVar
 
+from fanbase.schemas.audit import Actor
+from fanbase.schemas.users import SignedInUser
 from fanbase.services.unit_of_work import Database
 
 
@@ -50,3 +52,15 @@ async def in_thread(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs)
     if result is None:  # NiceGUI answers None only while the server is shutting down
         raise RuntimeError("the server is shutting down")
     return result
+
+
+def actor_of(user: SignedInUser) -> Actor:
+    """The signed-in user as the audit log names them, with the address their page came from."""
+    from nicegui import context
+
+    try:
+        request = context.client.request
+        client = request.client.host if request is not None and request.client else None
+    except RuntimeError:  # outside a page (no client in context)
+        client = None
+    return Actor(kind="user", name=user.email, client=client)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from fanbase.api.routes import analytics
+from fanbase.api.routes import audit
 from fanbase.api.routes import custom_fields
 from fanbase.api.routes import fans
 from fanbase.api.routes import health
@@ -28,4 +29,5 @@ ROUTERS: list[APIRouter] = [
     history.router,
     analytics.router,
     webhooks.router,
+    audit.router,
 ]

@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import Field
 from pydantic import ValidationError
 
+from fanbase.api.deps import ActorDep
 from fanbase.api.deps import DatabaseDep
 from fanbase.api.deps import NowDep
 from fanbase.api.deps import PagingDep
@@ -42,8 +43,10 @@ from fanbase.schemas.lists import ListMembership
 from fanbase.schemas.lists import SubscriptionStatus
 from fanbase.schemas.orders_events import Event
 from fanbase.schemas.orders_events import Order
+from fanbase.schemas.privacy import FanExport
 from fanbase.services import fan_csv
 from fanbase.services import fans
+from fanbase.services import privacy
 
 router = APIRouter(prefix="/fans", tags=["fans"])
 
@@ -144,17 +147,28 @@ def import_fans(
     },
 )
 def export_fans(
-    database: DatabaseDep, workspace_id: WorkspaceDep, fan_filter: FanFilterDep, now: NowDep
+    database: DatabaseDep, workspace_id: WorkspaceDep, fan_filter: FanFilterDep, now: NowDep, actor: ActorDep
 ) -> StreamingResponse:
-    """Every fan matching the filters (the same as `GET /fans`), as CSV, streamed; formula-injection safe."""
+    """Every fan matching the filters (the same as `GET /fans`), as CSV, streamed; formula-injection safe. The
+    export is written to the audit log."""
     chunks = fan_csv.export_fans_csv(database, workspace_id, fan_filter, now=now)
     # The first chunk is read here, before the response starts: a bad filter is then a 404/422, not a cut-off CSV.
     first = next(chunks)
+    fan_csv.record_export(database, workspace_id, fan_filter, form="csv", actor=actor, now=now)
     return StreamingResponse(
         itertools.chain((first,), chunks),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="fans.csv"'},
     )
+
+
+@router.get("/{fan_id}/export", responses=error_responses(404))
+def export_fan(
+    fan_id: FanId, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep, actor: ActorDep
+) -> FanExport:
+    """Everything held about the fan in one JSON document (a subject access request): the profile, lists with
+    consent, segments now and every entry and exit, orders and events. Written to the audit log."""
+    return privacy.export_fan(database, workspace_id, fan_id, now=now, actor=actor)
 
 
 @router.get("/{fan_id}")
@@ -168,8 +182,11 @@ def update_fan(fan_id: FanId, body: FanPatch, database: DatabaseDep, workspace_i
 
 
 @router.delete("/{fan_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_fan(fan_id: FanId, database: DatabaseDep, workspace_id: WorkspaceDep) -> Response:
-    fans.delete_fan(database, workspace_id, fan_id)
+def delete_fan(
+    fan_id: FanId, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep, actor: ActorDep
+) -> Response:
+    """Erase the fan and everything held about them; written to the audit log."""
+    fans.delete_fan(database, workspace_id, fan_id, now=now, actor=actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

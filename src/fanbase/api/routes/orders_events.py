@@ -93,15 +93,23 @@ def _add_recording_routes(kind: _Recording) -> None:
     scope = {"database": DatabaseDep, "workspace_id": WorkspaceDep, "now": NowDep}
 
     def create_one(
-        body: Any, database: Any, workspace_id: int, now: datetime, idempotency_key: str | None
+        body: Any, database: Any, workspace_id: int, now: datetime, state: AppState, idempotency_key: str | None
     ) -> JSONResponse:
-        return _respond(kind.record_one(database, workspace_id, body, idempotency_key=idempotency_key, now=now))
+        ttl = state.settings.idempotency_ttl
+        return _respond(
+            kind.record_one(database, workspace_id, body, idempotency_key=idempotency_key, idempotency_ttl=ttl, now=now)
+        )
 
     def create_many(
         body: Any, database: Any, workspace_id: int, now: datetime, state: AppState, idempotency_key: str | None
     ) -> JSONResponse:
         _check_batch_size(len(body.items), state)
-        return _respond(kind.record_many(database, workspace_id, body.items, idempotency_key=idempotency_key, now=now))
+        ttl = state.settings.idempotency_ttl
+        return _respond(
+            kind.record_many(
+                database, workspace_id, body.items, idempotency_key=idempotency_key, idempotency_ttl=ttl, now=now
+            )
+        )
 
     router.post(
         f"/{plural}", tags=[plural], status_code=status.HTTP_201_CREATED, response_model=kind.record, responses=_CREATED
@@ -109,7 +117,7 @@ def _add_recording_routes(kind: _Recording) -> None:
         build_endpoint(
             f"create_{kind.noun}",
             doc=kind.doc_one,
-            parameters={"body": kind.body, **scope, "idempotency_key": IdempotencyKey},
+            parameters={"body": kind.body, **scope, "state": StateDep, "idempotency_key": IdempotencyKey},
             returns=JSONResponse,
             run=create_one,
             defaults={"idempotency_key": None},

@@ -18,6 +18,7 @@ from fastapi import UploadFile
 from fastapi import status
 from fastapi.responses import StreamingResponse
 
+from fanbase.api.deps import ActorDep
 from fanbase.api.deps import DatabaseDep
 from fanbase.api.deps import NowDep
 from fanbase.api.deps import PagingDep
@@ -96,8 +97,11 @@ def update_segment(
 
 
 @router.delete("/{segment_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404, 409))
-def delete_segment(segment_id: SegmentId, database: DatabaseDep, workspace_id: WorkspaceDep) -> Response:
-    segments.delete_segment(database, workspace_id, segment_id)
+def delete_segment(
+    segment_id: SegmentId, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep, actor: ActorDep
+) -> Response:
+    """Delete the segment (refused, 409, while another segment's rule uses it); written to the audit log."""
+    segments.delete_segment(database, workspace_id, segment_id, now=now, actor=actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -129,11 +133,15 @@ def list_members(
         **error_responses(404),
     },
 )
-def export_members(segment_id: SegmentId, database: DatabaseDep, workspace_id: WorkspaceDep) -> StreamingResponse:
-    """Every member, as CSV (the columns of `GET /fans/export`), streamed."""
-    chunks = fan_csv.export_fans_csv(database, workspace_id, FanFilter(segment_id=segment_id))
+def export_members(
+    segment_id: SegmentId, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep, actor: ActorDep
+) -> StreamingResponse:
+    """Every member, as CSV (the columns of `GET /fans/export`), streamed; written to the audit log."""
+    members = FanFilter(segment_id=segment_id)
+    chunks = fan_csv.export_fans_csv(database, workspace_id, members)
     # Pulled before the response starts, so an unknown segment is a 404 rather than a cut-off CSV.
     first = next(chunks)
+    fan_csv.record_export(database, workspace_id, members, form="csv", actor=actor, now=now)
     return StreamingResponse(
         itertools.chain((first,), chunks),
         media_type="text/csv; charset=utf-8",

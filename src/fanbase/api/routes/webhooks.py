@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi import Response
 from fastapi import status
 
+from fanbase.api.deps import ActorDep
 from fanbase.api.deps import DatabaseDep
 from fanbase.api.deps import NowDep
 from fanbase.api.deps import PagingDep
@@ -29,7 +30,7 @@ WebhookId = Annotated[int, object_id("webhook")]
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_webhook(
-    body: WebhookIn, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep, state: StateDep
+    body: WebhookIn, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep, state: StateDep, actor: ActorDep
 ) -> WebhookCreated:
     """Subscribe a URL to events. The answer holds the signing secret, shown this once.
 
@@ -46,6 +47,7 @@ def create_webhook(
         body,
         now=now,
         allow_private_targets=state.settings.allow_private_webhook_targets,
+        actor=actor,
     )
 
 
@@ -61,9 +63,11 @@ def get_webhook(webhook_id: WebhookId, database: DatabaseDep, workspace_id: Work
 
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))
-def disable_webhook(webhook_id: WebhookId, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep) -> Response:
+def disable_webhook(
+    webhook_id: WebhookId, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep, actor: ActorDep
+) -> Response:
     """Disable the webhook: nothing more is sent to it, pending deliveries included. Its history stays readable."""
-    webhooks.disable_webhook(database, workspace_id, webhook_id, now=now)
+    webhooks.disable_webhook(database, workspace_id, webhook_id, now=now, actor=actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

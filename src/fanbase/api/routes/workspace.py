@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi import Response
 from fastapi import status
 
+from fanbase.api.deps import ActorDep
 from fanbase.api.deps import DatabaseDep
 from fanbase.api.deps import NowDep
 from fanbase.api.deps import WorkspaceDep
@@ -33,15 +34,19 @@ def list_api_keys(database: DatabaseDep, workspace_id: WorkspaceDep) -> list[Api
 
 
 @router.post("/api-keys", tags=["api keys"], status_code=status.HTTP_201_CREATED)
-def create_api_key(body: ApiKeyIn, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep) -> ApiKeyCreated:
+def create_api_key(
+    body: ApiKeyIn, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep, actor: ActorDep
+) -> ApiKeyCreated:
     """Issue a key. The secret is in this reply only: store it now, it cannot be shown again."""
-    return workspaces.create_api_key(database, workspace_id, name=body.name, now=now)
+    return workspaces.create_api_key(database, workspace_id, name=body.name, now=now, actor=actor)
 
 
 @router.delete(
     "/api-keys/{key_id}", tags=["api keys"], status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
 )
-def revoke_api_key(key_id: ApiKeyId, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep) -> Response:
+def revoke_api_key(
+    key_id: ApiKeyId, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep, actor: ActorDep
+) -> Response:
     """Revoke a key: from now on it answers 401. Revoking the key making this call is allowed."""
-    workspaces.revoke_api_key(database, workspace_id, key_id, now=now)
+    workspaces.revoke_api_key(database, workspace_id, key_id, now=now, actor=actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

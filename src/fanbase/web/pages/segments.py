@@ -34,6 +34,7 @@ from fanbase.web.layout import day_text
 from fanbase.web.layout import frame
 from fanbase.web.layout import freshness
 from fanbase.web.layout import page_title
+from fanbase.web.state import actor_of
 from fanbase.web.state import current
 from fanbase.web.state import in_thread
 from fanbase.web.words import CAUSES
@@ -186,7 +187,10 @@ def _confirm_delete(user: SignedInUser, row: dict[str, Any], *, on_deleted: Call
 
             def delete() -> None:
                 try:
-                    segments.delete_segment(current().database, user.workspace_id, int(row["id"]))
+                    state = current()
+                    segments.delete_segment(
+                        state.database, user.workspace_id, int(row["id"]), now=state.now(), actor=actor_of(user)
+                    )
                 except FanbaseError as error:
                     ui.notify(str(error), type="negative")
                     return
@@ -372,12 +376,16 @@ def _segment_content(user: SignedInUser, segment: Segment) -> None:
 
             async def export() -> None:
                 notification = ui.notification("Preparing CSV…", spinner=True, timeout=None)
+                members = FanFilter(segment_id=segment.id)
+                actor, now = actor_of(user), state.now()
+
+                def export_and_record() -> str:
+                    text = "".join(fan_csv.export_fans_csv(state.database, workspace_id, members))
+                    fan_csv.record_export(state.database, workspace_id, members, form="csv", actor=actor, now=now)
+                    return text
+
                 try:
-                    text = await in_thread(
-                        lambda: "".join(
-                            fan_csv.export_fans_csv(state.database, workspace_id, FanFilter(segment_id=segment.id))
-                        )
-                    )
+                    text = await in_thread(export_and_record)
                 finally:
                     notification.dismiss()
                 name = export_file_name(summary.segment.name, state.now().date())
