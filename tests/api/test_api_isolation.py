@@ -80,6 +80,7 @@ def _bodies(own_fan_id: int) -> dict[tuple[str, str], dict[str, Any] | None]:
         ("GET", "/fans/{fan_id}"): None,
         ("PATCH", "/fans/{fan_id}"): {"first_name": "Eve"},
         ("DELETE", "/fans/{fan_id}"): None,
+        ("GET", "/fans/{fan_id}/export"): None,
         ("GET", "/fans/{fan_id}/orders"): None,
         ("GET", "/fans/{fan_id}/events"): None,
         ("GET", "/fans/{fan_id}/lists"): None,

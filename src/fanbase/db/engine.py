@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -42,6 +43,8 @@ log = logging.getLogger("fanbase.db")
 
 # PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a race and may simply run again.
 _CONTENTION_CODES = frozenset({"40P01", "40001"})
+# How long a long job leaves SQLite's write lock free between its transactions (see Database.let_other_writers_in).
+WRITER_GAP_SECONDS = 0.12
 
 
 def is_contention(error: BaseException) -> bool:
@@ -226,6 +229,13 @@ class Database:
                 connection = connection.execution_options(sqlite_begin="BEGIN IMMEDIATE")
             with connection.begin():
                 yield connection
+
+    def let_other_writers_in(self) -> None:
+        """Between the transactions of a long job (an import's chunks): on SQLite, leave the one write lock free for
+        longer than a waiting writer's retry interval (its busy handler polls every 100 ms once it has waited a
+        while), so it gets in before the job's next chunk. PostgreSQL's writers do not queue on one lock."""
+        if self.dialect == "sqlite":
+            time.sleep(WRITER_GAP_SECONDS)
 
     def refresh_planner_statistics(self) -> None:
         """Gather the query planner's statistics for every table (the scheduler does, every few minutes, on SQLite).

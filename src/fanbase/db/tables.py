@@ -449,6 +449,25 @@ audit_log = Table(
     Index("ix_audit_log_workspace_at", "workspace_id", "at"),
 )
 
+# Imports written in chunks (each its own transaction, so other writers wait at most one chunk): which file (its
+# SHA-256), how many chunks it has and how many are written. Importing the same file again after a failure resumes it.
+imports = Table(
+    "imports",
+    metadata,
+    _id(),
+    _workspace_id(),
+    Column("kind", String(16), nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("chunks", Integer, nullable=False),
+    Column("chunks_done", Integer, nullable=False, server_default="0"),
+    Column("status", String(16), nullable=False),
+    Column("error", Text),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    Index("ix_imports_workspace_file", "workspace_id", "kind", "file_sha256"),
+)
+
 # Throttles: request counts per fixed window and failure counts with a back-off, keyed by who is asking ("key:…",
 # "address:…", "account:…"). In the database, so they hold across processes and restarts.
 throttles = Table(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from fanbase.schemas.common import Record
 
 
@@ -16,3 +18,6 @@ class ImportReport(Record):
     created: int
     updated: int
     errors: list[ImportRowError]
+    import_id: int | None = Field(
+        default=None, description="The import's record: importing the same file again after a failure resumes it."
+    )

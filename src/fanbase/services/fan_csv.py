@@ -20,7 +20,10 @@ Import decisions (also in the README):
 - **Encoding**: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252 (what spreadsheets call "ANSI"; it
   agrees with Latin-1 on every printable Latin-1 character), else Latin-1. The delimiter is sniffed from the header
   line among ``,`` ``;`` and tab; anything else is read as ``,``.
-- **One transaction**: all valid rows go in, or on an unexpected failure none do.
+- **In chunks**: the file is read and checked whole, then written 2,000 fans at a time, each chunk in its own
+  transaction, so other writers wait for a chunk (a fraction of a second), never for the whole file. An import
+  record (table ``imports``) counts the chunks written; an import that fails part-way keeps the chunks it wrote
+  (each a complete merge by email) and the same file imported again resumes after them.
 
 Export neutralises spreadsheet formulas (OWASP "CSV injection"): a cell starting with ``=``, ``+``, ``-``, ``@``,
 tab or CR, possibly after apostrophes, gets one more ``'`` in front. Import removes exactly one such ``'``, so a
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 import itertools
 import math
@@ -54,6 +58,7 @@ from fanbase.db.engine import refresh_statistics_in
 from fanbase.db.repositories import bulk as bulk_repo
 from fanbase.db.repositories import fan_groups as fan_groups_repo
 from fanbase.db.repositories import fans as fans_repo
+from fanbase.db.repositories import imports as imports_repo
 from fanbase.db.repositories import lists as lists_repo
 from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
@@ -96,7 +101,6 @@ FALSE_WORDS = frozenset({"false", "no", "n", "0"})
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _NEUTRALISED = re.compile(r"^'*[=+\-@\t\r]")
 _ESCAPED = re.compile(r"^'+[=+\-@\t\r]")
-PROGRESS_EVERY = 500
 BLANK_COLUMN = ""  # a column without a header: must stay empty in every row
 
 Progress = Callable[[int, int], None]
@@ -300,6 +304,8 @@ def _changed(current: Any, values: Mapping[str, Any]) -> dict[str, Any]:
 
 # The tables a fan import writes to: fans, their tags and lists, and the segments they enter with the ledger.
 IMPORT_TABLES = ("fans", "fan_tags", "list_members", "segment_members", "segment_membership_log")
+# Fans written per transaction: on SQLite each chunk holds the one write lock for a fraction of a second.
+IMPORT_CHUNK = 2_000
 
 
 def import_fans_csv(
@@ -310,60 +316,111 @@ def import_fans_csv(
     now: datetime,
     progress: Progress | None = None,
     max_bytes: int | None = None,
+    chunk_size: int = IMPORT_CHUNK,
 ) -> ImportReport:
-    """Create or merge fans from a CSV file; see the module notes for the rules. One transaction."""
+    """Create or merge fans from a CSV file; see the module notes for the rules.
+
+    The file is read and checked whole first; then its fans are written ``chunk_size`` at a time, each chunk in its
+    own transaction (with its live segment changes), so other writers wait for one chunk at most, not the whole
+    file. An import record counts the chunks written: if the import fails part-way, what was written stays (each
+    chunk is a merge by email, complete in itself) and importing the same file again resumes after the last chunk
+    written, so the result is the one a single run would have given."""
     if max_bytes is not None and len(data) > max_bytes:
         raise TooLarge(f"the file is {len(data):,} bytes; the limit is {max_bytes:,}", field="file")
     if not data.strip():
         raise InvalidInput("the file is empty; expected a header row with at least an 'email' column", field="file")
     header, records = _read_records(decode_csv(data))
     total = len(records)
-    try:
-        with database.transaction() as connection:
-            fields = custom_fields_service.definitions(connection, workspace_id)
-            columns = _map_columns(header, fields)
-            merged: dict[str, _Merged] = {}
-            errors: list[ImportRowError] = []
-            for done, (line, record) in enumerate(records, start=1):
-                if progress is not None and done % PROGRESS_EVERY == 0:
-                    progress(done, total)
-                # A short record is a row whose trailing cells are empty (spreadsheets drop them); a long one
-                # has shifted values, and guessing which column is which would store data in the wrong field.
-                cells = {
-                    name: restore_cell(text).strip()
-                    for name, text in zip(columns, record, strict=False)
-                    if name is not None
-                }
-                email_cell = cells.get("email") or None
-                if any(cell.strip() for cell in record[len(columns) :]):
-                    reason = f"has {len(record)} values but the header has {len(columns)} columns"
-                    errors.append(ImportRowError(line=line, email=email_cell, reason=reason))
-                    continue
-                cells.pop(BLANK_COLUMN, None)
-                if any(text.strip() for name, text in zip(columns, record, strict=False) if name == BLANK_COLUMN):
-                    reason = "has a value in a column without a header"
-                    errors.append(ImportRowError(line=line, email=email_cell, reason=reason))
-                    continue
-                fan, custom, problems = _parse_row(cells, fields)
-                if fan is None or problems:
-                    errors.append(ImportRowError(line=line, email=email_cell, reason="; ".join(problems)))
-                    continue
-                entry = merged.setdefault(fan.email, _Merged())
-                profile_fields = fan.model_fields_set - {"email", "tags", "lists", "custom_fields"}
-                entry.profile.update(fan.model_dump(include=profile_fields))
-                entry.custom.update(custom)
-                entry.tags.extend(fan.tags)
-                entry.lists.extend(fan.lists)
-            created, updated = _write(connection, workspace_id, merged, fields=fields, now=now)
-    except IntegrityError as error:
-        # Another writer added one of these emails between our lookup and insert (PostgreSQL only: SQLite
-        # serialises writers). Nothing was written; the same import again will merge instead.
-        raise Conflict("fans were added concurrently with this import; run it again", field="file") from error
+    with database.transaction(write=False) as connection:
+        fields = custom_fields_service.definitions(connection, workspace_id)
+    columns = _map_columns(header, fields)
+    merged, errors = _merge_rows(records, columns, fields)
+    emails = list(merged)
+    chunks = [emails[start : start + chunk_size] for start in range(0, len(emails), chunk_size)]
+    digest = hashlib.sha256(data).hexdigest()
+    with database.transaction() as connection:
+        record = imports_repo.unfinished(connection, workspace_id, kind="fans", file_sha256=digest, chunks=len(chunks))
+        if record is None:
+            record = imports_repo.start(
+                connection, workspace_id, kind="fans", file_sha256=digest, rows=total, chunks=len(chunks), now=now
+            )
+        else:
+            imports_repo.resume(connection, workspace_id, record.id)
+    created = updated = 0
+    for index, emails_of_chunk in enumerate(chunks):
+        if index < record.chunks_done:
+            continue  # written by an earlier run of this file
+        try:
+            with database.transaction() as connection:
+                chunk = {email: merged[email] for email in emails_of_chunk}
+                made, changed = _write(connection, workspace_id, chunk, fields=fields, now=now)
+                imports_repo.chunk_written(connection, workspace_id, record.id, chunks_done=index + 1)
+        except IntegrityError as error:
+            # Another writer added one of these emails between our lookup and insert (PostgreSQL only: SQLite
+            # serialises writers). This chunk wrote nothing; the same import again resumes with it and merges.
+            _finish(database, workspace_id, record.id, status="failed", error=str(error.orig), now=now)
+            raise Conflict(
+                f"fans were added concurrently with this import; {index} of {len(chunks)} chunks were written. "
+                "Import the same file again to finish it.",
+                field="file",
+            ) from error
+        except Exception as error:
+            _finish(database, workspace_id, record.id, status="failed", error=repr(error)[:1000], now=now)
+            raise
+        created += made
+        updated += changed
+        if progress is not None:
+            progress(total * (index + 1) // len(chunks), total)  # rows, as a share of the chunks written
+        database.let_other_writers_in()
+    _finish(database, workspace_id, record.id, status="done", error=None, now=now)
     if progress is not None:
         progress(total, total)
     # A bulk load changes the data's shape: the planner must know it before the next preview (see the method).
     database.refresh_statistics_after_write(dict.fromkeys(IMPORT_TABLES, created + updated), workspace_id=workspace_id)
-    return ImportReport(rows=total, created=created, updated=updated, errors=errors)
+    return ImportReport(rows=total, created=created, updated=updated, errors=errors, import_id=record.id)
+
+
+def _finish(
+    database: Database, workspace_id: int, import_id: int, *, status: str, error: str | None, now: datetime
+) -> None:
+    with database.transaction() as connection:
+        imports_repo.finish(connection, workspace_id, import_id, status=status, error=error, now=now)
+
+
+def _merge_rows(
+    records: Sequence[tuple[int, list[str]]], columns: Sequence[str | None], fields: Mapping[str, CustomField]
+) -> tuple[dict[str, _Merged], list[ImportRowError]]:
+    """Every valid row merged by email (later rows win field by field), and every bad row with its line."""
+    merged: dict[str, _Merged] = {}
+    errors: list[ImportRowError] = []
+    for line, record in records:
+        # A short record is a row whose trailing cells are empty (spreadsheets drop them); a long one
+        # has shifted values, and guessing which column is which would store data in the wrong field.
+        cells = {
+            name: restore_cell(text).strip() for name, text in zip(columns, record, strict=False) if name is not None
+        }
+        email_cell = cells.get("email") or None
+        if any(cell.strip() for cell in record[len(columns) :]):
+            reason = f"has {len(record)} values but the header has {len(columns)} columns"
+            errors.append(ImportRowError(line=line, email=email_cell, reason=reason))
+            continue
+        cells.pop(BLANK_COLUMN, None)
+        if any(text.strip() for name, text in zip(columns, record, strict=False) if name == BLANK_COLUMN):
+            errors.append(
+                ImportRowError(line=line, email=email_cell, reason="has a value in a column without a header")
+            )
+            continue
+        fan, custom, problems = _parse_row(cells, fields)
+        if fan is None or problems:
+            errors.append(ImportRowError(line=line, email=email_cell, reason="; ".join(problems)))
+            continue
+        entry = merged.setdefault(fan.email, _Merged())
+        profile_fields = fan.model_fields_set - {"email", "tags", "lists", "custom_fields"}
+        entry.profile.update(fan.model_dump(include=profile_fields))
+        entry.custom.update(custom)
+        entry.tags.extend(fan.tags)
+        entry.lists.extend(fan.lists)
+    return merged, errors
 
 
 def _write(
