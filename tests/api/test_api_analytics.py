@@ -72,6 +72,10 @@ def test_compare_gives_each_segment_a_series(client: TestClient, headers: dict[s
     assert 7 <= len(result["buckets"]) <= 8
     assert [series["segment_name"] for series in result["series"]] == ["VIP", "Crew"]
     assert [series["size_now"] for series in result["series"]] == [3, 2]
+    # The segments were made today: no size before that (no run of zeros), today's size on the last day.
+    for series in result["series"]:
+        assert series["sizes"][:-1] == [None] * (len(result["buckets"]) - 1)
+        assert series["sizes"][-1] == series["size_now"]
     too_long = client.get(f"{API}/analytics/compare", params={"segment_id": ids["VIP"], "days": 91}, headers=headers)
     assert too_long.status_code == 422
 

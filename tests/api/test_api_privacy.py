@@ -14,6 +14,7 @@ from sqlalchemy import select
 from fanbase.api.app import create_app
 from fanbase.db.engine import Database
 from fanbase.db.tables import idempotency_keys
+from fanbase.db.tables import suppressions
 from fanbase.jobs.scheduler import Scheduler
 from fanbase.schemas.workspaces import WorkspaceCreated
 from fanbase.settings import Settings
@@ -120,3 +121,58 @@ def test_a_fans_data_is_exported_whole_in_one_document(
         audited = client.get(f"{API}/audit", params={"action": "export.fan"}, headers=auth).json()["items"]
         assert [entry["target"] for entry in audited] == [f"fan {fan['id']}"]
         assert client.get(f"{API}/fans/999999/export", headers=auth).status_code == 404
+
+
+def test_an_erased_fans_email_is_suppressed_until_lifted(
+    database: Database, workspace: WorkspaceCreated, now: datetime
+) -> None:
+    app = create_app(database=database, settings=Settings(), clock=lambda: now, dashboard=False)
+    auth = {"Authorization": f"Bearer {workspace.api_key.key}"}
+    email = "Erased.Person@Example.com"
+    with api_client(app) as client:
+        fan = client.post(f"{API}/fans", json={"email": email}, headers=auth).json()
+        assert client.delete(f"{API}/fans/{fan['id']}", headers=auth).status_code == 204
+        found = client.get(f"{API}/suppressions", params={"email": email}, headers=auth)
+        assert found.status_code == 200
+        assert found.json()["email"] == "erased.person@example.com" and found.json()["reason"] == "erased"
+        # Only a hash is kept: the address is nowhere in the table.
+        with database.transaction(write=False) as connection:
+            rows = connection.execute(
+                select(suppressions).where(suppressions.c.workspace_id == workspace.workspace.id)
+            ).all()
+        assert len(rows) == 1 and "erased.person" not in repr(rows)
+
+        refused = client.post(f"{API}/fans", json={"email": email}, headers=auth)
+        assert refused.status_code == 422 and refused.json()["field"] == "email"
+        assert "is suppressed (the fan was erased at their request)" in refused.json()["detail"]
+        batch = client.post(f"{API}/orders", json=_order("erased.person@example.com"), headers=auth)
+        assert batch.status_code == 422 and "suppressed" in batch.json()["detail"]
+        csv_file = b"email,first_name\nnew.person@example.com,New\nERASED.person@example.com,Back\n"
+        report = client.post(
+            f"{API}/fans/import", files={"file": ("fans.csv", csv_file, "text/csv")}, headers=auth
+        ).json()
+        assert report["created"] == 1
+        assert [(error["line"], error["email"]) for error in report["errors"]] == [(3, "erased.person@example.com")]
+        assert client.get(f"{API}/fans", params={"q": "erased.person"}, headers=auth).json()["total"] == 0
+
+        assert client.delete(f"{API}/suppressions", params={"email": email}, headers=auth).status_code == 204
+        assert client.get(f"{API}/suppressions", params={"email": email}, headers=auth).status_code == 404
+        assert client.post(f"{API}/fans", json={"email": email}, headers=auth).status_code == 201
+        actions = [entry["action"] for entry in client.get(f"{API}/audit", headers=auth).json()["items"]]
+        assert "suppression.lifted" in actions and "fan.erased" in actions
+
+
+def test_a_workspace_can_suppress_an_email_itself(
+    database: Database, workspace: WorkspaceCreated, now: datetime
+) -> None:
+    app = create_app(database=database, settings=Settings(), clock=lambda: now, dashboard=False)
+    auth = {"Authorization": f"Bearer {workspace.api_key.key}"}
+    with api_client(app) as client:
+        added = client.post(f"{API}/suppressions", json={"email": "do.not.add@example.com"}, headers=auth)
+        assert added.status_code == 201 and added.json()["reason"] == "requested"
+        refused = client.post(f"{API}/fans", json={"email": "do.not.add@example.com"}, headers=auth)
+        assert "the workspace suppressed it" in refused.json()["detail"]
+        assert client.post(f"{API}/suppressions", json={"email": "not an email"}, headers=auth).status_code == 422
+        assert (
+            client.delete(f"{API}/suppressions", params={"email": "never@example.com"}, headers=auth).status_code == 404
+        )

@@ -57,8 +57,10 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from bench import under_load
 from fanbase.core.text import parse_rule_text
 from fanbase.db.engine import Database
+from fanbase.db.migrate import upgrade
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import latest_events
 from fanbase.db.tables import api_keys
@@ -433,3 +435,16 @@ def test_run_refuses_what_it_cannot_do(arguments: list[str], message: str, capsy
         main(arguments)
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_under_load_phases_run_and_report_every_answer(tmp_path: Path) -> None:
+    """bench.under_load at toy sizes: the import with writers beside it, and concurrent writers for a moment."""
+    with throwaway_database("sqlite", directory=tmp_path) as database:
+        upgrade(database.engine)
+        imported = under_load.import_with_writers(database, 3_000, buyers=20)
+    assert imported["created"] == [3_000, 3_000]
+    assert imported["writer_batches"] >= 1 and set(imported["statuses"]) == {201}
+    with throwaway_database("postgresql", directory=tmp_path, server=POSTGRES_SERVER) as database:
+        upgrade(database.engine)
+        written = under_load.concurrent_writers(database, 2, 1.0, buyers=20)
+    assert written["batches"] >= 2 and written["server_errors"] == 0

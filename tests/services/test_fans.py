@@ -85,6 +85,6 @@ def test_delete_erases_and_other_workspaces_cannot_see(database: Database, works
     fan = fans.create_fan(database, workspace_id, FanIn(email="gone@x.co"), now=now)
     with pytest.raises(NotFound):
         fans.get_fan(database, workspace_id + 10_000, fan.id)
-    fans.delete_fan(database, workspace_id, fan.id)
+    fans.delete_fan(database, workspace_id, fan.id, now=now)
     with pytest.raises(NotFound):
         fans.get_fan(database, workspace_id, fan.id)

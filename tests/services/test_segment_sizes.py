@@ -80,7 +80,7 @@ def test_every_size_is_the_count_of_members(database: Database, now: datetime, s
                 case "remove static":
                     segments.remove_fans(database, workspace_id, static, fan_ids[pick % 3 :], now=now)
                 case "erase fan":
-                    fans.delete_fan(database, workspace_id, fan_id)
+                    fans.delete_fan(database, workspace_id, fan_id, now=now)
                 case "edit rule":
                     patch = SegmentPatch(rule_text=RULES[pick % len(RULES)])
                     segments.update_segment(database, workspace_id, dynamic[pick % len(dynamic)], patch, now=now)

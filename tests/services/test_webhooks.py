@@ -242,7 +242,7 @@ def test_erased_fan_events_are_skipped_and_private_targets_rechecked_at_send(
     with running_receiver() as receiver:
         hook = hooks.create(receiver.url(path), ("tag.added",))
         tags.tag_fans(database, workspace_id, tag.id, [ada.id], now=now)
-        fans.delete_fan(database, workspace_id, ada.id)
+        fans.delete_fan(database, workspace_id, ada.id, now=now)
         deliver_due(database, now=now, client=client, allow_private_targets=True, workspace_id=hooks.workspace_id)
         (skipped,) = hooks.deliveries(hook.id)
         assert (skipped.status, skipped.last_error, skipped.attempts) == ("skipped", "source erased", 0)

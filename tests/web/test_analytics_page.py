@@ -71,3 +71,14 @@ def test_compare_more_segments_see_their_overlap_and_download_the_data(
     expect(page.get_by_test_id("overlap-pairs")).to_contain_text(f"{listed[0].name} / {listed[1].name}")
     page.wait_for_timeout(500)  # the charts animate in
     page.screenshot(path=str(screenshots / "analytics-overlap.png"), full_page=True)
+
+
+def test_analytics_with_overlap_on_a_phone(browser: Any, site: Site, screenshots: Path) -> None:
+    with signed_in_page(browser, site, width=390, height=844) as phone:
+        phone.goto(f"{site.url}/analytics")
+        wait_until_live(phone)
+        phone.get_by_test_id("compare").click()
+        expect(phone.get_by_test_id("overlap-summary")).to_contain_text("fans in any")
+        phone.wait_for_timeout(500)  # the charts animate in
+        assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390
+        phone.screenshot(path=str(screenshots / "analytics-overlap-phone.png"), full_page=True)

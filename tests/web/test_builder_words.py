@@ -158,3 +158,14 @@ def test_the_create_segment_dialog_fills_a_phone(browser: Any, site: Site, scree
         # Nothing wider than the screen: no sideways scrolling.
         assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390
         phone.screenshot(path=str(screenshots / "create-segment-phone.png"))
+        # A behaviour condition in the guide's words, on a phone.
+        dialog.get_by_test_id("add-behaviour").click()
+        dialog.get_by_test_id("behaviour-what").click()
+        phone.get_by_role("option", name="done an activity", exact=True).click()
+        dialog.get_by_test_id("type-picker").click()
+        phone.get_by_role("option", name=re.compile(r"^Gig attended \([\d,]+ fans\)$")).click()
+        dialog.get_by_test_id("value-input").fill("2")
+        dialog.get_by_test_id("value-input").press("Tab")
+        expect(dialog.get_by_test_id("preview-count")).to_have_text(re.compile(r"^\d[\d,]*$"))
+        assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390
+        phone.screenshot(path=str(screenshots / "create-segment-behaviour-phone.png"))

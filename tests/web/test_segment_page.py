@@ -76,6 +76,7 @@ def _click_bar(page: Page, index: int) -> None:
     """Click the middle of the "Entered" bar of the day at ``index`` (a real mouse click on the canvas; the bar's
     rectangle is the chart's own layout of it)."""
     chart = page.get_by_test_id("size-chart")
+    chart.scroll_into_view_if_needed()  # a mouse click lands in the window only
     page.wait_for_timeout(1_000)  # the bars grow in for a moment; a click on one still growing hits nothing
     x, y = chart.evaluate(
         "(element, index) => { const layout = getElement(element).chart.getModel().getSeriesByIndex(1)"
@@ -247,6 +248,11 @@ def test_the_segment_page_at_390_px(browser: Any, site: Site, static_segment: in
         expect(phone.get_by_test_id("segment-size")).to_have_text("2")
         expect(phone.get_by_test_id("messages-card")).to_be_visible()
         phone.screenshot(path=str(screenshots / "segment-page-phone.png"), full_page=True)
+        # A day's entries and exits, on a phone too.
+        _click_bar(phone, len(_chart_series(phone, 1)) - 1)
+        expect(phone.get_by_test_id("history-day-table").locator("tbody tr").first).to_be_visible()
+        phone.evaluate("window.scrollTo(0, 0)")  # a full-page picture draws the fixed header where the window is
+        phone.screenshot(path=str(screenshots / "segment-history-day-phone.png"), full_page=True)
 
 
 @pytest.mark.parametrize(
@@ -293,3 +299,11 @@ def test_segment_manage_and_the_fans_list_fit_a_phone(browser: Any, site: Site, 
             expect(header).to_contain_text(title)
         assert not _scrolls_sideways(phone, "fans-table")
         phone.screenshot(path=str(screenshots / "fans-phone.png"), full_page=True)
+        # Filtered, with a selection.
+        phone.goto(f"{site.url}/fans?rule=total_spent+%3E+100")
+        wait_until_live(phone)
+        rows = phone.get_by_test_id("fans-table").locator("tbody tr")
+        expect(rows.first).to_contain_text("@")
+        rows.first.locator(".q-checkbox").click()
+        expect(phone.get_by_test_id("bulk-count")).to_have_text("1 selected")
+        phone.screenshot(path=str(screenshots / "fans-selection-phone.png"), full_page=True)

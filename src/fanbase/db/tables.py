@@ -468,6 +468,18 @@ imports = Table(
     Index("ix_imports_workspace_file", "workspace_id", "kind", "file_sha256"),
 )
 
+# Suppressed emails: an erased fan's address (and any a workspace adds), never re-created by an import or a batch
+# until the suppression is lifted. Only a SHA-256 of the normalised address is kept: erasure leaves no address.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    _workspace_id(),
+    Column("email_sha256", String(64), nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "email_sha256"),
+)
+
 # Throttles: request counts per fixed window and failure counts with a back-off, keyed by who is asking ("key:…",
 # "address:…", "account:…"). In the database, so they hold across processes and restarts.
 throttles = Table(

@@ -23,6 +23,8 @@ AuditAction = Literal[
     "webhook.created",
     "webhook.disabled",
     "segment.deleted",
+    "suppression.added",
+    "suppression.lifted",
 ]
 AUDIT_ACTIONS: tuple[AuditAction, ...] = AuditAction.__args__  # type: ignore[attr-defined]
 

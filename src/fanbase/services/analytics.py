@@ -88,7 +88,9 @@ def compare_segments(
     for segment_id in ids:
         sizes_known = _history_sizes(database, workspace_id, segment_id, start=start, end=end, bucket=bucket)
         size_now = int(rows[segment_id].size)
-        sizes: list[int | None] = [sizes_known.get(key) for key in buckets]
+        # No size before the segment existed (a run of zeros, then a spike, would say it was empty then).
+        born = rows[segment_id].created_at.strftime("%Y-%m-%d %H" if bucket == "hour" else "%Y-%m-%d")
+        sizes: list[int | None] = [None if key < born else sizes_known.get(key) for key in buckets]
         series.append(
             SegmentSeries(
                 segment_id=segment_id,

@@ -20,6 +20,8 @@ Import decisions (also in the README):
 - **Encoding**: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252 (what spreadsheets call "ANSI"; it
   agrees with Latin-1 on every printable Latin-1 character), else Latin-1. The delimiter is sniffed from the header
   line among ``,`` ``;`` and tab; anything else is read as ``,``.
+- **Suppressed emails** (an erased fan's, or one the workspace suppressed) are reported at their first line and
+  neither created nor merged into.
 - **In chunks**: the file is read and checked whole, then written 2,000 fans at a time, each chunk in its own
   transaction, so other writers wait for a chunk (a fraction of a second), never for the whole file. An import
   record (table ``imports``) counts the chunks written; an import that fails part-way keeps the chunks it wrote
@@ -79,6 +81,7 @@ from fanbase.services import audit
 from fanbase.services import custom_fields as custom_fields_service
 from fanbase.services import fans as fans_service
 from fanbase.services import membership
+from fanbase.services import suppressions
 
 PROFILE_COLUMNS = ("email", "first_name", "last_name", "lifecycle_stage", "source", "country", "city", "created_at")
 LABEL_COLUMNS = ("tags", "lists")
@@ -126,6 +129,7 @@ def restore_cell(text: str) -> str:
 class _Merged:
     """Everything the file says about one email, later rows overriding earlier ones field by field."""
 
+    line: int  # where the file first names the email
     profile: dict[str, Any] = field(default_factory=dict)
     custom: dict[str, JsonScalar] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
@@ -335,6 +339,14 @@ def import_fans_csv(
         fields = custom_fields_service.definitions(connection, workspace_id)
     columns = _map_columns(header, fields)
     merged, errors = _merge_rows(records, columns, fields)
+    # A suppressed email (an erased fan's) is reported, never created or merged into.
+    with database.transaction(write=False) as connection:
+        suppressed = suppressions.suppressed_among(connection, workspace_id, merged)
+    for email, reason in suppressed.items():
+        errors.append(
+            ImportRowError(line=merged.pop(email).line, email=email, reason=suppressions.refusal(email, reason))
+        )
+    errors.sort(key=lambda error: error.line)
     emails = list(merged)
     chunks = [emails[start : start + chunk_size] for start in range(0, len(emails), chunk_size)]
     digest = hashlib.sha256(data).hexdigest()
@@ -414,7 +426,7 @@ def _merge_rows(
         if fan is None or problems:
             errors.append(ImportRowError(line=line, email=email_cell, reason="; ".join(problems)))
             continue
-        entry = merged.setdefault(fan.email, _Merged())
+        entry = merged.setdefault(fan.email, _Merged(line=line))
         profile_fields = fan.model_fields_set - {"email", "tags", "lists", "custom_fields"}
         entry.profile.update(fan.model_dump(include=profile_fields))
         entry.custom.update(custom)

@@ -39,6 +39,7 @@ from fanbase.services import audit
 from fanbase.services import custom_fields
 from fanbase.services import membership
 from fanbase.services import rule_context
+from fanbase.services import suppressions
 from fanbase.services import webhooks
 
 
@@ -114,6 +115,7 @@ def attach_labels(
 def create_fan(database: Database, workspace_id: int, data: FanIn, *, now: datetime) -> Fan:
     try:
         with database.transaction() as connection:
+            suppressions.refuse_suppressed(connection, workspace_id, [data.email])
             fields = custom_fields.definitions(connection, workspace_id)
             stored = custom_fields.encode_values(fields, data.custom_fields)
             (fan_id,) = fans_repo.insert_fans(
@@ -167,16 +169,18 @@ def update_fan(database: Database, workspace_id: int, fan_id: int, patch: FanPat
 
 
 def delete_fan(
-    database: Database, workspace_id: int, fan_id: int, *, now: datetime | None = None, actor: Actor | None = None
+    database: Database, workspace_id: int, fan_id: int, *, now: datetime, actor: Actor | None = None
 ) -> None:
     """Erase a fan and everything recorded about them (orders, events, tags, list memberships, consent log, the
-    stored replies to requests that recorded their orders or events)."""
+    stored replies to requests that recorded their orders or events). Their email is suppressed (kept as a hash
+    only), so no import or batch brings them back unasked."""
     with database.transaction() as connection:
-        if not fans_repo.delete_fan(connection, workspace_id, fan_id):
+        row = fans_repo.get_fan_row(connection, workspace_id, fan_id)
+        if row is None or not fans_repo.delete_fan(connection, workspace_id, fan_id):
             raise NotFound(f"fan {fan_id} not found")
         idempotency_repo.forget_replies_naming_fan(connection, workspace_id, fan_id)
-        if now is not None:
-            audit.record(connection, workspace_id, actor, "fan.erased", target=f"fan {fan_id}", now=now)
+        suppressions.suppress(connection, workspace_id, row.email, reason="erased", now=now)
+        audit.record(connection, workspace_id, actor, "fan.erased", target=f"fan {fan_id}", now=now)
 
 
 def select_fans(
@@ -304,6 +308,7 @@ def ensure_fans_by_email(
     found = fans_repo.fan_ids_by_email(connection, workspace_id, wanted)
     missing = [email for email in wanted if email not in found]
     if missing:
+        suppressions.refuse_suppressed(connection, workspace_id, missing)
         rows = [
             {"email": email, "source": source, "custom_fields": {}, "created_at": now, "updated_at": now}
             for email in missing

@@ -13,6 +13,7 @@ from fanbase.api.routes import history
 from fanbase.api.routes import lists
 from fanbase.api.routes import orders_events
 from fanbase.api.routes import segments
+from fanbase.api.routes import suppressions
 from fanbase.api.routes import tags
 from fanbase.api.routes import webhooks
 from fanbase.api.routes import workspace
@@ -30,4 +31,5 @@ ROUTERS: list[APIRouter] = [
     analytics.router,
     webhooks.router,
     audit.router,
+    suppressions.router,
 ]

@@ -143,7 +143,10 @@ def size_chart_options(points: Sequence[Any]) -> dict[str, Any]:
                 "type": "line",
                 "data": [point.size for point in points],
                 "smooth": True,
-                "symbol": "none",
+                # Points are drawn on short histories: a segment created today has one, and a lone point of a line
+                # without symbols is invisible.
+                "symbolSize": 5,
+                "showSymbol": len(points) < 60,
                 "areaStyle": {"opacity": 0.12},
                 "color": "#3949ab",
             },

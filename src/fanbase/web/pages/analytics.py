@@ -49,7 +49,8 @@ def _chart_options(
         "xAxis": {"type": "category", "data": [date.fromisoformat(b).strftime(AXIS_DAY) for b in buckets]},
         "yAxis": {"type": "value", "axisLabel": {":formatter": label}},
         "series": [
-            {"name": name, "type": kind, "data": values, "smooth": True, "symbol": "none", "connectNulls": True}
+            # Points are drawn: a segment created today has one, and a line of one point is otherwise invisible.
+            {"name": name, "type": kind, "data": values, "smooth": True, "symbolSize": 4, "connectNulls": True}
             for name, values in series
         ],
     }

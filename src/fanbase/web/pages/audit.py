@@ -33,6 +33,8 @@ ACTION_WORDS = {
     "webhook.created": "Webhook created",
     "webhook.disabled": "Webhook disabled",
     "segment.deleted": "Segment deleted",
+    "suppression.added": "Email suppressed",
+    "suppression.lifted": "Suppression lifted",
 }
 COLUMNS = [
     column("at", "When"),

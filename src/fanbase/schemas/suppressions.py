@@ -1,0 +1,24 @@
+"""Suppressed emails: addresses that are never re-created as fans until the suppression is lifted."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from fanbase.schemas.common import Email
+from fanbase.schemas.common import Input
+from fanbase.schemas.common import Record
+
+SuppressionReason = Literal["erased", "requested"]
+
+
+class SuppressionIn(Input):
+    email: Email
+
+
+class Suppression(Record):
+    email: str
+    reason: SuppressionReason = Field(description="erased (the fan was erased) or requested (added by the workspace)")
+    at: datetime

@@ -1,0 +1,86 @@
+"""The suppression list: emails never re-created as fans — an erased fan's (added by the erasure) and any the
+workspace adds — until the workspace lifts the suppression.
+
+Only the SHA-256 of the normalised address is stored, so an erasure leaves no address behind; a suppression is
+found by hashing the address asked about. Creating a fan (API, CLI, dashboard) with a suppressed email is refused
+(422 on ``email``); an order or event batch naming one refuses the batch; a CSV import reports each such row and
+creates nothing for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime
+
+from fanbase.db.engine import Connection
+from fanbase.db.engine import Database
+from fanbase.db.repositories import suppressions as suppressions_repo
+from fanbase.errors import InvalidInput
+from fanbase.errors import NotFound
+from fanbase.schemas.audit import Actor
+from fanbase.schemas.common import normalize_email
+from fanbase.schemas.suppressions import Suppression
+from fanbase.schemas.suppressions import SuppressionReason
+from fanbase.services import audit
+
+
+def email_hash(email: str) -> str:
+    return hashlib.sha256(normalize_email(email).encode()).hexdigest()
+
+
+def suppress(
+    connection: Connection, workspace_id: int, email: str, *, reason: SuppressionReason, now: datetime
+) -> None:
+    suppressions_repo.add(connection, workspace_id, email_hash(email), reason=reason, at=now)
+
+
+def suppressed_among(connection: Connection, workspace_id: int, emails: Iterable[str]) -> dict[str, str]:
+    """The suppressed ones among these (normalised) emails: email → reason."""
+    by_hash = {email_hash(email): email for email in emails}
+    found = suppressions_repo.find(connection, workspace_id, by_hash)
+    return {by_hash[digest]: row.reason for digest, row in found.items()}
+
+
+def refuse_suppressed(
+    connection: Connection, workspace_id: int, emails: Iterable[str], *, field: str = "email"
+) -> None:
+    """``InvalidInput`` naming the first suppressed email, if any: it must not become a fan again."""
+    found = suppressed_among(connection, workspace_id, emails)
+    if found:
+        email = sorted(found)[0]
+        raise InvalidInput(refusal(email, found[email]), field=field)
+
+
+def refusal(email: str, reason: str) -> str:
+    why = "the fan was erased at their request" if reason == "erased" else "the workspace suppressed it"
+    return f"{email} is suppressed ({why}); lift the suppression to add them again"
+
+
+def add_suppression(
+    database: Database, workspace_id: int, email: str, *, now: datetime, actor: Actor | None = None
+) -> Suppression:
+    with database.transaction() as connection:
+        suppress(connection, workspace_id, email, reason="requested", now=now)
+        audit.record(connection, workspace_id, actor, "suppression.added", target=normalize_email(email), now=now)
+    return get_suppression(database, workspace_id, email)
+
+
+def get_suppression(database: Database, workspace_id: int, email: str) -> Suppression:
+    address = normalize_email(email)
+    with database.transaction(write=False) as connection:
+        found = suppressions_repo.find(connection, workspace_id, [email_hash(address)])
+    if not found:
+        raise NotFound(f"{address} is not suppressed")
+    row = next(iter(found.values()))
+    return Suppression(email=address, reason=row.reason, at=row.at)
+
+
+def lift_suppression(
+    database: Database, workspace_id: int, email: str, *, now: datetime, actor: Actor | None = None
+) -> None:
+    address = normalize_email(email)
+    with database.transaction() as connection:
+        if not suppressions_repo.remove(connection, workspace_id, email_hash(address)):
+            raise NotFound(f"{address} is not suppressed")
+        audit.record(connection, workspace_id, actor, "suppression.lifted", target=address, now=now)
