@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from fanbase.cli import history as cli_history
+from fanbase.cli import privacy as cli_privacy
 from fanbase.cli.analytics import analytics_app
 from fanbase.cli.common import EXIT_FAILED
 from fanbase.cli.common import EXIT_USAGE
@@ -134,6 +135,9 @@ app.add_typer(users_app, name="user")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(analytics_app, name="analytics")
 app.command(name="worker")(worker)
+app.command(name="audit")(cli_privacy.audit_log)
+app.add_typer(cli_privacy.suppressions_app, name="suppressions")
+fans_app.command(name="export-one")(cli_privacy.export_fan)
 segments_app.command(name="verify")(verify)
 segments_app.command(name="history")(cli_history.segment_history)
 segments_app.command(name="sizes")(cli_history.segment_sizes)
