@@ -269,6 +269,23 @@ def test_erased_fan_events_are_skipped_and_private_targets_rechecked_at_send(
         assert received.payload["occurred_at"] == later.isoformat()
 
 
+def test_an_erasure_is_sent_as_fan_erased_naming_the_fan_by_id_only(
+    database: Database, workspace_id: int, now: datetime, hooks: Hooks, client: httpx.Client
+) -> None:
+    ada = fans.create_fan(database, workspace_id, FanIn(email="erased.ada@example.com"), now=now)
+    path = f"/erased/{token()}"
+    with running_receiver() as receiver:
+        hook = hooks.create(receiver.url(path), ("fan.erased",))
+        fans.delete_fan(database, workspace_id, ada.id, now=now)
+        deliver_due(database, now=now, client=client, allow_private_targets=True, workspace_id=hooks.workspace_id)
+        (received,) = receiver.at(path)
+        assert received.payload["type"] == "fan.erased"
+        assert received.payload["data"] == {"fan": {"id": ada.id}}  # no email: nothing else about them is kept
+        assert received.payload["id"].startswith("fan-") and received.payload["occurred_at"] == now.isoformat()
+        (delivered,) = hooks.deliveries(hook.id)
+        assert delivered.status == "delivered"
+
+
 def test_rolled_back_writes_enqueue_nothing_and_enqueueing_is_idempotent(
     database: Database, workspace_id: int, now: datetime, hooks: Hooks
 ) -> None:

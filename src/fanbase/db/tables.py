@@ -399,7 +399,7 @@ webhook_subscriptions = _workspace_table(
 # The outbox: one row per (subscription, ledger row) to deliver, written in the same transaction as the change it
 # reports, then delivered at least once, with backoff, by whichever worker claims it. The payload is read from the
 # ledger row at delivery; receivers dedupe on "<source>-<source_id>" (the same for every retry).
-WEBHOOK_SOURCES = ("segment", "tag", "list")
+WEBHOOK_SOURCES = ("segment", "tag", "list", "fan")
 webhook_outbox = _records_table(
     "webhook_outbox",
     Column("event_type", String(32), nullable=False),
@@ -468,6 +468,17 @@ imports = Table(
     Index("ix_imports_workspace_file", "workspace_id", "kind", "file_sha256"),
 )
 
+# Erasures, as the ledger of the fan.erased webhook: which fan (by id only: nothing else about them is kept) and when.
+fan_erasures = Table(
+    "fan_erasures",
+    metadata,
+    _id(),
+    _workspace_id(),
+    Column("fan_id", Id, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_fan_erasures_workspace_at", "workspace_id", "at"),
+)
+
 # Suppressed emails: an erased fan's address (and any a workspace adds), never re-created by an import or a batch
 # until the suppression is lifted. Only a SHA-256 of the normalised address is kept: erasure leaves no address.
 suppressions = Table(
@@ -495,11 +506,15 @@ throttles = Table(
 
 __all__ = [
     "api_keys",
+    "audit_log",
     "custom_fields",
     "events",
+    "fan_erasures",
+    "fan_latest_events",
     "fan_tags",
     "fans",
     "idempotency_keys",
+    "imports",
     "list_members",
     "list_subscription_log",
     "lists",
@@ -508,7 +523,9 @@ __all__ = [
     "scheduler_state",
     "segment_members",
     "segment_membership_log",
+    "segment_size_changes",
     "segments",
+    "suppressions",
     "tag_membership_log",
     "tags",
     "throttles",

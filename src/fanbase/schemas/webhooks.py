@@ -15,7 +15,13 @@ from fanbase.schemas.common import Input
 from fanbase.schemas.common import Record
 
 WebhookEvent = Literal[
-    "segment.entered", "segment.exited", "tag.added", "tag.removed", "list.subscribed", "list.unsubscribed"
+    "segment.entered",
+    "segment.exited",
+    "tag.added",
+    "tag.removed",
+    "list.subscribed",
+    "list.unsubscribed",
+    "fan.erased",
 ]
 WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = (
     "segment.entered",
@@ -24,6 +30,7 @@ WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = (
     "tag.removed",
     "list.subscribed",
     "list.unsubscribed",
+    "fan.erased",
 )
 DeliveryStatus = Literal["pending", "retrying", "delivered", "skipped", "gave_up"]
 

@@ -20,6 +20,7 @@ from fanbase.db.repositories import idempotency as idempotency_repo
 from fanbase.db.repositories import lists as lists_repo
 from fanbase.db.repositories import segments as segments_repo
 from fanbase.db.repositories import tags as tags_repo
+from fanbase.db.repositories import webhooks as webhooks_repo
 from fanbase.db.repositories.fan_selections import FanSelection
 from fanbase.db.repositories.fan_selections import RuleFilter
 from fanbase.errors import Conflict
@@ -180,6 +181,7 @@ def delete_fan(
             raise NotFound(f"fan {fan_id} not found")
         idempotency_repo.forget_replies_naming_fan(connection, workspace_id, fan_id)
         suppressions.suppress(connection, workspace_id, row.email, reason="erased", now=now)
+        webhooks_repo.record_erasure(connection, workspace_id, fan_id, at=now)
         audit.record(connection, workspace_id, actor, "fan.erased", target=f"fan {fan_id}", now=now)
 
 

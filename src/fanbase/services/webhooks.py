@@ -334,7 +334,16 @@ class Claimed:
 def build_payload(row: Any, *, source: str, event_type: str, workspace_id: int) -> dict[str, Any]:
     """The JSON sent for one ledger row. Built at delivery from the ledger, so no copy of fan data waits in the
     outbox (an erased fan's pending events go with them)."""
-    data: dict[str, Any] = {"fan": {"id": row.fan_id, "email": row.email}}
+    if source == "fan":  # an erasure: the fan's id is all that is left to name them by
+        data: dict[str, Any] = {"fan": {"id": row.fan_id}}
+        return {
+            "id": event_id(source, row.id),
+            "type": event_type,
+            "occurred_at": row.at.isoformat(),
+            "workspace_id": workspace_id,
+            "data": data,
+        }
+    data = {"fan": {"id": row.fan_id, "email": row.email}}
     named = {"id": row.object_id, "name": row.object_name}
     if source == "segment":
         data.update(segment=named, cause=row.cause, rule_version=row.rule_version)
@@ -361,6 +370,8 @@ def _is_same_event(ledger: Any, outbox: Any) -> bool:
         return bool(ledger.entered) == (event_type == "segment.entered")
     if outbox.source == "tag":
         return bool(ledger.added) == (event_type == "tag.added")
+    if outbox.source == "fan":
+        return event_type == "fan.erased"
     return f"list.{ledger.status}" == event_type
 
 

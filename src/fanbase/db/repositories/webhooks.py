@@ -43,6 +43,7 @@ from sqlalchemy import update
 from sqlalchemy.sql import ColumnElement
 
 from fanbase.db.repositories.sql import chunks
+from fanbase.db.tables import fan_erasures
 from fanbase.db.tables import fans
 from fanbase.db.tables import list_subscription_log
 from fanbase.db.tables import lists
@@ -93,7 +94,7 @@ class LedgerRow(NamedTuple):
     id: int
     at: datetime
     fan_id: int
-    email: str
+    email: str | None  # None for an erasure: the fan is gone
     object_name: str
     object_id: int
     entered: bool | None = None  # segment
@@ -266,8 +267,8 @@ class _Ledger:
     payload reads of a row beyond the fan and the object's name."""
 
     log: Table
-    named: Table
-    object_column: str  # the log's column naming the object (segment_id, tag_id, list_id)
+    named: Table | None  # None: the row is about the fan alone (an erasure)
+    object_column: str  # the log's column naming the object (segment_id, tag_id, list_id; fan_id for erasures)
     event_of_row: Callable[[Table], dict[str, ColumnElement[bool]]]
     payload_columns: tuple[str, ...]
 
@@ -300,6 +301,14 @@ _LEDGERS: dict[str, _Ledger] = {
             "list.unsubscribed": log.c.status == "unsubscribed",
         },
         payload_columns=("status",),
+    ),
+    # An erasure names the fan by id only; the fan row (and its email) is gone.
+    "fan": _Ledger(
+        log=fan_erasures,
+        named=None,
+        object_column="fan_id",
+        event_of_row=lambda log: {"fan.erased": log.c.id.is_not(None)},
+        payload_columns=(),
     ),
 }
 
@@ -384,6 +393,15 @@ def _ledger_query(source: str) -> tuple[Table, Any]:
     ledger = _LEDGERS[source]
     log, named = ledger.log, ledger.named
     object_id = log.c[ledger.object_column]
+    if named is None:
+        return log, select(
+            log.c.id,
+            log.c.at,
+            log.c.fan_id,
+            literal(None).label("email"),
+            literal("").label("object_name"),
+            object_id.label("object_id"),
+        )
     statement = (
         select(
             log.c.id,
@@ -476,3 +494,9 @@ def count_deliveries(connection: Connection, workspace_id: int, subscription_id:
             select(func.count()).select_from(webhook_outbox).where(*_of_subscription(workspace_id, subscription_id))
         ).scalar_one()
     )
+
+
+def record_erasure(connection: Connection, workspace_id: int, fan_id: int, *, at: datetime) -> None:
+    """The erasure as the fan.erased ledger row, and its outbox rows for the subscriptions that want it."""
+    connection.execute(insert(fan_erasures).values(workspace_id=workspace_id, fan_id=fan_id, at=at))
+    enqueue_changes(connection, workspace_id, "fan", at=at)
