@@ -74,12 +74,18 @@ def _csv(rows: int, seed: int) -> bytes:
 
 
 def _client(database: Database) -> TestClient:
+    """Built and warmed in the main thread. FastAPI finishes building an app's routes on its first requests, and
+    the routers are module-level, shared by every app of the process: apps doing that at once in threads raced (a
+    route parameter's alias, set on a shared field, made pydantic warn). One request that no route serves walks them
+    all first."""
     settings = Settings(run_scheduler=False, **BENCH_RATE_LIMITS)
-    return TestClient(create_app(database=database, settings=settings, clock=lambda: NOW, dashboard=False))
+    client = TestClient(create_app(database=database, settings=settings, clock=lambda: NOW, dashboard=False))
+    client.get("/api/v1/warm-up")
+    return client
 
 
 def _writer_loop(
-    database: Database,
+    client: TestClient,
     *,
     key: str,
     fan_ids: list[int],
@@ -92,7 +98,7 @@ def _writer_loop(
 ) -> None:
     rnd = random.Random(seed)
     headers = {"Authorization": f"Bearer {key}"}
-    with _client(database) as client:
+    with client:
         batch = 0
         while batch == 0 or not until.is_set():  # at least one batch, however short the run
             is_orders = not mixed or batch % 2 == 0
@@ -126,7 +132,7 @@ def import_with_writers(database: Database, rows: int, *, buyers: int = FANS_FOR
         threading.Thread(
             target=_writer_loop,
             kwargs={
-                "database": database,
+                "client": _client(database),
                 "key": key,
                 "fan_ids": buyer_ids,
                 "seed": seed,
@@ -174,7 +180,7 @@ def concurrent_writers(
         threading.Thread(
             target=_writer_loop,
             kwargs={
-                "database": database,
+                "client": _client(database),
                 "key": key,
                 "fan_ids": buyer_ids,
                 "seed": 100 + index,
