@@ -80,6 +80,7 @@ def test_ticked_rows_and_all_matching_fans_are_acted_on(page: Page, site: Site, 
     expect(page.get_by_test_id("bulk-count")).to_have_text("3 selected")
     _choose(page, "bulk-action", "Add tag")
     _choose(page, "bulk-target", TAG)
+    expect(page.locator(".q-menu")).to_have_count(0)  # the picker's menu has faded out
     page.screenshot(path=str(screenshots / "fans-selection.png"))
     page.get_by_test_id("bulk-apply").click()
     expect(page.get_by_text(f"Add tag “{TAG}”: 3 of 3 fans changed.")).to_be_visible()

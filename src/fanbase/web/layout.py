@@ -52,6 +52,8 @@ body { background: #f6f7fb; }
   .fb-hide-sm { display: none !important; }
   /* On a phone a table's cells wrap (a long email breaks) rather than make the page scroll sideways. */
   .q-table td, .q-table th { white-space: normal; overflow-wrap: anywhere; padding: 6px 6px; }
+  /* ... but never inside a number or an amount ($177.00 on one line). */
+  .q-table td.text-right { white-space: nowrap; overflow-wrap: normal; }
   /* A large dialog (Create Segment) takes the whole screen. */
   .q-dialog__inner--minimized:has(.fb-dialog-full) { padding: 0 !important; }
   .fb-dialog-full {
