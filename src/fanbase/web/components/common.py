@@ -145,7 +145,7 @@ def size_chart_options(points: Sequence[Any]) -> dict[str, Any]:
                 "smooth": True,
                 # Points are drawn on short histories: a segment created today has one, and a lone point of a line
                 # without symbols is invisible.
-                "symbolSize": 5,
+                "symbolSize": 6,
                 "showSymbol": len(points) < 60,
                 "areaStyle": {"opacity": 0.12},
                 "color": "#3949ab",
@@ -206,12 +206,18 @@ class FanTable:
             "{{ props.value }}</a></q-td>",
         )
         self.total = 0
+        self._asked = 0  # refreshes started; only the latest one's page is shown
         self.table.on_pagination_change(self._keep_total)
         self.table.on("request", self.on_request)
         if on_row is not None:
             self.table.on("rowClick", lambda event: on_row(event.args[1]))
 
     async def refresh(self, page: int | None = None) -> None:
+        """Load the table's page (or ``page``) and show it, unless a later refresh started meanwhile: loads run in
+        threads and can finish out of order (next, then previous, clicked quickly), and the page asked for last is
+        the one to show."""
+        self._asked += 1
+        asked = self._asked
         pagination = dict(self.table.pagination)
         if page is not None:
             pagination["page"] = page
@@ -219,7 +225,10 @@ class FanTable:
         try:
             result = await in_thread(self.load, int(pagination["page"]), int(pagination["rowsPerPage"]))
         finally:
-            self.table.props(remove="loading")
+            if asked == self._asked:
+                self.table.props(remove="loading")
+        if asked != self._asked:
+            return  # a later refresh shows its own page
         self.total = result.total
         pagination["rowsNumber"] = result.total
         self.table.pagination = pagination

@@ -50,7 +50,7 @@ def _chart_options(
         "yAxis": {"type": "value", "axisLabel": {":formatter": label}},
         "series": [
             # Points are drawn: a segment created today has one, and a line of one point is otherwise invisible.
-            {"name": name, "type": kind, "data": values, "smooth": True, "symbolSize": 4, "connectNulls": True}
+            {"name": name, "type": kind, "data": values, "smooth": True, "symbolSize": 6, "connectNulls": True}
             for name, values in series
         ],
     }
