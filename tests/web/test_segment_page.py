@@ -4,6 +4,8 @@ the segment, the promised Messages entry, and Segment Manage's change this week.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -21,9 +23,10 @@ from web_support import wait_until_live
 
 from fanbase.clock import utc_now
 from fanbase.db.tables import fans
+from fanbase.schemas.fans import Fan
 from fanbase.schemas.segments import SegmentIn
 from fanbase.services import segments
-from fanbase.web.pages.segments import export_file_name
+from fanbase.web.downloads import export_file_name
 
 pytestmark = pytest.mark.browser
 
@@ -172,7 +175,13 @@ def test_the_members_csv_is_named_after_the_segment(page: Page, site: Site, stat
     with page.expect_download() as download:
         page.get_by_test_id("export-csv").click()
     assert download.value.suggested_filename == f"{NAME} members {utc_now().date().isoformat()}.csv"
+    # Streamed by the server (not built in the page's memory): the header, then the members.
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
+    assert {row["email"] for row in rows} == {fan.email for fan in _members(site, static_segment)}
     expect(page.get_by_test_id("messages-card")).to_contain_text("Coming soon")
+    # Another workspace's segment is not found, as everywhere.
+    other = page.request.get(f"{site.url}/downloads/segments/999999/members.csv")
+    assert other.status == 404
 
 
 def test_segment_manage_shows_the_change_this_week(page: Page, site: Site, static_segment: int) -> None:
@@ -307,3 +316,7 @@ def test_segment_manage_and_the_fans_list_fit_a_phone(browser: Any, site: Site, 
         rows.first.locator(".q-checkbox").click()
         expect(phone.get_by_test_id("bulk-count")).to_have_text("1 selected")
         phone.screenshot(path=str(screenshots / "fans-selection-phone.png"), full_page=True)
+
+
+def _members(site: Site, segment_id: int) -> list[Fan]:
+    return segments.members(site.database, site.workspace_id, segment_id, page=1, page_size=500).items

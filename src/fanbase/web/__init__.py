@@ -27,11 +27,13 @@ def mount(app: FastAPI, *, database: Database, clock: Callable[[], datetime]) ->
     from fanbase.web import pages  # registers the @ui.page routes
     from fanbase.web.auth import SessionGuard
     from fanbase.web.auth import install_auth_routes
+    from fanbase.web.downloads import install_download_routes
     from fanbase.web.security import SecurityHeaders
     from fanbase.web.stable_slots import STABLE_SLOTS_SCRIPT
 
     configure(WebState(database=database, clock=clock))
     install_auth_routes(app)
+    install_download_routes(app)
     app.add_middleware(SessionGuard)
     app.add_middleware(SecurityHeaders)
     pages.register()

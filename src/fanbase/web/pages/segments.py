@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from datetime import timedelta
 from typing import Any
 
@@ -13,12 +12,10 @@ from nicegui import events
 from nicegui import ui
 
 from fanbase.errors import FanbaseError
-from fanbase.schemas.fans import FanFilter
 from fanbase.schemas.history import SizePoint
 from fanbase.schemas.segments import EmailsIn
 from fanbase.schemas.segments import Segment
 from fanbase.schemas.users import SignedInUser
-from fanbase.services import fan_csv
 from fanbase.services import segments
 from fanbase.web import data
 from fanbase.web.components.common import ACTIONS_COLUMN
@@ -30,6 +27,7 @@ from fanbase.web.components.common import signed_in
 from fanbase.web.components.common import size_chart
 from fanbase.web.components.common import sparkline_svg
 from fanbase.web.components.segment_dialog import SegmentDialog
+from fanbase.web.downloads import members_csv_url
 from fanbase.web.layout import day_text
 from fanbase.web.layout import frame
 from fanbase.web.layout import freshness
@@ -226,13 +224,6 @@ def segment_page(request: Request, segment_id: int) -> RedirectResponse | None:
 PERIODS: dict[str, int | None] = {"7 days": 7, "30 days": 30, "90 days": 90, "All time": None}
 
 
-def export_file_name(name: str, day: date) -> str:
-    """A members CSV named after its segment as the user wrote it: "High Value - Active members 2026-12-06.csv"
-    (only the characters file systems refuse are replaced)."""
-    safe = "".join("-" if character in '/\\:*?"<>|' or ord(character) < 32 else character for character in name)
-    return f"{safe.strip(' .') or 'segment'} members {day.isoformat()}.csv"
-
-
 class _SegmentSummary:
     """The parts of a segment page that show its size: the Members card, the history chart and a day's moves.
     ``refresh`` re-reads them after an action on the page changed the size."""
@@ -374,22 +365,9 @@ def _segment_content(user: SignedInUser, segment: Segment) -> None:
             ui.label("Members").classes("text-subtitle1 text-weight-medium")
             ui.space()
 
-            async def export() -> None:
-                notification = ui.notification("Preparing CSV…", spinner=True, timeout=None)
-                members = FanFilter(segment_id=segment.id)
-                actor, now = actor_of(user), state.now()
-
-                def export_and_record() -> str:
-                    text = "".join(fan_csv.export_fans_csv(state.database, workspace_id, members))
-                    fan_csv.record_export(state.database, workspace_id, members, form="csv", actor=actor, now=now)
-                    return text
-
-                try:
-                    text = await in_thread(export_and_record)
-                finally:
-                    notification.dismiss()
-                name = export_file_name(summary.segment.name, state.now().date())
-                ui.download.content(text.encode(), name, media_type="text/csv")
+            def export() -> None:
+                # Streamed by the server as it is read (web/downloads.py), whatever the segment's size.
+                ui.download.from_url(members_csv_url(segment.id))
 
             ui.button("Export CSV", icon="download", on_click=export).props(
                 'flat no-caps color="indigo-8" data-testid="export-csv"'
