@@ -84,35 +84,54 @@ def _client(database: Database) -> TestClient:
     return client
 
 
-def _writer_loop(
-    client: TestClient,
-    *,
-    key: str,
-    fan_ids: list[int],
-    seed: int,
-    until: threading.Event,
-    statuses: Counter[int],
-    waits: list[float],
-    lock: threading.Lock,
-    mixed: bool,
-) -> None:
-    rnd = random.Random(seed)
-    headers = {"Authorization": f"Bearer {key}"}
-    with client:
-        batch = 0
-        while batch == 0 or not until.is_set():  # at least one batch, however short the run
-            is_orders = not mixed or batch % 2 == 0
-            path = "/api/v1/orders/batch" if is_orders else "/api/v1/events/batch"
-            body = _body(rnd, len(fan_ids), batch_size=BATCH, is_orders=is_orders)
-            for item in body["items"]:  # _body numbers fans from 1: these are this workspace's
-                item["fan_id"] = fan_ids[item["fan_id"] - 1]
-            started = time.perf_counter()
-            response = client.post(path, json=body, headers=headers)
-            elapsed = time.perf_counter() - started
-            with lock:
-                statuses[response.status_code] += 1
-                waits.append(elapsed)
-            batch += 1
+class _Writers:
+    """Clients posting batches of ``BATCH`` over the workspace's fans from threads until stopped (each at least one
+    batch, however short the run): every answer's status, and each batch's time."""
+
+    def __init__(self, database: Database, *, key: str, fan_ids: list[int], seeds: list[int], mixed: bool) -> None:
+        self.headers = {"Authorization": f"Bearer {key}"}
+        self.fan_ids = fan_ids
+        self.mixed = mixed  # orders and events alternately, else orders only
+        self.statuses: Counter[int] = Counter()
+        self.waits: list[float] = []
+        self.lock = threading.Lock()
+        self.until = threading.Event()
+        self.threads = [
+            threading.Thread(target=self._loop, args=(_client(database), random.Random(seed))) for seed in seeds
+        ]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.until.set()
+        for thread in self.threads:
+            thread.join()
+
+    def _loop(self, client: TestClient, rnd: random.Random) -> None:
+        with client:
+            batch = 0
+            while batch == 0 or not self.until.is_set():
+                is_orders = not self.mixed or batch % 2 == 0
+                path = "/api/v1/orders/batch" if is_orders else "/api/v1/events/batch"
+                body = _body(rnd, len(self.fan_ids), batch_size=BATCH, is_orders=is_orders)
+                for item in body["items"]:  # _body numbers fans from 1: these are this workspace's
+                    item["fan_id"] = self.fan_ids[item["fan_id"] - 1]
+                started = time.perf_counter()
+                response = client.post(path, json=body, headers=self.headers)
+                elapsed = time.perf_counter() - started
+                with self.lock:
+                    self.statuses[response.status_code] += 1
+                    self.waits.append(elapsed)
+                batch += 1
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "batches": sum(self.statuses.values()),
+            "statuses": dict(self.statuses),
+            "batch_ms": summarise([wait * 1000 for wait in self.waits]),
+        }
 
 
 def import_with_writers(database: Database, rows: int, *, buyers: int = FANS_FOR_WRITERS) -> dict[str, Any]:
@@ -124,46 +143,24 @@ def import_with_writers(database: Database, rows: int, *, buyers: int = FANS_FOR
     alone_seconds = time.perf_counter() - started
 
     workspace_id, key, buyer_ids = _workspace(database, "import with writers", buyers=buyers)
-    statuses: Counter[int] = Counter()
-    waits: list[float] = []
-    lock = threading.Lock()
-    until = threading.Event()
-    writers = [
-        threading.Thread(
-            target=_writer_loop,
-            kwargs={
-                "client": _client(database),
-                "key": key,
-                "fan_ids": buyer_ids,
-                "seed": seed,
-                "until": until,
-                "statuses": statuses,
-                "waits": waits,
-                "lock": lock,
-                "mixed": False,
-            },
-        )
-        for seed in (1, 2)
-    ]
-    for thread in writers:
-        thread.start()
+    writers = _Writers(database, key=key, fan_ids=buyer_ids, seeds=[1, 2], mixed=False)
+    writers.start()
     started = time.perf_counter()
     try:
         report = fan_csv.import_fans_csv(database, workspace_id, _csv(rows, seed=2), now=NOW)
     finally:
         import_seconds = time.perf_counter() - started
-        until.set()
-        for thread in writers:
-            thread.join()
+        writers.stop()
+    figures = writers.figures()
     return {
         "rows": rows,
         "import_alone_s": round(alone_seconds, 2),
         "import_with_writers_s": round(import_seconds, 2),
         "ratio": round(import_seconds / alone_seconds, 2),
         "created": [alone.created, report.created],
-        "writer_batches": sum(statuses.values()),
-        "statuses": dict(statuses),
-        "writer_wait_ms": summarise([wait * 1000 for wait in waits]),
+        "writer_batches": figures["batches"],
+        "statuses": figures["statuses"],
+        "writer_wait_ms": figures["batch_ms"],
     }
 
 
@@ -172,44 +169,23 @@ def concurrent_writers(
 ) -> dict[str, Any]:
     """On a migrated database: ``writers`` clients posting mixed batches for ``seconds``."""
     _, key, buyer_ids = _workspace(database, "writers", buyers=buyers)
-    statuses: Counter[int] = Counter()
-    waits: list[float] = []
-    lock = threading.Lock()
-    until = threading.Event()
-    threads = [
-        threading.Thread(
-            target=_writer_loop,
-            kwargs={
-                "client": _client(database),
-                "key": key,
-                "fan_ids": buyer_ids,
-                "seed": 100 + index,
-                "until": until,
-                "statuses": statuses,
-                "waits": waits,
-                "lock": lock,
-                "mixed": True,
-            },
-        )
-        for index in range(writers)
-    ]
+    clients = _Writers(
+        database, key=key, fan_ids=buyer_ids, seeds=[100 + index for index in range(writers)], mixed=True
+    )
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
+    clients.start()
     time.sleep(seconds)
-    until.set()
-    for thread in threads:
-        thread.join()
+    clients.stop()
     elapsed = time.perf_counter() - started
-    created = statuses.get(201, 0)
+    figures = clients.figures()
     return {
         "writers": writers,
         "seconds": round(elapsed, 1),
-        "batches": sum(statuses.values()),
-        "statuses": dict(statuses),
-        "server_errors": sum(count for status, count in statuses.items() if status >= 500),
-        "items_per_s": round(created * BATCH / elapsed),
-        "batch_ms": summarise([wait * 1000 for wait in waits]),
+        "batches": figures["batches"],
+        "statuses": figures["statuses"],
+        "server_errors": sum(count for status, count in clients.statuses.items() if status >= 500),
+        "items_per_s": round(clients.statuses.get(201, 0) * BATCH / elapsed),
+        "batch_ms": figures["batch_ms"],
     }
 
 

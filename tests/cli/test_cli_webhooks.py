@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 import re
-import uuid
-from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from fanbase.cli.main import app
 
 runner = CliRunner()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    environment = {"FANBASE_DATABASE_URL": url, "FANBASE_WORKSPACE": ""}
-    assert runner.invoke(app, ["db", "upgrade"], env=environment).exit_code == 0
-    created = runner.invoke(app, ["workspace", "create", f"Hooks {uuid.uuid4().hex[:6]}"], env=environment)
-    match = re.search(r"Created workspace (\d+)", created.stdout)
-    assert match, created.output
-    return {**environment, "FANBASE_WORKSPACE": match.group(1)}
 
 
 def test_webhooks_add_list_deliveries_disable(env: dict[str, str]) -> None:

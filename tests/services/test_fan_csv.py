@@ -20,6 +20,7 @@ from fanbase.schemas.lists import ListIn
 from fanbase.schemas.lists import SubscriptionIn
 from fanbase.services import custom_fields
 from fanbase.services import fan_csv
+from fanbase.services import fan_export
 from fanbase.services import fans
 from fanbase.services import lists
 from fanbase.services import workspaces
@@ -253,7 +254,7 @@ def test_export_neutralises_formulas_and_round_trips(database: Database, workspa
     fans.create_fan(database, workspace_id, FanIn(email="plain@x.co", tags=("VIP",)), now=now)
     lists.create_list(database, workspace_id, ListIn(name="Other"), now=now)
 
-    text = "".join(fan_csv.export_fans_csv(database, workspace_id, FanFilter()))
+    text = "".join(fan_export.export_fans_csv(database, workspace_id, FanFilter()))
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [row["email"] for row in rows] == ["'-evil@x.co", "plain@x.co"]
     evil = rows[0]
@@ -287,11 +288,11 @@ def test_export_neutralises_formulas_and_round_trips(database: Database, workspa
 def test_export_filters_and_error_report(database: Database, workspace_id: int, now: datetime) -> None:
     fans.create_fan(database, workspace_id, FanIn(email="a@x.co", tags=("VIP",)), now=now)
     fans.create_fan(database, workspace_id, FanIn(email="b@x.co"), now=now)
-    text = "".join(fan_csv.export_fans_csv(database, workspace_id, FanFilter(tag="vip")))
+    text = "".join(fan_export.export_fans_csv(database, workspace_id, FanFilter(tag="vip")))
     assert [row["email"] for row in csv.DictReader(io.StringIO(text))] == ["a@x.co"]
-    assert "".join(fan_csv.export_fans_csv(database, workspace_id, FanFilter(tag="none"))).count("\n") == 1
+    assert "".join(fan_export.export_fans_csv(database, workspace_id, FanFilter(tag="none"))).count("\n") == 1
     report = fan_csv.import_fans_csv(database, workspace_id, b"email\n=1+1\n", now=now)
-    assert fan_csv.errors_csv(report.errors).splitlines()[1].startswith("2,'=1+1,")
+    assert fan_export.errors_csv(report.errors).splitlines()[1].startswith("2,'=1+1,")
 
 
 def test_ten_thousand_rows_import_in_one_go(sqlite_database: Database, now: datetime) -> None:

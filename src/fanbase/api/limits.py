@@ -82,14 +82,9 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted_receive, watched_send)
-        except BodyTooLarge:
+        except BodyTooLarge:  # an app without a handler for it (FastAPI's answers it itself, as a 413)
             if not started:
                 await _refuse(send, limit, setting)
-        except Exception as error:  # the app may wrap it (a form parser, an exception group)
-            if _caused_by_body_limit(error) and not started:
-                await _refuse(send, limit, setting)
-                return
-            raise
 
 
 def _too_large(limit: int, setting: str) -> str:
@@ -104,19 +99,6 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
-
-
-def _caused_by_body_limit(error: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, BodyTooLarge):
-            return True
-        seen.add(id(current))
-        if isinstance(current, BaseExceptionGroup):
-            return any(_caused_by_body_limit(inner) for inner in current.exceptions)
-        current = current.__cause__ or current.__context__
-    return False
 
 
 async def _refuse(send: Send, limit: int, setting: str) -> None:

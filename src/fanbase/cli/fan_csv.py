@@ -28,6 +28,7 @@ from fanbase.errors import TooLarge
 from fanbase.schemas.fan_csv import ImportReport
 from fanbase.schemas.fans import FanFilter
 from fanbase.services import fan_csv
+from fanbase.services import fan_export
 from fanbase.settings import Settings
 
 import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
@@ -92,7 +93,7 @@ def import_fans(
     if as_json:
         print_json(report)
         if errors is not None and rejected:
-            errors.write_text(fan_csv.errors_csv(report.errors), encoding="utf-8", newline="")
+            errors.write_text(fan_export.errors_csv(report.errors), encoding="utf-8", newline="")
         if rejected:
             raise typer.Exit(EXIT_FAILED)
         return
@@ -103,7 +104,7 @@ def import_fans(
         return
     console = stderr()
     if errors is not None:
-        errors.write_text(fan_csv.errors_csv(report.errors), encoding="utf-8", newline="")
+        errors.write_text(fan_export.errors_csv(report.errors), encoding="utf-8", newline="")
         console.print(f"Rejected rows written to {errors}.", markup=False)
     else:
         for error in report.errors[:ERRORS_SHOWN]:
@@ -145,12 +146,14 @@ def export_fans(
     )
     with open_workspace(workspace) as (database, workspace_id):
         chunks = (
-            fan_csv.export_fans_json_lines(database, workspace_id, fan_filter)
+            fan_export.export_fans_json_lines(database, workspace_id, fan_filter)
             if as_json
-            else fan_csv.export_fans_csv(database, workspace_id, fan_filter)
+            else fan_export.export_fans_csv(database, workspace_id, fan_filter)
         )
         form = "json_lines" if as_json else "csv"
-        fan_csv.record_export(database, workspace_id, fan_filter, form=form, actor=command_line_actor(), now=utc_now())
+        fan_export.record_export(
+            database, workspace_id, fan_filter, form=form, actor=command_line_actor(), now=utc_now()
+        )
         if out is None:
             for chunk in chunks:
                 sys.stdout.write(chunk)

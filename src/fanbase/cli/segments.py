@@ -35,7 +35,7 @@ from fanbase.schemas.segments import RuleIn
 from fanbase.schemas.segments import Segment
 from fanbase.schemas.segments import SegmentIn
 from fanbase.schemas.segments import SegmentPatch
-from fanbase.services import fan_csv
+from fanbase.services import fan_export
 from fanbase.services import previews
 from fanbase.services import segments
 
@@ -271,9 +271,9 @@ def export_members(
     with open_workspace(workspace) as (database, workspace_id):
         # Reading the header first checks the segment exists before a file is created.
         members = FanFilter(segment_id=segment_id)
-        chunks = fan_csv.export_fans_csv(database, workspace_id, members)
+        chunks = fan_export.export_fans_csv(database, workspace_id, members)
         header = next(chunks)
-        fan_csv.record_export(database, workspace_id, members, form="csv", actor=command_line_actor(), now=utc_now())
+        fan_export.record_export(database, workspace_id, members, form="csv", actor=command_line_actor(), now=utc_now())
         if out is None:
             sys.stdout.write(header)
             for chunk in chunks:

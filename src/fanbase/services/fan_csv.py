@@ -1,4 +1,4 @@
-"""CSV import and export of fans.
+"""CSV import of fans (their export is ``fan_export``).
 
 Import decisions (also in the README):
 
@@ -27,9 +27,8 @@ Import decisions (also in the README):
   record (table ``imports``) counts the chunks written; an import that fails part-way keeps the chunks it wrote
   (each a complete merge by email) and the same file imported again resumes after them.
 
-Export neutralises spreadsheet formulas (OWASP "CSV injection"): a cell starting with ``=``, ``+``, ``-``, ``@``,
-tab or CR, possibly after apostrophes, gets one more ``'`` in front. Import removes exactly one such ``'``, so a
-neutralised export re-imports to the very same values (``-5`` → ``'-5`` → ``-5``).
+Export neutralises spreadsheet formulas (``neutralise_cell``, see ``fan_export``); import removes exactly the
+``'`` it added (``restore_cell``), so an export re-imports to the very same values (``-5`` → ``'-5`` → ``-5``).
 """
 
 from __future__ import annotations
@@ -38,17 +37,14 @@ import codecs
 import csv
 import hashlib
 import io
-import itertools
 import math
 import re
 from collections.abc import Callable
-from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -65,19 +61,14 @@ from fanbase.db.repositories import lists as lists_repo
 from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
 from fanbase.errors import TooLarge
-from fanbase.schemas.audit import Actor
-from fanbase.schemas.audit import AuditAction
 from fanbase.schemas.common import MAX_PROPERTY_TEXT
 from fanbase.schemas.common import JsonScalar
 from fanbase.schemas.common import plain_message
 from fanbase.schemas.custom_fields import CustomField
 from fanbase.schemas.fan_csv import ImportReport
 from fanbase.schemas.fan_csv import ImportRowError
-from fanbase.schemas.fans import Fan
-from fanbase.schemas.fans import FanFilter
 from fanbase.schemas.fans import FanIn
 from fanbase.schemas.lists import SubscriptionStatus
-from fanbase.services import audit
 from fanbase.services import custom_fields as custom_fields_service
 from fanbase.services import fans as fans_service
 from fanbase.services import membership
@@ -95,8 +86,6 @@ READ_ONLY_COLUMNS = (
     "last_purchase_at",
     "last_active_at",
 )
-# The fan record's fields in its order, but updated_at (not exported) and the custom fields (a column each, after).
-EXPORT_COLUMNS = tuple(name for name in Fan.model_fields if name not in {"updated_at", "custom_fields"})
 IMPORT_SOURCE = "import"
 LABEL_SEPARATOR = re.compile(r"[;|]")
 TRUE_WORDS = frozenset({"true", "yes", "y", "1"})
@@ -535,104 +524,3 @@ def _consenting_list_pairs(
     return [
         (fan_id, name) for fan_id, name in pairs if (list_ids[fan_groups_repo.name_key(name)], fan_id) not in withdrawn
     ]
-
-
-# --- export ----------------------------------------------------------------------------------------------
-
-
-def cell_text(value: Any) -> str:
-    """One value as CSV text that import reads back to the same value."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return f"{value:.2f}"
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
-def _csv_line(cells: Sequence[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow([neutralise_cell(cell) for cell in cells])
-    return buffer.getvalue()
-
-
-def _fan_cells(fan: Fan, custom_names: Sequence[str]) -> list[str]:
-    subscribed = [name for name, status in fan.lists.items() if status == "subscribed"]
-    core = {
-        **fan.model_dump(include=set(EXPORT_COLUMNS) - set(LABEL_COLUMNS)),
-        "tags": ";".join(fan.tags),
-        "lists": ";".join(subscribed),
-    }
-    return [cell_text(core[name]) for name in EXPORT_COLUMNS] + [
-        cell_text(fan.custom_fields.get(name)) for name in custom_names
-    ]
-
-
-def export_fans_csv(
-    database: Database,
-    workspace_id: int,
-    fan_filter: FanFilter,
-    *,
-    batch: int = 500,
-    now: datetime | None = None,
-) -> Iterator[str]:
-    """CSV text in chunks, header first: every fan matching the filter, one column per declared custom field.
-
-    ``now`` resolves the relative dates of a rule filter (``rule`` / ``rule_text``); other filters do not need it.
-
-    Tags and subscribed lists are joined with ``;`` (so a tag or list whose name contains ``;`` or ``|`` does not
-    survive a round trip). Cells are neutralised against formula injection.
-    """
-    custom_names = [custom.name for custom in custom_fields_service.list_custom_fields(database, workspace_id)]
-    matching = fans_service.iterate_fans(database, workspace_id, fan_filter, now=now)
-    # Read the first fan before the header: a bad filter (unknown segment, invalid rule) then fails on the first
-    # chunk, which a caller can pull before it starts a response, instead of midway through the CSV.
-    first = next(matching, None)
-    yield _csv_line([*EXPORT_COLUMNS, *custom_names])
-    lines: list[str] = []
-    for fan in itertools.chain(() if first is None else (first,), matching):
-        lines.append(_csv_line(_fan_cells(fan, custom_names)))
-        if len(lines) >= batch:
-            yield "".join(lines)
-            lines = []
-    if lines:
-        yield "".join(lines)
-
-
-def record_export(
-    database: Database, workspace_id: int, fan_filter: FanFilter, *, form: str, actor: Actor | None, now: datetime
-) -> None:
-    """Log an export as it starts: a segment's members, or fans (with the filter used)."""
-    if fan_filter.segment_id is not None:
-        action: AuditAction = "export.members"
-        target = f"segment {fan_filter.segment_id}"
-    else:
-        action, target = "export.fans", "fans"
-    details = {"format": form, **fan_filter.model_dump(mode="json", exclude_none=True, exclude_defaults=True)}
-    audit.record_alone(database, workspace_id, actor, action, target=target, details=details, now=now)
-
-
-def export_fans_json_lines(
-    database: Database, workspace_id: int, fan_filter: FanFilter, *, batch: int = 500, now: datetime | None = None
-) -> Iterator[str]:
-    """JSON Lines in chunks: every fan matching the filter, one JSON object per line, as the API returns a fan."""
-    lines: list[str] = []
-    for fan in fans_service.iterate_fans(database, workspace_id, fan_filter, now=now):
-        lines.append(fan.model_dump_json() + "\n")
-        if len(lines) >= batch:
-            yield "".join(lines)
-            lines = []
-    if lines:
-        yield "".join(lines)
-
-
-def errors_csv(errors: Sequence[ImportRowError]) -> str:
-    """An import's rejected rows as CSV (line, email, reason), neutralised like every export."""
-    return _csv_line(["line", "email", "reason"]) + "".join(
-        _csv_line([str(error.line), error.email or "", error.reason]) for error in errors
-    )

@@ -1,6 +1,6 @@
 """Downloads for a signed-in user, streamed: a segment's members as CSV.
 
-The file is written as it is read (``fan_csv.export_fans_csv`` yields chunks), so a segment of a million members
+The file is written as it is read (``fan_export.export_fans_csv`` yields chunks), so a segment of a million members
 costs the server one chunk's memory, not the whole file. The route sits behind the session guard like every page;
 the export is audited as the signed-in user.
 """
@@ -20,7 +20,7 @@ from fastapi.responses import StreamingResponse
 from fanbase.errors import NotFound
 from fanbase.schemas.audit import Actor
 from fanbase.schemas.fans import FanFilter
-from fanbase.services import fan_csv
+from fanbase.services import fan_export
 from fanbase.services import segments
 from fanbase.web.auth import request_user
 from fanbase.web.state import current
@@ -58,11 +58,11 @@ def install_download_routes(app: FastAPI) -> None:
         except NotFound as error:
             return JSONResponse({"detail": str(error)}, status_code=404)
         members = FanFilter(segment_id=segment_id)
-        chunks = fan_csv.export_fans_csv(state.database, user.workspace_id, members)
+        chunks = fan_export.export_fans_csv(state.database, user.workspace_id, members)
         first = next(chunks)  # the header: the segment is checked before the response starts
         client = request.client.host if request.client else None
         actor = Actor(kind="user", name=user.email, client=client)
-        fan_csv.record_export(state.database, user.workspace_id, members, form="csv", actor=actor, now=state.now())
+        fan_export.record_export(state.database, user.workspace_id, members, form="csv", actor=actor, now=state.now())
         name = export_file_name(segment.name, state.now().date())
         return StreamingResponse(
             itertools.chain((first,), chunks),

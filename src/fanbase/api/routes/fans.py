@@ -45,6 +45,7 @@ from fanbase.schemas.orders_events import Event
 from fanbase.schemas.orders_events import Order
 from fanbase.schemas.privacy import FanExport
 from fanbase.services import fan_csv
+from fanbase.services import fan_export
 from fanbase.services import fans
 from fanbase.services import privacy
 
@@ -151,10 +152,10 @@ def export_fans(
 ) -> StreamingResponse:
     """Every fan matching the filters (the same as `GET /fans`), as CSV, streamed; formula-injection safe. The
     export is written to the audit log."""
-    chunks = fan_csv.export_fans_csv(database, workspace_id, fan_filter, now=now)
+    chunks = fan_export.export_fans_csv(database, workspace_id, fan_filter, now=now)
     # The first chunk is read here, before the response starts: a bad filter is then a 404/422, not a cut-off CSV.
     first = next(chunks)
-    fan_csv.record_export(database, workspace_id, fan_filter, form="csv", actor=actor, now=now)
+    fan_export.record_export(database, workspace_id, fan_filter, form="csv", actor=actor, now=now)
     return StreamingResponse(
         itertools.chain((first,), chunks),
         media_type="text/csv; charset=utf-8",

@@ -39,7 +39,7 @@ from fanbase.schemas.segments import Segment
 from fanbase.schemas.segments import SegmentIn
 from fanbase.schemas.segments import SegmentPatch
 from fanbase.schemas.segments import SegmentTemplate
-from fanbase.services import fan_csv
+from fanbase.services import fan_export
 from fanbase.services import previews
 from fanbase.services import segments
 
@@ -138,10 +138,10 @@ def export_members(
 ) -> StreamingResponse:
     """Every member, as CSV (the columns of `GET /fans/export`), streamed; written to the audit log."""
     members = FanFilter(segment_id=segment_id)
-    chunks = fan_csv.export_fans_csv(database, workspace_id, members)
+    chunks = fan_export.export_fans_csv(database, workspace_id, members)
     # Pulled before the response starts, so an unknown segment is a 404 rather than a cut-off CSV.
     first = next(chunks)
-    fan_csv.record_export(database, workspace_id, members, form="csv", actor=actor, now=now)
+    fan_export.record_export(database, workspace_id, members, form="csv", actor=actor, now=now)
     return StreamingResponse(
         itertools.chain((first,), chunks),
         media_type="text/csv; charset=utf-8",

@@ -22,20 +22,27 @@ def _insert(connection: Connection):  # type: ignore[no-untyped-def]
     return postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
 
 
-def count_hit(connection: Connection, key: str, *, now: datetime, window: timedelta) -> tuple[int, datetime]:
-    """Count one request against ``key``'s current window (a new window once the last has passed); the count so
-    far in the window and when the window started."""
-    statement = _insert(connection)(throttles).values(key=key, window_start=now, hits=1, failures=0)
+def _count(connection: Connection, key: str, column: str, *, now: datetime, window: timedelta) -> tuple[int, datetime]:
+    """Add one to ``key``'s ``column`` (hits or failures) in its current window, starting a new window (and count)
+    once the last is ``window`` old; the count so far and when its window started."""
+    statement = _insert(connection)(throttles).values(
+        key=key, window_start=now, **{"hits": 0, "failures": 0, column: 1}
+    )
     expired = throttles.c.window_start <= now - window
     statement = statement.on_conflict_do_update(
         index_elements=[throttles.c.key],
         set_={
-            "hits": case((expired, 1), else_=throttles.c.hits + 1),
+            column: case((expired, 1), else_=throttles.c[column] + 1),
             "window_start": case((expired, statement.excluded.window_start), else_=throttles.c.window_start),
         },
-    ).returning(throttles.c.hits, throttles.c.window_start)
-    row = connection.execute(statement).one()
-    return int(row.hits), row.window_start
+    ).returning(throttles.c[column], throttles.c.window_start)
+    count, window_start = connection.execute(statement).one()
+    return int(count), window_start
+
+
+def count_hit(connection: Connection, key: str, *, now: datetime, window: timedelta) -> tuple[int, datetime]:
+    """Count one request against ``key``'s current window; the count so far in it and when it started."""
+    return _count(connection, key, "hits", now=now, window=window)
 
 
 def blocked_until(connection: Connection, keys: Sequence[str], *, now: datetime) -> datetime | None:
@@ -51,16 +58,7 @@ def blocked_until(connection: Connection, keys: Sequence[str], *, now: datetime)
 def count_failure(connection: Connection, key: str, *, now: datetime, memory: timedelta) -> int:
     """Count one failure against ``key``; the failures in the current run (a run ends ``memory`` after it began:
     old failures are forgotten then, and by ``clear``)."""
-    statement = _insert(connection)(throttles).values(key=key, window_start=now, hits=0, failures=1)
-    forgotten = throttles.c.window_start <= now - memory
-    statement = statement.on_conflict_do_update(
-        index_elements=[throttles.c.key],
-        set_={
-            "failures": case((forgotten, 1), else_=throttles.c.failures + 1),
-            "window_start": case((forgotten, statement.excluded.window_start), else_=throttles.c.window_start),
-        },
-    ).returning(throttles.c.failures)
-    return int(connection.execute(statement).scalar_one())
+    return _count(connection, key, "failures", now=now, window=memory)[0]
 
 
 def block(connection: Connection, key: str, *, until: datetime) -> None:

@@ -186,9 +186,11 @@ class FanTable:
         page_size: int = 25,
         extra_columns: list[dict[str, Any]] | None = None,
         on_row: Callable[[dict[str, Any]], None] | None = None,
+        on_shown: Callable[[Page[Fan]], None] | None = None,
         testid: str = "fans-table",
     ) -> None:
         self.load = load
+        self.on_shown = on_shown  # told each page shown (a stale load, superseded, is not shown)
         self.currency = currency
         self.table = (
             ui.table(
@@ -212,10 +214,10 @@ class FanTable:
         if on_row is not None:
             self.table.on("rowClick", lambda event: on_row(event.args[1]))
 
-    async def refresh(self, page: int | None = None) -> None:
+    async def refresh(self, page: int | None = None) -> bool:
         """Load the table's page (or ``page``) and show it, unless a later refresh started meanwhile: loads run in
         threads and can finish out of order (next, then previous, clicked quickly), and the page asked for last is
-        the one to show."""
+        the one to show. Whether this one was shown."""
         self._asked += 1
         asked = self._asked
         pagination = dict(self.table.pagination)
@@ -228,12 +230,15 @@ class FanTable:
             if asked == self._asked:
                 self.table.props(remove="loading")
         if asked != self._asked:
-            return  # a later refresh shows its own page
+            return False  # a later refresh shows its own page
         self.total = result.total
         pagination["rowsNumber"] = result.total
         self.table.pagination = pagination
         self.table.rows = [fan_row(fan, self.currency) for fan in result.items]
         self.table.update()
+        if self.on_shown is not None:
+            self.on_shown(result)
+        return True
 
     def _keep_total(self, event: Any) -> None:
         if self.table.pagination.get("rowsNumber") != self.total:

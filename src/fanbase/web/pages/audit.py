@@ -69,22 +69,23 @@ def audit_page(request: Request) -> RedirectResponse | None:
             .props('flat bordered dense data-testid="audit-table" no-data-label="Nothing recorded yet."')
         )
 
-        total = [0]
+        total = 0
 
         async def show(page: int = 1) -> None:
+            nonlocal total
             chosen = action.value if action.value in AUDIT_ACTIONS else None
             entries = await in_thread(
                 audit.entries, state.database, user.workspace_id, action=chosen, page=page, page_size=PAGE_SIZE
             )
-            total[0] = entries.total
+            total = entries.total
             table.rows = [_row(entry) for entry in entries.items]
             table.pagination = {"page": page, "rowsPerPage": PAGE_SIZE, "rowsNumber": entries.total}
             table.update()
 
         def keep_total(_event: Any) -> None:
             # The server owns the total: Quasar echoes the pagination it mounted with (0 rows), see FanTable.
-            if table.pagination.get("rowsNumber") != total[0]:
-                table.pagination = {**table.pagination, "rowsNumber": total[0]}
+            if table.pagination.get("rowsNumber") != total:
+                table.pagination = {**table.pagination, "rowsNumber": total}
 
         async def requested(event: Any) -> None:
             await show(max(1, int(event.args["pagination"].get("page") or 1)))

@@ -103,24 +103,25 @@ def fans_page(
             )
 
         def load(page: int, size: int) -> Page[Any]:
-            result = fans.list_fans(
+            return fans.list_fans(
                 state.database, workspace_id, current_filter(), page=page, page_size=size, now=state.now()
             )
+
+        def shown(result: Page[Any]) -> None:
             matching["total"] = result.total
             total.set_text(f"{result.total:,} fan{'' if result.total == 1 else 's'}")
-            return result
 
         bulk = _BulkActions(user, current_filter, matching, all_segments)
-        table = FanTable(load, currency=user.currency)
+        table = FanTable(load, currency=user.currency, on_shown=shown)
         bulk.attach(table)
 
         async def apply() -> None:
             problem.set_visibility(False)
-            # The view's filters in the address: a view can be bookmarked and shared.
-            ui.navigate.history.replace(_fans_url(current_filter()))
             bulk.clear()
             try:
-                await table.refresh(page=1)
+                if await table.refresh(page=1):
+                    # The view's filters in the address, once shown: a view can be bookmarked and shared.
+                    ui.navigate.history.replace(_fans_url(current_filter()))
             except (FanbaseError, ValidationError) as error:
                 problem.set_text(str(error))
                 problem.set_visibility(True)
