@@ -58,6 +58,14 @@ def test_compare_more_segments_see_their_overlap_and_download_the_data(
         expect(chooser).to_contain_text(segment.name)
     page.get_by_test_id("compare").click()
     expect(page.locator(".nicegui-echart").first).to_be_visible()
+    # Compare rebuilds the charts and their CSV buttons: wait for the new ones (the page's first comparison, of
+    # the two defaults, is replaced; a click on its button as it goes is lost).
+    page.wait_for_function(
+        "name => [...document.querySelectorAll('.nicegui-echart')].some(element => {"
+        " const chart = getElement(element)?.chart;"
+        " return !!chart && chart.getOption().series.some(series => series.name === name); })",
+        arg=third,
+    )
 
     with page.expect_download() as download:
         page.get_by_test_id("csv-size").click()
