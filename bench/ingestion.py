@@ -326,7 +326,7 @@ class MicroBatch:
             latest[item.fan_id] = max(latest.get(item.fan_id, occurred_at), occurred_at)
         fan_ids = sorted(latest)
         is_postgresql = self.database.dialect == "postgresql"
-        with self.database.transaction() as connection:
+        with self.database.transaction(workspace_id=None) as connection:
             if is_postgresql:
                 self._record_activity_postgresql(connection, rows, latest)
             else:

@@ -134,7 +134,7 @@ def load(
     # The loaders write events directly; each fan's latest event times (which the service keeps with every event
     # insert) are computed from them once, as migration 0007 does for a database that had events before it.
     latest_started = time.perf_counter()
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         latest_events.rebuild(connection, workspace_id)
     if database.dialect == "postgresql":
         with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -188,7 +188,7 @@ def _load_postgresql(
     if index_strategy == "drop":
         # COPY then CREATE INDEX sorts once instead of inserting 10M entries into B-trees one by one; foreign keys
         # are checked by one anti-join when re-added instead of one trigger query per row.
-        with database.transaction() as connection:
+        with database.transaction(workspace_id=None) as connection:
             indexes = [(r[0], r[1]) for r in connection.execute(text(_PG_SECONDARY_INDEXES), {"tables": tables})]
             foreign_keys = [(r[0], r[1], r[2]) for r in connection.execute(text(_PG_FOREIGN_KEYS), {"tables": tables})]
             for table, name, _ in foreign_keys:
@@ -224,7 +224,7 @@ def _load_postgresql(
             connection.commit()
         started = _phase(phases, "add_foreign_keys", started)
 
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         for table in TABLES_WITH_IDS:
             connection.exec_driver_sql(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -466,7 +466,7 @@ def reuse(database: Database, *, clear_segments: bool, now: datetime) -> ReuseRe
     workspace_id = found[0].id
     key = workspaces.create_api_key(database, workspace_id, name="bench", now=now)
     size = database_size(database)
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         rows = row_counts(connection, workspace_id)
         existing = connection.execute(select(func.count()).where(segments.c.workspace_id == workspace_id)).scalar_one()
         at_now = {

@@ -283,7 +283,7 @@ NOTHING_TO_REFRESH = text(
 
 
 def _count_pending(database: Database, workspace_id: int, *, now: datetime) -> int:
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         return int(connection.execute(NOTHING_TO_REFRESH, {"workspace_id": workspace_id, "now": now}).scalar_one())
 
 

@@ -49,14 +49,14 @@ def throwaway_postgres() -> Iterator[str]:
 
 
 def members_of(database: Database, workspace_id: int, segment_id: int) -> set[int]:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         return segments_repo.member_ids(connection, workspace_id, segment_id)
 
 
 def oracle_members(database: Database, workspace_id: int, segment_id: int, *, now: datetime) -> set[int]:
     """Who the Python evaluator says belongs, fan by fan, from each fan's full snapshot (stored membership is what
     segment-in-segment conditions read, so the oracle agrees only once the inputs are right)."""
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         context = rule_context.load_context(connection, workspace_id)
         fan_snapshots = fan_snapshots_repo.load_snapshots(connection, workspace_id, catalogue=context.catalogue)
     rule = parse_rule_json(context.segment_rows[segment_id].rule)

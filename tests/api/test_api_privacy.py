@@ -36,7 +36,7 @@ def _order(email: str, amount: str = "25.00") -> dict[str, Any]:
 
 
 def _replies(database: Database, workspace_id: int) -> int:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         return int(
             connection.execute(select(func.count()).where(idempotency_keys.c.workspace_id == workspace_id)).scalar_one()
         )
@@ -136,7 +136,7 @@ def test_an_erased_fans_email_is_suppressed_until_lifted(
         assert found.status_code == 200
         assert found.json()["email"] == "erased.person@example.com" and found.json()["reason"] == "erased"
         # Only a hash is kept: the address is nowhere in the table.
-        with database.transaction(write=False) as connection:
+        with database.transaction(workspace_id=None, write=False) as connection:
             rows = connection.execute(
                 select(suppressions).where(suppressions.c.workspace_id == workspace.workspace.id)
             ).all()

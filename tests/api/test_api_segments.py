@@ -126,7 +126,7 @@ def test_dynamic_segment_needs_one_rule_and_static_none(client: TestClient, head
 
 def oracle_members(database: Database, workspace_id: int, *, now: datetime) -> dict[int, set[int]]:
     """Segment id → who the Python evaluator says belongs, from every fan's full snapshot."""
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         context = rule_context.load_context(connection, workspace_id)
         fan_snapshots = fan_snapshots_repo.load_snapshots(connection, workspace_id, catalogue=context.catalogue)
     return {

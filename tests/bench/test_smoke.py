@@ -146,7 +146,7 @@ def test_load_is_consistent_and_baselines_count_right(
 ) -> None:
     database, report = loaded
     workspace_id = report.workspace_id
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         assert row_counts(connection, workspace_id) == report.rows
 
     verification = verify_derived_figures(database, workspace_id)

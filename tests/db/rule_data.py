@@ -125,7 +125,7 @@ def write_dataset(
     database: Database, specs: Sequence[FanSpec], *, now: datetime, catalogue: Catalogue = CATALOGUE
 ) -> Dataset:
     """A fresh workspace with the strategies' custom fields, tags, lists and segments, and the given fans."""
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         workspace_id = workspaces.insert_workspace(
             connection, name=f"rules {uuid.uuid4().hex[:8]}", currency="USD", now=now
         ).id

@@ -36,7 +36,7 @@ def _fan(email: str, now: datetime) -> dict[str, object]:
 
 def test_rows_come_back_as_given_with_ids_in_order(database: Database, workspace_id: int, now: datetime) -> None:
     elsewhere = now.astimezone(timezone(timedelta(hours=-5)))  # stored as the same UTC instant
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         fan_ids = insert_fans(connection, workspace_id, [_fan(f"bulk{index}@example.com", now) for index in range(3)])
         rows = [
             {
@@ -50,7 +50,7 @@ def test_rows_come_back_as_given_with_ids_in_order(database: Database, workspace
         ]
         event_ids = insert_events(connection, workspace_id, rows)
     assert event_ids == sorted(event_ids) and len(set(event_ids)) == 5
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         stored = {row.id: row for row in connection.execute(select(events).where(events.c.id.in_(event_ids)))}
         stored_fans = connection.execute(select(fans.c.id, fans.c.custom_fields).where(fans.c.id.in_(fan_ids))).all()
     for event_id, row in zip(event_ids, rows, strict=True):
@@ -65,17 +65,17 @@ def test_rows_come_back_as_given_with_ids_in_order(database: Database, workspace
 def test_a_duplicate_is_an_integrity_error_and_nothing_is_written(
     database: Database, workspace_id: int, now: datetime
 ) -> None:
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         insert_fans(connection, workspace_id, [_fan("taken@example.com", now)])
-    with pytest.raises(IntegrityError), database.transaction() as connection:
+    with pytest.raises(IntegrityError), database.transaction(workspace_id=None) as connection:
         insert_fans(connection, workspace_id, [_fan("new@example.com", now), _fan("taken@example.com", now)])
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         emails = connection.execute(select(fans.c.email).where(fans.c.workspace_id == workspace_id)).scalars().all()
     assert "new@example.com" not in emails
 
 
 def test_insert_rows_and_id_conditions(database: Database, workspace_id: int, now: datetime) -> None:
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         fan_ids = insert_fans(connection, workspace_id, [_fan(f"ids{index}@example.com", now) for index in range(7)])
         insert_rows(connection, segment_membership_log, [])  # nothing to write is no statement
         found: set[int] = set()
@@ -93,7 +93,7 @@ def test_fans_are_found_by_email_through_the_unique_index(database: Database, wo
     def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
         captured.append((statement, parameters))
 
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         insert_fans(connection, workspace_id, [_fan(f"look{index}@example.com", now) for index in range(3000)])
         connection.exec_driver_sql("ANALYZE fans")  # planned as a real workspace is, not as an empty table
         event.listen(connection, "before_cursor_execute", capture)

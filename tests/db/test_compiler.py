@@ -281,7 +281,7 @@ def test_compiled_rule_selects(database: Database, text: str, expected: set[str]
     dataset, ids = _dataset(database)
     names = {fan_id: name for name, fan_id in ids.items()}
     rule = _rule(text)
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         selected = {names[fan_id] for fan_id in sql_members(connection, dataset, rule, now=NOW)}
         excluded = {names[fan_id] for fan_id in sql_members(connection, dataset, negate(rule), now=NOW)}
         snapshots = load_snapshots(connection, dataset.workspace_id, catalogue=CATALOGUE)
@@ -295,7 +295,7 @@ def test_a_reference_missing_from_the_database_is_false(database: Database) -> N
     dataset, ids = _dataset(database)
     rule = _rule('tag "VIP" or list "Fan Club" or segment "Refund Abusers"')
     nothing = ResolvedReferences(tags={}, lists={}, segments={})
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         for candidate in (rule, negate(rule)):
             expression = compile_rule(
                 candidate,
@@ -315,7 +315,7 @@ def test_a_reference_missing_from_the_database_is_false(database: Database) -> N
 
 def test_snapshots_hold_what_was_written(database: Database) -> None:
     dataset, ids = _dataset(database)
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         every = load_snapshots(connection, dataset.workspace_id, catalogue=CATALOGUE)
         some = load_snapshots(connection, dataset.workspace_id, catalogue=CATALOGUE, fan_ids=[ids["ada"], ids["cy"]])
     assert every == {ids[name]: expected_snapshot(spec) for name, spec in FANS.items()}

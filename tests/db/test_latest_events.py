@@ -50,7 +50,7 @@ OFFSETS = st.integers(min_value=-5, max_value=2).map(lambda hours: timedelta(hou
 
 
 def _stored(database: Database, workspace_id: int) -> set[tuple[object, ...]]:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         table = fan_latest_events
         rows = connection.execute(
             select(table.c.fan_id, table.c.type, table.c.t1, table.c.t2, table.c.t3).where(
@@ -89,7 +89,7 @@ def _rebuilt(database: Database, workspace_id: int) -> set[tuple[object, ...]]:
 def test_the_table_equals_what_the_events_say(
     database: Database, now: datetime, batches: list[tuple[bool, list[tuple[int, str, timedelta]]]]
 ) -> None:
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         workspace_id = workspaces.insert_workspace(connection, name="latest", currency="USD", now=now).id
         fan_ids = fans_repo.insert_fans(
             connection,
@@ -101,13 +101,13 @@ def test_the_table_equals_what_the_events_say(
             {"fan_id": fan_ids[fan], "type": kind, "properties": {}, "occurred_at": now + offset, "created_at": now}
             for fan, kind, offset in items
         ]
-        with database.transaction() as connection:
+        with database.transaction(workspace_id=None) as connection:
             (bulk.insert_events if is_bulk else activity.insert_events)(connection, workspace_id, rows)
         assert _stored(database, workspace_id) == _rebuilt(database, workspace_id)
 
 
 def test_erasing_a_fan_erases_its_latest_times(database: Database, workspace_id: int, now: datetime) -> None:
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         (fan_id,) = fans_repo.insert_fans(
             connection, workspace_id, [{"email": "gone@example.com", "created_at": now, "updated_at": now}]
         )
@@ -117,7 +117,7 @@ def test_erasing_a_fan_erases_its_latest_times(database: Database, workspace_id:
             [{"fan_id": fan_id, "type": "gig_attended", "properties": {}, "occurred_at": now, "created_at": now}],
         )
     assert _stored(database, workspace_id)
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         connection.execute(delete(fans).where(fans.c.workspace_id == workspace_id, fans.c.id == fan_id))
     assert _stored(database, workspace_id) == set()
 
@@ -193,7 +193,7 @@ def test_every_form_counts_events_alike(database: Database, text: str, expected:
     dataset = write_dataset(database, specs, now=now)
     names = dict(zip(dataset.fan_ids, _EVENT_FANS, strict=True))
     rule = validate_rule(parse_rule_text(text), catalogue=CATALOGUE, references=_NO_NAMES)
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         selected = sql_members(connection, dataset, rule, now=now)  # the set form against the per-fan and batch forms
         snapshots = load_snapshots(connection, dataset.workspace_id, catalogue=CATALOGUE)
     assert {names[fan_id] for fan_id in selected} == expected

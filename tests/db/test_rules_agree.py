@@ -288,13 +288,13 @@ def make_fan(choose: Chooser, pools: Pools, index: int) -> FanSpec:
 
 
 def load(database: Database, dataset: Dataset) -> dict[int, FanSnapshot]:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         return load_snapshots(connection, dataset.workspace_id, catalogue=CATALOGUE)
 
 
 def assert_agree(database: Database, dataset: Dataset, snapshots: dict[int, FanSnapshot], rule: Rule) -> None:
     expected = python_members(snapshots, rule, now=NOW)
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         actual = sql_members(connection, dataset, rule, now=NOW)
     assert actual == expected, disagreement(rule, backend=database.dialect, expected=expected, actual=actual)
 

@@ -31,7 +31,7 @@ from tests_support import throwaway_postgres
 
 
 def _fan(database: Database, now: datetime) -> tuple[int, int]:
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         workspace_id = workspaces.insert_workspace(connection, name="folded", currency="USD", now=now).id
         (fan_id,) = fans.insert_fans(
             connection,
@@ -62,11 +62,11 @@ def test_unfolded_types_and_categories_are_refused(database: Database, now: date
         lambda connection: activity.insert_orders(connection, workspace_id, [_order(fan_id, "Merch", now)]),
         lambda connection: activity.insert_events(connection, workspace_id, [_event(fan_id, "Gig_attended", now)]),
     ):
-        with pytest.raises(IntegrityError), database.transaction() as connection:
+        with pytest.raises(IntegrityError), database.transaction(workspace_id=None) as connection:
             insert_row(connection)
-    with pytest.raises(IntegrityError), database.transaction() as connection:
+    with pytest.raises(IntegrityError), database.transaction(workspace_id=None) as connection:
         fans.insert_fans(connection, workspace_id, [{"email": "Bo@example.com", "created_at": now, "updated_at": now}])
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         connection.execute(update(fans_table).where(fans_table.c.id == fan_id).values(country="FR"))
         (order_id,) = activity.insert_orders(connection, workspace_id, [_order(fan_id, "merch ü É", now)])
         (event_id,) = activity.insert_events(connection, workspace_id, [_event(fan_id, "gig_attended", now)])
@@ -76,7 +76,7 @@ def test_unfolded_types_and_categories_are_refused(database: Database, now: date
         update(fans_table).where(fans_table.c.id == fan_id).values(email="Ada@example.com"),
         update(fans_table).where(fans_table.c.id == fan_id).values(country="fr"),
     ):
-        with pytest.raises(IntegrityError), database.transaction() as connection:
+        with pytest.raises(IntegrityError), database.transaction(workspace_id=None) as connection:
             connection.execute(statement)
 
 
@@ -98,13 +98,13 @@ def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[D
 def test_the_migration_folds_rows_stored_before_it(fresh_database: Database, now: datetime) -> None:
     upgrade(fresh_database.engine, "0003")
     workspace_id, fan_id = _fan(fresh_database, now)
-    with fresh_database.transaction() as connection:
+    with fresh_database.transaction(workspace_id=None) as connection:
         activity.insert_orders(connection, workspace_id, [_order(fan_id, "Merch É", now)])
         # Written as a writer of that schema did: it had no table of latest event times (migration 0007).
         connection.execute(insert(events), [{**_event(fan_id, "GIG_attended", now), "workspace_id": workspace_id}])
         connection.execute(update(fans_table).values(email="Ada@Example.com", country="fr"))
     upgrade(fresh_database.engine)
-    with fresh_database.transaction(write=False) as connection:
+    with fresh_database.transaction(workspace_id=None, write=False) as connection:
         assert connection.execute(select(orders.c.category)).scalars().all() == ["merch É"]
         assert connection.execute(select(events.c.type)).scalars().all() == ["gig_attended"]
         # Migration 0007 filled the latest times from the events already stored (folded by then).

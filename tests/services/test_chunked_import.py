@@ -84,7 +84,7 @@ def test_an_import_interrupted_part_way_resumes_to_the_same_end(database: Databa
     with pytest.raises(Interrupted):
         fan_csv.import_fans_csv(database, parts, data, now=now, chunk_size=100, progress=interrupt_after_three_chunks)
     assert len(_snapshot(database, parts)) == 300  # three whole chunks, nothing of the fourth
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         record = connection.execute(select(imports).where(imports.c.workspace_id == parts)).one()
     # As a killed process leaves it: still "running" (a failed chunk would have marked it "failed"); either resumes.
     assert (record.status, record.chunks, record.chunks_done) == ("running", 10, 3)

@@ -67,7 +67,7 @@ def test_threads_writing_overlapping_fans_meet_no_error_and_leave_no_drift(
         thread.join()
     assert errors == []
     assert all(drift.is_exact for drift in segments.verify(database, workspace_id, now=now))
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         stored = fans_repo.derived_figures(connection, workspace_id)
         fans_repo.recompute_figures(connection, workspace_id)
         assert fans_repo.derived_figures(connection, workspace_id) == stored
@@ -137,7 +137,7 @@ def test_a_batch_that_loses_a_deadlock_runs_again_and_succeeds(postgres_database
         call=lambda: orders_events.record_orders(postgres_database, workspace_id, orders, now=now),
     )
     assert reply.status_code == 201  # type: ignore[attr-defined]
-    with postgres_database.transaction(write=False) as connection:
+    with postgres_database.transaction(workspace_id=None, write=False) as connection:
         figures = fans_repo.derived_figures(connection, workspace_id)
     assert {figures[ada].purchase_count, figures[bo].purchase_count} == {1}
     assert _deadlocks(postgres_database) > before  # the first try really did lose a deadlock
@@ -182,6 +182,6 @@ def test_when_retries_run_out_the_api_answers_503_with_retry_after(
                 now=now,
             ),
         )
-    with postgres_database.transaction(write=False) as connection:
+    with postgres_database.transaction(workspace_id=None, write=False) as connection:
         figures = fans_repo.derived_figures(connection, created.workspace.id)
     assert figures[ada].last_active_at is None  # nothing was written by either refused batch

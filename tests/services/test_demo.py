@@ -128,10 +128,10 @@ def test_demo_workspace_is_realistic_deterministic_and_exact(database: Database,
     one = first.workspace.id
     if database.dialect == "sqlite":  # determinism: the same seed and `now` give the same data (once is enough)
         two = demo.create_demo_workspace(database, now=now, fans=3000).workspace.id
-        with database.transaction() as connection:
+        with database.transaction(workspace_id=None) as connection:
             assert _fingerprint(connection, one) == _fingerprint(connection, two)
 
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         sizes = _template_sizes(connection, one, now)
         total = _fingerprint(connection, one)["fans"]
         assert total == 3000
@@ -164,5 +164,5 @@ def test_demo_size_is_bounded(database: Database, now: datetime) -> None:
     with pytest.raises(InvalidInput):
         demo.create_demo_workspace(database, now=now, fans=0)
     small = demo.create_demo_workspace(database, now=now, fans=20, seed=1)
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         assert _fingerprint(connection, small.workspace.id)["fans"] == 20

@@ -141,14 +141,14 @@ def test_a_tick_carries_to_dependents_only_what_time_moved(
     )
     # A write at the tick's own instant moves the fan (and, in the same call, its dependents).
     orders_events.record_event(database, workspace_id, EventIn(fan_id=fan.id, type="page_viewed"), now=now)
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         assert scheduler_repo.fans_moved_at(connection, workspace_id, [active.id], at=now) == []
     membership.apply_time(database, workspace_id, now=now)
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         assert scheduler_repo.fans_moved_at(connection, workspace_id, [active.id], at=now) == []
     exit_at = now + timedelta(days=8)
     membership.apply_time(database, workspace_id, now=exit_at)
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         assert scheduler_repo.fans_moved_at(connection, workspace_id, [active.id], at=exit_at) == [fan.id]
     assert {why.segment_name for why in history.fan_segments(database, workspace_id, fan.id)} == set()
 

@@ -21,7 +21,7 @@ from fanbase.services import orders_events
 
 
 def snapshot_figures(database: Database, workspace_id: int) -> dict[int, tuple[object, ...]]:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         return fans_repo.derived_figures(connection, workspace_id)
 
 

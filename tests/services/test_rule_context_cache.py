@@ -120,21 +120,21 @@ def _apply(database: Database, workspace_id: int, operation: str, pick: int, now
                 database, workspace_id, CustomFieldIn(name="level", type="number"), now=now
             )
         case "direct tag insert":  # a writer that is not fanbase's services: the database still renews the token
-            with database.transaction() as connection:
+            with database.transaction(workspace_id=None) as connection:
                 connection.execute(
                     insert(tags_table).values(
                         workspace_id=workspace_id, name=f"Direct {pick}", name_key=f"direct {pick}", created_at=now
                     )
                 )
         case "direct segment rule" if name in segment_ids:
-            with database.transaction() as connection:
+            with database.transaction(workspace_id=None) as connection:
                 connection.execute(
                     update(segments_table)
                     .where(segments_table.c.id == segment_ids[name])
                     .values(rule={"field": "purchase_count", "op": ">=", "value": pick}, rule_version=pick + 100)
                 )
         case "bookkeeping":  # what refreshes write of a segment: no rule changes, so the token stays
-            with database.transaction() as connection:
+            with database.transaction(workspace_id=None) as connection:
                 connection.execute(
                     update(segments_table)
                     .where(segments_table.c.workspace_id == workspace_id)
@@ -143,7 +143,7 @@ def _apply(database: Database, workspace_id: int, operation: str, pick: int, now
 
 
 def _token(database: Database, workspace_id: int) -> int:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         return int(
             connection.execute(
                 select(workspaces_table.c.rules_token).where(workspaces_table.c.id == workspace_id)
@@ -162,7 +162,7 @@ def test_the_cached_context_is_always_a_fresh_load(
         # Refused (a name taken, a tag a rule uses): nothing changed, which must hold too.
         with suppress(FanbaseError, IntegrityError):
             _apply(database, workspace_id, operation, pick, now)
-        with database.transaction(write=False) as connection:
+        with database.transaction(workspace_id=None, write=False) as connection:
             cached = rule_context.current_context(connection, workspace_id)
             fresh = rule_context.load_context(connection, workspace_id)
         assert _essence(cached) == _essence(fresh), (operation, pick)
@@ -196,9 +196,9 @@ def test_a_write_reuses_the_context_and_a_workspace_with_segments_can_be_deleted
         event.remove(database.engine, "before_cursor_execute", count)
     assert reads == []
     # The triggers run while a workspace's rows go with it (cascades), on both databases.
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         connection.execute(delete(workspaces_table).where(workspaces_table.c.id == workspace_id))
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         assert (
             connection.execute(select(segments_table.c.id).where(segments_table.c.workspace_id == workspace_id)).all()
             == []

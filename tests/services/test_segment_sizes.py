@@ -37,7 +37,7 @@ RULES = ("total_spent > 20", 'count(events where type = "gig_attended") >= 1', "
 
 
 def _sizes_hold(database: Database, workspace_id: int) -> None:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         counted = dict(
             connection.execute(
                 select(segment_members.c.segment_id, func.count())
@@ -90,6 +90,6 @@ def test_every_size_is_the_count_of_members(database: Database, now: datetime, s
                     segments.refresh_all(database, workspace_id, now=now, is_full=pick % 2 == 0)
                 case "fold":
                     segments.compact_sizes(database)
-                    with database.transaction() as connection:  # again, with nothing gathered since
+                    with database.transaction(workspace_id=None) as connection:  # again, with nothing gathered since
                         segments_repo.compact_sizes(connection, workspace_id)
         _sizes_hold(database, workspace_id)

@@ -36,13 +36,13 @@ from fanbase.services import segments
 
 
 def stored_members(database: Database, workspace_id: int, segment_id: int) -> set[int]:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         return segments_repo.member_ids(connection, workspace_id, segment_id)
 
 
 def oracle_members(database: Database, workspace_id: int, segment_id: int, *, now: datetime) -> set[int]:
     """Who the Python evaluator says belongs, fan by fan, from each fan's full snapshot."""
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         context = rule_context.load_context(connection, workspace_id)
         fan_snapshots = fan_snapshots_repo.load_snapshots(connection, workspace_id, catalogue=context.catalogue)
     rule = parse_rule_json(context.segment_rows[segment_id].rule)
@@ -241,7 +241,7 @@ def test_refresh_repairs_drift_and_then_writes_nothing(
     )
     assert stored_members(database, workspace_id, segment.id) == {ids["cy"]}
     # Drift that no write of fanbase's can make: a member removed and a stranger added behind its back.
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         segments_repo.record_membership_changes(
             connection,
             workspace_id,
@@ -267,7 +267,7 @@ def test_refresh_repairs_drift_and_then_writes_nothing(
 
 
 def _ledger(database: Database, workspace_id: int, segment_id: int) -> list[Any]:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=None, write=False) as connection:
         return list(
             connection.execute(
                 select(segment_membership_log).where(
@@ -354,9 +354,9 @@ def test_refresh_evaluates_only_what_needs_it_and_a_full_one_repairs_drift(
     assert segments.get_segment(database, workspace_id, buyers.id).last_evaluated_at == now  # not re-evaluated
 
     # A write that bypasses live evaluation: figures zeroed behind fanbase's back, then recomputed from the orders.
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         connection.execute(fans_table.update().where(fans_table.c.id == ids["ada"]).values(total_spent_cents=0))
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         segments_repo.record_membership_changes(
             connection,
             workspace_id,
@@ -375,7 +375,7 @@ def test_refresh_evaluates_only_what_needs_it_and_a_full_one_repairs_drift(
         )
 
     # Drift from outside fanbase that nothing marks: only a full refresh (or verify) sees it.
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         segments_repo.record_membership_changes(
             connection, workspace_id, {vips.id: ([ids["bo"]], [])}, cause="manual", rule_versions={vips.id: 1}, now=now
         )

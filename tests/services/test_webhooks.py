@@ -308,7 +308,7 @@ def test_rolled_back_writes_enqueue_nothing_and_enqueueing_is_idempotent(
 
     # A transaction that wrote ledger rows (and so queued them) and then failed leaves no outbox rows.
     def tag_then_fail() -> None:
-        with database.transaction() as connection:
+        with database.transaction(workspace_id=None) as connection:
             tags_repo.link_tags(connection, workspace_id, [(tag.id, fan.id)], now=now)
             webhooks.queue_tag_events(connection, workspace_id, [tag.id], at=now)  # as the tags service does
             assert webhooks_repo.count_deliveries(connection, workspace_id, hook.id) == 1
@@ -319,7 +319,7 @@ def test_rolled_back_writes_enqueue_nothing_and_enqueueing_is_idempotent(
     assert hooks.deliveries(hook.id) == []
 
     # Enqueueing again for the same instant queues nothing twice.
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=None) as connection:
         tags_repo.link_tags(connection, workspace_id, [(tag.id, fan.id)], now=now)
         webhooks.queue_tag_events(connection, workspace_id, [tag.id], at=now)
         assert webhooks_repo.enqueue_changes(connection, workspace_id, "tag", at=now) == 0
@@ -390,7 +390,7 @@ def test_postgresql_claims_skip_rows_locked_by_another_worker(postgres_database:
         ]
         hooks.create("http://127.0.0.1:9/locked", ("tag.added",))
         tags.tag_fans(database, workspace_id, tag.id, fan_ids, now=now)
-        with database.transaction() as holding:
+        with database.transaction(workspace_id=None) as holding:
             held = webhooks_repo.claim_due(holding, now=now, limit=2, lease_until=now + timedelta(minutes=1))
             assert len(held) == 2
             # Another worker, meanwhile: it neither waits for the locked rows nor sees them.

@@ -29,6 +29,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 # do its work (unreachable, locked). They import these from here, never sqlalchemy itself, so "services build no
 # SQL" is a rule import-linter can check.
 __all__ = [
+    "ACROSS_WORKSPACES",
     "Connection",
     "DBAPIError",
     "Database",
@@ -37,6 +38,7 @@ __all__ = [
     "create_database_engine",
     "is_contention",
     "is_transient",
+    "scope_to_workspace",
 ]
 
 log = logging.getLogger("fanbase.db")
@@ -62,6 +64,50 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, DatabaseError | InterfaceError):
         return True
     return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+# PostgreSQL's second line of tenant defence (migration 0016). A transaction opened for one workspace runs as
+# TENANT_ROLE with WORKSPACE_SETTING holding the workspace's id; every table with a workspace_id has row-level security
+# enabled and a policy that lets TENANT_ROLE see and write only the rows of that workspace. So a query that forgets its
+# ``workspace_id = …`` clause still sees one workspace. The owner (the role the app connects as) is exempt: the
+# transactions that work across workspaces (finding an API key's or a session's workspace, the scheduler's scan of
+# every workspace, webhook claims, creating a workspace) run as it, opened with ``workspace_id=ACROSS_WORKSPACES``.
+# This defends against a forgotten clause, not against injected SQL: the session may always go back to its own role.
+TENANT_ROLE = "fanbase_tenant"
+WORKSPACE_SETTING = "fanbase.workspace_id"
+# What ``Database.transaction(workspace_id=…)`` takes for a unit of work that is not one workspace's.
+ACROSS_WORKSPACES = None
+_SCOPE = "fanbase_workspace"  # the execution option that remembers a connection's workspace
+
+
+def scope_to_workspace(connection: Connection, workspace_id: int) -> None:
+    """From here to the end of the connection's transaction, see and write only ``workspace_id``'s rows (PostgreSQL's
+    row-level security; on SQLite only remembered). For a transaction that began across workspaces and has just
+    found or created its workspace (a new workspace with its demo data)."""
+    connection.execution_options(**{_SCOPE: workspace_id})
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SET LOCAL ROLE {TENANT_ROLE}")
+        connection.exec_driver_sql(f"SET LOCAL {WORKSPACE_SETTING} = '{int(workspace_id)}'")
+
+
+def scoped_workspace(connection: Connection) -> int | None:
+    """The workspace the connection's transaction is scoped to, or None across workspaces."""
+    workspace_id: int | None = connection.get_execution_options().get(_SCOPE)
+    return workspace_id
+
+
+@contextmanager
+def as_owner(connection: Connection) -> Iterator[None]:
+    """Run the block as the connection's own role, outside row-level security: for what the tenant role may not do
+    (``ANALYZE`` needs the table's owner; ``COPY FROM`` refuses a table with row-level security), each of which checks
+    the workspace itself. Back to the tenant role when the block ends normally; after an error the transaction (or
+    savepoint) is rolled back, and with it the role change."""
+    if scoped_workspace(connection) is None or connection.dialect.name != "postgresql":
+        yield
+        return
+    connection.exec_driver_sql("SET LOCAL ROLE NONE")
+    yield
+    connection.exec_driver_sql(f"SET LOCAL ROLE {TENANT_ROLE}")
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -222,12 +268,18 @@ class Database:
         return self.engine.url.render_as_string(hide_password=True)
 
     @contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[Connection]:
-        """One unit of work: commits if the block ends normally, rolls back on any exception."""
+    def transaction(self, *, workspace_id: int | None, write: bool = True) -> Iterator[Connection]:
+        """One unit of work: commits if the block ends normally, rolls back on any exception.
+
+        ``workspace_id`` is the workspace whose use case this is: on PostgreSQL the transaction then sees and writes
+        that workspace's rows only, whatever its queries say (``scope_to_workspace``). ``ACROSS_WORKSPACES`` for the
+        few units of work that are no one workspace's; each says why where it opens one."""
         with self.engine.connect() as connection:
             if write:
                 connection = connection.execution_options(sqlite_begin="BEGIN IMMEDIATE")
             with connection.begin():
+                if workspace_id is not None:
+                    scope_to_workspace(connection, workspace_id)
                 yield connection
 
     def let_other_writers_in(self) -> None:
@@ -302,13 +354,16 @@ def refresh_statistics_in(
     if not written or max(written.values()) < BULK_ROWS:
         return []
     tables = sorted(written)
-    if connection.dialect.name == "sqlite":
-        stale = _stale_sqlite(connection, tables)
-        connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
-    else:
-        stale = _stale_postgresql(connection, tables)
-        if workspace_id is not None:
-            stale = sorted({*stale, *_workspace_unknown_postgresql(connection, tables, workspace_id)})
-    for table in stale:
-        connection.exec_driver_sql(f'ANALYZE "{table}"')
+    # As the owner: only it may ANALYZE, and pg_stats hides a table's statistics from a role its row-level security
+    # applies to. The count of the workspace's rows (_workspace_unknown_postgresql) names the workspace itself.
+    with as_owner(connection):
+        if connection.dialect.name == "sqlite":
+            stale = _stale_sqlite(connection, tables)
+            connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
+        else:
+            stale = _stale_postgresql(connection, tables)
+            if workspace_id is not None:
+                stale = sorted({*stale, *_workspace_unknown_postgresql(connection, tables, workspace_id)})
+        for table in stale:
+            connection.exec_driver_sql(f'ANALYZE "{table}"')
     return stale

@@ -69,7 +69,7 @@ def compare_segments(
     if len(buckets) > MAX_BUCKETS:
         raise InvalidInput(f"at most {MAX_BUCKETS} buckets; use a shorter period or day buckets", field="bucket")
     ids = list(dict.fromkeys(segment_ids))
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         rows = {row.id: row for row in segments_repo.list_segments(connection, workspace_id, with_size=True)}
         missing = [segment_id for segment_id in ids if segment_id not in rows]
         if missing:
@@ -116,7 +116,7 @@ def overlap(database: Database, workspace_id: int, segment_ids: Sequence[int]) -
     ids = list(dict.fromkeys(segment_ids))
     if len(ids) not in OVERLAP_SEGMENTS:
         raise InvalidInput("choose two or three different segments", field="segment_ids")
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         rows = {row.id: row for row in segments_repo.list_segments(connection, workspace_id, with_size=True)}
         missing = [segment_id for segment_id in ids if segment_id not in rows]
         if missing:

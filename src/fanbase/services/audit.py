@@ -12,6 +12,7 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
+from fanbase.db.engine import ACROSS_WORKSPACES
 from fanbase.db.engine import Connection
 from fanbase.db.engine import Database
 from fanbase.db.repositories import audit as audit_repo
@@ -62,14 +63,14 @@ def record_alone(
     """An entry in a transaction of its own: for a use case that only reads (an export)."""
     if actor is None:
         return
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         record(connection, workspace_id, actor, action, target=target, details=details, now=now)
 
 
 def entries(
     database: Database, workspace_id: int, *, action: AuditAction | None = None, page: int, page_size: int
 ) -> Page[AuditEntry]:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         rows, total = audit_repo.page(
             connection, workspace_id, action=action, offset=(page - 1) * page_size, limit=page_size
         )
@@ -89,5 +90,5 @@ def entries(
 
 
 def forget_old(database: Database, *, now: datetime, retention: timedelta = RETENTION) -> int:
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=ACROSS_WORKSPACES) as connection:  # a chore over every workspace
         return audit_repo.forget_before(connection, before=now - retention)

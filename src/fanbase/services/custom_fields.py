@@ -29,14 +29,14 @@ from fanbase.schemas.custom_fields import CustomFieldIn
 
 def create_custom_field(database: Database, workspace_id: int, field: CustomFieldIn, *, now: datetime) -> CustomField:
     try:
-        with database.transaction() as connection:
+        with database.transaction(workspace_id=workspace_id) as connection:
             return custom_fields_repo.insert_custom_field(connection, workspace_id, field, now=now)
     except IntegrityError as error:
         raise Conflict(f"a custom field named '{field.name}' already exists", field="name") from error
 
 
 def list_custom_fields(database: Database, workspace_id: int) -> list[CustomField]:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         return custom_fields_repo.list_custom_fields(connection, workspace_id)
 
 

@@ -23,6 +23,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from fanbase.db.engine import ACROSS_WORKSPACES
 from fanbase.db.engine import Database
 from fanbase.db.repositories import bulk as bulk_repo
 from fanbase.db.repositories import custom_fields as custom_fields_repo
@@ -378,7 +379,8 @@ def create_demo_workspace(database: Database, *, now: datetime, seed: int = 7, f
     rng = random.Random(seed)
     planner = _Planner(rng, now)
     planned = [planner.fan(index) for index in range(1, fans + 1)]
-    with database.transaction() as connection:
+    # Scoped to the new workspace as soon as it exists (create_workspace_within).
+    with database.transaction(workspace_id=ACROSS_WORKSPACES) as connection:
         created = workspaces_service.create_workspace_within(
             connection, name=DEMO_WORKSPACE_NAME, currency="USD", now=now
         )

@@ -324,12 +324,12 @@ def import_fans_csv(
         raise InvalidInput("the file is empty; expected a header row with at least an 'email' column", field="file")
     header, records = _read_records(decode_csv(data))
     total = len(records)
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         fields = custom_fields_service.definitions(connection, workspace_id)
     columns = _map_columns(header, fields)
     merged, errors = _merge_rows(records, columns, fields)
     # A suppressed email (an erased fan's) is reported, never created or merged into.
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         suppressed = suppressions.suppressed_among(connection, workspace_id, merged)
     for email, reason in suppressed.items():
         errors.append(
@@ -339,7 +339,7 @@ def import_fans_csv(
     emails = list(merged)
     chunks = [emails[start : start + chunk_size] for start in range(0, len(emails), chunk_size)]
     digest = hashlib.sha256(data).hexdigest()
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         record = imports_repo.unfinished(connection, workspace_id, kind="fans", file_sha256=digest, chunks=len(chunks))
         if record is None:
             record = imports_repo.start(
@@ -352,7 +352,7 @@ def import_fans_csv(
         if index < record.chunks_done:
             continue  # written by an earlier run of this file
         try:
-            with database.transaction() as connection:
+            with database.transaction(workspace_id=workspace_id) as connection:
                 chunk = {email: merged[email] for email in emails_of_chunk}
                 made, changed = _write(connection, workspace_id, chunk, fields=fields, now=now)
                 imports_repo.chunk_written(connection, workspace_id, record.id, chunks_done=index + 1)
@@ -384,7 +384,7 @@ def import_fans_csv(
 def _finish(
     database: Database, workspace_id: int, import_id: int, *, status: str, error: str | None, now: datetime
 ) -> None:
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         imports_repo.finish(connection, workspace_id, import_id, status=status, error=error, now=now)
 
 

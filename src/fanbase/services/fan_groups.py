@@ -76,25 +76,25 @@ class FanGroups(Generic[GroupT]):
         return _KINDS[self.noun]
 
     def create(self, database: Database, workspace_id: int, data: TagIn | ListIn, *, now: datetime) -> GroupT:
-        with self._unique_name(data.name), database.transaction() as connection:
+        with self._unique_name(data.name), database.transaction(workspace_id=workspace_id) as connection:
             group_id = self.table.insert(connection, workspace_id, data.model_dump(), now=now)
             group = self.table.get(connection, workspace_id, group_id)
         assert group is not None
         return group
 
     def get(self, database: Database, workspace_id: int, group_id: int) -> GroupT:
-        with database.transaction(write=False) as connection:
+        with database.transaction(workspace_id=workspace_id, write=False) as connection:
             return self.require(connection, workspace_id, group_id)
 
     def list_all(self, database: Database, workspace_id: int) -> list[GroupT]:
-        with database.transaction(write=False) as connection:
+        with database.transaction(workspace_id=workspace_id, write=False) as connection:
             return self.table.list_all(connection, workspace_id)
 
     def update(self, database: Database, workspace_id: int, group_id: int, patch: TagPatch | ListPatch) -> GroupT:
         # A patch leaves out what it does not change; an explicit null would erase the name the group is found by.
         if "name" in patch.model_fields_set and patch.name is None:
             raise InvalidInput("cannot be null", field="name")
-        with self._unique_name(patch.name), database.transaction() as connection:
+        with self._unique_name(patch.name), database.transaction(workspace_id=workspace_id) as connection:
             current = self.require(connection, workspace_id, group_id)
             if patch.name is not None and name_key(patch.name) != name_key(current.name):
                 self._refuse_if_named_by_rules(connection, workspace_id, current.name, action="rename")
@@ -104,7 +104,7 @@ class FanGroups(Generic[GroupT]):
         return group
 
     def delete(self, database: Database, workspace_id: int, group_id: int) -> None:
-        with database.transaction() as connection:
+        with database.transaction(workspace_id=workspace_id) as connection:
             current = self.require(connection, workspace_id, group_id)
             self._refuse_if_named_by_rules(connection, workspace_id, current.name, action="delete")
             self.table.delete(connection, workspace_id, group_id)
@@ -120,7 +120,7 @@ class FanGroups(Generic[GroupT]):
         write: Callable[[Connection, GroupT], Collection[int]],
     ) -> Changed:
         """Check the group and the fans, ``write`` the change (it returns the fans it changed), move membership."""
-        with database.transaction() as connection:
+        with database.transaction(workspace_id=workspace_id) as connection:
             group = self.require(connection, workspace_id, group_id)
             fans_service.require_fans(connection, workspace_id, fan_ids)
             changed = write(connection, group)

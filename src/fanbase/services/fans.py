@@ -115,7 +115,7 @@ def attach_labels(
 
 def create_fan(database: Database, workspace_id: int, data: FanIn, *, now: datetime) -> Fan:
     try:
-        with database.transaction() as connection:
+        with database.transaction(workspace_id=workspace_id) as connection:
             suppressions.refuse_suppressed(connection, workspace_id, [data.email])
             fields = custom_fields.definitions(connection, workspace_id)
             stored = custom_fields.encode_values(fields, data.custom_fields)
@@ -137,7 +137,7 @@ def create_fan(database: Database, workspace_id: int, data: FanIn, *, now: datet
 
 
 def get_fan(database: Database, workspace_id: int, fan_id: int) -> Fan:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         return load_fan(connection, workspace_id, fan_id)
 
 
@@ -150,7 +150,7 @@ def update_fan(database: Database, workspace_id: int, fan_id: int, patch: FanPat
     if "email" in changes and changes["email"] is None:
         raise InvalidInput("cannot be null", field="email")
     try:
-        with database.transaction() as connection:
+        with database.transaction(workspace_id=workspace_id) as connection:
             row = fans_repo.get_fan_row(connection, workspace_id, fan_id)
             if row is None:
                 raise NotFound(f"fan {fan_id} not found")
@@ -175,7 +175,7 @@ def delete_fan(
     """Erase a fan and everything recorded about them (orders, events, tags, list memberships, consent log, the
     stored replies to requests that recorded their orders or events). Their email is suppressed (kept as a hash
     only), so no import or batch brings them back unasked."""
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         row = fans_repo.get_fan_row(connection, workspace_id, fan_id)
         if row is None or not fans_repo.delete_fan(connection, workspace_id, fan_id):
             raise NotFound(f"fan {fan_id} not found")
@@ -227,7 +227,7 @@ def list_fans(
     page_size: int = 50,
     now: datetime | None = None,
 ) -> Page[Fan]:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         selection = select_fans(connection, workspace_id, fan_filter, now=now)
         if selection is None:
             return Page[Fan](items=[], total=0, page=page, page_size=page_size)
@@ -244,7 +244,7 @@ def matching_fan_ids(
 ) -> list[int]:
     """The ids of every fan the filter matches (the dashboard's "all N matching"); refused above
     ``MAX_MATCHING_IDS``."""
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         selection = select_fans(connection, workspace_id, fan_filter, now=now)
         if selection is None:
             return []
@@ -258,7 +258,7 @@ def iterate_fans(
     database: Database, workspace_id: int, fan_filter: FanFilter, *, now: datetime | None = None
 ) -> Iterator[Fan]:
     """Every matching fan, read in keyset-paginated batches inside one read transaction (a consistent export)."""
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         selection = select_fans(connection, workspace_id, fan_filter, now=now)
         if selection is None:
             return
@@ -267,7 +267,7 @@ def iterate_fans(
 
 
 def fan_orders(database: Database, workspace_id: int, fan_id: int, *, page: int, page_size: int) -> list[Order]:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         load_fan(connection, workspace_id, fan_id)
         return activity_repo.orders_of_fan(
             connection, workspace_id, fan_id, limit=page_size, offset=(page - 1) * page_size
@@ -275,7 +275,7 @@ def fan_orders(database: Database, workspace_id: int, fan_id: int, *, page: int,
 
 
 def fan_events(database: Database, workspace_id: int, fan_id: int, *, page: int, page_size: int) -> list[Event]:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         load_fan(connection, workspace_id, fan_id)
         return activity_repo.events_of_fan(
             connection, workspace_id, fan_id, limit=page_size, offset=(page - 1) * page_size
@@ -283,7 +283,7 @@ def fan_events(database: Database, workspace_id: int, fan_id: int, *, page: int,
 
 
 def fan_list_memberships(database: Database, workspace_id: int, fan_id: int) -> list[ListMembership]:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         load_fan(connection, workspace_id, fan_id)
         return lists_repo.memberships_of_fan(connection, workspace_id, fan_id)
 
@@ -293,7 +293,7 @@ def recompute_figures(database: Database, workspace_id: int) -> int:
 
     A repair, not a write of fans: it evaluates no segment, so the segments whose rules read the figures are marked
     as needing evaluation (the next refresh evaluates them) when any fan's figures changed."""
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         rewritten = fans_repo.recompute_figures(connection, workspace_id)
         if rewritten:
             context = rule_context.load_context(connection, workspace_id)

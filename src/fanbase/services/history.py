@@ -49,7 +49,7 @@ def segment_history(
     ``start`` included to ``end`` excluded: one day's, say)."""
     if start is not None and end is not None and end <= start:
         raise InvalidInput("must be after start", field="end")
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         _require_segment(connection, workspace_id, segment_id)
         rows, total = history_repo.segment_log(
             connection,
@@ -67,7 +67,7 @@ def fan_history(
     database: Database, workspace_id: int, fan_id: int, *, page: int, page_size: int
 ) -> Page[MembershipEvent]:
     """Every segment a fan entered or left, newest first."""
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         fans_service.load_fan(connection, workspace_id, fan_id)
         rows, total = history_repo.segment_log(
             connection, workspace_id, fan_id=fan_id, limit=page_size, offset=(page - 1) * page_size
@@ -77,7 +77,7 @@ def fan_history(
 
 def fan_segments(database: Database, workspace_id: int, fan_id: int) -> list[FanSegmentMembership]:
     """Why is this fan in each of its segments, and since when."""
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         fans_service.load_fan(connection, workspace_id, fan_id)
         return history_repo.current_memberships(connection, workspace_id, fan_id)
 
@@ -86,7 +86,7 @@ def members_as_of(
     database: Database, workspace_id: int, segment_id: int, *, at: datetime, page: int, page_size: int
 ) -> Page[Fan]:
     """The members a segment had at a past instant, rebuilt from the ledger (fans erased since are gone)."""
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         _require_segment(connection, workspace_id, segment_id)
         selection = FanSelection(segment_id=segment_id, member_at=at)
         items, total = fan_selections.page_fans(connection, workspace_id, selection, page=page, page_size=page_size)
@@ -138,7 +138,7 @@ class _Sized:
     def sizes(
         self, database: Database, workspace_id: int, object_id: int, *, start: datetime, end: datetime, bucket: Bucket
     ) -> list[SizePoint]:
-        with database.transaction(write=False) as connection:
+        with database.transaction(workspace_id=workspace_id, write=False) as connection:
             if self.get(connection, workspace_id, object_id) is None:
                 raise NotFound(f"{self.noun} {object_id} not found")
             return _series(connection, self.changes, workspace_id, object_id, start=start, end=end, bucket=bucket)

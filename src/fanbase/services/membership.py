@@ -17,6 +17,7 @@ from datetime import datetime
 from fanbase.core.dependencies import relative_time_conditions
 from fanbase.core.fields import Source
 from fanbase.core.rules import reference_key
+from fanbase.db.engine import ACROSS_WORKSPACES
 from fanbase.db.engine import Connection
 from fanbase.db.engine import Database
 from fanbase.db.repositories import rule_evaluation
@@ -208,7 +209,7 @@ def apply_time(database: Database, workspace_id: int, *, now: datetime) -> TickR
     first tick of a workspace re-evaluates its time-dependent segments in full. Segments built on the ones that
     moved follow, for the fans that moved. The ledger records the changes with cause "time".
     """
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         if not scheduler_repo.try_lock_workspace(connection, workspace_id):
             return TickReport(workspace_id=workspace_id, is_skipped=True)
         since = scheduler_repo.last_tick(connection, workspace_id)
@@ -265,5 +266,5 @@ def apply_time(database: Database, workspace_id: int, *, now: datetime) -> TickR
 
 
 def time_workspaces(database: Database) -> list[int]:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=ACROSS_WORKSPACES, write=False) as connection:  # scans every workspace
         return scheduler_repo.workspaces_with_time_rules(connection)

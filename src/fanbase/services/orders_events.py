@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from fanbase.db.engine import ACROSS_WORKSPACES
 from fanbase.db.engine import Connection
 from fanbase.db.engine import Database
 from fanbase.db.engine import DatabaseError
@@ -87,7 +88,7 @@ def _idempotent(
     request_hash = _request_hash(kind, items)
     for attempt in range(ATTEMPTS):
         try:
-            with database.transaction() as connection:
+            with database.transaction(workspace_id=workspace_id) as connection:
                 if idempotency_key is not None:
                     # A key is remembered for ``ttl``: after that it is a new request (and the old reply is gone).
                     idempotency_repo.forget_reply(connection, workspace_id, idempotency_key, stored_before=now - ttl)
@@ -377,7 +378,7 @@ class _Recorded(Generic[ItemT, RecordT]):
         )
 
     def get(self, database: Database, workspace_id: int, record_id: int) -> RecordT:
-        with database.transaction(write=False) as connection:
+        with database.transaction(workspace_id=workspace_id, write=False) as connection:
             found = self.read(connection, workspace_id, [record_id])
         if not found:
             raise NotFound(f"{self.noun} {record_id} not found")
@@ -398,7 +399,7 @@ get_event = _EVENTS.get
 
 def refund_order(database: Database, workspace_id: int, order_id: int, *, now: datetime) -> Order:
     """Mark a completed order refunded and reverse it in the fan's figures (same transaction)."""
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         row = activity_repo.get_order_row(connection, workspace_id, order_id, for_update=True)
         if row is None:
             raise NotFound(f"order {order_id} not found")
@@ -413,5 +414,5 @@ def refund_order(database: Database, workspace_id: int, order_id: int, *, now: d
 
 def forget_expired_replies(database: Database, *, now: datetime, ttl: timedelta = IDEMPOTENCY_TTL) -> int:
     """Forget every Idempotency-Key reply older than ``ttl`` (the scheduler does, hourly); how many."""
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=ACROSS_WORKSPACES) as connection:  # a chore over every workspace
         return idempotency_repo.forget_replies_before(connection, stored_before=now - ttl)

@@ -50,7 +50,7 @@ SAMPLE_SCAN = 20_000
 
 def preview(database: Database, workspace_id: int, data: RuleIn, *, now: datetime) -> Preview:
     """Size, a sample and each top-level condition's own count for a rule; nothing is stored."""
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         context = load_context(connection, workspace_id)
         rule = context.validate(parse_rule_input(data.rule, data.rule_text))
         count, sample_ids = rule_evaluation.count_and_sample(
@@ -98,7 +98,7 @@ def hints(connection: Connection, workspace_id: int, rule: Rule) -> list[RuleHin
 
 def impact(database: Database, workspace_id: int, segment_id: int, data: RuleIn, *, now: datetime) -> Impact:
     """How many fans a rule edit would add and remove (with samples); nothing is changed."""
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         context = load_context(connection, workspace_id)
         row = dynamic_segment_row(context, segment_id, refusal="a static segment has no rule", field="rule")
         rule = context.validate(parse_rule_input(data.rule, data.rule_text), current_segment=row.name)

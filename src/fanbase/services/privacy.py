@@ -33,7 +33,7 @@ def export_fan(
     database: Database, workspace_id: int, fan_id: int, *, now: datetime, actor: Actor | None = None
 ) -> FanExport:
     """Everything held about a fan, read in one transaction (a consistent picture); the export is audited."""
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         fan = load_fan(connection, workspace_id, fan_id)
         exported = FanExport(
             exported_at=now,

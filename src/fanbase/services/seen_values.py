@@ -12,7 +12,7 @@ def seen_values(database: Database, workspace_id: int) -> SeenValues:
     def values(pairs: list[tuple[str, int]]) -> list[SeenValue]:
         return [SeenValue(value=value, count=count) for value, count in pairs]
 
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         return SeenValues(
             event_types=values(seen_repo.event_types(connection, workspace_id)),
             categories=values(seen_repo.order_values(connection, workspace_id, "category")),

@@ -18,6 +18,7 @@ from fanbase.core.describe import describe
 from fanbase.core.rules import reference_key
 from fanbase.core.rules import rule_to_json
 from fanbase.core.text import format_rule
+from fanbase.db.engine import ACROSS_WORKSPACES
 from fanbase.db.engine import Connection
 from fanbase.db.engine import Database
 from fanbase.db.engine import IntegrityError
@@ -117,7 +118,7 @@ def list_templates() -> list[SegmentTemplate]:
 
 
 def list_segments(database: Database, workspace_id: int) -> list[Segment]:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         context = load_context(connection, workspace_id)
         symbol = currency_symbol(connection, workspace_id)
         rows = segments_repo.list_segments(connection, workspace_id, with_size=True)
@@ -138,7 +139,7 @@ def segment_page(
 
 
 def get_segment(database: Database, workspace_id: int, segment_id: int) -> Segment:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         return _load_segment(connection, workspace_id, segment_id)
 
 
@@ -180,7 +181,7 @@ def _membership_written(database: Database, workspace_id: int, moved: int) -> No
 
 def create_segment(database: Database, workspace_id: int, data: SegmentIn, *, now: datetime) -> Segment:
     try:
-        with database.transaction() as connection:
+        with database.transaction(workspace_id=workspace_id) as connection:
             context, segment_id = _insert_segment(connection, load_context(connection, workspace_id), data, now=now)
             segment = _present_segment(connection, context, segment_id)
     except IntegrityError as error:  # a concurrent create of the same name
@@ -194,7 +195,7 @@ def create_from_template(database: Database, workspace_id: int, key: str, *, now
     template = TEMPLATES_BY_KEY.get(key)
     if template is None:
         raise NotFound(f"no template '{key}'; see GET /api/v1/segments/templates")
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         context = load_context(connection, workspace_id)
         for required in (*(TEMPLATES_BY_KEY[name] for name in template.requires), template):
             if reference_key(required.name) in context.segment_ids:
@@ -211,7 +212,7 @@ def create_from_template(database: Database, workspace_id: int, key: str, *, now
 def duplicate_segment(database: Database, workspace_id: int, segment_id: int, *, now: datetime) -> Segment:
     """A copy named "<name> (copy)" (then "(copy 2)", …) with the same description and rule; a static segment's
     copy starts with the same members (logged as added by hand). One transaction."""
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         context = load_context(connection, workspace_id)
         row = context.segment_rows.get(segment_id)
         if row is None:
@@ -255,7 +256,7 @@ def _users_of(context: RuleContext, segment_id: int) -> list[str]:
 def update_segment(
     database: Database, workspace_id: int, segment_id: int, patch: SegmentPatch, *, now: datetime
 ) -> Segment:
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         context = load_context(connection, workspace_id)
         row = context.segment_rows.get(segment_id)
         if row is None:
@@ -304,7 +305,7 @@ def update_segment(
 def delete_segment(
     database: Database, workspace_id: int, segment_id: int, *, now: datetime | None = None, actor: Actor | None = None
 ) -> None:
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         context = load_context(connection, workspace_id)
         if segment_id not in context.segment_rows:
             raise NotFound(f"segment {segment_id} not found")
@@ -331,7 +332,7 @@ def dynamic_segment_row(context: RuleContext, segment_id: int, *, refusal: str, 
 
 def refresh_segment(database: Database, workspace_id: int, segment_id: int, *, now: datetime) -> MembershipChange:
     """Re-evaluate a dynamic segment from scratch against its rule (and its dependents if it changed)."""
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         context = load_context(connection, workspace_id)
         dynamic_segment_row(context, segment_id, refusal="only dynamic segments are evaluated", field="segment_id")
         entered, exited = _rebuild_with_dependents(connection, context, segment_id, cause="refresh", now=now)
@@ -350,7 +351,7 @@ def refresh_all(
     any of these that moved are evaluated; the others are exact already and cost nothing. ``is_full`` evaluates
     every rule over every fan (the repair for drift from outside fanbase, which ``verify`` reports).
     """
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         context = load_context(connection, workspace_id)
         order = context.evaluation_order()
         pending = set(order) if is_full else segments_repo.needing_evaluation(connection, workspace_id, now=now)
@@ -374,10 +375,10 @@ def refresh_all(
 def compact_sizes(database: Database) -> list[int]:
     """Fold the recorded size changes of every workspace that has gathered a few per segment (the scheduler calls
     this every minute): sizes stay a sum over about one row per segment. Returns the workspaces folded."""
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=ACROSS_WORKSPACES, write=False) as connection:  # scans every workspace
         workspace_ids = segments_repo.workspaces_with_size_changes_to_fold(connection, rows_per_segment=4)
     for workspace_id in workspace_ids:
-        with database.transaction() as connection:
+        with database.transaction(workspace_id=workspace_id) as connection:
             segments_repo.compact_sizes(connection, workspace_id)
     return workspace_ids
 
@@ -388,7 +389,7 @@ def verify(database: Database, workspace_id: int, *, now: datetime) -> list[Segm
     A time-dependent segment is exact as of its last evaluation (tick); fans whose watched times crossed a
     boundary since then are counted apart as ``pending_time``, not as drift.
     """
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         context = load_context(connection, workspace_id)
         report = []
         for segment_id in context.evaluation_order():
@@ -419,7 +420,7 @@ def verify(database: Database, workspace_id: int, *, now: datetime) -> list[Segm
 
 
 def members(database: Database, workspace_id: int, segment_id: int, *, page: int, page_size: int) -> Page[Fan]:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         _load_segment(connection, workspace_id, segment_id)
         items, total = fan_selections.page_fans(
             connection, workspace_id, FanSelection(segment_id=segment_id), page=page, page_size=page_size
@@ -467,7 +468,7 @@ def _set_members(
     now: datetime,
 ) -> MembershipChange:
     """Put fans in a static segment or take them out; segments built on it follow."""
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         row = _static_segment(connection, workspace_id, segment_id)
         fans_service.require_fans(connection, workspace_id, fan_ids)
         moved = segments_repo.set_members(
@@ -492,7 +493,7 @@ def add_fans_by_email(
     database: Database, workspace_id: int, segment_id: int, data: EmailsIn, *, now: datetime
 ) -> MembershipChange:
     """Static segments from a list of emails (e.g. a CSV column); unknown emails are refused, naming them."""
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         found = fans_repo.fan_ids_by_email(connection, workspace_id, data.emails)
     missing = sorted(set(data.emails) - set(found))
     if missing:

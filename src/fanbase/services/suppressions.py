@@ -60,7 +60,7 @@ def refusal(email: str, reason: str) -> str:
 def add_suppression(
     database: Database, workspace_id: int, email: str, *, now: datetime, actor: Actor | None = None
 ) -> Suppression:
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         suppress(connection, workspace_id, email, reason="requested", now=now)
         audit.record(connection, workspace_id, actor, "suppression.added", target=normalize_email(email), now=now)
     return get_suppression(database, workspace_id, email)
@@ -68,7 +68,7 @@ def add_suppression(
 
 def get_suppression(database: Database, workspace_id: int, email: str) -> Suppression:
     address = normalize_email(email)
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         found = suppressions_repo.find(connection, workspace_id, [email_hash(address)])
     if not found:
         raise NotFound(f"{address} is not suppressed")
@@ -80,7 +80,7 @@ def lift_suppression(
     database: Database, workspace_id: int, email: str, *, now: datetime, actor: Actor | None = None
 ) -> None:
     address = normalize_email(email)
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         if not suppressions_repo.remove(connection, workspace_id, email_hash(address)):
             raise NotFound(f"{address} is not suppressed")
         audit.record(connection, workspace_id, actor, "suppression.lifted", target=address, now=now)

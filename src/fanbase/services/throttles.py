@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
+from fanbase.db.engine import ACROSS_WORKSPACES
 from fanbase.db.engine import Database
 from fanbase.db.repositories import throttles as throttles_repo
 from fanbase.errors import Throttled
@@ -54,7 +55,7 @@ def take(database: Database, limits: Sequence[tuple[str, RateLimit]], *, now: da
     active = [(key, limit) for key, limit in limits if limit.requests > 0]
     if not active:
         return None
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=ACROSS_WORKSPACES) as connection:  # no workspace
         for key, limit in active:
             window = timedelta(seconds=limit.seconds)
             hits, window_start = throttles_repo.count_hit(connection, key, now=now, window=window)
@@ -71,7 +72,7 @@ def take(database: Database, limits: Sequence[tuple[str, RateLimit]], *, now: da
 
 def check_blocked(database: Database, keys: Sequence[str], *, now: datetime, what: str) -> None:
     """``Throttled`` while any of ``keys`` is backing off after failures (``what`` names the attempts)."""
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=ACROSS_WORKSPACES, write=False) as connection:  # no workspace
         until = throttles_repo.blocked_until(connection, keys, now=now)
     if until is not None:
         wait = max(1, math.ceil((until - now).total_seconds()))
@@ -80,7 +81,7 @@ def check_blocked(database: Database, keys: Sequence[str], *, now: datetime, wha
 
 def record_failure(database: Database, keys: Sequence[tuple[str, BackOff]], *, now: datetime) -> None:
     """Count a failed attempt against each key; a key past its free failures backs off."""
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=ACROSS_WORKSPACES) as connection:  # no workspace
         for key, back_off in keys:
             failures = throttles_repo.count_failure(connection, key, now=now, memory=back_off.memory)
             delay = back_off.delay(failures)
@@ -89,10 +90,10 @@ def record_failure(database: Database, keys: Sequence[tuple[str, BackOff]], *, n
 
 
 def clear(database: Database, key: str) -> None:
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=ACROSS_WORKSPACES) as connection:  # no workspace
         throttles_repo.clear(connection, key)
 
 
 def prune(database: Database, *, now: datetime, older_than: timedelta = timedelta(days=1)) -> int:
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=ACROSS_WORKSPACES) as connection:  # no workspace
         return throttles_repo.prune(connection, before=now - older_than, now=now)

@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError
 from argon2.exceptions import VerificationError
 
+from fanbase.db.engine import ACROSS_WORKSPACES
 from fanbase.db.engine import Database
 from fanbase.db.engine import IntegrityError
 from fanbase.db.repositories import users as users_repo
@@ -94,7 +95,7 @@ def create_user(
         raise InvalidInput("must be at most 200 characters", field="name")
     password_hash = _hasher.hash(password)
     try:
-        with database.transaction() as connection:
+        with database.transaction(workspace_id=workspace_id) as connection:
             if workspaces_repo.get_workspace(connection, workspace_id) is None:
                 raise NotFound(f"workspace {workspace_id} not found", field="workspace")
             if users_repo.find_user_by_email(connection, address) is not None:
@@ -109,7 +110,7 @@ def create_user(
 
 
 def list_users(database: Database, workspace_id: int) -> list[User]:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         return users_repo.list_users(connection, workspace_id)
 
 
@@ -142,7 +143,8 @@ def sign_in(database: Database, *, email: str, password: str, now: datetime, cli
         raise refused from None
     account_key, client_key = _throttle_keys(address, client)
     throttles.check_blocked(database, (account_key, client_key), now=now, what="sign-ins")
-    with database.transaction(write=False) as connection:
+    # Across workspaces: an email signs in to whichever workspace its user belongs to.
+    with database.transaction(workspace_id=ACROSS_WORKSPACES, write=False) as connection:
         user = users_repo.find_user_by_email(connection, address)
     right = 0 < len(password) <= MAX_PASSWORD_LENGTH and _verify(user.password_hash if user else _DUMMY_HASH, password)
     signing_in = Actor(kind="user", name=address, client=client)
@@ -154,7 +156,7 @@ def sign_in(database: Database, *, email: str, password: str, now: datetime, cli
     throttles.clear(database, account_key)
     token = secrets.token_urlsafe(32)
     expires_at = now + SESSION_LIFETIME
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=user.workspace_id) as connection:
         if _hasher.check_needs_rehash(user.password_hash):
             users_repo.set_password_hash(connection, user.workspace_id, user.id, _hasher.hash(password))
         users_repo.delete_expired_sessions(connection, user.workspace_id, user.id, now=now)
@@ -171,7 +173,7 @@ def session_user(database: Database, token: str | None, *, now: datetime) -> Sig
     """The user a session token belongs to, or None when it is missing, unknown or expired."""
     if not token or len(token) > 200:
         return None
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=ACROSS_WORKSPACES, write=False) as connection:  # finds the workspace
         row = users_repo.find_session(connection, hash_token(token))
     if row is None or row.expires_at <= now:
         return None
@@ -181,7 +183,7 @@ def session_user(database: Database, token: str | None, *, now: datetime) -> Sig
 def sign_out(database: Database, token: str | None) -> None:
     if not token or len(token) > 200:
         return
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=ACROSS_WORKSPACES) as connection:  # a token names its workspace's session
         users_repo.delete_session(connection, hash_token(token))
 
 
@@ -193,7 +195,7 @@ def ensure_demo_user(database: Database, workspace_id: int, *, now: datetime) ->
     one cannot be shown again). Returns (email, password)."""
     password = secrets.token_urlsafe(12)
     password_hash = _hasher.hash(password)
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         user = users_repo.find_user_by_email(connection, DEMO_USER_EMAIL)
         if user is None:
             users_repo.insert_user(

@@ -181,7 +181,7 @@ def create_webhook(
     """Subscribe a URL to events; the signing secret is returned here and never again."""
     check_target(data.url, allow_private=allow_private_targets, resolve=resolve)
     secret = secrets.token_urlsafe(32)
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         webhook_id = webhooks_repo.insert_subscription(
             connection, workspace_id, url=data.url, events=data.events, secret=secret, now=now
         )
@@ -199,12 +199,12 @@ def create_webhook(
 
 
 def list_webhooks(database: Database, workspace_id: int) -> list[Webhook]:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         return [_webhook(row) for row in webhooks_repo.list_subscriptions(connection, workspace_id)]
 
 
 def get_webhook(database: Database, workspace_id: int, webhook_id: int) -> Webhook:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         row = webhooks_repo.get_subscription(connection, workspace_id, webhook_id)
     if row is None:
         raise NotFound(f"webhook {webhook_id} not found")
@@ -215,7 +215,7 @@ def disable_webhook(
     database: Database, workspace_id: int, webhook_id: int, *, now: datetime, actor: Actor | None = None
 ) -> Webhook:
     """Stop deliveries to the webhook (pending ones too); its delivery history stays readable."""
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         if webhooks_repo.get_subscription(connection, workspace_id, webhook_id) is None:
             raise NotFound(f"webhook {webhook_id} not found")
         webhooks_repo.disable_subscription(connection, workspace_id, webhook_id, now=now)
@@ -255,7 +255,7 @@ def list_deliveries(
     database: Database, workspace_id: int, webhook_id: int, *, page: int, page_size: int
 ) -> Page[Delivery]:
     """The webhook's deliveries, newest first."""
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         if webhooks_repo.get_subscription(connection, workspace_id, webhook_id) is None:
             raise NotFound(f"webhook {webhook_id} not found")
         rows = webhooks_repo.list_deliveries(
@@ -387,7 +387,7 @@ def claim_due(
     if this one dies). Rows whose ledger row is gone (the fan was erased) are finished here, unsent."""
     deliveries: list[PendingDelivery] = []
     skipped = 0
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         rows = webhooks_repo.claim_due(
             connection,
             now=now,
@@ -435,7 +435,7 @@ def retry_delay(attempts: int, *, jitter: Random | None = None) -> timedelta:
 
 
 def record_success(database: Database, delivery: PendingDelivery, *, now: datetime) -> None:
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=delivery.workspace_id) as connection:
         webhooks_repo.mark_delivered(
             connection, delivery.workspace_id, delivery.outbox_id, now=now, attempts=delivery.attempts + 1, error=None
         )
@@ -447,7 +447,7 @@ def record_failure(
     """Count the failed attempt and schedule the next one; returns True when this was the last (given up)."""
     attempts = delivery.attempts + 1
     gave_up = attempts >= MAX_ATTEMPTS
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=delivery.workspace_id) as connection:
         webhooks_repo.mark_failed(
             connection,
             delivery.workspace_id,

@@ -8,8 +8,10 @@ import secrets
 from datetime import datetime
 from datetime import timedelta
 
+from fanbase.db.engine import ACROSS_WORKSPACES
 from fanbase.db.engine import Connection
 from fanbase.db.engine import Database
+from fanbase.db.engine import scope_to_workspace
 from fanbase.db.repositories import workspaces as workspaces_repo
 from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
@@ -35,7 +37,7 @@ def _new_key() -> str:
 
 
 def create_workspace(database: Database, *, name: str, currency: str = "USD", now: datetime) -> WorkspaceCreated:
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=ACROSS_WORKSPACES) as connection:  # scoped once the workspace exists
         return create_workspace_within(connection, name=name, currency=currency, now=now)
 
 
@@ -50,6 +52,7 @@ def create_workspace_within(
     if len(currency) != 3 or not currency.isalpha():
         raise InvalidInput("must be a three-letter ISO 4217 code", field="currency")
     workspace = workspaces_repo.insert_workspace(connection, name=name, currency=currency, now=now)
+    scope_to_workspace(connection, workspace.id)
     key = _issue_key(connection, workspace.id, name="default", now=now)
     return WorkspaceCreated(workspace=workspace, api_key=key)
 
@@ -65,7 +68,7 @@ def _issue_key(connection: Connection, workspace_id: int, *, name: str, now: dat
 def create_api_key(
     database: Database, workspace_id: int, *, name: str, now: datetime, actor: Actor | None = None
 ) -> ApiKeyCreated:
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         if workspaces_repo.get_workspace(connection, workspace_id) is None:
             raise NotFound(f"workspace {workspace_id} not found")
         created = _issue_key(connection, workspace_id, name=name.strip() or "key", now=now)
@@ -83,7 +86,7 @@ def create_api_key(
 def replace_api_key(database: Database, workspace_id: int, *, name: str, now: datetime) -> ApiKeyCreated:
     """Revoke the workspace's live keys named ``name`` and issue a new one, in one transaction: each start of the
     demo (``serve --demo``) prints a fresh key and leaves only that one valid."""
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         if workspaces_repo.get_workspace(connection, workspace_id) is None:
             raise NotFound(f"workspace {workspace_id} not found")
         for key in workspaces_repo.list_api_keys(connection, workspace_id):
@@ -93,14 +96,14 @@ def replace_api_key(database: Database, workspace_id: int, *, name: str, now: da
 
 
 def list_api_keys(database: Database, workspace_id: int) -> list[ApiKey]:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         return workspaces_repo.list_api_keys(connection, workspace_id)
 
 
 def revoke_api_key(
     database: Database, workspace_id: int, key_id: int, *, now: datetime, actor: Actor | None = None
 ) -> None:
-    with database.transaction() as connection:
+    with database.transaction(workspace_id=workspace_id) as connection:
         if not workspaces_repo.revoke_api_key(connection, workspace_id, key_id, now=now):
             raise NotFound(f"API key {key_id} not found")
         audit.record(connection, workspace_id, actor, "api_key.revoked", target=f"API key {key_id}", now=now)
@@ -108,7 +111,7 @@ def revoke_api_key(
 
 def authenticate(database: Database, key: str, *, now: datetime) -> int:
     """The workspace a key belongs to; Unauthorized if the key is unknown or revoked."""
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=ACROSS_WORKSPACES, write=False) as connection:  # finds the workspace
         found = workspaces_repo.find_api_key(connection, key[:KEY_PREFIX_LENGTH])
     if found is None or not hmac.compare_digest(found["key_hash"], _hash_key(key)):
         raise Unauthorized("unknown API key")
@@ -116,13 +119,13 @@ def authenticate(database: Database, key: str, *, now: datetime) -> int:
         raise Unauthorized("this API key has been revoked")
     last_used = found["last_used_at"]
     if last_used is None or now - last_used >= LAST_USED_RESOLUTION:
-        with database.transaction() as connection:
+        with database.transaction(workspace_id=int(found["workspace_id"])) as connection:
             workspaces_repo.touch_api_key(connection, found["id"], now=now)
     return int(found["workspace_id"])
 
 
 def get_workspace(database: Database, workspace_id: int) -> Workspace:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
         workspace = workspaces_repo.get_workspace(connection, workspace_id)
     if workspace is None:
         raise NotFound(f"workspace {workspace_id} not found")
@@ -130,5 +133,5 @@ def get_workspace(database: Database, workspace_id: int) -> Workspace:
 
 
 def list_workspaces(database: Database) -> list[Workspace]:
-    with database.transaction(write=False) as connection:
+    with database.transaction(workspace_id=ACROSS_WORKSPACES, write=False) as connection:  # every workspace
         return workspaces_repo.list_workspaces(connection)
