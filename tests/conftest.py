@@ -80,6 +80,23 @@ def postgres_database(request: pytest.FixtureRequest) -> Database:
     return open_database(request, "postgresql")
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A new, empty, migrated database of the test's own (no statistics gathered yet; no other test's rows)."""
+    if request.param == "sqlite":
+        database = Database.from_url(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+        upgrade(database.engine)
+        yield database
+        database.dispose()
+        return
+    request.getfixturevalue("postgres_url")  # the suite's loud skip (or, under CI, failure) without a server
+    with throwaway_postgres() as url:
+        database = Database.from_url(url)
+        upgrade(database.engine)
+        yield database
+        database.dispose()
+
+
 @pytest.fixture
 def now() -> datetime:
     return NOW

@@ -25,6 +25,7 @@ from fanbase.core.rules import parse_rule_json
 from fanbase.db.engine import Database
 from fanbase.db.repositories import fan_snapshots as fan_snapshots_repo
 from fanbase.db.repositories import segments as segments_repo
+from fanbase.jobs.mail import MailSender
 from fanbase.services import rule_context
 
 POSTGRES_SERVER = os.environ.get("FANBASE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -115,3 +116,12 @@ def served(database_url: str, folder: Path, **environment: str) -> Iterator[tupl
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def deliver_mail(database: Database, workspace_id: int, now: datetime) -> None:
+    """One round of the mail sender for one workspace, into the local outbox (no SMTP relay configured)."""
+    sender = MailSender(database, clock=lambda: now, base_url="https://fans.example.com", only_workspace=workspace_id)
+    try:
+        sender.round()
+    finally:
+        sender.close()

@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     # and on its own as `fanbase worker`. Flips are applied within one interval of their due time.
     run_scheduler: bool = False
     scheduler_interval_seconds: float = Field(default=15.0, gt=0, le=60)
+    # Mail: the SMTP relay (smtps://user:password@host:465, smtp+starttls://…:587, or smtp://host:25); unset, mail
+    # goes to the local outbox the dashboard shows. public_url is where links in mail (unsubscribe, tracking) lead.
+    smtp_url: str | None = None
+    public_url: str | None = Field(default=None, description="e.g. https://fans.example.com; unset: http://host:port")
+    mail_connections: int = Field(default=4, ge=1, le=32)
+    # How long a claimed recipient is the claiming sender's: one that died is sent by another after this.
+    mail_lease_seconds: float = Field(default=120.0, gt=0)
     # Webhook targets on loopback/private/link-local addresses are refused unless this is set (tests set it).
     allow_private_webhook_targets: bool = False
 
@@ -48,6 +55,9 @@ class Settings(BaseSettings):
     @property
     def audit_retention(self) -> timedelta:
         return timedelta(days=self.audit_retention_days)
+
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import fastapi.routing
@@ -14,13 +15,21 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from fanbase.schemas.common import MAX_ID
+from tests_support import deliver_mail
 
 API = "/api/v1"
 PARAMETER = re.compile(r"\{(\w+)\}")
 FILES = "files"  # a body given as {FILES: …} is sent as a multipart upload
 QUERY = "query"  # a body given as {QUERY: "a=b"} is sent as the query string of a bodiless request
 # Paths whose parameter is not a workspace object's id.
-NOT_OBJECTS = {("POST", "/segments/templates/{key}")}
+NOT_OBJECTS = {
+    ("POST", "/segments/templates/{key}"),
+    # The links in mail: signed tokens (their own tests in test_api_messages.py), not ids.
+    ("GET", "/u/{token}"),
+    ("POST", "/u/{token}"),
+    ("GET", "/t/o/{token}.gif"),
+    ("GET", "/t/c/{token}"),
+}
 
 
 def routes_with_ids(app: FastAPI) -> Iterator[tuple[str, str]]:
@@ -40,7 +49,7 @@ def _created(response: Any) -> dict[str, Any]:
     return body
 
 
-def _seed(client: TestClient, headers: dict[str, str]) -> dict[str, int]:
+def _seed(client: TestClient, headers: dict[str, str], app: FastAPI, now: datetime) -> dict[str, int]:
     """One real object of every kind that a path can name; returns path parameter → id."""
     fan = _created(client.post(f"{API}/fans", json={"email": "owner@example.com"}, headers=headers))
     order = _created(
@@ -60,6 +69,23 @@ def _seed(client: TestClient, headers: dict[str, str]) -> dict[str, int]:
     client.post(f"{API}/segments/{segment['id']}/members", json={"fan_ids": [fan["id"]]}, headers=headers)
     client.post(f"{API}/tags/{tag['id']}/fans", json={"fan_ids": [fan["id"]]}, headers=headers)
     client.post(f"{API}/lists/{fan_list['id']}/subscriptions", json={"fan_ids": [fan["id"]]}, headers=headers)
+    message = _created(
+        client.post(
+            f"{API}/messages",
+            json={
+                "name": "News",
+                "subject": "Hi",
+                "body": "Hello",
+                "segment_ids": [segment["id"]],
+                "list_id": fan_list["id"],
+            },
+            headers=headers,
+        )
+    )
+    client.post(f"{API}/messages/{message['id']}/send", headers=headers)
+    workspace_id = client.get(f"{API}/workspace", headers=headers).json()["id"]
+    deliver_mail(app.state.fanbase.database, workspace_id, now)
+    [mail] = client.get(f"{API}/mail/outbox", headers=headers).json()["items"]
     return {
         "fan_id": fan["id"],
         "order_id": order["id"],
@@ -69,6 +95,8 @@ def _seed(client: TestClient, headers: dict[str, str]) -> dict[str, int]:
         "key_id": key["id"],
         "segment_id": segment["id"],
         "webhook_id": webhook["id"],
+        "message_id": message["id"],
+        "mail_id": mail["id"],
     }
 
 
@@ -122,6 +150,14 @@ def _bodies(own_fan_id: int) -> dict[tuple[str, str], dict[str, Any] | None]:
         ("POST", "/segments/{segment_id}/members/remove"): fan_ids,
         ("POST", "/segments/{segment_id}/members/emails"): {"emails": ["owner@example.com"]},
         ("POST", "/segments/{segment_id}/members/import"): {FILES: {"file": ("m.csv", b"email\nowner@example.com\n")}},
+        ("GET", "/messages/{message_id}"): None,
+        ("PATCH", "/messages/{message_id}"): {"name": "Stolen"},
+        ("GET", "/messages/{message_id}/audience"): None,
+        ("GET", "/messages/{message_id}/preview"): None,
+        ("POST", "/messages/{message_id}/send"): None,
+        ("POST", "/messages/{message_id}/cancel"): None,
+        ("GET", "/messages/{message_id}/recipients"): None,
+        ("GET", "/mail/outbox/{mail_id}/raw"): None,
     }
 
 
@@ -131,10 +167,10 @@ def _shape(body: Any, object_id: int) -> Any:
 
 
 def test_other_workspaces_ids_answer_like_missing_ids(
-    app: FastAPI, client: TestClient, headers: dict[str, str], other_headers: dict[str, str]
+    app: FastAPI, client: TestClient, headers: dict[str, str], other_headers: dict[str, str], now: datetime
 ) -> None:
-    theirs = _seed(client, other_headers)
-    mine = _seed(client, headers)
+    theirs = _seed(client, other_headers, app, now)
+    mine = _seed(client, headers, app, now)
     bodies = _bodies(mine["fan_id"])
 
     routes = {(method, path.removeprefix(API)) for method, path in routes_with_ids(app)} - NOT_OBJECTS
@@ -174,10 +210,10 @@ def test_other_workspaces_ids_answer_like_missing_ids(
 
 
 def test_other_workspaces_fan_ids_in_bodies_are_not_found(
-    client: TestClient, headers: dict[str, str], other_headers: dict[str, str]
+    app: FastAPI, client: TestClient, headers: dict[str, str], other_headers: dict[str, str], now: datetime
 ) -> None:
-    theirs = _seed(client, other_headers)
-    mine = _seed(client, headers)
+    theirs = _seed(client, other_headers, app, now)
+    mine = _seed(client, headers, app, now)
     foreign = {"fan_ids": [theirs["fan_id"]]}
     for url, body in (
         (f"{API}/tags/{mine['tag_id']}/fans", foreign),

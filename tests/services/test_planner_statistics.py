@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -48,23 +46,6 @@ RULES = [
 # Far above what these previews take with statistics (tens of milliseconds) and far below the cliff (tens of
 # seconds at this size): a bound on the plan's shape, not a benchmark.
 BOUND_SECONDS = 5.0
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A new, empty, migrated database: no statistics gathered yet."""
-    if request.param == "sqlite":
-        database = Database.from_url(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
-        upgrade(database.engine)
-        yield database
-        database.dispose()
-        return
-    request.getfixturevalue("postgres_url")  # the suite's loud skip (or, under CI, failure) without a server
-    with throwaway_postgres() as url:
-        database = Database.from_url(url)
-        upgrade(database.engine)
-        yield database
-        database.dispose()
 
 
 def _load(database: Database, workspace_id: int, *, fans: int, batches: int) -> None:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 import fanbase.web
+from fanbase.api import public_mail
 from fanbase.api.deps import AppState
 from fanbase.api.limits import BodyLimit
 from fanbase.api.routes import ROUTERS
@@ -32,6 +34,8 @@ from fanbase.errors import Throttled
 from fanbase.errors import TooLarge
 from fanbase.errors import Unauthorized
 from fanbase.errors import Unavailable
+from fanbase.jobs.background import BackgroundLoop
+from fanbase.jobs.mail import MailSender
 from fanbase.jobs.scheduler import Scheduler
 from fanbase.jobs.webhooks import DeliveryWorker
 from fanbase.schemas.common import plain_message
@@ -185,6 +189,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, prefix="/api/v1")
     install_api_fallback(app)
+    app.include_router(public_mail.router)  # the links in mail: unsubscribe, open pixel, tracked links
     if dashboard:
         fanbase.web.mount(app, database=database, clock=clock)
     # Outermost (added last): a body is capped before any other middleware or route reads a byte of it.
@@ -200,24 +205,32 @@ def create_app(
                 audit_retention=settings.audit_retention,
             ),
             DeliveryWorker(database, clock=clock, allow_private_targets=settings.allow_private_webhook_targets),
+            MailSender(
+                database,
+                clock=clock,
+                base_url=settings.resolved_public_url(),
+                smtp_url=settings.smtp_url,
+                connections=settings.mail_connections,
+                lease=timedelta(seconds=settings.mail_lease_seconds),
+            ),
         )
     return app
 
 
-def install_background_jobs(app: FastAPI, scheduler: Scheduler, deliveries: DeliveryWorker) -> None:
-    """Run the time-driven scheduler and webhook delivery for as long as the app serves. Wraps whatever lifespan
-    is installed (the dashboard's included) rather than replacing it."""
+def install_background_jobs(app: FastAPI, *loops: BackgroundLoop) -> None:
+    """Run the time-driven scheduler, webhook delivery and the mail sender for as long as the app serves. Wraps
+    whatever lifespan is installed (the dashboard's included) rather than replacing it."""
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
-        scheduler.start()
-        deliveries.start()
+        for loop in loops:
+            loop.start()
         try:
             async with inner(application) as state:
                 yield state
         finally:
-            deliveries.stop()
-            scheduler.stop()
+            for loop in reversed(loops):
+                loop.stop()
 
     app.router.lifespan_context = lifespan

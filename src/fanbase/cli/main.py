@@ -32,6 +32,8 @@ from fanbase.cli.common import stdout
 from fanbase.cli.fan_csv import export_app
 from fanbase.cli.fan_csv import import_app
 from fanbase.cli.fans import fans_app
+from fanbase.cli.messages import mail_app
+from fanbase.cli.messages import messages_app
 from fanbase.cli.segments import segments_app
 from fanbase.cli.users import users_app
 from fanbase.cli.verify import verify
@@ -134,6 +136,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="user")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(analytics_app, name="analytics")
+app.add_typer(messages_app, name="messages")
+app.add_typer(mail_app, name="mail")
 app.command(name="worker")(worker)
 app.command(name="audit")(cli_privacy.audit_log)
 app.add_typer(cli_privacy.suppressions_app, name="suppressions")

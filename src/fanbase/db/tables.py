@@ -17,6 +17,7 @@ from sqlalchemy import ForeignKey
 from sqlalchemy import ForeignKeyConstraint
 from sqlalchemy import Index
 from sqlalchemy import Integer
+from sqlalchemy import LargeBinary
 from sqlalchemy import MetaData
 from sqlalchemy import PrimaryKeyConstraint
 from sqlalchemy import String
@@ -25,6 +26,7 @@ from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
 from sqlalchemy import false
 from sqlalchemy import func
+from sqlalchemy import true
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.schema import SchemaItem
 
@@ -52,6 +54,10 @@ LIST_STATUSES = ("subscribed", "unsubscribed", "bounced")
 # Why a fan entered or left a segment: a write matched the rule, time passed, a person added/removed them,
 # an import did, the rule itself was edited, the segment was first built, or a refresh found it out of date.
 MEMBERSHIP_CAUSES = ("write", "time", "manual", "import", "rule_edit", "build", "refresh")
+MESSAGE_STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
+# A recipient's delivery: queued (waiting for its time), sending (claimed by a sender; see services.messages), then
+# sent, failed (gave up after retries) or bounced (refused for good); skipped when it became unreachable in between.
+RECIPIENT_STATES = ("queued", "sending", "sent", "failed", "bounced", "skipped")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -488,7 +494,88 @@ suppressions = Table(
     Column("email_sha256", String(64), nullable=False),
     Column("reason", String(16), nullable=False),
     Column("at", UTCDateTime(), nullable=False),
+    # The fan with this address when one exists (a workspace's own suppression, a bounce, a complaint), so an
+    # audience leaves them out without hashing every fan's address (migration 0017). No foreign key: the
+    # suppression outlives the fan.
+    Column("fan_id", Id),
     PrimaryKeyConstraint("workspace_id", "email_sha256"),
+    Index("ix_suppressions_workspace_fan", "workspace_id", "fan_id"),
+)
+
+# Mail (issue 16). Each workspace's sender, tracking switch, sending rate and the secret that signs its unsubscribe
+# and tracking links; a row appears with defaults the first time mail settings are read.
+mail_settings = Table(
+    "mail_settings",
+    metadata,
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("sender_name", String(200), nullable=False),
+    Column("sender_address", String(320), nullable=False),
+    Column("tracking", Boolean, nullable=False, server_default=true()),
+    Column("send_rate", Integer, nullable=False),
+    Column("secret", String(64), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# A message: its content (Markdown with merge fields), its audience (message_segments, and list_id: the list whose
+# subscribed members consented; no foreign key, so deleting a list never touches a sent message's record) and its
+# sending: scheduled for send_at, frozen into message_recipients at sent_at. With trigger_segment_id it is sent to
+# each fan who enters that segment, trigger_delay_seconds later.
+messages = _workspace_table(
+    "messages",
+    Column("name", String(200), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("preheader", String(250), nullable=False, server_default=""),
+    Column("body", Text, nullable=False),
+    Column("list_id", Id),
+    Column("status", String(16), nullable=False),
+    Column("send_at", UTCDateTime()),
+    Column("sent_at", UTCDateTime()),
+    Column("trigger_segment_id", Id),
+    Column("trigger_delay_seconds", Integer),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    CheckConstraint(_in("status", MESSAGE_STATUSES), name="status"),
+    Index("ix_messages_workspace_status_send_at", "workspace_id", "status", "send_at"),
+)
+
+# The segments a message goes to (excluded false) or keeps away from (excluded true).
+message_segments = Table(
+    "message_segments",
+    metadata,
+    *_workspace_references(message_id="messages", segment_id="segments"),
+    Column("excluded", Boolean, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "message_id", "segment_id"),
+)
+
+# Who a message went to, frozen when it was sent (the address too): one row per fan and message, so no fan gets a
+# message twice. Erasing the fan deletes the row.
+message_recipients = _records_table(
+    "message_recipients",
+    Column("email", String(320), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime()),
+    Column("error", String(500)),
+    CheckConstraint(_in("state", RECIPIENT_STATES), name="state"),
+    UniqueConstraint("workspace_id", "id"),
+    UniqueConstraint("workspace_id", "message_id", "fan_id"),
+    Index("ix_message_recipients_workspace_state_next", "workspace_id", "state", "next_attempt_at"),
+    Index("ix_message_recipients_workspace_message_state", "workspace_id", "message_id", "state"),
+    message_id="messages",
+    fan_id="fans",
+)
+
+# The local outbox: with no SMTP relay configured, mail is stored here, exactly as it would have been sent.
+mail_outbox = _records_table(
+    "mail_outbox",
+    Column("to_address", String(320), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("stored_at", UTCDateTime(), nullable=False),
+    Index("ix_mail_outbox_workspace_stored", "workspace_id", "stored_at"),
+    message_id="messages",
+    recipient_id="message_recipients",
 )
 
 # Throttles: request counts per fixed window and failure counts with a back-off, keyed by who is asking ("key:…",
@@ -518,6 +605,11 @@ __all__ = [
     "list_members",
     "list_subscription_log",
     "lists",
+    "mail_outbox",
+    "mail_settings",
+    "message_recipients",
+    "message_segments",
+    "messages",
     "metadata",
     "orders",
     "scheduler_state",

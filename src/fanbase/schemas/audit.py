@@ -25,6 +25,9 @@ AuditAction = Literal[
     "segment.deleted",
     "suppression.added",
     "suppression.lifted",
+    "message.scheduled",
+    "message.sent",
+    "message.cancelled",
 ]
 AUDIT_ACTIONS: tuple[AuditAction, ...] = AuditAction.__args__  # type: ignore[attr-defined]
 

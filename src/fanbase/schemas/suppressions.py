@@ -11,7 +11,7 @@ from fanbase.schemas.common import Email
 from fanbase.schemas.common import Input
 from fanbase.schemas.common import Record
 
-SuppressionReason = Literal["erased", "requested"]
+SuppressionReason = Literal["erased", "requested", "bounced", "complained"]
 
 
 class SuppressionIn(Input):
@@ -20,5 +20,10 @@ class SuppressionIn(Input):
 
 class Suppression(Record):
     email: str
-    reason: SuppressionReason = Field(description="erased (the fan was erased) or requested (added by the workspace)")
+    reason: SuppressionReason = Field(
+        description=(
+            "erased (the fan was erased), requested (added by the workspace), bounced (mail to it bounced for"
+            " good) or complained (a message was marked as spam)"
+        )
+    )
     at: datetime

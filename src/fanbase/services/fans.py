@@ -160,6 +160,8 @@ def update_fan(database: Database, workspace_id: int, fan_id: int, patch: FanPat
                     fields, changes["custom_fields"] or {}, current=row.custom_fields
                 )
             fans_repo.update_fan(connection, workspace_id, fan_id, {**changes, "updated_at": now})
+            if "email" in changes and changes["email"] != row.email:
+                suppressions.email_changed(connection, workspace_id, fan_id, changes["email"])
             changed = (set(changes) - {"custom_fields"}) | set(patch.custom_fields or {})
             membership.apply_change(
                 connection, workspace_id, [fan_id], membership.fields_changed(changed), cause="write", now=now

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from fanbase.db.engine import Connection
 from fanbase.db.engine import Database
+from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import suppressions as suppressions_repo
 from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
@@ -32,7 +33,15 @@ def email_hash(email: str) -> str:
 def suppress(
     connection: Connection, workspace_id: int, email: str, *, reason: SuppressionReason, now: datetime
 ) -> None:
-    suppressions_repo.add(connection, workspace_id, email_hash(email), reason=reason, at=now)
+    """Suppress an address; the fan holding it (if any) is named, so messages leave them out."""
+    address = normalize_email(email)
+    fan_id = fans_repo.fan_ids_by_email(connection, workspace_id, [address]).get(address)
+    suppressions_repo.add(connection, workspace_id, email_hash(address), reason=reason, at=now, fan_id=fan_id)
+
+
+def email_changed(connection: Connection, workspace_id: int, fan_id: int, email: str) -> None:
+    """After a fan's address changed: the suppressions that name them follow the address, not the fan."""
+    suppressions_repo.relink_fan(connection, workspace_id, fan_id, email_hash(email))
 
 
 def suppressed_among(connection: Connection, workspace_id: int, emails: Iterable[str]) -> dict[str, str]:
@@ -52,8 +61,16 @@ def refuse_suppressed(
         raise InvalidInput(refusal(email, found[email]), field=field)
 
 
+_WHY = {
+    "erased": "the fan was erased at their request",
+    "requested": "the workspace suppressed it",
+    "bounced": "mail to it bounced for good",
+    "complained": "its owner marked a message as spam",
+}
+
+
 def refusal(email: str, reason: str) -> str:
-    why = "the fan was erased at their request" if reason == "erased" else "the workspace suppressed it"
+    why = _WHY.get(reason, "the workspace suppressed it")
     return f"{email} is suppressed ({why}); lift the suppression to add them again"
 
 

@@ -11,6 +11,7 @@ from fanbase.api.routes import fans
 from fanbase.api.routes import health
 from fanbase.api.routes import history
 from fanbase.api.routes import lists
+from fanbase.api.routes import messages
 from fanbase.api.routes import orders_events
 from fanbase.api.routes import segments
 from fanbase.api.routes import suppressions
@@ -32,4 +33,5 @@ ROUTERS: list[APIRouter] = [
     webhooks.router,
     audit.router,
     suppressions.router,
+    messages.router,
 ]

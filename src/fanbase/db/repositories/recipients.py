@@ -1,0 +1,242 @@
+"""A sent message's recipients and their delivery: claims by senders, outcomes, pages; and the local outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy import exists
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
+
+from fanbase.db.repositories.sql import chunks
+from fanbase.db.tables import fans
+from fanbase.db.tables import list_members
+from fanbase.db.tables import mail_outbox
+from fanbase.db.tables import message_recipients
+from fanbase.db.tables import messages
+
+_PENDING = ("queued", "sending")
+# What a mail's merge fields read of a fan.
+_MERGE_COLUMNS = (
+    fans.c.email,
+    fans.c.first_name,
+    fans.c.last_name,
+    fans.c.country,
+    fans.c.city,
+    fans.c.lifecycle_stage,
+    fans.c.total_spent_cents,
+    fans.c.purchase_count,
+    fans.c.custom_fields,
+)
+recipients = message_recipients
+
+
+def sending_workspaces(connection: Connection) -> list[int]:
+    """The workspaces with a message being sent, across workspaces (the sender serves them all)."""
+    rows = connection.execute(select(messages.c.workspace_id).where(messages.c.status == "sending").distinct())
+    return sorted(int(workspace_id) for workspace_id in rows.scalars())
+
+
+def claim(connection: Connection, workspace_id: int, *, now: datetime, limit: int, lease_until: datetime) -> list[Any]:
+    """Up to ``limit`` recipients due now: queued ones whose time has come, and ones left ``sending`` whose lease
+    has passed (their sender died). They become ``sending`` until ``lease_until``, their attempts counted. On
+    PostgreSQL rows another sender holds are skipped (SKIP LOCKED); SQLite's BEGIN IMMEDIATE makes this transaction
+    the only writer."""
+    statement = (
+        select(recipients.c.id, recipients.c.message_id, recipients.c.fan_id, recipients.c.email, recipients.c.attempts)
+        .join(messages, (messages.c.workspace_id == workspace_id) & (messages.c.id == recipients.c.message_id))
+        .where(
+            recipients.c.workspace_id == workspace_id,
+            recipients.c.state.in_(_PENDING),
+            recipients.c.next_attempt_at <= now,
+            messages.c.status == "sending",
+        )
+        .order_by(recipients.c.next_attempt_at, recipients.c.id)
+        .limit(limit)
+    )
+    if connection.dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True, of=recipients)
+    rows = connection.execute(statement).all()
+    for chunk in chunks([row.id for row in rows]):
+        connection.execute(
+            update(recipients)
+            .where(recipients.c.workspace_id == workspace_id, recipients.c.id.in_(chunk))
+            .values(state="sending", next_attempt_at=lease_until, attempts=recipients.c.attempts + 1)
+        )
+    return list(rows)
+
+
+def mark_sent(connection: Connection, workspace_id: int, recipient_ids: Sequence[int], *, now: datetime) -> int:
+    """Sending → sent (a row no longer sending, e.g. cancelled meanwhile, is left as it is)."""
+    changed = 0
+    for chunk in chunks(recipient_ids):
+        changed += connection.execute(
+            update(recipients)
+            .where(
+                recipients.c.workspace_id == workspace_id, recipients.c.id.in_(chunk), recipients.c.state == "sending"
+            )
+            .values(state="sent", sent_at=now, error=None)
+        ).rowcount
+    return changed
+
+
+def mark_retry(connection: Connection, workspace_id: int, recipient_id: int, *, at: datetime, error: str) -> None:
+    connection.execute(
+        update(recipients)
+        .where(
+            recipients.c.workspace_id == workspace_id, recipients.c.id == recipient_id, recipients.c.state == "sending"
+        )
+        .values(state="queued", next_attempt_at=at, error=error[:500])
+    )
+
+
+def mark_final(connection: Connection, workspace_id: int, recipient_id: int, *, state: str, error: str) -> None:
+    """Sending → failed, bounced or skipped, for good."""
+    connection.execute(
+        update(recipients)
+        .where(
+            recipients.c.workspace_id == workspace_id, recipients.c.id == recipient_id, recipients.c.state == "sending"
+        )
+        .values(state=state, error=error[:500])
+    )
+
+
+def skip_pending(connection: Connection, workspace_id: int, message_id: int, *, error: str) -> int:
+    """Every recipient of the message not yet sent is skipped (the message was cancelled)."""
+    return int(
+        connection.execute(
+            update(recipients)
+            .where(
+                recipients.c.workspace_id == workspace_id,
+                recipients.c.message_id == message_id,
+                recipients.c.state.in_(_PENDING),
+            )
+            .values(state="skipped", error=error)
+        ).rowcount
+    )
+
+
+def finish_messages(connection: Connection, workspace_id: int, *, now: datetime) -> list[int]:
+    """Messages being sent with no recipient left to send become sent; returns their ids."""
+    pending = exists().where(
+        recipients.c.workspace_id == workspace_id,
+        recipients.c.message_id == messages.c.id,
+        recipients.c.state.in_(_PENDING),
+    )
+    result = connection.execute(
+        update(messages)
+        .where(
+            messages.c.workspace_id == workspace_id,
+            messages.c.status == "sending",
+            messages.c.trigger_segment_id.is_(None),
+            ~pending,
+        )
+        .values(status="sent", updated_at=now)
+        .returning(messages.c.id)
+    )
+    return [int(message_id) for message_id in result.scalars()]
+
+
+def state_counts(connection: Connection, workspace_id: int, message_id: int) -> dict[str, int]:
+    rows = connection.execute(
+        select(recipients.c.state, func.count())
+        .where(recipients.c.workspace_id == workspace_id, recipients.c.message_id == message_id)
+        .group_by(recipients.c.state)
+    )
+    return {str(state): int(count) for state, count in rows}
+
+
+def page_recipients(
+    connection: Connection, workspace_id: int, message_id: int, *, state: str | None, offset: int, limit: int
+) -> tuple[list[Any], int]:
+    conditions = [recipients.c.workspace_id == workspace_id, recipients.c.message_id == message_id]
+    if state is not None:
+        conditions.append(recipients.c.state == state)
+    total = connection.execute(select(func.count()).select_from(recipients).where(*conditions)).scalar_one()
+    rows = connection.execute(
+        select(
+            recipients.c.id,
+            recipients.c.fan_id,
+            recipients.c.email,
+            recipients.c.state,
+            recipients.c.attempts,
+            recipients.c.sent_at,
+            recipients.c.error,
+        )
+        .where(*conditions)
+        .order_by(recipients.c.id)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return list(rows), int(total)
+
+
+def fans_for_mail(connection: Connection, workspace_id: int, fan_ids: Sequence[int]) -> dict[int, Any]:
+    """The fans' merge-field columns, by id."""
+    found: dict[int, Any] = {}
+    for chunk in chunks(sorted(set(fan_ids))):
+        rows = connection.execute(
+            select(fans.c.id, *_MERGE_COLUMNS).where(fans.c.workspace_id == workspace_id, fans.c.id.in_(chunk))
+        )
+        found.update((int(row.id), row) for row in rows)
+    return found
+
+
+def store_in_outbox(connection: Connection, workspace_id: int, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        connection.execute(insert(mail_outbox), [{**row, "workspace_id": workspace_id} for row in rows])
+
+
+def page_outbox(
+    connection: Connection, workspace_id: int, *, message_id: int | None, offset: int, limit: int
+) -> tuple[list[Any], int]:
+    conditions = [mail_outbox.c.workspace_id == workspace_id]
+    if message_id is not None:
+        conditions.append(mail_outbox.c.message_id == message_id)
+    total = connection.execute(select(func.count()).select_from(mail_outbox).where(*conditions)).scalar_one()
+    rows = connection.execute(
+        select(
+            mail_outbox.c.id,
+            mail_outbox.c.message_id,
+            mail_outbox.c.recipient_id,
+            mail_outbox.c.to_address,
+            mail_outbox.c.subject,
+            mail_outbox.c.stored_at,
+        )
+        .where(*conditions)
+        .order_by(mail_outbox.c.id.desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return list(rows), int(total)
+
+
+def outbox_raw(connection: Connection, workspace_id: int, mail_id: int) -> bytes | None:
+    raw = connection.execute(
+        select(mail_outbox.c.raw).where(mail_outbox.c.workspace_id == workspace_id, mail_outbox.c.id == mail_id)
+    ).scalar_one_or_none()
+    return bytes(raw) if raw is not None else None
+
+
+def get_recipient(connection: Connection, workspace_id: int, recipient_id: int) -> Any:
+    return connection.execute(
+        select(
+            recipients.c.id, recipients.c.message_id, recipients.c.fan_id, recipients.c.email, recipients.c.state
+        ).where(recipients.c.workspace_id == workspace_id, recipients.c.id == recipient_id)
+    ).one_or_none()
+
+
+def list_status(connection: Connection, workspace_id: int, list_id: int, fan_id: int) -> str | None:
+    status = connection.execute(
+        select(list_members.c.status).where(
+            list_members.c.workspace_id == workspace_id,
+            list_members.c.list_id == list_id,
+            list_members.c.fan_id == fan_id,
+        )
+    ).scalar_one_or_none()
+    return str(status) if status is not None else None

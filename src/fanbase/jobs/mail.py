@@ -1,0 +1,263 @@
+"""Sending mail: start scheduled messages when due, claim recipients, deliver over SMTP (or into the local outbox),
+record each outcome. ``services.mail_delivery`` says how a crash is survived (exactly once, and the one exception).
+
+``FANBASE_SMTP_URL`` names the relay: ``smtps://user:password@host:465`` (implicit TLS),
+``smtp+starttls://user:password@host:587`` (STARTTLS required) or ``smtp://host:25`` (STARTTLS when the server offers
+it; for a relay on the same host). Unset, mail goes to the local outbox (the dashboard shows it). Several
+connections send in parallel (``FANBASE_MAIL_CONNECTIONS``), each kept open across mails; each workspace is held to
+its own rate (messages a second, in its mail settings) within a sender process.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+from urllib.parse import parse_qs
+from urllib.parse import unquote
+from urllib.parse import urlsplit
+
+from fanbase.errors import InvalidInput
+from fanbase.jobs.background import BackgroundLoop
+from fanbase.services import mail_delivery
+from fanbase.services import messages
+from fanbase.services.mail_delivery import OutgoingMail
+from fanbase.services.mail_delivery import PermanentFailure
+from fanbase.services.mail_delivery import TemporaryFailure
+from fanbase.services.unit_of_work import Database
+
+log = logging.getLogger("fanbase.mail")
+
+CLAIM_LIMIT = 200
+DEFAULT_CONNECTIONS = 4
+DEFAULT_LEASE = timedelta(minutes=2)
+SMTP_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class SmtpRelay:
+    host: str
+    port: int
+    security: str  # "tls" (implicit), "starttls" (required), "opportunistic"
+    username: str | None
+    password: str | None
+
+
+def parse_smtp_url(url: str) -> SmtpRelay:
+    """``FANBASE_SMTP_URL`` as a relay; InvalidInput naming what is wrong."""
+    parts = urlsplit(url)
+    schemes = {"smtps": ("tls", 465), "smtp+starttls": ("starttls", 587), "smtp": ("opportunistic", 25)}
+    if parts.scheme not in schemes:
+        raise InvalidInput("must start with smtps://, smtp+starttls:// or smtp://", field="FANBASE_SMTP_URL")
+    if not parts.hostname:
+        raise InvalidInput("must name a host", field="FANBASE_SMTP_URL")
+    security, default_port = schemes[parts.scheme]
+    if parse_qs(parts.query).get("tls") == ["none"]:
+        security = "none"
+    return SmtpRelay(
+        host=parts.hostname,
+        port=parts.port or default_port,
+        security=security,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+class SmtpConnection:
+    """One connection to the relay, opened on first use and kept across mails; reopened after it failed."""
+
+    def __init__(self, relay: SmtpRelay, *, context: ssl.SSLContext | None = None) -> None:
+        self.relay = relay
+        self.context = context or ssl.create_default_context()
+        self._smtp: smtplib.SMTP | None = None
+
+    def _open(self) -> smtplib.SMTP:
+        relay = self.relay
+        smtp: smtplib.SMTP
+        if relay.security == "tls":
+            smtp = smtplib.SMTP_SSL(relay.host, relay.port, timeout=SMTP_TIMEOUT_SECONDS, context=self.context)
+        else:
+            smtp = smtplib.SMTP(relay.host, relay.port, timeout=SMTP_TIMEOUT_SECONDS)
+            smtp.ehlo()
+            if relay.security == "starttls" or (relay.security == "opportunistic" and smtp.has_extn("starttls")):
+                smtp.starttls(context=self.context)
+                smtp.ehlo()
+        if relay.username:
+            smtp.login(relay.username, relay.password or "")
+        return smtp
+
+    def send(self, mail: OutgoingMail) -> None:
+        """Deliver one mail; TemporaryFailure or PermanentFailure when it was not accepted."""
+        try:
+            if self._smtp is None:
+                self._smtp = self._open()
+            self._smtp.sendmail(mail.envelope_from, [mail.to_address], mail.raw)
+        except smtplib.SMTPRecipientsRefused as error:
+            code, reply = next(iter(error.recipients.values()))
+            raise _failure(code, reply) from None
+        except smtplib.SMTPResponseException as error:
+            self._reset_after(error)
+            raise _failure(error.smtp_code, error.smtp_error) from None
+        except (smtplib.SMTPException, OSError) as error:
+            self.close()
+            raise TemporaryFailure(f"{type(error).__name__}: {error}") from None
+
+    def _reset_after(self, error: smtplib.SMTPResponseException) -> None:
+        if error.smtp_code in (421, -1) or self._smtp is None:
+            self.close()
+            return
+        try:
+            self._smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self._smtp.close()
+            self._smtp = None
+
+
+def _failure(code: int, reply: bytes | str) -> Exception:
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+    message = f"SMTP {code}: {text}"[:500]
+    return PermanentFailure(message) if 500 <= code < 600 else TemporaryFailure(message)
+
+
+class _Pace:
+    """Each workspace's rate: how many mails it may claim now (a bucket of one second's worth, refilled as time
+    passes)."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[int, tuple[float, float]] = {}  # workspace → (tokens, at monotonic)
+
+    def allowance(self, workspace_id: int, rate: int) -> int:
+        tokens, at = self._tokens.get(workspace_id, (float(rate), time.monotonic()))
+        now = time.monotonic()
+        tokens = min(float(rate), tokens + (now - at) * rate)
+        self._tokens[workspace_id] = (tokens, now)
+        return int(tokens)
+
+    def spend(self, workspace_id: int, count: int) -> None:
+        tokens, at = self._tokens[workspace_id]
+        self._tokens[workspace_id] = (tokens - count, at)
+
+
+@dataclass
+class SendReport:
+    started: int = 0  # scheduled messages that came due
+    claimed: int = 0
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    bounced: int = 0
+
+
+class MailSender(BackgroundLoop):
+    """Rounds of: start due scheduled messages; per workspace with mail to send, claim what its rate allows, send
+    it over ``connections`` parallel SMTP connections (or store it in the outbox), record each outcome."""
+
+    thread_name = "fanbase-mail"
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        clock: Callable[[], datetime],
+        base_url: str,
+        smtp_url: str | None = None,
+        connections: int = DEFAULT_CONNECTIONS,
+        interval: float = 1.0,
+        lease: timedelta = DEFAULT_LEASE,
+        only_workspace: int | None = None,
+    ) -> None:
+        super().__init__(database, clock=clock, interval=interval)
+        self.only_workspace = only_workspace  # a sender for one workspace (tests); None: every workspace
+        self.base_url = base_url
+        self.relay = parse_smtp_url(smtp_url) if smtp_url else None
+        self.lease = lease
+        self._pace = _Pace()
+        self._local = threading.local()
+        self._connections: list[SmtpConnection] = []
+        self._connections_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=max(1, connections), thread_name_prefix="fanbase-smtp")
+
+    def run_until(self, stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    report = self.round()
+                except Exception:
+                    log.exception("mail round failed")
+                    report = SendReport()
+                if report.claimed == 0:
+                    stop.wait(self.interval)
+        finally:
+            self.close()
+
+    def round(self) -> SendReport:
+        now = self.clock()
+        report = SendReport(started=len(messages.start_due(self.database, now=now)))
+        for workspace_id in mail_delivery.sending_workspaces(self.database):
+            if self.only_workspace is not None and workspace_id != self.only_workspace:
+                continue
+            rate = messages.get_settings(self.database, workspace_id, now=now).send_rate
+            allowed = min(CLAIM_LIMIT, self._pace.allowance(workspace_id, rate))
+            if allowed <= 0:
+                continue
+            mails = mail_delivery.claim(
+                self.database, workspace_id, now=now, limit=allowed, lease=self.lease, base_url=self.base_url
+            )
+            self._pace.spend(workspace_id, len(mails))
+            report.claimed += len(mails)
+            self._deliver(mails, report)
+        return report
+
+    def _deliver(self, mails: list[OutgoingMail], report: SendReport) -> None:
+        if not mails:
+            return
+        if self.relay is None:
+            report.sent += mail_delivery.deliver_to_outbox(self.database, mails, now=self.clock())
+            return
+        for outcome in self._pool.map(self._send_one, mails):
+            setattr(report, outcome, getattr(report, outcome) + 1)
+
+    def _connection(self) -> SmtpConnection:
+        connection: SmtpConnection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            assert self.relay is not None
+            connection = SmtpConnection(self.relay)
+            self._local.connection = connection
+            with self._connections_lock:
+                self._connections.append(connection)
+        return connection
+
+    def _send_one(self, mail: OutgoingMail) -> str:
+        try:
+            self._connection().send(mail)
+        except TemporaryFailure as error:
+            state = mail_delivery.record_failure(
+                self.database, mail, error=str(error), permanent=False, now=self.clock()
+            )
+            return "retrying" if state == "queued" else "failed"
+        except PermanentFailure as error:
+            mail_delivery.record_failure(self.database, mail, error=str(error), permanent=True, now=self.clock())
+            return "bounced"
+        mail_delivery.record_sent(self.database, mail.workspace_id, [mail.recipient_id], now=self.clock())
+        return "sent"
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        with self._connections_lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()

@@ -1,0 +1,145 @@
+"""Messages: email to segments — content, audience (total and reachable, with the reasons), recipients, settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from typing import Literal
+
+from pydantic import Field
+from pydantic import model_validator
+
+from fanbase.schemas.common import Email
+from fanbase.schemas.common import Input
+from fanbase.schemas.common import Name
+from fanbase.schemas.common import Record
+from fanbase.schemas.common import RowId
+from fanbase.schemas.common import UtcDatetime
+
+MessageStatus = Literal["draft", "scheduled", "sending", "sent", "cancelled"]
+RecipientState = Literal["queued", "sending", "sent", "failed", "bounced", "skipped"]
+# Why a fan of a message's segments is not reachable, in the order they are checked: the first that applies counts.
+UnreachableReason = Literal["excluded", "suppressed", "bounced", "complained", "unsubscribed", "no_consent"]
+UNREACHABLE_REASONS: tuple[UnreachableReason, ...] = (
+    "excluded",
+    "suppressed",
+    "bounced",
+    "complained",
+    "unsubscribed",
+    "no_consent",
+)
+
+MAX_MESSAGE_SEGMENTS = 20
+Subject = Annotated[str, Field(min_length=1, max_length=200)]
+Preheader = Annotated[str, Field(max_length=250)]
+Body = Annotated[str, Field(min_length=1, max_length=100_000)]
+SegmentIds = Annotated[tuple[RowId, ...], Field(max_length=MAX_MESSAGE_SEGMENTS)]
+
+
+class _Audience(Input):
+    @model_validator(mode="after")
+    def _segments_once(self) -> _Audience:
+        included = getattr(self, "segment_ids", None) or ()
+        excluded = getattr(self, "excluded_segment_ids", None) or ()
+        both = sorted(set(included) & set(excluded))
+        if both:
+            raise ValueError(f"segment {both[0]} is both included and excluded")
+        return self
+
+
+class MessageIn(_Audience):
+    name: Name
+    subject: Subject
+    preheader: Preheader = ""
+    body: Body = Field(description='Markdown; merge fields such as {{ first_name | default("friend") }}.')
+    segment_ids: SegmentIds = Field(default=(), description="The segments whose members it goes to.")
+    excluded_segment_ids: SegmentIds = Field(default=(), description="Members of these never get it.")
+    list_id: RowId | None = Field(
+        default=None, description="The list whose subscribed members consented to mail: only they are reachable."
+    )
+
+
+class MessagePatch(_Audience):
+    name: Name | None = None
+    subject: Subject | None = None
+    preheader: Preheader | None = None
+    body: Body | None = None
+    segment_ids: SegmentIds | None = None
+    excluded_segment_ids: SegmentIds | None = None
+    list_id: RowId | None = None
+
+
+class Message(Record):
+    id: int
+    name: str
+    subject: str
+    preheader: str
+    body: str
+    segment_ids: list[int]
+    excluded_segment_ids: list[int]
+    list_id: int | None
+    status: MessageStatus
+    send_at: datetime | None = Field(description="When a scheduled message goes out.")
+    sent_at: datetime | None = Field(description="When its recipients were frozen.")
+    recipients: int = Field(description="How many fans it was sent to (frozen at sent_at).")
+    created_at: datetime
+    updated_at: datetime
+
+
+class SendIn(Input):
+    at: UtcDatetime | None = Field(default=None, description="Schedule for this time; now when absent.")
+
+
+class Audience(Record):
+    total: int = Field(description="Fans in the message's segments.")
+    reachable: int = Field(description="Of them, those it would be sent to now.")
+    unreachable: dict[UnreachableReason, int] = Field(
+        description="Why the others are not, each fan counted once, under the first reason that applies."
+    )
+    summary: str
+
+
+class Recipient(Record):
+    id: int
+    fan_id: int
+    email: str
+    state: RecipientState
+    attempts: int
+    sent_at: datetime | None
+    error: str | None
+
+
+class Rendered(Record):
+    fan_id: int | None
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+
+class SendTestIn(Input):
+    email: Email = Field(description="Where the test goes.")
+    fan_id: RowId | None = Field(default=None, description="Whose merge fields to use; the first fan when absent.")
+
+
+class MailSettings(Record):
+    sender_name: str
+    sender_address: str
+    tracking: bool = Field(description="Open pixel and click redirects in each mail.")
+    send_rate: int = Field(description="At most this many messages a second for this workspace.")
+
+
+class MailSettingsPatch(Input):
+    sender_name: Name | None = None
+    sender_address: Email | None = None
+    tracking: bool | None = None
+    send_rate: int | None = Field(default=None, ge=1, le=1000)
+
+
+class OutboxMail(Record):
+    id: int
+    message_id: int
+    recipient_id: int
+    to_address: str
+    subject: str
+    stored_at: datetime

@@ -1,0 +1,130 @@
+"""What recipients do with a mail, through its signed links: unsubscribe (RFC 8058 one-click, or the footer's
+page), open (the pixel) and click (the redirect). Opens and clicks become the fan's ``email_opened`` and
+``link_clicked`` events (with the message id, and the URL for a click), so segments follow them live:
+``count(events where type = "email_opened" and properties.message_id = 12) = 0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fanbase.db.engine import Connection
+from fanbase.db.engine import Database
+from fanbase.db.repositories import messages as messages_repo
+from fanbase.db.repositories import recipients as recipients_repo
+from fanbase.errors import InvalidInput
+from fanbase.errors import NotFound
+from fanbase.schemas.lists import SubscriptionIn
+from fanbase.schemas.orders_events import EventIn
+from fanbase.services import lists
+from fanbase.services import mail_links
+from fanbase.services import orders_events
+from fanbase.services import suppressions
+
+
+@dataclass(frozen=True)
+class Unsubscribed:
+    email: str
+    list_name: str | None  # None: the message's list is gone, so the address was suppressed instead
+    already: bool
+
+
+@dataclass(frozen=True)
+class _Found:
+    target: mail_links.LinkTarget
+    recipient: Any
+    message: Any
+
+
+def _find(connection: Connection, kind: str, token: str, *, now: datetime) -> _Found:
+    workspace_id = mail_links.workspace_of(token)
+    settings = messages_repo.get_settings(connection, workspace_id)
+    if settings is None:
+        raise InvalidInput("this link is not valid", field="token")
+    target = mail_links.verify(settings.secret, kind, token, now_timestamp=now.timestamp())
+    recipient = recipients_repo.get_recipient(connection, workspace_id, target.recipient_id)
+    message = messages_repo.get_message(connection, workspace_id, target.message_id)
+    if recipient is None or message is None or recipient.message_id != target.message_id:
+        raise NotFound("this mail's recipient no longer exists (the fan may have been erased)", field="token")
+    return _Found(target=target, recipient=recipient, message=message)
+
+
+def _open(database: Database, kind: str, token: str, *, now: datetime) -> _Found:
+    workspace_id = mail_links.workspace_of(token)
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
+        return _find(connection, kind, token, now=now)
+
+
+def who_unsubscribes(database: Database, token: str, *, now: datetime) -> Unsubscribed:
+    """Whom an unsubscribe link is for (the confirmation page shows it), changing nothing."""
+    found = _open(database, "unsubscribe", token, now=now)
+    name, status = _list_status(database, found)
+    return Unsubscribed(email=found.recipient.email, list_name=name, already=status == "unsubscribed")
+
+
+def _list_status(database: Database, found: _Found) -> tuple[str | None, str | None]:
+    list_id = found.message.list_id
+    if list_id is None:
+        return None, None
+    with database.transaction(workspace_id=found.target.workspace_id, write=False) as connection:
+        name = messages_repo.list_name(connection, found.target.workspace_id, list_id)
+        status = recipients_repo.list_status(connection, found.target.workspace_id, list_id, found.recipient.fan_id)
+    return name, status
+
+
+def unsubscribe(database: Database, token: str, *, now: datetime) -> Unsubscribed:
+    """Unsubscribe the recipient from the message's list (the consent log records the mail it came from); if the
+    list is gone, suppress the address instead, so no mail reaches it. Doing it twice changes nothing more."""
+    found = _open(database, "unsubscribe", token, now=now)
+    workspace_id, fan_id = found.target.workspace_id, found.recipient.fan_id
+    name, status = _list_status(database, found)
+    if name is None:
+        with database.transaction(workspace_id=workspace_id) as connection:
+            suppressions.suppress(connection, workspace_id, found.recipient.email, reason="requested", now=now)
+        return Unsubscribed(email=found.recipient.email, list_name=None, already=False)
+    if status != "unsubscribed":
+        lists.set_subscription(
+            database,
+            workspace_id,
+            found.message.list_id,
+            SubscriptionIn(
+                fan_ids=(fan_id,),
+                status="unsubscribed",
+                consent_source=f"unsubscribe link in message {found.target.message_id}",
+            ),
+            now=now,
+        )
+    return Unsubscribed(email=found.recipient.email, list_name=name, already=status == "unsubscribed")
+
+
+def record_open(database: Database, token: str, *, now: datetime) -> None:
+    """The pixel was loaded: an ``email_opened`` event for the fan."""
+    found = _open(database, "open", token, now=now)
+    _event(database, found, "email_opened", {}, now=now)
+
+
+def record_click(database: Database, token: str, *, now: datetime) -> str:
+    """A tracked link was followed: a ``link_clicked`` event; returns where the link leads (the URL signed into
+    the token when the mail was made, so the redirect can lead nowhere else)."""
+    found = _open(database, "click", token, now=now)
+    url = found.target.url
+    if not url or not url.startswith(("https://", "http://")):
+        raise InvalidInput("this link is not valid", field="token")
+    _event(database, found, "link_clicked", {"url": url[:1000]}, now=now)
+    return url
+
+
+def _event(database: Database, found: _Found, kind: str, properties: dict[str, Any], *, now: datetime) -> None:
+    orders_events.record_event(
+        database,
+        found.target.workspace_id,
+        EventIn(
+            fan_id=found.recipient.fan_id,
+            type=kind,
+            properties={"message_id": found.target.message_id, **properties},
+            occurred_at=now,
+        ),
+        now=now,
+    )
