@@ -155,6 +155,7 @@ def test_one_click_unsubscribe_and_the_confirmation_page(
         assert [entry["status"] for entry in lists] == ["unsubscribed"], lists
     # Twice changes nothing more; a tampered token is refused, with a page (GET) or a bare 400 (one-click).
     assert client.post(one_click, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert client.get(f"{API}/messages/{message_id}/stats", headers=headers).json()["unsubscribed"] == 2
     tampered = one_click[:-3] + ("aaa" if not one_click.endswith("aaa") else "bbb")
     assert client.get(tampered).status_code == 400
     assert client.post(tampered, data={"List-Unsubscribe": "One-Click"}).status_code == 400
@@ -209,3 +210,16 @@ def test_opens_and_clicks_become_events_that_segments_follow(
     # A bad pixel token still answers the image (a mail never shows a broken one) and records nothing.
     assert client.get("/t/o/1.nonsense.gif").status_code == 200
     assert len(client.get(f"{API}/fans/{seeded['fan_ids'][0]}/events", headers=headers).json()) == 2
+    # Opened twice counts one recipient; the day's figures count each open.
+    client.get(links["pixel"])
+    stats = client.get(f"{API}/messages/{message_id}/stats", headers=headers).json()
+    assert (stats["recipients"], stats["sent"], stats["opened"], stats["clicked"], stats["unsubscribed"]) == (
+        1,
+        1,
+        1,
+        1,
+        0,
+    )
+    assert stats["by_day"] == [{"day": "2026-06-01", "opened": 2, "clicked": 1}]
+    received = client.get(f"{API}/mail/received", params={"segment_id": seeded["segment_id"]}, headers=headers).json()
+    assert received == [{"segment_id": seeded["segment_id"], "received": 1}]

@@ -143,3 +143,27 @@ class OutboxMail(Record):
     to_address: str
     subject: str
     stored_at: datetime
+
+
+class DayCount(Record):
+    day: str = Field(description="YYYY-MM-DD (UTC)")
+    opened: int
+    clicked: int
+
+
+class MessageStats(Record):
+    recipients: int
+    queued: int = Field(description="Not yet sent (waiting, being sent, or to be retried).")
+    sent: int = Field(description="Accepted by the mail server (or stored in the local outbox).")
+    failed: int = Field(description="Gave up after retries.")
+    bounced: int = Field(description="Refused for good; the address is suppressed.")
+    skipped: int = Field(description="Not sent: the message was cancelled.")
+    opened: int = Field(description="Recipients who opened it (at least once; needs tracking).")
+    clicked: int = Field(description="Recipients who followed a link in it (needs tracking).")
+    unsubscribed: int = Field(description="Recipients who unsubscribed through it.")
+    by_day: list[DayCount] = Field(description="Opens and clicks per day (every one, not only the first).")
+
+
+class SegmentMailCount(Record):
+    segment_id: int
+    received: int = Field(description="Messages sent to the segment's current members in the last 30 days.")

@@ -1,6 +1,6 @@
 """What recipients do with a mail, through its signed links: unsubscribe (RFC 8058 one-click, or the footer's
-page), open (the pixel) and click (the redirect). Opens and clicks become the fan's ``email_opened`` and
-``link_clicked`` events (with the message id, and the URL for a click), so segments follow them live:
+page), open (the pixel) and click (the redirect). Each becomes an event of the fan's, ``email_unsubscribed``,
+``email_opened`` or ``link_clicked`` (with the message id, and the URL for a click), so segments follow them live:
 ``count(events where type = "email_opened" and properties.message_id = 12) = 0``.
 """
 
@@ -85,6 +85,7 @@ def unsubscribe(database: Database, token: str, *, now: datetime) -> Unsubscribe
             suppressions.suppress(connection, workspace_id, found.recipient.email, reason="requested", now=now)
         return Unsubscribed(email=found.recipient.email, list_name=None, already=False)
     if status != "unsubscribed":
+        _event(database, found, "email_unsubscribed", {}, now=now)
         lists.set_subscription(
             database,
             workspace_id,

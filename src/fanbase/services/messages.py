@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,15 +28,18 @@ from fanbase.schemas.audit import Actor
 from fanbase.schemas.common import Page
 from fanbase.schemas.messages import UNREACHABLE_REASONS
 from fanbase.schemas.messages import Audience
+from fanbase.schemas.messages import DayCount
 from fanbase.schemas.messages import MailSettings
 from fanbase.schemas.messages import MailSettingsPatch
 from fanbase.schemas.messages import Message
 from fanbase.schemas.messages import MessageIn
 from fanbase.schemas.messages import MessagePatch
+from fanbase.schemas.messages import MessageStats
 from fanbase.schemas.messages import OutboxMail
 from fanbase.schemas.messages import Recipient
 from fanbase.schemas.messages import RecipientState
 from fanbase.schemas.messages import Rendered
+from fanbase.schemas.messages import SegmentMailCount
 from fanbase.schemas.messages import UnreachableReason
 from fanbase.services import audit
 from fanbase.services import custom_fields
@@ -311,6 +316,47 @@ def recipients(
         )
     items = [Recipient.model_validate(dict(row._mapping)) for row in rows]
     return Page(items=items, total=total, page=page, page_size=page_size)
+
+
+ENGAGEMENT_EVENTS = ("email_opened", "link_clicked", "email_unsubscribed")
+
+
+def stats(database: Database, workspace_id: int, message_id: int) -> MessageStats:
+    """How its sending went, and what its recipients did with it."""
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
+        _load(connection, workspace_id, message_id)
+        states = recipients_repo.state_counts(connection, workspace_id, message_id)
+        engaged = recipients_repo.engaged_fans(connection, workspace_id, message_id, ENGAGEMENT_EVENTS)
+        daily = recipients_repo.engagement_by_day(connection, workspace_id, message_id, ENGAGEMENT_EVENTS[:2])
+    days: dict[str, dict[str, int]] = {}
+    for day, kind, count in daily:
+        days.setdefault(day, {})[kind] = count
+    return MessageStats(
+        recipients=sum(states.values()),
+        queued=states.get("queued", 0) + states.get("sending", 0),
+        sent=states.get("sent", 0),
+        failed=states.get("failed", 0),
+        bounced=states.get("bounced", 0),
+        skipped=states.get("skipped", 0),
+        opened=engaged.get("email_opened", 0),
+        clicked=engaged.get("link_clicked", 0),
+        unsubscribed=engaged.get("email_unsubscribed", 0),
+        by_day=[
+            DayCount(day=day, opened=counts.get("email_opened", 0), clicked=counts.get("link_clicked", 0))
+            for day, counts in days.items()
+        ],
+    )
+
+
+def mail_received(
+    database: Database, workspace_id: int, segment_ids: Sequence[int], *, now: datetime
+) -> list[SegmentMailCount]:
+    """Per segment, how many messages its members were sent in the last 30 days."""
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
+        counts = recipients_repo.received_recently(
+            connection, workspace_id, segment_ids, since=now - timedelta(days=30)
+        )
+    return [SegmentMailCount(segment_id=segment_id, received=counts.get(segment_id, 0)) for segment_id in segment_ids]
 
 
 def merge_values(fields: Mapping[str, Any], fan: Any) -> dict[str, Any]:

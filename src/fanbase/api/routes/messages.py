@@ -17,17 +17,21 @@ from fanbase.api.deps import StateDep
 from fanbase.api.deps import WorkspaceDep
 from fanbase.api.schemas import error_responses
 from fanbase.api.schemas import object_id
+from fanbase.schemas.common import MAX_ID
 from fanbase.schemas.common import Page
+from fanbase.schemas.common import RowId
 from fanbase.schemas.messages import Audience
 from fanbase.schemas.messages import MailSettings
 from fanbase.schemas.messages import MailSettingsPatch
 from fanbase.schemas.messages import Message
 from fanbase.schemas.messages import MessageIn
 from fanbase.schemas.messages import MessagePatch
+from fanbase.schemas.messages import MessageStats
 from fanbase.schemas.messages import OutboxMail
 from fanbase.schemas.messages import Recipient
 from fanbase.schemas.messages import RecipientState
 from fanbase.schemas.messages import Rendered
+from fanbase.schemas.messages import SegmentMailCount
 from fanbase.schemas.messages import SendIn
 from fanbase.services import messages
 
@@ -78,7 +82,7 @@ def preview(
     database: DatabaseDep,
     workspace_id: WorkspaceDep,
     state: StateDep,
-    fan_id: Annotated[int | None, Query(ge=1, description="Whose merge fields to fill in")] = None,
+    fan_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Whose merge fields to fill in")] = None,
 ) -> Rendered:
     """The subject, HTML and text as the fan would get them (without a fan: every merge field empty, so its
     default shows)."""
@@ -124,6 +128,24 @@ def recipients(
     )
 
 
+@router.get("/messages/{message_id}/stats", responses=error_responses(404))
+def message_stats(message_id: MessageId, database: DatabaseDep, workspace_id: WorkspaceDep) -> MessageStats:
+    """Sent, failed, bounced; opened, clicked and unsubscribed (different recipients each); opens and clicks by
+    day."""
+    return messages.stats(database, workspace_id, message_id)
+
+
+@router.get("/mail/received")
+def mail_received(
+    database: DatabaseDep,
+    workspace_id: WorkspaceDep,
+    now: NowDep,
+    segment_id: Annotated[list[RowId], Query(min_length=1, max_length=50, description="Segment ids (repeat)")],
+) -> list[SegmentMailCount]:
+    """Per segment, how many messages its current members were sent in the last 30 days (mail fatigue)."""
+    return messages.mail_received(database, workspace_id, segment_id, now=now)
+
+
 @router.get("/mail/settings")
 def get_mail_settings(database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep) -> MailSettings:
     return messages.get_settings(database, workspace_id, now=now)
@@ -143,7 +165,7 @@ def outbox(
     database: DatabaseDep,
     workspace_id: WorkspaceDep,
     paging: PagingDep,
-    message_id: Annotated[int | None, Query(ge=1, description="Only this message's mail")] = None,
+    message_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this message's mail")] = None,
 ) -> Page[OutboxMail]:
     """With no SMTP relay configured, mail is kept here instead of sent: newest first."""
     return messages.outbox(database, workspace_id, message_id=message_id, page=paging.page, page_size=paging.page_size)

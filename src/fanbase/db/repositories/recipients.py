@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy import String
 from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import insert
@@ -14,11 +15,13 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from fanbase.db.repositories.sql import chunks
+from fanbase.db.tables import events
 from fanbase.db.tables import fans
 from fanbase.db.tables import list_members
 from fanbase.db.tables import mail_outbox
 from fanbase.db.tables import message_recipients
 from fanbase.db.tables import messages
+from fanbase.db.tables import segment_members
 
 _PENDING = ("queued", "sending")
 # What a mail's merge fields read of a fan.
@@ -240,3 +243,65 @@ def list_status(connection: Connection, workspace_id: int, list_id: int, fan_id:
         )
     ).scalar_one_or_none()
     return str(status) if status is not None else None
+
+
+def engaged_fans(
+    connection: Connection, workspace_id: int, message_id: int, event_types: Sequence[str]
+) -> dict[str, int]:
+    """Event type → how many different fans recorded it for this message (``properties.message_id``)."""
+    rows = connection.execute(
+        select(events.c.type, func.count(events.c.fan_id.distinct()))
+        .where(
+            events.c.workspace_id == workspace_id,
+            events.c.type.in_(event_types),
+            events.c.properties["message_id"].as_integer() == message_id,
+        )
+        .group_by(events.c.type)
+    )
+    return {str(kind): int(count) for kind, count in rows}
+
+
+def engagement_by_day(
+    connection: Connection, workspace_id: int, message_id: int, event_types: Sequence[str]
+) -> list[tuple[str, str, int]]:
+    """(day as YYYY-MM-DD, event type, events) for this message, oldest day first."""
+    day = func.substr(func.cast(events.c.occurred_at, String), 1, 10)
+    if connection.dialect.name == "postgresql":
+        day = func.to_char(func.timezone("UTC", events.c.occurred_at), "YYYY-MM-DD")
+    rows = connection.execute(
+        select(day.label("day"), events.c.type, func.count())
+        .where(
+            events.c.workspace_id == workspace_id,
+            events.c.type.in_(event_types),
+            events.c.properties["message_id"].as_integer() == message_id,
+        )
+        .group_by(day, events.c.type)
+        .order_by(day)
+    )
+    return [(str(when), str(kind), int(count)) for when, kind, count in rows]
+
+
+def received_recently(
+    connection: Connection, workspace_id: int, segment_ids: Sequence[int], *, since: datetime
+) -> dict[int, int]:
+    """Segment id → how many messages its current members were sent since ``since`` (one per member and
+    message)."""
+    if not segment_ids:
+        return {}
+    rows = connection.execute(
+        select(segment_members.c.segment_id, func.count())
+        .select_from(
+            segment_members.join(
+                recipients,
+                (recipients.c.workspace_id == workspace_id) & (recipients.c.fan_id == segment_members.c.fan_id),
+            )
+        )
+        .where(
+            segment_members.c.workspace_id == workspace_id,
+            segment_members.c.segment_id.in_(segment_ids),
+            recipients.c.state == "sent",
+            recipients.c.sent_at >= since,
+        )
+        .group_by(segment_members.c.segment_id)
+    )
+    return {int(segment_id): int(count) for segment_id, count in rows}
