@@ -204,12 +204,16 @@ def test_opens_and_clicks_become_events_that_segments_follow(
     assert click.status_code == 302 and click.headers["location"] == "https://tickets.example.com/tour"
     events = client.get(f"{API}/fans/{seeded['fan_ids'][0]}/events", headers=headers).json()
     kinds = {(event["type"], event["properties"].get("url")) for event in events}
-    assert kinds == {("email_opened", None), ("link_clicked", "https://tickets.example.com/tour")}
+    assert kinds == {
+        ("message_sent", None),
+        ("email_opened", None),
+        ("link_clicked", "https://tickets.example.com/tour"),
+    }
     # No open redirect: a token is only good for the URL signed into it.
     assert client.get(links["click"] + "x", follow_redirects=False).status_code == 400
     # A bad pixel token still answers the image (a mail never shows a broken one) and records nothing.
     assert client.get("/t/o/1.nonsense.gif").status_code == 200
-    assert len(client.get(f"{API}/fans/{seeded['fan_ids'][0]}/events", headers=headers).json()) == 2
+    assert len(client.get(f"{API}/fans/{seeded['fan_ids'][0]}/events", headers=headers).json()) == 3
     # Opened twice counts one recipient; the day's figures count each open.
     client.get(links["pixel"])
     stats = client.get(f"{API}/messages/{message_id}/stats", headers=headers).json()

@@ -199,6 +199,12 @@ def test_delivery_into_the_outbox_sends_each_recipient_once_and_finishes_the_mes
     assert parsed["Subject"].startswith("Hi ")
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert f"{BASE_URL}/u/{workspace_id}." in parsed["List-Unsubscribe"]
+    # Each recipient has a message_sent event, which rules can count; being sent mail is not activity.
+    ann = setup.fan_ids["ann"]
+    assert [(e.type, e.properties) for e in fans.fan_events(database, workspace_id, ann, page=1, page_size=10)] == [
+        ("message_sent", {"message_id": message_id})
+    ]
+    assert fans.get_fan(database, workspace_id, ann).last_active_at is None
 
 
 def test_a_sender_that_died_leaves_its_recipients_to_be_claimed_again_after_the_lease(

@@ -252,7 +252,7 @@ class MailSender(BackgroundLoop):
         except PermanentFailure as error:
             mail_delivery.record_failure(self.database, mail, error=str(error), permanent=True, now=self.clock())
             return "bounced"
-        mail_delivery.record_sent(self.database, mail.workspace_id, [mail.recipient_id], now=self.clock())
+        mail_delivery.record_sent(self.database, mail.workspace_id, [mail], now=self.clock())
         return "sent"
 
     def close(self) -> None:

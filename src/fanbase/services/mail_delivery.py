@@ -19,15 +19,18 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
+from fanbase.db.engine import Connection
 from fanbase.db.engine import Database
 from fanbase.db.lru import LockedLRU
 from fanbase.db.repositories import messages as messages_repo
 from fanbase.db.repositories import recipients as recipients_repo
 from fanbase.errors import InvalidInput
+from fanbase.schemas.orders_events import EventIn
 from fanbase.services import custom_fields
 from fanbase.services import mail_content
 from fanbase.services import mail_links
 from fanbase.services import messages
+from fanbase.services import orders_events
 from fanbase.services import suppressions
 
 # After a temporary failure (an SMTP 4xx, a connection lost) the recipient waits 1, 5, 30 minutes, 2 and 6 hours;
@@ -198,10 +201,28 @@ def _links(settings: Any, target: mail_links.LinkTarget, *, base_url: str, stamp
     )
 
 
-def record_sent(database: Database, workspace_id: int, recipient_ids: Sequence[int], *, now: datetime) -> None:
+def _mail_events(kind: str, mails: Sequence[OutgoingMail], *, now: datetime) -> list[EventIn]:
+    return [
+        EventIn(fan_id=mail.fan_id, type=kind, properties={"message_id": mail.message_id}, occurred_at=now)
+        for mail in mails
+    ]
+
+
+def _mark_sent(connection: Connection, workspace_id: int, mails: Sequence[OutgoingMail], *, now: datetime) -> None:
+    """Sending → sent, each with its ``message_sent`` event (so rules can count what fans were sent)."""
+    marked = recipients_repo.mark_sent(connection, workspace_id, [mail.recipient_id for mail in mails], now=now)
+    if marked == len(mails):
+        orders_events.write_events(connection, workspace_id, _mail_events("message_sent", mails, now=now), now=now)
+    elif marked:  # some were no longer being sent (cancelled meanwhile): the events of those that were
+        sent = set(recipients_repo.in_state(connection, workspace_id, [mail.recipient_id for mail in mails], "sent"))
+        chosen = [mail for mail in mails if mail.recipient_id in sent]
+        orders_events.write_events(connection, workspace_id, _mail_events("message_sent", chosen, now=now), now=now)
+    recipients_repo.finish_messages(connection, workspace_id, now=now)
+
+
+def record_sent(database: Database, workspace_id: int, mails: Sequence[OutgoingMail], *, now: datetime) -> None:
     with database.transaction(workspace_id=workspace_id) as connection:
-        recipients_repo.mark_sent(connection, workspace_id, recipient_ids, now=now)
-        recipients_repo.finish_messages(connection, workspace_id, now=now)
+        _mark_sent(connection, workspace_id, mails, now=now)
 
 
 def record_failure(database: Database, mail: OutgoingMail, *, error: str, permanent: bool, now: datetime) -> str:
@@ -211,6 +232,9 @@ def record_failure(database: Database, mail: OutgoingMail, *, error: str, perman
         if permanent:
             recipients_repo.mark_final(connection, mail.workspace_id, mail.recipient_id, state="bounced", error=error)
             suppressions.suppress(connection, mail.workspace_id, mail.to_address, reason="bounced", now=now)
+            orders_events.write_events(
+                connection, mail.workspace_id, _mail_events("email_bounced", [mail], now=now), now=now
+            )
             state = "bounced"
         elif mail.attempts >= MAX_ATTEMPTS:
             recipients_repo.mark_final(
@@ -251,6 +275,5 @@ def deliver_to_outbox(database: Database, mails: Sequence[OutgoingMail], *, now:
                     for mail in group
                 ],
             )
-            recipients_repo.mark_sent(connection, workspace_id, [mail.recipient_id for mail in group], now=now)
-            recipients_repo.finish_messages(connection, workspace_id, now=now)
+            _mark_sent(connection, workspace_id, group, now=now)
     return len(mails)

@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from fanbase.core.fields import NOT_ACTIVITY_EVENTS
 from fanbase.db.engine import ACROSS_WORKSPACES
 from fanbase.db.engine import Connection
 from fanbase.db.engine import Database
@@ -291,9 +292,17 @@ def _write_events(
     )
 
 
+def write_events(connection: Connection, workspace_id: int, items: Sequence[EventIn], *, now: datetime) -> list[int]:
+    """Record events inside the caller's transaction (figures and segments kept in step); returns their ids."""
+    ids, _ = _write_events(connection, workspace_id, items, now=now)
+    return ids
+
+
 def _fold_events_into_figures(connection: Connection, workspace_id: int, rows: Sequence[dict[str, Any]]) -> None:
     latest: dict[int, datetime] = {}
     for row in rows:
+        if row["type"] in NOT_ACTIVITY_EVENTS:
+            continue
         latest[row["fan_id"]] = max(latest.get(row["fan_id"], row["occurred_at"]), row["occurred_at"])
     fans_repo.add_activity(connection, workspace_id, latest)
 

@@ -12,14 +12,18 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from fanbase.services.unit_of_work import Database
+from fanbase.settings import Settings
 from fanbase.web.state import WebState
 from fanbase.web.state import configure
 
 _mounted_on: list[FastAPI] = []
 
 
-def mount(app: FastAPI, *, database: Database, clock: Callable[[], datetime]) -> None:
-    """Serve the dashboard at ``/`` of ``app``: the sign-in routes, the session guard and the NiceGUI pages."""
+def mount(app: FastAPI, *, database: Database, clock: Callable[[], datetime], settings: Settings | None = None) -> None:
+    """Serve the dashboard at ``/`` of ``app``: the sign-in routes, the session guard and the NiceGUI pages.
+
+    Without ``settings``, the app's own (``app.state.fanbase.settings``, set by the app factory before it mounts
+    the dashboard) or else the environment's."""
     from nicegui import app as nicegui_app
     from nicegui import core
     from nicegui import ui
@@ -31,7 +35,9 @@ def mount(app: FastAPI, *, database: Database, clock: Callable[[], datetime]) ->
     from fanbase.web.security import SecurityHeaders
     from fanbase.web.stable_slots import STABLE_SLOTS_SCRIPT
 
-    configure(WebState(database=database, clock=clock))
+    if settings is None:
+        settings = getattr(getattr(app.state, "fanbase", None), "settings", None) or Settings()
+    configure(WebState(database=database, clock=clock, settings=settings))
     install_auth_routes(app)
     install_download_routes(app)
     app.add_middleware(SessionGuard)

@@ -1,4 +1,4 @@
-"""What the dashboard needs from the app that mounts it: the database and the clock.
+"""What the dashboard needs from the app that mounts it: the database, the clock and the settings.
 
 NiceGUI is one app per process (its pages and client registry are module-level), so the dashboard's state is too:
 ``mount`` sets it, pages read it with ``current()``.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from typing import ParamSpec
 from typing import TypeVar
@@ -15,12 +16,15 @@ from typing import TypeVar
 from fanbase.schemas.audit import Actor
 from fanbase.schemas.users import SignedInUser
 from fanbase.services.unit_of_work import Database
+from fanbase.settings import Settings
 
 
 @dataclass(frozen=True)
 class WebState:
     database: Database
     clock: Callable[[], datetime]
+    # The app's configuration: where links in mail lead (a preview's), whether an SMTP relay is set (the outbox).
+    settings: Settings = field(default_factory=Settings)
 
     def now(self) -> datetime:
         return self.clock()

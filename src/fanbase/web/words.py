@@ -84,3 +84,45 @@ def filter_title(field_name: str) -> str:
     if field_name.startswith("properties."):
         return f"Property {field_name.removeprefix('properties.')}"
     return FIELD_TITLES.get(field_name) or FILTER_TITLES.get(field_name) or humanize(field_name)
+
+
+# Messages: a message's status, a recipient's state, and why a fan of its segments is not reachable.
+MESSAGE_STATUS = {
+    "draft": "Draft",
+    "scheduled": "Scheduled",
+    "sending": "Sending",
+    "sent": "Sent",
+    "cancelled": "Cancelled",
+}
+MESSAGE_STATUS_COLORS = {
+    "draft": "grey-7",
+    "scheduled": "amber-9",
+    "sending": "indigo-6",
+    "sent": "green-7",
+    "cancelled": "red-7",
+}
+RECIPIENT_STATES = {
+    "queued": "Queued",
+    "sending": "Sending",
+    "sent": "Sent",
+    "failed": "Failed",
+    "bounced": "Bounced",
+    "skipped": "Skipped",
+}
+RECIPIENT_STATE_COLORS = {
+    "queued": "grey-7",
+    "sending": "indigo-6",
+    "sent": "green-7",
+    "failed": "red-7",
+    "bounced": "deep-orange-8",
+    "skipped": "grey-5",
+}
+# Each fan is counted under the first reason that applies, in this order (services.messages).
+UNREACHABLE_WORDS = {
+    "excluded": "In an excluded segment",
+    "suppressed": "On the suppression list",
+    "bounced": "Their address bounced",
+    "complained": "Marked a mail as spam",
+    "unsubscribed": "Unsubscribed from the list",
+    "no_consent": "Not on the list (no consent)",
+}

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql import Select
 
+from fanbase.core.fields import NOT_ACTIVITY_EVENTS
 from fanbase.db.repositories.sql import any_contains
 from fanbase.db.repositories.sql import chunks
 from fanbase.db.repositories.sql import id_conditions
@@ -329,7 +330,8 @@ def _completed(workspace_id: int) -> ColumnElement[bool]:
 def recompute_figures(connection: Connection, workspace_id: int, fan_ids: Sequence[int] | None = None) -> int:
     """Rebuild the derived figures from orders and events, set-based: for the given fans, or all of them.
 
-    last_active_at is the latest of any event and any order placed (a refunded order was still activity).
+    last_active_at is the latest of any event and any order placed (a refunded order was still activity); events
+    that record what was done to the fan (``NOT_ACTIVITY_EVENTS``: a message sent, a bounce) are not activity.
     """
     completed = _completed(workspace_id)
     # GROUP BY fan_id changes nothing in the result (one fan, or no row: NULL) but stops SQLite's min/max
@@ -337,7 +339,11 @@ def recompute_figures(connection: Connection, workspace_id: int, fan_ids: Sequen
     # (quadratic: a minute for 3,000 fans and 35,000 events); it then seeks ix_events_workspace_fan_type_occurred.
     latest_event = (
         select(func.max(events.c.occurred_at))
-        .where(events.c.workspace_id == workspace_id, events.c.fan_id == fans.c.id)
+        .where(
+            events.c.workspace_id == workspace_id,
+            events.c.fan_id == fans.c.id,
+            events.c.type.not_in(NOT_ACTIVITY_EVENTS),
+        )
         .group_by(events.c.fan_id)
         .scalar_subquery()
     )
@@ -409,7 +415,9 @@ def _recompute_workspace(connection: Connection, workspace_id: int) -> int:
         )
     )
     moments = union_all(
-        select(events.c.fan_id, events.c.occurred_at.label("at")).where(events.c.workspace_id == workspace_id),
+        select(events.c.fan_id, events.c.occurred_at.label("at")).where(
+            events.c.workspace_id == workspace_id, events.c.type.not_in(NOT_ACTIVITY_EVENTS)
+        ),
         select(orders.c.fan_id, orders.c.placed_at.label("at")).where(orders.c.workspace_id == workspace_id),
     ).subquery()
     activity = select(moments.c.fan_id, func.max(moments.c.at).label("at")).group_by(moments.c.fan_id).subquery()

@@ -305,3 +305,15 @@ def received_recently(
         .group_by(segment_members.c.segment_id)
     )
     return {int(segment_id): int(count) for segment_id, count in rows}
+
+
+def in_state(connection: Connection, workspace_id: int, recipient_ids: Sequence[int], state: str) -> list[int]:
+    """Those of the recipients in ``state``."""
+    found: list[int] = []
+    for chunk in chunks(recipient_ids):
+        found += connection.execute(
+            select(recipients.c.id).where(
+                recipients.c.workspace_id == workspace_id, recipients.c.id.in_(chunk), recipients.c.state == state
+            )
+        ).scalars()
+    return found

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
+from typing import Generic
 from typing import Literal
 from typing import TypeVar
 
@@ -168,8 +170,30 @@ def size_chart_options(points: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-class FanTable:
-    """A fans table paginated on the server: ``load(page, page_size)`` returns one page.
+def day_chart_options(
+    title: str, buckets: list[str], series: list[tuple[str, list[Any]]], *, kind: str, currency: str | None = None
+) -> dict[str, Any]:
+    """A chart of one figure per day; money (``currency``) and counts are labelled as the tables show them."""
+    unit = "" if currency is None else money(0, currency).split("0")[0]
+    label = f"value => '{unit}' + Number(value).toLocaleString('en-US')"
+    return {
+        "title": {"text": title, "textStyle": {"fontSize": 14, "fontWeight": "normal"}},
+        "tooltip": {"trigger": "axis"},
+        "legend": {"bottom": 0, "type": "scroll"},
+        "grid": {"left": 50, "right": 20, "top": 36, "bottom": 50},
+        "xAxis": {"type": "category", "data": [date.fromisoformat(b).strftime(AXIS_DAY) for b in buckets]},
+        # Counts (sizes, orders, opens) step by whole numbers: no "0.5 orders" on the axis.
+        "yAxis": {"type": "value", "minInterval": 1 if currency is None else 0, "axisLabel": {":formatter": label}},
+        "series": [
+            # Points are drawn: a segment created today has one, and a line of one point is otherwise invisible.
+            {"name": name, "type": kind, "data": values, "smooth": True, "symbolSize": 6, "connectNulls": True}
+            for name, values in series
+        ],
+    }
+
+
+class PagedTable(Generic[RecordT]):
+    """A table paginated on the server: ``load(page, page_size)`` returns one page, ``row`` makes a record's row.
 
     The server owns the total. Quasar sends the table's pagination back when it mounts (``update:pagination``, with
     the total it was first rendered with, 0), and NiceGUI's table adopts any pagination the browser sends. Arriving
@@ -180,21 +204,22 @@ class FanTable:
 
     def __init__(
         self,
-        load: Callable[[int, int], Page[Fan]],
+        load: Callable[[int, int], Page[RecordT]],
         *,
-        currency: str,
+        row: Callable[[RecordT], dict[str, Any]],
+        columns: list[dict[str, Any]],
         page_size: int = 25,
-        extra_columns: list[dict[str, Any]] | None = None,
         on_row: Callable[[dict[str, Any]], None] | None = None,
-        on_shown: Callable[[Page[Fan]], None] | None = None,
-        testid: str = "fans-table",
+        on_shown: Callable[[Page[RecordT]], None] | None = None,
+        testid: str,
+        empty: str = "Nothing here yet.",
     ) -> None:
         self.load = load
+        self.row = row
         self.on_shown = on_shown  # told each page shown (a stale load, superseded, is not shown)
-        self.currency = currency
         self.table = (
             ui.table(
-                columns=FAN_COLUMNS + (extra_columns or []),
+                columns=columns,
                 rows=[],
                 row_key="id",
                 pagination={"page": 1, "rowsPerPage": page_size, "rowsNumber": 0},
@@ -202,11 +227,7 @@ class FanTable:
             .classes("w-full")
             .props(f'flat bordered dense :rows-per-page-options="[10,25,50,100]" data-testid="{testid}"')
         )
-        self.table.add_slot(
-            "body-cell-email",
-            '<q-td :props="props"><a class="text-indigo-8" :href="\'/fans/\' + props.row.id">'
-            "{{ props.value }}</a></q-td>",
-        )
+        self.table.props["no-data-label"] = empty
         self.total = 0
         self._asked = 0  # refreshes started; only the latest one's page is shown
         self.table.on_pagination_change(self._keep_total)
@@ -234,7 +255,7 @@ class FanTable:
         self.total = result.total
         pagination["rowsNumber"] = result.total
         self.table.pagination = pagination
-        self.table.rows = [fan_row(fan, self.currency) for fan in result.items]
+        self.table.rows = [self.row(item) for item in result.items]
         self.table.update()
         if self.on_shown is not None:
             self.on_shown(result)
@@ -251,3 +272,35 @@ class FanTable:
         pagination["rowsPerPage"] = requested.get("rowsPerPage", pagination["rowsPerPage"]) or 25
         self.table.pagination = pagination
         await self.refresh()
+
+
+class FanTable(PagedTable[Fan]):
+    """A fans table paginated on the server (Email, Name, Lifecycle Stage, …), each email a link to the fan."""
+
+    def __init__(
+        self,
+        load: Callable[[int, int], Page[Fan]],
+        *,
+        currency: str,
+        page_size: int = 25,
+        extra_columns: list[dict[str, Any]] | None = None,
+        on_row: Callable[[dict[str, Any]], None] | None = None,
+        on_shown: Callable[[Page[Fan]], None] | None = None,
+        testid: str = "fans-table",
+    ) -> None:
+        self.currency = currency
+        super().__init__(
+            load,
+            row=lambda fan: fan_row(fan, currency),
+            columns=FAN_COLUMNS + (extra_columns or []),
+            page_size=page_size,
+            on_row=on_row,
+            on_shown=on_shown,
+            testid=testid,
+            empty="No fans to show.",
+        )
+        self.table.add_slot(
+            "body-cell-email",
+            '<q-td :props="props"><a class="text-indigo-8" :href="\'/fans/\' + props.row.id">'
+            "{{ props.value }}</a></q-td>",
+        )

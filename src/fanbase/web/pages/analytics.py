@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 from datetime import timedelta
 from typing import Any
 
@@ -18,10 +17,9 @@ from fanbase.schemas.analytics import SegmentComparison
 from fanbase.schemas.users import SignedInUser
 from fanbase.services import analytics
 from fanbase.web import data
+from fanbase.web.components.common import day_chart_options
 from fanbase.web.components.common import signed_in
-from fanbase.web.layout import AXIS_DAY
 from fanbase.web.layout import frame
-from fanbase.web.layout import money
 from fanbase.web.layout import page_title
 from fanbase.web.state import current
 from fanbase.web.state import in_thread
@@ -33,27 +31,6 @@ METRICS: tuple[tuple[str, str], ...] = (
     ("orders", "Orders"),
     ("active_fans", "Active fans"),
 )
-
-
-def _chart_options(
-    title: str, buckets: list[str], series: list[tuple[str, list[Any]]], *, kind: str, currency: str | None = None
-) -> dict[str, Any]:
-    """A chart of one figure per day; money (``currency``) and counts are labelled as the tables show them."""
-    unit = "" if currency is None else money(0, currency).split("0")[0]
-    label = f"value => '{unit}' + Number(value).toLocaleString('en-US')"
-    return {
-        "title": {"text": title, "textStyle": {"fontSize": 14, "fontWeight": "normal"}},
-        "tooltip": {"trigger": "axis"},
-        "legend": {"bottom": 0, "type": "scroll"},
-        "grid": {"left": 50, "right": 20, "top": 36, "bottom": 50},
-        "xAxis": {"type": "category", "data": [date.fromisoformat(b).strftime(AXIS_DAY) for b in buckets]},
-        "yAxis": {"type": "value", "axisLabel": {":formatter": label}},
-        "series": [
-            # Points are drawn: a segment created today has one, and a line of one point is otherwise invisible.
-            {"name": name, "type": kind, "data": values, "smooth": True, "symbolSize": 6, "connectNulls": True}
-            for name, values in series
-        ],
-    }
 
 
 @ui.page("/analytics", title="Analytics · fanbase")
@@ -122,7 +99,7 @@ def analytics_page(request: Request) -> RedirectResponse | None:
                     ]
                     with ui.card().classes("w-full"):
                         ui.echart(
-                            _chart_options(
+                            day_chart_options(
                                 title,
                                 result.buckets,
                                 values,
