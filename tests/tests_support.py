@@ -125,3 +125,37 @@ def deliver_mail(database: Database, workspace_id: int, now: datetime) -> None:
         sender.round()
     finally:
         sender.close()
+
+
+def _created(response: Any) -> dict[str, Any]:
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def seed_message(client: TestClient, headers: dict[str, str], *, fans: int = 3) -> dict[str, Any]:
+    """Fans in a static segment, subscribed to a list, and a draft message to them."""
+    fan_ids = [
+        _created(
+            client.post("/api/v1/fans", json={"email": f"fan{i}@example.com", "first_name": f"F{i}"}, headers=headers)
+        )["id"]
+        for i in range(fans)
+    ]
+    segment = _created(client.post("/api/v1/segments", json={"name": "Crew", "kind": "static"}, headers=headers))
+    client.post(f"/api/v1/segments/{segment['id']}/members", json={"fan_ids": fan_ids}, headers=headers)
+    newsletter = _created(client.post("/api/v1/lists", json={"name": "Newsletter"}, headers=headers))
+    client.post(f"/api/v1/lists/{newsletter['id']}/subscriptions", json={"fan_ids": fan_ids}, headers=headers)
+    message = _created(
+        client.post(
+            "/api/v1/messages",
+            json={
+                "name": "Tour",
+                "subject": "Hi {{ first_name | default('friend') }}",
+                "body": "The tour: [tickets](https://tickets.example.com/tour)",
+                "segment_ids": [segment["id"]],
+                "list_id": newsletter["id"],
+            },
+            headers=headers,
+        )
+    )
+    return {"fan_ids": fan_ids, "segment_id": segment["id"], "list_id": newsletter["id"], "message": message}

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from fanbase.schemas.workspaces import WorkspaceCreated
 from tests_support import deliver_mail
+from tests_support import seed_message
 
 API = "/api/v1"
 
@@ -24,34 +25,6 @@ def _created(response: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-def seed_message(client: TestClient, headers: dict[str, str], *, fans: int = 3) -> dict[str, Any]:
-    """Fans in a static segment, subscribed to a list, and a draft message to them."""
-    fan_ids = [
-        _created(
-            client.post(f"{API}/fans", json={"email": f"fan{i}@example.com", "first_name": f"F{i}"}, headers=headers)
-        )["id"]
-        for i in range(fans)
-    ]
-    segment = _created(client.post(f"{API}/segments", json={"name": "Crew", "kind": "static"}, headers=headers))
-    client.post(f"{API}/segments/{segment['id']}/members", json={"fan_ids": fan_ids}, headers=headers)
-    newsletter = _created(client.post(f"{API}/lists", json={"name": "Newsletter"}, headers=headers))
-    client.post(f"{API}/lists/{newsletter['id']}/subscriptions", json={"fan_ids": fan_ids}, headers=headers)
-    message = _created(
-        client.post(
-            f"{API}/messages",
-            json={
-                "name": "Tour",
-                "subject": "Hi {{ first_name | default('friend') }}",
-                "body": "The tour: [tickets](https://tickets.example.com/tour)",
-                "segment_ids": [segment["id"]],
-                "list_id": newsletter["id"],
-            },
-            headers=headers,
-        )
-    )
-    return {"fan_ids": fan_ids, "segment_id": segment["id"], "list_id": newsletter["id"], "message": message}
 
 
 def _links(raw: bytes) -> dict[str, str]:

@@ -17,17 +17,25 @@ from typing import Annotated
 
 from fastapi import APIRouter
 from fastapi import Depends
+from fastapi import Path
 from fastapi import Request
 from fastapi import Response
 from fastapi.responses import HTMLResponse
+from fastapi.responses import JSONResponse
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from fanbase.api.deps import AppState
 from fanbase.api.deps import app_state
 from fanbase.api.deps import get_now
 from fanbase.errors import FanbaseError
+from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
+from fanbase.errors import Unauthorized
+from fanbase.schemas.common import MAX_ID
+from fanbase.schemas.messages import InboundResult
 from fanbase.services import engagement
+from fanbase.services import inbound_mail
 from fanbase.services import throttles
 from fanbase.services.throttles import RateLimit
 
@@ -102,6 +110,25 @@ async def unsubscribe(token: str, request: Request, _: Guarded, state: StateDep,
         return Response(status_code=200)
     where = f"from {html.escape(done.list_name)}" if done.list_name else "from this sender's mail"
     return _page("You are unsubscribed", f"<p>{html.escape(done.email)} is unsubscribed {where}.</p>")
+
+
+@router.post("/inbound/{workspace_id}/mail-events", response_model=None)
+async def mail_events(
+    workspace_id: Annotated[int, Path(ge=1, le=MAX_ID)], request: Request, _: Guarded, state: StateDep, now: NowDep
+) -> InboundResult | JSONResponse:
+    """A provider's bounce and complaint events, signed with the workspace's inbound secret (services.inbound_mail
+    documents the shape and the signature)."""
+    body = await request.body()
+    signature = request.headers.get("Fanbase-Signature")
+    try:
+        report = await run_in_threadpool(
+            lambda: inbound_mail.receive_events(state.database, workspace_id, body, signature, now=now)
+        )
+    except Unauthorized as error:
+        return JSONResponse({"detail": error.message, "field": "Fanbase-Signature"}, status_code=401)
+    except InvalidInput as error:
+        return JSONResponse({"detail": error.message, "field": error.field}, status_code=422)
+    return report.result()
 
 
 @router.get("/t/o/{token}.gif")

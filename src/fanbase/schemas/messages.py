@@ -127,6 +127,9 @@ class MailSettings(Record):
     sender_address: str
     tracking: bool = Field(description="Open pixel and click redirects in each mail.")
     send_rate: int = Field(description="At most this many messages a second for this workspace.")
+    inbound_secret: str = Field(
+        description="Signs a provider's JSON bounce and complaint events (POST /inbound/{workspace}/mail-events)."
+    )
 
 
 class MailSettingsPatch(Input):
@@ -134,6 +137,15 @@ class MailSettingsPatch(Input):
     sender_address: Email | None = None
     tracking: bool | None = None
     send_rate: int | None = Field(default=None, ge=1, le=1000)
+
+
+class InboundResult(Record):
+    bounced: int = Field(description="Recipients marked bounced (their address suppressed).")
+    complained: int = Field(description="Complaints: the address suppressed, the fan unsubscribed.")
+    delayed: int = Field(description="Delays reported: nothing changes.")
+    unsubscribed: int = Field(description="mailto: unsubscribes done.")
+    unknown: int = Field(description="About mail fanbase cannot find (another workspace's, or erased).")
+    ignored: int = Field(description="Mail that is none of these.")
 
 
 class OutboxMail(Record):

@@ -8,6 +8,8 @@ tokens are honoured for a year (a mail is often read long after it was sent); tr
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -96,3 +98,9 @@ def open_pixel_url(base_url: str, token: str) -> str:
 
 def click_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/t/c/{token}"
+
+
+def inbound_secret(mail_secret: str) -> str:
+    """The secret a provider signs its JSON bounce and complaint events with: derived from the workspace's mail
+    secret, so the secret that signs unsubscribe links is never handed out."""
+    return hmac.new(mail_secret.encode(), b"fanbase inbound events", hashlib.sha256).hexdigest()

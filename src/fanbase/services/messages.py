@@ -44,6 +44,7 @@ from fanbase.schemas.messages import UnreachableReason
 from fanbase.services import audit
 from fanbase.services import custom_fields
 from fanbase.services import mail_content
+from fanbase.services import mail_links
 
 DEFAULT_SEND_RATE = 50  # messages a second, per workspace
 DEFAULT_SENDER_ADDRESS = "hello@fanbase.localhost"
@@ -421,7 +422,11 @@ def settings_of(connection: Connection, workspace_id: int, *, now: datetime) -> 
 
 def _settings_record(row: Any) -> MailSettings:
     return MailSettings(
-        sender_name=row.sender_name, sender_address=row.sender_address, tracking=row.tracking, send_rate=row.send_rate
+        sender_name=row.sender_name,
+        sender_address=row.sender_address,
+        tracking=row.tracking,
+        send_rate=row.send_rate,
+        inbound_secret=mail_links.inbound_secret(row.secret),
     )
 
 

@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter
 from fastapi import Query
+from fastapi import Request
 from fastapi import Response
+from starlette.concurrency import run_in_threadpool
 
 from fanbase.api.deps import ActorDep
 from fanbase.api.deps import DatabaseDep
@@ -21,6 +23,7 @@ from fanbase.schemas.common import MAX_ID
 from fanbase.schemas.common import Page
 from fanbase.schemas.common import RowId
 from fanbase.schemas.messages import Audience
+from fanbase.schemas.messages import InboundResult
 from fanbase.schemas.messages import MailSettings
 from fanbase.schemas.messages import MailSettingsPatch
 from fanbase.schemas.messages import Message
@@ -33,6 +36,7 @@ from fanbase.schemas.messages import RecipientState
 from fanbase.schemas.messages import Rendered
 from fanbase.schemas.messages import SegmentMailCount
 from fanbase.schemas.messages import SendIn
+from fanbase.services import inbound_mail as inbound
 from fanbase.services import messages
 
 router = APIRouter(tags=["messages"], responses=error_responses(401, 422))
@@ -144,6 +148,18 @@ def mail_received(
 ) -> list[SegmentMailCount]:
     """Per segment, how many messages its current members were sent in the last 30 days (mail fatigue)."""
     return messages.mail_received(database, workspace_id, segment_id, now=now)
+
+
+@router.post("/inbound/mail", responses=error_responses(413))
+async def inbound_mail(
+    request: Request, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep
+) -> InboundResult:
+    """Mail that reached the sender's address, raw (RFC 5322; send it as `message/rfc822`): a delivery status
+    notification (RFC 3464) bounces the mail it names when it failed for good (status 5.x.x) and suppresses the
+    address; a complaint report (ARF) suppresses the address and unsubscribes the fan; a reply to the `mailto:`
+    unsubscribe unsubscribes. The mail is found by its Message-ID, or else by the recipient's address."""
+    raw = await request.body()
+    return await run_in_threadpool(lambda: inbound.receive_mail(database, workspace_id, raw, now=now).result())
 
 
 @router.get("/mail/settings")

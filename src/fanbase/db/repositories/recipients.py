@@ -317,3 +317,24 @@ def in_state(connection: Connection, workspace_id: int, recipient_ids: Sequence[
             )
         ).scalars()
     return found
+
+
+def latest_recipient_by_email(connection: Connection, workspace_id: int, email: str) -> Any:
+    """The latest mail sent to this address (for a notification that names only the address)."""
+    return connection.execute(
+        select(recipients.c.id, recipients.c.message_id, recipients.c.fan_id, recipients.c.email, recipients.c.state)
+        .where(recipients.c.workspace_id == workspace_id, recipients.c.email == email)
+        .order_by(recipients.c.id.desc())
+        .limit(1)
+    ).one_or_none()
+
+
+def bounce_after_sending(connection: Connection, workspace_id: int, recipient_id: int, *, error: str) -> bool:
+    """A mail the server had accepted bounced later (a DSN): sent → bounced. False when it was not sent (already
+    bounced, or never sent)."""
+    result = connection.execute(
+        update(recipients)
+        .where(recipients.c.workspace_id == workspace_id, recipients.c.id == recipient_id, recipients.c.state == "sent")
+        .values(state="bounced", error=error[:500])
+    )
+    return bool(result.rowcount)

@@ -48,7 +48,11 @@ async def open_mail_settings(user: SignedInUser) -> None:
             .props('outlined dense data-testid="send-rate"')
             .classes("w-full")
         )
-        fields = {"sender_name": sender_name, "sender_address": sender_address, "send_rate": send_rate}
+        fields: dict[str, ui.input | ui.number] = {
+            "sender_name": sender_name,
+            "sender_address": sender_address,
+            "send_rate": send_rate,
+        }
         problem = ui.label("").classes("fb-error").props('role="alert"')
 
         async def save() -> None:
