@@ -159,6 +159,7 @@ def _bodies(own_fan_id: int) -> dict[tuple[str, str], dict[str, Any] | None]:
         ("POST", "/messages/{message_id}/send"): None,
         ("POST", "/messages/{message_id}/cancel"): None,
         ("GET", "/messages/{message_id}/recipients"): None,
+        ("GET", "/messages/{message_id}/stats"): None,
         ("GET", "/mail/outbox/{mail_id}/raw"): None,
     }
 
