@@ -210,6 +210,7 @@ class MailSender(BackgroundLoop):
         for workspace_id in mail_delivery.sending_workspaces(self.database):
             if self.only_workspace is not None and workspace_id != self.only_workspace:
                 continue
+            mail_delivery.enqueue_entries(self.database, workspace_id, now=now)
             rate = messages.get_settings(self.database, workspace_id, now=now).send_rate
             allowed = min(CLAIM_LIMIT, self._pace.allowance(workspace_id, rate))
             if allowed <= 0:

@@ -36,6 +36,13 @@ Body = Annotated[str, Field(min_length=1, max_length=100_000)]
 SegmentIds = Annotated[tuple[RowId, ...], Field(max_length=MAX_MESSAGE_SEGMENTS)]
 
 
+MAX_ENTRY_DELAY_MINUTES = 365 * 24 * 60
+ON_ENTRY_DESCRIPTION = (
+    "Send on entry: each fan who enters this segment from the moment the message is sent (activated) gets it once,"
+    " `on_entry_delay_minutes` after entering, if they are still in the segment and reachable then."
+)
+
+
 class _Audience(Input):
     @model_validator(mode="after")
     def _segments_once(self) -> _Audience:
@@ -44,6 +51,11 @@ class _Audience(Input):
         both = sorted(set(included) & set(excluded))
         if both:
             raise ValueError(f"segment {both[0]} is both included and excluded")
+        trigger = getattr(self, "on_entry_segment_id", None)
+        if trigger is not None and included:
+            raise ValueError("a message sent on entry goes to those who enter its segment: leave segment_ids empty")
+        if trigger is not None and trigger in excluded:
+            raise ValueError(f"segment {trigger} is both the trigger and excluded")
         return self
 
 
@@ -57,6 +69,8 @@ class MessageIn(_Audience):
     list_id: RowId | None = Field(
         default=None, description="The list whose subscribed members consented to mail: only they are reachable."
     )
+    on_entry_segment_id: RowId | None = Field(default=None, description=ON_ENTRY_DESCRIPTION)
+    on_entry_delay_minutes: int = Field(default=0, ge=0, le=MAX_ENTRY_DELAY_MINUTES)
 
 
 class MessagePatch(_Audience):
@@ -67,6 +81,8 @@ class MessagePatch(_Audience):
     segment_ids: SegmentIds | None = None
     excluded_segment_ids: SegmentIds | None = None
     list_id: RowId | None = None
+    on_entry_segment_id: RowId | None = None
+    on_entry_delay_minutes: int | None = Field(default=None, ge=0, le=MAX_ENTRY_DELAY_MINUTES)
 
 
 class Message(Record):
@@ -78,6 +94,8 @@ class Message(Record):
     segment_ids: list[int]
     excluded_segment_ids: list[int]
     list_id: int | None
+    on_entry_segment_id: int | None = Field(description=ON_ENTRY_DESCRIPTION)
+    on_entry_delay_minutes: int
     status: MessageStatus
     send_at: datetime | None = Field(description="When a scheduled message goes out.")
     sent_at: datetime | None = Field(description="When its recipients were frozen.")

@@ -80,11 +80,71 @@ def sending_workspaces(database: Database) -> list[int]:
         return recipients_repo.sending_workspaces(connection)
 
 
+ENTRIES_PER_ROUND = 5000
+
+
+def enqueue_entries(database: Database, workspace_id: int, *, now: datetime) -> int:
+    """Send on entry: each fan who entered an active on-entry message's segment since it was activated becomes its
+    recipient once (the unique (message, fan) holds it to once), due ``delay`` after they entered; one not
+    reachable then is recorded as skipped with the reason, so the ledger of who got what stays whole. Time-driven
+    entries count: they are in the membership ledger like any other. Returns how many were added."""
+    added = 0
+    with database.transaction(workspace_id=workspace_id) as connection:
+        for message in messages_repo.triggered_messages(connection, workspace_id):
+            entries = messages_repo.entries_to_enqueue(
+                connection,
+                workspace_id,
+                message.id,
+                message.trigger_segment_id,
+                since=message.sent_at,
+                limit=ENTRIES_PER_ROUND,
+            )
+            if not entries:
+                continue
+            fan_ids = [fan_id for fan_id, _ in entries]
+            reasons = messages_repo.reasons_now(
+                connection,
+                workspace_id,
+                fan_ids,
+                included=[message.trigger_segment_id],
+                excluded=messages_repo.segments_of(connection, workspace_id, [message.id])[message.id][True],
+                list_id=message.list_id,
+            )
+            emails = messages_repo.emails_of(connection, workspace_id, fan_ids)
+            delay = timedelta(seconds=message.trigger_delay_seconds or 0)
+            messages_repo.add_recipients(
+                connection,
+                workspace_id,
+                [
+                    {
+                        "message_id": message.id,
+                        "fan_id": fan_id,
+                        "email": emails[fan_id],
+                        "state": "queued" if reasons[fan_id] == messages_repo.REACHABLE else "skipped",
+                        "error": None if reasons[fan_id] == messages_repo.REACHABLE else _not_sent(reasons[fan_id]),
+                        "attempts": 0,
+                        "next_attempt_at": entered + delay,
+                    }
+                    for fan_id, entered in entries
+                    if fan_id in emails
+                ],
+            )
+            added += len(entries)
+    return added
+
+
+def _not_sent(reason: str) -> str:
+    return f"not sent: {reason.replace('_', ' ')}"
+
+
 def claim(
     database: Database, workspace_id: int, *, now: datetime, limit: int, lease: timedelta, base_url: str
 ) -> list[OutgoingMail]:
     """Claim up to ``limit`` due recipients of the workspace (see the module's doc) and render their mail; rendering
-    happens after the claim's transaction, so SQLite's write lock is held only for the claim."""
+    happens after the claim's transaction, so SQLite's write lock is held only for the claim.
+
+    Each is checked again as it is claimed: a fan suppressed or unsubscribed since the message was sent is skipped
+    (with the reason); for a message sent on entry, so is one who has left its segment or entered an excluded one."""
     with database.transaction(workspace_id=workspace_id) as connection:
         rows = recipients_repo.claim(connection, workspace_id, now=now, limit=limit, lease_until=now + lease)
         if not rows:
@@ -93,6 +153,7 @@ def claim(
             message_id: messages_repo.get_message(connection, workspace_id, message_id)
             for message_id in {row.message_id for row in rows}
         }
+        rows = _still_reachable(connection, workspace_id, rows, message_rows, now=now)
         fields = custom_fields.definitions(connection, workspace_id)
         fans = {
             fan_id: messages.merge_values(fields, fan)
@@ -169,6 +230,35 @@ def render_all(claimed: _Claimed, *, now: datetime, base_url: str) -> tuple[list
             )
         )
     return mails, refused
+
+
+def _still_reachable(
+    connection: Connection, workspace_id: int, rows: list[Any], message_rows: dict[int, Any], *, now: datetime
+) -> list[Any]:
+    """The claimed rows whose fans may still be sent their mail; the others are skipped, with the reason."""
+    kept = []
+    for message_id, message in message_rows.items():
+        mine = [row for row in rows if row.message_id == message_id]
+        triggered = message.trigger_segment_id is not None
+        excluded = messages_repo.segments_of(connection, workspace_id, [message_id])[message_id][True]
+        reasons = messages_repo.reasons_now(
+            connection,
+            workspace_id,
+            [row.fan_id for row in mine],
+            included=[message.trigger_segment_id] if triggered else None,
+            excluded=excluded if triggered else (),
+            list_id=message.list_id,
+        )
+        for row in mine:
+            if reasons[row.fan_id] == messages_repo.REACHABLE:
+                kept.append(row)
+            else:
+                recipients_repo.mark_final(
+                    connection, workspace_id, row.id, state="skipped", error=_not_sent(reasons[row.fan_id])
+                )
+    if len(kept) < len(rows):
+        recipients_repo.finish_messages(connection, workspace_id, now=now)
+    return kept
 
 
 def _full_name(values: dict[str, Any]) -> str | None:

@@ -63,8 +63,10 @@ def content_of(row: Any) -> mail_content.Content:
 
 
 def _check_audience(connection: Connection, workspace_id: int, values: Mapping[str, Any]) -> None:
-    for field in ("segment_ids", "excluded_segment_ids"):
-        missing = messages_repo.missing_segments(connection, workspace_id, values.get(field) or ())
+    for field in ("segment_ids", "excluded_segment_ids", "on_entry_segment_id"):
+        given = values.get(field)
+        wanted = [given] if isinstance(given, int) else (given or ())
+        missing = messages_repo.missing_segments(connection, workspace_id, wanted)
         if missing:
             raise NotFound(f"segment {missing[0]} not found", field=field)
     list_id = values.get("list_id")
@@ -86,6 +88,8 @@ def _present(connection: Connection, workspace_id: int, rows: list[Any]) -> list
             segment_ids=segments[row.id][False],
             excluded_segment_ids=segments[row.id][True],
             list_id=row.list_id,
+            on_entry_segment_id=row.trigger_segment_id,
+            on_entry_delay_minutes=(row.trigger_delay_seconds or 0) // 60,
             status=row.status,
             send_at=row.send_at,
             sent_at=row.sent_at,
@@ -117,6 +121,8 @@ def create_message(database: Database, workspace_id: int, data: MessageIn, *, no
                 "preheader": data.preheader,
                 "body": data.body,
                 "list_id": data.list_id,
+                "trigger_segment_id": data.on_entry_segment_id,
+                "trigger_delay_seconds": data.on_entry_delay_minutes * 60,
                 "status": "draft",
                 "created_at": now,
                 "updated_at": now,
@@ -157,7 +163,17 @@ def update_message(
         merged = {field: changes.get(field, getattr(row, field)) for field in ("subject", "preheader", "body")}
         mail_content.compile_content(mail_content.Content(**merged))
         _check_audience(connection, workspace_id, changes)
+        trigger = changes.pop("on_entry_segment_id", row.trigger_segment_id)
+        included = changes.get("segment_ids", None)
+        if trigger is not None and (included or (included is None and _has_segments(connection, workspace_id, row.id))):
+            raise InvalidInput(
+                "a message sent on entry goes to those who enter its segment: leave segment_ids empty",
+                field="on_entry_segment_id",
+            )
         columns = {key: value for key, value in changes.items() if key not in ("segment_ids", "excluded_segment_ids")}
+        columns["trigger_segment_id"] = trigger
+        if "on_entry_delay_minutes" in columns:
+            columns["trigger_delay_seconds"] = (columns.pop("on_entry_delay_minutes") or 0) * 60
         messages_repo.update_message(connection, workspace_id, message_id, {**columns, "updated_at": now})
         if "segment_ids" in changes:
             messages_repo.set_segments(
@@ -170,9 +186,20 @@ def update_message(
         return _present(connection, workspace_id, [_load(connection, workspace_id, message_id)])[0]
 
 
+def _has_segments(connection: Connection, workspace_id: int, message_id: int) -> bool:
+    return bool(messages_repo.segments_of(connection, workspace_id, [message_id])[message_id][False])
+
+
+def included_segments(message: Message) -> list[int]:
+    """Whose members a message is for: its segments, or the segment it is sent on entering."""
+    if message.on_entry_segment_id is not None:
+        return [message.on_entry_segment_id]
+    return message.segment_ids
+
+
 def _audience_of(connection: Connection, workspace_id: int, message: Message) -> Audience:
     counts = messages_repo.audience_counts(
-        connection, workspace_id, message.segment_ids, message.excluded_segment_ids, message.list_id
+        connection, workspace_id, included_segments(message), message.excluded_segment_ids, message.list_id
     )
     reachable = counts.pop(messages_repo.REACHABLE, 0)
     unreachable = {reason: counts[reason] for reason in UNREACHABLE_REASONS if counts.get(reason)}
@@ -201,7 +228,7 @@ def audience(database: Database, workspace_id: int, message_id: int) -> Audience
 
 
 def _check_sendable(message: Message) -> None:
-    if not message.segment_ids:
+    if not included_segments(message):
         raise InvalidInput("choose at least one segment to send to", field="segment_ids")
     if message.list_id is None:
         raise InvalidInput("choose the list whose subscribers agreed to receive mail", field="list_id")
@@ -244,8 +271,14 @@ def send_message(
 
 
 def _freeze(connection: Connection, workspace_id: int, message: Message, *, now: datetime) -> int:
-    """Record the reachable fans as the message's recipients, due now, and mark it being sent."""
+    """Record the reachable fans as the message's recipients, due now, and mark it being sent. A message sent on
+    entry is activated instead: from now on, those who enter its segment become its recipients (mail_delivery)."""
     assert message.list_id is not None
+    if message.on_entry_segment_id is not None:
+        messages_repo.update_message(
+            connection, workspace_id, message.id, {"status": "sending", "sent_at": now, "updated_at": now}
+        )
+        return 0
     frozen = messages_repo.freeze_recipients(
         connection,
         workspace_id,

@@ -17,10 +17,12 @@ from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import literal
 from sqlalchemy import select
+from sqlalchemy import type_coerce
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from fanbase.db.repositories.sql import chunks
 from fanbase.db.tables import fans
 from fanbase.db.tables import list_members
 from fanbase.db.tables import lists
@@ -29,8 +31,10 @@ from fanbase.db.tables import message_recipients
 from fanbase.db.tables import message_segments
 from fanbase.db.tables import messages
 from fanbase.db.tables import segment_members
+from fanbase.db.tables import segment_membership_log
 from fanbase.db.tables import segments
 from fanbase.db.tables import suppressions
+from fanbase.db.types import UTCDateTime
 
 REACHABLE = "reachable"
 
@@ -127,14 +131,24 @@ def _members(workspace_id: int, segment_ids: Sequence[int]) -> Any:
 
 
 def _audience(
-    workspace_id: int, included: Sequence[int], excluded: Sequence[int], list_id: int | None, fan_ids: Sequence[int]
+    workspace_id: int,
+    included: Sequence[int] | None,
+    excluded: Sequence[int],
+    list_id: int | None,
+    fan_ids: Sequence[int],
 ) -> Subquery:
-    """The fans of the included segments (or, given ``fan_ids``, those of them), each with the first reason they
-    are not reachable, or ``REACHABLE``: in an excluded segment, suppressed (by reason), then by their status on
-    the consent list (none: no consent). Joins rather than a subquery per fan, so the database can hash them."""
-    candidates = _members(workspace_id, included)
-    if fan_ids:
-        candidates = candidates.where(segment_members.c.fan_id.in_(fan_ids))
+    """The fans of the included segments (or, given ``fan_ids``, those of them; with ``included`` None, the fans
+    ``fan_ids`` whatever their segments), each with the first reason they are not reachable, or ``REACHABLE``: in an
+    excluded segment, suppressed (by reason), then by their status on the consent list (none: no consent). Joins
+    rather than a subquery per fan, so the database can hash them."""
+    if included is None:
+        candidates = select(fans.c.id.label("fan_id")).where(
+            fans.c.workspace_id == workspace_id, fans.c.id.in_(fan_ids)
+        )
+    else:
+        candidates = _members(workspace_id, included)
+        if fan_ids:
+            candidates = candidates.where(segment_members.c.fan_id.in_(fan_ids))
     candidate = candidates.subquery("candidate")
     blocked = (
         select(suppressions.c.fan_id, func.min(suppressions.c.reason).label("reason"))
@@ -258,3 +272,81 @@ def list_name(connection: Connection, workspace_id: int, list_id: int) -> str | 
         select(lists.c.name).where(lists.c.workspace_id == workspace_id, lists.c.id == list_id)
     ).scalar_one_or_none()
     return str(name) if name is not None else None
+
+
+def reasons_now(
+    connection: Connection,
+    workspace_id: int,
+    fan_ids: Sequence[int],
+    *,
+    included: Sequence[int] | None,
+    excluded: Sequence[int],
+    list_id: int | None,
+) -> dict[int, str]:
+    """Each of the fans' reason not to be sent mail now (``REACHABLE`` for those to send to); with ``included``, a
+    fan no longer in those segments is ``left_segment``."""
+    found = dict.fromkeys(fan_ids, "left_segment")
+    for chunk in chunks(sorted(set(fan_ids))):
+        audience = _audience(workspace_id, included, excluded, list_id, chunk)
+        found.update((int(fan_id), str(reason)) for fan_id, reason in connection.execute(select(audience)))
+    return found
+
+
+def entries_to_enqueue(
+    connection: Connection, workspace_id: int, message_id: int, segment_id: int, *, since: datetime, limit: int
+) -> list[tuple[int, datetime]]:
+    """(fan, when they entered) for the fans who entered ``segment_id`` after ``since`` and are not yet the
+    message's recipients (their first entry), at most ``limit``."""
+    log = segment_membership_log
+    already = select(message_recipients.c.fan_id).where(
+        message_recipients.c.workspace_id == workspace_id, message_recipients.c.message_id == message_id
+    )
+    entered_at = type_coerce(func.min(log.c.at), UTCDateTime())  # SQLite's min() forgets the column's type
+    rows = connection.execute(
+        select(log.c.fan_id, entered_at)
+        .where(
+            log.c.workspace_id == workspace_id,
+            log.c.segment_id == segment_id,
+            log.c.entered.is_(True),
+            log.c.at > since,
+            log.c.fan_id.not_in(already),
+        )
+        .group_by(log.c.fan_id)
+        .order_by(entered_at)
+        .limit(limit)
+    )
+    return [(int(fan_id), at) for fan_id, at in rows]
+
+
+def add_recipients(connection: Connection, workspace_id: int, rows: Sequence[dict[str, Any]]) -> None:
+    """Recipients added one by one (send on entry); a fan already a recipient is left as they are."""
+    if not rows:
+        return
+    insert_into = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    connection.execute(
+        insert_into(message_recipients).on_conflict_do_nothing(),
+        [{**row, "workspace_id": workspace_id} for row in rows],
+    )
+
+
+def triggered_messages(connection: Connection, workspace_id: int) -> list[Any]:
+    """The workspace's messages sent on entry that are active."""
+    return list(
+        connection.execute(
+            select(messages).where(
+                messages.c.workspace_id == workspace_id,
+                messages.c.status == "sending",
+                messages.c.trigger_segment_id.is_not(None),
+            )
+        ).all()
+    )
+
+
+def emails_of(connection: Connection, workspace_id: int, fan_ids: Sequence[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for chunk in chunks(sorted(set(fan_ids))):
+        rows = connection.execute(
+            select(fans.c.id, fans.c.email).where(fans.c.workspace_id == workspace_id, fans.c.id.in_(chunk))
+        )
+        found.update((int(fan_id), str(address)) for fan_id, address in rows)
+    return found
