@@ -160,6 +160,7 @@ def _bodies(own_fan_id: int) -> dict[tuple[str, str], dict[str, Any] | None]:
         ("POST", "/messages/{message_id}/cancel"): None,
         ("GET", "/messages/{message_id}/recipients"): None,
         ("GET", "/messages/{message_id}/stats"): None,
+        ("POST", "/messages/{message_id}/test"): {"email": "me@example.com"},
         ("GET", "/mail/outbox/{mail_id}/raw"): None,
     }
 

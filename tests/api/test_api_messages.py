@@ -200,3 +200,23 @@ def test_opens_and_clicks_become_events_that_segments_follow(
     assert stats["by_day"] == [{"day": "2026-06-01", "opened": 2, "clicked": 1}]
     received = client.get(f"{API}/mail/received", params={"segment_id": seeded["segment_id"]}, headers=headers).json()
     assert received == [{"segment_id": seeded["segment_id"], "received": 1}]
+
+
+def test_a_test_send_goes_to_the_outbox_marked_and_counts_for_nothing(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    seeded = seed_message(client, headers, fans=1)
+    message_id = seeded["message"]["id"]
+    sent = client.post(
+        f"{API}/messages/{message_id}/test",
+        json={"email": "me@example.com", "fan_id": seeded["fan_ids"][0]},
+        headers=headers,
+    )
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["via"] == "outbox"
+    [item] = client.get(f"{API}/mail/outbox", params={"message_id": message_id}, headers=headers).json()["items"]
+    assert (item["to_address"], item["subject"], item["recipient_id"]) == ("me@example.com", "[Test] Hi F0", None)
+    message = client.get(f"{API}/messages/{message_id}", headers=headers).json()
+    assert (message["status"], message["recipients"]) == ("draft", 0)
+    refused = client.post(f"{API}/messages/{message_id}/test", json={"email": "not an address"}, headers=headers)
+    assert refused.status_code == 422

@@ -27,6 +27,8 @@ from aiosmtpd.controller import Controller
 
 from fanbase.db.engine import Database
 from fanbase.jobs.mail import MailSender
+from fanbase.jobs.mail import SmtpConnection
+from fanbase.jobs.mail import parse_smtp_url
 from fanbase.schemas.lists import ListIn
 from fanbase.schemas.messages import MailSettingsPatch
 from fanbase.schemas.messages import MessageIn
@@ -34,6 +36,7 @@ from fanbase.schemas.segments import SegmentIn
 from fanbase.services import fan_csv
 from fanbase.services import fans
 from fanbase.services import lists
+from fanbase.services import mail_delivery
 from fanbase.services import messages
 from fanbase.services import segments
 from fanbase.services import suppressions
@@ -163,6 +166,37 @@ def test_mail_goes_over_smtp_with_its_content_and_refusals_bounce_or_retry(
     finally:
         retry.close()
     assert messages.get_message(database, workspace_id, message_id).status == "sent"
+
+
+def test_a_test_send_goes_over_smtp_marked_and_counts_for_nothing(
+    database: Database, workspace_id: int, now: datetime, smtp: tuple[Sink, str]
+) -> None:
+    sink, url = smtp
+    segment_id, list_id = _audience(database, workspace_id, ["zed@example.com"], now)
+    message = messages.create_message(
+        database,
+        workspace_id,
+        MessageIn(
+            name="T",
+            subject="Hi {{ first_name | default('there') }}",
+            body="b",
+            segment_ids=(segment_id,),
+            list_id=list_id,
+        ),
+        now=now,
+    )
+    mail = mail_delivery.mail_for_test(
+        database, workspace_id, message.id, to="me@example.com", fan_id=None, now=now, base_url=BASE_URL
+    )
+    connection = SmtpConnection(parse_smtp_url(url))
+    try:
+        connection.send(mail)
+    finally:
+        connection.close()
+    [received] = sink.received
+    parsed = email.message_from_bytes(received.raw, policy=email.policy.default)
+    assert (received.recipient, parsed["Subject"]) == ("me@example.com", "[Test] Hi there")
+    assert messages.get_message(database, workspace_id, message.id).recipients == 0
 
 
 def _worker(database_url: str, smtp_url: str, folder: Path, name: str) -> subprocess.Popen[bytes]:

@@ -566,16 +566,18 @@ message_recipients = _records_table(
     fan_id="fans",
 )
 
-# The local outbox: with no SMTP relay configured, mail is stored here, exactly as it would have been sent.
+# The local outbox: with no SMTP relay configured, mail is stored here, exactly as it would have been sent (a test
+# send has no recipient).
 mail_outbox = _records_table(
     "mail_outbox",
+    Column("recipient_id", Id),
     Column("to_address", String(320), nullable=False),
     Column("subject", String(200), nullable=False),
     Column("raw", LargeBinary, nullable=False),
     Column("stored_at", UTCDateTime(), nullable=False),
     Index("ix_mail_outbox_workspace_stored", "workspace_id", "stored_at"),
+    _workspace_fk("recipient_id", table="message_recipients"),
     message_id="messages",
-    recipient_id="message_recipients",
 )
 
 # Throttles: request counts per fixed window and failure counts with a back-off, keyed by who is asking ("key:…",

@@ -169,7 +169,7 @@ class InboundResult(Record):
 class OutboxMail(Record):
     id: int
     message_id: int
-    recipient_id: int
+    recipient_id: int | None = Field(description="None for a test send.")
     to_address: str
     subject: str
     stored_at: datetime
@@ -197,3 +197,9 @@ class MessageStats(Record):
 class SegmentMailCount(Record):
     segment_id: int
     received: int = Field(description="Messages sent to the segment's current members in the last 30 days.")
+
+
+class SentTest(Record):
+    to: str
+    via: Literal["smtp", "outbox"]
+    message_key: str = Field(description="The test mail's Message-ID.")

@@ -13,6 +13,8 @@ stores a mail and marks it sent in one transaction: exactly once without that ca
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +27,7 @@ from fanbase.db.lru import LockedLRU
 from fanbase.db.repositories import messages as messages_repo
 from fanbase.db.repositories import recipients as recipients_repo
 from fanbase.errors import InvalidInput
+from fanbase.errors import NotFound
 from fanbase.schemas.orders_events import EventIn
 from fanbase.services import custom_fields
 from fanbase.services import mail_content
@@ -367,3 +370,65 @@ def deliver_to_outbox(database: Database, mails: Sequence[OutgoingMail], *, now:
             )
             _mark_sent(connection, workspace_id, group, now=now)
     return len(mails)
+
+
+def mail_for_test(
+    database: Database, workspace_id: int, message_id: int, *, to: str, fan_id: int | None, now: datetime, base_url: str
+) -> OutgoingMail:
+    """The message as ``fan_id`` (or with empty merge fields) would get it, addressed to ``to``, its subject marked
+    "[Test]": not a recipient, no events, and its unsubscribe link leads to a page that changes nothing."""
+    with database.transaction(workspace_id=workspace_id) as connection:
+        row = messages_repo.get_message(connection, workspace_id, message_id)
+        if row is None:
+            raise NotFound(f"message {message_id} not found")
+        values: dict[str, Any] = {"email": to}
+        if fan_id is not None:
+            found = recipients_repo.fans_for_mail(connection, workspace_id, [fan_id])
+            if fan_id not in found:
+                raise NotFound(f"fan {fan_id} not found", field="fan_id")
+            values = messages.merge_values(custom_fields.definitions(connection, workspace_id), found[fan_id])
+        settings = messages.settings_of(connection, workspace_id, now=now)
+    rendered = mail_content.render(_compiled(workspace_id, row), values)
+    rendered = dataclasses.replace(rendered, subject=f"[Test] {rendered.subject}")
+    domain = settings.sender_address.rpartition("@")[2]
+    key = f"<{workspace_id}.{message_id}.test-{secrets.token_hex(6)}@{domain}>"
+    preview = f"{base_url.rstrip('/')}/u/preview"
+    raw = mail_content.build_mail(
+        rendered,
+        sender=mail_content.Sender(name=settings.sender_name, address=settings.sender_address),
+        to_address=to,
+        to_name=None,
+        message_id=key,
+        links=mail_content.Links(unsubscribe_url=preview, unsubscribe_mailto=f"mailto:{settings.sender_address}"),
+        now=now,
+    )
+    return OutgoingMail(
+        workspace_id=workspace_id,
+        message_id=message_id,
+        recipient_id=0,
+        fan_id=fan_id or 0,
+        to_address=to,
+        envelope_from=settings.sender_address,
+        subject=rendered.subject,
+        message_key=key,
+        raw=raw,
+        attempts=1,
+    )
+
+
+def store_test_in_outbox(database: Database, mail: OutgoingMail, *, now: datetime) -> None:
+    with database.transaction(workspace_id=mail.workspace_id) as connection:
+        recipients_repo.store_in_outbox(
+            connection,
+            mail.workspace_id,
+            [
+                {
+                    "message_id": mail.message_id,
+                    "recipient_id": None,
+                    "to_address": mail.to_address,
+                    "subject": mail.subject[:200],
+                    "raw": mail.raw,
+                    "stored_at": now,
+                }
+            ],
+        )

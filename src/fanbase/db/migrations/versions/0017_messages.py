@@ -134,7 +134,7 @@ def upgrade() -> None:
         sa.Column("id", _ID, autoincrement=True, nullable=False),
         sa.Column("workspace_id", _ID, nullable=False),
         sa.Column("message_id", _ID, nullable=False),
-        sa.Column("recipient_id", _ID, nullable=False),
+        sa.Column("recipient_id", _ID),
         sa.Column("to_address", sa.String(320), nullable=False),
         sa.Column("subject", sa.String(200), nullable=False),
         sa.Column("raw", sa.LargeBinary(), nullable=False),
