@@ -22,6 +22,9 @@ from fanbase.db.tables import orders
 from fanbase.db.tables import tags
 from fanbase.errors import InvalidInput
 from fanbase.services import demo
+from fanbase.services import messages
+from fanbase.services import segments
+from tests_support import deliver_mail
 
 
 def _count(connection: Connection, statement: Any) -> int:
@@ -166,3 +169,19 @@ def test_demo_size_is_bounded(database: Database, now: datetime) -> None:
     small = demo.create_demo_workspace(database, now=now, fans=20, seed=1)
     with database.transaction(workspace_id=None) as connection:
         assert _fingerprint(connection, small.workspace.id)["fans"] == 20
+
+
+def test_the_demo_message_goes_to_the_outbox(database: Database, now: datetime) -> None:
+    """`make run` shows a sent message in the outbox: the tour announcement to engaged newsletter subscribers."""
+    workspace_id = demo.create_demo_workspace(database, now=now, fans=300).workspace.id
+    for template in segments.list_templates():
+        segments.create_from_template(database, workspace_id, template.key, now=now)
+    sent = demo.create_demo_message(database, workspace_id, now=now)
+    assert sent is not None and sent.status == "sending"
+    audience = messages.audience(database, workspace_id, sent.id)
+    assert 0 < sent.recipients < audience.total  # some engaged fans did not subscribe to the newsletter
+    deliver_mail(database, workspace_id, now)
+    box = messages.outbox(database, workspace_id, message_id=sent.id, page=1, page_size=5)
+    assert box.total == sent.recipients
+    assert "we're going on tour" in box.items[0].subject
+    assert messages.get_message(database, workspace_id, sent.id).status == "sent"

@@ -236,6 +236,7 @@ def _prepare_demo(database: Database, *, host: str, port: int) -> None:
         for template in segments.list_templates():  # a full Segment Manage page from the first start
             if template.name not in {segment.name for segment in segments.list_segments(database, workspace.id)}:
                 segments.create_from_template(database, workspace.id, template.key, now=now)
+        demo.create_demo_message(database, workspace.id, now=now)  # the sender puts it in the outbox
     # Keys are stored hashed, so an earlier key cannot be shown again: every start issues a fresh one, and revokes
     # the one the previous start printed.
     key = workspaces.replace_api_key(database, workspace.id, name=DEMO_KEY_NAME, now=now)

@@ -37,8 +37,14 @@ from fanbase.schemas.custom_fields import CustomFieldIn
 from fanbase.schemas.fans import FanSource
 from fanbase.schemas.fans import LifecycleStage
 from fanbase.schemas.lists import SubscriptionStatus
+from fanbase.schemas.messages import MailSettingsPatch
+from fanbase.schemas.messages import Message
+from fanbase.schemas.messages import MessageIn
 from fanbase.schemas.workspaces import WorkspaceCreated
 from fanbase.services import custom_fields as custom_fields_service
+from fanbase.services import lists
+from fanbase.services import messages
+from fanbase.services import segments
 from fanbase.services import webhooks
 from fanbase.services import workspaces as workspaces_service
 
@@ -443,3 +449,52 @@ def create_demo_workspace(database: Database, *, now: datetime, seed: int = 7, f
         }
     )
     return created
+
+
+DEMO_MESSAGE_BODY = """\
+Hi {{ first_name | default("friend") }},
+
+We're going on tour this spring, and you're among the first to know.
+
+**Presale** opens Friday at 10:00 for newsletter subscribers: [get tickets](https://tickets.example.com/aurora-lane)
+
+See you down the front,
+Aurora Lane
+"""
+
+
+def create_demo_message(database: Database, workspace_id: int, *, now: datetime) -> Message | None:
+    """The demo's first message, sent: the tour announcement to the engaged fans who subscribed to the newsletter.
+    With no SMTP relay configured (``make run``) the sender stores it in the local outbox, where the dashboard
+    shows it. None when the demo's segment or list is missing (a workspace changed by hand)."""
+    segment = next((s for s in segments.list_segments(database, workspace_id) if s.name == "Engaged Fans"), None)
+    newsletter = next(
+        (
+            fan_list
+            for fan_list in lists.list_lists(database, workspace_id)
+            if fan_list.name == "Newsletter Subscribers"
+        ),
+        None,
+    )
+    if segment is None or newsletter is None:
+        return None
+    messages.update_settings(
+        database,
+        workspace_id,
+        MailSettingsPatch(sender_name="Aurora Lane", sender_address="hello@aurora-lane.example"),
+        now=now,
+    )
+    message = messages.create_message(
+        database,
+        workspace_id,
+        MessageIn(
+            name="Spring tour announcement",
+            subject="{{ first_name | default('Hey') }}, we're going on tour",
+            preheader="Presale opens Friday for newsletter subscribers",
+            body=DEMO_MESSAGE_BODY,
+            segment_ids=(segment.id,),
+            list_id=newsletter.id,
+        ),
+        now=now,
+    )
+    return messages.send_message(database, workspace_id, message.id, at=None, now=now)
