@@ -70,6 +70,16 @@ def test_compose_see_the_audience_preview_send_and_read_the_outbox(
     raw = client.get(f"{API}/mail/outbox/{outbox['items'][0]['id']}/raw", headers=headers)
     assert raw.headers["content-type"].startswith("message/rfc822")
     assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in raw.content
+    # A fan's data export lists the mail they were sent; erasing them leaves no copy of it behind.
+    fan_id = seeded["fan_ids"][0]
+    exported = client.get(f"{API}/fans/{fan_id}/export", headers=headers).json()
+    assert [(m["message_id"], m["state"], m["email"]) for m in exported["mail"]] == [
+        (message_id, "sent", "fan0@example.com")
+    ]
+    assert client.delete(f"{API}/fans/{fan_id}", headers=headers).status_code == 204
+    left = client.get(f"{API}/mail/outbox", params={"message_id": message_id}, headers=headers).json()
+    assert left["total"] == 2 and "fan0@example.com" not in {item["to_address"] for item in left["items"]}
+    assert client.get(f"{API}/messages/{message_id}/recipients", headers=headers).json()["total"] == 2
 
 
 def test_bad_messages_are_refused_naming_the_field(client: TestClient, headers: dict[str, str]) -> None:

@@ -11,8 +11,18 @@ from fanbase.schemas.fans import Fan
 from fanbase.schemas.history import FanSegmentMembership
 from fanbase.schemas.history import MembershipEvent
 from fanbase.schemas.lists import ListMembership
+from fanbase.schemas.messages import RecipientState
 from fanbase.schemas.orders_events import Event
 from fanbase.schemas.orders_events import Order
+
+
+class MailReceived(Record):
+    message_id: int
+    message_name: str
+    subject: str
+    email: str = Field(description="The address it went to.")
+    state: RecipientState
+    sent_at: datetime | None
 
 
 class FanExport(Record):
@@ -23,3 +33,6 @@ class FanExport(Record):
     segment_history: list[MembershipEvent] = Field(description="Every entry and exit, newest first.")
     orders: list[Order] = Field(description="Every order, newest first.")
     events: list[Event] = Field(description="Every activity event, newest first.")
+    mail: list[MailReceived] = Field(
+        default_factory=list, description="Every message sent (or to be sent) to the fan, newest first."
+    )

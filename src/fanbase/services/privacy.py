@@ -10,8 +10,10 @@ from fanbase.db.engine import Database
 from fanbase.db.repositories import activity as activity_repo
 from fanbase.db.repositories import history as history_repo
 from fanbase.db.repositories import lists as lists_repo
+from fanbase.db.repositories import recipients as recipients_repo
 from fanbase.schemas.audit import Actor
 from fanbase.schemas.privacy import FanExport
+from fanbase.schemas.privacy import MailReceived
 from fanbase.services import audit
 from fanbase.services.fans import load_fan
 
@@ -55,6 +57,10 @@ def export_fan(
                     connection, workspace_id, fan_id, limit=limit, offset=offset
                 )
             ),
+            mail=[
+                MailReceived.model_validate(dict(row._mapping))
+                for row in recipients_repo.mail_of_fan(connection, workspace_id, fan_id)
+            ],
         )
     audit.record_alone(database, workspace_id, actor, "export.fan", target=f"fan {fan_id}", now=now)
     return exported

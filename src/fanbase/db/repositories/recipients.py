@@ -338,3 +338,22 @@ def bounce_after_sending(connection: Connection, workspace_id: int, recipient_id
         .values(state="bounced", error=error[:500])
     )
     return bool(result.rowcount)
+
+
+def mail_of_fan(connection: Connection, workspace_id: int, fan_id: int) -> list[Any]:
+    """Every message sent (or to be sent) to a fan, newest first: for their data export."""
+    return list(
+        connection.execute(
+            select(
+                recipients.c.message_id,
+                messages.c.name.label("message_name"),
+                messages.c.subject,
+                recipients.c.email,
+                recipients.c.state,
+                recipients.c.sent_at,
+            )
+            .join(messages, (messages.c.workspace_id == workspace_id) & (messages.c.id == recipients.c.message_id))
+            .where(recipients.c.workspace_id == workspace_id, recipients.c.fan_id == fan_id)
+            .order_by(recipients.c.id.desc())
+        ).all()
+    )
