@@ -55,9 +55,10 @@ LIST_STATUSES = ("subscribed", "unsubscribed", "bounced")
 # an import did, the rule itself was edited, the segment was first built, or a refresh found it out of date.
 MEMBERSHIP_CAUSES = ("write", "time", "manual", "import", "rule_edit", "build", "refresh")
 MESSAGE_STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
-# A recipient's delivery: queued (waiting for its time), sending (claimed by a sender; see services.messages), then
-# sent, failed (gave up after retries) or bounced (refused for good); skipped when it became unreachable in between.
-RECIPIENT_STATES = ("queued", "sending", "sent", "failed", "bounced", "skipped")
+# A recipient's delivery: queued (waiting for its time), sending (claimed by a sender; see services.mail_delivery),
+# accepted (the server took it; its message_sent event is written with the next batch), then sent, failed (gave up
+# after retries) or bounced (refused for good); skipped when it became unreachable in between.
+RECIPIENT_STATES = ("queued", "sending", "accepted", "sent", "failed", "bounced", "skipped")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

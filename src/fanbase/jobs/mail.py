@@ -210,6 +210,7 @@ class MailSender(BackgroundLoop):
         for workspace_id in mail_delivery.sending_workspaces(self.database):
             if self.only_workspace is not None and workspace_id != self.only_workspace:
                 continue
+            mail_delivery.record_accepted(self.database, workspace_id, now=now)  # a crashed sender's, if any
             mail_delivery.enqueue_entries(self.database, workspace_id, now=now)
             rate = messages.get_settings(self.database, workspace_id, now=now).send_rate
             allowed = min(CLAIM_LIMIT, self._pace.allowance(workspace_id, rate))
@@ -221,6 +222,8 @@ class MailSender(BackgroundLoop):
             self._pace.spend(workspace_id, len(mails))
             report.claimed += len(mails)
             self._deliver(mails, report)
+            if mails:
+                mail_delivery.record_accepted(self.database, workspace_id, now=self.clock())
         return report
 
     def _deliver(self, mails: list[OutgoingMail], report: SendReport) -> None:
@@ -253,7 +256,7 @@ class MailSender(BackgroundLoop):
         except PermanentFailure as error:
             mail_delivery.record_failure(self.database, mail, error=str(error), permanent=True, now=self.clock())
             return "bounced"
-        mail_delivery.record_sent(self.database, mail.workspace_id, [mail], now=self.clock())
+        mail_delivery.record_sent(self.database, mail, now=self.clock())
         return "sent"
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from fanbase.schemas.common import RowId
 from fanbase.schemas.common import UtcDatetime
 
 MessageStatus = Literal["draft", "scheduled", "sending", "sent", "cancelled"]
-RecipientState = Literal["queued", "sending", "sent", "failed", "bounced", "skipped"]
+RecipientState = Literal["queued", "sending", "accepted", "sent", "failed", "bounced", "skipped"]
 # Why a fan of a message's segments is not reachable, in the order they are checked: the first that applies counts.
 UnreachableReason = Literal["excluded", "suppressed", "bounced", "complained", "unsubscribed", "no_consent"]
 UNREACHABLE_REASONS: tuple[UnreachableReason, ...] = (

@@ -368,7 +368,7 @@ def stats(database: Database, workspace_id: int, message_id: int) -> MessageStat
     return MessageStats(
         recipients=sum(states.values()),
         queued=states.get("queued", 0) + states.get("sending", 0),
-        sent=states.get("sent", 0),
+        sent=states.get("sent", 0) + states.get("accepted", 0),
         failed=states.get("failed", 0),
         bounced=states.get("bounced", 0),
         skipped=states.get("skipped", 0),

@@ -172,8 +172,9 @@ def recipients(
     paging: PagingDep,
     state: Annotated[RecipientState | None, Query(description="Only recipients in this state")] = None,
 ) -> Page[Recipient]:
-    """Who it went to (frozen when it was sent) and what became of each: `queued`, `sending`, `sent`, `failed`
-    (gave up after retries), `bounced` (refused for good) or `skipped` (cancelled)."""
+    """Who it went to (frozen when it was sent) and what became of each: `queued`, `sending`, `accepted` (the
+    server took it; recorded as `sent` within a moment), `sent`, `failed` (gave up after retries), `bounced` (refused
+    for good) or `skipped` (cancelled, or no longer reachable when due; `error` says why)."""
     return messages.recipients(
         database, workspace_id, message_id, state=state, page=paging.page, page_size=paging.page_size
     )

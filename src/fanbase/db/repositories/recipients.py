@@ -23,7 +23,8 @@ from fanbase.db.tables import message_recipients
 from fanbase.db.tables import messages
 from fanbase.db.tables import segment_members
 
-_PENDING = ("queued", "sending")
+_CLAIMABLE = ("queued", "sending")
+_PENDING = ("queued", "sending", "accepted")  # a message is sent once none of its recipients is in these
 # What a mail's merge fields read of a fan.
 _MERGE_COLUMNS = (
     fans.c.email,
@@ -55,7 +56,7 @@ def claim(connection: Connection, workspace_id: int, *, now: datetime, limit: in
         .join(messages, (messages.c.workspace_id == workspace_id) & (messages.c.id == recipients.c.message_id))
         .where(
             recipients.c.workspace_id == workspace_id,
-            recipients.c.state.in_(_PENDING),
+            recipients.c.state.in_(_CLAIMABLE),
             recipients.c.next_attempt_at <= now,
             messages.c.status == "sending",
         )
@@ -74,16 +75,47 @@ def claim(connection: Connection, workspace_id: int, *, now: datetime, limit: in
     return list(rows)
 
 
-def mark_sent(connection: Connection, workspace_id: int, recipient_ids: Sequence[int], *, now: datetime) -> int:
-    """Sending → sent (a row no longer sending, e.g. cancelled meanwhile, is left as it is)."""
+def mark_accepted(connection: Connection, workspace_id: int, recipient_id: int, *, now: datetime) -> bool:
+    """Sending → accepted: the server took the mail (a row no longer sending, e.g. cancelled meanwhile, is left)."""
+    result = connection.execute(
+        update(recipients)
+        .where(
+            recipients.c.workspace_id == workspace_id, recipients.c.id == recipient_id, recipients.c.state == "sending"
+        )
+        .values(state="accepted", sent_at=now, error=None)
+    )
+    return bool(result.rowcount)
+
+
+def accepted(connection: Connection, workspace_id: int, *, limit: int) -> list[Any]:
+    """Recipients whose mail the server accepted and whose sending is not yet recorded (id, message, fan, when)."""
+    return list(
+        connection.execute(
+            select(recipients.c.id, recipients.c.message_id, recipients.c.fan_id, recipients.c.sent_at)
+            .where(recipients.c.workspace_id == workspace_id, recipients.c.state == "accepted")
+            .order_by(recipients.c.id)
+            .limit(limit)
+        ).all()
+    )
+
+
+def mark_sent(
+    connection: Connection, workspace_id: int, recipient_ids: Sequence[int], *, now: datetime | None = None
+) -> int:
+    """Sending or accepted → sent (with ``now`` as the time sent when given); others are left as they are."""
+    values: dict[str, Any] = {"state": "sent", "error": None}
+    if now is not None:
+        values["sent_at"] = now
     changed = 0
     for chunk in chunks(recipient_ids):
         changed += connection.execute(
             update(recipients)
             .where(
-                recipients.c.workspace_id == workspace_id, recipients.c.id.in_(chunk), recipients.c.state == "sending"
+                recipients.c.workspace_id == workspace_id,
+                recipients.c.id.in_(chunk),
+                recipients.c.state.in_(("sending", "accepted")),
             )
-            .values(state="sent", sent_at=now, error=None)
+            .values(**values)
         ).rowcount
     return changed
 
@@ -117,7 +149,7 @@ def skip_pending(connection: Connection, workspace_id: int, message_id: int, *, 
             .where(
                 recipients.c.workspace_id == workspace_id,
                 recipients.c.message_id == message_id,
-                recipients.c.state.in_(_PENDING),
+                recipients.c.state.in_(_CLAIMABLE),
             )
             .values(state="skipped", error=error)
         ).rowcount

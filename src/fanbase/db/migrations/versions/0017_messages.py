@@ -110,7 +110,7 @@ def upgrade() -> None:
         sa.Column("sent_at", UTCDateTime()),
         sa.Column("error", sa.String(500)),
         sa.CheckConstraint(
-            "state IN ('queued', 'sending', 'sent', 'failed', 'bounced', 'skipped')",
+            "state IN ('queued', 'sending', 'accepted', 'sent', 'failed', 'bounced', 'skipped')",
             name=op.f("ck_message_recipients_state"),
         ),
         _workspace_fk("message_recipients", "fan_id", "fans"),
