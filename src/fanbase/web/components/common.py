@@ -48,6 +48,9 @@ def column(
 
 
 ACTIONS_COLUMN = column("actions", "", field="id", align="right")
+# The style of a line in a table cell cut to the column's width (with class "ellipsis"): it takes the column's
+# width but adds nothing to the column's minimum, so a long line never widens a table (on a phone, sideways).
+CUT_TO_COLUMN = "width: 0; min-width: 100%"
 
 RecordT = TypeVar("RecordT")
 

@@ -19,6 +19,7 @@ from fanbase.schemas.users import SignedInUser
 from fanbase.services import segments
 from fanbase.web import data
 from fanbase.web.components.common import ACTIONS_COLUMN
+from fanbase.web.components.common import CUT_TO_COLUMN
 from fanbase.web.components.common import FanTable
 from fanbase.web.components.common import column
 from fanbase.web.components.common import found_or_none
@@ -102,7 +103,7 @@ def segment_manage(request: Request) -> RedirectResponse | None:
             "body-cell-name",
             '<q-td :props="props"><a class="text-indigo-8 text-weight-medium" :href="\'/segments/\' + props.row.id">'
             "{{ props.value }}</a>"
-            '<div class="fb-muted text-caption ellipsis" style="max-width: 28rem">'
+            f'<div class="fb-muted text-caption ellipsis" style="{CUT_TO_COLUMN}">'
             "{{ props.row.description }}</div></q-td>",
         )
         table.add_slot(
