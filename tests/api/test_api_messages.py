@@ -230,3 +230,22 @@ def test_a_test_send_goes_to_the_outbox_marked_and_counts_for_nothing(
     assert (message["status"], message["recipients"]) == ("draft", 0)
     refused = client.post(f"{API}/messages/{message_id}/test", json={"email": "not an address"}, headers=headers)
     assert refused.status_code == 422
+
+
+def test_with_tracking_off_mail_has_no_pixel_and_links_lead_straight_on(
+    app: FastAPI, client: TestClient, headers: dict[str, str], workspace: WorkspaceCreated, now: datetime
+) -> None:
+    settings = client.patch(f"{API}/mail/settings", json={"tracking": False}, headers=headers)
+    assert settings.status_code == 200 and settings.json()["tracking"] is False
+    seeded = seed_message(client, headers, fans=1)
+    client.post(f"{API}/messages/{seeded['message']['id']}/send", headers=headers)
+    deliver_mail(app.state.fanbase.database, workspace.workspace.id, now)
+    [item] = client.get(f"{API}/mail/outbox", headers=headers).json()["items"]
+    raw = client.get(f"{API}/mail/outbox/{item['id']}/raw", headers=headers).content
+    links = _links(raw)
+    assert "pixel" not in links and "click" not in links
+    assert "unsubscribe" in links
+    html = email.message_from_bytes(raw, policy=email.policy.default).get_body(preferencelist=("html",))
+    assert html is not None and 'href="https://tickets.example.com/tour"' in html.get_content()
+    refused = client.patch(f"{API}/mail/settings", json={"send_rate": 0}, headers=headers)
+    assert refused.status_code == 422 and refused.json()["field"] == "send_rate"

@@ -9,6 +9,7 @@ import email
 import email.policy
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -23,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from fanbase.db.engine import Database
 from fanbase.jobs.mail import MailSender
@@ -41,6 +44,8 @@ from fanbase.services import messages
 from fanbase.services import segments
 from fanbase.services import suppressions
 from fanbase.services import workspaces
+from fanbase.services.mail_delivery import OutgoingMail
+from fanbase.services.mail_delivery import TemporaryFailure
 from tests_support import free_port
 
 BASE_URL = "https://fans.example.com"
@@ -279,3 +284,59 @@ def test_a_sender_killed_mid_send_and_restarted_gets_every_recipient_their_mail_
     assert len(twice) <= 4, twice
     assert _states(database, workspace_id, message_id) == {("sent", None): total}
     print(f"killed after {at_kill} of {total}; sent twice (same Message-ID): {len(twice)}")
+
+
+def test_starttls_and_auth_are_used_when_the_url_asks(tmp_path: Path) -> None:
+    """smtp+starttls:// with credentials: the connection is upgraded to TLS (the server's certificate checked) and
+    authenticated before any mail; a wrong password is a failure to retry, not a bounce."""
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+    sink = Sink()
+    logins: list[tuple[str, bool]] = []
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        good = (data.login, data.password) == (b"artist", b"s3cret")
+        logins.append((data.login.decode(), session.ssl is not None))
+        return AuthResult(success=good, handled=False)  # False: aiosmtpd answers a failure with 535 itself
+
+    port = free_port()
+    controller = Controller(
+        sink,
+        hostname="127.0.0.1",
+        port=port,
+        server_hostname="localhost",
+        tls_context=server_context,
+        require_starttls=True,
+        auth_require_tls=True,
+        auth_required=True,
+        auth_exclude_mechanism=["LOGIN"],  # smtplib falls back from PLAIN to LOGIN, which aiosmtpd then waits on
+        authenticator=authenticate,
+    )
+    controller.start()
+    mail = OutgoingMail(
+        workspace_id=1,
+        message_id=1,
+        recipient_id=1,
+        fan_id=1,
+        to_address="fan@example.com",
+        envelope_from="hello@example.com",
+        subject="s",
+        message_key="<1.1.1@example.com>",
+        raw=b"From: hello@example.com\r\nTo: fan@example.com\r\nSubject: s\r\n\r\nHi\r\n",
+        attempts=1,
+    )
+    try:
+        good = SmtpConnection(parse_smtp_url(f"smtp+starttls://artist:s3cret@localhost:{port}"), context=client_context)
+        good.send(mail)
+        good.close()
+        wrong = SmtpConnection(parse_smtp_url(f"smtp+starttls://artist:nope@localhost:{port}"), context=client_context)
+        with pytest.raises(TemporaryFailure, match="refused fanbase itself"):
+            wrong.send(mail)
+        wrong.close()
+    finally:
+        controller.stop()
+    assert [received.recipient for received in sink.received] == ["fan@example.com"]
+    assert logins == [("artist", True), ("artist", True)]  # both over TLS

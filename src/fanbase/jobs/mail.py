@@ -102,6 +102,10 @@ class SmtpConnection:
         except smtplib.SMTPRecipientsRefused as error:
             code, reply = next(iter(error.recipients.values()))
             raise _failure(code, reply) from None
+        except (smtplib.SMTPAuthenticationError, smtplib.SMTPSenderRefused, smtplib.SMTPNotSupportedError) as error:
+            # The relay's login or the sender's address is wrong: no fault of the recipient's, so never a bounce.
+            self.close()
+            raise TemporaryFailure(f"the relay refused fanbase itself: {error}"[:500]) from None
         except smtplib.SMTPResponseException as error:
             self._reset_after(error)
             raise _failure(error.smtp_code, error.smtp_error) from None
