@@ -28,10 +28,10 @@ from fanbase.services.mail_content import Content
 from fanbase.services.mail_content import Links
 from fanbase.services.mail_content import Rendered
 from fanbase.services.mail_content import Sender
-from fanbase.services.mail_content import build_html
-from fanbase.services.mail_content import build_mail
 from fanbase.services.mail_content import compile_content
 from fanbase.services.mail_content import render
+from fanbase.services.mail_mime import build_html
+from fanbase.services.mail_mime import build_mail
 
 NOW = datetime(2024, 5, 1, 14, 30, 5, tzinfo=timezone(timedelta(hours=2)))
 SENDER = Sender(name="The Band", address="news@band.example")

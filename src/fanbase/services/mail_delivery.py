@@ -33,6 +33,7 @@ from fanbase.schemas.orders_events import EventIn
 from fanbase.services import custom_fields
 from fanbase.services import mail_content
 from fanbase.services import mail_links
+from fanbase.services import mail_mime
 from fanbase.services import messages
 from fanbase.services import orders_events
 from fanbase.services import suppressions
@@ -207,7 +208,7 @@ def render_all(claimed: _Claimed, *, now: datetime, base_url: str) -> tuple[list
         key = f"<{workspace_id}.{row.message_id}.{row.id}@{domain}>"
         try:
             rendered = mail_content.render(compiled[row.message_id], values)
-            raw = mail_content.build_mail(
+            raw = mail_mime.build_mail(
                 rendered,
                 sender=sender,
                 to_address=row.email,
@@ -433,7 +434,7 @@ def mail_for_test(
     domain = settings.sender_address.rpartition("@")[2]
     key = f"<{workspace_id}.{message_id}.test-{secrets.token_hex(6)}@{domain}>"
     preview = f"{base_url.rstrip('/')}/u/preview"
-    raw = mail_content.build_mail(
+    raw = mail_mime.build_mail(
         rendered,
         sender=mail_content.Sender(name=settings.sender_name, address=settings.sender_address),
         to_address=to,

@@ -45,6 +45,7 @@ from fanbase.services import audit
 from fanbase.services import custom_fields
 from fanbase.services import mail_content
 from fanbase.services import mail_links
+from fanbase.services import mail_mime
 
 DEFAULT_SEND_RATE = 50  # messages a second, per workspace
 DEFAULT_SENDER_ADDRESS = "hello@fanbase.localhost"
@@ -428,8 +429,8 @@ def preview(database: Database, workspace_id: int, message_id: int, *, fan_id: i
         fan_id=fan_id,
         subject=rendered.subject,
         preheader=rendered.preheader,
-        html=mail_content.build_html(rendered, links=links),
-        text=mail_content.build_text(rendered, links=links),
+        html=mail_mime.build_html(rendered, links=links),
+        text=mail_mime.build_text(rendered, links=links),
     )
 
 
