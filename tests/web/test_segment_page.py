@@ -1,6 +1,6 @@
 """A segment's page for daily use (issue 14): every count follows the action that changed it, history from the
 segment's creation with a period to pick, a day's entries and exits with their reasons, the members CSV named after
-the segment, the promised Messages entry, and Segment Manage's change this week."""
+the segment, the Messages entry, and Segment Manage's change this week."""
 
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ def test_the_members_csv_is_named_after_the_segment(page: Page, site: Site, stat
     # Streamed by the server (not built in the page's memory): the header, then the members.
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
     assert {row["email"] for row in rows} == {fan.email for fan in _members(site, static_segment)}
-    expect(page.get_by_test_id("messages-card")).to_contain_text("Coming soon")
+    expect(page.get_by_test_id("messages-card")).to_contain_text("Send a message to this segment")
     # Another workspace's segment is not found, as everywhere.
     other = page.request.get(f"{site.url}/downloads/segments/999999/members.csv")
     assert other.status == 404

@@ -17,6 +17,7 @@ TABS: tuple[tuple[str, str, str], ...] = (
     ("tags", "Tags", "/tags"),
     ("lists", "Lists", "/lists"),
     ("analytics", "Analytics", "/analytics"),
+    ("messages", "Messages", "/messages"),
     ("audit", "Audit log", "/audit"),
 )
 

@@ -104,6 +104,7 @@ MESSAGE_STATUS_COLORS = {
 RECIPIENT_STATES = {
     "queued": "Queued",
     "sending": "Sending",
+    "accepted": "Accepted",  # by the mail server, a moment before it is recorded as sent
     "sent": "Sent",
     "failed": "Failed",
     "bounced": "Bounced",
@@ -112,6 +113,7 @@ RECIPIENT_STATES = {
 RECIPIENT_STATE_COLORS = {
     "queued": "grey-7",
     "sending": "indigo-6",
+    "accepted": "green-5",
     "sent": "green-7",
     "failed": "red-7",
     "bounced": "deep-orange-8",
@@ -126,3 +128,12 @@ UNREACHABLE_WORDS = {
     "unsubscribed": "Unsubscribed from the list",
     "no_consent": "Not on the list (no consent)",
 }
+
+
+def delay_words(minutes: int) -> str:
+    """A send-on-entry delay: "right away", "30 minutes", "2 hours", "1 day"."""
+    for size, unit in ((1440, "day"), (60, "hour"), (1, "minute")):
+        if minutes and minutes % size == 0:
+            count = minutes // size
+            return f"{count:,} {unit}{'' if count == 1 else 's'} after entering"
+    return "right away"

@@ -189,7 +189,15 @@ def day_chart_options(
         "yAxis": {"type": "value", "minInterval": 1 if currency is None else 0, "axisLabel": {":formatter": label}},
         "series": [
             # Points are drawn: a segment created today has one, and a line of one point is otherwise invisible.
-            {"name": name, "type": kind, "data": values, "smooth": True, "symbolSize": 6, "connectNulls": True}
+            {
+                "name": name,
+                "type": kind,
+                "data": values,
+                "smooth": True,
+                "symbolSize": 6,
+                "connectNulls": True,
+                "barMaxWidth": 32,  # a chart of one or two days keeps bars a bar's width, not half the chart's
+            }
             for name, values in series
         ],
     }

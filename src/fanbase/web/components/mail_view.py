@@ -3,9 +3,10 @@ raw message.
 
 The HTML is the mail's own, written by the workspace and filled with a fan's data, so it is shown in an
 ``<iframe sandbox="" srcdoc="…">``: no script runs and it has no origin of its own. Looking at a stored mail must
-not count as its recipient opening it or clicking in it, so the document is also given a policy of its own (no
-image loads, which includes the open pixel) and a ``<base target="_blank">`` (a sandbox without ``allow-popups``
-opens no new window, so a click on a tracked link goes nowhere).
+not count as its recipient opening it or clicking in it. The dashboard's own policy (``web/security.py``) already
+keeps most of that from happening; the document is also given a policy of its own (no image loads, which includes
+the open pixel) and a ``<base target="_blank">`` (a sandbox without ``allow-popups`` opens no new window, so a click
+on a tracked link goes nowhere), so that it holds whatever the page's policy and wherever the links lead.
 """
 
 from __future__ import annotations

@@ -1,8 +1,13 @@
-"""Before a message is sent: who it reaches (total vs reachable, each reason counted) and how it looks to a fan."""
+"""Before a message is sent: who it reaches (total vs reachable, each reason counted), how it looks to a fan, and a
+test of it sent to an address."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from nicegui import ui
+from pydantic import TypeAdapter
+from pydantic import ValidationError
 
 from fanbase.core.rules import AllOf
 from fanbase.core.rules import AnyOf
@@ -12,19 +17,24 @@ from fanbase.core.rules import Not
 from fanbase.core.rules import Rule
 from fanbase.core.rules import rule_to_json
 from fanbase.errors import FanbaseError
+from fanbase.schemas.common import Email
 from fanbase.schemas.common import Page
+from fanbase.schemas.common import plain_message
 from fanbase.schemas.fans import Fan
 from fanbase.schemas.fans import FanFilter
 from fanbase.schemas.messages import Audience
 from fanbase.schemas.messages import Message
 from fanbase.schemas.users import SignedInUser
 from fanbase.services import fans
+from fanbase.services import mail_delivery
 from fanbase.services import messages
+from fanbase.services.unit_of_work import Database
 from fanbase.web.components.mail_view import MailView
 from fanbase.web.state import current
 from fanbase.web.state import in_thread
 from fanbase.web.words import UNREACHABLE_WORDS
 
+EMAIL_ADDRESS: TypeAdapter[str] = TypeAdapter(Email)
 SAMPLE_SIZE = 20  # fans offered to preview as, before any search
 NOBODY_LABEL = "Nobody (merge fields show their defaults)"
 
@@ -142,27 +152,45 @@ class PreviewCard:
                 self.preheader = ui.label("").classes("fb-muted text-body2").props('data-testid="preview-preheader"')
             self.view = MailView(html="", text="", testid="preview")
             self.problem = ui.label("").classes("fb-error").props('role="alert"')
+            self._test_send()
         self.fan.on_value_change(lambda _event: self.render())
         self.search.on_value_change(lambda _event: self.find())
 
-    def _offer(self, found: list[Fan], *, keep: bool) -> None:
-        """Offer ``found`` (and, with ``keep``, the fan chosen now); choose the kept one or the first found."""
+    def _offer(self, found: dict[int, str], *, keep: bool) -> None:
+        """Offer ``found`` (fan id → label; with ``keep``, the fan chosen now too); choose the kept one or the first
+        found."""
         options: dict[int, str] = {self.NOBODY: NOBODY_LABEL}
         chosen = self.fan.value
         if keep and chosen in self.options:
             options[chosen] = self.options[chosen]
-        options.update({fan.id: _fan_label(fan) for fan in found})
+        options.update(found)
         self.options = options
-        first = found[0].id if found else self.NOBODY
+        first = next(iter(found), self.NOBODY)
         self.fan.set_options(dict(options), value=chosen if keep and chosen in options else first)
 
     async def load_sample(self, message: Message | None = None) -> None:
-        """Offer the first fans the message would reach (after a save, its audience may differ), then render."""
+        """Offer the first fans the message would reach (after a save, its audience may differ), or for a message
+        sent, its first recipients; then render."""
         self.message = message or self.message
         state = current()
+        found: dict[int, str] = {}
         rule = audience_rule(self.message, self.segment_names, self.list_names)
-        found: list[Fan] = []
-        if rule is not None:
+        if self.message.status not in ("draft", "scheduled"):
+            recipients = await in_thread(
+                messages.recipients,
+                state.database,
+                self.user.workspace_id,
+                self.message.id,
+                page=1,
+                page_size=SAMPLE_SIZE,
+            )
+            found = {recipient.fan_id: recipient.email for recipient in recipients.items}
+            self.sample_note.set_text(
+                f"Offered: its first {len(found):,} recipients. Or find anyone in your workspace."
+                if found
+                else "It went to nobody: find a fan by email or name."
+            )
+        elif rule is not None:
             page: Page[Fan] = await in_thread(
                 fans.list_fans,
                 state.database,
@@ -172,7 +200,7 @@ class PreviewCard:
                 page_size=SAMPLE_SIZE,
                 now=state.now(),
             )
-            found = page.items
+            found = {fan.id: _fan_label(fan) for fan in page.items}
             self.sample_note.set_text(
                 f"Offered: the first {len(found):,} fans it would reach. Or find anyone in your workspace."
                 if found
@@ -200,14 +228,65 @@ class PreviewCard:
             page_size=SAMPLE_SIZE,
             now=state.now(),
         )
+        matches = "1 fan matches" if page.total == 1 else f"{page.total:,} fans match"
         self.sample_note.set_text(
-            f"{page.total:,} fan{'' if page.total == 1 else 's'} match “{text}”"
+            f"{matches} “{text}”"
             + (f"; the first {len(page.items)} are offered." if page.total > len(page.items) else ".")
         )
         had = self.fan.value
-        self._offer(page.items, keep=False)
+        self._offer({fan.id: _fan_label(fan) for fan in page.items}, keep=False)
         if self.fan.value == had:
             await self.render()
+
+    def _test_send(self) -> None:
+        """Send it, as the fan previewed, to one address: into the outbox while no SMTP relay is set."""
+        is_outbox = current().settings.smtp_url is None
+        with ui.row().classes("w-full items-start gap-2"):
+            self.test_address = (
+                ui.input("Send a test to", placeholder="you@example.com")
+                .props('dense outlined type=email data-testid="test-address"')
+                .classes("col-grow")
+                .style("min-width: 12rem; flex: 1 1 12rem")
+            )
+            button = ui.button("Send a test", icon="forward_to_inbox", on_click=self.send_test).props(
+                'flat no-caps color="indigo-8" data-testid="send-test"'
+            )
+        if is_outbox:
+            ui.label("Marked [Test] and kept in the outbox (no SMTP relay is set); it counts for nothing.").classes(
+                "fb-muted text-caption"
+            )
+        else:
+            # The SMTP conversation lives in the sender (fanbase.jobs), which the dashboard does not reach.
+            self.test_address.disable()
+            button.disable()
+            ui.label(
+                f"With an SMTP relay set, send a test through the API: POST /api/v1/messages/{self.message.id}/test."
+            ).classes("fb-muted text-caption")
+
+    async def send_test(self) -> None:
+        state = current()
+        address = (self.test_address.value or "").strip()
+        self.test_address.error = None
+        try:
+            to = EMAIL_ADDRESS.validate_python(address)
+            stored = await in_thread(
+                _test_into_outbox,
+                state.database,
+                self.user.workspace_id,
+                self.message.id,
+                to=to,
+                fan_id=int(self.fan.value or 0) or None,
+                now=state.now(),
+                base_url=state.settings.resolved_public_url(),
+            )
+        except ValidationError as error:
+            said = plain_message(error.errors()[0]["msg"])
+            self.test_address.error = said[:1].upper() + said[1:]
+            return
+        except FanbaseError as error:
+            ui.notify(str(error), type="negative")
+            return
+        ui.notify(f"Test for {stored} is in the outbox.", type="positive")
 
     async def render(self) -> None:
         state = current()
@@ -229,3 +308,14 @@ class PreviewCard:
         self.preheader.set_text(rendered.preheader)
         self.preheader.set_visibility(bool(rendered.preheader))
         self.view.show(html=rendered.html, text=rendered.text)
+
+
+def _test_into_outbox(
+    database: Database, workspace_id: int, message_id: int, *, to: str, fan_id: int | None, now: datetime, base_url: str
+) -> str:
+    """The test mail made and kept in the outbox; the address it is for."""
+    mail = mail_delivery.mail_for_test(
+        database, workspace_id, message_id, to=to, fan_id=fan_id, now=now, base_url=base_url
+    )
+    mail_delivery.store_test_in_outbox(database, mail, now=now)
+    return mail.to_address

@@ -13,6 +13,7 @@ from fanbase.errors import FanbaseError
 from fanbase.schemas.common import plain_message
 from fanbase.schemas.messages import MAX_MESSAGE_SEGMENTS
 from fanbase.schemas.messages import Message
+from fanbase.web.words import delay_words
 
 # What a missing value means, per field.
 REQUIRED = {
@@ -20,12 +21,21 @@ REQUIRED = {
     "subject": "Write a subject",
     "body": "Write the message",
 }
+MARKDOWN_HINT = 'Markdown: **bold**, *italic*, [a link](https://…), "# " before a heading.'
 MERGE_HINT = (
-    'Markdown: **bold**, *italic*, [a link](https://…), "# " before a heading. Merge fields put in each fan\'s '
-    'own: {{ first_name | default("friend") }} (with what to write when a fan has none), {{ last_name }}, '
-    "{{ email }}, {{ city }}, {{ country }}, {{ lifecycle_stage }}; {% if city %}…{% endif %} for a part only "
-    "some fans get."
+    'Merge fields put in each fan\'s own: {{ first_name | default("friend") }} (with what to write when a fan '
+    "has none), {{ last_name }}, {{ email }}, {{ city }}, {{ country }}, {{ lifecycle_stage }}; "
+    "{% if city %}…{% endif %} for a part only some fans get."
 )
+
+
+def on_entry_text(message: Message, segments: dict[int, str]) -> str:
+    """What a message sent on entry does, in words."""
+    trigger = segments.get(message.on_entry_segment_id or 0, "a segment since deleted")
+    return (
+        f"Sent on entry: each fan who enters “{trigger}” gets it once, {delay_words(message.on_entry_delay_minutes)},"
+        " if still in it and reachable then."
+    )
 
 
 def _sentence(text: str) -> str:
@@ -83,14 +93,23 @@ class MessageForm:
                 .props('input-style="min-height: 12rem"')
                 .classes("w-full")
             )
-            hint = MERGE_HINT
-            if custom_fields:
-                hint += " Your custom fields: " + ", ".join(f"{{{{ custom.{name} }}}}" for name in custom_fields) + "."
-            ui.label(hint).classes("fb-muted text-caption").props('data-testid="merge-hint"')
+            if is_editable:
+                hint = MERGE_HINT
+                if custom_fields:
+                    hint += (
+                        " Your custom fields: " + ", ".join(f"{{{{ custom.{name} }}}}" for name in custom_fields) + "."
+                    )
+                with ui.column().classes("gap-1").props('data-testid="merge-hint"'):
+                    ui.label(MARKDOWN_HINT).classes("fb-muted text-caption")
+                    ui.label(hint).classes("fb-muted text-caption")
         with ui.card().classes("w-full gap-2").props('data-testid="message-audience-fields"'):
             ui.label("Who it goes to").classes("text-subtitle1 text-weight-medium")
             chosen = list(message.segment_ids) if message else ([chosen_segment] if chosen_segment in segments else [])
             self.segments = self._segments("Send to the members of (segments)", chosen, "message-segments")
+            if message is not None and message.on_entry_segment_id is not None:
+                # Made through the API or the command line: said here, changed there.
+                self.segments.set_visibility(False)
+                ui.label(on_entry_text(message, segments)).props('data-testid="on-entry-note"')
             self.excluded = self._segments(
                 "Except the members of (optional)",
                 list(message.excluded_segment_ids) if message else [],
@@ -107,10 +126,11 @@ class MessageForm:
                 .props('dense outlined data-testid="message-list"')
                 .classes("w-full")
             )
-            ui.label(
-                "Only the list's subscribed fans get it: they agreed to receive mail. Unsubscribed, bounced and "
-                "suppressed addresses never do."
-            ).classes("fb-muted text-caption")
+            if is_editable:
+                ui.label(
+                    "Only the list's subscribed fans get it: they agreed to receive mail. Unsubscribed, bounced and "
+                    "suppressed addresses never do."
+                ).classes("fb-muted text-caption")
         self.problem = ui.label("").classes("fb-error").props('role="alert" data-testid="message-form-error"')
         self.problem.set_visibility(False)
         self.fields: dict[str, Any] = {

@@ -21,7 +21,6 @@ from fanbase.web.components.common import column
 from fanbase.web.components.common import day_chart_options
 from fanbase.web.layout import time_text
 from fanbase.web.state import current
-from fanbase.web.state import in_thread
 from fanbase.web.words import RECIPIENT_STATE_COLORS
 from fanbase.web.words import RECIPIENT_STATES
 
@@ -71,18 +70,21 @@ class StatsCard:
                 .style("grid-template-columns: repeat(auto-fit, minmax(min(150px, 40vw), 1fr))")
             ):
                 for key, title, _whole in self.TILES:
-                    with ui.column().classes("gap-0 q-pa-sm rounded-borders").style(
-                        "border: 1px solid #e5e7eb"
-                    ).props(f'data-testid="stat-{key}"'):
+                    with (
+                        ui.column()
+                        .classes("gap-0 q-pa-sm rounded-borders")
+                        .style("border: 1px solid #e5e7eb")
+                        .props(f'data-testid="stat-{key}"')
+                    ):
                         ui.label(title).classes("text-overline fb-muted")
                         self.values[key] = ui.label("").classes("text-h5 text-weight-bold")
                         self.values[key].props(f'data-testid="stat-{key}-value"')
                         self.rates[key] = ui.label("").classes("fb-muted text-caption")
                         self.rates[key].props(f'data-testid="stat-{key}-rate"')
             if not is_tracking:
-                ui.label(
-                    "Counting opens and clicks is off (Mail settings): they show 0 for mail sent since."
-                ).classes("fb-muted text-caption")
+                ui.label("Counting opens and clicks is off (Mail settings): they show 0 for mail sent since.").classes(
+                    "fb-muted text-caption"
+                )
             self.chart = ui.echart({}).classes("w-full").style("height: 260px").props('data-testid="stats-chart"')
         self.show(stats)
 

@@ -35,6 +35,9 @@ ACTION_WORDS = {
     "segment.deleted": "Segment deleted",
     "suppression.added": "Email suppressed",
     "suppression.lifted": "Suppression lifted",
+    "message.scheduled": "Message scheduled",
+    "message.sent": "Message sent",
+    "message.cancelled": "Message cancelled",
 }
 COLUMNS = [
     column("at", "When"),
@@ -52,7 +55,10 @@ def audit_page(request: Request) -> RedirectResponse | None:
         return user
     state = current()
     with frame(user, active="audit", title="Audit log"):
-        page_title("Audit log", subtitle="Keys, users, sign-ins, exports, erasures, webhooks and deleted segments.")
+        page_title(
+            "Audit log",
+            subtitle="Keys, users, sign-ins, exports, erasures, webhooks, deleted segments and messages sent.",
+        )
         action = (
             ui.select({None: "Every action", **ACTION_WORDS}, value=None, label="Action")
             .props('dense outlined data-testid="audit-action"')

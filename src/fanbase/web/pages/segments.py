@@ -16,6 +16,7 @@ from fanbase.schemas.history import SizePoint
 from fanbase.schemas.segments import EmailsIn
 from fanbase.schemas.segments import Segment
 from fanbase.schemas.users import SignedInUser
+from fanbase.services import messages
 from fanbase.services import segments
 from fanbase.web import data
 from fanbase.web.components.common import ACTIONS_COLUMN
@@ -359,7 +360,7 @@ def _segment_content(user: SignedInUser, segment: Segment) -> None:
             ).open(),
         ).props('unelevated no-caps color="indigo-8" data-testid="edit-segment"')
     summary = _SegmentSummary(user, segment)
-    _messages_card()
+    _messages_card(user, segment)
 
     with ui.card().classes("w-full"):
         with ui.row().classes("w-full items-center gap-2"):
@@ -383,22 +384,25 @@ def _segment_content(user: SignedInUser, segment: Segment) -> None:
         ui.timer(0.01, members.refresh, once=True)
 
 
-def _messages_card() -> None:
-    """Where the guide promises "Send Targeted Messages": what will come, and what works today."""
+def _messages_card(user: SignedInUser, segment: Segment) -> None:
+    """Where the guide promises "Send Targeted Messages": write one to this segment; how much mail its members got
+    lately (so a segment is not mailed too often)."""
+    state = current()
+    [received] = messages.mail_received(state.database, user.workspace_id, [segment.id], now=state.now())
     with (
         ui.card().classes("w-full").props('data-testid="messages-card"'),
-        ui.row().classes("w-full items-center gap-2 no-wrap"),
+        ui.row().classes("w-full items-center gap-2"),
     ):
         ui.icon("campaign", size="md", color="indigo-8")
-        with ui.column().classes("gap-0 col"):
-            with ui.row().classes("items-center gap-2"):
-                ui.label("Send a message to this segment").classes("text-subtitle1 text-weight-medium")
-                ui.badge("Coming soon", color="amber-8")
-            ui.label(
-                "Email to a segment, with its reachable audience counted, is on its way. Today: export its "
-                "members as CSV below for your mailing tool, or have a webhook tell your tool who enters and "
-                "leaves."
-            ).classes("fb-muted")
+        with ui.column().classes("gap-0 col").style("min-width: 12rem"):
+            ui.label("Send a message to this segment").classes("text-subtitle1 text-weight-medium")
+            mails = f"{received.received:,} mail{'' if received.received == 1 else 's'}"
+            ui.label(f"Its members were sent {mails} in the last 30 days.").classes("fb-muted").props(
+                'data-testid="segment-mail-received"'
+            )
+        ui.button(
+            "Write a message", icon="edit", on_click=lambda: ui.navigate.to(f"/messages/new?segment={segment.id}")
+        ).props('unelevated no-caps color="indigo-8" data-testid="message-segment"')
 
 
 def _static_tools(user: SignedInUser, segment: Segment, members: FanTable, summary: _SegmentSummary) -> None:
