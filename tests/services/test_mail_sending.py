@@ -30,8 +30,6 @@ from aiosmtpd.smtp import AuthResult
 
 from fanbase.db.engine import Database
 from fanbase.jobs.mail import MailSender
-from fanbase.jobs.mail import SmtpConnection
-from fanbase.jobs.mail import parse_smtp_url
 from fanbase.schemas.lists import ListIn
 from fanbase.schemas.messages import MailSettingsPatch
 from fanbase.schemas.messages import MessageIn
@@ -44,8 +42,10 @@ from fanbase.services import messages
 from fanbase.services import segments
 from fanbase.services import suppressions
 from fanbase.services import workspaces
-from fanbase.services.mail_delivery import OutgoingMail
-from fanbase.services.mail_delivery import TemporaryFailure
+from fanbase.services.smtp import OutgoingMail
+from fanbase.services.smtp import SmtpConnection
+from fanbase.services.smtp import TemporaryFailure
+from fanbase.services.smtp import parse_smtp_url
 from tests_support import free_port
 
 BASE_URL = "https://fans.example.com"

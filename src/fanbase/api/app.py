@@ -191,7 +191,7 @@ def create_app(
     install_api_fallback(app)
     app.include_router(public_mail.router)  # the links in mail: unsubscribe, open pixel, tracked links
     if dashboard:
-        fanbase.web.mount(app, database=database, clock=clock)
+        fanbase.web.mount(app, database=database, clock=clock, settings=settings)
     # Outermost (added last): a body is capped before any other middleware or route reads a byte of it.
     app.add_middleware(BodyLimit, max_json_bytes=settings.max_json_bytes, max_upload_bytes=settings.max_csv_bytes)
     if settings.run_scheduler:

@@ -169,6 +169,7 @@ class InboundResult(Record):
 class OutboxMail(Record):
     id: int
     message_id: int
+    message_name: str
     recipient_id: int | None = Field(description="None for a test send.")
     to_address: str
     subject: str

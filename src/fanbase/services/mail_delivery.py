@@ -29,6 +29,8 @@ from fanbase.db.repositories import messages as messages_repo
 from fanbase.db.repositories import recipients as recipients_repo
 from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
+from fanbase.errors import Unavailable
+from fanbase.schemas.messages import SentTest
 from fanbase.schemas.orders_events import EventIn
 from fanbase.services import custom_fields
 from fanbase.services import mail_content
@@ -37,6 +39,11 @@ from fanbase.services import mail_mime
 from fanbase.services import messages
 from fanbase.services import orders_events
 from fanbase.services import suppressions
+from fanbase.services.smtp import OutgoingMail
+from fanbase.services.smtp import PermanentFailure
+from fanbase.services.smtp import SmtpConnection
+from fanbase.services.smtp import TemporaryFailure
+from fanbase.services.smtp import parse_smtp_url
 
 # After a temporary failure (an SMTP 4xx, a connection lost) the recipient waits 1, 5, 30 minutes, 2 and 6 hours;
 # after the sixth failed attempt it has failed for good.
@@ -48,28 +55,6 @@ RETRY_DELAYS = (
     timedelta(hours=6),
 )
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
-
-
-class TemporaryFailure(Exception):
-    """The mail could not be delivered now (SMTP 4xx, connection trouble): try again later."""
-
-
-class PermanentFailure(Exception):
-    """The server refused the mail for good (SMTP 5xx): the address bounced."""
-
-
-@dataclass(frozen=True)
-class OutgoingMail:
-    workspace_id: int
-    message_id: int
-    recipient_id: int
-    fan_id: int
-    to_address: str
-    envelope_from: str
-    subject: str
-    message_key: str  # the Message-ID
-    raw: bytes
-    attempts: int  # this one included
 
 
 @dataclass(frozen=True)
@@ -473,3 +458,32 @@ def store_test_in_outbox(database: Database, mail: OutgoingMail, *, now: datetim
                 }
             ],
         )
+
+
+def send_test(
+    database: Database,
+    workspace_id: int,
+    message_id: int,
+    *,
+    to: str,
+    fan_id: int | None,
+    now: datetime,
+    base_url: str,
+    smtp_url: str | None,
+) -> SentTest:
+    """``mail_for_test`` sent now: over the relay ``smtp_url``, or into the local outbox without one. A permanent
+    refusal is InvalidInput on ``email``; a relay that cannot take it now, Unavailable."""
+    mail = mail_for_test(database, workspace_id, message_id, to=to, fan_id=fan_id, now=now, base_url=base_url)
+    if smtp_url is None:
+        store_test_in_outbox(database, mail, now=now)
+        return SentTest(to=mail.to_address, via="outbox", message_key=mail.message_key)
+    connection = SmtpConnection(parse_smtp_url(smtp_url))
+    try:
+        connection.send(mail)
+    except PermanentFailure as error:
+        raise InvalidInput(f"the mail server refused it: {error}", field="email") from None
+    except TemporaryFailure as error:
+        raise Unavailable(f"the mail server could not take it now: {error}") from None
+    finally:
+        connection.close()
+    return SentTest(to=mail.to_address, via="smtp", message_key=mail.message_key)

@@ -19,10 +19,6 @@ from fanbase.api.deps import StateDep
 from fanbase.api.deps import WorkspaceDep
 from fanbase.api.schemas import error_responses
 from fanbase.api.schemas import object_id
-from fanbase.errors import InvalidInput
-from fanbase.errors import Unavailable
-from fanbase.jobs.mail import SmtpConnection
-from fanbase.jobs.mail import parse_smtp_url
 from fanbase.schemas.common import MAX_ID
 from fanbase.schemas.common import Page
 from fanbase.schemas.common import RowId
@@ -45,8 +41,6 @@ from fanbase.schemas.messages import SentTest
 from fanbase.services import inbound_mail as inbound
 from fanbase.services import mail_delivery
 from fanbase.services import messages
-from fanbase.services.mail_delivery import PermanentFailure
-from fanbase.services.mail_delivery import TemporaryFailure
 
 router = APIRouter(tags=["messages"], responses=error_responses(401, 422))
 
@@ -132,7 +126,7 @@ def send_test(
     nothing is counted and no event recorded. A permanent refusal answers 422 on `email`; a server that cannot be
     reached, 503."""
     settings = state.settings
-    mail = mail_delivery.mail_for_test(
+    return mail_delivery.send_test(
         database,
         workspace_id,
         message_id,
@@ -140,20 +134,8 @@ def send_test(
         fan_id=body.fan_id,
         now=now,
         base_url=settings.resolved_public_url(),
+        smtp_url=settings.smtp_url,
     )
-    if settings.smtp_url is None:
-        mail_delivery.store_test_in_outbox(database, mail, now=now)
-        return SentTest(to=mail.to_address, via="outbox", message_key=mail.message_key)
-    connection = SmtpConnection(parse_smtp_url(settings.smtp_url))
-    try:
-        connection.send(mail)
-    except PermanentFailure as error:
-        raise InvalidInput(f"the mail server refused it: {error}", field="email") from None
-    except TemporaryFailure as error:
-        raise Unavailable(f"the mail server could not take it now: {error}") from None
-    finally:
-        connection.close()
-    return SentTest(to=mail.to_address, via="smtp", message_key=mail.message_key)
 
 
 @router.post("/messages/{message_id}/cancel", responses=error_responses(404, 409))

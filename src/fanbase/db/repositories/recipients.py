@@ -238,11 +238,13 @@ def page_outbox(
         select(
             mail_outbox.c.id,
             mail_outbox.c.message_id,
+            messages.c.name.label("message_name"),
             mail_outbox.c.recipient_id,
             mail_outbox.c.to_address,
             mail_outbox.c.subject,
             mail_outbox.c.stored_at,
         )
+        .join(messages, (messages.c.workspace_id == workspace_id) & (messages.c.id == mail_outbox.c.message_id))
         .where(*conditions)
         .order_by(mail_outbox.c.id.desc())
         .offset(offset)

@@ -3,8 +3,6 @@ test of it sent to an address."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from nicegui import ui
 from pydantic import TypeAdapter
 from pydantic import ValidationError
@@ -28,7 +26,6 @@ from fanbase.schemas.users import SignedInUser
 from fanbase.services import fans
 from fanbase.services import mail_delivery
 from fanbase.services import messages
-from fanbase.services.unit_of_work import Database
 from fanbase.web.components.mail_view import MailView
 from fanbase.web.state import current
 from fanbase.web.state import in_thread
@@ -239,7 +236,7 @@ class PreviewCard:
             await self.render()
 
     def _test_send(self) -> None:
-        """Send it, as the fan previewed, to one address: into the outbox while no SMTP relay is set."""
+        """Send it, as the fan previewed, to one address: over the SMTP relay, or into the outbox without one."""
         is_outbox = current().settings.smtp_url is None
         with ui.row().classes("w-full items-start gap-2"):
             self.test_address = (
@@ -248,20 +245,11 @@ class PreviewCard:
                 .classes("col-grow")
                 .style("min-width: 12rem; flex: 1 1 12rem")
             )
-            button = ui.button("Send a test", icon="forward_to_inbox", on_click=self.send_test).props(
+            ui.button("Send a test", icon="forward_to_inbox", on_click=self.send_test).props(
                 'flat no-caps color="indigo-8" data-testid="send-test"'
             )
-        if is_outbox:
-            ui.label("Marked [Test] and kept in the outbox (no SMTP relay is set); it counts for nothing.").classes(
-                "fb-muted text-caption"
-            )
-        else:
-            # The SMTP conversation lives in the sender (fanbase.jobs), which the dashboard does not reach.
-            self.test_address.disable()
-            button.disable()
-            ui.label(
-                f"With an SMTP relay set, send a test through the API: POST /api/v1/messages/{self.message.id}/test."
-            ).classes("fb-muted text-caption")
+        where = "kept in the outbox (no SMTP relay is set)" if is_outbox else "sent through your SMTP relay"
+        ui.label(f"Marked [Test] and {where}; it counts for nothing.").classes("fb-muted text-caption")
 
     async def send_test(self) -> None:
         state = current()
@@ -269,8 +257,8 @@ class PreviewCard:
         self.test_address.error = None
         try:
             to = EMAIL_ADDRESS.validate_python(address)
-            stored = await in_thread(
-                _test_into_outbox,
+            sent = await in_thread(
+                mail_delivery.send_test,
                 state.database,
                 self.user.workspace_id,
                 self.message.id,
@@ -278,6 +266,7 @@ class PreviewCard:
                 fan_id=int(self.fan.value or 0) or None,
                 now=state.now(),
                 base_url=state.settings.resolved_public_url(),
+                smtp_url=state.settings.smtp_url,
             )
         except ValidationError as error:
             said = plain_message(error.errors()[0]["msg"])
@@ -286,7 +275,8 @@ class PreviewCard:
         except FanbaseError as error:
             ui.notify(str(error), type="negative")
             return
-        ui.notify(f"Test for {stored} is in the outbox.", type="positive")
+        where = "is in the outbox" if sent.via == "outbox" else "went out through your SMTP relay"
+        ui.notify(f"Test for {sent.to} {where}.", type="positive")
 
     async def render(self) -> None:
         state = current()
@@ -308,14 +298,3 @@ class PreviewCard:
         self.preheader.set_text(rendered.preheader)
         self.preheader.set_visibility(bool(rendered.preheader))
         self.view.show(html=rendered.html, text=rendered.text)
-
-
-def _test_into_outbox(
-    database: Database, workspace_id: int, message_id: int, *, to: str, fan_id: int | None, now: datetime, base_url: str
-) -> str:
-    """The test mail made and kept in the outbox; the address it is for."""
-    mail = mail_delivery.mail_for_test(
-        database, workspace_id, message_id, to=to, fan_id=fan_id, now=now, base_url=base_url
-    )
-    mail_delivery.store_test_in_outbox(database, mail, now=now)
-    return mail.to_address
