@@ -54,12 +54,21 @@ class _Kind:
     changed: Callable[[Collection[str]], membership.Change]
     rule_reference: Literal["tag", "list_name"]  # how RuleContext.segments_naming is asked about this kind
     queue_events: QueueEvents  # the kind's webhook events for a change at an instant
+    written: tuple[str, ...]  # the tables a change of members writes (their statistics follow a big change)
 
 
 _KINDS: dict[str, _Kind] = {
-    "tag": _Kind(changed=membership.tags_changed, rule_reference="tag", queue_events=webhooks.queue_tag_events),
+    "tag": _Kind(
+        changed=membership.tags_changed,
+        rule_reference="tag",
+        queue_events=webhooks.queue_tag_events,
+        written=("fan_tags", "tag_membership_log"),
+    ),
     "list": _Kind(
-        changed=membership.lists_changed, rule_reference="list_name", queue_events=webhooks.queue_list_events
+        changed=membership.lists_changed,
+        rule_reference="list_name",
+        queue_events=webhooks.queue_list_events,
+        written=("list_members", "list_subscription_log"),
     ),
 }
 
@@ -129,6 +138,11 @@ class FanGroups(Generic[GroupT]):
             membership.apply_change(
                 connection, workspace_id, changed, self._kind.changed([group.name]), cause="write", now=now
             )
+        # A big change (subscribing a whole audience) leaves the planner's view of the members stale: an audience
+        # count over 20,000 fans just subscribed took 13.5 s on nested loops planned for one row, 0.1 s after this.
+        database.refresh_statistics_after_write(
+            dict.fromkeys(self._kind.written, len(changed)), workspace_id=workspace_id
+        )
         return Changed(changed=len(changed))
 
     def require(self, connection: Connection, workspace_id: int, group_id: int) -> GroupT:

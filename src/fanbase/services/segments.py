@@ -486,6 +486,7 @@ def _set_members(
         if moved:
             _cascade(connection, workspace_id, row, fan_ids, cause=cause, now=now)
         size = _load_segment(connection, workspace_id, segment_id).size
+    _membership_written(database, workspace_id, moved)
     return MembershipChange(entered=entered, exited=exited, size=size)
 
 
