@@ -15,10 +15,14 @@ from sqlalchemy import text
 
 from fanbase.db.engine import Database
 from fanbase.db.migrate import upgrade
+from fanbase.schemas.fans import FanFilter
+from fanbase.schemas.lists import ListIn
 from fanbase.schemas.orders_events import EventIn
 from fanbase.schemas.orders_events import OrderIn
 from fanbase.schemas.segments import RuleIn
 from fanbase.schemas.segments import SegmentIn
+from fanbase.services import fans
+from fanbase.services import lists
 from fanbase.services import orders_events
 from fanbase.services import previews
 from fanbase.services import segments
@@ -159,3 +163,26 @@ def test_a_new_workspace_beside_a_big_one_is_known_to_the_statistics_after_its_f
             assert preview.count > 0
         finally:
             database.dispose()
+
+
+def test_a_big_change_of_members_gathers_their_statistics(fresh_database: Database) -> None:
+    """Subscribing or tagging a whole audience, or filling a static segment, is a bulk write too: a message's
+    audience over 20,000 just-subscribed fans ran 13.5 s on PostgreSQL on nested loops planned for one row."""
+    workspace_id = workspaces.create_workspace(fresh_database, name="fresh", now=NOW).workspace.id
+    _load(fresh_database, workspace_id, fans=1000, batches=1)
+    everyone = fans.matching_fan_ids(fresh_database, workspace_id, FanFilter(), now=NOW)
+    fan_list = lists.create_list(fresh_database, workspace_id, ListIn(name="All"), now=NOW)
+    lists.subscribe_fans(fresh_database, workspace_id, fan_list.id, everyone, consent_source="test", now=NOW)
+    static = segments.create_segment(fresh_database, workspace_id, SegmentIn(name="All", kind="static"), now=NOW)
+    segments.add_fans(fresh_database, workspace_id, static.id, everyone, now=NOW)
+    tables = ("list_members", "segment_members")
+    with fresh_database.engine.connect() as connection:
+        if fresh_database.dialect == "postgresql":
+            statement = f"SELECT relname, reltuples FROM pg_class WHERE relname IN {tables}"
+        else:
+            statement = (
+                "SELECT tbl, max(CAST(substr(stat, 1, instr(stat || ' ', ' ') - 1) AS INTEGER)) FROM sqlite_stat1"
+                f" WHERE tbl IN {tables} GROUP BY tbl"
+            )
+        counted = dict(connection.execute(text(statement)).all())
+    assert min(counted.get(table, -1) for table in tables) >= 500, counted  # SQLite samples (analysis_limit)
