@@ -181,6 +181,9 @@ fans = _workspace_table(
 )
 # Emails are stored lower-cased by the service; the index enforces it against any other writer too.
 Index("uq_fans_workspace_email", fans.c.workspace_id, func.lower(fans.c.email), unique=True)
+# Finding fans by email (stored lower-cased) compares the column itself: equality is leakproof, so row-level security
+# lets this index serve it, where lower() kept the unique index above from it (migration 0018).
+Index("ix_fans_workspace_email", fans.c.workspace_id, fans.c.email)
 for _column in (
     "lifecycle_stage",
     "source",
