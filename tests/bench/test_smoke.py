@@ -57,6 +57,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from bench import row_security
 from bench import under_load
 from fanbase.core.text import parse_rule_text
 from fanbase.db.engine import Database
@@ -448,3 +449,35 @@ def test_the_under_load_phases_run_and_report_every_answer(tmp_path: Path) -> No
         upgrade(database.engine)
         written = under_load.concurrent_writers(database, 2, 1.0, buyers=20)
     assert written["batches"] >= 2 and written["server_errors"] == 0
+
+
+@pytest.mark.postgres
+def test_row_security_compares_the_two_sides_on_the_same_rows(tmp_path: Path) -> None:
+    """bench.row_security at toy size: the copied workspace holds what the loaded one holds, the scoped and the owner
+    side answer every read alike and write every batch whole, and the operations' statements were explained."""
+    with throwaway_database("postgresql", directory=tmp_path, server=POSTGRES_SERVER) as database:
+        result = row_security.measure_row_security(database, fans=300, seed=6, runs=2, rules=referenced(SMOKE_SEGMENTS))
+    loaded, copied = result["workspaces"]["rows"].values()
+    assert loaded == copied and loaded["fans"] == 300
+    operations = result["operations"]
+    assert {figures["kind"] for figures in operations.values()} == {
+        "floor",
+        "preview",
+        "refresh",
+        "fans",
+        "members",
+        "write",
+    }
+    assert all(figures[side]["runs"] == 2 for figures in operations.values() for side in row_security.SIDES)
+    assert result["summary"]["answers_differ"] == []
+    assert operations["preview: Spent over 100"]["answers"]["scoped"] != ["0"]
+    assert operations["refresh_all, nothing to do"]["answers"] == {"scoped": ["0"], "owner": ["0"]}
+    writes = [figures for figures in operations.values() if figures["kind"] == "write"]
+    assert len(writes) == 3  # orders, events, orders by email
+    assert all(figures["answers"] == {"scoped": ["100"], "owner": ["100"]} for figures in writes)
+    plans = result["plans"]
+    assert plans["operations"] == len(operations)
+    assert all(counts["explained"] >= len(operations) for counts in plans["statements"].values())
+    # A read sends the same statements on both sides (a write's may follow its batch).
+    unequal = plans["operations_with_different_statements"]
+    assert [name for name in unequal if operations[name]["kind"] != "write"] == []
