@@ -255,6 +255,10 @@ def test_send_it_open_it_in_the_outbox_and_watch_opens_and_clicks(
     message = _message(site, NAME)
     page.goto(f"{site.url}/messages/{message.id}")
     wait_until_live(page)
+    # Let the page settle first (its audience and preview are filled in after it loads): a click while they
+    # rendered was lost once in a full run on a loaded machine, and the dialog never opened.
+    expect(page.get_by_test_id("audience")).to_contain_text("5 in the segments → 3 reachable")
+    expect(page.get_by_test_id("preview")).to_contain_text("Hello")
     page.get_by_test_id("send-now").click()
     dialog = page.get_by_test_id("send-dialog")
     expect(dialog.get_by_test_id("send-count")).to_have_text("It goes to 3 fans at once.")
