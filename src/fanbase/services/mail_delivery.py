@@ -22,6 +22,7 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
+from fanbase.db.engine import ACROSS_WORKSPACES
 from fanbase.db.engine import Connection
 from fanbase.db.engine import Database
 from fanbase.db.lru import LockedLRU
@@ -66,7 +67,8 @@ class _Claimed:
 
 
 def sending_workspaces(database: Database) -> list[int]:
-    with database.transaction(workspace_id=None, write=False) as connection:  # the sender serves every workspace
+    # Across workspaces: the sender serves every workspace.
+    with database.transaction(workspace_id=ACROSS_WORKSPACES, write=False) as connection:
         return recipients_repo.sending_workspaces(connection)
 
 

@@ -17,6 +17,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from fanbase.db.engine import ACROSS_WORKSPACES
 from fanbase.db.engine import Connection
 from fanbase.db.engine import Database
 from fanbase.db.repositories import messages as messages_repo
@@ -298,7 +299,8 @@ def _freeze(connection: Connection, workspace_id: int, message: Message, *, now:
 
 def start_due(database: Database, *, now: datetime) -> list[int]:
     """Send every scheduled message whose time has come (the sender's loop calls this); returns their ids."""
-    with database.transaction(workspace_id=None, write=False) as connection:  # finds them in every workspace
+    # Across workspaces: due messages are found in every workspace, then each is started in its own.
+    with database.transaction(workspace_id=ACROSS_WORKSPACES, write=False) as connection:
         due = messages_repo.due_scheduled(connection, now=now)
     started = []
     for workspace_id, message_id in due:
