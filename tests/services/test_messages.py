@@ -266,3 +266,11 @@ def test_a_permanent_failure_bounces_and_suppresses_and_a_temporary_one_retries(
         )
         if mail.recipient_id == delayed.recipient_id
     ]
+
+
+def test_the_preview_sample_is_exactly_who_it_would_reach(database: Database, workspace_id: int, now: datetime) -> None:
+    setup = _setup(database, workspace_id, now)
+    message_id = _message(database, setup, now)
+    sample = messages.reachable_sample(database, workspace_id, message_id, limit=20)
+    assert sorted(fan.email for fan in sample) == [f"{name}@example.com" for name in ("ann", "bo", "cy", "di", "ed")]
+    assert len(messages.reachable_sample(database, workspace_id, message_id, limit=2)) == 2

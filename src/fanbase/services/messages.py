@@ -20,13 +20,16 @@ from typing import Any
 from fanbase.db.engine import ACROSS_WORKSPACES
 from fanbase.db.engine import Connection
 from fanbase.db.engine import Database
+from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import messages as messages_repo
 from fanbase.db.repositories import recipients as recipients_repo
+from fanbase.db.repositories import segments as segments_repo
 from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
 from fanbase.schemas.audit import Actor
 from fanbase.schemas.common import Page
+from fanbase.schemas.fans import Fan
 from fanbase.schemas.messages import UNREACHABLE_REASONS
 from fanbase.schemas.messages import Audience
 from fanbase.schemas.messages import DayCount
@@ -44,6 +47,7 @@ from fanbase.schemas.messages import SegmentMailCount
 from fanbase.schemas.messages import UnreachableReason
 from fanbase.services import audit
 from fanbase.services import custom_fields
+from fanbase.services import fans as fans_service
 from fanbase.services import mail_content
 from fanbase.services import mail_links
 from fanbase.services import mail_mime
@@ -227,6 +231,23 @@ def audience(database: Database, workspace_id: int, message_id: int) -> Audience
     with database.transaction(workspace_id=workspace_id, write=False) as connection:
         message = _present(connection, workspace_id, [_load(connection, workspace_id, message_id)])[0]
         return _audience_of(connection, workspace_id, message)
+
+
+def reachable_sample(database: Database, workspace_id: int, message_id: int, *, limit: int = 20) -> list[Fan]:
+    """The first fans the message would reach if sent now, exactly as its audience counts them (to preview it as
+    one of them)."""
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
+        message = _present(connection, workspace_id, [_load(connection, workspace_id, message_id)])[0]
+        fan_ids = messages_repo.reachable_ids(
+            connection,
+            workspace_id,
+            included_segments(message),
+            message.excluded_segment_ids,
+            message.list_id,
+            limit=min(limit, 100),
+        )
+        rows = segments_repo.fans_by_ids(connection, workspace_id, fan_ids)
+        return fans_service.present(connection, workspace_id, fans_repo.hydrate_fans(connection, workspace_id, rows))
 
 
 def _check_sendable(message: Message) -> None:

@@ -350,3 +350,22 @@ def emails_of(connection: Connection, workspace_id: int, fan_ids: Sequence[int])
         )
         found.update((int(fan_id), str(address)) for fan_id, address in rows)
     return found
+
+
+def reachable_ids(
+    connection: Connection,
+    workspace_id: int,
+    included: Sequence[int],
+    excluded: Sequence[int],
+    list_id: int | None,
+    *,
+    limit: int,
+) -> list[int]:
+    """The first ``limit`` fans (by id) the message would reach now."""
+    if not included:
+        return []
+    audience = _audience(workspace_id, included, excluded, list_id, ())
+    rows = connection.execute(
+        select(audience.c.fan_id).where(audience.c.reason == REACHABLE).order_by(audience.c.fan_id).limit(limit)
+    )
+    return [int(fan_id) for fan_id in rows.scalars()]

@@ -7,13 +7,6 @@ from nicegui import ui
 from pydantic import TypeAdapter
 from pydantic import ValidationError
 
-from fanbase.core.rules import AllOf
-from fanbase.core.rules import AnyOf
-from fanbase.core.rules import InList
-from fanbase.core.rules import InSegment
-from fanbase.core.rules import Not
-from fanbase.core.rules import Rule
-from fanbase.core.rules import rule_to_json
 from fanbase.errors import FanbaseError
 from fanbase.schemas.common import Email
 from fanbase.schemas.common import Page
@@ -92,20 +85,6 @@ class AudienceCard:
         return audience
 
 
-def audience_rule(message: Message, segment_names: dict[int, str], list_names: dict[int, str]) -> Rule | None:
-    """A rule for the fans the message would reach (its segments, not its excluded ones, subscribed to its list),
-    to offer some of them to preview as; suppressed addresses are not told apart here."""
-    if not message.segment_ids or message.list_id not in list_names:
-        return None
-    included = [InSegment(segment=segment_names[i]) for i in message.segment_ids if i in segment_names]
-    if not included:
-        return None
-    parts: list[Rule] = [included[0] if len(included) == 1 else AnyOf(rules=tuple(included))]
-    parts += [Not(rule=InSegment(segment=segment_names[i])) for i in message.excluded_segment_ids if i in segment_names]
-    parts.append(InList(list_name=list_names[message.list_id]))
-    return AllOf(rules=tuple(parts))
-
-
 def _fan_label(fan: Fan) -> str:
     name = " ".join(part for part in (fan.first_name, fan.last_name) if part)
     return f"{name} · {fan.email}" if name else fan.email
@@ -116,13 +95,9 @@ class PreviewCard:
 
     NOBODY = 0  # the option for no fan: merge fields show their defaults
 
-    def __init__(
-        self, user: SignedInUser, message: Message, *, segment_names: dict[int, str], list_names: dict[int, str]
-    ) -> None:
+    def __init__(self, user: SignedInUser, message: Message) -> None:
         self.user = user
         self.message = message
-        self.segment_names = segment_names
-        self.list_names = list_names
         with ui.card().classes("w-full gap-2").props('data-testid="preview"'):
             ui.label("Preview as a fan").classes("text-subtitle1 text-weight-medium")
             with ui.row().classes("w-full items-start gap-2"):
@@ -171,7 +146,6 @@ class PreviewCard:
         self.message = message or self.message
         state = current()
         found: dict[int, str] = {}
-        rule = audience_rule(self.message, self.segment_names, self.list_names)
         if self.message.status not in ("draft", "scheduled"):
             recipients = await in_thread(
                 messages.recipients,
@@ -187,17 +161,15 @@ class PreviewCard:
                 if found
                 else "It went to nobody: find a fan by email or name."
             )
-        elif rule is not None:
-            page: Page[Fan] = await in_thread(
-                fans.list_fans,
+        elif self.message.list_id is not None and (self.message.segment_ids or self.message.on_entry_segment_id):
+            reachable: list[Fan] = await in_thread(
+                messages.reachable_sample,
                 state.database,
                 self.user.workspace_id,
-                FanFilter(rule=rule_to_json(rule)),
-                page=1,
-                page_size=SAMPLE_SIZE,
-                now=state.now(),
+                self.message.id,
+                limit=SAMPLE_SIZE,
             )
-            found = {fan.id: _fan_label(fan) for fan in page.items}
+            found = {fan.id: _fan_label(fan) for fan in reachable}
             self.sample_note.set_text(
                 f"Offered: the first {len(found):,} fans it would reach. Or find anyone in your workspace."
                 if found

@@ -253,9 +253,7 @@ class _MessagePage:
                     if is_editable:
                         self.audience = AudienceCard(self.user, message)
                         self._send_card(message)
-                    self.preview = PreviewCard(
-                        self.user, message, segment_names=self.segment_names, list_names=self.list_names
-                    )
+                    self.preview = PreviewCard(self.user, message)
             ui.timer(0.01, self.load_cards, once=True)
 
     async def load_cards(self) -> None:
