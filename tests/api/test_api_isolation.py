@@ -158,6 +158,7 @@ def _bodies(own_fan_id: int) -> dict[tuple[str, str], dict[str, Any] | None]:
         ("GET", "/messages/{message_id}/preview"): None,
         ("POST", "/messages/{message_id}/send"): None,
         ("POST", "/messages/{message_id}/cancel"): None,
+        ("POST", "/messages/{message_id}/unschedule"): None,
         ("GET", "/messages/{message_id}/recipients"): None,
         ("GET", "/messages/{message_id}/stats"): None,
         ("POST", "/messages/{message_id}/test"): {"email": "me@example.com"},

@@ -105,6 +105,10 @@ def test_schedule_then_cancel(client: TestClient, headers: dict[str, str]) -> No
     scheduled = client.post(f"{API}/messages/{message_id}/send", json={"at": "2030-01-01T09:00:00Z"}, headers=headers)
     assert scheduled.json()["status"] == "scheduled"
     assert scheduled.json()["send_at"].startswith("2030-01-01T09:00:00")
+    draft = client.post(f"{API}/messages/{message_id}/unschedule", headers=headers).json()
+    assert (draft["status"], draft["send_at"]) == ("draft", None)
+    assert client.post(f"{API}/messages/{message_id}/unschedule", headers=headers).status_code == 409
+    client.post(f"{API}/messages/{message_id}/send", json={"at": "2030-01-01T09:00:00Z"}, headers=headers)
     assert client.post(f"{API}/messages/{message_id}/cancel", headers=headers).json()["status"] == "cancelled"
     assert client.post(f"{API}/messages/{message_id}/cancel", headers=headers).status_code == 409
 

@@ -26,6 +26,7 @@ AuditAction = Literal[
     "suppression.added",
     "suppression.lifted",
     "message.scheduled",
+    "message.unscheduled",
     "message.sent",
     "message.cancelled",
 ]

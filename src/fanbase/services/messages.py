@@ -334,6 +334,21 @@ def start_due(database: Database, *, now: datetime) -> list[int]:
     return started
 
 
+def unschedule_message(
+    database: Database, workspace_id: int, message_id: int, *, now: datetime, actor: Actor | None = None
+) -> Message:
+    """A scheduled message back to a draft: it will not go out until sent or scheduled again."""
+    with database.transaction(workspace_id=workspace_id) as connection:
+        row = _load(connection, workspace_id, message_id, lock=True)
+        if row.status != "scheduled":
+            raise Conflict(f"message {message_id} is {row.status}: only a scheduled message can go back to a draft")
+        messages_repo.update_message(
+            connection, workspace_id, message_id, {"status": "draft", "send_at": None, "updated_at": now}
+        )
+        audit.record(connection, workspace_id, actor, "message.unscheduled", target=f"message {message_id}", now=now)
+        return _present(connection, workspace_id, [_load(connection, workspace_id, message_id)])[0]
+
+
 def cancel_message(
     database: Database, workspace_id: int, message_id: int, *, now: datetime, actor: Actor | None = None
 ) -> Message:

@@ -138,6 +138,14 @@ def send_test(
     )
 
 
+@router.post("/messages/{message_id}/unschedule", responses=error_responses(404, 409))
+def unschedule_message(
+    message_id: MessageId, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep, actor: ActorDep
+) -> Message:
+    """A scheduled message back to a draft (409 unless it is scheduled): edit it, then send or schedule it again."""
+    return messages.unschedule_message(database, workspace_id, message_id, now=now, actor=actor)
+
+
 @router.post("/messages/{message_id}/cancel", responses=error_responses(404, 409))
 def cancel_message(
     message_id: MessageId, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep, actor: ActorDep

@@ -36,6 +36,7 @@ ACTION_WORDS = {
     "suppression.added": "Email suppressed",
     "suppression.lifted": "Suppression lifted",
     "message.scheduled": "Message scheduled",
+    "message.unscheduled": "Message back to draft",
     "message.sent": "Message sent",
     "message.cancelled": "Message cancelled",
 }

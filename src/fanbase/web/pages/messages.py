@@ -40,6 +40,7 @@ from fanbase.web.components.message_sending import open_schedule
 from fanbase.web.layout import frame
 from fanbase.web.layout import page_title
 from fanbase.web.layout import time_text
+from fanbase.web.state import actor_of
 from fanbase.web.state import current
 from fanbase.web.state import in_thread
 from fanbase.web.words import MESSAGE_STATUS
@@ -318,6 +319,9 @@ class _MessagePage:
                     on_click=self.schedule,
                 ).props('flat no-caps color="indigo-8" data-testid="schedule"')
                 if message.status == "scheduled":
+                    ui.button("Back to draft", icon="edit_note", on_click=self.unschedule).props(
+                        'flat no-caps color="indigo-8" data-testid="unschedule"'
+                    )
                     ui.button("Cancel", icon="cancel", on_click=self.cancel).props(
                         'flat no-caps color="negative" data-testid="cancel-message"'
                     )
@@ -395,6 +399,24 @@ class _MessagePage:
     def cancel(self) -> None:
         assert self.message is not None
         confirm_cancel(self.user, self.message, on_done=self.changed_status)
+
+    async def unschedule(self) -> None:
+        assert self.message is not None
+        state = current()
+        try:
+            message = await in_thread(
+                messages.unschedule_message,
+                state.database,
+                self.user.workspace_id,
+                self.message.id,
+                now=state.now(),
+                actor=actor_of(self.user),
+            )
+        except FanbaseError as error:
+            ui.notify(str(error), type="negative")
+            return
+        ui.notify("Back to a draft: it will not go out until you send or schedule it again.", type="positive")
+        self.changed_status(message)
 
     def changed_status(self, message: Message) -> None:
         self.message = message
