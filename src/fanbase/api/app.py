@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -205,14 +204,7 @@ def create_app(
                 audit_retention=settings.audit_retention,
             ),
             DeliveryWorker(database, clock=clock, allow_private_targets=settings.allow_private_webhook_targets),
-            MailSender(
-                database,
-                clock=clock,
-                base_url=settings.resolved_public_url(),
-                smtp_url=settings.smtp_url,
-                connections=settings.mail_connections,
-                lease=timedelta(seconds=settings.mail_lease_seconds),
-            ),
+            MailSender.from_settings(database, settings, clock=clock),
         )
     return app
 

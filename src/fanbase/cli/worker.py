@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -39,14 +38,7 @@ def worker(
         deliveries = DeliveryWorker(
             database, clock=utc_now, allow_private_targets=settings.allow_private_webhook_targets
         )
-        mail = MailSender(
-            database,
-            clock=utc_now,
-            base_url=settings.resolved_public_url(),
-            smtp_url=settings.smtp_url,
-            connections=settings.mail_connections,
-            lease=timedelta(seconds=settings.mail_lease_seconds),
-        )
+        mail = MailSender.from_settings(database, settings, clock=utc_now)
         if once:
             reports = scheduler.run_once()
             moved = sum(report.entered + report.exited for report in reports)

@@ -28,6 +28,7 @@ from fanbase.services.smtp import SmtpConnection
 from fanbase.services.smtp import TemporaryFailure
 from fanbase.services.smtp import parse_smtp_url
 from fanbase.services.unit_of_work import Database
+from fanbase.settings import Settings
 
 log = logging.getLogger("fanbase.mail")
 
@@ -93,6 +94,18 @@ class MailSender(BackgroundLoop):
         self._connections: list[SmtpConnection] = []
         self._connections_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max(1, connections), thread_name_prefix="fanbase-smtp")
+
+    @classmethod
+    def from_settings(cls, database: Database, settings: Settings, *, clock: Callable[[], datetime]) -> MailSender:
+        """The sender `fanbase serve` and `fanbase worker` run: relay, links, connections and lease as configured."""
+        return cls(
+            database,
+            clock=clock,
+            base_url=settings.resolved_public_url(),
+            smtp_url=settings.smtp_url,
+            connections=settings.mail_connections,
+            lease=timedelta(seconds=settings.mail_lease_seconds),
+        )
 
     def run_until(self, stop: threading.Event) -> None:
         try:

@@ -6,6 +6,7 @@ page), open (the pixel) and click (the redirect). Each becomes an event of the f
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,8 @@ class _Found:
     target: mail_links.LinkTarget
     recipient: Any
     message: Any
+    list_name: str | None = None  # the message's consent list (asked for with_list; None when it has none left)
+    list_status: str | None = None  # the recipient's status on it
 
 
 def _find(connection: Connection, kind: str, token: str, *, now: datetime) -> _Found:
@@ -51,35 +54,35 @@ def _find(connection: Connection, kind: str, token: str, *, now: datetime) -> _F
     return _Found(target=target, recipient=recipient, message=message)
 
 
-def _open(database: Database, kind: str, token: str, *, now: datetime) -> _Found:
+def _open(database: Database, kind: str, token: str, *, now: datetime, with_list: bool = False) -> _Found:
+    """The token's recipient and message (and, ``with_list``, the consent list's name and their status on it),
+    read in one transaction."""
     workspace_id = mail_links.workspace_of(token)
     with database.transaction(workspace_id=workspace_id, write=False) as connection:
-        return _find(connection, kind, token, now=now)
+        found = _find(connection, kind, token, now=now)
+        list_id = found.message.list_id
+        if not with_list or list_id is None:
+            return found
+        return dataclasses.replace(
+            found,
+            list_name=messages_repo.list_name(connection, workspace_id, list_id),
+            list_status=recipients_repo.list_status(connection, workspace_id, list_id, found.recipient.fan_id),
+        )
 
 
 def who_unsubscribes(database: Database, token: str, *, now: datetime) -> Unsubscribed:
     """Whom an unsubscribe link is for (the confirmation page shows it), changing nothing."""
-    found = _open(database, "unsubscribe", token, now=now)
-    name, status = _list_status(database, found)
-    return Unsubscribed(email=found.recipient.email, list_name=name, already=status == "unsubscribed")
-
-
-def _list_status(database: Database, found: _Found) -> tuple[str | None, str | None]:
-    list_id = found.message.list_id
-    if list_id is None:
-        return None, None
-    with database.transaction(workspace_id=found.target.workspace_id, write=False) as connection:
-        name = messages_repo.list_name(connection, found.target.workspace_id, list_id)
-        status = recipients_repo.list_status(connection, found.target.workspace_id, list_id, found.recipient.fan_id)
-    return name, status
+    found = _open(database, "unsubscribe", token, now=now, with_list=True)
+    already = found.list_status == "unsubscribed"
+    return Unsubscribed(email=found.recipient.email, list_name=found.list_name, already=already)
 
 
 def unsubscribe(database: Database, token: str, *, now: datetime) -> Unsubscribed:
     """Unsubscribe the recipient from the message's list (the consent log records the mail it came from); if the
     list is gone, suppress the address instead, so no mail reaches it. Doing it twice changes nothing more."""
-    found = _open(database, "unsubscribe", token, now=now)
+    found = _open(database, "unsubscribe", token, now=now, with_list=True)
     workspace_id, fan_id = found.target.workspace_id, found.recipient.fan_id
-    name, status = _list_status(database, found)
+    name, status = found.list_name, found.list_status
     if name is None:
         with database.transaction(workspace_id=workspace_id) as connection:
             suppressions.suppress(connection, workspace_id, found.recipient.email, reason="requested", now=now)

@@ -182,10 +182,14 @@ def apply_facts(database: Database, workspace_id: int, facts: list[Fact], *, now
                 suppressions.suppress(connection, workspace_id, recipient.email, reason="complained", now=now)
                 orders_events.write_events(connection, workspace_id, [event], now=now)
                 message = messages_repo.get_message(connection, workspace_id, recipient.message_id)
-                if message is not None and message.list_id is not None:
+                if (
+                    message is not None
+                    and message.list_id is not None
+                    and messages_repo.list_exists(connection, workspace_id, message.list_id)
+                ):
                     complaint_list = (message.list_id, recipient.fan_id, recipient.message_id)
                 report.outcomes.append("complained")
-        if complaint_list is not None and _list_exists(database, workspace_id, complaint_list[0]):
+        if complaint_list is not None:
             list_id, fan_id, message_id = complaint_list
             lists.set_subscription(
                 database,
@@ -199,11 +203,6 @@ def apply_facts(database: Database, workspace_id: int, facts: list[Fact], *, now
                 now=now,
             )
     return report
-
-
-def _list_exists(database: Database, workspace_id: int, list_id: int) -> bool:
-    with database.transaction(workspace_id=workspace_id, write=False) as connection:
-        return messages_repo.list_exists(connection, workspace_id, list_id)
 
 
 def receive_mail(database: Database, workspace_id: int, raw: bytes, *, now: datetime) -> InboundReport:

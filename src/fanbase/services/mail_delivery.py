@@ -283,11 +283,13 @@ def _links(settings: Any, target: mail_links.LinkTarget, *, base_url: str, stamp
     )
 
 
+def _mail_event(kind: str, fan_id: int, message_id: int, *, at: datetime) -> EventIn:
+    """The event a mail leaves on its fan (``message_sent``, ``email_bounced``), naming the message."""
+    return EventIn(fan_id=fan_id, type=kind, properties={"message_id": message_id}, occurred_at=at)
+
+
 def _mail_events(kind: str, mails: Sequence[OutgoingMail], *, now: datetime) -> list[EventIn]:
-    return [
-        EventIn(fan_id=mail.fan_id, type=kind, properties={"message_id": mail.message_id}, occurred_at=now)
-        for mail in mails
-    ]
+    return [_mail_event(kind, mail.fan_id, mail.message_id, at=now) for mail in mails]
 
 
 def _mark_sent(connection: Connection, workspace_id: int, mails: Sequence[OutgoingMail], *, now: datetime) -> None:
@@ -329,15 +331,7 @@ def record_accepted(database: Database, workspace_id: int, *, now: datetime) -> 
                 orders_events.write_events(
                     connection,
                     workspace_id,
-                    [
-                        EventIn(
-                            fan_id=row.fan_id,
-                            type="message_sent",
-                            properties={"message_id": row.message_id},
-                            occurred_at=row.sent_at,
-                        )
-                        for row in rows
-                    ],
+                    [_mail_event("message_sent", row.fan_id, row.message_id, at=row.sent_at) for row in rows],
                     now=now,
                 )
             recipients_repo.finish_messages(connection, workspace_id, now=now)

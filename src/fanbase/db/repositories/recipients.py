@@ -260,11 +260,13 @@ def outbox_raw(connection: Connection, workspace_id: int, mail_id: int) -> bytes
     return bytes(raw) if raw is not None else None
 
 
+# A recipient as the links in mail and the notifications about it find it.
+_RECIPIENT = (recipients.c.id, recipients.c.message_id, recipients.c.fan_id, recipients.c.email, recipients.c.state)
+
+
 def get_recipient(connection: Connection, workspace_id: int, recipient_id: int) -> Any:
     return connection.execute(
-        select(
-            recipients.c.id, recipients.c.message_id, recipients.c.fan_id, recipients.c.email, recipients.c.state
-        ).where(recipients.c.workspace_id == workspace_id, recipients.c.id == recipient_id)
+        select(*_RECIPIENT).where(recipients.c.workspace_id == workspace_id, recipients.c.id == recipient_id)
     ).one_or_none()
 
 
@@ -356,7 +358,7 @@ def in_state(connection: Connection, workspace_id: int, recipient_ids: Sequence[
 def latest_recipient_by_email(connection: Connection, workspace_id: int, email: str) -> Any:
     """The latest mail sent to this address (for a notification that names only the address)."""
     return connection.execute(
-        select(recipients.c.id, recipients.c.message_id, recipients.c.fan_id, recipients.c.email, recipients.c.state)
+        select(*_RECIPIENT)
         .where(recipients.c.workspace_id == workspace_id, recipients.c.email == email)
         .order_by(recipients.c.id.desc())
         .limit(1)

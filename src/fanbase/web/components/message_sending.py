@@ -67,22 +67,9 @@ def confirm_send(
         ui.label("Once sent, it cannot be changed or called back.").classes("fb-muted")
 
         async def confirm() -> None:
-            state = current()
-            try:
-                sent = await in_thread(
-                    messages.send_message,
-                    state.database,
-                    user.workspace_id,
-                    message.id,
-                    at=None,
-                    now=state.now(),
-                    actor=actor_of(user),
-                )
-            except FanbaseError as error:
-                dialog.close()
-                on_refused(error)
+            sent = await _send(user, message, dialog, at=None, on_refused=on_refused)
+            if sent is None:
                 return
-            dialog.close()
             ui.notify(
                 "Started: each fan who enters gets it." if is_on_entry else f"Sending to {sent.recipients:,} fans.",
                 type="positive",
@@ -96,6 +83,30 @@ def confirm_send(
             )
             send.set_enabled(is_on_entry or audience.reachable > 0)
     dialog.open()
+
+
+async def _send(
+    user: SignedInUser, message: Message, dialog: ui.dialog, *, at: datetime | None, on_refused: Refused
+) -> Message | None:
+    """Send the message now (``at`` None) or schedule it, then close the dialog; None when refused (said by
+    ``on_refused``)."""
+    state = current()
+    try:
+        done = await in_thread(
+            messages.send_message,
+            state.database,
+            user.workspace_id,
+            message.id,
+            at=at,
+            now=state.now(),
+            actor=actor_of(user),
+        )
+    except FanbaseError as error:
+        dialog.close()
+        on_refused(error)
+        return None
+    dialog.close()
+    return done
 
 
 async def open_schedule(user: SignedInUser, message: Message, *, on_done: Done, on_refused: Refused) -> None:
@@ -132,21 +143,9 @@ async def open_schedule(user: SignedInUser, message: Message, *, on_done: Done, 
             if at <= state.now():
                 problem.set_text("Choose a time in the future.")
                 return
-            try:
-                scheduled = await in_thread(
-                    messages.send_message,
-                    state.database,
-                    user.workspace_id,
-                    message.id,
-                    at=at,
-                    now=state.now(),
-                    actor=actor_of(user),
-                )
-            except FanbaseError as error:
-                dialog.close()
-                on_refused(error)
+            scheduled = await _send(user, message, dialog, at=at, on_refused=on_refused)
+            if scheduled is None:
                 return
-            dialog.close()
             ui.notify(f"Scheduled for {time_text(at)} UTC.", type="positive")
             on_done(scheduled)
 
