@@ -79,6 +79,10 @@ ORDER_COLUMNS = (
     "placed_at",
     "refunded_at",
     "created_at",
+    "original_amount_cents",
+    "original_currency",
+    "exchange_rate",
+    "original_refunded_cents",
 )
 EVENT_COLUMNS = ("id", "workspace_id", "fan_id", "type", "properties", "occurred_at", "created_at")
 FAN_TAG_COLUMNS = ("workspace_id", "tag_id", "fan_id", "added_at")
@@ -493,6 +497,10 @@ class Generator:
                         placed_at,
                         refunded_at,
                         placed_at,
+                        amount,
+                        CURRENCY,
+                        "1",
+                        0,
                     )
                 )
 

@@ -58,6 +58,13 @@ from strategies import SEGMENT_NAMES
 from strategies import TAG_NAMES
 
 EXTRA_SEGMENT_NAMES = ("Big Spenders",)
+# Orders are multi-currency: the workspace records USD, and an order's original currency is any (rules filter on
+# it). What the shop charged in EUR or GBP is the USD amount back at these rates.
+RATES = {"EUR": Decimal("1.0825"), "GBP": Decimal("1.27")}
+
+
+def original_cents(amount: Decimal, currency: str) -> int:
+    return int((amount * 100 / RATES.get(currency, Decimal(1))).to_integral_value())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,7 +174,13 @@ def write_dataset(
             {
                 "fan_id": fan_id,
                 "amount_cents": int(order.amount * 100),
-                "currency": order.currency,
+                "currency": "USD",
+                # Rules read the workspace-currency amount and the original currency: the original amount is
+                # whatever the shop charged at some rate (here one per currency), and no rule reads it.
+                "original_amount_cents": original_cents(order.amount, order.currency),
+                "original_currency": order.currency,
+                "exchange_rate": str(RATES.get(order.currency, 1)),
+                "original_refunded_cents": 0,
                 "category": order.category,
                 "product": order.product,
                 "status": order.status,

@@ -251,7 +251,7 @@ def make_fan(choose: Chooser, pools: Pools, index: int) -> FanSpec:
             placed_at=pools.instant(choose),
             # Stored as the API stores it (lower-cased): the database refuses any other (migration 0004).
             category=pools.text(choose, limit=64).lower(),
-            currency=choose.pick(("USD", "usd", "EUR", pools.text(choose, limit=3))),
+            currency=choose.pick(("USD", "usd", "EUR", "GBP", pools.text(choose, limit=3))),
             product=_maybe(choose, lambda: pools.text(choose)),
             status=choose.pick(("completed", "completed", "refunded")),
         )

@@ -27,6 +27,7 @@ from fanbase.db.tables import events
 from fanbase.db.tables import fan_latest_events
 from fanbase.db.tables import fans as fans_table
 from fanbase.db.tables import orders
+from fanbase.db.tables import workspaces as workspaces_table
 from tests_support import throwaway_postgres
 
 
@@ -46,6 +47,10 @@ def _order(fan_id: int, category: str, now: datetime) -> dict[str, object]:
         "fan_id": fan_id,
         "amount_cents": 100,
         "currency": "USD",
+        "original_amount_cents": 100,
+        "original_currency": "USD",
+        "exchange_rate": "1",
+        "original_refunded_cents": 0,
         "category": category,
         "placed_at": now,
         "created_at": now,
@@ -97,9 +102,20 @@ def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[D
 
 def test_the_migration_folds_rows_stored_before_it(fresh_database: Database, now: datetime) -> None:
     upgrade(fresh_database.engine, "0003")
-    workspace_id, fan_id = _fan(fresh_database, now)
     with fresh_database.transaction(workspace_id=None) as connection:
-        activity.insert_orders(connection, workspace_id, [_order(fan_id, "Merch É", now)])
+        # Written with the columns of that schema only.
+        workspace_id = connection.execute(
+            insert(workspaces_table)
+            .values(name="folded", currency="USD", created_at=now)
+            .returning(workspaces_table.c.id)
+        ).scalar_one()
+        fan_id = connection.execute(
+            insert(fans_table)
+            .values(workspace_id=workspace_id, email="x@example.com", created_at=now, updated_at=now)
+            .returning(fans_table.c.id)
+        ).scalar_one()
+        old_order = {k: v for k, v in _order(fan_id, "Merch É", now).items() if not k.startswith(("original", "exch"))}
+        connection.execute(insert(orders), [{**old_order, "workspace_id": workspace_id}])
         # Written as a writer of that schema did: it had no table of latest event times (migration 0007).
         connection.execute(insert(events), [{**_event(fan_id, "GIG_attended", now), "workspace_id": workspace_id}])
         connection.execute(update(fans_table).values(email="Ada@Example.com", country="fr"))

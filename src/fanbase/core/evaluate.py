@@ -83,7 +83,7 @@ def _require_aware_or_none(value: datetime | None, *, what: str) -> None:
 @dataclass(frozen=True, kw_only=True)
 class OrderSnapshot:
     amount: Decimal
-    currency: str
+    currency: str  # what the shop charged in; ``amount`` is in the workspace currency
     category: str | None = None
     product: str | None = None
     status: str = "completed"

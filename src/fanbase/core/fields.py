@@ -108,8 +108,9 @@ LIFECYCLE_STAGES = ("subscriber", "lead", "customer", "advocate")
 FAN_SOURCES = ("subscription", "direct_purchase", "import", "event", "social", "referral", "manual")
 
 # Events that record what fanbase did to a fan (a message sent to them, their address bouncing), not something they
-# did: they never make a fan active (``last_active_at``), though rules can count them like any other event.
-NOT_ACTIVITY_EVENTS = ("message_sent", "email_bounced")
+# did (a stage moved by a purchase): they never make a fan active (``last_active_at``), though rules can count them
+# like any other event.
+NOT_ACTIVITY_EVENTS = ("message_sent", "email_bounced", "lifecycle_changed")
 
 FAN_CORE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(name="email", type=FieldType.TEXT),

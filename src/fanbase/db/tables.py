@@ -8,17 +8,15 @@ auto-increments a lone ``INTEGER PRIMARY KEY``, so tables with a surrogate id ke
 
 from __future__ import annotations
 
-from sqlalchemy import JSON
 from sqlalchemy import BigInteger
 from sqlalchemy import Boolean
 from sqlalchemy import CheckConstraint
 from sqlalchemy import Column
+from sqlalchemy import Date
 from sqlalchemy import ForeignKey
-from sqlalchemy import ForeignKeyConstraint
 from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import LargeBinary
-from sqlalchemy import MetaData
 from sqlalchemy import PrimaryKeyConstraint
 from sqlalchemy import String
 from sqlalchemy import Table
@@ -26,28 +24,24 @@ from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
 from sqlalchemy import false
 from sqlalchemy import func
+from sqlalchemy import text
 from sqlalchemy import true
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.schema import SchemaItem
 
 from fanbase.core.fields import FAN_SOURCES
 from fanbase.core.fields import LIFECYCLE_STAGES
+from fanbase.db.table_parts import Id
+from fanbase.db.table_parts import Json
+from fanbase.db.table_parts import check_in
+from fanbase.db.table_parts import id_column
+from fanbase.db.table_parts import membership_table
+from fanbase.db.table_parts import metadata as metadata  # migrations and the bench read the schema from here
+from fanbase.db.table_parts import named_table
+from fanbase.db.table_parts import records_table
+from fanbase.db.table_parts import workspace_fk
+from fanbase.db.table_parts import workspace_id_column
+from fanbase.db.table_parts import workspace_references
+from fanbase.db.table_parts import workspace_table
 from fanbase.db.types import UTCDateTime
-
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-
-# SQLite auto-increments only INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
-Id = BigInteger().with_variant(Integer(), "sqlite")
-# JSONB on PostgreSQL (indexable, compact); JSON text on SQLite.
-Json = JSON().with_variant(JSONB(), "postgresql")
 
 ORDER_STATUSES = ("completed", "refunded")
 LIST_STATUSES = ("subscribed", "unsubscribed", "bounced")
@@ -61,68 +55,6 @@ MESSAGE_STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
 RECIPIENT_STATES = ("queued", "sending", "accepted", "sent", "failed", "bounced", "skipped")
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
-
-
-def _workspace_fk(*columns: str, table: str, ondelete: str = "CASCADE") -> ForeignKeyConstraint:
-    """A foreign key that leads with workspace_id, so it can never point into another workspace."""
-    return ForeignKeyConstraint(["workspace_id", *columns], [f"{table}.workspace_id", f"{table}.id"], ondelete=ondelete)
-
-
-def _id() -> Column[int]:
-    return Column("id", Id, primary_key=True, autoincrement=True)
-
-
-def _workspace_id() -> Column[int]:
-    """The workspace owning the row, deleted with it."""
-    return Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False)
-
-
-def _workspace_references(**tables: str) -> list[SchemaItem]:
-    """``workspace_id`` and one column per referenced table (``fan_id="fans"``), each a foreign key leading with
-    workspace_id."""
-    return [
-        Column("workspace_id", Id, nullable=False),
-        *(Column(column, Id, nullable=False) for column in tables),
-        *(_workspace_fk(column, table=table) for column, table in tables.items()),
-    ]
-
-
-def _workspace_table(name: str, *items: SchemaItem) -> Table:
-    """A table of things a workspace owns, with a surrogate id that other tables reference with the workspace."""
-    return Table(name, metadata, _id(), _workspace_id(), *items, UniqueConstraint("workspace_id", "id"))
-
-
-def _named_table(name: str, *items: SchemaItem) -> Table:
-    """Tags, lists and segments: rules name them, case-insensitively (``name_key`` is the casefolded name)."""
-    return _workspace_table(
-        name,
-        Column("name", String(100), nullable=False),
-        Column("name_key", String(100), nullable=False),
-        *items,
-        UniqueConstraint("workspace_id", "name_key"),
-    )
-
-
-def _records_table(name: str, *items: SchemaItem, **references: str) -> Table:
-    """Rows with a surrogate id that belong to rows of their workspace (``fan_id="fans"``): orders, events, ledgers."""
-    return Table(name, metadata, _id(), *_workspace_references(**references), *items)
-
-
-def _membership_table(name: str, *items: SchemaItem, group: str, table: str, covering: tuple[str, ...] = ()) -> Table:
-    """Who is in a tag, list or segment (``group`` in ``table``) now: one row per fan in it, and an index that
-    finds a fan's groups (with the ``covering`` columns, so reading them needs no visit to the table)."""
-    return Table(
-        name,
-        metadata,
-        *_workspace_references(**{group: table, "fan_id": "fans"}),
-        *items,
-        PrimaryKeyConstraint("workspace_id", group, "fan_id"),
-        Index(f"ix_{name}_workspace_fan", "workspace_id", "fan_id", group, *covering),
-    )
-
-
 workspaces = Table(
     "workspaces",
     metadata,
@@ -133,9 +65,11 @@ workspaces = Table(
     # A new random value whenever what the workspace's rules are compiled against changes: segments, tags, lists,
     # custom fields (database triggers, migration 0008). The write path caches the rule context by it.
     Column("rules_token", BigInteger, nullable=False, server_default="0"),
+    # A first completed purchase makes a subscriber or lead a customer (services.lifecycle; migration 0019).
+    Column("lifecycle_from_purchases", Boolean, nullable=False, server_default=true()),
 )
 
-api_keys = _workspace_table(
+api_keys = workspace_table(
     "api_keys",
     Column("name", String(200), nullable=False),
     # The first characters of the key, shown in listings so a person can tell keys apart; never the secret.
@@ -146,7 +80,7 @@ api_keys = _workspace_table(
     Column("revoked_at", UTCDateTime()),
 )
 
-custom_fields = _workspace_table(
+custom_fields = workspace_table(
     "custom_fields",
     Column("name", String(64), nullable=False),
     Column("type", String(16), nullable=False),
@@ -154,10 +88,10 @@ custom_fields = _workspace_table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("label", String(100)),  # what people read; None: the key with spaces
     UniqueConstraint("workspace_id", "name"),
-    CheckConstraint(_in("type", ("text", "number", "money", "enum", "datetime", "boolean")), name="type"),
+    CheckConstraint(check_in("type", ("text", "number", "money", "enum", "datetime", "boolean")), name="type"),
 )
 
-fans = _workspace_table(
+fans = workspace_table(
     "fans",
     Column("email", String(320), nullable=False),
     Column("first_name", String(200)),
@@ -176,8 +110,8 @@ fans = _workspace_table(
     Column("first_purchase_at", UTCDateTime()),
     Column("last_purchase_at", UTCDateTime()),
     Column("last_active_at", UTCDateTime()),
-    CheckConstraint(_in("lifecycle_stage", LIFECYCLE_STAGES), name="lifecycle_stage"),
-    CheckConstraint(_in("source", FAN_SOURCES), name="source"),
+    CheckConstraint(check_in("lifecycle_stage", LIFECYCLE_STAGES), name="lifecycle_stage"),
+    CheckConstraint(check_in("source", FAN_SOURCES), name="source"),
 )
 # Emails are stored lower-cased by the service; the index enforces it against any other writer too.
 Index("uq_fans_workspace_email", fans.c.workspace_id, func.lower(fans.c.email), unique=True)
@@ -198,11 +132,18 @@ for _column in (
     # (migration 0004); SQLite indexes carry the rowid anyway.
     Index(f"ix_fans_workspace_{_column}", fans.c.workspace_id, fans.c[_column], postgresql_include=["id"])
 
-orders = _records_table(
+orders = records_table(
     "orders",
     Column("external_id", String(200)),
+    # In the workspace currency (``currency``): what figures and rules on money sum. A partial refund lowers it.
     Column("amount_cents", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
+    # What the shop charged and refunded, in its currency, and the rate (decimal text, workspace currency per unit)
+    # that converted it when it was written: totals never move when rates are edited later (migration 0019).
+    Column("original_amount_cents", BigInteger, nullable=False),
+    Column("original_currency", String(3), nullable=False),
+    Column("exchange_rate", String(40), nullable=False),
+    Column("original_refunded_cents", BigInteger, nullable=False),
     Column("category", String(64), nullable=False),
     Column("product", String(200)),
     Column("status", String(16), nullable=False, server_default="completed"),
@@ -211,7 +152,7 @@ orders = _records_table(
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("workspace_id", "id"),
     UniqueConstraint("workspace_id", "external_id"),
-    CheckConstraint(_in("status", ORDER_STATUSES), name="status"),
+    CheckConstraint(check_in("status", ORDER_STATUSES), name="status"),
     CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
     # A fan's orders, with what rules read of them: a write's evaluation reads the index alone (migration 0004).
     Index(
@@ -222,13 +163,22 @@ orders = _records_table(
     fan_id="fans",
 )
 
-events = _records_table(
+events = records_table(
     "events",
     Column("type", String(64), nullable=False),
     Column("properties", Json, nullable=False, server_default="{}"),
     Column("occurred_at", UTCDateTime(), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("external_id", String(200)),  # the vendor's id (a ticket's check-in): unique where given
     UniqueConstraint("workspace_id", "id"),
+    Index(
+        "uq_events_workspace_external_id",
+        "workspace_id",
+        "external_id",
+        unique=True,
+        postgresql_where=text("external_id IS NOT NULL"),
+        sqlite_where=text("external_id IS NOT NULL"),
+    ),
     Index("ix_events_workspace_fan_type_occurred", "workspace_id", "fan_id", "type", "occurred_at"),
     # Whole-workspace behaviour conditions read one range of these and group by fan without visiting the table:
     # a type's rows in fan order, and a short window's rows (of a type, or of all) with their fan (migration 0004).
@@ -246,7 +196,7 @@ LATEST_EVENTS = 3
 fan_latest_events = Table(
     "fan_latest_events",
     metadata,
-    *_workspace_references(fan_id="fans"),
+    *workspace_references(fan_id="fans"),
     Column("type", String(64), nullable=False),
     *(Column(f"t{rank}", UTCDateTime(), nullable=rank > 1) for rank in range(1, LATEST_EVENTS + 1)),
     PrimaryKeyConstraint("workspace_id", "fan_id", "type"),
@@ -262,7 +212,7 @@ fan_latest_events = Table(
 # events.type and orders.category are stored folded (ASCII A-Z → a-z), which migration 0004 enforces (a CHECK on
 # PostgreSQL, triggers on SQLite): rules compare them as stored (compiler.STORED_FOLDED).
 
-tags = _named_table(
+tags = named_table(
     "tags",
     Column("color", String(7)),
     Column("category", String(64)),
@@ -270,26 +220,26 @@ tags = _named_table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
-fan_tags = _membership_table(
+fan_tags = membership_table(
     "fan_tags",
     Column("added_at", UTCDateTime(), nullable=False),
     group="tag_id",
     table="tags",
 )
 
-lists = _named_table(
+lists = named_table(
     "lists",
     Column("description", Text),
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
-list_members = _membership_table(
+list_members = membership_table(
     "list_members",
     Column("status", String(16), nullable=False),
     Column("consent_at", UTCDateTime()),
     Column("consent_source", String(200)),
     Column("status_changed_at", UTCDateTime(), nullable=False),
-    CheckConstraint(_in("status", LIST_STATUSES), name="status"),
+    CheckConstraint(check_in("status", LIST_STATUSES), name="status"),
     Index("ix_list_members_workspace_list_status", "workspace_id", "list_id", "status"),
     group="list_id",
     table="lists",
@@ -298,7 +248,7 @@ list_members = _membership_table(
 
 # The consent record: every subscription change, kept after the membership row changes (GDPR asks "since when,
 # and how did they agree?"). Rows are only ever appended.
-list_subscription_log = _records_table(
+list_subscription_log = records_table(
     "list_subscription_log",
     Column("status", String(16), nullable=False),
     Column("source", String(200)),
@@ -312,7 +262,7 @@ list_subscription_log = _records_table(
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
-    _workspace_id(),
+    workspace_id_column(),
     Column("key", String(200), nullable=False),
     Column("request_hash", String(64), nullable=False),
     Column("status_code", Integer, nullable=False),
@@ -321,7 +271,7 @@ idempotency_keys = Table(
     PrimaryKeyConstraint("workspace_id", "key"),
 )
 
-segments = _named_table(
+segments = named_table(
     "segments",
     Column("description", Text),
     Column("kind", String(16), nullable=False),
@@ -337,10 +287,10 @@ segments = _named_table(
     Column("next_flip_at", UTCDateTime()),
     # Set by a write that changed what the rule reads without evaluating it (migration 0006); cleared by evaluation.
     Column("needs_evaluation", Boolean, nullable=False, server_default=false()),
-    CheckConstraint(_in("kind", ("static", "dynamic")), name="kind"),
+    CheckConstraint(check_in("kind", ("static", "dynamic")), name="kind"),
 )
 
-segment_members = _membership_table(
+segment_members = membership_table(
     "segment_members",
     Column("since", UTCDateTime(), nullable=False),
     group="segment_id",
@@ -356,20 +306,20 @@ segment_members = _membership_table(
 segment_size_changes = Table(
     "segment_size_changes",
     metadata,
-    *_workspace_references(segment_id="segments"),
+    *workspace_references(segment_id="segments"),
     Column("delta", BigInteger, nullable=False),
     Index("ix_segment_size_changes_workspace_segment", "workspace_id", "segment_id", "delta"),
 )
 
 # The membership ledger: every entry and exit, with its cause and the rule version that decided it. Append-only;
 # sizes over time and "why is this fan here, since when" are read from it. Erasing a fan erases their history too.
-segment_membership_log = _records_table(
+segment_membership_log = records_table(
     "segment_membership_log",
     Column("entered", Boolean, nullable=False),
     Column("at", UTCDateTime(), nullable=False),
     Column("cause", String(16), nullable=False),
     Column("rule_version", Integer, nullable=False),
-    CheckConstraint(_in("cause", MEMBERSHIP_CAUSES), name="cause"),
+    CheckConstraint(check_in("cause", MEMBERSHIP_CAUSES), name="cause"),
     Index("ix_segment_membership_log_workspace_segment_at", "workspace_id", "segment_id", "at"),
     Index("ix_segment_membership_log_workspace_fan_at", "workspace_id", "fan_id", "at"),
     segment_id="segments",
@@ -387,7 +337,7 @@ scheduler_state = Table(
 )
 
 # Tags' own ledger, so tag sizes over time can be read like segments' (lists have list_subscription_log).
-tag_membership_log = _records_table(
+tag_membership_log = records_table(
     "tag_membership_log",
     Column("added", Boolean, nullable=False),
     Column("at", UTCDateTime(), nullable=False),
@@ -396,7 +346,7 @@ tag_membership_log = _records_table(
     fan_id="fans",
 )
 
-webhook_subscriptions = _workspace_table(
+webhook_subscriptions = workspace_table(
     "webhook_subscriptions",
     Column("url", String(2000), nullable=False),
     Column("events", Json, nullable=False),
@@ -410,7 +360,7 @@ webhook_subscriptions = _workspace_table(
 # reports, then delivered at least once, with backoff, by whichever worker claims it. The payload is read from the
 # ledger row at delivery; receivers dedupe on "<source>-<source_id>" (the same for every retry).
 WEBHOOK_SOURCES = ("segment", "tag", "list", "fan")
-webhook_outbox = _records_table(
+webhook_outbox = records_table(
     "webhook_outbox",
     Column("event_type", String(32), nullable=False),
     Column("source", String(16), nullable=False),
@@ -421,13 +371,13 @@ webhook_outbox = _records_table(
     Column("delivered_at", UTCDateTime()),
     Column("last_error", Text),
     UniqueConstraint("subscription_id", "source", "source_id"),
-    CheckConstraint(_in("source", WEBHOOK_SOURCES), name="source"),
+    CheckConstraint(check_in("source", WEBHOOK_SOURCES), name="source"),
     Index("ix_webhook_outbox_pending", "delivered_at", "next_attempt_at"),
     subscription_id="webhook_subscriptions",
 )
 
 # Dashboard sign-in: people belong to one workspace; sessions are random tokens stored only as hashes.
-users = _workspace_table(
+users = workspace_table(
     "users",
     Column("email", String(320), nullable=False, unique=True),
     Column("name", String(200)),
@@ -439,7 +389,7 @@ web_sessions = Table(
     "web_sessions",
     metadata,
     Column("token_hash", String(64), primary_key=True),
-    *_workspace_references(user_id="users"),
+    *workspace_references(user_id="users"),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
 )
@@ -448,8 +398,8 @@ web_sessions = Table(
 audit_log = Table(
     "audit_log",
     metadata,
-    _id(),
-    _workspace_id(),
+    id_column(),
+    workspace_id_column(),
     Column("at", UTCDateTime(), nullable=False),
     Column("actor", String(320), nullable=False),
     Column("client", String(100)),
@@ -464,8 +414,8 @@ audit_log = Table(
 imports = Table(
     "imports",
     metadata,
-    _id(),
-    _workspace_id(),
+    id_column(),
+    workspace_id_column(),
     Column("kind", String(16), nullable=False),
     Column("file_sha256", String(64), nullable=False),
     Column("rows", Integer, nullable=False),
@@ -482,8 +432,8 @@ imports = Table(
 fan_erasures = Table(
     "fan_erasures",
     metadata,
-    _id(),
-    _workspace_id(),
+    id_column(),
+    workspace_id_column(),
     Column("fan_id", Id, nullable=False),
     Column("at", UTCDateTime(), nullable=False),
     Index("ix_fan_erasures_workspace_at", "workspace_id", "at"),
@@ -494,7 +444,7 @@ fan_erasures = Table(
 suppressions = Table(
     "suppressions",
     metadata,
-    _workspace_id(),
+    workspace_id_column(),
     Column("email_sha256", String(64), nullable=False),
     Column("reason", String(16), nullable=False),
     Column("at", UTCDateTime(), nullable=False),
@@ -524,7 +474,7 @@ mail_settings = Table(
 # subscribed members consented; no foreign key, so deleting a list never touches a sent message's record) and its
 # sending: scheduled for send_at, frozen into message_recipients at sent_at. With trigger_segment_id it is sent to
 # each fan who enters that segment, trigger_delay_seconds later.
-messages = _workspace_table(
+messages = workspace_table(
     "messages",
     Column("name", String(200), nullable=False),
     Column("subject", String(200), nullable=False),
@@ -538,7 +488,7 @@ messages = _workspace_table(
     Column("trigger_delay_seconds", Integer),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
-    CheckConstraint(_in("status", MESSAGE_STATUSES), name="status"),
+    CheckConstraint(check_in("status", MESSAGE_STATUSES), name="status"),
     Index("ix_messages_workspace_status_send_at", "workspace_id", "status", "send_at"),
 )
 
@@ -546,14 +496,14 @@ messages = _workspace_table(
 message_segments = Table(
     "message_segments",
     metadata,
-    *_workspace_references(message_id="messages", segment_id="segments"),
+    *workspace_references(message_id="messages", segment_id="segments"),
     Column("excluded", Boolean, nullable=False),
     PrimaryKeyConstraint("workspace_id", "message_id", "segment_id"),
 )
 
 # Who a message went to, frozen when it was sent (the address too): one row per fan and message, so no fan gets a
 # message twice. Erasing the fan deletes the row.
-message_recipients = _records_table(
+message_recipients = records_table(
     "message_recipients",
     Column("email", String(320), nullable=False),
     Column("state", String(16), nullable=False),
@@ -561,7 +511,7 @@ message_recipients = _records_table(
     Column("next_attempt_at", UTCDateTime(), nullable=False),
     Column("sent_at", UTCDateTime()),
     Column("error", String(500)),
-    CheckConstraint(_in("state", RECIPIENT_STATES), name="state"),
+    CheckConstraint(check_in("state", RECIPIENT_STATES), name="state"),
     UniqueConstraint("workspace_id", "id"),
     UniqueConstraint("workspace_id", "message_id", "fan_id"),
     Index("ix_message_recipients_workspace_state_next", "workspace_id", "state", "next_attempt_at"),
@@ -572,7 +522,7 @@ message_recipients = _records_table(
 
 # The local outbox: with no SMTP relay configured, mail is stored here, exactly as it would have been sent (a test
 # send has no recipient).
-mail_outbox = _records_table(
+mail_outbox = records_table(
     "mail_outbox",
     Column("recipient_id", Id),
     Column("to_address", String(320), nullable=False),
@@ -580,7 +530,7 @@ mail_outbox = _records_table(
     Column("raw", LargeBinary, nullable=False),
     Column("stored_at", UTCDateTime(), nullable=False),
     Index("ix_mail_outbox_workspace_stored", "workspace_id", "stored_at"),
-    _workspace_fk("recipient_id", table="message_recipients"),
+    workspace_fk("recipient_id", table="message_recipients"),
     message_id="messages",
 )
 
@@ -595,4 +545,45 @@ throttles = Table(
     Column("failures", Integer, nullable=False, server_default="0"),
     Column("blocked_until", UTCDateTime()),
     Index("ix_throttles_window_start", "window_start"),
+)
+
+# Sales (issue 17, migration 0019). Exchange rates a workspace maintains: one unit of ``currency`` is worth ``rate``
+# (decimal text) of the workspace currency from ``valid_from`` until the next rate of that currency.
+exchange_rates = workspace_table(
+    "exchange_rates",
+    Column("currency", String(3), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("rate", String(40), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("workspace_id", "currency", "valid_from"),
+)
+
+SALES_VENDORS = ("shopify", "stripe", "generic")
+# What became of a delivery: written, nothing new (a replay), a topic we do not read, a bad signature, an error.
+DELIVERY_OUTCOMES = ("processed", "unchanged", "ignored", "rejected", "failed")
+
+# A workspace's signed inbound endpoint per vendor, with the secret its signatures are checked against.
+sales_sources = workspace_table(
+    "sales_sources",
+    Column("vendor", String(16), nullable=False),
+    Column("secret", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("workspace_id", "vendor"),
+    CheckConstraint(check_in("vendor", SALES_VENDORS), name="vendor"),
+)
+
+# Every delivery to a sales endpoint, with its outcome (the dashboard's Import page lists them).
+sales_deliveries = workspace_table(
+    "sales_deliveries",
+    Column("vendor", String(16), nullable=False),
+    Column("topic", String(100), nullable=False),
+    Column("delivery_id", String(200)),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("detail", Text),
+    Column("orders", Integer, nullable=False, server_default="0"),
+    Column("events", Integer, nullable=False, server_default="0"),
+    CheckConstraint(check_in("outcome", DELIVERY_OUTCOMES), name="outcome"),
+    Index("ix_sales_deliveries_workspace_received", "workspace_id", "received_at"),
 )

@@ -29,6 +29,9 @@ AuditAction = Literal[
     "message.unscheduled",
     "message.sent",
     "message.cancelled",
+    "workspace.updated",
+    "sales_source.created",
+    "sales_source.deleted",
 ]
 AUDIT_ACTIONS: tuple[AuditAction, ...] = AuditAction.__args__  # type: ignore[attr-defined]
 

@@ -42,7 +42,11 @@ class FanReference(Input):
 
 class OrderIn(FanReference):
     amount: Money
-    currency: str | None = Field(default=None, description="ISO 4217; default the workspace currency.")
+    currency: str | None = Field(
+        default=None,
+        description="ISO 4217; default the workspace currency. Another currency is converted at the workspace's "
+        "exchange rate valid on the order's day.",
+    )
     category: Annotated[str, Field(min_length=1, max_length=64)]
     product: ShortText | None = None
     status: OrderStatus = "completed"
@@ -65,8 +69,15 @@ class OrderIn(FanReference):
 class Order(Record):
     id: int
     fan_id: int
-    amount: Decimal
-    currency: str
+    amount: Decimal = Field(description="In the workspace currency: what totals and rules on money use.")
+    currency: str = Field(description="The workspace currency.")
+    original_amount: Decimal = Field(description="What the shop charged, in `original_currency`.")
+    original_currency: str
+    exchange_rate: Decimal = Field(description="Workspace-currency units per unit of `original_currency`, used once.")
+    refunded_amount: Decimal = Field(
+        description="Refunded so far, in `original_currency`; a partial refund lowers `amount`, a whole one marks the "
+        "order refunded."
+    )
     category: str
     product: str | None
     status: OrderStatus
@@ -80,6 +91,7 @@ class EventIn(FanReference):
     type: Slug
     properties: Properties = Field(default_factory=dict)
     occurred_at: UtcDatetime | None = Field(default=None, description="Default now.")
+    external_id: ShortText | None = Field(default=None, description="The source's id for this event; unique.")
 
 
 class Event(Record):
@@ -89,6 +101,7 @@ class Event(Record):
     properties: dict[str, Any]
     occurred_at: datetime
     created_at: datetime
+    external_id: str | None = None
 
 
 class BatchResult(Record):

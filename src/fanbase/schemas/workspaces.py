@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
+from fanbase.schemas.common import Input
 from fanbase.schemas.common import Record
 
 
@@ -14,6 +15,14 @@ class Workspace(Record):
     name: str
     currency: str
     created_at: datetime
+    lifecycle_from_purchases: bool = Field(
+        description="A first completed purchase makes a subscriber or lead a customer (logged as a "
+        "lifecycle_changed event)."
+    )
+
+
+class WorkspaceSettingsIn(Input):
+    lifecycle_from_purchases: bool | None = None
 
 
 class ApiKey(Record):

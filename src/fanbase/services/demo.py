@@ -216,6 +216,10 @@ class _Planner:
             {
                 "amount_cents": int(Decimal(price) * 100),
                 "currency": "USD",
+                "original_amount_cents": int(Decimal(price) * 100),
+                "original_currency": "USD",
+                "exchange_rate": "1",
+                "original_refunded_cents": 0,
                 "category": category,
                 "product": product,
                 "status": "refunded" if refunded else "completed",

@@ -139,7 +139,8 @@ def decode_csv(data: bytes) -> str:
     return data.decode("latin-1")  # every byte is a Latin-1 character: this cannot fail
 
 
-def _delimiter(text: str) -> str:
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of the file's header line, among comma, semicolon and tab; comma when none is clear."""
     header = text.split("\n", 1)[0].rstrip("\r")
     try:
         return csv.Sniffer().sniff(header, delimiters=",;\t").delimiter
@@ -153,7 +154,7 @@ def column_key(header: str) -> str:
 
 def _read_records(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and each non-blank record with the physical line it starts on."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
     records: list[tuple[int, list[str]]] = []
     header: list[str] | None = None
     while True:

@@ -11,6 +11,7 @@ import json
 import random
 import time
 from collections.abc import Callable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +33,6 @@ from fanbase.db.engine import refresh_statistics_in
 from fanbase.db.repositories import activity as activity_repo
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import idempotency as idempotency_repo
-from fanbase.db.repositories import workspaces as workspaces_repo
 from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
@@ -44,7 +44,9 @@ from fanbase.schemas.orders_events import EventIn
 from fanbase.schemas.orders_events import FanReference
 from fanbase.schemas.orders_events import Order
 from fanbase.schemas.orders_events import OrderIn
+from fanbase.services import currencies
 from fanbase.services import fans as fans_service
+from fanbase.services import lifecycle
 from fanbase.services import membership
 from fanbase.services import rule_context
 
@@ -175,9 +177,9 @@ def _write_batch(
     *,
     source: FanSource,
     table: str,
-    to_row: Callable[[int, ItemT], dict[str, Any]],
+    to_rows: Callable[[Sequence[int], Sequence[ItemT]], list[dict[str, Any]]],
     insert: Callable[[Connection, int, Sequence[dict[str, Any]]], list[int]],
-    fold_into_figures: Callable[[Connection, int, Sequence[dict[str, Any]]], None],
+    fold_into_figures: Callable[[Connection, int, Sequence[dict[str, Any]]], membership.Change],
     change: membership.Change,
     now: datetime,
 ) -> tuple[list[int], int]:
@@ -185,9 +187,9 @@ def _write_batch(
     step. Returns the new ids and how many fans were created for unknown emails."""
     fan_ids, new_fans = _resolve_fans(connection, workspace_id, items, source=source, now=now)
     fans_repo.lock_fans(connection, workspace_id, fan_ids)
-    rows = [to_row(fan_id, item) for fan_id, item in zip(fan_ids, items, strict=True)]
+    rows = to_rows(fan_ids, items)
     ids = insert(connection, workspace_id, rows)
-    fold_into_figures(connection, workspace_id, rows)
+    change = change | fold_into_figures(connection, workspace_id, rows)
     # Evaluation is planned on what this batch wrote (a bulk load into a new database: empty statistics). An event
     # writes at most one row of fan_latest_events.
     written = {"fans": len(new_fans), table: len(rows)}
@@ -200,38 +202,64 @@ def _write_batch(
     return ids, len(new_fans)
 
 
+def _refuse_known(
+    external: Sequence[str], known: Callable[[Connection, int, Sequence[str]], set[str]], what: str
+) -> Callable[[Connection, int], None]:
+    def refuse(connection: Connection, workspace_id: int) -> None:
+        if len(set(external)) != len(external):
+            raise Conflict("the same external_id appears twice in this batch", field="external_id")
+        clashes = known(connection, workspace_id, external)
+        if clashes:
+            raise Conflict(f"{what} already recorded: {', '.join(sorted(clashes)[:20])}", field="external_id")
+
+    return refuse
+
+
+def order_row(
+    fan_id: int,
+    item: OrderIn,
+    convert: currencies.Converter,
+    *,
+    field: str,
+    now: datetime,
+    refunded_cents: int = 0,
+) -> dict[str, Any]:
+    """An order as stored: what the shop charged, and its workspace-currency amount at the day's rate (less any
+    part refunded). Raises ``MissingRate`` (naming ``field``) when no rate converts it."""
+    placed_at = item.placed_at or now
+    charged = fans_repo.money_to_cents(item.amount)
+    currency = item.currency or convert.workspace_currency
+    rate = convert.rate(currency, placed_at, field=field)
+    return {
+        "fan_id": fan_id,
+        "amount_cents": currencies.to_cents(charged - refunded_cents, rate),
+        "currency": convert.workspace_currency,
+        "original_amount_cents": charged,
+        "original_currency": currency,
+        "exchange_rate": currencies.rate_text(rate),
+        "original_refunded_cents": refunded_cents,
+        "category": item.category,
+        "product": item.product,
+        "status": item.status,
+        "placed_at": placed_at,
+        "refunded_at": now if item.status == "refunded" else None,
+        "external_id": item.external_id,
+        "created_at": now,
+    }
+
+
 def _write_orders(
     connection: Connection, workspace_id: int, items: Sequence[OrderIn], *, now: datetime
 ) -> tuple[list[int], int]:
-    workspace = workspaces_repo.get_workspace(connection, workspace_id)
-    assert workspace is not None
-    for index, item in enumerate(items):
-        if item.currency is not None and item.currency != workspace.currency:
-            # Totals are exact sums in one currency; converting would need exchange rates we do not have.
-            raise InvalidInput(
-                f"this workspace records money in {workspace.currency}, not {item.currency}",
-                field=f"items[{index}].currency",
-            )
     external = [item.external_id for item in items if item.external_id is not None]
-    if len(set(external)) != len(external):
-        raise Conflict("the same external_id appears twice in this batch", field="external_id")
-    clashes = activity_repo.existing_external_ids(connection, workspace_id, external)
-    if clashes:
-        raise Conflict(f"orders already recorded: {', '.join(sorted(clashes)[:20])}", field="external_id")
+    _refuse_known(external, activity_repo.existing_external_ids, "orders")(connection, workspace_id)
+    convert = currencies.converter(connection, workspace_id, {item.currency for item in items if item.currency})
 
-    def to_row(fan_id: int, item: OrderIn) -> dict[str, Any]:
-        return {
-            "fan_id": fan_id,
-            "amount_cents": fans_repo.money_to_cents(item.amount),
-            "currency": workspace.currency,
-            "category": item.category,
-            "product": item.product,
-            "status": item.status,
-            "placed_at": item.placed_at or now,
-            "refunded_at": now if item.status == "refunded" else None,
-            "external_id": item.external_id,
-            "created_at": now,
-        }
+    def to_rows(fan_ids: Sequence[int], items: Sequence[OrderIn]) -> list[dict[str, Any]]:
+        return [
+            order_row(fan_id, item, convert, field=f"items[{index}].currency", now=now)
+            for index, (fan_id, item) in enumerate(zip(fan_ids, items, strict=True))
+        ]
 
     return _write_batch(
         connection,
@@ -239,15 +267,19 @@ def _write_orders(
         items,
         source="direct_purchase",
         table="orders",
-        to_row=to_row,
+        to_rows=to_rows,
         insert=activity_repo.insert_orders,
-        fold_into_figures=_fold_orders_into_figures,
+        fold_into_figures=fold_orders_into_figures,
         change=membership.ORDERS,
         now=now,
     )
 
 
-def _fold_orders_into_figures(connection: Connection, workspace_id: int, rows: Sequence[dict[str, Any]]) -> None:
+def fold_orders_into_figures(
+    connection: Connection, workspace_id: int, rows: Sequence[Mapping[str, Any]]
+) -> membership.Change:
+    """New orders into their fans' figures; a first completed purchase may move the fan's stage (``lifecycle``).
+    Returns what that changed beyond ``membership.ORDERS``."""
     purchases: dict[int, dict[str, Any]] = {}
     activity: dict[int, datetime] = {}
     for row in rows:
@@ -262,21 +294,32 @@ def _fold_orders_into_figures(connection: Connection, workspace_id: int, rows: S
             figures["last"] = max(figures["last"], placed)
         else:  # recorded already refunded: no purchase, but placing it was still activity
             activity[fan_id] = max(activity.get(fan_id, placed), placed)
+    promoted = lifecycle.first_buyers(connection, workspace_id, purchases)
     fans_repo.add_purchases(connection, workspace_id, list(purchases.values()))
     fans_repo.add_activity(connection, workspace_id, activity)
+    first_at = {fan_id: purchases[fan_id]["first"] for fan_id in promoted}
+    written_at = rows[0]["created_at"] if rows else None  # the write's ``now``
+    return lifecycle.promote(connection, workspace_id, promoted, at=first_at, now=written_at)
 
 
 def _write_events(
     connection: Connection, workspace_id: int, items: Sequence[EventIn], *, now: datetime
 ) -> tuple[list[int], int]:
-    def to_row(fan_id: int, item: EventIn) -> dict[str, Any]:
-        return {
-            "fan_id": fan_id,
-            "type": item.type,
-            "properties": dict(item.properties),
-            "occurred_at": item.occurred_at or now,
-            "created_at": now,
-        }
+    external = [item.external_id for item in items if item.external_id is not None]
+    _refuse_known(external, activity_repo.existing_event_ids, "events")(connection, workspace_id)
+
+    def to_rows(fan_ids: Sequence[int], items: Sequence[EventIn]) -> list[dict[str, Any]]:
+        return [
+            {
+                "fan_id": fan_id,
+                "type": item.type,
+                "properties": dict(item.properties),
+                "occurred_at": item.occurred_at or now,
+                "external_id": item.external_id,
+                "created_at": now,
+            }
+            for fan_id, item in zip(fan_ids, items, strict=True)
+        ]
 
     return _write_batch(
         connection,
@@ -284,9 +327,9 @@ def _write_events(
         items,
         source="event",
         table="events",
-        to_row=to_row,
+        to_rows=to_rows,
         insert=activity_repo.insert_events,
-        fold_into_figures=_fold_events_into_figures,
+        fold_into_figures=fold_events_into_figures,
         change=membership.EVENTS,
         now=now,
     )
@@ -298,13 +341,17 @@ def write_events(connection: Connection, workspace_id: int, items: Sequence[Even
     return ids
 
 
-def _fold_events_into_figures(connection: Connection, workspace_id: int, rows: Sequence[dict[str, Any]]) -> None:
+def fold_events_into_figures(
+    connection: Connection, workspace_id: int, rows: Sequence[Mapping[str, Any]]
+) -> membership.Change:
+    """New events into their fans' last activity; nothing more changes."""
     latest: dict[int, datetime] = {}
     for row in rows:
         if row["type"] in NOT_ACTIVITY_EVENTS:
             continue
         latest[row["fan_id"]] = max(latest.get(row["fan_id"], row["occurred_at"]), row["occurred_at"])
     fans_repo.add_activity(connection, workspace_id, latest)
+    return membership.Change()
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from fanbase.schemas.workspaces import ApiKey
 from fanbase.schemas.workspaces import ApiKeyCreated
 from fanbase.schemas.workspaces import Workspace
 from fanbase.schemas.workspaces import WorkspaceCreated
+from fanbase.schemas.workspaces import WorkspaceSettingsIn
 from fanbase.services import audit
 
 KEY_PREFIX_LENGTH = 11  # "fb_" + 8 hex characters: unique, shown in listings, not secret
@@ -135,3 +136,19 @@ def get_workspace(database: Database, workspace_id: int) -> Workspace:
 def list_workspaces(database: Database) -> list[Workspace]:
     with database.transaction(workspace_id=ACROSS_WORKSPACES, write=False) as connection:  # every workspace
         return workspaces_repo.list_workspaces(connection)
+
+
+def update_settings(
+    database: Database, workspace_id: int, settings: WorkspaceSettingsIn, *, now: datetime, actor: Actor | None
+) -> Workspace:
+    """Change the workspace's settings (only those given); audited."""
+    with database.transaction(workspace_id=workspace_id) as connection:
+        if settings.lifecycle_from_purchases is not None:
+            workspaces_repo.set_lifecycle_from_purchases(connection, workspace_id, settings.lifecycle_from_purchases)
+            details = settings.model_dump(exclude_none=True)
+            audit.record(
+                connection, workspace_id, actor, "workspace.updated", target="workspace", details=details, now=now
+            )
+        workspace = workspaces_repo.get_workspace(connection, workspace_id)
+    assert workspace is not None
+    return workspace

@@ -16,6 +16,7 @@ from fanbase.api.schemas import error_responses
 from fanbase.schemas.workspaces import ApiKey
 from fanbase.schemas.workspaces import ApiKeyCreated
 from fanbase.schemas.workspaces import Workspace
+from fanbase.schemas.workspaces import WorkspaceSettingsIn
 from fanbase.services import workspaces
 
 router = APIRouter(responses=error_responses(401, 422))
@@ -25,6 +26,15 @@ router = APIRouter(responses=error_responses(401, 422))
 def get_workspace(database: DatabaseDep, workspace_id: WorkspaceDep) -> Workspace:
     """The workspace the calling key belongs to."""
     return workspaces.get_workspace(database, workspace_id)
+
+
+@router.patch("/workspace", tags=["workspace"])
+def update_workspace(
+    body: WorkspaceSettingsIn, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep, actor: ActorDep
+) -> Workspace:
+    """Change settings: ``lifecycle_from_purchases`` (a first completed purchase makes a subscriber or lead a
+    customer). Only the fields given change."""
+    return workspaces.update_settings(database, workspace_id, body, now=now, actor=actor)
 
 
 @router.get("/api-keys", tags=["api keys"])

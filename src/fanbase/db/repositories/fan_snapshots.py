@@ -143,7 +143,7 @@ def load_snapshots(
         select(
             orders.c.fan_id,
             orders.c.amount_cents,
-            orders.c.currency,
+            orders.c.original_currency,
             orders.c.category,
             orders.c.product,
             orders.c.status,
@@ -157,7 +157,7 @@ def load_snapshots(
         fan_orders[row.fan_id].append(
             OrderSnapshot(
                 amount=cents_to_money(row.amount_cents),
-                currency=row.currency,
+                currency=row.original_currency,
                 category=row.category,
                 product=row.product,
                 status=row.status,

@@ -18,7 +18,13 @@ from fanbase.schemas.workspaces import ApiKey
 from fanbase.schemas.workspaces import Workspace
 
 # A workspace as the services see it (the rules token is the write path's business: ``rules_token``).
-_WORKSPACE_COLUMNS = (workspaces.c.id, workspaces.c.name, workspaces.c.currency, workspaces.c.created_at)
+_WORKSPACE_COLUMNS = (
+    workspaces.c.id,
+    workspaces.c.name,
+    workspaces.c.currency,
+    workspaces.c.created_at,
+    workspaces.c.lifecycle_from_purchases,
+)
 
 
 def insert_workspace(connection: Connection, *, name: str, currency: str, now: datetime) -> Workspace:
@@ -31,6 +37,10 @@ def insert_workspace(connection: Connection, *, name: str, currency: str, now: d
 def get_workspace(connection: Connection, workspace_id: int) -> Workspace | None:
     row = connection.execute(select(*_WORKSPACE_COLUMNS).where(workspaces.c.id == workspace_id)).one_or_none()
     return Workspace.model_validate(row._mapping) if row else None
+
+
+def set_lifecycle_from_purchases(connection: Connection, workspace_id: int, value: bool) -> None:
+    connection.execute(update(workspaces).where(workspaces.c.id == workspace_id).values(lifecycle_from_purchases=value))
 
 
 def rules_token(connection: Connection, workspace_id: int) -> int | None:

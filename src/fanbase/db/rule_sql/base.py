@@ -92,7 +92,8 @@ NO_REFERENCES = ResolvedReferences(tags={}, lists={}, segments={})
 
 # Fan fields whose column is not named like the field.
 _FAN_COLUMNS: dict[str, str] = {"total_spent": "total_spent_cents"}
-_ORDER_COLUMNS: dict[str, str] = {"amount": "amount_cents"}
+# Money rules read the workspace-currency amount; ``currency`` is what the shop charged in (migration 0019).
+_ORDER_COLUMNS: dict[str, str] = {"amount": "amount_cents", "currency": "original_currency"}
 SOURCE_TABLES: dict[Source, Table] = {Source.ORDERS: orders, Source.REFUNDS: orders, Source.EVENTS: events}
 
 

@@ -21,6 +21,9 @@ from fanbase.web.state import in_thread
 PAGE_SIZE = 50
 # Each action in words, for the filter and the table.
 ACTION_WORDS = {
+    "workspace.updated": "Workspace settings changed",
+    "sales_source.created": "Sales endpoint set up",
+    "sales_source.deleted": "Sales endpoint removed",
     "api_key.created": "API key created",
     "api_key.revoked": "API key revoked",
     "user.created": "User created",

@@ -1,0 +1,319 @@
+"""CSV import of orders and events, from fanbase's own columns or a vendor's export (``sales_formats``).
+
+- **Streamed.** The file is read row by row and written ``chunk_rows`` rows at a time, each chunk in its own
+  transaction with its live segment changes, so memory stays flat whatever the file's size and other writers wait
+  for one chunk at most. An order's rows (Shopify's line items) never straddle two chunks.
+- **Idempotent.** Every row has an external id (the vendor's, or one derived from what the row says), so an
+  import that stopped part-way is finished by importing the file again, and a second import changes nothing
+  (``sales.write_sales``).
+- **Bad rows** are reported with their physical line (the header is line 1) and the reason; the rest go in.
+- **Encoding** as for fan imports: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252; the delimiter
+  is sniffed from the header among comma, semicolon and tab.
+- **Preview** reads the first rows exactly as the import would, converts them at the workspace's rates, and
+  writes nothing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO
+from typing import Any
+
+from fanbase.db.engine import Database
+from fanbase.errors import InvalidInput
+from fanbase.schemas.sales import FormatChoice
+from fanbase.schemas.sales import ImportKind
+from fanbase.schemas.sales import PreviewRow
+from fanbase.schemas.sales import SalesImportPreview
+from fanbase.schemas.sales import SalesImportReport
+from fanbase.schemas.sales import SalesRowError
+from fanbase.services import currencies
+from fanbase.services import sales
+from fanbase.services.currencies import MissingRate
+from fanbase.services.fan_csv import column_key
+from fanbase.services.fan_csv import sniff_delimiter
+from fanbase.services.sales_formats import Format
+from fanbase.services.sales_formats import ImportOptions
+from fanbase.services.sales_formats import NotASale
+from fanbase.services.sales_formats import Row
+from fanbase.services.sales_formats import RowProblem
+from fanbase.services.sales_formats import SaleRecord
+from fanbase.services.sales_formats import column_positions
+from fanbase.services.sales_formats import detect
+from fanbase.services.sales_formats import generic_for
+from fanbase.services.sales_formats import headers_of
+from fanbase.services.vendor_formats import FORMATS
+
+CHUNK_ROWS = 5_000
+MAX_REPORTED_ERRORS = 1_000
+PREVIEW_ROWS = 20
+SAMPLE_BYTES = 64 * 1024
+# A bytes-read progress callback: (bytes read, bytes in all).
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class _Chunk:
+    records: list[SaleRecord]
+    rows: int
+    errors: list[SalesRowError]
+    skipped: int
+
+
+def _encoding(sample: bytes) -> str:
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        codecs.getincrementaldecoder("utf-8-sig")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8-sig"
+
+
+def _open(stream: IO[bytes]) -> tuple[io.TextIOWrapper, list[str], Any]:
+    """The stream as text, its header and a CSV reader positioned after it."""
+    sample = stream.read(SAMPLE_BYTES)
+    stream.seek(0)
+    if not sample.strip():
+        raise InvalidInput("the file is empty; expected a header row", field="file")
+    encoding = _encoding(sample)
+    text = io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline="")
+    first_line = sample.decode(encoding, errors="replace").split("\n", 1)[0]
+    reader = csv.reader(text, delimiter=sniff_delimiter(first_line))
+    for header in reader:
+        if any(cell.strip() for cell in header):
+            return text, header, reader
+    raise InvalidInput("the file is empty; expected a header row", field="file")
+
+
+def _choose(header: Sequence[str], kind: ImportKind, choice: FormatChoice) -> Format:
+    if choice == "auto":
+        return detect(header, kind, FORMATS)
+    chosen = generic_for(kind) if choice == "generic" else next(f for f in FORMATS if f.name == choice)
+    if not chosen.reads(kind):
+        raise InvalidInput(f"the {chosen.title} holds no {kind}", field="format")
+    try:
+        return detect(header, kind, [chosen])
+    except InvalidInput:
+        raise InvalidInput(
+            f"this file is not a {chosen.title}: its header lacks "
+            f"{', '.join(sorted(chosen.signature - {column_key(c) for c in header}))}",
+            field="format",
+        ) from None
+
+
+def _groups(reader: Any, header: Sequence[str], chosen: Format) -> Iterator[list[Row]]:
+    """The file's rows as ``Row``s, grouped as the format groups them (one row a group when it does not)."""
+    positions = column_positions(header, chosen)
+    group: list[Row] = []
+    key: str | None = None
+    carried: dict[str, str] = {}
+    while True:
+        line = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            raise InvalidInput(f"line {line}: cannot read CSV ({error})", field="file") from error
+        if not any(cell.strip() for cell in record):
+            continue
+        cells = {ours: record[index].strip() if index < len(record) else "" for ours, index in positions.items()}
+        if chosen.group_by is None:
+            yield [Row(line, cells)]
+            continue
+        row_key = cells.get(chosen.group_by, "")
+        if group and row_key != key:
+            yield group
+            group = []
+        if not group:
+            key = row_key
+            carried = {name: cells.get(name, "") for name in chosen.carried}
+        else:
+            cells = {**cells, **{name: value for name, value in carried.items() if not cells.get(name)}}
+        group.append(Row(line, cells))
+    if group:
+        yield group
+
+
+def _read_group(chosen: Format, group: Sequence[Row], kind: ImportKind, options: ImportOptions, chunk: _Chunk) -> None:
+    chunk.rows += len(group)
+    try:
+        records = chosen.read(group, kind, options)
+    except RowProblem as problem:
+        email = group[0].text("email") or None
+        chunk.errors.append(SalesRowError(line=group[0].line, email=email, reason=str(problem)))
+        return
+    except NotASale:
+        chunk.skipped += len(group)
+        return
+    if kind == "events":
+        records = [record for record in records if isinstance(record, sales.SaleEvent)]
+    elif kind == "orders" and chosen.name == "generic":
+        records = [record for record in records if not isinstance(record, sales.SaleEvent)]
+    chunk.records.extend(records)
+
+
+def _chunks(
+    reader: Any, header: Sequence[str], chosen: Format, kind: ImportKind, options: ImportOptions, size: int
+) -> Iterator[_Chunk]:
+    chunk = _Chunk([], 0, [], 0)
+    for group in _groups(reader, header, chosen):
+        _read_group(chosen, group, kind, options, chunk)
+        if chunk.rows >= size:
+            yield chunk
+            chunk = _Chunk([], 0, [], 0)
+    if chunk.rows or chunk.errors:
+        yield chunk
+
+
+def import_sales_csv(
+    database: Database,
+    workspace_id: int,
+    stream: IO[bytes],
+    *,
+    kind: ImportKind,
+    format_choice: FormatChoice = "auto",
+    options: ImportOptions = ImportOptions(),
+    now: datetime,
+    size: int | None = None,
+    progress: Progress | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> SalesImportReport:
+    """Import a CSV of orders or events (``stream``: binary, seekable); see the module notes."""
+    text, header, reader = _open(stream)
+    chosen = _choose(header, kind, format_choice)
+    total = sales.SalesWritten()
+    rows = skipped = 0
+    for chunk in _chunks(reader, header, chosen, kind, options, chunk_rows):
+        rows += chunk.rows
+        skipped += chunk.skipped
+        total.errors.extend(chunk.errors)
+        orders = [record for record in chunk.records if isinstance(record, sales.SaleOrder)]
+        events = [record for record in chunk.records if isinstance(record, sales.SaleEvent)]
+        refunds = [record for record in chunk.records if isinstance(record, sales.SaleRefund)]
+        with database.transaction(workspace_id=workspace_id) as connection:
+            total.add(sales.write_sales(connection, workspace_id, orders, events, refunds=refunds, now=now))
+        if progress is not None and size:
+            progress(min(stream.tell(), size), size)
+        database.let_other_writers_in()
+    text.detach()
+    written = total.orders_created + total.events_created + total.fans_created
+    database.refresh_statistics_after_write(
+        {"orders": total.orders_created, "events": total.events_created, "fans": total.fans_created} if written else {},
+        workspace_id=workspace_id,
+    )
+    if progress is not None and size:
+        progress(size, size)
+    total.errors.sort(key=lambda error: error.line)
+    return SalesImportReport(
+        kind=kind,
+        format=chosen.name,
+        rows=rows,
+        orders_created=total.orders_created,
+        orders_refunded=total.orders_refunded,
+        events_created=total.events_created,
+        unchanged=total.unchanged,
+        skipped=skipped,
+        fans_created=total.fans_created,
+        errors=total.errors[:MAX_REPORTED_ERRORS],
+        error_count=len(total.errors),
+    )
+
+
+def preview_sales_csv(
+    database: Database,
+    workspace_id: int,
+    stream: IO[bytes],
+    *,
+    kind: ImportKind,
+    format_choice: FormatChoice = "auto",
+    options: ImportOptions = ImportOptions(),
+    rows: int = PREVIEW_ROWS,
+) -> SalesImportPreview:
+    """The first ``rows`` rows as the import would write them (amounts converted at today's rates); writes nothing."""
+    text, header, reader = _open(stream)
+    chosen = _choose(header, kind, format_choice)
+    chunk = _Chunk([], 0, [], 0)
+    for group in _groups(reader, header, chosen):
+        _read_group(chosen, group, kind, options, chunk)
+        if chunk.rows >= rows:
+            break
+    text.detach()
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
+        convert = currencies.converter(
+            connection,
+            workspace_id,
+            {r.currency for r in chunk.records if isinstance(r, sales.SaleOrder) and r.currency},
+        )
+    previewed = [_previewed(record, convert) for record in chunk.records]
+    return SalesImportPreview(
+        kind=kind,
+        format=chosen.name,
+        columns=list(header),
+        used_columns=[cell for cell in header if column_key(cell) in _read_keys(chosen)],
+        rows=previewed,
+        errors=chunk.errors,
+    )
+
+
+def _kept_refund(order: sales.SaleOrder) -> int:
+    """The refunded part taken off the stored amount: a partial refund's (a refunded order keeps what it cost)."""
+    return 0 if order.status == "refunded" else order.refunded_cents
+
+
+def _read_keys(chosen: Format) -> set[str]:
+    return {column_key(header) for ours in chosen.columns for header in headers_of(chosen, ours)}
+
+
+def _previewed(record: SaleRecord, convert: currencies.Converter) -> PreviewRow:
+    who: dict[str, Any] = {
+        "email": record.person.email,
+        "first_name": record.person.first_name,
+        "last_name": record.person.last_name,
+    }
+    if isinstance(record, sales.SaleRefund):
+        values: dict[str, Any] = {
+            **who,
+            "refund_of": record.product,
+            "amount": str(currencies.cents_to_amount(record.amount_cents)),
+            "at": record.at.isoformat(),
+        }
+        return PreviewRow(line=record.line, record="refund", values=values)
+    if isinstance(record, sales.SaleEvent):
+        values = {
+            **who,
+            "type": record.type,
+            "occurred_at": record.occurred_at.isoformat(),
+            "properties": dict(record.properties),
+            "external_id": record.external_id,
+        }
+        return PreviewRow(line=record.line, record="event", values=values)
+    currency = record.currency or convert.workspace_currency
+    values = {
+        **who,
+        "external_id": record.external_id,
+        "amount": str(currencies.cents_to_amount(record.amount_cents)),
+        "currency": currency,
+        "category": record.category,
+        "product": record.product,
+        "placed_at": record.placed_at.isoformat(),
+        "status": record.status,
+        "refunded_amount": str(currencies.cents_to_amount(record.refunded_cents)),
+    }
+    try:
+        rate = convert.rate(currency, record.placed_at, field="currency")
+        values[f"amount_in_{convert.workspace_currency}"] = str(
+            currencies.cents_to_amount(currencies.to_cents(record.amount_cents - _kept_refund(record), rate))
+        )
+        values["exchange_rate"] = currencies.rate_text(rate)
+    except MissingRate as error:
+        values["problem"] = error.message
+    return PreviewRow(line=record.line, record="order", values=values)
