@@ -19,6 +19,7 @@ from starlette.routing import Match
 
 import fanbase.web
 from fanbase.api import public_mail
+from fanbase.api import public_sales
 from fanbase.api.deps import AppState
 from fanbase.api.limits import BodyLimit
 from fanbase.api.routes import ROUTERS
@@ -189,6 +190,7 @@ def create_app(
         app.include_router(router, prefix="/api/v1")
     install_api_fallback(app)
     app.include_router(public_mail.router)  # the links in mail: unsubscribe, open pixel, tracked links
+    app.include_router(public_sales.router)  # the signed sales endpoints (Shopify, Stripe, generic)
     if dashboard:
         fanbase.web.mount(app, database=database, clock=clock, settings=settings)
     # Outermost (added last): a body is capped before any other middleware or route reads a byte of it.

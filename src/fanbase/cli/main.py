@@ -34,6 +34,7 @@ from fanbase.cli.fan_csv import import_app
 from fanbase.cli.fans import fans_app
 from fanbase.cli.messages import mail_app
 from fanbase.cli.messages import messages_app
+from fanbase.cli.sales import rates_app
 from fanbase.cli.segments import segments_app
 from fanbase.cli.users import users_app
 from fanbase.cli.verify import verify
@@ -138,6 +139,7 @@ app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(analytics_app, name="analytics")
 app.add_typer(messages_app, name="messages")
 app.add_typer(mail_app, name="mail")
+app.add_typer(rates_app, name="rates")
 app.command(name="worker")(worker)
 app.command(name="audit")(cli_privacy.audit_log)
 app.add_typer(cli_privacy.suppressions_app, name="suppressions")

@@ -17,6 +17,7 @@ from fanbase.jobs.background import BackgroundLoop
 from fanbase.services import audit
 from fanbase.services import membership
 from fanbase.services import orders_events
+from fanbase.services import sales_sources
 from fanbase.services import segments
 from fanbase.services import throttles
 from fanbase.services.unit_of_work import Database
@@ -76,6 +77,11 @@ class Scheduler(BackgroundLoop):
                 "forgetting old audit entries",
                 HOUSEKEEPING_EVERY,
                 lambda now: audit.forget_old(database, now=now, retention=audit_retention),
+            ),
+            (
+                "forgetting old sales deliveries",
+                HOUSEKEEPING_EVERY,
+                lambda now: sales_sources.forget_old_deliveries(database, now=now),
             ),
         ]
         self._last_run: dict[str, datetime] = {}

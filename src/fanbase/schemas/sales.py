@@ -10,18 +10,13 @@ from pydantic import Field
 
 from fanbase.schemas.common import Input
 from fanbase.schemas.common import Record
+from fanbase.schemas.fan_csv import ImportRowError
 
 ImportKind = Literal["orders", "events"]
 ImportFormat = Literal["generic", "shopify", "bandcamp", "stripe", "eventbrite"]
 FormatChoice = Literal["auto", "generic", "shopify", "bandcamp", "stripe", "eventbrite"]
 Vendor = Literal["shopify", "stripe", "generic"]
 DeliveryOutcome = Literal["processed", "unchanged", "ignored", "rejected", "failed"]
-
-
-class SalesRowError(Record):
-    line: int = Field(description="The physical line of the file (the header is line 1).")
-    email: str | None
-    reason: str
 
 
 class SalesImportReport(Record):
@@ -34,7 +29,7 @@ class SalesImportReport(Record):
     unchanged: int = Field(description="Rows already recorded exactly so: a re-import changes nothing.")
     skipped: int = Field(description="Rows that record no purchase: payouts, unpaid or failed payments.")
     fans_created: int
-    errors: list[SalesRowError] = Field(description="Every bad row (the first 1,000), with its line and reason.")
+    errors: list[ImportRowError] = Field(description="Every bad row (the first 1,000), with its line and reason.")
     error_count: int
     import_id: int | None = None
     dry_run: bool = False
@@ -52,7 +47,7 @@ class SalesImportPreview(Record):
     columns: list[str] = Field(description="The file's header.")
     used_columns: list[str] = Field(description="The columns this format reads.")
     rows: list[PreviewRow]
-    errors: list[SalesRowError]
+    errors: list[ImportRowError]
 
 
 class SalesSourceIn(Input):

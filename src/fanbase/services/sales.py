@@ -30,8 +30,8 @@ from fanbase.db.engine import refresh_statistics_in
 from fanbase.db.repositories import activity as activity_repo
 from fanbase.db.repositories import bulk as bulk_repo
 from fanbase.db.repositories import fans as fans_repo
+from fanbase.schemas.fan_csv import ImportRowError
 from fanbase.schemas.fans import FanSource
-from fanbase.schemas.sales import SalesRowError
 from fanbase.services import currencies
 from fanbase.services import fans as fans_service
 from fanbase.services import membership
@@ -101,7 +101,7 @@ class SalesWritten:
     events_created: int = 0
     unchanged: int = 0
     fans_created: int = 0
-    errors: list[SalesRowError] = field(default_factory=list)
+    errors: list[ImportRowError] = field(default_factory=list)
 
     def add(self, other: SalesWritten) -> None:
         self.orders_created += other.orders_created
@@ -112,8 +112,8 @@ class SalesWritten:
         self.errors.extend(other.errors)
 
 
-def _error(record: SaleOrder | SaleEvent | SaleRefund, reason: str) -> SalesRowError:
-    return SalesRowError(line=record.line, email=record.person.email, reason=reason)
+def _error(record: SaleOrder | SaleEvent | SaleRefund, reason: str) -> ImportRowError:
+    return ImportRowError(line=record.line, email=record.person.email, reason=reason)
 
 
 def _latest_by_id(records: Sequence[RecordT], written: SalesWritten) -> list[RecordT]:

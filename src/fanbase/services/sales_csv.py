@@ -28,12 +28,12 @@ from typing import Any
 
 from fanbase.db.engine import Database
 from fanbase.errors import InvalidInput
+from fanbase.schemas.fan_csv import ImportRowError
 from fanbase.schemas.sales import FormatChoice
 from fanbase.schemas.sales import ImportKind
 from fanbase.schemas.sales import PreviewRow
 from fanbase.schemas.sales import SalesImportPreview
 from fanbase.schemas.sales import SalesImportReport
-from fanbase.schemas.sales import SalesRowError
 from fanbase.services import currencies
 from fanbase.services import sales
 from fanbase.services.currencies import MissingRate
@@ -42,9 +42,10 @@ from fanbase.services.fan_csv import sniff_delimiter
 from fanbase.services.sales_formats import Format
 from fanbase.services.sales_formats import ImportOptions
 from fanbase.services.sales_formats import NotASale
+from fanbase.services.sales_formats import PartRefused
 from fanbase.services.sales_formats import Row
 from fanbase.services.sales_formats import RowProblem
-from fanbase.services.sales_formats import SaleRecord
+from fanbase.services.sales_formats import Writable
 from fanbase.services.sales_formats import column_positions
 from fanbase.services.sales_formats import detect
 from fanbase.services.sales_formats import generic_for
@@ -61,9 +62,9 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class _Chunk:
-    records: list[SaleRecord]
+    records: list[Writable]
     rows: int
-    errors: list[SalesRowError]
+    errors: list[ImportRowError]
     skipped: int
 
 
@@ -149,16 +150,18 @@ def _read_group(chosen: Format, group: Sequence[Row], kind: ImportKind, options:
         records = chosen.read(group, kind, options)
     except RowProblem as problem:
         email = group[0].text("email") or None
-        chunk.errors.append(SalesRowError(line=group[0].line, email=email, reason=str(problem)))
+        chunk.errors.append(ImportRowError(line=group[0].line, email=email, reason=str(problem)))
         return
     except NotASale:
         chunk.skipped += len(group)
         return
+    for part in records:
+        if isinstance(part, PartRefused):
+            chunk.errors.append(ImportRowError(line=part.line, email=part.email, reason=part.reason))
+    writable = [record for record in records if not isinstance(record, PartRefused)]
     if kind == "events":
-        records = [record for record in records if isinstance(record, sales.SaleEvent)]
-    elif kind == "orders" and chosen.name == "generic":
-        records = [record for record in records if not isinstance(record, sales.SaleEvent)]
-    chunk.records.extend(records)
+        writable = [record for record in writable if isinstance(record, sales.SaleEvent)]
+    chunk.records.extend(writable)
 
 
 def _chunks(
@@ -273,7 +276,7 @@ def _read_keys(chosen: Format) -> set[str]:
     return {column_key(header) for ours in chosen.columns for header in headers_of(chosen, ours)}
 
 
-def _previewed(record: SaleRecord, convert: currencies.Converter) -> PreviewRow:
+def _previewed(record: Writable, convert: currencies.Converter) -> PreviewRow:
     who: dict[str, Any] = {
         "email": record.person.email,
         "first_name": record.person.first_name,

@@ -42,7 +42,19 @@ from fanbase.services.sales import SaleEvent
 from fanbase.services.sales import SaleOrder
 from fanbase.services.sales import SaleRefund
 
-SaleRecord = SaleOrder | SaleEvent | SaleRefund
+
+@dataclass(frozen=True)
+class PartRefused:
+    """Part of a row that cannot be written while the rest can (a check-in without a time beside its ticket):
+    reported with the row's line, the rest written."""
+
+    line: int
+    email: str | None
+    reason: str
+
+
+Writable = SaleOrder | SaleEvent | SaleRefund
+SaleRecord = Writable | PartRefused
 MAX_TEXT = 200
 _PROPERTIES: TypeAdapter[dict[str, Any]] = TypeAdapter(Properties)
 

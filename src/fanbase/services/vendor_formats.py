@@ -19,8 +19,8 @@ from fanbase.services.sales_formats import GENERIC_ORDERS
 from fanbase.services.sales_formats import Format
 from fanbase.services.sales_formats import ImportOptions
 from fanbase.services.sales_formats import NotASale
+from fanbase.services.sales_formats import PartRefused
 from fanbase.services.sales_formats import Row
-from fanbase.services.sales_formats import RowProblem
 from fanbase.services.sales_formats import SaleRecord
 from fanbase.services.sales_formats import cents
 from fanbase.services.sales_formats import count
@@ -282,10 +282,12 @@ def _eventbrite(rows: Sequence[Row], kind: ImportKind, options: ImportOptions) -
         elif options.attended_at is not None:
             attended_at = options.attended_at
         else:
-            raise RowProblem(
-                "checked in, but the file has no check-in time: give the event's date and time "
-                "(--attended-at, or attended_at in the API), or add a 'Check-In Date' column"
+            reason = (
+                "checked in, but the file has no check-in time, so no gig_attended event was recorded (the ticket "
+                "was): give the event's date and time (--attended-at, or attended_at in the API), or add a "
+                "'Check-In Date' column, and import the file again"
             )
+            return [*records, PartRefused(row.line, who.email, reason)]
         properties = {
             "event_name": event_name,
             "event_id": row.optional("event_id"),

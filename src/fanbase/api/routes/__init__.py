@@ -13,6 +13,7 @@ from fanbase.api.routes import history
 from fanbase.api.routes import lists
 from fanbase.api.routes import messages
 from fanbase.api.routes import orders_events
+from fanbase.api.routes import sales
 from fanbase.api.routes import segments
 from fanbase.api.routes import suppressions
 from fanbase.api.routes import tags
@@ -34,4 +35,5 @@ ROUTERS: list[APIRouter] = [
     audit.router,
     suppressions.router,
     messages.router,
+    sales.router,
 ]

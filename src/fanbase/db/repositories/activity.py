@@ -121,31 +121,39 @@ class StoredOrder(NamedTuple):
     rate: Decimal
 
 
+_STORED_COLUMNS = (
+    orders.c.id,
+    orders.c.fan_id,
+    orders.c.status,
+    orders.c.original_amount_cents,
+    orders.c.original_refunded_cents,
+    orders.c.exchange_rate,
+)
+
+
+def _stored(row: Any) -> StoredOrder:
+    return StoredOrder(
+        int(row.id),
+        int(row.fan_id),
+        row.status,
+        int(row.original_amount_cents),
+        int(row.original_refunded_cents),
+        Decimal(row.exchange_rate),
+    )
+
+
 def orders_by_external_ids(
     connection: Connection, workspace_id: int, external_ids: Sequence[str]
 ) -> dict[str, StoredOrder]:
     found: dict[str, StoredOrder] = {}
     for chunk in chunks(sorted(set(external_ids))):
         rows = connection.execute(
-            select(
-                orders.c.external_id,
-                orders.c.id,
-                orders.c.fan_id,
-                orders.c.status,
-                orders.c.original_amount_cents,
-                orders.c.original_refunded_cents,
-                orders.c.exchange_rate,
-            ).where(orders.c.workspace_id == workspace_id, orders.c.external_id.in_(chunk))
+            select(orders.c.external_id, *_STORED_COLUMNS).where(
+                orders.c.workspace_id == workspace_id, orders.c.external_id.in_(chunk)
+            )
         )
         for row in rows:
-            found[row.external_id] = StoredOrder(
-                int(row.id),
-                int(row.fan_id),
-                row.status,
-                int(row.original_amount_cents),
-                int(row.original_refunded_cents),
-                Decimal(row.exchange_rate),
-            )
+            found[row.external_id] = _stored(row)
     return found
 
 
@@ -156,12 +164,7 @@ def latest_order_of_product(
     placed at or before ``before``."""
     row = connection.execute(
         select(
-            orders.c.id,
-            orders.c.fan_id,
-            orders.c.status,
-            orders.c.original_amount_cents,
-            orders.c.original_refunded_cents,
-            orders.c.exchange_rate,
+            *_STORED_COLUMNS,
         )
         .select_from(orders.join(fans, (fans.c.workspace_id == orders.c.workspace_id) & (fans.c.id == orders.c.fan_id)))
         .where(
@@ -176,14 +179,34 @@ def latest_order_of_product(
     ).one_or_none()
     if row is None:
         return None
-    return StoredOrder(
-        int(row.id),
-        int(row.fan_id),
-        row.status,
-        int(row.original_amount_cents),
-        int(row.original_refunded_cents),
-        Decimal(row.exchange_rate),
+    return _stored(row)
+
+
+def orders_with_prefix(
+    connection: Connection, workspace_id: int, external_prefix: str
+) -> list[tuple[str, str | None, str, StoredOrder]]:
+    """The orders whose external ids start with ``external_prefix`` (one vendor order's lines), in id order: each
+    with its external id, product and fan's email."""
+    rows = connection.execute(
+        select(
+            orders.c.external_id,
+            orders.c.product,
+            fans.c.email,
+            *_STORED_COLUMNS,
+        )
+        .select_from(orders.join(fans, (fans.c.workspace_id == orders.c.workspace_id) & (fans.c.id == orders.c.fan_id)))
+        .where(orders.c.workspace_id == workspace_id, orders.c.external_id.startswith(external_prefix, autoescape=True))
+        .order_by(orders.c.id)
     )
+    return [
+        (
+            row.external_id,
+            row.product,
+            row.email,
+            _stored(row),
+        )
+        for row in rows
+    ]
 
 
 def apply_refunds(connection: Connection, workspace_id: int, refunds: Sequence[Mapping[str, Any]]) -> None:
