@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -305,16 +306,32 @@ def recompute_figures(database: Database, workspace_id: int) -> int:
 
 
 def ensure_fans_by_email(
-    connection: Connection, workspace_id: int, emails: Iterable[str], *, source: FanSource, now: datetime
+    connection: Connection,
+    workspace_id: int,
+    emails: Iterable[str],
+    *,
+    source: FanSource,
+    now: datetime,
+    profiles: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[dict[str, int], list[str]]:
-    """Ids for the emails, creating a bare fan for each unknown one. Returns (email → id, the emails created)."""
+    """Ids for the emails, creating a fan for each unknown one (bare, or with the ``profiles`` values given for its
+    email: names, country, city). Returns (email → id, the emails created)."""
     wanted = sorted(set(emails))
     found = fans_repo.fan_ids_by_email(connection, workspace_id, wanted)
     missing = [email for email in wanted if email not in found]
     if missing:
         suppressions.refuse_suppressed(connection, workspace_id, missing)
-        rows = [
-            {"email": email, "source": source, "custom_fields": {}, "created_at": now, "updated_at": now}
+        known = profiles or {}
+        columns = sorted({name for email in missing for name in known.get(email, {})})
+        rows: list[dict[str, Any]] = [
+            {
+                "email": email,
+                "source": source,
+                "custom_fields": {},
+                "created_at": now,
+                "updated_at": now,
+                **{name: known.get(email, {}).get(name) for name in columns},
+            }
             for email in missing
         ]
         inserted = fans_repo.insert_absent_fans(connection, workspace_id, rows)

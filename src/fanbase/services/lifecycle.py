@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from fanbase.db.engine import Connection
-from fanbase.db.repositories import activity as activity_repo
+from fanbase.db.repositories import bulk as bulk_repo
 from fanbase.db.repositories import lifecycle as lifecycle_repo
 from fanbase.services import membership
 
@@ -46,7 +46,7 @@ def promote(
     if not stages or now is None:
         return membership.Change()
     lifecycle_repo.set_stage(connection, workspace_id, stages, PROMOTED_TO, now=now)
-    activity_repo.insert_events(
+    bulk_repo.insert_events(
         connection,
         workspace_id,
         [

@@ -175,6 +175,9 @@ def write_sales(
     new_events = [event for event in events if event.external_id not in known_events]
 
     fan_ids, created = _fans(connection, workspace_id, [order for order, _ in new_orders], new_events, now=now)
+    # Before the rows that reference them: PostgreSQL checks each order's fan by a plan made for the fans the
+    # statistics know (in a new workspace, none: a scan of the fans for every order, 2 s for the first 16,000).
+    refresh_statistics_in(connection, {"fans": len(created)}, workspace_id=workspace_id)
     fans_repo.lock_fans(connection, workspace_id, [*fan_ids.values(), *refunded_fans])
     order_rows = [{**row, "fan_id": fan_ids[order.person.email]} for order, row in new_orders]
     event_rows = [_event_row(event, fan_ids[event.person.email], now=now) for event in new_events]
@@ -306,15 +309,13 @@ def _fans(
         emails = [email for email, (_, of) in people.items() if of == source]
         if not emails:
             continue
-        found, made = fans_service.ensure_fans_by_email(connection, workspace_id, emails, source=source, now=now)
+        profiles = {
+            email: {name: getattr(people[email][0], name) for name in NAME_FIELDS if getattr(people[email][0], name)}
+            for email in emails
+        }
+        found, made = fans_service.ensure_fans_by_email(
+            connection, workspace_id, emails, source=source, now=now, profiles=profiles
+        )
         fan_ids.update(found)
         created.update((email, found[email]) for email in made)
-    named: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for email, fan_id in created.items():
-        person = people[email][0]
-        values = {name: getattr(person, name) for name in NAME_FIELDS if getattr(person, name)}
-        if values:
-            named.setdefault(tuple(sorted(values)), []).append({"fan_id": fan_id, **values})
-    for rows in named.values():
-        fans_repo.update_fans_by_id(connection, workspace_id, rows)
     return fan_ids, created

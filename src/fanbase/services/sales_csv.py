@@ -1,8 +1,10 @@
 """CSV import of orders and events, from fanbase's own columns or a vendor's export (``sales_formats``).
 
-- **Streamed.** The file is read row by row and written ``chunk_rows`` rows at a time, each chunk in its own
-  transaction with its live segment changes, so memory stays flat whatever the file's size and other writers wait
-  for one chunk at most. An order's rows (Shopify's line items) never straddle two chunks.
+- **Streamed.** The file is read row by row, spread by fan into partitions of about ``chunk_rows`` rows on disk
+  (``sales_partitions``: each fan's rows land in one chunk, evaluated once), and written a partition at a time,
+  each in its own transaction with its live segment changes: memory stays flat whatever the file's size, other
+  writers wait for one chunk at most, and no fan is half imported between two commits. An order's rows (Shopify's
+  line items) never straddle two chunks.
 - **Idempotent.** Every row has an external id (the vendor's, or one derived from what the row says), so an
   import that stopped part-way is finished by importing the file again, and a second import changes nothing
   (``sales.write_sales``).
@@ -36,6 +38,7 @@ from fanbase.schemas.sales import SalesImportPreview
 from fanbase.schemas.sales import SalesImportReport
 from fanbase.services import currencies
 from fanbase.services import sales
+from fanbase.services import sales_partitions
 from fanbase.services.currencies import MissingRate
 from fanbase.services.fan_csv import column_key
 from fanbase.services.fan_csv import sniff_delimiter
@@ -164,17 +167,38 @@ def _read_group(chosen: Format, group: Sequence[Row], kind: ImportKind, options:
     chunk.records.extend(writable)
 
 
+def _estimated_rows(stream: IO[bytes], size: int) -> int:
+    """From the first rows' length: how many rows a file of ``size`` bytes has."""
+    sample = stream.read(SAMPLE_BYTES)
+    stream.seek(0)
+    return max(1, size * max(1, sample.count(b"\n")) // max(1, len(sample)))
+
+
 def _chunks(
-    reader: Any, header: Sequence[str], chosen: Format, kind: ImportKind, options: ImportOptions, size: int
+    reader: Any,
+    header: Sequence[str],
+    chosen: Format,
+    kind: ImportKind,
+    options: ImportOptions,
+    *,
+    chunk_rows: int,
+    estimated_rows: int,
+    reading: Callable[[], None],
 ) -> Iterator[_Chunk]:
-    chunk = _Chunk([], 0, [], 0)
-    for group in _groups(reader, header, chosen):
-        _read_group(chosen, group, kind, options, chunk)
-        if chunk.rows >= size:
+    """The file as chunks to write, each holding every row of its fans (``sales_partitions``)."""
+    partitions = sales_partitions.by_fan(
+        _groups(reader, header, chosen),
+        fields=list(column_positions(header, chosen)),
+        chunk_rows=chunk_rows,
+        estimated_rows=estimated_rows,
+        reading=reading,
+    )
+    for partition in partitions:
+        chunk = _Chunk([], 0, [], 0)
+        for group in partition:
+            _read_group(chosen, group, kind, options, chunk)
+        if chunk.rows or chunk.errors:
             yield chunk
-            chunk = _Chunk([], 0, [], 0)
-    if chunk.rows or chunk.errors:
-        yield chunk
 
 
 def import_sales_csv(
@@ -190,12 +214,32 @@ def import_sales_csv(
     progress: Progress | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> SalesImportReport:
-    """Import a CSV of orders or events (``stream``: binary, seekable); see the module notes."""
+    """Import a CSV of orders or events (``stream``: binary, seekable); see the module notes. ``progress`` hears
+    (done, total) in bytes: the file read and spread by fan, then written (twice the file's size in all)."""
+    size = size or stream.seek(0, io.SEEK_END)
+    stream.seek(0)
+    estimated_rows = _estimated_rows(stream, size)
     text, header, reader = _open(stream)
     chosen = _choose(header, kind, format_choice)
     total = sales.SalesWritten()
     rows = skipped = 0
-    for chunk in _chunks(reader, header, chosen, kind, options, chunk_rows):
+    written_bytes = 0.0
+
+    def reading() -> None:
+        if progress is not None:
+            progress(min(stream.tell(), size), 2 * size)
+
+    chunks = _chunks(
+        reader,
+        header,
+        chosen,
+        kind,
+        options,
+        chunk_rows=chunk_rows,
+        estimated_rows=estimated_rows,
+        reading=reading,
+    )
+    for chunk in chunks:
         rows += chunk.rows
         skipped += chunk.skipped
         total.errors.extend(chunk.errors)
@@ -204,8 +248,9 @@ def import_sales_csv(
         refunds = [record for record in chunk.records if isinstance(record, sales.SaleRefund)]
         with database.transaction(workspace_id=workspace_id) as connection:
             total.add(sales.write_sales(connection, workspace_id, orders, events, refunds=refunds, now=now))
-        if progress is not None and size:
-            progress(min(stream.tell(), size), size)
+        written_bytes += size * chunk.rows / max(estimated_rows, rows)
+        if progress is not None:
+            progress(size + min(int(written_bytes), size), 2 * size)
         database.let_other_writers_in()
     text.detach()
     written = total.orders_created + total.events_created + total.fans_created
@@ -213,8 +258,8 @@ def import_sales_csv(
         {"orders": total.orders_created, "events": total.events_created, "fans": total.fans_created} if written else {},
         workspace_id=workspace_id,
     )
-    if progress is not None and size:
-        progress(size, size)
+    if progress is not None:
+        progress(2 * size, 2 * size)
     total.errors.sort(key=lambda error: error.line)
     return SalesImportReport(
         kind=kind,

@@ -10,6 +10,7 @@ from typing import Any
 from typing import NamedTuple
 
 from sqlalchemy import Connection
+from sqlalchemy import String
 from sqlalchemy import Table
 from sqlalchemy import bindparam
 from sqlalchemy import select
@@ -17,8 +18,8 @@ from sqlalchemy import update
 
 from fanbase.db.repositories.fans import cents_to_money
 from fanbase.db.repositories.latest_events import record_latest
-from fanbase.db.repositories.sql import chunks
 from fanbase.db.repositories.sql import insert_returning_ids
+from fanbase.db.repositories.sql import one_of
 from fanbase.db.tables import events
 from fanbase.db.tables import fans
 from fanbase.db.tables import orders
@@ -83,10 +84,10 @@ def get_order_row(
 
 def _existing(connection: Connection, table: Table, workspace_id: int, external_ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
-    for chunk in chunks(external_ids):
+    for listed in one_of(connection, table.c.external_id, sorted(set(external_ids)), String()):
         found.update(
             connection.execute(
-                select(table.c.external_id).where(table.c.workspace_id == workspace_id, table.c.external_id.in_(chunk))
+                select(table.c.external_id).where(table.c.workspace_id == workspace_id, listed)
             ).scalars()
         )
     return found
@@ -146,11 +147,9 @@ def orders_by_external_ids(
     connection: Connection, workspace_id: int, external_ids: Sequence[str]
 ) -> dict[str, StoredOrder]:
     found: dict[str, StoredOrder] = {}
-    for chunk in chunks(sorted(set(external_ids))):
+    for listed in one_of(connection, orders.c.external_id, sorted(set(external_ids)), String()):
         rows = connection.execute(
-            select(orders.c.external_id, *_STORED_COLUMNS).where(
-                orders.c.workspace_id == workspace_id, orders.c.external_id.in_(chunk)
-            )
+            select(orders.c.external_id, *_STORED_COLUMNS).where(orders.c.workspace_id == workspace_id, listed)
         )
         for row in rows:
             found[row.external_id] = _stored(row)

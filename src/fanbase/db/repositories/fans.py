@@ -11,7 +11,9 @@ from decimal import Decimal
 from typing import Any
 from typing import NamedTuple
 
+from sqlalchemy import BigInteger
 from sqlalchemy import Connection
+from sqlalchemy import Integer
 from sqlalchemy import Row
 from sqlalchemy import String
 from sqlalchemy import and_
@@ -24,6 +26,7 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import union_all
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement
@@ -273,9 +276,33 @@ def _earlier(column: Any, value: Any) -> Any:
     return case((or_(column.is_(None), column > value), value), else_=column)
 
 
+# PostgreSQL runs an executemany as one statement per row: above this many fans, one UPDATE joins them from arrays.
+SET_BASED_UPDATE = 100
+
+
 def add_purchases(connection: Connection, workspace_id: int, rows: Sequence[Mapping[str, Any]]) -> None:
     """Fold completed orders into their fans' figures. Each row: fan_id, cents, count, first, last (per fan)."""
     if not rows:
+        return
+    if connection.dialect.name == "postgresql" and len(rows) > SET_BASED_UPDATE:
+        given = select(
+            func.unnest(bindparam("fan_ids", [r["fan_id"] for r in rows], type_=ARRAY(BigInteger))).label("fan_id"),
+            func.unnest(bindparam("cents", [r["cents"] for r in rows], type_=ARRAY(BigInteger))).label("cents"),
+            func.unnest(bindparam("counts", [r["count"] for r in rows], type_=ARRAY(Integer))).label("count"),
+            func.unnest(bindparam("firsts", [r["first"] for r in rows], type_=ARRAY(UTCDateTime()))).label("first"),
+            func.unnest(bindparam("lasts", [r["last"] for r in rows], type_=ARRAY(UTCDateTime()))).label("last"),
+        ).subquery("given")
+        connection.execute(
+            update(fans)
+            .where(fans.c.workspace_id == workspace_id, fans.c.id == given.c.fan_id)
+            .values(
+                total_spent_cents=fans.c.total_spent_cents + given.c.cents,
+                purchase_count=fans.c.purchase_count + given.c.count,
+                first_purchase_at=_earlier(fans.c.first_purchase_at, given.c.first),
+                last_purchase_at=_later(fans.c.last_purchase_at, given.c.last),
+                last_active_at=_later(fans.c.last_active_at, given.c.last),
+            )
+        )
         return
     first = bindparam("first_at", type_=UTCDateTime())
     last = bindparam("last_at", type_=UTCDateTime())

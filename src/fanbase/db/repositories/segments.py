@@ -15,7 +15,10 @@ from typing import Any
 from typing import Literal
 from typing import overload
 
+from sqlalchemy import BigInteger
+from sqlalchemy import Boolean
 from sqlalchemy import Connection
+from sqlalchemy import Integer
 from sqlalchemy import Row
 from sqlalchemy import delete
 from sqlalchemy import exists
@@ -33,7 +36,9 @@ from fanbase.db.repositories.fan_groups import name_key
 from fanbase.db.repositories.fans import FAN_COLUMNS
 from fanbase.db.repositories.sql import chunks
 from fanbase.db.repositories.sql import id_conditions
+from fanbase.db.repositories.sql import insert_from_arrays
 from fanbase.db.repositories.sql import insert_rows
+from fanbase.db.repositories.sql import is_postgresql
 from fanbase.db.rule_sql import CompiledRule
 from fanbase.db.rule_sql import fans_joined
 from fanbase.db.tables import fans
@@ -314,29 +319,62 @@ def record_membership_changes(
 ) -> None:
     """Write known entries and exits (segment id → (entered fan ids, exited fan ids)): the ledger rows and the members
     added and removed. A few statements whatever the number of segments and fans."""
-    ledger = [
-        {
-            "workspace_id": workspace_id,
-            "segment_id": segment_id,
-            "fan_id": fan_id,
-            "entered": is_entry,
-            "at": now,
-            "cause": cause,
-            "rule_version": rule_versions[segment_id],
-        }
+    moves = [
+        (segment_id, fan_id, is_entry)
         for segment_id, (entered, exited) in changes.items()
         for is_entry, moved in ((True, entered), (False, exited))
         for fan_id in sorted(moved)
     ]
-    if not ledger:
+    if not moves:
         return
-    insert_rows(connection, segment_membership_log, ledger)
-    added = [
-        {"workspace_id": workspace_id, "segment_id": segment_id, "fan_id": fan_id, "since": now}
-        for segment_id, (entered, _) in changes.items()
-        for fan_id in sorted(entered)
-    ]
-    insert_rows(connection, segment_members, added)
+    added = [(segment_id, fan_id) for segment_id, fan_id, is_entry in moves if is_entry]
+    if is_postgresql(connection):
+        insert_from_arrays(
+            connection,
+            segment_membership_log,
+            {"workspace_id": workspace_id, "at": now, "cause": cause},
+            {
+                "segment_id": ([move[0] for move in moves], BigInteger()),
+                "fan_id": ([move[1] for move in moves], BigInteger()),
+                "entered": ([move[2] for move in moves], Boolean()),
+                "rule_version": ([rule_versions[move[0]] for move in moves], Integer()),
+            },
+        )
+        if added:
+            insert_from_arrays(
+                connection,
+                segment_members,
+                {"workspace_id": workspace_id, "since": now},
+                {
+                    "segment_id": ([pair[0] for pair in added], BigInteger()),
+                    "fan_id": ([pair[1] for pair in added], BigInteger()),
+                },
+            )
+    else:
+        insert_rows(
+            connection,
+            segment_membership_log,
+            [
+                {
+                    "workspace_id": workspace_id,
+                    "segment_id": segment_id,
+                    "fan_id": fan_id,
+                    "entered": is_entry,
+                    "at": now,
+                    "cause": cause,
+                    "rule_version": rule_versions[segment_id],
+                }
+                for segment_id, fan_id, is_entry in moves
+            ],
+        )
+        insert_rows(
+            connection,
+            segment_members,
+            [
+                {"workspace_id": workspace_id, "segment_id": segment_id, "fan_id": fan_id, "since": now}
+                for segment_id, fan_id in added
+            ],
+        )
     for segment_id, (_, exited) in changes.items():
         for leaving in id_conditions(connection, segment_members.c.fan_id, sorted(exited)):
             connection.execute(
