@@ -18,6 +18,7 @@ import random
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
+from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
@@ -27,11 +28,13 @@ from fanbase.db.engine import ACROSS_WORKSPACES
 from fanbase.db.engine import Database
 from fanbase.db.repositories import bulk as bulk_repo
 from fanbase.db.repositories import custom_fields as custom_fields_repo
+from fanbase.db.repositories import exchange_rates as rates_repo
 from fanbase.db.repositories import fans as fans_repo
 from fanbase.db.repositories import lists as lists_repo
 from fanbase.db.repositories import tags as tags_repo
 from fanbase.errors import InvalidInput
 from fanbase.schemas.common import JsonScalar
+from fanbase.schemas.currencies import ExchangeRateIn
 from fanbase.schemas.custom_fields import CustomField
 from fanbase.schemas.custom_fields import CustomFieldIn
 from fanbase.schemas.fans import FanSource
@@ -41,6 +44,7 @@ from fanbase.schemas.messages import MailSettingsPatch
 from fanbase.schemas.messages import Message
 from fanbase.schemas.messages import MessageIn
 from fanbase.schemas.workspaces import WorkspaceCreated
+from fanbase.services import currencies
 from fanbase.services import custom_fields as custom_fields_service
 from fanbase.services import lists
 from fanbase.services import messages
@@ -71,6 +75,9 @@ VENUES = (
     ("The Roundhouse", "London"), ("Bowery Ballroom", "New York"), ("La Cigale", "Paris"), ("Paradiso", "Amsterdam"),
     ("Columbiahalle", "Berlin"), ("The Fillmore", "San Francisco"), ("Metro", "Chicago"), ("Massey Hall", "Toronto"),
 )  # fmt: skip
+# The demo workspace records dollars; its fans in these countries pay in their own currency, at these rates.
+COUNTRY_CURRENCIES = {"GB": "GBP", "FR": "EUR", "DE": "EUR", "NL": "EUR", "ES": "EUR"}
+DEMO_RATES = {"EUR": Decimal("1.08"), "GBP": Decimal("1.27")}
 ALBUMS = ("Northern Static", "Glasshouse", "Low Tide Radio", "Paper Satellites")
 SOURCES: tuple[tuple[FanSource, int], ...] = (
     ("subscription", 30), ("direct_purchase", 18), ("social", 17), ("event", 14), ("referral", 9), ("import", 7),
@@ -212,14 +219,18 @@ class _Planner:
 
     def _order(self, fan: _PlannedFan, category: str, product: str, price: str, placed_at: datetime) -> None:
         refunded = self.rng.random() < 0.05
+        # Fans in Europe pay in their currency, converted at the demo's rates (the price list is in dollars).
+        currency = COUNTRY_CURRENCIES.get(fan.row["country"] or "", "USD")
+        rate = DEMO_RATES.get(currency, Decimal(1))
+        charged = int((Decimal(price) * 100 / rate).quantize(Decimal(1)))
         fan.orders.append(
             {
-                "amount_cents": int(Decimal(price) * 100),
+                "amount_cents": currencies.to_cents(charged, rate),
                 "currency": "USD",
-                "original_amount_cents": int(Decimal(price) * 100),
-                "original_currency": "USD",
-                "exchange_rate": "1",
-                "original_refunded_cents": 0,
+                "original_amount_cents": charged,
+                "original_currency": currency,
+                "exchange_rate": currencies.rate_text(rate),
+                "original_refunded_cents": charged if refunded else 0,
                 "category": category,
                 "product": product,
                 "status": "refunded" if refunded else "completed",
@@ -395,6 +406,15 @@ def create_demo_workspace(database: Database, *, now: datetime, seed: int = 7, f
             connection, name=DEMO_WORKSPACE_NAME, currency="USD", now=now
         )
         workspace_id = created.workspace.id
+        rates_repo.write_rates(
+            connection,
+            workspace_id,
+            [
+                ExchangeRateIn(currency=code, valid_from=date(2020, 1, 1), rate=rate)
+                for code, rate in DEMO_RATES.items()
+            ],
+            now=now,
+        )
         fields: dict[str, CustomField] = {
             definition.name: custom_fields_repo.insert_custom_field(connection, workspace_id, definition, now=now)
             for definition in CUSTOM_FIELDS

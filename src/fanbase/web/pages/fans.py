@@ -17,6 +17,7 @@ from fanbase.core.fields import FieldType
 from fanbase.errors import FanbaseError
 from fanbase.schemas.common import Page
 from fanbase.schemas.fans import FanFilter
+from fanbase.schemas.orders_events import Order
 from fanbase.schemas.segments import Segment
 from fanbase.schemas.users import SignedInUser
 from fanbase.services import fans
@@ -376,8 +377,10 @@ def fan_page(request: Request, fan_id: int) -> RedirectResponse | None:
                     "placed": day_text(order.placed_at),
                     "category": order.category,
                     "product": order.product or "—",
-                    "amount": money(order.amount, order.currency),
-                    "status": order.status,
+                    "amount": _order_amount(order),
+                    "status": "partly refunded"
+                    if order.status == "completed" and order.refunded_amount
+                    else order.status,
                 }
                 for order in orders
             ],
@@ -400,6 +403,14 @@ def fan_page(request: Request, fan_id: int) -> RedirectResponse | None:
 
 
 _RECENT = 50  # a fan's page shows this many of the newest orders and events
+
+
+def _order_amount(order: Order) -> str:
+    """The workspace-currency amount, and what the shop charged when that was another currency."""
+    shown = money(order.amount, order.currency)
+    if order.original_currency != order.currency:
+        shown += f" ({money(order.original_amount, order.original_currency)})"
+    return shown
 
 
 def _recent_card(title: str, columns: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
