@@ -40,6 +40,7 @@ import io
 import math
 import re
 from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -152,28 +153,29 @@ def column_key(header: str) -> str:
     return re.sub(r"[\s\-]+", "_", header.strip().lower())
 
 
-def _read_records(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The header and each non-blank record with the physical line it starts on."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
-    records: list[tuple[int, list[str]]] = []
-    header: list[str] | None = None
+def numbered_records(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """Each non-blank record of a ``csv.reader`` with the physical line it starts on (a quoted value may span lines);
+    a record that is not CSV is refused, naming its line."""
     while True:
         line = reader.line_num + 1
         try:
             record = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error as error:
             raise InvalidInput(f"line {line}: cannot read CSV ({error})", field="file") from error
-        if not any(cell.strip() for cell in record):
-            continue
-        if header is None:
-            header = record
-        else:
-            records.append((line, record))
-    if header is None:
+        if any(cell.strip() for cell in record):
+            yield line, record
+
+
+def _read_records(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and each non-blank record with the physical line it starts on."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
+    numbered = numbered_records(reader)
+    first = next(numbered, None)
+    if first is None:
         raise InvalidInput("the file is empty; expected a header row with at least an 'email' column", field="file")
-    return header, records
+    return first[1], list(numbered)
 
 
 def _map_columns(header: Sequence[str], fields: Mapping[str, CustomField]) -> list[str | None]:

@@ -41,6 +41,7 @@ from fanbase.services import sales
 from fanbase.services import sales_partitions
 from fanbase.services.currencies import MissingRate
 from fanbase.services.fan_csv import column_key
+from fanbase.services.fan_csv import numbered_records
 from fanbase.services.fan_csv import sniff_delimiter
 from fanbase.services.sales_formats import Format
 from fanbase.services.sales_formats import ImportOptions
@@ -119,16 +120,7 @@ def _groups(reader: Any, header: Sequence[str], chosen: Format) -> Iterator[list
     group: list[Row] = []
     key: str | None = None
     carried: dict[str, str] = {}
-    while True:
-        line = reader.line_num + 1
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            raise InvalidInput(f"line {line}: cannot read CSV ({error})", field="file") from error
-        if not any(cell.strip() for cell in record):
-            continue
+    for line, record in numbered_records(reader):
         cells = {ours: record[index].strip() if index < len(record) else "" for ours, index in positions.items()}
         if chosen.group_by is None:
             yield [Row(line, cells)]

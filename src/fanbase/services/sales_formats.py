@@ -292,43 +292,33 @@ def _generic_events(rows: Sequence[Row], kind: ImportKind, options: ImportOption
     ]
 
 
-_PEOPLE = {"first_name": "first_name", "last_name": "last_name", "country": "country", "city": "city"}
+_PEOPLE = ("first_name", "last_name", "country", "city")
+
+
+def _own(*names: str) -> dict[str, str]:
+    """fanbase's own columns: each is the field of its name."""
+    return {name: name for name in (*names, *_PEOPLE)}
+
 
 GENERIC_ORDERS = Format(
     name="generic",
     title="fanbase orders CSV",
-    document="README.md, 'Importing orders and events'",
+    document="README.md, 'Sales in'",
     kinds=frozenset({"orders"}),
     signature=frozenset({"email", "amount", "placed_at"}),
-    columns={
-        "email": "email",
-        "amount": "amount",
-        "currency": "currency",
-        "category": "category",
-        "product": "product",
-        "status": "status",
-        "placed_at": "placed_at",
-        "external_id": "external_id",
-        "refunded_amount": "refunded_amount",
-        **_PEOPLE,
-    },
+    columns=_own(
+        "email", "amount", "currency", "category", "product", "status", "placed_at", "external_id", "refunded_amount"
+    ),
     read=_generic_orders,
 )
 
 GENERIC_EVENTS = Format(
     name="generic",
     title="fanbase events CSV",
-    document="README.md, 'Importing orders and events'",
+    document="README.md, 'Sales in'",
     kinds=frozenset({"events"}),
     signature=frozenset({"email", "type", "occurred_at"}),
-    columns={
-        "email": "email",
-        "type": "type",
-        "occurred_at": "occurred_at",
-        "external_id": "external_id",
-        "properties": "properties",
-        **_PEOPLE,
-    },
+    columns=_own("email", "type", "occurred_at", "external_id", "properties"),
     read=_generic_events,
 )
 

@@ -138,51 +138,65 @@ def receive(
             now=now,
         )
         return Answer(200, {"outcome": "ignored", "detail": delivery.ignored})
-    with database.transaction(workspace_id=workspace_id) as connection:
-        if delivery.refund is not None:
-            delivery.orders = _refunded_lines(connection, workspace_id, delivery.refund, now=now)
-        if delivery.once_per and sources_repo.was_processed(
-            connection, workspace_id, vendor, delivery.topic, delivery.once_per
-        ):
-            written = sales.SalesWritten(unchanged=len(delivery.orders))
-        else:
-            written = sales.write_sales(
-                connection, workspace_id, delivery.orders, delivery.events, now=now, cause="write"
-            )
-        if written.errors:
-            connection.rollback()
-            detail = "; ".join(f"{error.reason}" for error in written.errors[:10])
-            failed = None
-        else:
-            changed = written.orders_created + written.orders_refunded + written.events_created
-            outcome = "processed" if changed else "unchanged"
-            sources_repo.log_delivery(
-                connection,
-                workspace_id,
-                vendor=vendor,
-                topic=delivery.topic,
-                delivery_id=delivery.once_per or delivery.delivery_id,
-                outcome=outcome,
-                status_code=200,
-                detail=None,
-                orders=written.orders_created + written.orders_refunded,
-                events=written.events_created,
-                now=now,
-            )
-            failed = outcome
-    if failed is None:
-        _log(database, workspace_id, vendor, delivery.topic, delivery.delivery_id, "failed", 422, detail, now=now)
-        raise InvalidInput(f"nothing was written: {detail}", field="body")
+    try:
+        with database.transaction(workspace_id=workspace_id) as connection:
+            written = _write(connection, workspace_id, vendor, delivery, now=now)
+    except _Refused as refused:
+        _log(
+            database, workspace_id, vendor, delivery.topic, delivery.delivery_id, "failed", 422, refused.detail, now=now
+        )
+        raise InvalidInput(f"nothing was written: {refused.detail}", field="body") from None
+    changed = written.orders_created + written.orders_refunded + written.events_created
     return Answer(
         200,
         {
-            "outcome": failed,
+            "outcome": "processed" if changed else "unchanged",
             "orders_created": written.orders_created,
             "orders_refunded": written.orders_refunded,
             "events_created": written.events_created,
             "unchanged": written.unchanged,
         },
     )
+
+
+class _Refused(Exception):
+    """A delivery with a record that cannot be written: its transaction is rolled back whole."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def _write(
+    connection: Connection, workspace_id: int, vendor: str, delivery: Delivery, *, now: datetime
+) -> sales.SalesWritten:
+    """The delivery's records written and the delivery logged, in the caller's transaction; ``_Refused`` when a
+    record cannot be written."""
+    if delivery.refund is not None:
+        delivery.orders = _refunded_lines(connection, workspace_id, delivery.refund, now=now)
+    if delivery.once_per and sources_repo.was_processed(
+        connection, workspace_id, vendor, delivery.topic, delivery.once_per
+    ):
+        written = sales.SalesWritten(unchanged=len(delivery.orders))
+    else:
+        written = sales.write_sales(connection, workspace_id, delivery.orders, delivery.events, now=now, cause="write")
+    if written.errors:
+        raise _Refused("; ".join(error.reason for error in written.errors[:10]))
+    changed = written.orders_created + written.orders_refunded + written.events_created
+    sources_repo.log_delivery(
+        connection,
+        workspace_id,
+        vendor=vendor,
+        topic=delivery.topic,
+        delivery_id=delivery.once_per or delivery.delivery_id,
+        outcome="processed" if changed else "unchanged",
+        status_code=200,
+        detail=None,
+        orders=written.orders_created + written.orders_refunded,
+        events=written.events_created,
+        now=now,
+    )
+    return written
 
 
 def _verify(vendor: str, secret: str, body: bytes, headers: Mapping[str, str], *, now: datetime) -> None:
