@@ -31,6 +31,13 @@ NOT_OBJECTS = {
     ("GET", "/t/c/{token}"),
     # A provider's signed events name the workspace whose secret signs them (test_api_inbound_mail.py).
     ("POST", "/inbound/{workspace_id}/mail-events"),
+    # Sales: the kind of import and the vendor are choices from a fixed list, not ids; the signed sales endpoints
+    # name the workspace whose secret signs them (test_api_sales.py, test_api_sales_webhooks.py).
+    ("POST", "/imports/{kind}"),
+    ("POST", "/imports/{kind}/preview"),
+    ("PUT", "/sales-sources/{vendor}"),
+    ("DELETE", "/sales-sources/{vendor}"),
+    ("POST", "/inbound/{workspace_id}/sales/{vendor}"),
 }
 
 
@@ -68,6 +75,9 @@ def _seed(client: TestClient, headers: dict[str, str], app: FastAPI, now: dateti
             f"{API}/webhooks", json={"url": "https://93.184.215.14/hook", "events": ["segment.exited"]}, headers=headers
         )
     )
+    rates = {"rates": [{"currency": "EUR", "valid_from": "2026-01-01", "rate": "1.1"}]}
+    assert client.put(f"{API}/exchange-rates", json=rates, headers=headers).status_code == 200
+    [rate] = client.get(f"{API}/exchange-rates", headers=headers).json()
     client.post(f"{API}/segments/{segment['id']}/members", json={"fan_ids": [fan["id"]]}, headers=headers)
     client.post(f"{API}/tags/{tag['id']}/fans", json={"fan_ids": [fan["id"]]}, headers=headers)
     client.post(f"{API}/lists/{fan_list['id']}/subscriptions", json={"fan_ids": [fan["id"]]}, headers=headers)
@@ -99,6 +109,7 @@ def _seed(client: TestClient, headers: dict[str, str], app: FastAPI, now: dateti
         "webhook_id": webhook["id"],
         "message_id": message["id"],
         "mail_id": mail["id"],
+        "rate_id": rate["id"],
     }
 
 
@@ -163,6 +174,7 @@ def _bodies(own_fan_id: int) -> dict[tuple[str, str], dict[str, Any] | None]:
         ("GET", "/messages/{message_id}/stats"): None,
         ("POST", "/messages/{message_id}/test"): {"email": "me@example.com"},
         ("GET", "/mail/outbox/{mail_id}/raw"): None,
+        ("DELETE", "/exchange-rates/{rate_id}"): None,
     }
 
 
@@ -212,6 +224,8 @@ def test_other_workspaces_ids_answer_like_missing_ids(
     assert client.get(f"{API}/webhooks/{theirs['webhook_id']}", headers=other_headers).json()["disabled_at"] is None
     keys = client.get(f"{API}/api-keys", headers=other_headers).json()
     assert all(key["revoked_at"] is None for key in keys)
+    [rate] = client.get(f"{API}/exchange-rates", headers=other_headers).json()
+    assert (rate["id"], rate["currency"], rate["rate"]) == (theirs["rate_id"], "EUR", "1.1")
 
 
 def test_other_workspaces_fan_ids_in_bodies_are_not_found(
@@ -234,5 +248,6 @@ def test_other_workspaces_fan_ids_in_bodies_are_not_found(
         assert response.status_code == 404, f"{url}: {response.text}"
         assert "fan_id" in response.json()["field"]
     their_events = client.get(f"{API}/fans/{theirs['fan_id']}/events", headers=other_headers).json()
-    # The seed's own event, and the message_sent of the seed's message: nothing was added by the refused calls.
-    assert sorted(event["type"] for event in their_events) == ["message_sent", "page_viewed"]
+    # The seed's own event, the message_sent of the seed's message and the lifecycle move its order made (new
+    # workspaces have lifecycle_from_purchases on): nothing was added by the refused calls.
+    assert sorted(event["type"] for event in their_events) == ["lifecycle_changed", "message_sent", "page_viewed"]

@@ -66,6 +66,9 @@ class SaleOrder:
     status: Literal["completed", "refunded"] = "completed"
     refunded_cents: int = 0  # of a completed order: the part refunded so far
     refunded_at: datetime | None = None
+    # Other ids the source has given the same order (a Stripe charge's id beside its PaymentIntent's): an order
+    # stored under any of them is this one.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,13 +154,15 @@ def write_sales(
     orders = _latest_by_id(orders, written)
     events = _latest_by_id(events, written)
 
-    stored = activity_repo.orders_by_external_ids(connection, workspace_id, [order.external_id for order in orders])
+    stored = activity_repo.orders_by_external_ids(
+        connection, workspace_id, [name for order in orders for name in (order.external_id, *order.aliases)]
+    )
     convert = currencies.converter(connection, workspace_id, {order.currency for order in orders if order.currency})
     new_orders: list[tuple[SaleOrder, dict[str, Any]]] = []
     refund_rows: list[dict[str, Any]] = []
     refunded_fans: set[int] = set()
     for order in orders:
-        known = stored.get(order.external_id)
+        known = next((stored[name] for name in (order.external_id, *order.aliases) if name in stored), None)
         if known is None:
             try:
                 row = _order_row(order, convert, now=now)

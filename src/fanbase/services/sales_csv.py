@@ -346,7 +346,9 @@ def _previewed(record: Writable, convert: currencies.Converter) -> PreviewRow:
         "product": record.product,
         "placed_at": record.placed_at.isoformat(),
         "status": record.status,
-        "refunded_amount": str(currencies.cents_to_amount(record.refunded_cents)),
+        "refunded_amount": str(
+            currencies.cents_to_amount(record.amount_cents if record.status == "refunded" else record.refunded_cents)
+        ),
     }
     try:
         rate = convert.rate(currency, record.placed_at, field="currency")

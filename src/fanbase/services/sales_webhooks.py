@@ -181,7 +181,7 @@ def _write(
     else:
         written = sales.write_sales(connection, workspace_id, delivery.orders, delivery.events, now=now, cause="write")
     if written.errors:
-        raise _Refused("; ".join(error.reason for error in written.errors[:10]))
+        raise _Refused("; ".join(dict.fromkeys(error.reason for error in written.errors[:10])))
     changed = written.orders_created + written.orders_refunded + written.events_created
     sources_repo.log_delivery(
         connection,
@@ -371,6 +371,10 @@ def _refunded_lines(
     """The stored lines of the refunded order, each as its new state: the refund's amounts added to what each line
     had refunded, by line name, or from the last line backwards."""
     lines = activity_repo.orders_with_prefix(connection, workspace_id, refund.order_prefix)
+    if not lines:
+        # Shopify does not send a 2xx again: refused, its retries apply the refund once the order is in.
+        order_id = refund.order_prefix.split(":")[1]
+        raise _Refused(f"Shopify order {order_id} is not recorded yet: a retry applies this refund once it is")
     wanted = dict(refund.by_product)
     left = refund.unassigned
     records: list[SaleOrder] = []
@@ -465,6 +469,7 @@ def _stripe_refund(document: dict[str, Any], delivery: Delivery) -> None:
             status="refunded" if charge.get("refunded") is True or (amount and refunded == amount) else "completed",
             refunded_cents=refunded,
             refunded_at=_unix(document.get("created"), "created"),
+            aliases=(f"stripe:{_text(charge.get('id'))}",) if charge.get("payment_intent") and charge.get("id") else (),
         )
     )
 

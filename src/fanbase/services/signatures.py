@@ -32,7 +32,7 @@ def check_timestamped(
             stamp = value
         elif key == "v1" and value:
             given.append(value)
-    if not stamp.isdigit() or not given:
+    if not stamp.isdigit() or len(stamp) > 12 or not given:
         raise Unauthorized(f"{name} must be t=<unix seconds>,v1=<hex>")
     if abs(now.timestamp() - int(stamp)) > tolerance:
         raise Unauthorized(f"{name} is too old (or from the future): sign each delivery when sending it")

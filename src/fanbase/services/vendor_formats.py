@@ -202,8 +202,9 @@ def _stripe(rows: Sequence[Row], kind: ImportKind, options: ImportOptions) -> li
     refunded_at = None
     if row.text("refunded_at") and refunded:
         refunded_at = timestamp(row.text("refunded_at"), "Refunded date (UTC)", formats=STRIPE_TIME, zone=UTC)
-    # Keyed on the PaymentIntent when the export has it: that is what checkout.session.completed names.
-    payment = row.text("payment_intent") or row.required("id")
+    # Keyed on the PaymentIntent when the export has it (what checkout.session.completed names), the charge too.
+    charge = row.required("id")
+    payment = row.text("payment_intent") or charge
     return [
         SaleOrder(
             line=row.line,
@@ -217,6 +218,7 @@ def _stripe(rows: Sequence[Row], kind: ImportKind, options: ImportOptions) -> li
             status="refunded" if status == "refunded" or (amount and refunded == amount) else "completed",
             refunded_cents=refunded,
             refunded_at=refunded_at,
+            aliases=(f"stripe:{charge}",) if payment != charge else (),
         )
     ]
 

@@ -26,6 +26,7 @@ from fanbase.api.schemas import error_responses
 from fanbase.api.schemas import object_id
 from fanbase.api.uploads import read_upload
 from fanbase.errors import InvalidInput
+from fanbase.errors import TooLarge
 from fanbase.schemas.common import Page
 from fanbase.schemas.common import require_utc
 from fanbase.schemas.currencies import CurrencyCode
@@ -76,8 +77,17 @@ def _options(
 OptionsDep = Annotated[ImportOptions, Depends(_options)]
 
 
-def _stream(file: UploadFile) -> UploadFile:
-    if file.size == 0:
+def _stream(file: UploadFile, state: StateDep) -> UploadFile:
+    """The uploaded file, from its start; refused when empty or over the upload limit (the CLI takes any size)."""
+    limit = state.settings.max_csv_bytes
+    size = file.size if file.size is not None else file.file.seek(0, 2)
+    if size > limit:
+        raise TooLarge(
+            f"the file is {size:,} bytes, over the limit of {limit:,}; split it, or import it with "
+            "`fanbase import orders FILE`",
+            field="file",
+        )
+    if size == 0:
         raise InvalidInput("the file is empty; expected a header row", field="file")
     file.file.seek(0)
     return file
@@ -90,6 +100,7 @@ def import_sales(
     database: DatabaseDep,
     workspace_id: WorkspaceDep,
     now: NowDep,
+    state: StateDep,
     options: OptionsDep,
     format_choice: FormatQuery = "auto",
 ) -> SalesImportReport:
@@ -98,7 +109,7 @@ def import_sales(
     created when unknown; amounts in another currency are converted at the workspace's rates. Importing the same
     file again changes nothing; a later export brings refunds in. Bad rows are reported by line; the rest go in.
     Eventbrite's `venue`, `city` and `attended_at` fill what its report leaves out."""
-    upload = _stream(file)
+    upload = _stream(file, state)
     return sales_csv.import_sales_csv(
         database, workspace_id, upload.file, kind=kind, format_choice=format_choice, options=options, now=now
     )
@@ -110,13 +121,14 @@ def preview_sales(
     file: SalesFile,
     database: DatabaseDep,
     workspace_id: WorkspaceDep,
+    state: StateDep,
     options: OptionsDep,
     format_choice: FormatQuery = "auto",
     rows: Annotated[int, Query(ge=1, le=200)] = sales_csv.PREVIEW_ROWS,
 ) -> SalesImportPreview:
     """A dry run: the format recognised and the first rows as the import would write them (converted amounts
     included), with their problems. Nothing is written."""
-    upload = _stream(file)
+    upload = _stream(file, state)
     return sales_csv.preview_sales_csv(
         database, workspace_id, upload.file, kind=kind, format_choice=format_choice, options=options, rows=rows
     )
