@@ -17,7 +17,6 @@ from rich.progress import TextColumn
 from rich.progress import TimeElapsedColumn
 
 from fanbase.cli.common import EXIT_FAILED
-from fanbase.cli.common import CommandError
 from fanbase.cli.common import JsonOption
 from fanbase.cli.common import WorkspaceOption
 from fanbase.cli.common import one_line
@@ -226,12 +225,18 @@ def set_rate(
 ) -> None:
     """Add a rate, or replace the rate of that currency and day. Orders already written keep theirs."""
     try:
-        entry = ExchangeRateIn(currency=currency, valid_from=date.fromisoformat(valid_from), rate=Decimal(rate))
-    except (ValueError, ArithmeticError) as error:
-        if isinstance(error, ValidationError):
-            first = error.errors()[0]
-            raise InvalidInput(plain_message(first["msg"]), field=str(first["loc"][0])) from None
-        raise CommandError(f"valid_from and rate must be a date (2026-01-01) and a number: {error}") from None
+        day = date.fromisoformat(valid_from)
+    except ValueError:
+        raise InvalidInput(f"'{valid_from}' is not a day like 2026-01-01", field="valid_from") from None
+    try:
+        number = Decimal(rate)
+    except ArithmeticError:
+        raise InvalidInput(f"'{rate}' is not a number like 1.0825", field="rate") from None
+    try:
+        entry = ExchangeRateIn(currency=currency, valid_from=day, rate=number)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise InvalidInput(plain_message(first["msg"]), field=str(first["loc"][0])) from None
     with open_workspace(workspace) as (database, workspace_id):
         written = currencies.set_rates(database, workspace_id, [entry], now=utc_now())
     stdout().print("created" if written.created else "updated" if written.updated else "unchanged", markup=False)

@@ -1,11 +1,13 @@
-"""Lifecycle that follows behaviour: a fan's first completed purchase makes a subscriber or lead a customer.
+"""Lifecycle that follows behaviour: a fan's first paid purchase makes a subscriber or lead a customer.
 
 On per workspace (``workspaces.lifecycle_from_purchases``; on for new workspaces, off for those created before it
-existed; ``PATCH /api/v1/workspace`` switches it). "First" means the fan had no completed purchase on record when
-the order was written: a fan set back to subscriber by hand stays there until they buy again after a refund left
-them with none. Each move is a ``lifecycle_changed`` event in the fan's history (properties ``from``, ``to``,
-``reason``), which is not activity (``NOT_ACTIVITY_EVENTS``). Reversible by hand: set the stage with
-``PATCH /api/v1/fans/{id}``.
+existed; ``PATCH /api/v1/workspace`` switches it). "First paid" means a completed order with an amount, by a fan who
+had paid nothing so far (a free guest-list ticket is an order, not a purchase that makes a customer): a fan set
+back to subscriber by hand stays there until they buy again after refunds left them with nothing paid.
+
+Each move is a ``lifecycle_changed`` event in the fan's history (properties ``from``, ``to``, ``reason``), dated
+at the purchase that made it, which is not activity (``NOT_ACTIVITY_EVENTS``). Reversible by hand: set the stage
+with ``PATCH /api/v1/fans/{id}``.
 """
 
 from __future__ import annotations

@@ -294,12 +294,15 @@ def fold_orders_into_figures(
             figures["last"] = max(figures["last"], placed)
         else:  # recorded already refunded: no purchase, but placing it was still activity
             activity[fan_id] = max(activity.get(fan_id, placed), placed)
-    promoted = lifecycle.first_buyers(connection, workspace_id, purchases)
+    paid: dict[int, datetime] = {}  # each fan's first paid purchase in these rows
+    for row in rows:
+        if row["status"] == "completed" and row["amount_cents"] > 0:
+            paid[row["fan_id"]] = min(paid.get(row["fan_id"], row["placed_at"]), row["placed_at"])
+    promoted = lifecycle.first_buyers(connection, workspace_id, paid)
     fans_repo.add_purchases(connection, workspace_id, list(purchases.values()))
     fans_repo.add_activity(connection, workspace_id, activity)
-    first_at = {fan_id: purchases[fan_id]["first"] for fan_id in promoted}
     written_at = rows[0]["created_at"] if rows else None  # the write's ``now``
-    return lifecycle.promote(connection, workspace_id, promoted, at=first_at, now=written_at)
+    return lifecycle.promote(connection, workspace_id, promoted, at=paid, now=written_at)
 
 
 def _write_events(

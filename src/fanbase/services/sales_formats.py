@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -56,6 +57,7 @@ class PartRefused:
 Writable = SaleOrder | SaleEvent | SaleRefund
 SaleRecord = Writable | PartRefused
 MAX_TEXT = 200
+_DECIMAL_COMMA = re.compile(r"^-?[\d.]*\d,\d{1,2}$")
 _PROPERTIES: TypeAdapter[dict[str, Any]] = TypeAdapter(Properties)
 
 
@@ -123,9 +125,19 @@ def email_of(row: Row, name: str = "email") -> str:
         raise RowProblem(f"{name}: {error}") from None
 
 
+def _plain_number(text: str) -> str:
+    """A number as spreadsheets write it, in Python's form: "1,234.50" and "1.234,50" and "10,50" (a decimal comma:
+    one or two digits after the last comma) are 1234.50, 1234.50 and 10.50; "1,234" is one thousand two hundred."""
+    number = text.strip().replace(" ", "").replace("\u00a0", "")
+    if _DECIMAL_COMMA.match(number):
+        return number.replace(".", "").replace(",", ".")
+    return number.replace(",", "")
+
+
 def cents(text: str, name: str, *, negative: bool = False) -> int:
-    """A money cell ("12.50", "-25.00", "1,234.50") in cents; more than two decimals is refused, never rounded."""
-    cleaned = text.replace(",", "").strip()
+    """A money cell ("12.50", "-25.00", "1,234.50", "10,50") in cents; more than two decimals is refused, never
+    rounded."""
+    cleaned = _plain_number(text)
     try:
         amount = Decimal(cleaned)
     except InvalidOperation:
@@ -303,7 +315,7 @@ def _own(*names: str) -> dict[str, str]:
 GENERIC_ORDERS = Format(
     name="generic",
     title="fanbase orders CSV",
-    document="README.md, 'Sales in'",
+    document="README.md, 'Sales in: imports, webhooks, currencies'",
     kinds=frozenset({"orders"}),
     signature=frozenset({"email", "amount", "placed_at"}),
     columns=_own(
@@ -315,7 +327,7 @@ GENERIC_ORDERS = Format(
 GENERIC_EVENTS = Format(
     name="generic",
     title="fanbase events CSV",
-    document="README.md, 'Sales in'",
+    document="README.md, 'Sales in: imports, webhooks, currencies'",
     kinds=frozenset({"events"}),
     signature=frozenset({"email", "type", "occurred_at"}),
     columns=_own("email", "type", "occurred_at", "external_id", "properties"),

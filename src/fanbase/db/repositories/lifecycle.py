@@ -24,14 +24,15 @@ def follows_purchases(connection: Connection, workspace_id: int) -> bool:
 def without_purchases(
     connection: Connection, workspace_id: int, fan_ids: Collection[int], *, stages: Collection[str]
 ) -> dict[int, str]:
-    """The fans among ``fan_ids`` with no completed purchase on record and a stage among ``stages``: id → stage."""
+    """The fans among ``fan_ids`` who have paid nothing so far (no completed order with an amount) and have a stage
+    among ``stages``: id → stage."""
     found: dict[int, str] = {}
     for listed in id_conditions(connection, fans.c.id, sorted(set(fan_ids))):
         rows = connection.execute(
             select(fans.c.id, fans.c.lifecycle_stage).where(
                 fans.c.workspace_id == workspace_id,
                 listed,
-                fans.c.purchase_count == 0,
+                fans.c.total_spent_cents == 0,
                 fans.c.lifecycle_stage.in_(sorted(stages)),
             )
         )
