@@ -28,9 +28,21 @@ from fanbase.web.state import current
 
 SESSION_COOKIE = "fanbase_session"
 USER_SCOPE_KEY = "fanbase.user"
-# Reachable without a session: the sign-in page and its form, NiceGUI's assets and websocket, and the REST API
-# (which has its own bearer-key auth) with its docs.
-PUBLIC_PREFIXES = ("/login", "/auth/", "/_nicegui", "/api/", "/docs", "/openapi.json", "/favicon.ico")
+# Reachable without a session: the sign-in page and its form, NiceGUI's assets and websocket, the REST API (which
+# has its own bearer-key auth) with its docs, and what mail recipients and vendors reach: unsubscribe pages and
+# tracking links (their tokens are signed), and the signed inbound endpoints (``api.public_mail``, ``public_sales``).
+PUBLIC_PREFIXES = (
+    "/login",
+    "/auth/",
+    "/_nicegui",
+    "/api/",
+    "/docs",
+    "/openapi.json",
+    "/favicon.ico",
+    "/u/",
+    "/t/",
+    "/inbound/",
+)
 
 
 def _is_public(path: str) -> bool:

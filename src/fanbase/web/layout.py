@@ -18,6 +18,7 @@ TABS: tuple[tuple[str, str, str], ...] = (
     ("lists", "Lists", "/lists"),
     ("analytics", "Analytics", "/analytics"),
     ("messages", "Messages", "/messages"),
+    ("imports", "Import", "/imports"),
     ("audit", "Audit log", "/audit"),
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-PAGE_MODULES = ("login", "segments", "fans", "tags", "lists", "analytics", "outbox", "messages", "audit")
+PAGE_MODULES = ("login", "segments", "fans", "tags", "lists", "analytics", "outbox", "messages", "imports", "audit")
 
 
 def register() -> None:
