@@ -56,7 +56,7 @@ from fanbase.services.sales_formats import generic_for
 from fanbase.services.sales_formats import headers_of
 from fanbase.services.vendor_formats import FORMATS
 
-CHUNK_ROWS = 5_000
+CHUNK_ROWS = 10_000
 MAX_REPORTED_ERRORS = 1_000
 PREVIEW_ROWS = 20
 SAMPLE_BYTES = 64 * 1024
