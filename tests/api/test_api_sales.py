@@ -81,8 +81,6 @@ def _report(**counts: Any) -> dict[str, Any]:
         "fans_created": 0,
         "errors": [],
         "error_count": 0,
-        "import_id": None,
-        "dry_run": False,
     }
     return {**base, **counts}
 
@@ -431,7 +429,13 @@ def test_a_bad_format_kind_or_file_is_refused_by_field(
     cases: list[tuple[str, bytes, dict[str, str], str, str]] = [
         ("/imports/orders", shopify, {"format": "paypal"}, "format", "Input should be 'auto', 'generic'"),
         ("/imports/orders/preview", shopify, {"format": "csv"}, "format", "Input should be 'auto', 'generic'"),
-        ("/imports/orders", shopify, {"format": "bandcamp"}, "format", "this file is not a Bandcamp sales report"),
+        (
+            "/imports/orders",
+            shopify,
+            {"format": "bandcamp"},
+            "format",
+            "this file is not in the Bandcamp sales report format",
+        ),
         ("/imports/events", _file("stripe_payments.csv"), {"format": "stripe"}, "format", "holds no events"),
         ("/imports/refunds", shopify, {}, "kind", "Input should be 'orders' or 'events'"),
         ("/imports/orders", b"", {}, "file", "the file is empty; expected a header row"),

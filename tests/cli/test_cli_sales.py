@@ -233,8 +233,8 @@ def test_events_import_from_fanbase_columns(env: dict[str, str], tmp_path: Path)
         (["--format", "bogus"], "error: --format: must be one of auto, generic, shopify, bandcamp, stripe, eventbrite"),
         (
             ["--format", "stripe"],
-            "error: format: this file is not a Stripe payments export: its header lacks amount, amount_refunded, "
-            "customer_email, status",
+            "error: format: this file is not in the Stripe payments export format: its header lacks 'Amount', "
+            "'Amount Refunded', 'Customer Email', 'Status'",
         ),
         (["--attended-at", "2026-02-20T21:00:00"], "error: --attended-at: must include a timezone"),
     ],

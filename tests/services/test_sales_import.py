@@ -579,10 +579,22 @@ def test_the_format_is_told_by_the_header(database: Database, now: datetime, nam
 @pytest.mark.parametrize(
     ("name", "forced", "missing"),
     [
-        ("shopify_orders.csv", "stripe", "amount, amount_refunded, customer_email, status"),
-        ("stripe_payments.csv", "bandcamp", "bandcamp_transaction_id, buyer_email, item_name, item_type"),
-        ("bandcamp_sales.csv", "shopify", "created_at, financial_status, lineitem_name, lineitem_price, name"),
-        ("shopify_orders.csv", "eventbrite", "attendee_#, attendee_status, order_#, ticket_type, total_paid"),
+        ("shopify_orders.csv", "stripe", "'Amount', 'Amount Refunded', 'Customer Email', 'Status'"),
+        (
+            "stripe_payments.csv",
+            "bandcamp",
+            "'bandcamp transaction id', 'buyer email', 'item name', 'item type'",
+        ),
+        (
+            "bandcamp_sales.csv",
+            "shopify",
+            "'Created at', 'Financial Status', 'Lineitem name', 'Lineitem price', 'Name'",
+        ),
+        (
+            "shopify_orders.csv",
+            "eventbrite",
+            "'Attendee #', 'Attendee Status', 'Order #', 'Ticket Type', 'Total Paid'",
+        ),
     ],
 )
 def test_forcing_the_wrong_vendor_is_refused_on_format(

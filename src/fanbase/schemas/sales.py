@@ -31,8 +31,6 @@ class SalesImportReport(Record):
     fans_created: int
     errors: list[ImportRowError] = Field(description="Every bad row (the first 1,000), with its line and reason.")
     error_count: int
-    import_id: int | None = None
-    dry_run: bool = False
 
 
 class PreviewRow(Record):

@@ -107,9 +107,12 @@ def _choose(header: Sequence[str], kind: ImportKind, choice: FormatChoice) -> Fo
     try:
         return detect(header, kind, [chosen])
     except InvalidInput:
+        # Named as the vendor writes them ("bandcamp transaction id"), not by their keys.
+        theirs = {column_key(name): name for ours in chosen.columns for name in headers_of(chosen, ours)}
+        missing = sorted(chosen.signature - {column_key(cell) for cell in header})
         raise InvalidInput(
-            f"this file is not a {chosen.title}: its header lacks "
-            f"{', '.join(sorted(chosen.signature - {column_key(c) for c in header}))}",
+            f"this file is not in the {chosen.title} format: its header lacks "
+            f"{', '.join(repr(theirs.get(key, key)) for key in missing)}",
             field="format",
         ) from None
 

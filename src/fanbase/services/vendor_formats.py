@@ -319,6 +319,7 @@ EVENTBRITE = Format(
     columns={
         "event_name": "Event Name",
         "event_id": "Event ID",
+        "order": "Order #",
         "order_date": "Order Date",
         "first_name": "First Name",
         "last_name": "Last Name",
