@@ -29,6 +29,8 @@ from typing import IO
 from typing import Any
 
 from fanbase.db.engine import Database
+from fanbase.db.engine import IntegrityError
+from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
 from fanbase.schemas.fan_csv import ImportRowError
 from fanbase.schemas.sales import FormatChoice
@@ -196,6 +198,31 @@ def _chunks(
             yield chunk
 
 
+def _write_chunk(
+    database: Database,
+    workspace_id: int,
+    orders: list[sales.SaleOrder],
+    events: list[sales.SaleEvent],
+    refunds: list[sales.SaleRefund],
+    *,
+    now: datetime,
+) -> sales.SalesWritten:
+    """One chunk in one transaction. A concurrent writer (another import of the same file, a webhook) may record
+    one of its orders first: the unique external id refuses the chunk whole, and written again it finds it."""
+    for attempt in range(2):
+        try:
+            with database.transaction(workspace_id=workspace_id) as connection:
+                return sales.write_sales(connection, workspace_id, orders, events, refunds=refunds, now=now)
+        except IntegrityError:
+            if attempt:
+                raise Conflict(
+                    "a concurrent writer is recording the same orders; the rows before this chunk are in, "
+                    "import the file again to finish it",
+                    field="file",
+                ) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def import_sales_csv(
     database: Database,
     workspace_id: int,
@@ -241,8 +268,7 @@ def import_sales_csv(
         orders = [record for record in chunk.records if isinstance(record, sales.SaleOrder)]
         events = [record for record in chunk.records if isinstance(record, sales.SaleEvent)]
         refunds = [record for record in chunk.records if isinstance(record, sales.SaleRefund)]
-        with database.transaction(workspace_id=workspace_id) as connection:
-            total.add(sales.write_sales(connection, workspace_id, orders, events, refunds=refunds, now=now))
+        total.add(_write_chunk(database, workspace_id, orders, events, refunds, now=now))
         written_bytes += size * chunk.rows / max(estimated_rows, rows)
         if progress is not None:
             progress(size + min(int(written_bytes), size), 2 * size)

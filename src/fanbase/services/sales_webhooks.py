@@ -35,8 +35,10 @@ from typing import Any
 
 from fanbase.db.engine import Connection
 from fanbase.db.engine import Database
+from fanbase.db.engine import IntegrityError
 from fanbase.db.repositories import activity as activity_repo
 from fanbase.db.repositories import sales_sources as sources_repo
+from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
 from fanbase.errors import Unauthorized
@@ -139,8 +141,12 @@ def receive(
         )
         return Answer(200, {"outcome": "ignored", "detail": delivery.ignored})
     try:
-        with database.transaction(workspace_id=workspace_id) as connection:
-            written = _write(connection, workspace_id, vendor, delivery, now=now)
+        written = _write_once(database, workspace_id, vendor, delivery, now=now)
+    except Conflict as clash:
+        _log(
+            database, workspace_id, vendor, delivery.topic, delivery.delivery_id, "failed", 409, clash.message, now=now
+        )
+        raise
     except _Refused as refused:
         _log(
             database, workspace_id, vendor, delivery.topic, delivery.delivery_id, "failed", 422, refused.detail, now=now
@@ -157,6 +163,24 @@ def receive(
             "unchanged": written.unchanged,
         },
     )
+
+
+def _write_once(
+    database: Database, workspace_id: int, vendor: str, delivery: Delivery, *, now: datetime
+) -> sales.SalesWritten:
+    """The delivery written in one transaction. Vendors send related topics at once (Shopify's orders/create and
+    orders/paid of one order): when a concurrent delivery wrote the same order first, the unique external id
+    refuses this one whole, and written again it finds that order recorded."""
+    for attempt in range(2):
+        try:
+            with database.transaction(workspace_id=workspace_id) as connection:
+                return _write(connection, workspace_id, vendor, delivery, now=now)
+        except IntegrityError:
+            if attempt:
+                raise Conflict(
+                    "a concurrent delivery is writing the same records; nothing was written, retry"
+                ) from None
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class _Refused(Exception):
