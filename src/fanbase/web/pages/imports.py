@@ -97,7 +97,7 @@ def _lifecycle_switch(user: SignedInUser) -> None:
             ui.notify(error.message, type="negative")
             return
         ui.notify(
-            "From now on a first purchase makes a subscriber or lead a customer."
+            "From now on a first paid purchase makes a subscriber or lead a customer."
             if is_on
             else "Purchases no longer change a fan's lifecycle stage.",
             type="positive",
@@ -106,10 +106,10 @@ def _lifecycle_switch(user: SignedInUser) -> None:
     ui.separator()
     with ui.column().classes("w-full gap-0"):
         ui.switch(
-            "A first purchase makes subscribers and leads customers",
+            "A first paid purchase makes subscribers and leads customers",
             value=workspace.lifecycle_from_purchases,
             on_change=changed,
         ).props('color="indigo-8" data-testid="lifecycle-switch"')
-        ui.label("Applies to purchases recorded from now on, by an import, a webhook or the API.").classes(
-            "fb-muted text-caption q-pl-sm"
-        )
+        ui.label(
+            "Applies to purchases recorded from now on, by an import, a webhook or the API (free tickets do not count)."
+        ).classes("fb-muted text-caption q-pl-sm")
