@@ -15,7 +15,8 @@ Baselines, measured in the same run on the same file:
   repository (COPY on PostgreSQL), with no figures, no conversion and no segments: the database's own write cost.
 
 After the import the 50 segments' stored members are checked against their hand-written SQL (``bench.measure
-.check``), and the same file is imported again: it must change nothing.
+.check``), and the same file is imported again: it must change nothing. Then a second file of as many new orders by
+the same fans goes in (an import into a known audience), and the segments are checked again.
 
     python -m bench.sales_import [--rows 1000000] [--backend both] [--chunk 5000]
 """
@@ -88,8 +89,8 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def write_file(path: Path, rows: int, *, seed: int = 17) -> None:
-    """The bench's orders CSV, sorted by time, streamed to disk."""
+def write_file(path: Path, rows: int, *, seed: int = 17, ids_from: int = 0) -> None:
+    """The bench's orders CSV, sorted by time, streamed to disk; external ids from ``ids_from``."""
     rnd = random.Random(seed)
     emails = max(1, rows // ORDERS_PER_FAN)
     start = NOW - timedelta(days=HISTORY_DAYS)
@@ -111,7 +112,7 @@ def write_file(path: Path, rows: int, *, seed: int = 17) -> None:
                     f"{category} item {rnd.randrange(40)}",
                     "refunded" if rnd.random() < 0.04 else "completed",
                     (start + step * index).isoformat(),
-                    f"shop-{index:09d}",
+                    f"shop-{ids_from + index:09d}",
                 )
             )
 
@@ -224,7 +225,7 @@ def _counts(database: Database, workspace_id: int) -> dict[str, int]:
         }
 
 
-def run(backend: str, *, rows: int, chunk: int, path: Path) -> dict[str, Any]:
+def run(backend: str, *, rows: int, chunk: int, path: Path, more: Path) -> dict[str, Any]:
     with throwaway_database(backend) as database:
         upgrade(database.engine)
         workspace_id = prepare(database)
@@ -248,6 +249,13 @@ def run(backend: str, *, rows: int, chunk: int, path: Path) -> dict[str, Any]:
             again = sales_csv.import_sales_csv(database, workspace_id, stream, kind="orders", now=NOW, chunk_rows=chunk)
         again_seconds = time.perf_counter() - started
         unchanged = _counts(database, workspace_id) == counts and again.orders_created == 0
+        # A second file of as many new orders by the same fans: what an import into a known audience costs.
+        started = time.perf_counter()
+        with more.open("rb") as stream:
+            known = sales_csv.import_sales_csv(database, workspace_id, stream, kind="orders", now=NOW, chunk_rows=chunk)
+        known_seconds = time.perf_counter() - started
+        known_counts = _counts(database, workspace_id)
+        known_checked = check(database, workspace_id, SEGMENTS, now=NOW)
         baseline_insert = insert_rate(database, path, rows)
     shares = (0.1, 0.5, 1.0)
     samples = {f"{int(share * 100)}%": next((mb for at, mb in memory if at >= share), None) for share in shares}
@@ -266,6 +274,10 @@ def run(backend: str, *, rows: int, chunk: int, path: Path) -> dict[str, Any]:
         "reimport_seconds": again_seconds,
         "reimport_rows_per_second": rows / again_seconds,
         "reimport_changed_nothing": unchanged,
+        "known_fans_rows_per_second": rows / known_seconds,
+        "known_fans_report": known.model_dump(exclude={"errors"}),
+        "known_fans_rows_written": sum(known_counts.values()) - sum(counts.values()),
+        "known_fans_segments_checked": known_checked,
         "baseline_insert_rows_per_second": baseline_insert,
         "import_vs_insert": (rows / seconds) / baseline_insert,
         # Every row the import wrote (orders, fans, members, ledger, events and their latest times) a second,
@@ -284,15 +296,17 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"sales_orders_{options.rows}.csv"
-    if not path.exists():
-        started = time.perf_counter()
-        write_file(path, options.rows)
-        print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s")
+    more = OUT / f"sales_orders_{options.rows}_more.csv"
+    for file, seed in ((path, 17), (more, 18)):
+        if not file.exists():
+            started = time.perf_counter()
+            write_file(file, options.rows, seed=seed, ids_from=options.rows if file is more else 0)
+            print(f"wrote {file} ({file.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s")
     results: dict[str, Any] = {"machine": machine(), "rows": options.rows, "parse_rows_per_second": parse_rate(path)}
     print(f"baseline parse: {results['parse_rows_per_second']:,.0f} rows/s")
     backends = ("sqlite", "postgresql") if options.backend == "both" else (options.backend,)
     for backend in backends:
-        figures = run(backend, rows=options.rows, chunk=options.chunk, path=path)
+        figures = run(backend, rows=options.rows, chunk=options.chunk, path=path, more=more)
         results[backend] = figures
         print(
             f"{backend}: {figures['rows_per_second']:,.0f} rows/s ({figures['seconds']:.1f} s; "
@@ -302,7 +316,10 @@ def main(argv: list[str] | None = None) -> int:
             f"RSS {figures['rss_mb_before']:.0f} MB before, "
             f"{figures['rss_mb_during']} during; segments mismatched: {figures['segments_checked']['mismatched']}; "
             f"re-import {figures['reimport_rows_per_second']:,.0f} rows/s, changed nothing: "
-            f"{figures['reimport_changed_nothing']}"
+            f"{figures['reimport_changed_nothing']}; a second file by the same fans "
+            f"{figures['known_fans_rows_per_second']:,.0f} rows/s "
+            f"({figures['known_fans_rows_written']:,} rows written, "
+            f"segments mismatched: {figures['known_fans_segments_checked']['mismatched']})"
         )
         print(json.dumps(figures["report"]))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
