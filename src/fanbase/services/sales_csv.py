@@ -21,7 +21,9 @@ import codecs
 import csv
 import io
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,6 +58,7 @@ from fanbase.services.sales_formats import column_positions
 from fanbase.services.sales_formats import detect
 from fanbase.services.sales_formats import generic_for
 from fanbase.services.sales_formats import headers_of
+from fanbase.services.sales_partitions import Cells
 from fanbase.services.vendor_formats import FORMATS
 
 CHUNK_ROWS = 10_000
@@ -119,14 +122,21 @@ def _choose(header: Sequence[str], kind: ImportKind, choice: FormatChoice) -> Fo
         ) from None
 
 
-def _groups(reader: Any, header: Sequence[str], chosen: Format) -> Iterator[list[Row]]:
-    """The file's rows as ``Row``s, grouped as the format groups them (one row a group when it does not)."""
-    positions = column_positions(header, chosen)
+def _cells(reader: Any, positions: Mapping[str, int]) -> Iterator[Cells]:
+    """Each non-blank row's line and the cells the format reads, in the order of ``positions``."""
+    indexes = list(positions.values())
+    for line, record in numbered_records(reader):
+        yield line, [record[index].strip() if index < len(record) else "" for index in indexes]
+
+
+def _groups(rows: Iterable[Cells], fields: Sequence[str], chosen: Format) -> Iterator[list[Row]]:
+    """The rows as ``Row``s, grouped as the format groups them (one row a group when it does not), the group's
+    first row giving its ``carried`` cells to the others."""
     group: list[Row] = []
     key: str | None = None
     carried: dict[str, str] = {}
-    for line, record in numbered_records(reader):
-        cells = {ours: record[index].strip() if index < len(record) else "" for ours, index in positions.items()}
+    for line, values in rows:
+        cells = dict(zip(fields, values, strict=True))
         if chosen.group_by is None:
             yield [Row(line, cells)]
             continue
@@ -183,16 +193,19 @@ def _chunks(
     reading: Callable[[], None],
 ) -> Iterator[_Chunk]:
     """The file as chunks to write, each holding every row of its fans (``sales_partitions``)."""
+    positions = column_positions(header, chosen)
+    fields = list(positions)
     partitions = sales_partitions.by_fan(
-        _groups(reader, header, chosen),
-        fields=list(column_positions(header, chosen)),
+        _cells(reader, positions),
+        fields=fields,
+        group_by=chosen.group_by,
         chunk_rows=chunk_rows,
         estimated_rows=estimated_rows,
         reading=reading,
     )
     for partition in partitions:
         chunk = _Chunk([], 0, [], 0)
-        for group in partition:
+        for group in _groups(partition, fields, chosen):
             _read_group(chosen, group, kind, options, chunk)
         if chunk.rows or chunk.errors:
             yield chunk
@@ -311,7 +324,8 @@ def preview_sales_csv(
     text, header, reader = _open(stream)
     chosen = _choose(header, kind, format_choice)
     chunk = _Chunk([], 0, [], 0)
-    for group in _groups(reader, header, chosen):
+    positions = column_positions(header, chosen)
+    for group in _groups(_cells(reader, positions), list(positions), chosen):
         _read_group(chosen, group, kind, options, chunk)
         if chunk.rows >= rows:
             break

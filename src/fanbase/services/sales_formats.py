@@ -128,6 +128,8 @@ def email_of(row: Row, name: str = "email") -> str:
 def _plain_number(text: str) -> str:
     """A number as spreadsheets write it, in Python's form: "1,234.50" and "1.234,50" and "10,50" (a decimal comma:
     one or two digits after the last comma) are 1234.50, 1234.50 and 10.50; "1,234" is one thousand two hundred."""
+    if "," not in text:
+        return text.strip().replace(" ", "").replace("\u00a0", "")
     number = text.strip().replace(" ", "").replace("\u00a0", "")
     if _DECIMAL_COMMA.match(number):
         return number.replace(".", "").replace(",", ".")
@@ -212,8 +214,9 @@ def row_digest(*parts: object) -> str:
     return hashlib.sha256(json.dumps([str(part) for part in parts]).encode()).hexdigest()[:24]
 
 
-def person(row: Row, *, email: str = "email", name: str | None = None) -> Person:
-    """The fan a row names; ``name`` is a full-name column, split at its first space."""
+def person(row: Row, *, email: str = "email", name: str | None = None, address: str | None = None) -> Person:
+    """The fan a row names; ``name`` is a full-name column, split at its first space; ``address``: the email, when
+    the caller has read it already."""
     first, last = row.optional("first_name"), row.optional("last_name")
     if name is not None and not (first or last):
         full = row.text(name)
@@ -221,7 +224,7 @@ def person(row: Row, *, email: str = "email", name: str | None = None) -> Person
         first, last = first or None, rest.strip() or None
     country = row.text("country").upper() or None
     return Person(
-        email=email_of(row, email),
+        email=address or email_of(row, email),
         first_name=first,
         last_name=last,
         country=country if country and len(country) == 2 and country.isalpha() and country.isascii() else None,
@@ -241,7 +244,8 @@ def _generic_orders(rows: Sequence[Row], kind: ImportKind, options: ImportOption
     status = ORDER_STATUSES.get(status_text)
     if status is None:
         raise RowProblem(f"status: '{row.text('status')}' is not completed or refunded")
-    refunded = cents(row.text("refunded_amount") or "0", "refunded_amount")
+    refunded_text = row.text("refunded_amount")
+    refunded = cents(refunded_text, "refunded_amount") if refunded_text else 0
     if refunded > amount:
         raise RowProblem("refunded_amount: is more than amount")
     placed_at = timestamp(row.required("placed_at"), "placed_at")
@@ -253,7 +257,7 @@ def _generic_orders(rows: Sequence[Row], kind: ImportKind, options: ImportOption
     return [
         SaleOrder(
             line=row.line,
-            person=person(row),
+            person=person(row, address=email),
             external_id=external_id,
             amount_cents=amount,
             currency=currency,
