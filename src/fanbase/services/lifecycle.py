@@ -19,6 +19,7 @@ from datetime import datetime
 from fanbase.db.engine import Connection
 from fanbase.db.repositories import bulk as bulk_repo
 from fanbase.db.repositories import lifecycle as lifecycle_repo
+from fanbase.db.repositories import workspaces as workspaces_repo
 from fanbase.services import membership
 
 PROMOTED_FROM = ("subscriber", "lead")
@@ -30,7 +31,8 @@ CHANGE = membership.fields_changed({"lifecycle_stage"}) | membership.Change(sour
 
 def first_buyers(connection: Connection, workspace_id: int, fan_ids: Collection[int]) -> dict[int, str]:
     """Before purchases are folded in: the fans among ``fan_ids`` a completed purchase would promote (id → stage)."""
-    if not fan_ids or not lifecycle_repo.follows_purchases(connection, workspace_id):
+    workspace = workspaces_repo.get_workspace(connection, workspace_id)
+    if not fan_ids or workspace is None or not workspace.lifecycle_from_purchases:
         return {}
     return lifecycle_repo.without_purchases(connection, workspace_id, fan_ids, stages=PROMOTED_FROM)
 

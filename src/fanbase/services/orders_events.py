@@ -216,34 +216,39 @@ def _refuse_known(
 
 
 def order_row(
-    fan_id: int,
-    item: OrderIn,
-    convert: currencies.Converter,
     *,
+    charged_cents: int,
+    currency: str | None,
+    category: str,
+    product: str | None,
+    status: str,
+    placed_at: datetime,
+    external_id: str | None,
+    convert: currencies.Converter,
     field: str,
     now: datetime,
     refunded_cents: int = 0,
+    refunded_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """An order as stored: what the shop charged, and its workspace-currency amount at the day's rate (less any
-    part refunded). Raises ``MissingRate`` (naming ``field``) when no rate converts it."""
-    placed_at = item.placed_at or now
-    charged = fans_repo.money_to_cents(item.amount)
-    currency = item.currency or convert.workspace_currency
-    rate = convert.rate(currency, placed_at, field=field)
+    """An order as stored (without its fan): what the shop charged in its currency (None: the workspace's), and its
+    workspace-currency amount at the day's rate, less a partial refund; a refunded order keeps what it cost. Raises
+    ``MissingRate`` (naming ``field``) when no rate converts it. Every order write, REST or sales, builds rows here."""
+    original = currency or convert.workspace_currency
+    rate = convert.rate(original, placed_at, field=field)
+    is_refunded = status == "refunded"
     return {
-        "fan_id": fan_id,
-        "amount_cents": currencies.to_cents(charged - refunded_cents, rate),
+        "amount_cents": currencies.to_cents(charged_cents - (0 if is_refunded else refunded_cents), rate),
         "currency": convert.workspace_currency,
-        "original_amount_cents": charged,
-        "original_currency": currency,
+        "original_amount_cents": charged_cents,
+        "original_currency": original,
         "exchange_rate": currencies.rate_text(rate),
-        "original_refunded_cents": refunded_cents,
-        "category": item.category,
-        "product": item.product,
-        "status": item.status,
+        "original_refunded_cents": charged_cents if is_refunded else refunded_cents,
+        "category": category,
+        "product": product,
+        "status": status,
         "placed_at": placed_at,
-        "refunded_at": now if item.status == "refunded" else None,
-        "external_id": item.external_id,
+        "refunded_at": (refunded_at or now) if is_refunded else None,
+        "external_id": external_id,
         "created_at": now,
     }
 
@@ -257,7 +262,21 @@ def _write_orders(
 
     def to_rows(fan_ids: Sequence[int], items: Sequence[OrderIn]) -> list[dict[str, Any]]:
         return [
-            order_row(fan_id, item, convert, field=f"items[{index}].currency", now=now)
+            {
+                "fan_id": fan_id,
+                **order_row(
+                    charged_cents=fans_repo.money_to_cents(item.amount),
+                    currency=item.currency,
+                    category=item.category,
+                    product=item.product,
+                    status=item.status,
+                    placed_at=item.placed_at or now,
+                    external_id=item.external_id,
+                    convert=convert,
+                    field=f"items[{index}].currency",
+                    now=now,
+                ),
+            }
             for index, (fan_id, item) in enumerate(zip(fan_ids, items, strict=True))
         ]
 

@@ -165,7 +165,20 @@ def write_sales(
         known = next((stored[name] for name in (order.external_id, *order.aliases) if name in stored), None)
         if known is None:
             try:
-                row = _order_row(order, convert, now=now)
+                row = orders_events.order_row(
+                    charged_cents=order.amount_cents,
+                    currency=order.currency,
+                    category=order.category,
+                    product=order.product,
+                    status=order.status,
+                    placed_at=order.placed_at,
+                    external_id=order.external_id,
+                    convert=convert,
+                    field="currency",
+                    now=now,
+                    refunded_cents=order.refunded_cents,
+                    refunded_at=order.refunded_at,
+                )
             except MissingRate as error:
                 written.errors.append(_error(order, error.message))
                 continue
@@ -235,27 +248,6 @@ def write_sales(
     membership.apply_change(connection, workspace_id, touched - new_fans, change, cause=cause, now=now)
     refresh_statistics_in(connection, {"segment_members": len(touched)}, workspace_id=workspace_id)
     return written
-
-
-def _order_row(order: SaleOrder, convert: currencies.Converter, *, now: datetime) -> dict[str, Any]:
-    currency = order.currency or convert.workspace_currency
-    rate = convert.rate(currency, order.placed_at, field="currency")
-    refunded = order.amount_cents if order.status == "refunded" else order.refunded_cents
-    return {
-        "amount_cents": currencies.to_cents(order.amount_cents - (0 if order.status == "refunded" else refunded), rate),
-        "currency": convert.workspace_currency,
-        "original_amount_cents": order.amount_cents,
-        "original_currency": currency,
-        "exchange_rate": currencies.rate_text(rate),
-        "original_refunded_cents": refunded,
-        "category": order.category,
-        "product": order.product,
-        "status": order.status,
-        "placed_at": order.placed_at,
-        "refunded_at": (order.refunded_at or now) if order.status == "refunded" else None,
-        "external_id": order.external_id,
-        "created_at": now,
-    }
 
 
 def _refund(known: activity_repo.StoredOrder, status: str, refunded_cents: int, at: datetime) -> dict[str, Any] | None:

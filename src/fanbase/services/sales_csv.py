@@ -287,9 +287,8 @@ def import_sales_csv(
             progress(size + min(int(written_bytes), size), 2 * size)
         database.let_other_writers_in()
     text.detach()
-    written = total.orders_created + total.events_created + total.fans_created
     database.refresh_statistics_after_write(
-        {"orders": total.orders_created, "events": total.events_created, "fans": total.fans_created} if written else {},
+        {"orders": total.orders_created, "events": total.events_created, "fans": total.fans_created},
         workspace_id=workspace_id,
     )
     if progress is not None:

@@ -11,14 +11,6 @@ from sqlalchemy import update
 
 from fanbase.db.repositories.sql import id_conditions
 from fanbase.db.tables import fans
-from fanbase.db.tables import workspaces
-
-
-def follows_purchases(connection: Connection, workspace_id: int) -> bool:
-    value = connection.execute(
-        select(workspaces.c.lifecycle_from_purchases).where(workspaces.c.id == workspace_id)
-    ).scalar()
-    return bool(value)
 
 
 def without_purchases(
