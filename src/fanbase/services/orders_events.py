@@ -78,17 +78,17 @@ def _request_hash(kind: str, items: Sequence[BaseModel]) -> str:
 def _idempotent(
     database: Database,
     workspace_id: int,
-    *,
-    kind: str,
-    items: Sequence[BaseModel],
-    idempotency_key: str | None,
-    now: datetime,
+    request_hash: str,
     work: Callable[[Connection], Any],
-    ttl: timedelta = IDEMPOTENCY_TTL,
+    *,
+    idempotency_key: str | None,
+    ttl: timedelta,
+    now: datetime,
 ) -> Reply:
+    """Run ``work`` in a transaction that also stores its reply under ``idempotency_key`` (when given) with the
+    request's hash; a replay of that key and hash returns the stored reply instead."""
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
         raise InvalidInput("must be 1 to 200 characters", field="Idempotency-Key")
-    request_hash = _request_hash(kind, items)
     for attempt in range(ATTEMPTS):
         try:
             with database.transaction(workspace_id=workspace_id) as connection:
@@ -170,31 +170,37 @@ def _update_memberships(
     membership.apply_change(connection, workspace_id, old_fans, change, cause="write", now=now, context=context)
 
 
+@dataclass(frozen=True)
+class _Activity:
+    """What differs between writing orders and writing events: the source of fans they create, the tables a row
+    writes (an event also writes at most one row of fan_latest_events), how rows are inserted and folded into
+    figures, and what rules they change."""
+
+    source: FanSource
+    tables: tuple[str, ...]
+    insert: Callable[[Connection, int, Sequence[dict[str, Any]]], list[int]]
+    fold_into_figures: Callable[[Connection, int, Sequence[dict[str, Any]]], membership.Change]
+    change: membership.Change
+
+
 def _write_batch(
     connection: Connection,
     workspace_id: int,
     items: Sequence[ItemT],
     *,
-    source: FanSource,
-    table: str,
+    kind: _Activity,
     to_rows: Callable[[Sequence[int], Sequence[ItemT]], list[dict[str, Any]]],
-    insert: Callable[[Connection, int, Sequence[dict[str, Any]]], list[int]],
-    fold_into_figures: Callable[[Connection, int, Sequence[dict[str, Any]]], membership.Change],
-    change: membership.Change,
     now: datetime,
 ) -> tuple[list[int], int]:
     """The one write path of orders and events: resolve the fans, insert the rows, keep figures and membership in
     step. Returns the new ids and how many fans were created for unknown emails."""
-    fan_ids, new_fans = _resolve_fans(connection, workspace_id, items, source=source, now=now)
+    fan_ids, new_fans = _resolve_fans(connection, workspace_id, items, source=kind.source, now=now)
     fans_repo.lock_fans(connection, workspace_id, fan_ids)
     rows = to_rows(fan_ids, items)
-    ids = insert(connection, workspace_id, rows)
-    change = change | fold_into_figures(connection, workspace_id, rows)
-    # Evaluation is planned on what this batch wrote (a bulk load into a new database: empty statistics). An event
-    # writes at most one row of fan_latest_events.
-    written = {"fans": len(new_fans), table: len(rows)}
-    if table == "events":
-        written["fan_latest_events"] = len(rows)
+    ids = kind.insert(connection, workspace_id, rows)
+    change = kind.change | kind.fold_into_figures(connection, workspace_id, rows)
+    # Evaluation is planned on what this batch wrote (a bulk load into a new database: empty statistics).
+    written = {"fans": len(new_fans)} | {table: len(rows) for table in kind.tables}
     refresh_statistics_in(connection, written, workspace_id=workspace_id)
     _update_memberships(connection, workspace_id, fan_ids, new_fans, change, now=now)
     # The next write and the next preview read the members this one wrote (a new workspace: none, say statistics).
@@ -280,18 +286,7 @@ def _write_orders(
             for index, (fan_id, item) in enumerate(zip(fan_ids, items, strict=True))
         ]
 
-    return _write_batch(
-        connection,
-        workspace_id,
-        items,
-        source="direct_purchase",
-        table="orders",
-        to_rows=to_rows,
-        insert=activity_repo.insert_orders,
-        fold_into_figures=fold_orders_into_figures,
-        change=membership.ORDERS,
-        now=now,
-    )
+    return _write_batch(connection, workspace_id, items, kind=_ORDER_WRITES, to_rows=to_rows, now=now)
 
 
 def fold_orders_into_figures(
@@ -343,18 +338,7 @@ def _write_events(
             for fan_id, item in zip(fan_ids, items, strict=True)
         ]
 
-    return _write_batch(
-        connection,
-        workspace_id,
-        items,
-        source="event",
-        table="events",
-        to_rows=to_rows,
-        insert=activity_repo.insert_events,
-        fold_into_figures=fold_events_into_figures,
-        change=membership.EVENTS,
-        now=now,
-    )
+    return _write_batch(connection, workspace_id, items, kind=_EVENT_WRITES, to_rows=to_rows, now=now)
 
 
 def write_events(connection: Connection, workspace_id: int, items: Sequence[EventIn], *, now: datetime) -> list[int]:
@@ -374,6 +358,22 @@ def fold_events_into_figures(
         latest[row["fan_id"]] = max(latest.get(row["fan_id"], row["occurred_at"]), row["occurred_at"])
     fans_repo.add_activity(connection, workspace_id, latest)
     return membership.Change()
+
+
+_ORDER_WRITES = _Activity(
+    source="direct_purchase",
+    tables=("orders",),
+    insert=activity_repo.insert_orders,
+    fold_into_figures=fold_orders_into_figures,
+    change=membership.ORDERS,
+)
+_EVENT_WRITES = _Activity(
+    source="event",
+    tables=("events", "fan_latest_events"),
+    insert=activity_repo.insert_events,
+    fold_into_figures=fold_events_into_figures,
+    change=membership.EVENTS,
+)
 
 
 @dataclass(frozen=True)
@@ -403,16 +403,9 @@ class _Recorded(Generic[ItemT, RecordT]):
                 return BatchResult(ids=ids, created_fans=created).model_dump(mode="json")
             return self.read(connection, workspace_id, ids)[0].model_dump(mode="json")
 
-        kind = f"{self.noun}s" if is_batch else self.noun
+        request_hash = _request_hash(f"{self.noun}s" if is_batch else self.noun, items)
         return _idempotent(
-            database,
-            workspace_id,
-            kind=kind,
-            items=items,
-            idempotency_key=idempotency_key,
-            now=now,
-            work=work,
-            ttl=idempotency_ttl,
+            database, workspace_id, request_hash, work, idempotency_key=idempotency_key, ttl=idempotency_ttl, now=now
         )
 
     def record_one(

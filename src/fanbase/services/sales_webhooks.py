@@ -116,41 +116,49 @@ def receive(
     if source is None:
         raise NotFound(f"no {vendor} endpoint is set up for this workspace")
     claimed_topic = headers.get("x-shopify-topic", "") if vendor == "shopify" else ""
+
+    def log(topic: str, delivery_id: str | None, outcome: str, status_code: int, detail: str) -> None:
+        """A delivery that wrote nothing, logged in a transaction of its own."""
+        with database.transaction(workspace_id=workspace_id) as connection:
+            if outcome == "rejected":  # anyone can send unsigned requests: their log is capped
+                recent = sources_repo.count_since(
+                    connection, workspace_id, outcome=outcome, since=now - timedelta(hours=1)
+                )
+                if recent >= REJECTED_PER_HOUR:
+                    return
+            sources_repo.log_delivery(
+                connection,
+                workspace_id,
+                vendor=vendor,
+                topic=topic,
+                delivery_id=delivery_id,
+                outcome=outcome,
+                status_code=status_code,
+                detail=detail,
+                now=now,
+            )
+
     try:
         _verify(vendor, source.secret, body, headers, now=now)
     except Unauthorized as error:
-        _log_rejected(database, workspace_id, vendor, claimed_topic or "unknown", error.message, now=now)
+        log(claimed_topic or "unknown", None, "rejected", 401, error.message)
         raise
     try:
         delivery = _read(vendor, body, headers)
     except (InvalidInput, RowProblem) as error:
         detail = error.message if isinstance(error, InvalidInput) else str(error)
-        _log(database, workspace_id, vendor, claimed_topic or "unknown", None, "failed", 422, detail, now=now)
+        log(claimed_topic or "unknown", None, "failed", 422, detail)
         raise InvalidInput(detail, field="body") from None
     if delivery.ignored is not None:
-        _log(
-            database,
-            workspace_id,
-            vendor,
-            delivery.topic,
-            delivery.delivery_id,
-            "ignored",
-            200,
-            delivery.ignored,
-            now=now,
-        )
+        log(delivery.topic, delivery.delivery_id, "ignored", 200, delivery.ignored)
         return Answer(200, {"outcome": "ignored", "detail": delivery.ignored})
     try:
         written = _write_once(database, workspace_id, vendor, delivery, now=now)
     except Conflict as clash:
-        _log(
-            database, workspace_id, vendor, delivery.topic, delivery.delivery_id, "failed", 409, clash.message, now=now
-        )
+        log(delivery.topic, delivery.delivery_id, "failed", 409, clash.message)
         raise
     except _Refused as refused:
-        _log(
-            database, workspace_id, vendor, delivery.topic, delivery.delivery_id, "failed", 422, refused.detail, now=now
-        )
+        log(delivery.topic, delivery.delivery_id, "failed", 422, refused.detail)
         raise InvalidInput(f"nothing was written: {refused.detail}", field="body") from None
     changed = written.orders_created + written.orders_refunded + written.events_created
     return Answer(
@@ -230,51 +238,6 @@ def _verify(vendor: str, secret: str, body: bytes, headers: Mapping[str, str], *
         signatures.check_timestamped(secret, body, headers.get("stripe-signature"), name="Stripe-Signature", now=now)
     else:
         signatures.check_timestamped(secret, body, headers.get("fanbase-signature"), name="Fanbase-Signature", now=now)
-
-
-def _log(
-    database: Database,
-    workspace_id: int,
-    vendor: str,
-    topic: str,
-    delivery_id: str | None,
-    outcome: str,
-    status_code: int,
-    detail: str | None,
-    *,
-    now: datetime,
-) -> None:
-    with database.transaction(workspace_id=workspace_id) as connection:
-        sources_repo.log_delivery(
-            connection,
-            workspace_id,
-            vendor=vendor,
-            topic=topic,
-            delivery_id=delivery_id,
-            outcome=outcome,
-            status_code=status_code,
-            detail=detail,
-            now=now,
-        )
-
-
-def _log_rejected(
-    database: Database, workspace_id: int, vendor: str, topic: str, detail: str, *, now: datetime
-) -> None:
-    with database.transaction(workspace_id=workspace_id) as connection:
-        recent = sources_repo.count_since(connection, workspace_id, outcome="rejected", since=now - timedelta(hours=1))
-        if recent < REJECTED_PER_HOUR:
-            sources_repo.log_delivery(
-                connection,
-                workspace_id,
-                vendor=vendor,
-                topic=topic,
-                delivery_id=None,
-                outcome="rejected",
-                status_code=401,
-                detail=detail,
-                now=now,
-            )
 
 
 def _json(body: bytes) -> dict[str, Any]:
