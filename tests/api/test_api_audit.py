@@ -88,8 +88,9 @@ def test_entries_are_forgotten_after_the_retention(
     database: Database, workspace: WorkspaceCreated, now: datetime, tmp_path: Path
 ) -> None:
     actor = Actor(kind="command_line", name="ops")
-    audit.record_alone(database, workspace.workspace.id, actor, "export.fans", now=now - timedelta(days=400))
-    audit.record_alone(database, workspace.workspace.id, actor, "export.fans", now=now - timedelta(days=10))
+    with database.transaction(workspace_id=workspace.workspace.id) as connection:
+        audit.record(connection, workspace.workspace.id, actor, "export.fans", now=now - timedelta(days=400))
+        audit.record(connection, workspace.workspace.id, actor, "export.fans", now=now - timedelta(days=10))
     Scheduler(database, clock=lambda: now).run_once()
     page = audit.entries(database, workspace.workspace.id, page=1, page_size=10)
     assert page.total == 1 and page.items[0].actor == "command line ops"

@@ -50,23 +50,6 @@ def record(
     )
 
 
-def record_alone(
-    database: Database,
-    workspace_id: int,
-    actor: Actor | None,
-    action: AuditAction,
-    *,
-    target: str | None = None,
-    details: dict[str, Any] | None = None,
-    now: datetime,
-) -> None:
-    """An entry in a transaction of its own: for a use case that only reads (an export)."""
-    if actor is None:
-        return
-    with database.transaction(workspace_id=workspace_id) as connection:
-        record(connection, workspace_id, actor, action, target=target, details=details, now=now)
-
-
 def entries(
     database: Database, workspace_id: int, *, action: AuditAction | None = None, page: int, page_size: int
 ) -> Page[AuditEntry]:
@@ -74,18 +57,7 @@ def entries(
         rows, total = audit_repo.page(
             connection, workspace_id, action=action, offset=(page - 1) * page_size, limit=page_size
         )
-    items = [
-        AuditEntry(
-            id=row.id,
-            at=row.at,
-            actor=row.actor,
-            client=row.client,
-            action=row.action,
-            target=row.target,
-            details=row.details,
-        )
-        for row in rows
-    ]
+    items = [AuditEntry.model_validate(row, from_attributes=True) for row in rows]
     return Page(items=items, total=total, page=page, page_size=page_size)
 
 

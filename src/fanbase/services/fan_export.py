@@ -110,7 +110,8 @@ def record_export(
     else:
         action, target = "export.fans", "fans"
     details = {"format": form, **fan_filter.model_dump(mode="json", exclude_none=True, exclude_defaults=True)}
-    audit.record_alone(database, workspace_id, actor, action, target=target, details=details, now=now)
+    with database.transaction(workspace_id=workspace_id) as connection:  # of its own: an export only reads
+        audit.record(connection, workspace_id, actor, action, target=target, details=details, now=now)
 
 
 def export_fans_json_lines(

@@ -62,5 +62,6 @@ def export_fan(
                 for row in recipients_repo.mail_of_fan(connection, workspace_id, fan_id)
             ],
         )
-    audit.record_alone(database, workspace_id, actor, "export.fan", target=f"fan {fan_id}", now=now)
+    with database.transaction(workspace_id=workspace_id) as connection:  # of its own: an export only reads
+        audit.record(connection, workspace_id, actor, "export.fan", target=f"fan {fan_id}", now=now)
     return exported

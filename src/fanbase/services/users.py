@@ -151,7 +151,8 @@ def sign_in(database: Database, *, email: str, password: str, now: datetime, cli
     if user is None or not right:
         throttles.record_failure(database, ((account_key, ACCOUNT_BACK_OFF), (client_key, ADDRESS_BACK_OFF)), now=now)
         if user is not None:
-            audit.record_alone(database, user.workspace_id, signing_in, "sign_in.failed", now=now)
+            with database.transaction(workspace_id=user.workspace_id) as connection:
+                audit.record(connection, user.workspace_id, signing_in, "sign_in.failed", now=now)
         raise refused
     throttles.clear(database, account_key)
     token = secrets.token_urlsafe(32)
