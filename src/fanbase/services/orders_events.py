@@ -18,7 +18,10 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 from typing import Generic
+from typing import Required
+from typing import TypedDict
 from typing import TypeVar
+from typing import Unpack
 
 from pydantic import BaseModel
 
@@ -376,6 +379,15 @@ _EVENT_WRITES = _Activity(
 )
 
 
+class Idempotency(TypedDict, total=False):
+    """How a write is made safe to retry: its Idempotency-Key (none: every call writes) kept for ``idempotency_ttl``,
+    and the time it is written at (required)."""
+
+    idempotency_key: str | None
+    idempotency_ttl: timedelta
+    now: Required[datetime]
+
+
 @dataclass(frozen=True)
 class _Recorded(Generic[ItemT, RecordT]):
     """Orders or events as the record_* calls see them: the idempotency kind, how to write, how to read one back."""
@@ -391,11 +403,10 @@ class _Recorded(Generic[ItemT, RecordT]):
         items: Sequence[ItemT],
         *,
         is_batch: bool,
-        idempotency_key: str | None,
-        idempotency_ttl: timedelta,
-        now: datetime,
+        **options: Unpack[Idempotency],
     ) -> Reply:
         """One item replies with its record; a batch with its ids and how many fans it created."""
+        now = options["now"]
 
         def work(connection: Connection) -> Any:
             ids, created = self.write(connection, workspace_id, items, now=now)
@@ -404,49 +415,16 @@ class _Recorded(Generic[ItemT, RecordT]):
             return self.read(connection, workspace_id, ids)[0].model_dump(mode="json")
 
         request_hash = _request_hash(f"{self.noun}s" if is_batch else self.noun, items)
-        return _idempotent(
-            database, workspace_id, request_hash, work, idempotency_key=idempotency_key, ttl=idempotency_ttl, now=now
-        )
+        key, ttl = options.get("idempotency_key"), options.get("idempotency_ttl", IDEMPOTENCY_TTL)
+        return _idempotent(database, workspace_id, request_hash, work, idempotency_key=key, ttl=ttl, now=now)
 
-    def record_one(
-        self,
-        database: Database,
-        workspace_id: int,
-        item: ItemT,
-        *,
-        idempotency_key: str | None = None,
-        idempotency_ttl: timedelta = IDEMPOTENCY_TTL,
-        now: datetime,
-    ) -> Reply:
-        return self.record(
-            database,
-            workspace_id,
-            [item],
-            is_batch=False,
-            idempotency_key=idempotency_key,
-            idempotency_ttl=idempotency_ttl,
-            now=now,
-        )
+    def record_one(self, database: Database, workspace_id: int, item: ItemT, **options: Unpack[Idempotency]) -> Reply:
+        return self.record(database, workspace_id, [item], is_batch=False, **options)
 
     def record_many(
-        self,
-        database: Database,
-        workspace_id: int,
-        items: Sequence[ItemT],
-        *,
-        idempotency_key: str | None = None,
-        idempotency_ttl: timedelta = IDEMPOTENCY_TTL,
-        now: datetime,
+        self, database: Database, workspace_id: int, items: Sequence[ItemT], **options: Unpack[Idempotency]
     ) -> Reply:
-        return self.record(
-            database,
-            workspace_id,
-            items,
-            is_batch=True,
-            idempotency_key=idempotency_key,
-            idempotency_ttl=idempotency_ttl,
-            now=now,
-        )
+        return self.record(database, workspace_id, items, is_batch=True, **options)
 
     def get(self, database: Database, workspace_id: int, record_id: int) -> RecordT:
         with database.transaction(workspace_id=workspace_id, write=False) as connection:
