@@ -18,6 +18,7 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 from typing import Generic
+from typing import Literal
 from typing import Required
 from typing import TypedDict
 from typing import TypeVar
@@ -224,40 +225,43 @@ def _refuse_known(
     return refuse
 
 
-def order_row(
-    *,
-    charged_cents: int,
-    currency: str | None,
-    category: str,
-    product: str | None,
-    status: str,
-    placed_at: datetime,
-    external_id: str | None,
-    convert: currencies.Converter,
-    field: str,
-    now: datetime,
-    refunded_cents: int = 0,
-    refunded_at: datetime | None = None,
-) -> dict[str, Any]:
-    """An order as stored (without its fan): what the shop charged in its currency (None: the workspace's), and its
-    workspace-currency amount at the day's rate, less a partial refund; a refunded order keeps what it cost. Raises
-    ``MissingRate`` (naming ``field``) when no rate converts it. Every order write, REST or sales, builds rows here."""
-    original = currency or convert.workspace_currency
-    rate = convert.rate(original, placed_at, field=field)
-    is_refunded = status == "refunded"
+@dataclass(frozen=True, kw_only=True)
+class Charge:
+    """An order as the shop charged it: in cents of its currency (None: the workspace's), with the part refunded so
+    far (of a completed order) or all of it (``status`` refunded)."""
+
+    amount_cents: int
+    currency: str | None
+    category: str
+    product: str | None
+    placed_at: datetime
+    external_id: str | None
+    status: Literal["completed", "refunded"] = "completed"
+    refunded_cents: int = 0
+    refunded_at: datetime | None = None
+
+
+def order_row(charge: Charge, *, convert: currencies.Converter, field: str, now: datetime) -> dict[str, Any]:
+    """An order as stored (without its fan): what the shop charged, and its workspace-currency amount at the day's
+    rate, less a partial refund; a refunded order keeps what it cost. Raises ``MissingRate`` (naming ``field``) when
+    no rate converts it. Every order write, REST or sales, builds rows here."""
+    original = charge.currency or convert.workspace_currency
+    rate = convert.rate(original, charge.placed_at, field=field)
+    is_refunded = charge.status == "refunded"
+    refunded_cents = charge.amount_cents if is_refunded else charge.refunded_cents
     return {
-        "amount_cents": currencies.to_cents(charged_cents - (0 if is_refunded else refunded_cents), rate),
+        "amount_cents": currencies.to_cents(charge.amount_cents - (0 if is_refunded else refunded_cents), rate),
         "currency": convert.workspace_currency,
-        "original_amount_cents": charged_cents,
+        "original_amount_cents": charge.amount_cents,
         "original_currency": original,
         "exchange_rate": currencies.rate_text(rate),
-        "original_refunded_cents": charged_cents if is_refunded else refunded_cents,
-        "category": category,
-        "product": product,
-        "status": status,
-        "placed_at": placed_at,
-        "refunded_at": (refunded_at or now) if is_refunded else None,
-        "external_id": external_id,
+        "original_refunded_cents": refunded_cents,
+        "category": charge.category,
+        "product": charge.product,
+        "status": charge.status,
+        "placed_at": charge.placed_at,
+        "refunded_at": (charge.refunded_at or now) if is_refunded else None,
+        "external_id": charge.external_id,
         "created_at": now,
     }
 
@@ -274,13 +278,15 @@ def _write_orders(
             {
                 "fan_id": fan_id,
                 **order_row(
-                    charged_cents=fans_repo.money_to_cents(item.amount),
-                    currency=item.currency,
-                    category=item.category,
-                    product=item.product,
-                    status=item.status,
-                    placed_at=item.placed_at or now,
-                    external_id=item.external_id,
+                    Charge(
+                        amount_cents=fans_repo.money_to_cents(item.amount),
+                        currency=item.currency,
+                        category=item.category,
+                        product=item.product,
+                        status=item.status,
+                        placed_at=item.placed_at or now,
+                        external_id=item.external_id,
+                    ),
                     convert=convert,
                     field=f"items[{index}].currency",
                     now=now,

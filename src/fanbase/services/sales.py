@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 from typing import Any
-from typing import Literal
 from typing import TypeVar
 
 from fanbase.db.engine import Connection
@@ -54,18 +53,10 @@ class Person:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SaleOrder:
+class SaleOrder(orders_events.Charge):
     line: int  # where the source has it (a file's line; a webhook's line item)
     person: Person
     external_id: str
-    amount_cents: int  # what was charged, in cents of ``currency``
-    currency: str | None  # None: the workspace currency
-    category: str
-    product: str | None
-    placed_at: datetime
-    status: Literal["completed", "refunded"] = "completed"
-    refunded_cents: int = 0  # of a completed order: the part refunded so far
-    refunded_at: datetime | None = None
     # Other ids the source has given the same order (a Stripe charge's id beside its PaymentIntent's): an order
     # stored under any of them is this one.
     aliases: tuple[str, ...] = ()
@@ -165,20 +156,7 @@ def write_sales(
         known = next((stored[name] for name in (order.external_id, *order.aliases) if name in stored), None)
         if known is None:
             try:
-                row = orders_events.order_row(
-                    charged_cents=order.amount_cents,
-                    currency=order.currency,
-                    category=order.category,
-                    product=order.product,
-                    status=order.status,
-                    placed_at=order.placed_at,
-                    external_id=order.external_id,
-                    convert=convert,
-                    field="currency",
-                    now=now,
-                    refunded_cents=order.refunded_cents,
-                    refunded_at=order.refunded_at,
-                )
+                row = orders_events.order_row(order, convert=convert, field="currency", now=now)
             except MissingRate as error:
                 written.errors.append(_error(order, error.message))
                 continue
