@@ -316,26 +316,35 @@ def _own(*names: str) -> dict[str, str]:
     return {name: name for name in (*names, *_PEOPLE)}
 
 
-GENERIC_ORDERS = Format(
-    name="generic",
-    title="fanbase orders CSV",
-    document="README.md, 'Sales in: imports, webhooks, currencies'",
-    kinds=frozenset({"orders"}),
-    signature=frozenset({"email", "amount", "placed_at"}),
-    columns=_own(
-        "email", "amount", "currency", "category", "product", "status", "placed_at", "external_id", "refunded_amount"
-    ),
-    read=_generic_orders,
-)
+def _generic(
+    kind: ImportKind,
+    signature: set[str],
+    columns: dict[str, str],
+    read: Callable[[Sequence[Row], ImportKind, ImportOptions], list[SaleRecord]],
+) -> Format:
+    """fanbase's own CSV of ``kind``, as the README documents it."""
+    return Format(
+        name="generic",
+        title=f"fanbase {kind} CSV",
+        document="README.md, 'Sales in: imports, webhooks, currencies'",
+        kinds=frozenset({kind}),
+        signature=frozenset(signature),
+        columns=columns,
+        read=read,
+    )
 
-GENERIC_EVENTS = Format(
-    name="generic",
-    title="fanbase events CSV",
-    document="README.md, 'Sales in: imports, webhooks, currencies'",
-    kinds=frozenset({"events"}),
-    signature=frozenset({"email", "type", "occurred_at"}),
-    columns=_own("email", "type", "occurred_at", "external_id", "properties"),
-    read=_generic_events,
+
+GENERIC_ORDERS = _generic(
+    "orders",
+    {"email", "amount", "placed_at"},
+    _own("email", "amount", "currency", "category", "product", "status", "placed_at", "external_id", "refunded_amount"),
+    _generic_orders,
+)
+GENERIC_EVENTS = _generic(
+    "events",
+    {"email", "type", "occurred_at"},
+    _own("email", "type", "occurred_at", "external_id", "properties"),
+    _generic_events,
 )
 
 

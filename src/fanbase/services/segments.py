@@ -407,15 +407,7 @@ def verify(database: Database, workspace_id: int, *, now: datetime) -> list[Segm
                 since=since,
                 now=now,
             )
-            report.append(
-                SegmentDrift(
-                    segment_id=segment_id,
-                    segment_name=row.name,
-                    missing=found.missing,
-                    extra=found.extra,
-                    pending_time=found.pending_time,
-                )
-            )
+            report.append(SegmentDrift(segment_id=segment_id, segment_name=row.name, **asdict(found)))
         return report
 
 

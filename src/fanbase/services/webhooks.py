@@ -334,23 +334,18 @@ class Claimed:
 def build_payload(row: Any, *, source: str, event_type: str, workspace_id: int) -> dict[str, Any]:
     """The JSON sent for one ledger row. Built at delivery from the ledger, so no copy of fan data waits in the
     outbox (an erased fan's pending events go with them)."""
+    data: dict[str, Any]
     if source == "fan":  # an erasure: the fan's id is all that is left to name them by
-        data: dict[str, Any] = {"fan": {"id": row.fan_id}}
-        return {
-            "id": event_id(source, row.id),
-            "type": event_type,
-            "occurred_at": row.at.isoformat(),
-            "workspace_id": workspace_id,
-            "data": data,
-        }
-    data = {"fan": {"id": row.fan_id, "email": row.email}}
-    named = {"id": row.object_id, "name": row.object_name}
-    if source == "segment":
-        data.update(segment=named, cause=row.cause, rule_version=row.rule_version)
-    elif source == "tag":
-        data.update(tag=named)
+        data = {"fan": {"id": row.fan_id}}
     else:
-        data.update(list=named, status=row.status)
+        data = {"fan": {"id": row.fan_id, "email": row.email}}
+        named = {"id": row.object_id, "name": row.object_name}
+        if source == "segment":
+            data.update(segment=named, cause=row.cause, rule_version=row.rule_version)
+        elif source == "tag":
+            data.update(tag=named)
+        else:
+            data.update(list=named, status=row.status)
     return {
         "id": event_id(source, row.id),
         "type": event_type,
