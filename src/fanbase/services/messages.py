@@ -28,6 +28,7 @@ from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
 from fanbase.schemas.audit import Actor
+from fanbase.schemas.audit import AuditAction
 from fanbase.schemas.common import Page
 from fanbase.schemas.fans import Fan
 from fanbase.schemas.messages import UNREACHABLE_REASONS
@@ -278,19 +279,27 @@ def send_message(
             messages_repo.update_message(
                 connection, workspace_id, message_id, {"status": "scheduled", "send_at": at, "updated_at": now}
             )
-            audit.record(connection, workspace_id, actor, "message.scheduled", target=f"message {message_id}", now=now)
+            _audit(connection, workspace_id, actor, "message.scheduled", message_id, now=now)
         else:
             frozen = _freeze(connection, workspace_id, message, now=now)
-            audit.record(
-                connection,
-                workspace_id,
-                actor,
-                "message.sent",
-                target=f"message {message_id}",
-                details={"recipients": frozen},
-                now=now,
-            )
+            _audit(connection, workspace_id, actor, "message.sent", message_id, now=now, recipients=frozen)
         return _present(connection, workspace_id, [_load(connection, workspace_id, message_id)])[0]
+
+
+def _audit(
+    connection: Connection,
+    workspace_id: int,
+    actor: Actor | None,
+    action: AuditAction,
+    message_id: int,
+    *,
+    now: datetime,
+    **counts: int,
+) -> None:
+    """A message's audit entry: its target is the message; ``counts`` say how many recipients the action touched."""
+    audit.record(
+        connection, workspace_id, actor, action, target=f"message {message_id}", details=counts or None, now=now
+    )
 
 
 def _freeze(connection: Connection, workspace_id: int, message: Message, *, now: datetime) -> int:
@@ -345,7 +354,7 @@ def unschedule_message(
         messages_repo.update_message(
             connection, workspace_id, message_id, {"status": "draft", "send_at": None, "updated_at": now}
         )
-        audit.record(connection, workspace_id, actor, "message.unscheduled", target=f"message {message_id}", now=now)
+        _audit(connection, workspace_id, actor, "message.unscheduled", message_id, now=now)
         return _present(connection, workspace_id, [_load(connection, workspace_id, message_id)])[0]
 
 
@@ -361,15 +370,7 @@ def cancel_message(
             )
         skipped = recipients_repo.skip_pending(connection, workspace_id, message_id, error="cancelled")
         messages_repo.update_message(connection, workspace_id, message_id, {"status": "cancelled", "updated_at": now})
-        audit.record(
-            connection,
-            workspace_id,
-            actor,
-            "message.cancelled",
-            target=f"message {message_id}",
-            details={"skipped": skipped},
-            now=now,
-        )
+        _audit(connection, workspace_id, actor, "message.cancelled", message_id, now=now, skipped=skipped)
         return _present(connection, workspace_id, [_load(connection, workspace_id, message_id)])[0]
 
 
