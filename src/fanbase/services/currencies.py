@@ -53,12 +53,6 @@ class MissingRate(InvalidInput):
 
 
 @dataclass(frozen=True)
-class Converted:
-    amount_cents: int
-    rate: Decimal
-
-
-@dataclass(frozen=True)
 class Converter:
     """Converts amounts (in cents of their currency) into the workspace currency, at the rates loaded for it."""
 
@@ -74,10 +68,6 @@ class Converter:
         if index == 0:
             raise MissingRate(currency, day, self.workspace_currency, field=field)
         return table[index - 1][1]
-
-    def convert(self, cents: int, currency: str, at: datetime, *, field: str) -> Converted:
-        rate = self.rate(currency, at, field=field)
-        return Converted(to_cents(cents, rate), rate)
 
 
 def to_cents(cents: int, rate: Decimal) -> int:
