@@ -172,7 +172,7 @@ def write_sales(
 
     fan_ids, created = _fans(connection, workspace_id, [order for order, _ in new_orders], new_events, now=now)
     # Before the rows that reference them: PostgreSQL checks each order's fan by a plan made for the fans the
-    # statistics know (in a new workspace, none: a scan of the fans for every order, 2 s for the first 16,000).
+    # statistics know (in a new workspace, none: a scan of the fans for every order).
     refresh_statistics_in(connection, {"fans": len(created)}, workspace_id=workspace_id)
     fans_repo.lock_fans(connection, workspace_id, [*fan_ids.values(), *refunded_fans])
     order_rows = [{**row, "fan_id": fan_ids[order.person.email]} for order, row in new_orders]
