@@ -54,14 +54,15 @@ from fanbase.web.words import field_title
 from fanbase.web.words import filter_title
 from fanbase.web.words import humanize
 
-ADD_BUTTONS: tuple[tuple[ConditionKind, str, str], ...] = (
-    ("field", "Field", "tune"),
-    ("tag", "Tag", "sell"),
-    ("list", "List", "list"),
-    ("segment", "Segment", "donut_small"),
-    ("behaviour", "Behaviour", "shopping_cart"),
-    ("group", "Group", "account_tree"),
-)
+# The buttons that add a condition to a group, in order: each is labelled with its kind ("Field") and shows its icon.
+ADD_ICONS: dict[ConditionKind, str] = {
+    "field": "tune",
+    "tag": "sell",
+    "list": "list",
+    "segment": "donut_small",
+    "behaviour": "shopping_cart",
+    "group": "account_tree",
+}
 
 
 def op_label(op: Op) -> str:
@@ -184,8 +185,8 @@ class ConditionBuilder:
                 self.draw_child(child, parent=group, is_top=parent is None)
             with ui.row().classes("gap-1 items-center"):
                 ui.label("Add:").classes("fb-muted text-caption")
-                for kind, label, icon in ADD_BUTTONS:
-                    ui.button(label, icon=icon, on_click=lambda _e, k=kind: self.add(group, k)).props(
+                for kind, icon in ADD_ICONS.items():
+                    ui.button(kind.capitalize(), icon=icon, on_click=lambda _e, k=kind: self.add(group, k)).props(
                         f'flat dense no-caps color="indigo-8" data-testid="add-{kind}"'
                     ).classes("fb-target")
 

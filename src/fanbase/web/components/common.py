@@ -1,8 +1,9 @@
-"""Small pieces the pages share: the signed-in user of a page, table columns, sparklines, charts, the paginated fans
-table."""
+"""Small pieces the pages share: the registration of a signed-in page, a record's page, table columns, sparklines,
+charts, the paginated fans table."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from collections.abc import Sequence
 from datetime import date
@@ -18,7 +19,6 @@ from nicegui import ui
 from fanbase.errors import NotFound
 from fanbase.schemas.common import Page
 from fanbase.schemas.fans import Fan
-from fanbase.schemas.users import SignedInUser
 from fanbase.web.auth import request_user
 from fanbase.web.layout import AXIS_DAY
 from fanbase.web.layout import money
@@ -64,11 +64,37 @@ FAN_COLUMNS: list[dict[str, Any]] = [
 ]
 
 
-def signed_in(request: Request) -> SignedInUser | RedirectResponse:
-    user = request_user(request)
-    if user is None:
-        return RedirectResponse("/login", status_code=303)
-    return user
+PageBuilder = Callable[..., None]
+
+
+def dashboard_page(path: str, *, title: str) -> Callable[[PageBuilder], PageBuilder]:
+    """Register a page for signed-in users at ``path``: a visitor who is not signed in is sent to the sign-in page;
+    otherwise the decorated function builds the page, called with the signed-in user first and then with the path's
+    and query's parameters it names (``request`` too, when it names it). ``title`` is the page's name before the
+    frame names it with the workspace."""
+
+    def register(build: PageBuilder) -> PageBuilder:
+        # The parameters after the user are the page's own: FastAPI reads them (types included) from the signature.
+        parameters = list(inspect.signature(build, eval_str=True).parameters.values())[1:]
+        is_request_named = any(parameter.name == "request" for parameter in parameters)
+
+        def page(request: Request, **arguments: Any) -> RedirectResponse | None:
+            user = request_user(request)
+            if user is None:
+                return RedirectResponse("/login", status_code=303)
+            if is_request_named:
+                arguments["request"] = request
+            build(user, **arguments)
+            return None
+
+        request_parameter = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)
+        page_parameters = [parameter for parameter in parameters if parameter.name != "request"]
+        page.__signature__ = inspect.Signature([request_parameter, *page_parameters])  # type: ignore[attr-defined]
+        page.__name__ = build.__name__
+        ui.page(path, title=f"{title} · fanbase")(page)
+        return build
+
+    return register
 
 
 def found_or_none(lookup: Callable[[], RecordT]) -> RecordT | None:
@@ -77,6 +103,15 @@ def found_or_none(lookup: Callable[[], RecordT]) -> RecordT | None:
         return lookup()
     except NotFound:
         return None
+
+
+def show_record(record: RecordT | None, content: Callable[[RecordT], object], *, missing: str) -> None:
+    """A record's page content, or when the record is not in the workspace (deleted since, or another workspace's
+    address) the line ``missing`` saying so."""
+    if record is None:
+        ui.label(missing).classes("text-h6")
+    else:
+        content(record)
 
 
 def fan_row(fan: Fan, currency: str) -> dict[str, Any]:

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 from typing import Literal
 
-from fastapi import Request
-from fastapi.responses import RedirectResponse
 from nicegui import ui
 from pydantic import ValidationError
 
@@ -17,7 +15,6 @@ from fanbase.schemas.common import plain_message
 from fanbase.schemas.users import SignedInUser
 from fanbase.services.fan_groups import FanGroups
 from fanbase.web import data
-from fanbase.web.components.common import signed_in
 from fanbase.web.components.common import size_chart
 from fanbase.web.layout import frame
 from fanbase.web.layout import page_title
@@ -77,10 +74,7 @@ class FanGroupPage:
         edit_dialog(self.edit_title if group else f"New {self.noun}", fields, on_saved=on_saved)
 
 
-def fan_group_page(request: Request, page: FanGroupPage) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
+def fan_group_page(user: SignedInUser, page: FanGroupPage) -> None:
     plural = f"{page.noun}s"
     with frame(user, active=plural, title=page.title):
         with ui.row().classes("w-full items-center"):
@@ -110,7 +104,6 @@ def fan_group_page(request: Request, page: FanGroupPage) -> RedirectResponse | N
         table.on("edit", lambda event: page.edit(user, int(event.args["id"]), reload))
         table.on("members", lambda event: members(event.args))
         reload()
-    return None
 
 
 def edit_dialog(title: str, fields: Callable[[], Callable[[], object]], *, on_saved: Callable[[], None]) -> None:

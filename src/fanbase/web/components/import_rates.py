@@ -22,6 +22,7 @@ from fanbase.web.components.message_form import problems_of
 from fanbase.web.layout import day_text
 from fanbase.web.state import current
 from fanbase.web.state import in_thread
+from fanbase.web.state import in_workspace
 
 RATE_COLUMNS: list[dict[str, Any]] = [
     column("currency", "Currency", is_hidden_when_narrow=True),
@@ -181,9 +182,7 @@ class RatesCard:
             return
         state = current()
         try:
-            written = await in_thread(
-                currencies.set_rates, state.database, self.user.workspace_id, [typed], now=state.now()
-            )
+            written = await in_workspace(self.user, currencies.set_rates, [typed], now=state.now())
         except FanbaseError as error:
             # The service names the rate's place in its list ("rates[0]"): here that is the currency typed.
             field = "currency" if (error.field or "").startswith("rates") else error.field

@@ -34,6 +34,7 @@ from fanbase.web.layout import time_text
 from fanbase.web.state import actor_of
 from fanbase.web.state import current
 from fanbase.web.state import in_thread
+from fanbase.web.state import in_workspace
 
 DIALOG_WIDTH = "width: min(460px, 94vw)"
 DELIVERIES_PAGE_SIZE = 10
@@ -116,10 +117,7 @@ class SourcesCard:
         ui.timer(0.01, self.refresh, once=True)
 
     async def refresh(self) -> None:
-        state = current()
-        found = await in_thread(
-            sales_sources.list_sources, state.database, self.user.workspace_id, base_url=self.base_url
-        )
+        found = await in_workspace(self.user, sales_sources.list_sources, base_url=self.base_url)
         by_vendor = {source.vendor: source for source in found}
         self.body.clear()
         with self.body:
@@ -196,10 +194,9 @@ class SourcesCard:
     async def _set(self, vendor: Vendor, secret: str | None, *, on_refused: Callable[[str], Any]) -> bool:
         state = current()
         try:
-            made = await in_thread(
+            made = await in_workspace(
+                self.user,
                 sales_sources.set_source,
-                state.database,
-                self.user.workspace_id,
                 vendor,
                 secret,
                 base_url=self.base_url,

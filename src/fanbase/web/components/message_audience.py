@@ -21,7 +21,7 @@ from fanbase.services import mail_delivery
 from fanbase.services import messages
 from fanbase.web.components.mail_view import MailView
 from fanbase.web.state import current
-from fanbase.web.state import in_thread
+from fanbase.web.state import in_workspace
 from fanbase.web.words import UNREACHABLE_WORDS
 
 EMAIL_ADDRESS: TypeAdapter[str] = TypeAdapter(Email)
@@ -53,9 +53,8 @@ class AudienceCard:
 
     async def refresh(self, message: Message | None = None) -> Audience | None:
         self.message = message or self.message
-        state = current()
         try:
-            audience = await in_thread(messages.audience, state.database, self.user.workspace_id, self.message.id)
+            audience = await in_workspace(self.user, messages.audience, self.message.id)
         except FanbaseError as error:
             self.summary.set_text(str(error))
             return None
@@ -144,13 +143,11 @@ class PreviewCard:
         """Offer the first fans the message would reach (after a save, its audience may differ), or for a message
         sent, its first recipients; then render."""
         self.message = message or self.message
-        state = current()
         found: dict[int, str] = {}
         if self.message.status not in ("draft", "scheduled"):
-            recipients = await in_thread(
+            recipients = await in_workspace(
+                self.user,
                 messages.recipients,
-                state.database,
-                self.user.workspace_id,
                 self.message.id,
                 page=1,
                 page_size=SAMPLE_SIZE,
@@ -162,10 +159,9 @@ class PreviewCard:
                 else "It went to nobody: find a fan by email or name."
             )
         elif self.message.list_id is not None and (self.message.segment_ids or self.message.on_entry_segment_id):
-            reachable: list[Fan] = await in_thread(
+            reachable: list[Fan] = await in_workspace(
+                self.user,
                 messages.reachable_sample,
-                state.database,
-                self.user.workspace_id,
                 self.message.id,
                 limit=SAMPLE_SIZE,
             )
@@ -188,10 +184,9 @@ class PreviewCard:
             await self.load_sample()
             return
         state = current()
-        page: Page[Fan] = await in_thread(
+        page: Page[Fan] = await in_workspace(
+            self.user,
             fans.list_fans,
-            state.database,
-            self.user.workspace_id,
             FanFilter(q=text),
             page=1,
             page_size=SAMPLE_SIZE,
@@ -229,10 +224,9 @@ class PreviewCard:
         self.test_address.error = None
         try:
             to = EMAIL_ADDRESS.validate_python(address)
-            sent = await in_thread(
+            sent = await in_workspace(
+                self.user,
                 mail_delivery.send_test,
-                state.database,
-                self.user.workspace_id,
                 self.message.id,
                 to=to,
                 fan_id=int(self.fan.value or 0) or None,
@@ -254,10 +248,9 @@ class PreviewCard:
         state = current()
         fan_id = int(self.fan.value or 0) or None
         try:
-            rendered = await in_thread(
+            rendered = await in_workspace(
+                self.user,
                 messages.preview,
-                state.database,
-                self.user.workspace_id,
                 self.message.id,
                 fan_id=fan_id,
                 base_url=state.settings.resolved_public_url(),

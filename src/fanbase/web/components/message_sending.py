@@ -19,7 +19,7 @@ from fanbase.web.components.message_form import on_entry_text
 from fanbase.web.layout import time_text
 from fanbase.web.state import actor_of
 from fanbase.web.state import current
-from fanbase.web.state import in_thread
+from fanbase.web.state import in_workspace
 
 DIALOG_WIDTH = "width: min(480px, 94vw)"
 # The browser's own zone and time (for the schedule's picker): "2030-01-15T18:00" is what a datetime-local holds.
@@ -92,10 +92,9 @@ async def _send(
     ``on_refused``)."""
     state = current()
     try:
-        done = await in_thread(
+        done = await in_workspace(
+            user,
             messages.send_message,
-            state.database,
-            user.workspace_id,
             message.id,
             at=at,
             now=state.now(),
@@ -173,10 +172,9 @@ def confirm_cancel(user: SignedInUser, message: Message, *, on_done: Done) -> No
         async def confirm() -> None:
             state = current()
             try:
-                cancelled = await in_thread(
+                cancelled = await in_workspace(
+                    user,
                     messages.cancel_message,
-                    state.database,
-                    user.workspace_id,
                     message.id,
                     now=state.now(),
                     actor=actor_of(user),

@@ -8,8 +8,6 @@ import io
 from datetime import timedelta
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from fanbase.errors import FanbaseError
@@ -17,12 +15,12 @@ from fanbase.schemas.analytics import SegmentComparison
 from fanbase.schemas.users import SignedInUser
 from fanbase.services import analytics
 from fanbase.web import data
+from fanbase.web.components.common import dashboard_page
 from fanbase.web.components.common import day_chart_options
-from fanbase.web.components.common import signed_in
 from fanbase.web.layout import frame
 from fanbase.web.layout import page_title
 from fanbase.web.state import current
-from fanbase.web.state import in_thread
+from fanbase.web.state import in_workspace
 
 PERIODS = {7: "Last 7 days", 30: "Last 30 days", 90: "Last 90 days"}
 METRICS: tuple[tuple[str, str], ...] = (
@@ -33,11 +31,8 @@ METRICS: tuple[tuple[str, str], ...] = (
 )
 
 
-@ui.page("/analytics", title="Analytics · fanbase")
-def analytics_page(request: Request) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
+@dashboard_page("/analytics", title="Analytics")
+def analytics_page(user: SignedInUser) -> None:
     state = current()
     segments = data.all_segments(user.workspace_id)
     options = {segment.id: segment.name for segment in segments}
@@ -72,10 +67,9 @@ def analytics_page(request: Request) -> RedirectResponse | None:
             status.set_text("Computing…")
             spinner = ui.spinner()
             try:
-                result = await in_thread(
+                result = await in_workspace(
+                    user,
                     analytics.compare_segments,
-                    state.database,
-                    user.workspace_id,
                     ids,
                     start=now - timedelta(days=int(period.value)),
                     end=now,
@@ -111,7 +105,6 @@ def analytics_page(request: Request) -> RedirectResponse | None:
 
         ui.timer(0.01, compare, once=True)
         _overlap_card(user, options)
-    return None
 
 
 def _columns(result: SegmentComparison, attribute: str) -> list[list[Any]]:
@@ -140,7 +133,6 @@ def _csv_button(title: str, header: list[str], rows: list[list[Any]]) -> None:
 
 def _overlap_card(user: SignedInUser, options: dict[int, str]) -> None:
     """How two or three segments overlap: each region of their Venn diagram, and each pair's shared fans."""
-    state = current()
     with ui.card().classes("w-full").props('data-testid="overlap-card"'):
         ui.label("Overlap").classes("text-subtitle1 text-weight-medium")
         ui.label("How many fans two or three segments share.").classes("fb-muted")
@@ -166,7 +158,7 @@ def _overlap_card(user: SignedInUser, options: dict[int, str]) -> None:
             ids = [int(value) for value in chosen.value or []]
             result_area.clear()
             try:
-                result = await in_thread(analytics.overlap, state.database, user.workspace_id, ids)
+                result = await in_workspace(user, analytics.overlap, ids)
             except FanbaseError as error:
                 with result_area:
                     ui.label(str(error)).classes("fb-error")

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from fanbase.schemas.audit import AUDIT_ACTIONS
+from fanbase.schemas.users import SignedInUser
 from fanbase.services import audit
 from fanbase.web.components.common import column
-from fanbase.web.components.common import signed_in
+from fanbase.web.components.common import dashboard_page
 from fanbase.web.layout import frame
 from fanbase.web.layout import page_title
 from fanbase.web.layout import time_text
-from fanbase.web.state import current
-from fanbase.web.state import in_thread
+from fanbase.web.state import in_workspace
 
 PAGE_SIZE = 50
 # Each action in words, for the filter and the table.
@@ -52,12 +50,8 @@ COLUMNS = [
 ]
 
 
-@ui.page("/audit", title="Audit log · fanbase")
-def audit_page(request: Request) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
-    state = current()
+@dashboard_page("/audit", title="Audit log")
+def audit_page(user: SignedInUser) -> None:
     with frame(user, active="audit", title="Audit log"):
         page_title(
             "Audit log",
@@ -84,9 +78,7 @@ def audit_page(request: Request) -> RedirectResponse | None:
         async def show(page: int = 1) -> None:
             nonlocal total
             chosen = action.value if action.value in AUDIT_ACTIONS else None
-            entries = await in_thread(
-                audit.entries, state.database, user.workspace_id, action=chosen, page=page, page_size=PAGE_SIZE
-            )
+            entries = await in_workspace(user, audit.entries, action=chosen, page=page, page_size=PAGE_SIZE)
             total = entries.total
             table.rows = [_row(entry) for entry in entries.items]
             table.pagination = {"page": page, "rowsPerPage": PAGE_SIZE, "rowsNumber": entries.total}
@@ -104,7 +96,6 @@ def audit_page(request: Request) -> RedirectResponse | None:
         table.on("request", requested)
         action.on_value_change(lambda _event: show())
         ui.timer(0.01, show, once=True)
-    return None
 
 
 def _row(entry: Any) -> dict[str, Any]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import RedirectResponse
 from nicegui import ui
 from pydantic import ValidationError
 
@@ -25,8 +23,9 @@ from fanbase.web import data
 from fanbase.web.components.common import CUT_TO_COLUMN
 from fanbase.web.components.common import PagedTable
 from fanbase.web.components.common import column
+from fanbase.web.components.common import dashboard_page
 from fanbase.web.components.common import found_or_none
-from fanbase.web.components.common import signed_in
+from fanbase.web.components.common import show_record
 from fanbase.web.components.mail_settings import open_mail_settings
 from fanbase.web.components.message_audience import AudienceCard
 from fanbase.web.components.message_audience import PreviewCard
@@ -43,6 +42,7 @@ from fanbase.web.layout import time_text
 from fanbase.web.state import actor_of
 from fanbase.web.state import current
 from fanbase.web.state import in_thread
+from fanbase.web.state import in_workspace
 from fanbase.web.words import MESSAGE_STATUS
 from fanbase.web.words import MESSAGE_STATUS_COLORS
 
@@ -107,11 +107,8 @@ def _list_actions(user: SignedInUser) -> None:
     )
 
 
-@ui.page("/messages", title="Messages · fanbase")
-def messages_page(request: Request) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
+@dashboard_page("/messages", title="Messages")
+def messages_page(user: SignedInUser) -> None:
     state = current()
     segment_names = {segment.id: segment.name for segment in data.all_segments(user.workspace_id)}
     with frame(user, active="messages", title="Messages"):
@@ -144,35 +141,22 @@ def messages_page(request: Request) -> RedirectResponse | None:
             '<div class="fb-muted text-caption lt-sm">{{ props.row.summary }}</div></q-td>',
         )
         ui.timer(0.01, table.refresh, once=True)
-    return None
 
 
-@ui.page("/messages/new", title="New message · fanbase")
-def new_message_page(request: Request, segment: int | None = None) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
-    with frame(user, active="messages", title="New message"):
-        ui.link("← Messages", "/messages").classes("text-indigo-8")
+@dashboard_page("/messages/new", title="New message")
+def new_message_page(user: SignedInUser, segment: int | None = None) -> None:
+    with frame(user, active="messages", title="New message", back=("← Messages", "/messages")):
         page_title("New message")
         _MessagePage(user, None, chosen_segment=segment)
-    return None
 
 
-@ui.page("/messages/{message_id:int}", title="Message · fanbase")
-def message_page(request: Request, message_id: int) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
-    state = current()
-    message = found_or_none(lambda: messages.get_message(state.database, user.workspace_id, message_id))
-    with frame(user, active="messages", title=message.name if message else "Message"):
-        ui.link("← Messages", "/messages").classes("text-indigo-8")
-        if message is None:
-            ui.label("This message does not exist in your workspace.").classes("text-h6")
-            return None
-        _MessagePage(user, message)
-    return None
+@dashboard_page("/messages/{message_id:int}", title="Message")
+def message_page(user: SignedInUser, message_id: int) -> None:
+    message = found_or_none(lambda: messages.get_message(current().database, user.workspace_id, message_id))
+    with frame(user, active="messages", title=message.name if message else "Message", back=("← Messages", "/messages")):
+        show_record(
+            message, lambda found: _MessagePage(user, found), missing="This message does not exist in your workspace."
+        )
 
 
 def _status_line(message: Message) -> str:
@@ -404,10 +388,9 @@ class _MessagePage:
         assert self.message is not None
         state = current()
         try:
-            message = await in_thread(
+            message = await in_workspace(
+                self.user,
                 messages.unschedule_message,
-                state.database,
-                self.user.workspace_id,
                 self.message.id,
                 now=state.now(),
                 actor=actor_of(self.user),
@@ -434,10 +417,9 @@ class _MessagePage:
         message = self.message
         state = current()
         try:
-            copy = await in_thread(
+            copy = await in_workspace(
+                self.user,
                 messages.create_message,
-                state.database,
-                self.user.workspace_id,
                 MessageIn(
                     name=f"{message.name[: NAME_LENGTH - 7]} (copy)",
                     subject=message.subject,
@@ -461,14 +443,13 @@ class _MessagePage:
         message = self.message
         if message is None or message.status not in ("scheduled", "sending", "sent"):
             return
-        state = current()
-        latest = await in_thread(messages.get_message, state.database, self.user.workspace_id, message.id)
+        latest = await in_workspace(self.user, messages.get_message, message.id)
         if latest.status != message.status:
             self.message = latest
             self.build()
             return
         if self.stats is not None:
-            stats = await in_thread(messages.stats, state.database, self.user.workspace_id, message.id)
+            stats = await in_workspace(self.user, messages.stats, message.id)
             if stats != self.stats.stats:
                 self.stats.show(stats)
                 if self.recipients is not None:

@@ -6,8 +6,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import RedirectResponse
 from nicegui import events
 from nicegui import ui
 
@@ -23,9 +21,9 @@ from fanbase.web.components.common import ACTIONS_COLUMN
 from fanbase.web.components.common import CUT_TO_COLUMN
 from fanbase.web.components.common import FanTable
 from fanbase.web.components.common import column
+from fanbase.web.components.common import dashboard_page
 from fanbase.web.components.common import found_or_none
 from fanbase.web.components.common import show_size_chart
-from fanbase.web.components.common import signed_in
 from fanbase.web.components.common import size_chart
 from fanbase.web.components.common import sparkline_svg
 from fanbase.web.components.segment_dialog import SegmentDialog
@@ -37,6 +35,7 @@ from fanbase.web.layout import page_title
 from fanbase.web.state import actor_of
 from fanbase.web.state import current
 from fanbase.web.state import in_thread
+from fanbase.web.state import in_workspace
 from fanbase.web.words import CAUSES
 
 SEGMENT_COLUMNS: list[dict[str, Any]] = [
@@ -70,11 +69,8 @@ def _segment_row(segment: Segment, user: SignedInUser) -> dict[str, Any]:
     }
 
 
-@ui.page("/segments", title="Segment Manage · fanbase")
-def segment_manage(request: Request) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
+@dashboard_page("/segments", title="Segment Manage")
+def segment_manage(user: SignedInUser) -> None:
     with frame(user, active="segments", title="Segment Manage"):
         with ui.row().classes("w-full items-center gap-2"):
             page_title("Segment Manage", subtitle="Group fans automatically (dynamic) or by hand (static).")
@@ -153,9 +149,7 @@ def segment_manage(request: Request) -> RedirectResponse | None:
         async def duplicate(row: dict[str, Any]) -> None:
             state = current()
             try:
-                copy = await in_thread(
-                    segments.duplicate_segment, state.database, user.workspace_id, int(row["id"]), now=state.now()
-                )
+                copy = await in_workspace(user, segments.duplicate_segment, int(row["id"]), now=state.now())
             except FanbaseError as error:
                 ui.notify(str(error), type="negative")
                 return
@@ -166,7 +160,6 @@ def segment_manage(request: Request) -> RedirectResponse | None:
         table.on("duplicate", lambda event: duplicate(event.args))
         table.on("delete", lambda event: _confirm_delete(user, event.args, on_deleted=reload))
         reload()
-    return None
 
 
 def _confirm_delete(user: SignedInUser, row: dict[str, Any], *, on_deleted: Callable[[], None]) -> None:
@@ -206,20 +199,15 @@ def _confirm_delete(user: SignedInUser, row: dict[str, Any], *, on_deleted: Call
     dialog.open()
 
 
-@ui.page("/segments/{segment_id}", title="Segment · fanbase")
-def segment_page(request: Request, segment_id: int) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
-    state = current()
-    segment = found_or_none(lambda: segments.get_segment(state.database, user.workspace_id, segment_id))
+@dashboard_page("/segments/{segment_id}", title="Segment")
+def segment_page(user: SignedInUser, segment_id: int) -> None:
+    segment = found_or_none(lambda: segments.get_segment(current().database, user.workspace_id, segment_id))
     with frame(user, active="segments", title=segment.name if segment else "Segment"):
         if segment is None:
             ui.label("This segment does not exist in your workspace.").classes("text-h6")
             ui.link("Back to Segment Manage", "/segments")
-            return None
-        _segment_content(user, segment)
-    return None
+        else:
+            _segment_content(user, segment)
 
 
 # The history periods a segment page offers (days; None: since the segment was created).
