@@ -19,6 +19,7 @@ from fanbase.services import messages
 from fanbase.web.components.common import PagedTable
 from fanbase.web.components.common import column
 from fanbase.web.components.common import day_chart_options
+from fanbase.web.components.common import link_cell
 from fanbase.web.layout import time_text
 from fanbase.web.state import current
 from fanbase.web.words import RECIPIENT_STATE_COLORS
@@ -165,11 +166,7 @@ class RecipientsCard:
                 testid="recipients-table",
                 empty="No recipient in this state.",
             )
-            self.table.table.add_slot(
-                "body-cell-email",
-                '<q-td :props="props"><a class="text-indigo-8" :href="\'/fans/\' + props.row.fan_id">'
-                "{{ props.value }}</a></q-td>",
-            )
+            self.table.table.add_slot("body-cell-email", link_cell("/fans/", key="fan_id"))
             self.table.table.add_slot(
                 "body-cell-state",
                 '<q-td :props="props"><q-badge :color="props.row.color">{{ props.row.state_text }}</q-badge></q-td>',

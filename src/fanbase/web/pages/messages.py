@@ -20,11 +20,12 @@ from fanbase.services import custom_fields
 from fanbase.services import lists
 from fanbase.services import messages
 from fanbase.web import data
-from fanbase.web.components.common import CUT_TO_COLUMN
 from fanbase.web.components.common import PagedTable
 from fanbase.web.components.common import column
+from fanbase.web.components.common import cut_caption
 from fanbase.web.components.common import dashboard_page
 from fanbase.web.components.common import found_or_none
+from fanbase.web.components.common import link_cell
 from fanbase.web.components.common import show_record
 from fanbase.web.components.mail_settings import open_mail_settings
 from fanbase.web.components.message_audience import AudienceCard
@@ -128,13 +129,7 @@ def messages_page(user: SignedInUser) -> None:
             testid="messages-table",
             empty="No messages yet: write one with New message.",
         )
-        table.table.add_slot(
-            "body-cell-name",
-            '<q-td :props="props"><a class="text-indigo-8 text-weight-medium" :href="\'/messages/\' + props.row.id">'
-            "{{ props.value }}</a>"
-            f'<div class="fb-muted text-caption ellipsis" style="{CUT_TO_COLUMN}">{{{{ props.row.subject }}}}</div>'
-            "</q-td>",
-        )
+        table.table.add_slot("body-cell-name", link_cell("/messages/", under=cut_caption("subject"), is_name=True))
         table.table.add_slot(
             "body-cell-status",
             '<q-td :props="props"><q-badge :color="props.row.color">{{ props.value }}</q-badge>'

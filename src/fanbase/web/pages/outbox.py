@@ -16,6 +16,7 @@ from fanbase.web.components.common import PagedTable
 from fanbase.web.components.common import column
 from fanbase.web.components.common import dashboard_page
 from fanbase.web.components.common import found_or_none
+from fanbase.web.components.common import link_cell
 from fanbase.web.components.common import show_record
 from fanbase.web.components.mail_view import MailView
 from fanbase.web.components.mail_view import read_stored
@@ -111,18 +112,10 @@ def outbox_page(user: SignedInUser, message: int | None = None) -> None:
             testid="outbox-table",
             empty="Nothing in the outbox: mail sent while no SMTP relay is set shows up here.",
         )
-        table.table.add_slot(
-            "body-cell-to",
-            '<q-td :props="props"><a class="text-indigo-8" :href="\'/messages/outbox/\' + props.row.id">'
-            "{{ props.value }}</a>"
-            # On a phone the Message and When columns are hidden: said under the address.
-            '<div class="fb-muted text-caption lt-sm">{{ props.row.message }} · {{ props.row.stored }}</div></q-td>',
-        )
-        table.table.add_slot(
-            "body-cell-message",
-            '<q-td :props="props"><a class="text-indigo-8" :href="\'/messages/\' + props.row.message_id">'
-            "{{ props.value }}</a></q-td>",
-        )
+        # On a phone the Message and When columns are hidden: said under the address.
+        when_narrow = '<div class="fb-muted text-caption lt-sm">{{ props.row.message }} · {{ props.row.stored }}</div>'
+        table.table.add_slot("body-cell-to", link_cell("/messages/outbox/", under=when_narrow))
+        table.table.add_slot("body-cell-message", link_cell("/messages/", key="message_id"))
 
         async def show_chosen() -> None:
             if await table.refresh(page=1):

@@ -18,11 +18,12 @@ from fanbase.services import messages
 from fanbase.services import segments
 from fanbase.web import data
 from fanbase.web.components.common import ACTIONS_COLUMN
-from fanbase.web.components.common import CUT_TO_COLUMN
 from fanbase.web.components.common import FanTable
 from fanbase.web.components.common import column
+from fanbase.web.components.common import cut_caption
 from fanbase.web.components.common import dashboard_page
 from fanbase.web.components.common import found_or_none
+from fanbase.web.components.common import link_cell
 from fanbase.web.components.common import show_size_chart
 from fanbase.web.components.common import size_chart
 from fanbase.web.components.common import sparkline_svg
@@ -96,13 +97,7 @@ def segment_manage(user: SignedInUser) -> None:
             'no-results-label="No segment matches the search." :filter-method="(rows, terms) => rows.filter('
             "row => (row.name + ' ' + row.description).toLowerCase().includes(terms.toLowerCase()))\""
         )
-        table.add_slot(
-            "body-cell-name",
-            '<q-td :props="props"><a class="text-indigo-8 text-weight-medium" :href="\'/segments/\' + props.row.id">'
-            "{{ props.value }}</a>"
-            f'<div class="fb-muted text-caption ellipsis" style="{CUT_TO_COLUMN}">'
-            "{{ props.row.description }}</div></q-td>",
-        )
+        table.add_slot("body-cell-name", link_cell("/segments/", under=cut_caption("description"), is_name=True))
         table.add_slot(
             "body-cell-kind",
             "<q-td :props=\"props\"><q-badge :color=\"props.value === 'Dynamic' ? 'indigo-6' : 'grey-7'\">"
@@ -310,11 +305,7 @@ class _SegmentSummary:
                 pagination={"rowsPerPage": 10},
             )
             table.classes("w-full").props('flat bordered dense data-testid="history-day-table"')
-            table.add_slot(
-                "body-cell-fan",
-                '<q-td :props="props"><a class="text-indigo-8" :href="\'/fans/\' + props.row.fan_id">'
-                "{{ props.value }}</a></q-td>",
-            )
+            table.add_slot("body-cell-fan", link_cell("/fans/", key="fan_id"))
             table.add_slot(
                 "body-cell-change",
                 "<q-td :props=\"props\"><q-badge :color=\"props.value === 'entered' ? 'green-7' : 'red-7'\">"
