@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -81,6 +83,25 @@ FAN_COLUMNS: list[dict[str, Any]] = [
 
 
 PageBuilder = Callable[..., None]
+
+
+def show_problems_at(fields: Mapping[str, Any], problems: Iterable[tuple[str | None, str]], *, below: ui.label) -> None:
+    """A form's problems: each at its field (its ``error``), those about no field (or another) in the line ``below``."""
+    elsewhere = []
+    for field_name, message in problems:
+        field = fields.get(field_name or "")
+        if field is not None:
+            field.error = message
+        else:
+            elsewhere.append(message)
+    below.set_text("; ".join(elsewhere))
+    below.set_visibility(bool(elsewhere))
+
+
+def clear_problems_at(fields: Mapping[str, Any], *, below: ui.label) -> None:
+    for field in fields.values():
+        field.error = None
+    below.set_visibility(False)
 
 
 def dashboard_page(path: str, *, title: str) -> Callable[[PageBuilder], PageBuilder]:

@@ -17,7 +17,9 @@ from fanbase.schemas.currencies import ExchangeRateIn
 from fanbase.schemas.currencies import ExchangeRatesWritten
 from fanbase.schemas.users import SignedInUser
 from fanbase.services import currencies
+from fanbase.web.components.common import clear_problems_at
 from fanbase.web.components.common import column
+from fanbase.web.components.common import show_problems_at
 from fanbase.web.components.message_form import problems_of
 from fanbase.web.layout import day_text
 from fanbase.web.state import current
@@ -147,21 +149,11 @@ class RatesCard:
     # -- writing -----------------------------------------------------------------------------------------------
 
     def clear_problems(self) -> None:
-        for field in self.fields.values():
-            field.error = None
-        self.form_problem.set_visibility(False)
+        clear_problems_at(self.fields, below=self.form_problem)
         self.file_problem.set_visibility(False)
 
     def show_problems(self, problems: list[tuple[str | None, str]]) -> None:
-        elsewhere = []
-        for name, message in problems:
-            field = self.fields.get(name or "")
-            if field is not None:
-                field.error = message
-            else:
-                elsewhere.append(message)
-        self.form_problem.set_text("; ".join(elsewhere))
-        self.form_problem.set_visibility(bool(elsewhere))
+        show_problems_at(self.fields, problems, below=self.form_problem)
 
     def _typed(self) -> ExchangeRateIn | None:
         values = {name: str(field.value or "").strip() for name, field in self.fields.items()}
