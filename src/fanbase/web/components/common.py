@@ -18,6 +18,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
+from fanbase.errors import FanbaseError
 from fanbase.errors import NotFound
 from fanbase.schemas.common import Page
 from fanbase.schemas.fans import Fan
@@ -83,6 +84,22 @@ FAN_COLUMNS: list[dict[str, Any]] = [
 
 
 PageBuilder = Callable[..., None]
+
+
+async def make_change(change: Callable[[], None], *, done: str) -> None:
+    """Make a change that answers nothing (a deletion) off the event loop, then say in a toast that it was ``done``,
+    or why it was refused."""
+
+    def changed() -> bool:
+        change()
+        return True  # in_thread reads an answer of None as the server shutting down
+
+    try:
+        await in_thread(changed)
+    except FanbaseError as error:
+        ui.notify(error.message, type="negative")
+    else:
+        ui.notify(done, type="positive")
 
 
 def show_problems_at(fields: Mapping[str, Any], problems: Iterable[tuple[str | None, str]], *, below: ui.label) -> None:

@@ -19,6 +19,7 @@ from fanbase.schemas.users import SignedInUser
 from fanbase.services import currencies
 from fanbase.web.components.common import clear_problems_at
 from fanbase.web.components.common import column
+from fanbase.web.components.common import make_change
 from fanbase.web.components.common import show_problems_at
 from fanbase.web.components.message_form import problems_of
 from fanbase.web.layout import day_text
@@ -217,18 +218,10 @@ class RatesCard:
 
     async def delete(self, event: events.GenericEventArguments) -> None:
         row = event.args
-        state = current()
-
-        def delete_rate() -> bool:
-            currencies.delete_rate(state.database, self.user.workspace_id, int(row["id"]))
-            return True
-
-        try:
-            await in_thread(delete_rate)
-        except FanbaseError as error:
-            ui.notify(error.message, type="negative")
-        else:
-            ui.notify(f"Deleted the {row['currency']} rate from {row['valid_from']}.", type="positive")
+        await make_change(
+            lambda: currencies.delete_rate(current().database, self.user.workspace_id, int(row["id"])),
+            done=f"Deleted the {row['currency']} rate from {row['valid_from']}.",
+        )
         await self.changed()
 
     async def changed(self) -> None:

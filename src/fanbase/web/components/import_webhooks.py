@@ -20,6 +20,7 @@ from fanbase.schemas.users import SignedInUser
 from fanbase.services import sales_sources
 from fanbase.web.components.common import PagedTable
 from fanbase.web.components.common import column
+from fanbase.web.components.common import make_change
 from fanbase.web.components.import_words import OUTCOME_COLORS
 from fanbase.web.components.import_words import OUTCOME_HINTS
 from fanbase.web.components.import_words import OUTCOMES
@@ -223,17 +224,12 @@ class SourcesCard:
             return
         state = current()
         actor = actor_of(self.user)
-
-        def remove() -> bool:
-            sales_sources.delete_source(state.database, self.user.workspace_id, vendor, now=state.now(), actor=actor)
-            return True
-
-        try:
-            await in_thread(remove)
-        except FanbaseError as error:
-            ui.notify(error.message, type="negative")
-        else:
-            ui.notify(f"{name} endpoint removed.", type="positive")
+        await make_change(
+            lambda: sales_sources.delete_source(
+                state.database, self.user.workspace_id, vendor, now=state.now(), actor=actor
+            ),
+            done=f"{name} endpoint removed.",
+        )
         if self.new_secret is not None and self.new_secret[0] == vendor:
             self.new_secret = None
         await self.refresh()
