@@ -48,6 +48,7 @@ from fanbase.web.builder_model import set_main_filter
 from fanbase.web.builder_model import source_field
 from fanbase.web.builder_model import source_fields
 from fanbase.web.builder_model import walk_nodes
+from fanbase.web.components.common import action_button
 from fanbase.web.words import AMOUNT_WORDS
 from fanbase.web.words import COUNT_WORDS
 from fanbase.web.words import field_title
@@ -186,8 +187,12 @@ class ConditionBuilder:
             with ui.row().classes("gap-1 items-center"):
                 ui.label("Add:").classes("fb-muted text-caption")
                 for kind, icon in ADD_ICONS.items():
-                    ui.button(kind.capitalize(), icon=icon, on_click=lambda _e, k=kind: self.add(group, k)).props(
-                        f'flat dense no-caps color="indigo-8" data-testid="add-{kind}"'
+                    action_button(
+                        kind.capitalize(),
+                        icon=icon,
+                        on_click=lambda _e, k=kind: self.add(group, k),
+                        testid=f"add-{kind}",
+                        is_dense=True,
                     ).classes("fb-target")
 
     def add(self, group: GroupNode, kind: ConditionKind) -> None:
@@ -467,8 +472,12 @@ class ConditionBuilder:
                     ui.toggle(
                         {"all": "all", "any": "any"}, value=node.where_kind, on_change=self._setter(node, "where_kind")
                     ).props("dense no-caps").classes("fb-target")
-                ui.button("and where…", icon="filter_alt", on_click=lambda: self.add_where(node)).props(
-                    'flat dense no-caps color="indigo-8" data-testid="add-where"'
+                action_button(
+                    "and where…",
+                    icon="filter_alt",
+                    on_click=lambda: self.add_where(node),
+                    testid="add-where",
+                    is_dense=True,
                 ).classes("fb-target")
 
     def _main_filter_select(self, node: BehaviourNode, field_name: str) -> None:

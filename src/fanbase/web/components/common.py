@@ -86,6 +86,25 @@ FAN_COLUMNS: list[dict[str, Any]] = [
 PageBuilder = Callable[..., None]
 
 
+def action_button(
+    text: str,
+    *,
+    icon: str | None = None,
+    on_click: Callable[..., Any],
+    testid: str | None = None,
+    is_main: bool = False,
+    is_danger: bool = False,
+    is_dense: bool = False,
+) -> ui.button:
+    """A button in the dashboard's style: filled for the main action of its place (``is_main``), flat for the others;
+    indigo, or red for what removes or stops something (``is_danger``)."""
+    color = "negative" if is_danger else "indigo-8"
+    props = f'{"unelevated" if is_main else "flat"}{" dense" if is_dense else ""} no-caps color="{color}"'
+    if testid is not None:
+        props += f' data-testid="{testid}"'
+    return ui.button(text, icon=icon, on_click=on_click).props(props)
+
+
 async def make_change(change: Callable[[], None], *, done: str) -> None:
     """Make a change that answers nothing (a deletion) off the event loop, then say in a toast that it was ``done``,
     or why it was refused."""

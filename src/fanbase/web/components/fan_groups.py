@@ -15,6 +15,7 @@ from fanbase.schemas.common import plain_message
 from fanbase.schemas.users import SignedInUser
 from fanbase.services.fan_groups import FanGroups
 from fanbase.web import data
+from fanbase.web.components.common import action_button
 from fanbase.web.components.common import size_chart
 from fanbase.web.layout import frame
 from fanbase.web.layout import page_title
@@ -80,8 +81,12 @@ def fan_group_page(user: SignedInUser, page: FanGroupPage) -> None:
         with ui.row().classes("w-full items-center"):
             page_title(page.title, subtitle=page.subtitle)
             ui.space()
-            ui.button(f"New {page.noun}", icon="add", on_click=lambda: page.edit(user, None, reload)).props(
-                f'unelevated no-caps color="indigo-8" data-testid="new-{page.noun}"'
+            action_button(
+                f"New {page.noun}",
+                icon="add",
+                on_click=lambda: page.edit(user, None, reload),
+                testid=f"new-{page.noun}",
+                is_main=True,
             )
         table = (
             ui.table(columns=page.columns, rows=[], row_key="id")
@@ -124,7 +129,7 @@ def edit_dialog(title: str, fields: Callable[[], Callable[[], object]], *, on_sa
 
         with ui.row().classes("w-full justify-end"):
             ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
-            ui.button("Save", on_click=save).props('unelevated no-caps color="indigo-8"')
+            action_button("Save", on_click=save, is_main=True)
     dialog.open()
 
 

@@ -17,6 +17,7 @@ from fanbase.schemas.currencies import ExchangeRateIn
 from fanbase.schemas.currencies import ExchangeRatesWritten
 from fanbase.schemas.users import SignedInUser
 from fanbase.services import currencies
+from fanbase.web.components.common import action_button
 from fanbase.web.components.common import clear_problems_at
 from fanbase.web.components.common import column
 from fanbase.web.components.common import make_change
@@ -94,9 +95,9 @@ class RatesCard:
                     .props('dense outlined inputmode=decimal data-testid="rate-value"')
                     .style("flex: 1 1 8rem; min-width: 7rem")
                 )
-                ui.button("Add rate", icon="add", on_click=self.add).props(
-                    'unelevated no-caps color="indigo-8" data-testid="add-rate"'
-                ).classes("q-mt-xs")
+                action_button("Add rate", icon="add", on_click=self.add, testid="add-rate", is_main=True).classes(
+                    "q-mt-xs"
+                )
                 for field in (self.currency, self.valid_from, self.rate):
                     field.on("keydown.enter", self.add)
             self.fields = {"currency": self.currency, "valid_from": self.valid_from, "rate": self.rate}

@@ -32,6 +32,7 @@ from fanbase.schemas.users import SignedInUser
 from fanbase.services import sales_csv
 from fanbase.services.sales_formats import ImportOptions
 from fanbase.services.unit_of_work import Database
+from fanbase.web.components.common import action_button
 from fanbase.web.components.import_preview import AddRate
 from fanbase.web.components.import_preview import rejected_csv
 from fanbase.web.components.import_preview import show_preview
@@ -129,8 +130,8 @@ class SalesImportCard:
             self.problem.set_visibility(False)
             self.preview_area = ui.column().classes("w-full gap-2").props('data-testid="preview"')
             with ui.row().classes("w-full items-center gap-3") as self.actions:
-                self.import_button = ui.button("Import", icon="file_download_done", on_click=self.run_import).props(
-                    'unelevated no-caps color="indigo-8" data-testid="run-import"'
+                self.import_button = action_button(
+                    "Import", icon="file_download_done", on_click=self.run_import, testid="run-import", is_main=True
                 )
                 with ui.column().classes("gap-0").style("flex: 1 1 12rem; min-width: 0"):
                     self.progress = ui.linear_progress(value=0, show_value=False, size="8px", color="indigo-8").props(

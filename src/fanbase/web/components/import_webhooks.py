@@ -19,6 +19,7 @@ from fanbase.schemas.sales import Vendor
 from fanbase.schemas.users import SignedInUser
 from fanbase.services import sales_sources
 from fanbase.web.components.common import PagedTable
+from fanbase.web.components.common import action_button
 from fanbase.web.components.common import column
 from fanbase.web.components.common import make_change
 from fanbase.web.components.import_words import OUTCOME_COLORS
@@ -138,8 +139,13 @@ class SourcesCard:
                     ui.badge("Not set up", color="grey-6").props(f'data-testid="source-{vendor}-state"')
                 ui.space()
                 if source is not None:
-                    ui.button("Remove", icon="link_off", on_click=lambda: self.confirm_remove(vendor)).props(
-                        f'flat dense no-caps color="negative" data-testid="remove-source-{vendor}"'
+                    action_button(
+                        "Remove",
+                        icon="link_off",
+                        on_click=lambda: self.confirm_remove(vendor),
+                        testid=f"remove-source-{vendor}",
+                        is_danger=True,
+                        is_dense=True,
                     )
             ui.label(VENDOR_HELP[vendor]).classes("fb-muted text-caption")
             url = source.url if source else self.base_url + sales_sources.endpoint_path(self.user.workspace_id, vendor)
@@ -153,8 +159,12 @@ class SourcesCard:
                 )
             if vendor == "generic":
                 label = "Make a new secret" if source else "Set up"
-                ui.button(label, icon="key", on_click=lambda: self.generic(is_set=source is not None)).props(
-                    f'{"flat" if source else "unelevated"} no-caps color="indigo-8" data-testid="set-up-{vendor}"'
+                action_button(
+                    label,
+                    icon="key",
+                    on_click=lambda: self.generic(is_set=source is not None),
+                    testid=f"set-up-{vendor}",
+                    is_main=not source,
                 )
                 return
             with ui.row().classes("w-full items-start gap-2 no-wrap"):
@@ -163,8 +173,11 @@ class SourcesCard:
                     .props(f'dense outlined autocomplete=off maxlength=200 data-testid="source-{vendor}-secret-input"')
                     .style("flex: 1 1 auto; min-width: 0")
                 )
-                ui.button("Change secret" if source else "Set up", on_click=lambda: self.set_up(vendor, secret)).props(
-                    f'unelevated no-caps color="indigo-8" data-testid="set-up-{vendor}"'
+                action_button(
+                    "Change secret" if source else "Set up",
+                    on_click=lambda: self.set_up(vendor, secret),
+                    testid=f"set-up-{vendor}",
+                    is_main=True,
                 ).classes("q-mt-xs")
 
     async def set_up(self, vendor: Vendor, field: ui.input) -> None:
@@ -241,8 +254,8 @@ class SourcesCard:
             ui.label(text)
             with ui.row().classes("w-full justify-end"):
                 ui.button("Keep it", on_click=lambda: dialog.submit(False)).props("flat no-caps")
-                ui.button(action, on_click=lambda: dialog.submit(True)).props(
-                    'unelevated no-caps color="negative" data-testid="confirm-source"'
+                action_button(
+                    action, on_click=lambda: dialog.submit(True), testid="confirm-source", is_main=True, is_danger=True
                 )
         answer = await dialog
         dialog.delete()
@@ -265,8 +278,12 @@ class DeliveriesCard:
             with ui.row().classes("w-full items-center gap-2"):
                 ui.label("Deliveries").classes("text-subtitle1 text-weight-medium")
                 ui.space()
-                ui.button("Refresh", icon="refresh", on_click=lambda: self.table.refresh()).props(
-                    'flat dense no-caps color="indigo-8" data-testid="refresh-deliveries"'
+                action_button(
+                    "Refresh",
+                    icon="refresh",
+                    on_click=lambda: self.table.refresh(),
+                    testid="refresh-deliveries",
+                    is_dense=True,
                 )
             ui.label(
                 "Everything posted to your sales webhooks, newest first, kept 90 days. A failed delivery wrote "

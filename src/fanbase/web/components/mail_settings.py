@@ -10,6 +10,7 @@ from fanbase.errors import FanbaseError
 from fanbase.schemas.messages import MailSettingsPatch
 from fanbase.schemas.users import SignedInUser
 from fanbase.services import messages
+from fanbase.web.components.common import action_button
 from fanbase.web.components.message_form import problems_of
 from fanbase.web.state import current
 from fanbase.web.state import in_workspace
@@ -79,5 +80,5 @@ async def open_mail_settings(user: SignedInUser) -> None:
 
         with ui.row().classes("w-full justify-end"):
             ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
-            ui.button("Save", on_click=save).props('unelevated no-caps color="indigo-8" data-testid="save-settings"')
+            action_button("Save", on_click=save, testid="save-settings", is_main=True)
     dialog.open()

@@ -19,6 +19,7 @@ from fanbase.schemas.users import SignedInUser
 from fanbase.services import fans
 from fanbase.services import mail_delivery
 from fanbase.services import messages
+from fanbase.web.components.common import action_button
 from fanbase.web.components.mail_view import MailView
 from fanbase.web.state import current
 from fanbase.web.state import in_workspace
@@ -212,9 +213,7 @@ class PreviewCard:
                 .classes("col-grow")
                 .style("min-width: 12rem; flex: 1 1 12rem")
             )
-            ui.button("Send a test", icon="forward_to_inbox", on_click=self.send_test).props(
-                'flat no-caps color="indigo-8" data-testid="send-test"'
-            )
+            action_button("Send a test", icon="forward_to_inbox", on_click=self.send_test, testid="send-test")
         where = "kept in the outbox (no SMTP relay is set)" if is_outbox else "sent through your SMTP relay"
         ui.label(f"Marked [Test] and {where}; it counts for nothing.").classes("fb-muted text-caption")
 

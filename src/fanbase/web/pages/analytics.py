@@ -15,6 +15,7 @@ from fanbase.schemas.analytics import SegmentComparison
 from fanbase.schemas.users import SignedInUser
 from fanbase.services import analytics
 from fanbase.web import data
+from fanbase.web.components.common import action_button
 from fanbase.web.components.common import dashboard_page
 from fanbase.web.components.common import day_chart_options
 from fanbase.web.layout import frame
@@ -52,9 +53,7 @@ def analytics_page(user: SignedInUser) -> None:
                 .classes("col-grow min-w-[16rem]")
             )
             period = ui.select(PERIODS, value=30, label="Period").props("dense outlined").classes("w-40")
-            ui.button("Compare", icon="insights", on_click=lambda: compare()).props(
-                'unelevated no-caps color="indigo-8" data-testid="compare"'
-            )
+            action_button("Compare", icon="insights", on_click=lambda: compare(), testid="compare", is_main=True)
         status = ui.label("").classes("fb-muted")
         charts = ui.grid().classes("w-full gap-4").style("grid-template-columns: repeat(auto-fit, minmax(340px, 1fr))")
 
@@ -126,8 +125,8 @@ def _csv_button(title: str, header: list[str], rows: list[list[Any]]) -> None:
         day = current().now().date().isoformat()
         ui.download.content(buffer.getvalue().encode(), f"{title} {day}.csv", media_type="text/csv")
 
-    ui.button("CSV", icon="download", on_click=download).props(
-        f'flat dense no-caps color="indigo-8" data-testid="csv-{title.lower().replace(" ", "-")}"'
+    action_button(
+        "CSV", icon="download", on_click=download, testid=f"csv-{title.lower().replace(' ', '-')}", is_dense=True
     )
 
 
@@ -149,8 +148,8 @@ def _overlap_card(user: SignedInUser, options: dict[int, str]) -> None:
                 .props('dense outlined use-chips max-values=3 data-testid="overlap-segments"')
                 .classes("col-grow min-w-[16rem]")
             )
-            ui.button("Show overlap", icon="join_inner", on_click=lambda: show()).props(
-                'unelevated no-caps color="indigo-8" data-testid="show-overlap"'
+            action_button(
+                "Show overlap", icon="join_inner", on_click=lambda: show(), testid="show-overlap", is_main=True
             )
         result_area = ui.column().classes("w-full gap-2")
 

@@ -26,6 +26,7 @@ from fanbase.services import tags
 from fanbase.services.unit_of_work import Database
 from fanbase.web import data
 from fanbase.web.components.common import FanTable
+from fanbase.web.components.common import action_button
 from fanbase.web.components.common import column
 from fanbase.web.components.common import dashboard_page
 from fanbase.web.components.common import found_or_none
@@ -83,8 +84,8 @@ def fans_page(
                     .props('dense outlined clearable input-class="fb-mono" data-testid="rule-filter"')
                     .classes("col-grow")
                 )
-                ui.button("Apply", icon="filter_alt", on_click=lambda: apply()).props(
-                    'unelevated no-caps color="indigo-8" data-testid="apply-filters"'
+                action_button(
+                    "Apply", icon="filter_alt", on_click=lambda: apply(), testid="apply-filters", is_main=True
                 )
             problem = ui.label("").classes("fb-error").props('data-testid="filter-error"')
             problem.set_visibility(False)
@@ -177,8 +178,8 @@ class _BulkActions:
         }
         with ui.row().classes("w-full items-center gap-2").props('data-testid="bulk-bar"') as self.bar:
             self.count = ui.label("").classes("text-weight-medium").props('data-testid="bulk-count"')
-            self.all_button = ui.button("", on_click=self.choose_all_matching).props(
-                'flat dense no-caps color="indigo-8" data-testid="select-all-matching"'
+            self.all_button = action_button(
+                "", on_click=self.choose_all_matching, testid="select-all-matching", is_dense=True
             )
             self.action = (
                 ui.select(
@@ -194,9 +195,7 @@ class _BulkActions:
                 .props('dense outlined options-dense data-testid="bulk-target"')
                 .classes("min-w-[12rem]")
             )
-            ui.button("Apply to fans", icon="done_all", on_click=self.run).props(
-                'unelevated no-caps color="indigo-8" data-testid="bulk-apply"'
-            )
+            action_button("Apply to fans", icon="done_all", on_click=self.run, testid="bulk-apply", is_main=True)
         self.bar.set_visibility(False)
         self.table: FanTable | None = None
 

@@ -21,6 +21,7 @@ from fanbase.services import lists
 from fanbase.services import messages
 from fanbase.web import data
 from fanbase.web.components.common import PagedTable
+from fanbase.web.components.common import action_button
 from fanbase.web.components.common import column
 from fanbase.web.components.common import cut_caption
 from fanbase.web.components.common import dashboard_page
@@ -103,8 +104,8 @@ def _list_actions(user: SignedInUser) -> None:
             f'flat no-caps color="indigo-8" :label="$q.screen.lt.sm ? undefined : \'{label}\'" '
             f'aria-label="{label}" data-testid="{testid}"'
         ).tooltip(label)
-    ui.button("New message", icon="add", on_click=lambda: ui.navigate.to("/messages/new")).props(
-        'unelevated no-caps color="indigo-8" data-testid="new-message"'
+    action_button(
+        "New message", icon="add", on_click=lambda: ui.navigate.to("/messages/new"), testid="new-message", is_main=True
     )
 
 
@@ -217,9 +218,13 @@ class _MessagePage:
                     )
                     if is_editable:
                         with ui.row().classes("w-full items-center gap-2"):
-                            ui.button(
-                                "Save draft" if message is None else "Save", icon="save", on_click=self.save
-                            ).props('unelevated no-caps color="indigo-8" data-testid="save-message"')
+                            action_button(
+                                "Save draft" if message is None else "Save",
+                                icon="save",
+                                on_click=self.save,
+                                testid="save-message",
+                                is_main=True,
+                            )
                             self.unsaved = ui.label("").classes("fb-muted").props('data-testid="unsaved"')
                 with ui.column().classes("gap-4").style("flex: 1 1 420px; min-width: 0"):
                     if message is None:
@@ -255,18 +260,17 @@ class _MessagePage:
                 self.status_line = ui.label(_status_line(message)).classes("fb-muted")
                 self.status_line.props('data-testid="message-status-line"')
             if message.status in ("sending", "sent") and current().settings.smtp_url is None:
-                ui.button(
+                action_button(
                     "Its mail in the outbox",
                     icon="outbox",
                     on_click=lambda: ui.navigate.to(f"/messages/outbox?message={message.id}"),
-                ).props('flat no-caps color="indigo-8" data-testid="message-outbox"')
-            if message.status == "sending":
-                ui.button("Stop sending", icon="stop", on_click=self.cancel).props(
-                    'flat no-caps color="negative" data-testid="cancel-message"'
+                    testid="message-outbox",
                 )
-            ui.button("Duplicate", icon="content_copy", on_click=self.duplicate).props(
-                'flat no-caps color="indigo-8" data-testid="duplicate-message"'
-            )
+            if message.status == "sending":
+                action_button(
+                    "Stop sending", icon="stop", on_click=self.cancel, testid="cancel-message", is_danger=True
+                )
+            action_button("Duplicate", icon="content_copy", on_click=self.duplicate, testid="duplicate-message")
 
     def _results(self, message: Message) -> None:
         state = current()
@@ -289,20 +293,17 @@ class _MessagePage:
                     "changed or called back."
                 ).classes("fb-muted text-caption")
             with ui.row().classes("gap-2"):
-                ui.button("Send now", icon="send", on_click=self.send_now).props(
-                    'unelevated no-caps color="indigo-8" data-testid="send-now"'
-                )
-                ui.button(
+                action_button("Send now", icon="send", on_click=self.send_now, testid="send-now", is_main=True)
+                action_button(
                     "Reschedule" if message.status == "scheduled" else "Schedule",
                     icon="schedule",
                     on_click=self.schedule,
-                ).props('flat no-caps color="indigo-8" data-testid="schedule"')
+                    testid="schedule",
+                )
                 if message.status == "scheduled":
-                    ui.button("Back to draft", icon="edit_note", on_click=self.unschedule).props(
-                        'flat no-caps color="indigo-8" data-testid="unschedule"'
-                    )
-                    ui.button("Cancel", icon="cancel", on_click=self.cancel).props(
-                        'flat no-caps color="negative" data-testid="cancel-message"'
+                    action_button("Back to draft", icon="edit_note", on_click=self.unschedule, testid="unschedule")
+                    action_button(
+                        "Cancel", icon="cancel", on_click=self.cancel, testid="cancel-message", is_danger=True
                     )
 
     # -- actions -----------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from fanbase.services import segments
 from fanbase.web import data
 from fanbase.web.components.common import ACTIONS_COLUMN
 from fanbase.web.components.common import FanTable
+from fanbase.web.components.common import action_button
 from fanbase.web.components.common import column
 from fanbase.web.components.common import cut_caption
 from fanbase.web.components.common import dashboard_page
@@ -76,8 +77,8 @@ def segment_manage(user: SignedInUser) -> None:
         with ui.row().classes("w-full items-center gap-2"):
             page_title("Segment Manage", subtitle="Group fans automatically (dynamic) or by hand (static).")
             ui.space()
-            ui.button("Create Segment", icon="add", on_click=lambda: open_dialog(None)).props(
-                'unelevated no-caps color="indigo-8" data-testid="create-segment"'
+            action_button(
+                "Create Segment", icon="add", on_click=lambda: open_dialog(None), testid="create-segment", is_main=True
             )
         search = (
             ui.input(placeholder="Search segments by name or description")
@@ -166,7 +167,7 @@ def _confirm_delete(user: SignedInUser, row: dict[str, Any], *, on_deleted: Call
                 f"The rules of {row['used_by']} name it. Edit those segments to stop using it, then delete it."
             ).props('data-testid="delete-refusal"')
             with ui.row().classes("w-full justify-end"):
-                ui.button("OK", on_click=dialog.close).props('unelevated no-caps color="indigo-8"')
+                action_button("OK", on_click=dialog.close, is_main=True)
         else:
             ui.label(f"Delete “{row['name']}”?").classes("text-h6")
             ui.label(
@@ -188,8 +189,8 @@ def _confirm_delete(user: SignedInUser, row: dict[str, Any], *, on_deleted: Call
 
             with ui.row().classes("w-full justify-end"):
                 ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
-                ui.button("Delete", icon="delete", on_click=delete).props(
-                    'unelevated no-caps color="negative" data-testid="confirm-delete"'
+                action_button(
+                    "Delete", icon="delete", on_click=delete, testid="confirm-delete", is_main=True, is_danger=True
                 )
     dialog.open()
 
@@ -326,10 +327,13 @@ def _segment_content(user: SignedInUser, segment: Segment) -> None:
             if segment.description:
                 ui.label(segment.description).classes("fb-muted")
         ui.space()
-        ui.button(
-            "Filter fan list", icon="filter_list", on_click=lambda: ui.navigate.to(f"/fans?segment={segment.id}")
-        ).props('flat no-caps color="indigo-8" data-testid="filter-fans"')
-        ui.button(
+        action_button(
+            "Filter fan list",
+            icon="filter_list",
+            on_click=lambda: ui.navigate.to(f"/fans?segment={segment.id}"),
+            testid="filter-fans",
+        )
+        action_button(
             "Edit",
             icon="edit",
             on_click=lambda: SegmentDialog(
@@ -337,7 +341,9 @@ def _segment_content(user: SignedInUser, segment: Segment) -> None:
                 segment=segments.get_segment(state.database, workspace_id, segment.id),
                 on_saved=lambda _s: ui.navigate.reload(),
             ).open(),
-        ).props('unelevated no-caps color="indigo-8" data-testid="edit-segment"')
+            testid="edit-segment",
+            is_main=True,
+        )
     summary = _SegmentSummary(user, segment)
     _messages_card(user, segment)
 
@@ -350,9 +356,7 @@ def _segment_content(user: SignedInUser, segment: Segment) -> None:
                 # Streamed by the server as it is read (web/downloads.py), whatever the segment's size.
                 ui.download.from_url(members_csv_url(segment.id))
 
-            ui.button("Export CSV", icon="download", on_click=export).props(
-                'flat no-caps color="indigo-8" data-testid="export-csv"'
-            )
+            action_button("Export CSV", icon="download", on_click=export, testid="export-csv")
         members = FanTable(
             lambda page, size: segments.members(state.database, workspace_id, segment.id, page=page, page_size=size),
             currency=user.currency,
@@ -379,9 +383,13 @@ def _messages_card(user: SignedInUser, segment: Segment) -> None:
             ui.label(f"Its members were sent {mails} in the last 30 days.").classes("fb-muted").props(
                 'data-testid="segment-mail-received"'
             )
-        ui.button(
-            "Write a message", icon="edit", on_click=lambda: ui.navigate.to(f"/messages/new?segment={segment.id}")
-        ).props('unelevated no-caps color="indigo-8" data-testid="message-segment"')
+        action_button(
+            "Write a message",
+            icon="edit",
+            on_click=lambda: ui.navigate.to(f"/messages/new?segment={segment.id}"),
+            testid="message-segment",
+            is_main=True,
+        )
 
 
 def _static_tools(user: SignedInUser, segment: Segment, members: FanTable, summary: _SegmentSummary) -> None:
@@ -439,11 +447,9 @@ def _static_tools(user: SignedInUser, segment: Segment, members: FanTable, summa
             .classes("col-grow")
             .on("keydown.enter", add_typed)
         )
-        ui.button("Add", icon="person_add", on_click=add_typed).props(
-            'unelevated no-caps color="indigo-8" data-testid="add-fan"'
-        )
-        ui.button("Remove selected", icon="person_remove", on_click=remove_selected).props(
-            'flat no-caps color="negative" data-testid="remove-fans"'
+        action_button("Add", icon="person_add", on_click=add_typed, testid="add-fan", is_main=True)
+        action_button(
+            "Remove selected", icon="person_remove", on_click=remove_selected, testid="remove-fans", is_danger=True
         )
         ui.upload(label="Import CSV of emails", auto_upload=True, on_upload=upload).props(
             'accept=".csv,text/csv" flat bordered dense data-testid="import-csv"'
