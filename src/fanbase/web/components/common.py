@@ -1,5 +1,5 @@
-"""Small pieces the pages share: the registration of a signed-in page, a record's page, table columns, sparklines,
-charts, the paginated fans table."""
+"""Small pieces the pages share: the registration of a signed-in page, a record's page, buttons, a form's problems,
+table columns and cells, sparklines, charts, the paginated tables."""
 
 from __future__ import annotations
 
@@ -83,9 +83,6 @@ FAN_COLUMNS: list[dict[str, Any]] = [
 ]
 
 
-PageBuilder = Callable[..., None]
-
-
 def action_button(
     text: str,
     *,
@@ -138,6 +135,9 @@ def clear_problems_at(fields: Mapping[str, Any], *, below: ui.label) -> None:
     for field in fields.values():
         field.error = None
     below.set_visibility(False)
+
+
+PageBuilder = Callable[..., None]
 
 
 def dashboard_page(path: str, *, title: str) -> Callable[[PageBuilder], PageBuilder]:
