@@ -11,16 +11,17 @@ from nicegui import ui
 
 from fanbase.schemas.users import SignedInUser
 
-TABS: tuple[tuple[str, str, str], ...] = (
-    ("fans", "Fans", "/fans"),
-    ("segments", "Segment Manage", "/segments"),
-    ("tags", "Tags", "/tags"),
-    ("lists", "Lists", "/lists"),
-    ("analytics", "Analytics", "/analytics"),
-    ("messages", "Messages", "/messages"),
-    ("imports", "Import", "/imports"),
-    ("audit", "Audit log", "/audit"),
-)
+# The CRM tabs, in order: each one's name (its page is at /<name>) and label.
+TABS: dict[str, str] = {
+    "fans": "Fans",
+    "segments": "Segment Manage",
+    "tags": "Tags",
+    "lists": "Lists",
+    "analytics": "Analytics",
+    "messages": "Messages",
+    "imports": "Import",
+    "audit": "Audit log",
+}
 
 _CSS = """
 body { background: #f6f7fb; }
@@ -107,8 +108,9 @@ def page_title(text: str, *, subtitle: str | None = None) -> None:
 
 
 @contextmanager
-def frame(user: SignedInUser, *, active: str, title: str) -> Iterator[ui.column]:
-    """Every signed-in page: header with the workspace and sign-out, the tabs, then the page's own column."""
+def frame(user: SignedInUser, *, active: str, title: str, back: tuple[str, str] | None = None) -> Iterator[ui.column]:
+    """Every signed-in page: header with the workspace and sign-out, the tabs, then the page's own column, opening
+    with the link ``back`` (its text and path: "← Messages") to the page this one belongs to."""
     ui.add_css(_CSS)
     ui.page_title(f"{title} · {user.workspace_name} · fanbase")
     with ui.header(elevated=True).classes("bg-white text-grey-9 q-px-md q-py-xs items-center gap-2"):
@@ -125,10 +127,11 @@ def frame(user: SignedInUser, *, active: str, title: str) -> Iterator[ui.column]
             .classes("w-full text-indigo-8 bg-white rounded-borders shadow-1")
         )
         with tabs:
-            by_name = {name: ui.tab(name, label=label) for name, label, _path in TABS}
+            by_name = {name: ui.tab(name, label=label) for name, label in TABS.items()}
         tabs.value = by_name[active]
-        paths = {name: path for name, _label, path in TABS}
-        tabs.on_value_change(lambda event: ui.navigate.to(paths[event.value]))
+        tabs.on_value_change(lambda event: ui.navigate.to(f"/{event.value}"))
         with ui.column().classes("w-full gap-4") as content:
+            if back is not None:
+                ui.link(*back).classes("text-indigo-8")
             yield content
         ui.label(TIME_ZONE_NOTE).classes("fb-muted text-caption").props('data-testid="time-zone-note"')

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
+from typing import Concatenate
 from typing import ParamSpec
 from typing import TypeVar
 
@@ -56,6 +57,13 @@ async def in_thread(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs)
     if result is None:  # NiceGUI answers None only while the server is shutting down
         raise RuntimeError("the server is shutting down")
     return result
+
+
+async def in_workspace(
+    user: SignedInUser, function: Callable[Concatenate[Database, int, P], T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """Run a service call on the user's workspace off the event loop: ``function(database, workspace_id, ...)``."""
+    return await in_thread(function, current().database, user.workspace_id, *args, **kwargs)
 
 
 def actor_of(user: SignedInUser) -> Actor:

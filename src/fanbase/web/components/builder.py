@@ -48,20 +48,22 @@ from fanbase.web.builder_model import set_main_filter
 from fanbase.web.builder_model import source_field
 from fanbase.web.builder_model import source_fields
 from fanbase.web.builder_model import walk_nodes
+from fanbase.web.components.common import action_button
 from fanbase.web.words import AMOUNT_WORDS
 from fanbase.web.words import COUNT_WORDS
 from fanbase.web.words import field_title
 from fanbase.web.words import filter_title
 from fanbase.web.words import humanize
 
-ADD_BUTTONS: tuple[tuple[ConditionKind, str, str], ...] = (
-    ("field", "Field", "tune"),
-    ("tag", "Tag", "sell"),
-    ("list", "List", "list"),
-    ("segment", "Segment", "donut_small"),
-    ("behaviour", "Behaviour", "shopping_cart"),
-    ("group", "Group", "account_tree"),
-)
+# The buttons that add a condition to a group, in order: each is labelled with its kind ("Field") and shows its icon.
+ADD_ICONS: dict[ConditionKind, str] = {
+    "field": "tune",
+    "tag": "sell",
+    "list": "list",
+    "segment": "donut_small",
+    "behaviour": "shopping_cart",
+    "group": "account_tree",
+}
 
 
 def op_label(op: Op) -> str:
@@ -184,9 +186,13 @@ class ConditionBuilder:
                 self.draw_child(child, parent=group, is_top=parent is None)
             with ui.row().classes("gap-1 items-center"):
                 ui.label("Add:").classes("fb-muted text-caption")
-                for kind, label, icon in ADD_BUTTONS:
-                    ui.button(label, icon=icon, on_click=lambda _e, k=kind: self.add(group, k)).props(
-                        f'flat dense no-caps color="indigo-8" data-testid="add-{kind}"'
+                for kind, icon in ADD_ICONS.items():
+                    action_button(
+                        kind.capitalize(),
+                        icon=icon,
+                        on_click=lambda _e, k=kind: self.add(group, k),
+                        testid=f"add-{kind}",
+                        is_dense=True,
                     ).classes("fb-target")
 
     def add(self, group: GroupNode, kind: ConditionKind) -> None:
@@ -466,8 +472,12 @@ class ConditionBuilder:
                     ui.toggle(
                         {"all": "all", "any": "any"}, value=node.where_kind, on_change=self._setter(node, "where_kind")
                     ).props("dense no-caps").classes("fb-target")
-                ui.button("and where…", icon="filter_alt", on_click=lambda: self.add_where(node)).props(
-                    'flat dense no-caps color="indigo-8" data-testid="add-where"'
+                action_button(
+                    "and where…",
+                    icon="filter_alt",
+                    on_click=lambda: self.add_where(node),
+                    testid="add-where",
+                    is_dense=True,
                 ).classes("fb-target")
 
     def _main_filter_select(self, node: BehaviourNode, field_name: str) -> None:

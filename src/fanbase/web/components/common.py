@@ -1,9 +1,12 @@
-"""Small pieces the pages share: the signed-in user of a page, table columns, sparklines, charts, the paginated fans
-table."""
+"""Small pieces the pages share: the registration of a signed-in page, a record's page, buttons, a form's problems,
+table columns and cells, sparklines, charts, the paginated tables."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -15,10 +18,10 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
+from fanbase.errors import FanbaseError
 from fanbase.errors import NotFound
 from fanbase.schemas.common import Page
 from fanbase.schemas.fans import Fan
-from fanbase.schemas.users import SignedInUser
 from fanbase.web.auth import request_user
 from fanbase.web.layout import AXIS_DAY
 from fanbase.web.layout import money
@@ -52,6 +55,22 @@ ACTIONS_COLUMN = column("actions", "", field="id", align="right")
 # width but adds nothing to the column's minimum, so a long line never widens a table (on a phone, sideways).
 CUT_TO_COLUMN = "width: 0; min-width: 100%"
 
+
+def link_cell(path: str, *, key: str = "id", under: str = "", is_name: bool = False) -> str:
+    """A table cell's template (a ``body-cell-…`` slot): the value as a link to ``path`` and the row's ``key``
+    ("/fans/" and the fan's id), then ``under`` (HTML below it); a row's name (``is_name``) is set in bold."""
+    weight = " text-weight-medium" if is_name else ""
+    return (
+        f'<q-td :props="props"><a class="text-indigo-8{weight}" :href="\'{path}\' + props.row.{key}">'
+        f"{{{{ props.value }}}}</a>{under}</q-td>"
+    )
+
+
+def cut_caption(key: str) -> str:
+    """A muted line under a cell's value: the row's ``key`` cut to the column's width."""
+    return f'<div class="fb-muted text-caption ellipsis" style="{CUT_TO_COLUMN}">{{{{ props.row.{key} }}}}</div>'
+
+
 RecordT = TypeVar("RecordT")
 
 FAN_COLUMNS: list[dict[str, Any]] = [
@@ -64,11 +83,91 @@ FAN_COLUMNS: list[dict[str, Any]] = [
 ]
 
 
-def signed_in(request: Request) -> SignedInUser | RedirectResponse:
-    user = request_user(request)
-    if user is None:
-        return RedirectResponse("/login", status_code=303)
-    return user
+def action_button(
+    text: str,
+    *,
+    icon: str | None = None,
+    on_click: Callable[..., Any],
+    testid: str | None = None,
+    is_main: bool = False,
+    is_danger: bool = False,
+    is_dense: bool = False,
+) -> ui.button:
+    """A button in the dashboard's style: filled for the main action of its place (``is_main``), flat for the others;
+    indigo, or red for what removes or stops something (``is_danger``)."""
+    color = "negative" if is_danger else "indigo-8"
+    props = f'{"unelevated" if is_main else "flat"}{" dense" if is_dense else ""} no-caps color="{color}"'
+    if testid is not None:
+        props += f' data-testid="{testid}"'
+    return ui.button(text, icon=icon, on_click=on_click).props(props)
+
+
+async def make_change(change: Callable[[], None], *, done: str) -> None:
+    """Make a change that answers nothing (a deletion) off the event loop, then say in a toast that it was ``done``,
+    or why it was refused."""
+
+    def changed() -> bool:
+        change()
+        return True  # in_thread reads an answer of None as the server shutting down
+
+    try:
+        await in_thread(changed)
+    except FanbaseError as error:
+        ui.notify(error.message, type="negative")
+    else:
+        ui.notify(done, type="positive")
+
+
+def show_problems_at(fields: Mapping[str, Any], problems: Iterable[tuple[str | None, str]], *, below: ui.label) -> None:
+    """A form's problems: each at its field (its ``error``), those about no field (or another) in the line ``below``."""
+    elsewhere = []
+    for field_name, message in problems:
+        field = fields.get(field_name or "")
+        if field is not None:
+            field.error = message
+        else:
+            elsewhere.append(message)
+    below.set_text("; ".join(elsewhere))
+    below.set_visibility(bool(elsewhere))
+
+
+def clear_problems_at(fields: Mapping[str, Any], *, below: ui.label) -> None:
+    for field in fields.values():
+        field.error = None
+    below.set_visibility(False)
+
+
+PageBuilder = Callable[..., None]
+
+
+def dashboard_page(path: str, *, title: str) -> Callable[[PageBuilder], PageBuilder]:
+    """Register a page for signed-in users at ``path``: a visitor who is not signed in is sent to the sign-in page;
+    otherwise the decorated function builds the page, called with the signed-in user first and then with the path's
+    and query's parameters it names (``request`` too, when it names it). ``title`` is the page's name before the
+    frame names it with the workspace."""
+
+    def register(build: PageBuilder) -> PageBuilder:
+        # The parameters after the user are the page's own: FastAPI reads them (types included) from the signature.
+        parameters = list(inspect.signature(build, eval_str=True).parameters.values())[1:]
+        is_request_named = any(parameter.name == "request" for parameter in parameters)
+
+        def page(request: Request, **arguments: Any) -> RedirectResponse | None:
+            user = request_user(request)
+            if user is None:
+                return RedirectResponse("/login", status_code=303)
+            if is_request_named:
+                arguments["request"] = request
+            build(user, **arguments)
+            return None
+
+        request_parameter = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)
+        page_parameters = [parameter for parameter in parameters if parameter.name != "request"]
+        page.__signature__ = inspect.Signature([request_parameter, *page_parameters])  # type: ignore[attr-defined]
+        page.__name__ = build.__name__
+        ui.page(path, title=f"{title} · fanbase")(page)
+        return build
+
+    return register
 
 
 def found_or_none(lookup: Callable[[], RecordT]) -> RecordT | None:
@@ -77,6 +176,15 @@ def found_or_none(lookup: Callable[[], RecordT]) -> RecordT | None:
         return lookup()
     except NotFound:
         return None
+
+
+def show_record(record: RecordT | None, content: Callable[[RecordT], object], *, missing: str) -> None:
+    """A record's page content, or when the record is not in the workspace (deleted since, or another workspace's
+    address) the line ``missing`` saying so."""
+    if record is None:
+        ui.label(missing).classes("text-h6")
+    else:
+        content(record)
 
 
 def fan_row(fan: Fan, currency: str) -> dict[str, Any]:
@@ -310,8 +418,4 @@ class FanTable(PagedTable[Fan]):
             testid=testid,
             empty="No fans to show.",
         )
-        self.table.add_slot(
-            "body-cell-email",
-            '<q-td :props="props"><a class="text-indigo-8" :href="\'/fans/\' + props.row.id">'
-            "{{ props.value }}</a></q-td>",
-        )
+        self.table.add_slot("body-cell-email", link_cell("/fans/"))

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 from typing import Literal
 
-from fastapi import Request
-from fastapi.responses import RedirectResponse
 from nicegui import ui
 from pydantic import ValidationError
 
@@ -17,7 +15,7 @@ from fanbase.schemas.common import plain_message
 from fanbase.schemas.users import SignedInUser
 from fanbase.services.fan_groups import FanGroups
 from fanbase.web import data
-from fanbase.web.components.common import signed_in
+from fanbase.web.components.common import action_button
 from fanbase.web.components.common import size_chart
 from fanbase.web.layout import frame
 from fanbase.web.layout import page_title
@@ -77,17 +75,18 @@ class FanGroupPage:
         edit_dialog(self.edit_title if group else f"New {self.noun}", fields, on_saved=on_saved)
 
 
-def fan_group_page(request: Request, page: FanGroupPage) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
+def fan_group_page(user: SignedInUser, page: FanGroupPage) -> None:
     plural = f"{page.noun}s"
     with frame(user, active=plural, title=page.title):
         with ui.row().classes("w-full items-center"):
             page_title(page.title, subtitle=page.subtitle)
             ui.space()
-            ui.button(f"New {page.noun}", icon="add", on_click=lambda: page.edit(user, None, reload)).props(
-                f'unelevated no-caps color="indigo-8" data-testid="new-{page.noun}"'
+            action_button(
+                f"New {page.noun}",
+                icon="add",
+                on_click=lambda: page.edit(user, None, reload),
+                testid=f"new-{page.noun}",
+                is_main=True,
             )
         table = (
             ui.table(columns=page.columns, rows=[], row_key="id")
@@ -110,7 +109,6 @@ def fan_group_page(request: Request, page: FanGroupPage) -> RedirectResponse | N
         table.on("edit", lambda event: page.edit(user, int(event.args["id"]), reload))
         table.on("members", lambda event: members(event.args))
         reload()
-    return None
 
 
 def edit_dialog(title: str, fields: Callable[[], Callable[[], object]], *, on_saved: Callable[[], None]) -> None:
@@ -131,7 +129,7 @@ def edit_dialog(title: str, fields: Callable[[], Callable[[], object]], *, on_sa
 
         with ui.row().classes("w-full justify-end"):
             ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
-            ui.button("Save", on_click=save).props('unelevated no-caps color="indigo-8"')
+            action_button("Save", on_click=save, is_main=True)
     dialog.open()
 
 

@@ -17,6 +17,7 @@ from fanbase.schemas.sales import PreviewRow
 from fanbase.schemas.sales import SalesImportPreview
 from fanbase.schemas.sales import SalesImportReport
 from fanbase.services.fan_csv import neutralise_cell
+from fanbase.web.components.common import action_button
 from fanbase.web.components.common import column
 from fanbase.web.components.import_words import ORDER_STATUS_WORDS
 from fanbase.web.components.import_words import RECORD_WORDS
@@ -257,9 +258,7 @@ def show_report(report: SalesImportReport, *, file_name: str, on_download: Calla
     with ui.row().classes("w-full items-center gap-2 q-mt-sm"):
         ui.label(f"Rejected rows ({report.error_count:,})").classes("text-subtitle2 text-negative")
         ui.space()
-        ui.button("Download rejected rows (CSV)", icon="download", on_click=on_download).props(
-            'flat no-caps color="indigo-8" data-testid="download-rejected"'
-        )
+        action_button("Download rejected rows (CSV)", icon="download", on_click=on_download, testid="download-rejected")
     if report.error_count > len(report.errors):
         ui.label(f"The first {len(report.errors):,} are listed and in the download.").classes("fb-muted")
     _errors_table(report.errors, testid="rejected-table")

@@ -17,11 +17,16 @@ from fanbase.schemas.currencies import ExchangeRateIn
 from fanbase.schemas.currencies import ExchangeRatesWritten
 from fanbase.schemas.users import SignedInUser
 from fanbase.services import currencies
+from fanbase.web.components.common import action_button
+from fanbase.web.components.common import clear_problems_at
 from fanbase.web.components.common import column
+from fanbase.web.components.common import make_change
+from fanbase.web.components.common import show_problems_at
 from fanbase.web.components.message_form import problems_of
 from fanbase.web.layout import day_text
 from fanbase.web.state import current
 from fanbase.web.state import in_thread
+from fanbase.web.state import in_workspace
 
 RATE_COLUMNS: list[dict[str, Any]] = [
     column("currency", "Currency", is_hidden_when_narrow=True),
@@ -90,9 +95,9 @@ class RatesCard:
                     .props('dense outlined inputmode=decimal data-testid="rate-value"')
                     .style("flex: 1 1 8rem; min-width: 7rem")
                 )
-                ui.button("Add rate", icon="add", on_click=self.add).props(
-                    'unelevated no-caps color="indigo-8" data-testid="add-rate"'
-                ).classes("q-mt-xs")
+                action_button("Add rate", icon="add", on_click=self.add, testid="add-rate", is_main=True).classes(
+                    "q-mt-xs"
+                )
                 for field in (self.currency, self.valid_from, self.rate):
                     field.on("keydown.enter", self.add)
             self.fields = {"currency": self.currency, "valid_from": self.valid_from, "rate": self.rate}
@@ -146,21 +151,11 @@ class RatesCard:
     # -- writing -----------------------------------------------------------------------------------------------
 
     def clear_problems(self) -> None:
-        for field in self.fields.values():
-            field.error = None
-        self.form_problem.set_visibility(False)
+        clear_problems_at(self.fields, below=self.form_problem)
         self.file_problem.set_visibility(False)
 
     def show_problems(self, problems: list[tuple[str | None, str]]) -> None:
-        elsewhere = []
-        for name, message in problems:
-            field = self.fields.get(name or "")
-            if field is not None:
-                field.error = message
-            else:
-                elsewhere.append(message)
-        self.form_problem.set_text("; ".join(elsewhere))
-        self.form_problem.set_visibility(bool(elsewhere))
+        show_problems_at(self.fields, problems, below=self.form_problem)
 
     def _typed(self) -> ExchangeRateIn | None:
         values = {name: str(field.value or "").strip() for name, field in self.fields.items()}
@@ -181,9 +176,7 @@ class RatesCard:
             return
         state = current()
         try:
-            written = await in_thread(
-                currencies.set_rates, state.database, self.user.workspace_id, [typed], now=state.now()
-            )
+            written = await in_workspace(self.user, currencies.set_rates, [typed], now=state.now())
         except FanbaseError as error:
             # The service names the rate's place in its list ("rates[0]"): here that is the currency typed.
             field = "currency" if (error.field or "").startswith("rates") else error.field
@@ -226,18 +219,10 @@ class RatesCard:
 
     async def delete(self, event: events.GenericEventArguments) -> None:
         row = event.args
-        state = current()
-
-        def delete_rate() -> bool:
-            currencies.delete_rate(state.database, self.user.workspace_id, int(row["id"]))
-            return True
-
-        try:
-            await in_thread(delete_rate)
-        except FanbaseError as error:
-            ui.notify(error.message, type="negative")
-        else:
-            ui.notify(f"Deleted the {row['currency']} rate from {row['valid_from']}.", type="positive")
+        await make_change(
+            lambda: currencies.delete_rate(current().database, self.user.workspace_id, int(row["id"])),
+            done=f"Deleted the {row['currency']} rate from {row['valid_from']}.",
+        )
         await self.changed()
 
     async def changed(self) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from typing import NamedTuple
 from typing import cast
 
 from nicegui import events
@@ -31,6 +32,7 @@ from fanbase.schemas.users import SignedInUser
 from fanbase.services import sales_csv
 from fanbase.services.sales_formats import ImportOptions
 from fanbase.services.unit_of_work import Database
+from fanbase.web.components.common import action_button
 from fanbase.web.components.import_preview import AddRate
 from fanbase.web.components.import_preview import rejected_csv
 from fanbase.web.components.import_preview import show_preview
@@ -43,7 +45,7 @@ from fanbase.web.components.import_words import KINDS
 from fanbase.web.components.import_words import plural
 from fanbase.web.layout import time_text
 from fanbase.web.state import current
-from fanbase.web.state import in_thread
+from fanbase.web.state import in_workspace
 
 PROGRESS_SECONDS = 0.25  # how often the progress bar follows a running import
 LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
@@ -58,18 +60,18 @@ def size_text(size: int) -> str:
     return f"{max(size, 1) / 1024:,.0f} KB"
 
 
-def _preview_file(
-    database: Database,
-    workspace_id: int,
-    path: Path,
-    *,
-    kind: ImportKind,
-    format_choice: FormatChoice,
-    options: ImportOptions,
-) -> SalesImportPreview:
+class FileChoices(NamedTuple):
+    """How the card's choices say its file is read: the kind of its rows, its format and the import's options."""
+
+    kind: ImportKind
+    format_choice: FormatChoice
+    options: ImportOptions
+
+
+def _preview_file(database: Database, workspace_id: int, path: Path, chosen: FileChoices) -> SalesImportPreview:
     with path.open("rb") as stream:
         return sales_csv.preview_sales_csv(
-            database, workspace_id, stream, kind=kind, format_choice=format_choice, options=options
+            database, workspace_id, stream, kind=chosen.kind, format_choice=chosen.format_choice, options=chosen.options
         )
 
 
@@ -77,10 +79,8 @@ def _import_file(
     database: Database,
     workspace_id: int,
     path: Path,
+    chosen: FileChoices,
     *,
-    kind: ImportKind,
-    format_choice: FormatChoice,
-    options: ImportOptions,
     now: datetime,
     progress: Callable[[int, int], None],
 ) -> SalesImportReport:
@@ -89,9 +89,9 @@ def _import_file(
             database,
             workspace_id,
             stream,
-            kind=kind,
-            format_choice=format_choice,
-            options=options,
+            kind=chosen.kind,
+            format_choice=chosen.format_choice,
+            options=chosen.options,
             now=now,
             size=path.stat().st_size,
             progress=progress,
@@ -114,7 +114,7 @@ class SalesImportCard:
         self._imports = 0  # imports started: a preview asked before one does not take its report away
         # What the preview shown was read with (kind, format, options): a choice changed back and forth, or a field
         # left without a change, reads nothing again and keeps the report.
-        self._shown_with: tuple[str, str, ImportOptions] | None = None
+        self._shown_with: FileChoices | None = None
         self.limit = current().settings.max_csv_bytes
         ui.context.client.on_delete(self.forget)
         with ui.card().classes("w-full gap-3").props('data-testid="import-card"') as self.card:
@@ -130,8 +130,8 @@ class SalesImportCard:
             self.problem.set_visibility(False)
             self.preview_area = ui.column().classes("w-full gap-2").props('data-testid="preview"')
             with ui.row().classes("w-full items-center gap-3") as self.actions:
-                self.import_button = ui.button("Import", icon="file_download_done", on_click=self.run_import).props(
-                    'unelevated no-caps color="indigo-8" data-testid="run-import"'
+                self.import_button = action_button(
+                    "Import", icon="file_download_done", on_click=self.run_import, testid="run-import", is_main=True
                 )
                 with ui.column().classes("gap-0").style("flex: 1 1 12rem; min-width: 0"):
                     self.progress = ui.linear_progress(value=0, show_value=False, size="8px", color="indigo-8").props(
@@ -313,22 +313,13 @@ class SalesImportCard:
         options = await self.options()
         if options is None:
             return
-        chosen = (self.chosen_kind, self.chosen_format, options)
+        chosen = FileChoices(self.chosen_kind, self.chosen_format, options)
         if is_choice and chosen == self._shown_with:
             return
         self.show_problem(None)
         self.format.error = None
-        state = current()
         try:
-            found = await in_thread(
-                _preview_file,
-                state.database,
-                self.user.workspace_id,
-                self.path,
-                kind=self.chosen_kind,
-                format_choice=self.chosen_format,
-                options=options,
-            )
+            found = await in_workspace(self.user, _preview_file, self.path, chosen)
         except (FanbaseError, ValueError) as error:
             if asked == self._asked:
                 self.refused(error)
@@ -393,14 +384,11 @@ class SalesImportCard:
 
         follower = ui.timer(PROGRESS_SECONDS, follow)
         try:
-            report = await in_thread(
+            report = await in_workspace(
+                self.user,
                 _import_file,
-                state.database,
-                self.user.workspace_id,
                 self.path,
-                kind=self.chosen_kind,
-                format_choice=self.chosen_format,
-                options=options,
+                FileChoices(self.chosen_kind, self.chosen_format, options),
                 now=state.now(),
                 progress=advanced,
             )

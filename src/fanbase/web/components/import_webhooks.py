@@ -19,7 +19,9 @@ from fanbase.schemas.sales import Vendor
 from fanbase.schemas.users import SignedInUser
 from fanbase.services import sales_sources
 from fanbase.web.components.common import PagedTable
+from fanbase.web.components.common import action_button
 from fanbase.web.components.common import column
+from fanbase.web.components.common import make_change
 from fanbase.web.components.import_words import OUTCOME_COLORS
 from fanbase.web.components.import_words import OUTCOME_HINTS
 from fanbase.web.components.import_words import OUTCOMES
@@ -34,6 +36,7 @@ from fanbase.web.layout import time_text
 from fanbase.web.state import actor_of
 from fanbase.web.state import current
 from fanbase.web.state import in_thread
+from fanbase.web.state import in_workspace
 
 DIALOG_WIDTH = "width: min(460px, 94vw)"
 DELIVERIES_PAGE_SIZE = 10
@@ -116,10 +119,7 @@ class SourcesCard:
         ui.timer(0.01, self.refresh, once=True)
 
     async def refresh(self) -> None:
-        state = current()
-        found = await in_thread(
-            sales_sources.list_sources, state.database, self.user.workspace_id, base_url=self.base_url
-        )
+        found = await in_workspace(self.user, sales_sources.list_sources, base_url=self.base_url)
         by_vendor = {source.vendor: source for source in found}
         self.body.clear()
         with self.body:
@@ -139,8 +139,13 @@ class SourcesCard:
                     ui.badge("Not set up", color="grey-6").props(f'data-testid="source-{vendor}-state"')
                 ui.space()
                 if source is not None:
-                    ui.button("Remove", icon="link_off", on_click=lambda: self.confirm_remove(vendor)).props(
-                        f'flat dense no-caps color="negative" data-testid="remove-source-{vendor}"'
+                    action_button(
+                        "Remove",
+                        icon="link_off",
+                        on_click=lambda: self.confirm_remove(vendor),
+                        testid=f"remove-source-{vendor}",
+                        is_danger=True,
+                        is_dense=True,
                     )
             ui.label(VENDOR_HELP[vendor]).classes("fb-muted text-caption")
             url = source.url if source else self.base_url + sales_sources.endpoint_path(self.user.workspace_id, vendor)
@@ -154,8 +159,12 @@ class SourcesCard:
                 )
             if vendor == "generic":
                 label = "Make a new secret" if source else "Set up"
-                ui.button(label, icon="key", on_click=lambda: self.generic(is_set=source is not None)).props(
-                    f'{"flat" if source else "unelevated"} no-caps color="indigo-8" data-testid="set-up-{vendor}"'
+                action_button(
+                    label,
+                    icon="key",
+                    on_click=lambda: self.generic(is_set=source is not None),
+                    testid=f"set-up-{vendor}",
+                    is_main=not source,
                 )
                 return
             with ui.row().classes("w-full items-start gap-2 no-wrap"):
@@ -164,8 +173,11 @@ class SourcesCard:
                     .props(f'dense outlined autocomplete=off maxlength=200 data-testid="source-{vendor}-secret-input"')
                     .style("flex: 1 1 auto; min-width: 0")
                 )
-                ui.button("Change secret" if source else "Set up", on_click=lambda: self.set_up(vendor, secret)).props(
-                    f'unelevated no-caps color="indigo-8" data-testid="set-up-{vendor}"'
+                action_button(
+                    "Change secret" if source else "Set up",
+                    on_click=lambda: self.set_up(vendor, secret),
+                    testid=f"set-up-{vendor}",
+                    is_main=True,
                 ).classes("q-mt-xs")
 
     async def set_up(self, vendor: Vendor, field: ui.input) -> None:
@@ -196,10 +208,9 @@ class SourcesCard:
     async def _set(self, vendor: Vendor, secret: str | None, *, on_refused: Callable[[str], Any]) -> bool:
         state = current()
         try:
-            made = await in_thread(
+            made = await in_workspace(
+                self.user,
                 sales_sources.set_source,
-                state.database,
-                self.user.workspace_id,
                 vendor,
                 secret,
                 base_url=self.base_url,
@@ -226,17 +237,12 @@ class SourcesCard:
             return
         state = current()
         actor = actor_of(self.user)
-
-        def remove() -> bool:
-            sales_sources.delete_source(state.database, self.user.workspace_id, vendor, now=state.now(), actor=actor)
-            return True
-
-        try:
-            await in_thread(remove)
-        except FanbaseError as error:
-            ui.notify(error.message, type="negative")
-        else:
-            ui.notify(f"{name} endpoint removed.", type="positive")
+        await make_change(
+            lambda: sales_sources.delete_source(
+                state.database, self.user.workspace_id, vendor, now=state.now(), actor=actor
+            ),
+            done=f"{name} endpoint removed.",
+        )
         if self.new_secret is not None and self.new_secret[0] == vendor:
             self.new_secret = None
         await self.refresh()
@@ -248,8 +254,8 @@ class SourcesCard:
             ui.label(text)
             with ui.row().classes("w-full justify-end"):
                 ui.button("Keep it", on_click=lambda: dialog.submit(False)).props("flat no-caps")
-                ui.button(action, on_click=lambda: dialog.submit(True)).props(
-                    'unelevated no-caps color="negative" data-testid="confirm-source"'
+                action_button(
+                    action, on_click=lambda: dialog.submit(True), testid="confirm-source", is_main=True, is_danger=True
                 )
         answer = await dialog
         dialog.delete()
@@ -272,8 +278,12 @@ class DeliveriesCard:
             with ui.row().classes("w-full items-center gap-2"):
                 ui.label("Deliveries").classes("text-subtitle1 text-weight-medium")
                 ui.space()
-                ui.button("Refresh", icon="refresh", on_click=lambda: self.table.refresh()).props(
-                    'flat dense no-caps color="indigo-8" data-testid="refresh-deliveries"'
+                action_button(
+                    "Refresh",
+                    icon="refresh",
+                    on_click=lambda: self.table.refresh(),
+                    testid="refresh-deliveries",
+                    is_dense=True,
                 )
             ui.label(
                 "Everything posted to your sales webhooks, newest first, kept 90 days. A failed delivery wrote "

@@ -10,14 +10,15 @@ from fanbase.errors import FanbaseError
 from fanbase.schemas.messages import MailSettingsPatch
 from fanbase.schemas.users import SignedInUser
 from fanbase.services import messages
+from fanbase.web.components.common import action_button
 from fanbase.web.components.message_form import problems_of
 from fanbase.web.state import current
-from fanbase.web.state import in_thread
+from fanbase.web.state import in_workspace
 
 
 async def open_mail_settings(user: SignedInUser) -> None:
     state = current()
-    settings = await in_thread(messages.get_settings, state.database, user.workspace_id, now=state.now())
+    settings = await in_workspace(user, messages.get_settings, now=state.now())
     with (
         ui.dialog() as dialog,
         ui.card().style("width: min(520px, 94vw)").props('data-testid="mail-settings-dialog"'),
@@ -66,7 +67,7 @@ async def open_mail_settings(user: SignedInUser) -> None:
                     tracking=bool(tracking.value),
                     send_rate=int(send_rate.value) if send_rate.value is not None else None,
                 )
-                await in_thread(messages.update_settings, state.database, user.workspace_id, patch, now=state.now())
+                await in_workspace(user, messages.update_settings, patch, now=state.now())
             except (FanbaseError, ValidationError) as error:
                 for field_name, message in problems_of(error):
                     if field_name in fields:
@@ -79,5 +80,5 @@ async def open_mail_settings(user: SignedInUser) -> None:
 
         with ui.row().classes("w-full justify-end"):
             ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
-            ui.button("Save", on_click=save).props('unelevated no-caps color="indigo-8" data-testid="save-settings"')
+            action_button("Save", on_click=save, testid="save-settings", is_main=True)
     dialog.open()

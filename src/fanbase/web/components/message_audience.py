@@ -19,9 +19,10 @@ from fanbase.schemas.users import SignedInUser
 from fanbase.services import fans
 from fanbase.services import mail_delivery
 from fanbase.services import messages
+from fanbase.web.components.common import action_button
 from fanbase.web.components.mail_view import MailView
 from fanbase.web.state import current
-from fanbase.web.state import in_thread
+from fanbase.web.state import in_workspace
 from fanbase.web.words import UNREACHABLE_WORDS
 
 EMAIL_ADDRESS: TypeAdapter[str] = TypeAdapter(Email)
@@ -53,9 +54,8 @@ class AudienceCard:
 
     async def refresh(self, message: Message | None = None) -> Audience | None:
         self.message = message or self.message
-        state = current()
         try:
-            audience = await in_thread(messages.audience, state.database, self.user.workspace_id, self.message.id)
+            audience = await in_workspace(self.user, messages.audience, self.message.id)
         except FanbaseError as error:
             self.summary.set_text(str(error))
             return None
@@ -144,13 +144,11 @@ class PreviewCard:
         """Offer the first fans the message would reach (after a save, its audience may differ), or for a message
         sent, its first recipients; then render."""
         self.message = message or self.message
-        state = current()
         found: dict[int, str] = {}
         if self.message.status not in ("draft", "scheduled"):
-            recipients = await in_thread(
+            recipients = await in_workspace(
+                self.user,
                 messages.recipients,
-                state.database,
-                self.user.workspace_id,
                 self.message.id,
                 page=1,
                 page_size=SAMPLE_SIZE,
@@ -162,10 +160,9 @@ class PreviewCard:
                 else "It went to nobody: find a fan by email or name."
             )
         elif self.message.list_id is not None and (self.message.segment_ids or self.message.on_entry_segment_id):
-            reachable: list[Fan] = await in_thread(
+            reachable: list[Fan] = await in_workspace(
+                self.user,
                 messages.reachable_sample,
-                state.database,
-                self.user.workspace_id,
                 self.message.id,
                 limit=SAMPLE_SIZE,
             )
@@ -188,10 +185,9 @@ class PreviewCard:
             await self.load_sample()
             return
         state = current()
-        page: Page[Fan] = await in_thread(
+        page: Page[Fan] = await in_workspace(
+            self.user,
             fans.list_fans,
-            state.database,
-            self.user.workspace_id,
             FanFilter(q=text),
             page=1,
             page_size=SAMPLE_SIZE,
@@ -217,9 +213,7 @@ class PreviewCard:
                 .classes("col-grow")
                 .style("min-width: 12rem; flex: 1 1 12rem")
             )
-            ui.button("Send a test", icon="forward_to_inbox", on_click=self.send_test).props(
-                'flat no-caps color="indigo-8" data-testid="send-test"'
-            )
+            action_button("Send a test", icon="forward_to_inbox", on_click=self.send_test, testid="send-test")
         where = "kept in the outbox (no SMTP relay is set)" if is_outbox else "sent through your SMTP relay"
         ui.label(f"Marked [Test] and {where}; it counts for nothing.").classes("fb-muted text-caption")
 
@@ -229,10 +223,9 @@ class PreviewCard:
         self.test_address.error = None
         try:
             to = EMAIL_ADDRESS.validate_python(address)
-            sent = await in_thread(
+            sent = await in_workspace(
+                self.user,
                 mail_delivery.send_test,
-                state.database,
-                self.user.workspace_id,
                 self.message.id,
                 to=to,
                 fan_id=int(self.fan.value or 0) or None,
@@ -254,10 +247,9 @@ class PreviewCard:
         state = current()
         fan_id = int(self.fan.value or 0) or None
         try:
-            rendered = await in_thread(
+            rendered = await in_workspace(
+                self.user,
                 messages.preview,
-                state.database,
-                self.user.workspace_id,
                 self.message.id,
                 fan_id=fan_id,
                 base_url=state.settings.resolved_public_url(),

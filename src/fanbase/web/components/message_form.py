@@ -13,6 +13,8 @@ from fanbase.errors import FanbaseError
 from fanbase.schemas.common import plain_message
 from fanbase.schemas.messages import MAX_MESSAGE_SEGMENTS
 from fanbase.schemas.messages import Message
+from fanbase.web.components.common import clear_problems_at
+from fanbase.web.components.common import show_problems_at
 from fanbase.web.words import delay_words
 
 # What a missing value means, per field.
@@ -183,18 +185,8 @@ class MessageForm:
         return f"“{both[0]}” is also among the segments it is sent to" if both else None
 
     def clear_problems(self) -> None:
-        for field in self.fields.values():
-            field.error = None
-        self.problem.set_visibility(False)
+        clear_problems_at(self.fields, below=self.problem)
 
     def show_problems(self, problems: list[tuple[str | None, str]]) -> None:
         """Each problem at its field; one about no field (or another) below the form."""
-        elsewhere = []
-        for field_name, message in problems:
-            field = self.fields.get(field_name or "")
-            if field is not None:
-                field.error = message
-            else:
-                elsewhere.append(message)
-        self.problem.set_text("; ".join(elsewhere))
-        self.problem.set_visibility(bool(elsewhere))
+        show_problems_at(self.fields, problems, below=self.problem)

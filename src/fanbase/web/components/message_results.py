@@ -19,6 +19,7 @@ from fanbase.services import messages
 from fanbase.web.components.common import PagedTable
 from fanbase.web.components.common import column
 from fanbase.web.components.common import day_chart_options
+from fanbase.web.components.common import link_cell
 from fanbase.web.layout import time_text
 from fanbase.web.state import current
 from fanbase.web.words import RECIPIENT_STATE_COLORS
@@ -44,15 +45,15 @@ class StatsCard:
     """Sent, failed, bounced (of its recipients); opened, clicked, unsubscribed (of those sent); opens and clicks
     by day. ``show`` puts new figures in place (the page reads them again every few seconds)."""
 
-    # (key, title, what the rate is of)
-    TILES = (
-        ("sent", "Sent", "recipients"),
-        ("failed", "Failed", "recipients"),
-        ("bounced", "Bounced", "recipients"),
-        ("opened", "Opened", "sent"),
-        ("clicked", "Clicked", "sent"),
-        ("unsubscribed", "Unsubscribed", "sent"),
-    )
+    # Each tile's figure (a field of the stats, titled with its name: "Sent") and the figure its rate is a share of.
+    TILES: dict[str, str] = {
+        "sent": "recipients",
+        "failed": "recipients",
+        "bounced": "recipients",
+        "opened": "sent",
+        "clicked": "sent",
+        "unsubscribed": "sent",
+    }
 
     def __init__(self, message: Message, stats: MessageStats, *, is_tracking: bool) -> None:
         self.message = message
@@ -69,14 +70,14 @@ class StatsCard:
                 .classes("w-full gap-2")
                 .style("grid-template-columns: repeat(auto-fit, minmax(min(150px, 40vw), 1fr))")
             ):
-                for key, title, _whole in self.TILES:
+                for key in self.TILES:
                     with (
                         ui.column()
                         .classes("gap-0 q-pa-sm rounded-borders")
                         .style("border: 1px solid #e5e7eb")
                         .props(f'data-testid="stat-{key}"')
                     ):
-                        ui.label(title).classes("text-overline fb-muted")
+                        ui.label(key.capitalize()).classes("text-overline fb-muted")
                         self.values[key] = ui.label("").classes("text-h5 text-weight-bold")
                         self.values[key].props(f'data-testid="stat-{key}-value"')
                         self.rates[key] = ui.label("").classes("fb-muted text-caption")
@@ -92,9 +93,8 @@ class StatsCard:
         if stats == self.stats:
             return
         self.stats = stats
-        for key, _title, whole_name in self.TILES:
-            value = getattr(stats, key)
-            whole = stats.recipients if whole_name == "recipients" else stats.sent
+        for key, whole_name in self.TILES.items():
+            value, whole = getattr(stats, key), getattr(stats, whole_name)
             self.values[key].set_text(f"{value:,}")
             self.rates[key].set_text(f"{_share(value, whole)} of {whole_name}")
         waiting = [f"{stats.queued:,} waiting"] if stats.queued else []
@@ -165,11 +165,7 @@ class RecipientsCard:
                 testid="recipients-table",
                 empty="No recipient in this state.",
             )
-            self.table.table.add_slot(
-                "body-cell-email",
-                '<q-td :props="props"><a class="text-indigo-8" :href="\'/fans/\' + props.row.fan_id">'
-                "{{ props.value }}</a></q-td>",
-            )
+            self.table.table.add_slot("body-cell-email", link_cell("/fans/", key="fan_id"))
             self.table.table.add_slot(
                 "body-cell-state",
                 '<q-td :props="props"><q-badge :color="props.row.color">{{ props.row.state_text }}</q-badge></q-td>',

@@ -15,11 +15,12 @@ from fanbase.schemas.messages import Audience
 from fanbase.schemas.messages import Message
 from fanbase.schemas.users import SignedInUser
 from fanbase.services import messages
+from fanbase.web.components.common import action_button
 from fanbase.web.components.message_form import on_entry_text
 from fanbase.web.layout import time_text
 from fanbase.web.state import actor_of
 from fanbase.web.state import current
-from fanbase.web.state import in_thread
+from fanbase.web.state import in_workspace
 
 DIALOG_WIDTH = "width: min(480px, 94vw)"
 # The browser's own zone and time (for the schedule's picker): "2030-01-15T18:00" is what a datetime-local holds.
@@ -78,8 +79,12 @@ def confirm_send(
 
         with ui.row().classes("w-full justify-end"):
             ui.button("Not now", on_click=dialog.close).props("flat no-caps")
-            send = ui.button("Start" if is_on_entry else f"Send to {fans}", icon="send", on_click=confirm).props(
-                'unelevated no-caps color="indigo-8" data-testid="confirm-send"'
+            send = action_button(
+                "Start" if is_on_entry else f"Send to {fans}",
+                icon="send",
+                on_click=confirm,
+                testid="confirm-send",
+                is_main=True,
             )
             send.set_enabled(is_on_entry or audience.reachable > 0)
     dialog.open()
@@ -92,10 +97,9 @@ async def _send(
     ``on_refused``)."""
     state = current()
     try:
-        done = await in_thread(
+        done = await in_workspace(
+            user,
             messages.send_message,
-            state.database,
-            user.workspace_id,
             message.id,
             at=at,
             now=state.now(),
@@ -152,9 +156,7 @@ async def open_schedule(user: SignedInUser, message: Message, *, on_done: Done, 
         when.on_value_change(chosen)
         with ui.row().classes("w-full justify-end"):
             ui.button("Not now", on_click=dialog.close).props("flat no-caps")
-            ui.button("Schedule", icon="schedule", on_click=confirm).props(
-                'unelevated no-caps color="indigo-8" data-testid="confirm-schedule"'
-            )
+            action_button("Schedule", icon="schedule", on_click=confirm, testid="confirm-schedule", is_main=True)
     dialog.open()
     await chosen()
 
@@ -173,10 +175,9 @@ def confirm_cancel(user: SignedInUser, message: Message, *, on_done: Done) -> No
         async def confirm() -> None:
             state = current()
             try:
-                cancelled = await in_thread(
+                cancelled = await in_workspace(
+                    user,
                     messages.cancel_message,
-                    state.database,
-                    user.workspace_id,
                     message.id,
                     now=state.now(),
                     actor=actor_of(user),
@@ -191,7 +192,11 @@ def confirm_cancel(user: SignedInUser, message: Message, *, on_done: Done) -> No
 
         with ui.row().classes("w-full justify-end"):
             ui.button("Keep it", on_click=dialog.close).props("flat no-caps")
-            ui.button("Stop sending" if is_sending else "Cancel the message", on_click=confirm).props(
-                'unelevated no-caps color="negative" data-testid="confirm-cancel"'
+            action_button(
+                "Stop sending" if is_sending else "Cancel the message",
+                on_click=confirm,
+                testid="confirm-cancel",
+                is_main=True,
+                is_danger=True,
             )
     dialog.open()

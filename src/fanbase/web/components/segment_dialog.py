@@ -37,6 +37,7 @@ from fanbase.web.builder_model import clear_feedback
 from fanbase.web.builder_model import compile_tree
 from fanbase.web.builder_model import tree_from_json
 from fanbase.web.components.builder import ConditionBuilder
+from fanbase.web.components.common import action_button
 from fanbase.web.state import current
 from fanbase.web.state import in_thread
 
@@ -188,9 +189,13 @@ class SegmentDialog:
                         )
             with ui.row().classes("w-full justify-end gap-2 q-mt-sm"):
                 ui.button("Cancel", on_click=self.dialog.close).props("flat no-caps")
-                self.save_button = ui.button(
-                    "Save segment" if segment else "Create segment", icon="check", on_click=self.save
-                ).props('unelevated no-caps color="indigo-8" data-testid="save-segment"')
+                self.save_button = action_button(
+                    "Save segment" if segment else "Create segment",
+                    icon="check",
+                    on_click=self.save,
+                    testid="save-segment",
+                    is_main=True,
+                )
             ui.timer(0.1, self.tick)
         self.show_mode()
         self.kind_changed()

@@ -8,8 +8,6 @@ import io
 from datetime import timedelta
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from fanbase.errors import FanbaseError
@@ -17,12 +15,13 @@ from fanbase.schemas.analytics import SegmentComparison
 from fanbase.schemas.users import SignedInUser
 from fanbase.services import analytics
 from fanbase.web import data
+from fanbase.web.components.common import action_button
+from fanbase.web.components.common import dashboard_page
 from fanbase.web.components.common import day_chart_options
-from fanbase.web.components.common import signed_in
 from fanbase.web.layout import frame
 from fanbase.web.layout import page_title
 from fanbase.web.state import current
-from fanbase.web.state import in_thread
+from fanbase.web.state import in_workspace
 
 PERIODS = {7: "Last 7 days", 30: "Last 30 days", 90: "Last 90 days"}
 METRICS: tuple[tuple[str, str], ...] = (
@@ -33,11 +32,8 @@ METRICS: tuple[tuple[str, str], ...] = (
 )
 
 
-@ui.page("/analytics", title="Analytics · fanbase")
-def analytics_page(request: Request) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
+@dashboard_page("/analytics", title="Analytics")
+def analytics_page(user: SignedInUser) -> None:
     state = current()
     segments = data.all_segments(user.workspace_id)
     options = {segment.id: segment.name for segment in segments}
@@ -57,9 +53,7 @@ def analytics_page(request: Request) -> RedirectResponse | None:
                 .classes("col-grow min-w-[16rem]")
             )
             period = ui.select(PERIODS, value=30, label="Period").props("dense outlined").classes("w-40")
-            ui.button("Compare", icon="insights", on_click=lambda: compare()).props(
-                'unelevated no-caps color="indigo-8" data-testid="compare"'
-            )
+            action_button("Compare", icon="insights", on_click=lambda: compare(), testid="compare", is_main=True)
         status = ui.label("").classes("fb-muted")
         charts = ui.grid().classes("w-full gap-4").style("grid-template-columns: repeat(auto-fit, minmax(340px, 1fr))")
 
@@ -72,10 +66,9 @@ def analytics_page(request: Request) -> RedirectResponse | None:
             status.set_text("Computing…")
             spinner = ui.spinner()
             try:
-                result = await in_thread(
+                result = await in_workspace(
+                    user,
                     analytics.compare_segments,
-                    state.database,
-                    user.workspace_id,
                     ids,
                     start=now - timedelta(days=int(period.value)),
                     end=now,
@@ -111,7 +104,6 @@ def analytics_page(request: Request) -> RedirectResponse | None:
 
         ui.timer(0.01, compare, once=True)
         _overlap_card(user, options)
-    return None
 
 
 def _columns(result: SegmentComparison, attribute: str) -> list[list[Any]]:
@@ -133,14 +125,13 @@ def _csv_button(title: str, header: list[str], rows: list[list[Any]]) -> None:
         day = current().now().date().isoformat()
         ui.download.content(buffer.getvalue().encode(), f"{title} {day}.csv", media_type="text/csv")
 
-    ui.button("CSV", icon="download", on_click=download).props(
-        f'flat dense no-caps color="indigo-8" data-testid="csv-{title.lower().replace(" ", "-")}"'
+    action_button(
+        "CSV", icon="download", on_click=download, testid=f"csv-{title.lower().replace(' ', '-')}", is_dense=True
     )
 
 
 def _overlap_card(user: SignedInUser, options: dict[int, str]) -> None:
     """How two or three segments overlap: each region of their Venn diagram, and each pair's shared fans."""
-    state = current()
     with ui.card().classes("w-full").props('data-testid="overlap-card"'):
         ui.label("Overlap").classes("text-subtitle1 text-weight-medium")
         ui.label("How many fans two or three segments share.").classes("fb-muted")
@@ -157,8 +148,8 @@ def _overlap_card(user: SignedInUser, options: dict[int, str]) -> None:
                 .props('dense outlined use-chips max-values=3 data-testid="overlap-segments"')
                 .classes("col-grow min-w-[16rem]")
             )
-            ui.button("Show overlap", icon="join_inner", on_click=lambda: show()).props(
-                'unelevated no-caps color="indigo-8" data-testid="show-overlap"'
+            action_button(
+                "Show overlap", icon="join_inner", on_click=lambda: show(), testid="show-overlap", is_main=True
             )
         result_area = ui.column().classes("w-full gap-2")
 
@@ -166,7 +157,7 @@ def _overlap_card(user: SignedInUser, options: dict[int, str]) -> None:
             ids = [int(value) for value in chosen.value or []]
             result_area.clear()
             try:
-                result = await in_thread(analytics.overlap, state.database, user.workspace_id, ids)
+                result = await in_workspace(user, analytics.overlap, ids)
             except FanbaseError as error:
                 with result_area:
                     ui.label(str(error)).classes("fb-error")

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from fanbase.schemas.audit import AUDIT_ACTIONS
+from fanbase.schemas.audit import AuditEntry
+from fanbase.schemas.common import Page
+from fanbase.schemas.users import SignedInUser
 from fanbase.services import audit
+from fanbase.web.components.common import PagedTable
 from fanbase.web.components.common import column
-from fanbase.web.components.common import signed_in
+from fanbase.web.components.common import dashboard_page
 from fanbase.web.layout import frame
 from fanbase.web.layout import page_title
 from fanbase.web.layout import time_text
 from fanbase.web.state import current
-from fanbase.web.state import in_thread
 
 PAGE_SIZE = 50
 # Each action in words, for the filter and the table.
@@ -52,12 +53,8 @@ COLUMNS = [
 ]
 
 
-@ui.page("/audit", title="Audit log · fanbase")
-def audit_page(request: Request) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
-    state = current()
+@dashboard_page("/audit", title="Audit log")
+def audit_page(user: SignedInUser) -> None:
     with frame(user, active="audit", title="Audit log"):
         page_title(
             "Audit log",
@@ -68,46 +65,19 @@ def audit_page(request: Request) -> RedirectResponse | None:
             .props('dense outlined data-testid="audit-action"')
             .classes("w-64")
         )
-        table = (
-            ui.table(
-                columns=COLUMNS,
-                rows=[],
-                row_key="id",
-                pagination={"page": 1, "rowsPerPage": PAGE_SIZE, "rowsNumber": 0},
-            )
-            .classes("w-full")
-            .props('flat bordered dense data-testid="audit-table" no-data-label="Nothing recorded yet."')
-        )
 
-        total = 0
-
-        async def show(page: int = 1) -> None:
-            nonlocal total
+        def load(page: int, size: int) -> Page[AuditEntry]:
             chosen = action.value if action.value in AUDIT_ACTIONS else None
-            entries = await in_thread(
-                audit.entries, state.database, user.workspace_id, action=chosen, page=page, page_size=PAGE_SIZE
-            )
-            total = entries.total
-            table.rows = [_row(entry) for entry in entries.items]
-            table.pagination = {"page": page, "rowsPerPage": PAGE_SIZE, "rowsNumber": entries.total}
-            table.update()
+            return audit.entries(current().database, user.workspace_id, action=chosen, page=page, page_size=size)
 
-        def keep_total(_event: Any) -> None:
-            # The server owns the total: Quasar echoes the pagination it mounted with (0 rows), see FanTable.
-            if table.pagination.get("rowsNumber") != total:
-                table.pagination = {**table.pagination, "rowsNumber": total}
-
-        async def requested(event: Any) -> None:
-            await show(max(1, int(event.args["pagination"].get("page") or 1)))
-
-        table.on_pagination_change(keep_total)
-        table.on("request", requested)
-        action.on_value_change(lambda _event: show())
-        ui.timer(0.01, show, once=True)
-    return None
+        table = PagedTable(
+            load, row=_row, columns=COLUMNS, page_size=PAGE_SIZE, testid="audit-table", empty="Nothing recorded yet."
+        )
+        action.on_value_change(lambda _event: table.refresh(page=1))
+        ui.timer(0.01, table.refresh, once=True)
 
 
-def _row(entry: Any) -> dict[str, Any]:
+def _row(entry: AuditEntry) -> dict[str, Any]:
     return {
         "id": entry.id,
         "at": time_text(entry.at),

@@ -8,14 +8,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import Request
-from fastapi.responses import RedirectResponse
 from nicegui import ui
 from pydantic import ValidationError
 
 from fanbase.core.fields import FieldType
 from fanbase.errors import FanbaseError
 from fanbase.schemas.common import Page
+from fanbase.schemas.fans import Fan
 from fanbase.schemas.fans import FanFilter
 from fanbase.schemas.orders_events import Order
 from fanbase.schemas.segments import Segment
@@ -27,9 +26,11 @@ from fanbase.services import tags
 from fanbase.services.unit_of_work import Database
 from fanbase.web import data
 from fanbase.web.components.common import FanTable
+from fanbase.web.components.common import action_button
 from fanbase.web.components.common import column
+from fanbase.web.components.common import dashboard_page
 from fanbase.web.components.common import found_or_none
-from fanbase.web.components.common import signed_in
+from fanbase.web.components.common import show_record
 from fanbase.web.layout import day_text
 from fanbase.web.layout import frame
 from fanbase.web.layout import money
@@ -52,18 +53,15 @@ BULK_ACTIONS: dict[str, tuple[str, str]] = {
 }
 
 
-@ui.page("/fans", title="Fans · fanbase")
+@dashboard_page("/fans", title="Fans")
 def fans_page(
-    request: Request,
+    user: SignedInUser,
     segment: int | None = None,
     tag: str | None = None,
     list: str | None = None,
     q: str | None = None,
     rule: str | None = None,
-) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
+) -> None:
     state = current()
     workspace_id = user.workspace_id
     all_segments = data.all_segments(workspace_id)
@@ -86,8 +84,8 @@ def fans_page(
                     .props('dense outlined clearable input-class="fb-mono" data-testid="rule-filter"')
                     .classes("col-grow")
                 )
-                ui.button("Apply", icon="filter_alt", on_click=lambda: apply()).props(
-                    'unelevated no-caps color="indigo-8" data-testid="apply-filters"'
+                action_button(
+                    "Apply", icon="filter_alt", on_click=lambda: apply(), testid="apply-filters", is_main=True
                 )
             problem = ui.label("").classes("fb-error").props('data-testid="filter-error"')
             problem.set_visibility(False)
@@ -132,7 +130,6 @@ def fans_page(
         for select in (segment_select, tag_select, list_select):
             select.on_value_change(apply)
         ui.timer(0.01, apply, once=True)
-    return None
 
 
 def _filter_select(options: dict[int, str] | list[str], label: str, chosen: Any, *, testid: str) -> ui.select:
@@ -181,8 +178,8 @@ class _BulkActions:
         }
         with ui.row().classes("w-full items-center gap-2").props('data-testid="bulk-bar"') as self.bar:
             self.count = ui.label("").classes("text-weight-medium").props('data-testid="bulk-count"')
-            self.all_button = ui.button("", on_click=self.choose_all_matching).props(
-                'flat dense no-caps color="indigo-8" data-testid="select-all-matching"'
+            self.all_button = action_button(
+                "", on_click=self.choose_all_matching, testid="select-all-matching", is_dense=True
             )
             self.action = (
                 ui.select(
@@ -198,9 +195,7 @@ class _BulkActions:
                 .props('dense outlined options-dense data-testid="bulk-target"')
                 .classes("min-w-[12rem]")
             )
-            ui.button("Apply to fans", icon="done_all", on_click=self.run).props(
-                'unelevated no-caps color="indigo-8" data-testid="bulk-apply"'
-            )
+            action_button("Apply to fans", icon="done_all", on_click=self.run, testid="bulk-apply", is_main=True)
         self.bar.set_visibility(False)
         self.table: FanTable | None = None
 
@@ -294,112 +289,107 @@ def _apply_bulk(
     raise ValueError(f"unknown bulk action {action!r}")
 
 
-@ui.page("/fans/{fan_id}", title="Fan · fanbase")
-def fan_page(request: Request, fan_id: int) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
+@dashboard_page("/fans/{fan_id}", title="Fan")
+def fan_page(user: SignedInUser, fan_id: int) -> None:
+    fan = found_or_none(lambda: fans.get_fan(current().database, user.workspace_id, fan_id))
+    with frame(user, active="fans", title=fan.email if fan else "Fan", back=("← Fans", "/fans")):
+        show_record(fan, lambda found: _fan_content(user, found), missing="This fan does not exist in your workspace.")
+
+
+def _fan_content(user: SignedInUser, fan: Fan) -> None:
+    """A fan's profile, tags, lists and segments, and the newest of their orders and events."""
     state = current()
     workspace_id = user.workspace_id
-    fan = found_or_none(lambda: fans.get_fan(state.database, workspace_id, fan_id))
-    with frame(user, active="fans", title=fan.email if fan else "Fan"):
-        ui.link("← Fans", "/fans").classes("text-indigo-8")
-        if fan is None:
-            ui.label("This fan does not exist in your workspace.").classes("text-h6")
-            return None
-        name = " ".join(part for part in (fan.first_name, fan.last_name) if part)
-        catalogue = data.catalogue(workspace_id)
-        page_title(name or fan.email, subtitle=fan.email if name else None)
-        with ui.row().classes("w-full gap-4 items-stretch"):
-            with ui.card().style("flex: 1 1 320px"):
-                ui.label("Profile").classes("text-overline fb-muted")
-                titles = {spec.name: field_title(catalogue, spec) for spec in catalogue.fan_fields}
-                types = {spec.name: spec.type for spec in catalogue.fan_fields}
-                rows = [
-                    (FIELD_TITLES["lifecycle_stage"], fan.lifecycle_stage.capitalize()),
-                    (FIELD_TITLES["source"], fan.source.replace("_", " ").capitalize()),
-                    ("Location", ", ".join(p for p in (fan.city, fan.country) if p) or "—"),
-                    (FIELD_TITLES["created_at"], day_text(fan.created_at)),
-                    (FIELD_TITLES["total_spent"], money(fan.total_spent, user.currency)),
-                    (FIELD_TITLES["purchase_count"], f"{fan.purchase_count:,}"),
-                    (
-                        FIELD_TITLES["last_purchase_at"],
-                        day_text(fan.last_purchase_at) if fan.last_purchase_at else "—",
-                    ),
-                    (
-                        FIELD_TITLES["last_active_at"],
-                        time_text(fan.last_active_at) if fan.last_active_at else "—",
-                    ),
-                    *(
-                        (titles.get(key, key), _shown(value, types.get(key)))
-                        for key, value in sorted(fan.custom_fields.items())
-                    ),
-                ]
-                with ui.grid(columns=2).classes("gap-x-4 gap-y-1"):
-                    for label, value in rows:
-                        ui.label(label).classes("fb-muted")
-                        ui.label(value)
-            with ui.card().style("flex: 1 1 320px"):
-                ui.label("Tags").classes("text-overline fb-muted")
-                with ui.row().classes("gap-1"):
-                    for tag in fan.tags:
-                        ui.chip(tag, icon="sell").props("dense outline color=indigo-8")
-                    if not fan.tags:
-                        ui.label("No tags").classes("fb-muted")
-                ui.label("Lists").classes("text-overline fb-muted q-mt-sm")
-                for membership in labels_memberships(workspace_id, fan.id):
-                    ui.label(
-                        f"{membership.list_name}: {membership.status}"
-                        + (f" (consent {day_text(membership.consent_at)})" if membership.consent_at else "")
-                    )
-                ui.label("Segments").classes("text-overline fb-muted q-mt-sm")
-                memberships = data.fan_segments(workspace_id, fan.id)
-                if not memberships:
-                    ui.label("In no segment").classes("fb-muted")
-                else:
-                    for item in memberships:
-                        with ui.row().classes("items-center gap-2"):
-                            ui.link(item.segment_name, f"/segments/{item.segment_id}").classes("text-indigo-8")
-                            ui.label(f"since {time_text(item.since)} · {item.cause}").classes("fb-muted")
-        orders = fans.fan_orders(state.database, workspace_id, fan.id, page=1, page_size=_RECENT)
-        _recent_card(
-            "Orders",
-            [
-                column("placed", "Placed"),
-                column("category", "Category"),
-                column("product", "Product"),
-                column("amount", "Amount", align="right"),
-                column("status", "Status"),
-            ],
-            [
-                {
-                    "id": order.id,
-                    "placed": day_text(order.placed_at),
-                    "category": order.category,
-                    "product": order.product or "—",
-                    "amount": _order_amount(order),
-                    "status": "partly refunded"
-                    if order.status == "completed" and order.refunded_amount
-                    else order.status,
-                }
-                for order in orders
-            ],
-        )
-        events_ = fans.fan_events(state.database, workspace_id, fan.id, page=1, page_size=_RECENT)
-        _recent_card(
-            "Events",
-            [column("at", "When"), column("type", "Type"), column("properties", "Properties")],
-            [
-                {
-                    "id": event.id,
-                    "at": time_text(event.occurred_at),
-                    "type": humanize(event.type),
-                    "properties": ", ".join(f"{k}={v}" for k, v in event.properties.items()) or "—",
-                }
-                for event in events_
-            ],
-        )
-    return None
+    name = " ".join(part for part in (fan.first_name, fan.last_name) if part)
+    catalogue = data.catalogue(workspace_id)
+    page_title(name or fan.email, subtitle=fan.email if name else None)
+    with ui.row().classes("w-full gap-4 items-stretch"):
+        with ui.card().style("flex: 1 1 320px"):
+            ui.label("Profile").classes("text-overline fb-muted")
+            titles = {spec.name: field_title(catalogue, spec) for spec in catalogue.fan_fields}
+            types = {spec.name: spec.type for spec in catalogue.fan_fields}
+            rows = [
+                (FIELD_TITLES["lifecycle_stage"], fan.lifecycle_stage.capitalize()),
+                (FIELD_TITLES["source"], fan.source.replace("_", " ").capitalize()),
+                ("Location", ", ".join(p for p in (fan.city, fan.country) if p) or "—"),
+                (FIELD_TITLES["created_at"], day_text(fan.created_at)),
+                (FIELD_TITLES["total_spent"], money(fan.total_spent, user.currency)),
+                (FIELD_TITLES["purchase_count"], f"{fan.purchase_count:,}"),
+                (
+                    FIELD_TITLES["last_purchase_at"],
+                    day_text(fan.last_purchase_at) if fan.last_purchase_at else "—",
+                ),
+                (
+                    FIELD_TITLES["last_active_at"],
+                    time_text(fan.last_active_at) if fan.last_active_at else "—",
+                ),
+                *(
+                    (titles.get(key, key), _shown(value, types.get(key)))
+                    for key, value in sorted(fan.custom_fields.items())
+                ),
+            ]
+            with ui.grid(columns=2).classes("gap-x-4 gap-y-1"):
+                for label, value in rows:
+                    ui.label(label).classes("fb-muted")
+                    ui.label(value)
+        with ui.card().style("flex: 1 1 320px"):
+            ui.label("Tags").classes("text-overline fb-muted")
+            with ui.row().classes("gap-1"):
+                for tag in fan.tags:
+                    ui.chip(tag, icon="sell").props("dense outline color=indigo-8")
+                if not fan.tags:
+                    ui.label("No tags").classes("fb-muted")
+            ui.label("Lists").classes("text-overline fb-muted q-mt-sm")
+            for membership in labels_memberships(workspace_id, fan.id):
+                ui.label(
+                    f"{membership.list_name}: {membership.status}"
+                    + (f" (consent {day_text(membership.consent_at)})" if membership.consent_at else "")
+                )
+            ui.label("Segments").classes("text-overline fb-muted q-mt-sm")
+            memberships = data.fan_segments(workspace_id, fan.id)
+            if not memberships:
+                ui.label("In no segment").classes("fb-muted")
+            else:
+                for item in memberships:
+                    with ui.row().classes("items-center gap-2"):
+                        ui.link(item.segment_name, f"/segments/{item.segment_id}").classes("text-indigo-8")
+                        ui.label(f"since {time_text(item.since)} · {item.cause}").classes("fb-muted")
+    orders = fans.fan_orders(state.database, workspace_id, fan.id, page=1, page_size=_RECENT)
+    _recent_card(
+        "Orders",
+        [
+            column("placed", "Placed"),
+            column("category", "Category"),
+            column("product", "Product"),
+            column("amount", "Amount", align="right"),
+            column("status", "Status"),
+        ],
+        [
+            {
+                "id": order.id,
+                "placed": day_text(order.placed_at),
+                "category": order.category,
+                "product": order.product or "—",
+                "amount": _order_amount(order),
+                "status": "partly refunded" if order.status == "completed" and order.refunded_amount else order.status,
+            }
+            for order in orders
+        ],
+    )
+    events_ = fans.fan_events(state.database, workspace_id, fan.id, page=1, page_size=_RECENT)
+    _recent_card(
+        "Events",
+        [column("at", "When"), column("type", "Type"), column("properties", "Properties")],
+        [
+            {
+                "id": event.id,
+                "at": time_text(event.occurred_at),
+                "type": humanize(event.type),
+                "properties": ", ".join(f"{k}={v}" for k, v in event.properties.items()) or "—",
+            }
+            for event in events_
+        ],
+    )
 
 
 _RECENT = 50  # a fan's page shows this many of the newest orders and events

@@ -7,14 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from fanbase.errors import FanbaseError
 from fanbase.schemas.users import SignedInUser
 from fanbase.schemas.workspaces import WorkspaceSettingsIn
 from fanbase.services import workspaces
-from fanbase.web.components.common import signed_in
+from fanbase.web.components.common import dashboard_page
 from fanbase.web.components.import_rates import RatesCard
 from fanbase.web.components.import_upload import SalesImportCard
 from fanbase.web.components.import_webhooks import DeliveriesCard
@@ -23,7 +22,7 @@ from fanbase.web.layout import frame
 from fanbase.web.layout import page_title
 from fanbase.web.state import actor_of
 from fanbase.web.state import current
-from fanbase.web.state import in_thread
+from fanbase.web.state import in_workspace
 
 _CSS = """
 .fb-problem { background: #fef2f2; }
@@ -47,11 +46,8 @@ _CSS = """
 """
 
 
-@ui.page("/imports", title="Import · fanbase")
-def imports_page(request: Request) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
+@dashboard_page("/imports", title="Import")
+def imports_page(user: SignedInUser, request: Request) -> None:
     state = current()
     # Where vendors post: the public address when one is set (behind a proxy), else the address this page came from.
     base_url = str(state.settings.public_url or request.base_url).rstrip("/")
@@ -74,7 +70,6 @@ def imports_page(request: Request) -> RedirectResponse | None:
             with ui.column().classes("gap-4").style("flex: 1 1 480px; min-width: 0"):
                 SourcesCard(user, base_url=base_url, on_change=lambda: deliveries.table.refresh())
         deliveries = DeliveriesCard(user)
-    return None
 
 
 def _lifecycle_switch(user: SignedInUser) -> None:
@@ -85,10 +80,9 @@ def _lifecycle_switch(user: SignedInUser) -> None:
     async def changed(event: Any) -> None:
         is_on = bool(event.value)
         try:
-            await in_thread(
+            await in_workspace(
+                user,
                 workspaces.update_settings,
-                state.database,
-                user.workspace_id,
                 WorkspaceSettingsIn(lifecycle_from_purchases=is_on),
                 now=state.now(),
                 actor=actor_of(user),

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from fanbase.schemas.common import Page
@@ -19,6 +17,7 @@ from fanbase.services import lists
 from fanbase.web.components.common import ACTIONS_COLUMN
 from fanbase.web.components.common import FanTable
 from fanbase.web.components.common import column
+from fanbase.web.components.common import dashboard_page
 from fanbase.web.components.fan_groups import FanGroupPage
 from fanbase.web.components.fan_groups import fan_group_page
 from fanbase.web.components.fan_groups import size_history
@@ -91,6 +90,6 @@ LISTS_PAGE = FanGroupPage(
 )
 
 
-@ui.page("/lists", title="Lists · fanbase")
-def lists_page(request: Request) -> RedirectResponse | None:
-    return fan_group_page(request, LISTS_PAGE)
+@dashboard_page("/lists", title="Lists")
+def lists_page(user: SignedInUser) -> None:
+    fan_group_page(user, LISTS_PAGE)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import RedirectResponse
 from nicegui import ui
 from pydantic import ValidationError
 
@@ -22,11 +20,14 @@ from fanbase.services import custom_fields
 from fanbase.services import lists
 from fanbase.services import messages
 from fanbase.web import data
-from fanbase.web.components.common import CUT_TO_COLUMN
 from fanbase.web.components.common import PagedTable
+from fanbase.web.components.common import action_button
 from fanbase.web.components.common import column
+from fanbase.web.components.common import cut_caption
+from fanbase.web.components.common import dashboard_page
 from fanbase.web.components.common import found_or_none
-from fanbase.web.components.common import signed_in
+from fanbase.web.components.common import link_cell
+from fanbase.web.components.common import show_record
 from fanbase.web.components.mail_settings import open_mail_settings
 from fanbase.web.components.message_audience import AudienceCard
 from fanbase.web.components.message_audience import PreviewCard
@@ -43,6 +44,7 @@ from fanbase.web.layout import time_text
 from fanbase.web.state import actor_of
 from fanbase.web.state import current
 from fanbase.web.state import in_thread
+from fanbase.web.state import in_workspace
 from fanbase.web.words import MESSAGE_STATUS
 from fanbase.web.words import MESSAGE_STATUS_COLORS
 
@@ -102,16 +104,13 @@ def _list_actions(user: SignedInUser) -> None:
             f'flat no-caps color="indigo-8" :label="$q.screen.lt.sm ? undefined : \'{label}\'" '
             f'aria-label="{label}" data-testid="{testid}"'
         ).tooltip(label)
-    ui.button("New message", icon="add", on_click=lambda: ui.navigate.to("/messages/new")).props(
-        'unelevated no-caps color="indigo-8" data-testid="new-message"'
+    action_button(
+        "New message", icon="add", on_click=lambda: ui.navigate.to("/messages/new"), testid="new-message", is_main=True
     )
 
 
-@ui.page("/messages", title="Messages · fanbase")
-def messages_page(request: Request) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
+@dashboard_page("/messages", title="Messages")
+def messages_page(user: SignedInUser) -> None:
     state = current()
     segment_names = {segment.id: segment.name for segment in data.all_segments(user.workspace_id)}
     with frame(user, active="messages", title="Messages"):
@@ -131,48 +130,29 @@ def messages_page(request: Request) -> RedirectResponse | None:
             testid="messages-table",
             empty="No messages yet: write one with New message.",
         )
-        table.table.add_slot(
-            "body-cell-name",
-            '<q-td :props="props"><a class="text-indigo-8 text-weight-medium" :href="\'/messages/\' + props.row.id">'
-            "{{ props.value }}</a>"
-            f'<div class="fb-muted text-caption ellipsis" style="{CUT_TO_COLUMN}">{{{{ props.row.subject }}}}</div>'
-            "</q-td>",
-        )
+        table.table.add_slot("body-cell-name", link_cell("/messages/", under=cut_caption("subject"), is_name=True))
         table.table.add_slot(
             "body-cell-status",
             '<q-td :props="props"><q-badge :color="props.row.color">{{ props.value }}</q-badge>'
             '<div class="fb-muted text-caption lt-sm">{{ props.row.summary }}</div></q-td>',
         )
         ui.timer(0.01, table.refresh, once=True)
-    return None
 
 
-@ui.page("/messages/new", title="New message · fanbase")
-def new_message_page(request: Request, segment: int | None = None) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
-    with frame(user, active="messages", title="New message"):
-        ui.link("← Messages", "/messages").classes("text-indigo-8")
+@dashboard_page("/messages/new", title="New message")
+def new_message_page(user: SignedInUser, segment: int | None = None) -> None:
+    with frame(user, active="messages", title="New message", back=("← Messages", "/messages")):
         page_title("New message")
         _MessagePage(user, None, chosen_segment=segment)
-    return None
 
 
-@ui.page("/messages/{message_id:int}", title="Message · fanbase")
-def message_page(request: Request, message_id: int) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
-    state = current()
-    message = found_or_none(lambda: messages.get_message(state.database, user.workspace_id, message_id))
-    with frame(user, active="messages", title=message.name if message else "Message"):
-        ui.link("← Messages", "/messages").classes("text-indigo-8")
-        if message is None:
-            ui.label("This message does not exist in your workspace.").classes("text-h6")
-            return None
-        _MessagePage(user, message)
-    return None
+@dashboard_page("/messages/{message_id:int}", title="Message")
+def message_page(user: SignedInUser, message_id: int) -> None:
+    message = found_or_none(lambda: messages.get_message(current().database, user.workspace_id, message_id))
+    with frame(user, active="messages", title=message.name if message else "Message", back=("← Messages", "/messages")):
+        show_record(
+            message, lambda found: _MessagePage(user, found), missing="This message does not exist in your workspace."
+        )
 
 
 def _status_line(message: Message) -> str:
@@ -238,9 +218,13 @@ class _MessagePage:
                     )
                     if is_editable:
                         with ui.row().classes("w-full items-center gap-2"):
-                            ui.button(
-                                "Save draft" if message is None else "Save", icon="save", on_click=self.save
-                            ).props('unelevated no-caps color="indigo-8" data-testid="save-message"')
+                            action_button(
+                                "Save draft" if message is None else "Save",
+                                icon="save",
+                                on_click=self.save,
+                                testid="save-message",
+                                is_main=True,
+                            )
                             self.unsaved = ui.label("").classes("fb-muted").props('data-testid="unsaved"')
                 with ui.column().classes("gap-4").style("flex: 1 1 420px; min-width: 0"):
                     if message is None:
@@ -276,18 +260,17 @@ class _MessagePage:
                 self.status_line = ui.label(_status_line(message)).classes("fb-muted")
                 self.status_line.props('data-testid="message-status-line"')
             if message.status in ("sending", "sent") and current().settings.smtp_url is None:
-                ui.button(
+                action_button(
                     "Its mail in the outbox",
                     icon="outbox",
                     on_click=lambda: ui.navigate.to(f"/messages/outbox?message={message.id}"),
-                ).props('flat no-caps color="indigo-8" data-testid="message-outbox"')
-            if message.status == "sending":
-                ui.button("Stop sending", icon="stop", on_click=self.cancel).props(
-                    'flat no-caps color="negative" data-testid="cancel-message"'
+                    testid="message-outbox",
                 )
-            ui.button("Duplicate", icon="content_copy", on_click=self.duplicate).props(
-                'flat no-caps color="indigo-8" data-testid="duplicate-message"'
-            )
+            if message.status == "sending":
+                action_button(
+                    "Stop sending", icon="stop", on_click=self.cancel, testid="cancel-message", is_danger=True
+                )
+            action_button("Duplicate", icon="content_copy", on_click=self.duplicate, testid="duplicate-message")
 
     def _results(self, message: Message) -> None:
         state = current()
@@ -310,20 +293,17 @@ class _MessagePage:
                     "changed or called back."
                 ).classes("fb-muted text-caption")
             with ui.row().classes("gap-2"):
-                ui.button("Send now", icon="send", on_click=self.send_now).props(
-                    'unelevated no-caps color="indigo-8" data-testid="send-now"'
-                )
-                ui.button(
+                action_button("Send now", icon="send", on_click=self.send_now, testid="send-now", is_main=True)
+                action_button(
                     "Reschedule" if message.status == "scheduled" else "Schedule",
                     icon="schedule",
                     on_click=self.schedule,
-                ).props('flat no-caps color="indigo-8" data-testid="schedule"')
+                    testid="schedule",
+                )
                 if message.status == "scheduled":
-                    ui.button("Back to draft", icon="edit_note", on_click=self.unschedule).props(
-                        'flat no-caps color="indigo-8" data-testid="unschedule"'
-                    )
-                    ui.button("Cancel", icon="cancel", on_click=self.cancel).props(
-                        'flat no-caps color="negative" data-testid="cancel-message"'
+                    action_button("Back to draft", icon="edit_note", on_click=self.unschedule, testid="unschedule")
+                    action_button(
+                        "Cancel", icon="cancel", on_click=self.cancel, testid="cancel-message", is_danger=True
                     )
 
     # -- actions -----------------------------------------------------------------------------------------------
@@ -404,10 +384,9 @@ class _MessagePage:
         assert self.message is not None
         state = current()
         try:
-            message = await in_thread(
+            message = await in_workspace(
+                self.user,
                 messages.unschedule_message,
-                state.database,
-                self.user.workspace_id,
                 self.message.id,
                 now=state.now(),
                 actor=actor_of(self.user),
@@ -434,10 +413,9 @@ class _MessagePage:
         message = self.message
         state = current()
         try:
-            copy = await in_thread(
+            copy = await in_workspace(
+                self.user,
                 messages.create_message,
-                state.database,
-                self.user.workspace_id,
                 MessageIn(
                     name=f"{message.name[: NAME_LENGTH - 7]} (copy)",
                     subject=message.subject,
@@ -461,14 +439,13 @@ class _MessagePage:
         message = self.message
         if message is None or message.status not in ("scheduled", "sending", "sent"):
             return
-        state = current()
-        latest = await in_thread(messages.get_message, state.database, self.user.workspace_id, message.id)
+        latest = await in_workspace(self.user, messages.get_message, message.id)
         if latest.status != message.status:
             self.message = latest
             self.build()
             return
         if self.stats is not None:
-            stats = await in_thread(messages.stats, state.database, self.user.workspace_id, message.id)
+            stats = await in_workspace(self.user, messages.stats, message.id)
             if stats != self.stats.stats:
                 self.stats.show(stats)
                 if self.recipients is not None:

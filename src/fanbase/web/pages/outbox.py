@@ -6,8 +6,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import Request
-from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from fanbase.schemas.common import Page
@@ -16,8 +14,10 @@ from fanbase.schemas.users import SignedInUser
 from fanbase.services import messages
 from fanbase.web.components.common import PagedTable
 from fanbase.web.components.common import column
+from fanbase.web.components.common import dashboard_page
 from fanbase.web.components.common import found_or_none
-from fanbase.web.components.common import signed_in
+from fanbase.web.components.common import link_cell
+from fanbase.web.components.common import show_record
 from fanbase.web.components.mail_view import MailView
 from fanbase.web.components.mail_view import read_stored
 from fanbase.web.layout import frame
@@ -70,15 +70,11 @@ class _MessageNames:
         return self.names[message_id]
 
 
-@ui.page("/messages/outbox", title="Outbox · fanbase")
-def outbox_page(request: Request, message: int | None = None) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
+@dashboard_page("/messages/outbox", title="Outbox")
+def outbox_page(user: SignedInUser, message: int | None = None) -> None:
     state = current()
     names = _MessageNames(user)
-    with frame(user, active="messages", title="Outbox"):
-        ui.link("← Messages", "/messages").classes("text-indigo-8")
+    with frame(user, active="messages", title="Outbox", back=("← Messages", "/messages")):
         page_title("Outbox", subtitle="Each fan's mail as it would have gone out, newest first.")
         _notice(relay_note(), testid="outbox-note")
         chosen = (
@@ -116,18 +112,10 @@ def outbox_page(request: Request, message: int | None = None) -> RedirectRespons
             testid="outbox-table",
             empty="Nothing in the outbox: mail sent while no SMTP relay is set shows up here.",
         )
-        table.table.add_slot(
-            "body-cell-to",
-            '<q-td :props="props"><a class="text-indigo-8" :href="\'/messages/outbox/\' + props.row.id">'
-            "{{ props.value }}</a>"
-            # On a phone the Message and When columns are hidden: said under the address.
-            '<div class="fb-muted text-caption lt-sm">{{ props.row.message }} · {{ props.row.stored }}</div></q-td>',
-        )
-        table.table.add_slot(
-            "body-cell-message",
-            '<q-td :props="props"><a class="text-indigo-8" :href="\'/messages/\' + props.row.message_id">'
-            "{{ props.value }}</a></q-td>",
-        )
+        # On a phone the Message and When columns are hidden: said under the address.
+        when_narrow = '<div class="fb-muted text-caption lt-sm">{{ props.row.message }} · {{ props.row.stored }}</div>'
+        table.table.add_slot("body-cell-to", link_cell("/messages/outbox/", under=when_narrow))
+        table.table.add_slot("body-cell-message", link_cell("/messages/", key="message_id"))
 
         async def show_chosen() -> None:
             if await table.refresh(page=1):
@@ -136,33 +124,28 @@ def outbox_page(request: Request, message: int | None = None) -> RedirectRespons
 
         chosen.on_value_change(show_chosen)
         ui.timer(0.01, table.refresh, once=True)
-    return None
 
 
-@ui.page("/messages/outbox/{mail_id:int}", title="Mail · fanbase")
-def outbox_mail_page(request: Request, mail_id: int) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
-    state = current()
-    raw = found_or_none(lambda: messages.outbox_raw(state.database, user.workspace_id, mail_id))
-    with frame(user, active="messages", title="Mail"):
-        ui.link("← Outbox", "/messages/outbox").classes("text-indigo-8")
-        if raw is None:
-            ui.label("This mail is not in your workspace's outbox.").classes("text-h6")
-            return None
-        mail = read_stored(raw)
-        headers = dict(mail.headers)
-        page_title(headers.get("Subject", "(no subject)"), subtitle=f"To {headers.get('To', '—')}")
-        with ui.card().classes("w-full gap-2").props('data-testid="mail"'):
-            with ui.grid(columns="auto 1fr").classes("w-full gap-x-4 gap-y-1").props('data-testid="mail-headers"'):
-                for name, value in mail.headers:
-                    ui.label(name).classes("fb-muted")
-                    ui.label(value).classes("text-body2").style("overflow-wrap: anywhere; min-width: 0")
-            _notice(
-                "Images do not load and links do not work here, so looking at a mail counts as neither an open "
-                "nor a click.",
-                testid="mail-view-note",
-            )
-            MailView(html=mail.html, text=mail.text, raw=mail.raw, testid="mail")
-    return None
+@dashboard_page("/messages/outbox/{mail_id:int}", title="Mail")
+def outbox_mail_page(user: SignedInUser, mail_id: int) -> None:
+    raw = found_or_none(lambda: messages.outbox_raw(current().database, user.workspace_id, mail_id))
+    with frame(user, active="messages", title="Mail", back=("← Outbox", "/messages/outbox")):
+        show_record(raw, _show_mail, missing="This mail is not in your workspace's outbox.")
+
+
+def _show_mail(raw: bytes) -> None:
+    """A mail of the outbox as its fan would see it, with its headers."""
+    mail = read_stored(raw)
+    headers = dict(mail.headers)
+    page_title(headers.get("Subject", "(no subject)"), subtitle=f"To {headers.get('To', '—')}")
+    with ui.card().classes("w-full gap-2").props('data-testid="mail"'):
+        with ui.grid(columns="auto 1fr").classes("w-full gap-x-4 gap-y-1").props('data-testid="mail-headers"'):
+            for name, value in mail.headers:
+                ui.label(name).classes("fb-muted")
+                ui.label(value).classes("text-body2").style("overflow-wrap: anywhere; min-width: 0")
+        _notice(
+            "Images do not load and links do not work here, so looking at a mail counts as neither an open "
+            "nor a click.",
+            testid="mail-view-note",
+        )
+        MailView(html=mail.html, text=mail.text, raw=mail.raw, testid="mail")

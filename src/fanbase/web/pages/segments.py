@@ -6,8 +6,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import RedirectResponse
 from nicegui import events
 from nicegui import ui
 
@@ -20,12 +18,14 @@ from fanbase.services import messages
 from fanbase.services import segments
 from fanbase.web import data
 from fanbase.web.components.common import ACTIONS_COLUMN
-from fanbase.web.components.common import CUT_TO_COLUMN
 from fanbase.web.components.common import FanTable
+from fanbase.web.components.common import action_button
 from fanbase.web.components.common import column
+from fanbase.web.components.common import cut_caption
+from fanbase.web.components.common import dashboard_page
 from fanbase.web.components.common import found_or_none
+from fanbase.web.components.common import link_cell
 from fanbase.web.components.common import show_size_chart
-from fanbase.web.components.common import signed_in
 from fanbase.web.components.common import size_chart
 from fanbase.web.components.common import sparkline_svg
 from fanbase.web.components.segment_dialog import SegmentDialog
@@ -37,6 +37,7 @@ from fanbase.web.layout import page_title
 from fanbase.web.state import actor_of
 from fanbase.web.state import current
 from fanbase.web.state import in_thread
+from fanbase.web.state import in_workspace
 from fanbase.web.words import CAUSES
 
 SEGMENT_COLUMNS: list[dict[str, Any]] = [
@@ -70,17 +71,14 @@ def _segment_row(segment: Segment, user: SignedInUser) -> dict[str, Any]:
     }
 
 
-@ui.page("/segments", title="Segment Manage · fanbase")
-def segment_manage(request: Request) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
+@dashboard_page("/segments", title="Segment Manage")
+def segment_manage(user: SignedInUser) -> None:
     with frame(user, active="segments", title="Segment Manage"):
         with ui.row().classes("w-full items-center gap-2"):
             page_title("Segment Manage", subtitle="Group fans automatically (dynamic) or by hand (static).")
             ui.space()
-            ui.button("Create Segment", icon="add", on_click=lambda: open_dialog(None)).props(
-                'unelevated no-caps color="indigo-8" data-testid="create-segment"'
+            action_button(
+                "Create Segment", icon="add", on_click=lambda: open_dialog(None), testid="create-segment", is_main=True
             )
         search = (
             ui.input(placeholder="Search segments by name or description")
@@ -100,13 +98,7 @@ def segment_manage(request: Request) -> RedirectResponse | None:
             'no-results-label="No segment matches the search." :filter-method="(rows, terms) => rows.filter('
             "row => (row.name + ' ' + row.description).toLowerCase().includes(terms.toLowerCase()))\""
         )
-        table.add_slot(
-            "body-cell-name",
-            '<q-td :props="props"><a class="text-indigo-8 text-weight-medium" :href="\'/segments/\' + props.row.id">'
-            "{{ props.value }}</a>"
-            f'<div class="fb-muted text-caption ellipsis" style="{CUT_TO_COLUMN}">'
-            "{{ props.row.description }}</div></q-td>",
-        )
+        table.add_slot("body-cell-name", link_cell("/segments/", under=cut_caption("description"), is_name=True))
         table.add_slot(
             "body-cell-kind",
             "<q-td :props=\"props\"><q-badge :color=\"props.value === 'Dynamic' ? 'indigo-6' : 'grey-7'\">"
@@ -153,9 +145,7 @@ def segment_manage(request: Request) -> RedirectResponse | None:
         async def duplicate(row: dict[str, Any]) -> None:
             state = current()
             try:
-                copy = await in_thread(
-                    segments.duplicate_segment, state.database, user.workspace_id, int(row["id"]), now=state.now()
-                )
+                copy = await in_workspace(user, segments.duplicate_segment, int(row["id"]), now=state.now())
             except FanbaseError as error:
                 ui.notify(str(error), type="negative")
                 return
@@ -166,7 +156,6 @@ def segment_manage(request: Request) -> RedirectResponse | None:
         table.on("duplicate", lambda event: duplicate(event.args))
         table.on("delete", lambda event: _confirm_delete(user, event.args, on_deleted=reload))
         reload()
-    return None
 
 
 def _confirm_delete(user: SignedInUser, row: dict[str, Any], *, on_deleted: Callable[[], None]) -> None:
@@ -178,7 +167,7 @@ def _confirm_delete(user: SignedInUser, row: dict[str, Any], *, on_deleted: Call
                 f"The rules of {row['used_by']} name it. Edit those segments to stop using it, then delete it."
             ).props('data-testid="delete-refusal"')
             with ui.row().classes("w-full justify-end"):
-                ui.button("OK", on_click=dialog.close).props('unelevated no-caps color="indigo-8"')
+                action_button("OK", on_click=dialog.close, is_main=True)
         else:
             ui.label(f"Delete “{row['name']}”?").classes("text-h6")
             ui.label(
@@ -200,26 +189,21 @@ def _confirm_delete(user: SignedInUser, row: dict[str, Any], *, on_deleted: Call
 
             with ui.row().classes("w-full justify-end"):
                 ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
-                ui.button("Delete", icon="delete", on_click=delete).props(
-                    'unelevated no-caps color="negative" data-testid="confirm-delete"'
+                action_button(
+                    "Delete", icon="delete", on_click=delete, testid="confirm-delete", is_main=True, is_danger=True
                 )
     dialog.open()
 
 
-@ui.page("/segments/{segment_id}", title="Segment · fanbase")
-def segment_page(request: Request, segment_id: int) -> RedirectResponse | None:
-    user = signed_in(request)
-    if isinstance(user, RedirectResponse):
-        return user
-    state = current()
-    segment = found_or_none(lambda: segments.get_segment(state.database, user.workspace_id, segment_id))
+@dashboard_page("/segments/{segment_id}", title="Segment")
+def segment_page(user: SignedInUser, segment_id: int) -> None:
+    segment = found_or_none(lambda: segments.get_segment(current().database, user.workspace_id, segment_id))
     with frame(user, active="segments", title=segment.name if segment else "Segment"):
         if segment is None:
             ui.label("This segment does not exist in your workspace.").classes("text-h6")
             ui.link("Back to Segment Manage", "/segments")
-            return None
-        _segment_content(user, segment)
-    return None
+        else:
+            _segment_content(user, segment)
 
 
 # The history periods a segment page offers (days; None: since the segment was created).
@@ -322,11 +306,7 @@ class _SegmentSummary:
                 pagination={"rowsPerPage": 10},
             )
             table.classes("w-full").props('flat bordered dense data-testid="history-day-table"')
-            table.add_slot(
-                "body-cell-fan",
-                '<q-td :props="props"><a class="text-indigo-8" :href="\'/fans/\' + props.row.fan_id">'
-                "{{ props.value }}</a></q-td>",
-            )
+            table.add_slot("body-cell-fan", link_cell("/fans/", key="fan_id"))
             table.add_slot(
                 "body-cell-change",
                 "<q-td :props=\"props\"><q-badge :color=\"props.value === 'entered' ? 'green-7' : 'red-7'\">"
@@ -347,10 +327,13 @@ def _segment_content(user: SignedInUser, segment: Segment) -> None:
             if segment.description:
                 ui.label(segment.description).classes("fb-muted")
         ui.space()
-        ui.button(
-            "Filter fan list", icon="filter_list", on_click=lambda: ui.navigate.to(f"/fans?segment={segment.id}")
-        ).props('flat no-caps color="indigo-8" data-testid="filter-fans"')
-        ui.button(
+        action_button(
+            "Filter fan list",
+            icon="filter_list",
+            on_click=lambda: ui.navigate.to(f"/fans?segment={segment.id}"),
+            testid="filter-fans",
+        )
+        action_button(
             "Edit",
             icon="edit",
             on_click=lambda: SegmentDialog(
@@ -358,7 +341,9 @@ def _segment_content(user: SignedInUser, segment: Segment) -> None:
                 segment=segments.get_segment(state.database, workspace_id, segment.id),
                 on_saved=lambda _s: ui.navigate.reload(),
             ).open(),
-        ).props('unelevated no-caps color="indigo-8" data-testid="edit-segment"')
+            testid="edit-segment",
+            is_main=True,
+        )
     summary = _SegmentSummary(user, segment)
     _messages_card(user, segment)
 
@@ -371,9 +356,7 @@ def _segment_content(user: SignedInUser, segment: Segment) -> None:
                 # Streamed by the server as it is read (web/downloads.py), whatever the segment's size.
                 ui.download.from_url(members_csv_url(segment.id))
 
-            ui.button("Export CSV", icon="download", on_click=export).props(
-                'flat no-caps color="indigo-8" data-testid="export-csv"'
-            )
+            action_button("Export CSV", icon="download", on_click=export, testid="export-csv")
         members = FanTable(
             lambda page, size: segments.members(state.database, workspace_id, segment.id, page=page, page_size=size),
             currency=user.currency,
@@ -400,9 +383,13 @@ def _messages_card(user: SignedInUser, segment: Segment) -> None:
             ui.label(f"Its members were sent {mails} in the last 30 days.").classes("fb-muted").props(
                 'data-testid="segment-mail-received"'
             )
-        ui.button(
-            "Write a message", icon="edit", on_click=lambda: ui.navigate.to(f"/messages/new?segment={segment.id}")
-        ).props('unelevated no-caps color="indigo-8" data-testid="message-segment"')
+        action_button(
+            "Write a message",
+            icon="edit",
+            on_click=lambda: ui.navigate.to(f"/messages/new?segment={segment.id}"),
+            testid="message-segment",
+            is_main=True,
+        )
 
 
 def _static_tools(user: SignedInUser, segment: Segment, members: FanTable, summary: _SegmentSummary) -> None:
@@ -460,11 +447,9 @@ def _static_tools(user: SignedInUser, segment: Segment, members: FanTable, summa
             .classes("col-grow")
             .on("keydown.enter", add_typed)
         )
-        ui.button("Add", icon="person_add", on_click=add_typed).props(
-            'unelevated no-caps color="indigo-8" data-testid="add-fan"'
-        )
-        ui.button("Remove selected", icon="person_remove", on_click=remove_selected).props(
-            'flat no-caps color="negative" data-testid="remove-fans"'
+        action_button("Add", icon="person_add", on_click=add_typed, testid="add-fan", is_main=True)
+        action_button(
+            "Remove selected", icon="person_remove", on_click=remove_selected, testid="remove-fans", is_danger=True
         )
         ui.upload(label="Import CSV of emails", auto_upload=True, on_upload=upload).props(
             'accept=".csv,text/csv" flat bordered dense data-testid="import-csv"'

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from fanbase.schemas.tags import Tag
@@ -17,6 +15,7 @@ from fanbase.services import tags
 from fanbase.web.components.common import ACTIONS_COLUMN
 from fanbase.web.components.common import FanTable
 from fanbase.web.components.common import column
+from fanbase.web.components.common import dashboard_page
 from fanbase.web.components.fan_groups import FanGroupPage
 from fanbase.web.components.fan_groups import fan_group_page
 from fanbase.web.components.fan_groups import size_history
@@ -98,6 +97,6 @@ TAGS_PAGE = FanGroupPage(
 )
 
 
-@ui.page("/tags", title="Tags · fanbase")
-def tags_page(request: Request) -> RedirectResponse | None:
-    return fan_group_page(request, TAGS_PAGE)
+@dashboard_page("/tags", title="Tags")
+def tags_page(user: SignedInUser) -> None:
+    fan_group_page(user, TAGS_PAGE)
