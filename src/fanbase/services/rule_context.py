@@ -22,6 +22,7 @@ from fanbase.core.text import parse_rule_text
 from fanbase.core.validation import References
 from fanbase.core.validation import validate_rule
 from fanbase.db.engine import Connection
+from fanbase.db.engine import Database
 from fanbase.db.lru import LockedLRU
 from fanbase.db.repositories import lists as lists_repo
 from fanbase.db.repositories import segments as segments_repo
@@ -132,6 +133,12 @@ class RuleContext:
         for segment_id in sorted(self.segment_rows):
             visit(segment_id)
         return ordered
+
+
+def catalogue(database: Database, workspace_id: int) -> Catalogue:
+    """The fields a workspace's rules may name, custom fields included (for an edge, which holds no connection)."""
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
+        return catalogue_for(connection, workspace_id)
 
 
 def catalogue_for(connection: Connection, workspace_id: int) -> Catalogue:

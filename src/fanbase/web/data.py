@@ -8,8 +8,6 @@ from datetime import timedelta
 from typing import Literal
 
 from fanbase.core.fields import Catalogue
-from fanbase.core.fields import FieldSpec
-from fanbase.core.fields import FieldType
 from fanbase.schemas.analytics import SeenValues
 from fanbase.schemas.common import Page
 from fanbase.schemas.history import FanSegmentMembership
@@ -18,10 +16,10 @@ from fanbase.schemas.history import SizePoint
 from fanbase.schemas.segments import Impact
 from fanbase.schemas.segments import RuleIn
 from fanbase.schemas.segments import Segment
-from fanbase.services import custom_fields
 from fanbase.services import history
 from fanbase.services import lists
 from fanbase.services import previews
+from fanbase.services import rule_context
 from fanbase.services import seen_values as seen_values_service
 from fanbase.services import segments
 from fanbase.services import tags
@@ -29,18 +27,7 @@ from fanbase.web.state import current
 
 
 def catalogue(workspace_id: int) -> Catalogue:
-    fields = custom_fields.list_custom_fields(current().database, workspace_id)
-    return Catalogue(
-        custom_fields=tuple(
-            FieldSpec(
-                name=field.name,
-                type=FieldType(field.type),
-                choices=tuple(field.choices or ()),
-                label=field.label,
-            )
-            for field in fields
-        )
-    )
+    return rule_context.catalogue(current().database, workspace_id)
 
 
 def tag_names(workspace_id: int) -> list[str]:
