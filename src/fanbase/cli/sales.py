@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from datetime import datetime
 from decimal import Decimal
@@ -159,45 +160,41 @@ def _report(report: SalesImportReport, *, as_json: bool, errors: Path | None) ->
     raise typer.Exit(EXIT_FAILED)
 
 
-@import_app.command("orders")
-def import_orders(
-    file: FileArgument,
-    workspace: WorkspaceOption = None,
-    format_name: FormatOption = "auto",
-    dry_run: DryRunOption = False,
-    errors: ErrorsOption = None,
-    venue: VenueOption = None,
-    city: CityOption = None,
-    event_name: EventOption = None,
-    attended_at: AttendedOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Import orders from a CSV: fanbase's columns (email, amount, currency, category, placed_at, external_id, …)
-    or a Shopify orders export, Bandcamp sales report, Stripe payments export or Eventbrite attendee summary.
+def _import_command(kind: ImportKind, *, doc: str) -> Callable[..., None]:
+    """`fanbase import orders` or `events`: the two take the same file and options, and differ only in what the
+    rows are read as."""
 
-    Fans are created for unknown emails; other currencies are converted at the workspace's rates; importing the
-    same file again changes nothing. Exit code 1 if any row was rejected."""
-    options = _options(event_name, venue, city, attended_at)
-    _import("orders", file, workspace, format_name, options, dry_run, as_json, errors)
+    def import_kind(
+        file: FileArgument,
+        workspace: WorkspaceOption = None,
+        format_name: FormatOption = "auto",
+        dry_run: DryRunOption = False,
+        errors: ErrorsOption = None,
+        venue: VenueOption = None,
+        city: CityOption = None,
+        event_name: EventOption = None,
+        attended_at: AttendedOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        options = _options(event_name, venue, city, attended_at)
+        _import(kind, file, workspace, format_name, options, dry_run, as_json, errors)
+
+    import_kind.__doc__ = doc  # Typer's help text
+    return import_kind
 
 
-@import_app.command("events")
-def import_events(
-    file: FileArgument,
-    workspace: WorkspaceOption = None,
-    format_name: FormatOption = "auto",
-    dry_run: DryRunOption = False,
-    errors: ErrorsOption = None,
-    venue: VenueOption = None,
-    city: CityOption = None,
-    event_name: EventOption = None,
-    attended_at: AttendedOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Import activity events from a CSV: fanbase's columns (email, type, occurred_at, external_id, properties or
-    properties.<key> columns) or an Eventbrite attendee summary (its check-ins, as gig_attended)."""
-    options = _options(event_name, venue, city, attended_at)
-    _import("events", file, workspace, format_name, options, dry_run, as_json, errors)
+# Each command's help; its first paragraph, line breaks kept, is its summary in `fanbase import --help`.
+IMPORT_ORDERS_HELP = """\
+Import orders from a CSV: fanbase's columns (email, amount, currency, category, placed_at, external_id, …)
+or a Shopify orders export, Bandcamp sales report, Stripe payments export or Eventbrite attendee summary.
+
+Fans are created for unknown emails; other currencies are converted at the workspace's rates; importing the
+same file again changes nothing. Exit code 1 if any row was rejected."""
+IMPORT_EVENTS_HELP = """\
+Import activity events from a CSV: fanbase's columns (email, type, occurred_at, external_id, properties or
+properties.<key> columns) or an Eventbrite attendee summary (its check-ins, as gig_attended)."""
+import_app.command("orders")(_import_command("orders", doc=IMPORT_ORDERS_HELP))
+import_app.command("events")(_import_command("events", doc=IMPORT_EVENTS_HELP))
 
 
 @rates_app.command("list")
