@@ -20,6 +20,7 @@ from rich.progress import TimeElapsedColumn
 from fanbase.cli.common import EXIT_FAILED
 from fanbase.cli.common import JsonOption
 from fanbase.cli.common import WorkspaceOption
+from fanbase.cli.common import id_argument
 from fanbase.cli.common import one_line
 from fanbase.cli.common import open_workspace
 from fanbase.cli.common import print_json
@@ -61,6 +62,7 @@ EventOption = Annotated[str | None, typer.Option("--event-name", help="Eventbrit
 AttendedOption = Annotated[
     str | None, typer.Option("--attended-at", help="Eventbrite: when checked-in attendees attended (ISO, with zone).")
 ]
+RateArgument = Annotated[int, id_argument("rate", listed_by="fanbase rates list")]
 FORMATS = ("auto", "generic", "shopify", "bandcamp", "stripe", "eventbrite")
 
 
@@ -255,7 +257,7 @@ def import_rates(
 
 @rates_app.command("delete")
 def delete_rate(
-    rate_id: Annotated[int, typer.Argument(help="The rate's id (see `fanbase rates list`).")],
+    rate_id: RateArgument,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Delete a rate; orders converted at it keep it."""
