@@ -59,6 +59,12 @@ WorkspaceOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON (for scripts) instead of text.")]
 
 
+def id_argument(what: str, *, listed_by: str) -> Any:
+    """A positional id whose help says where to find one: ``RateArgument = Annotated[int, id_argument("rate",
+    listed_by="fanbase rates list")]``."""
+    return typer.Argument(help=f"The {what}'s id (see `{listed_by}`).")
+
+
 def command_line_actor() -> Actor:
     """Who acts from the command line, for the audit log: the operating system's user."""
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Annotated
 from typing import Any
@@ -127,29 +128,39 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-app.add_typer(workspace_app, name="workspace")
-app.add_typer(keys_app, name="keys")
-app.add_typer(import_app, name="import")
-app.add_typer(export_app, name="export")
-app.add_typer(fans_app, name="fans")
-app.add_typer(segments_app, name="segments")
-app.add_typer(db_app, name="db")
-app.add_typer(users_app, name="user")
-app.add_typer(webhooks_app, name="webhooks")
-app.add_typer(analytics_app, name="analytics")
-app.add_typer(messages_app, name="messages")
-app.add_typer(mail_app, name="mail")
-app.add_typer(rates_app, name="rates")
-app.command(name="worker")(worker)
-app.command(name="audit")(cli_privacy.audit_log)
-app.add_typer(cli_privacy.suppressions_app, name="suppressions")
-fans_app.command(name="export-one")(cli_privacy.export_fan)
-segments_app.command(name="verify")(verify)
-segments_app.command(name="history")(cli_history.segment_history)
-segments_app.command(name="sizes")(cli_history.segment_sizes)
-segments_app.command(name="members-as-of")(cli_history.members_as_of)
-fans_app.command(name="segments")(cli_history.fan_segments)
-fans_app.command(name="history")(cli_history.fan_history)
+# The command groups by name, in the order `fanbase --help` lists them.
+COMMAND_GROUPS: dict[str, typer.Typer] = {
+    "workspace": workspace_app,
+    "keys": keys_app,
+    "import": import_app,
+    "export": export_app,
+    "fans": fans_app,
+    "segments": segments_app,
+    "db": db_app,
+    "user": users_app,
+    "webhooks": webhooks_app,
+    "analytics": analytics_app,
+    "messages": messages_app,
+    "mail": mail_app,
+    "rates": rates_app,
+    "suppressions": cli_privacy.suppressions_app,
+}
+# Commands written beside the code they share with others, each joined to its group: (group, name, command).
+JOINED_COMMANDS: tuple[tuple[typer.Typer, str, Callable[..., None]], ...] = (
+    (app, "worker", worker),
+    (app, "audit", cli_privacy.audit_log),
+    (fans_app, "export-one", cli_privacy.export_fan),
+    (segments_app, "verify", verify),
+    (segments_app, "history", cli_history.segment_history),
+    (segments_app, "sizes", cli_history.segment_sizes),
+    (segments_app, "members-as-of", cli_history.members_as_of),
+    (fans_app, "segments", cli_history.fan_segments),
+    (fans_app, "history", cli_history.fan_history),
+)
+for name, group in COMMAND_GROUPS.items():
+    app.add_typer(group, name=name)
+for group, name, command in JOINED_COMMANDS:
+    group.command(name=name)(command)
 
 
 @db_app.command("upgrade")

@@ -33,6 +33,7 @@ messages_app = typer.Typer(
 )
 mail_app = typer.Typer(help="Mail: the sender's settings and the local outbox.", no_args_is_help=True)
 
+MessageArgument = Annotated[int, typer.Argument(help="The message's id.")]
 SegmentOption = Annotated[
     list[int] | None, typer.Option("--segment", "-s", help="A segment id it goes to (repeat for several).")
 ]
@@ -110,7 +111,7 @@ def list_messages(
 
 @messages_app.command("show")
 def show_message(
-    message_id: Annotated[int, typer.Argument(help="The message's id.")],
+    message_id: MessageArgument,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -130,7 +131,7 @@ def show_message(
 
 @messages_app.command("preview")
 def preview_message(
-    message_id: Annotated[int, typer.Argument(help="The message's id.")],
+    message_id: MessageArgument,
     fan: Annotated[
         int | None, typer.Option(help="Whose merge fields to use (default: none, so defaults show).")
     ] = None,
@@ -159,7 +160,7 @@ def _at(value: str | None) -> datetime | None:
 
 @messages_app.command("send")
 def send_message(
-    message_id: Annotated[int, typer.Argument(help="The message's id.")],
+    message_id: MessageArgument,
     at: Annotated[
         str | None, typer.Option(help="Schedule instead: an ISO time with its zone, 2026-12-24T18:00Z.")
     ] = None,
@@ -179,9 +180,7 @@ def send_message(
 
 
 @messages_app.command("cancel")
-def cancel_message(
-    message_id: Annotated[int, typer.Argument(help="The message's id.")], workspace: WorkspaceOption = None
-) -> None:
+def cancel_message(message_id: MessageArgument, workspace: WorkspaceOption = None) -> None:
     """Cancel a scheduled message, or stop one being sent."""
     with open_workspace(workspace) as (database, workspace_id):
         cancelled = messages.cancel_message(
@@ -192,7 +191,7 @@ def cancel_message(
 
 @messages_app.command("recipients")
 def list_recipients(
-    message_id: Annotated[int, typer.Argument(help="The message's id.")],
+    message_id: MessageArgument,
     state: Annotated[RecipientState | None, typer.Option(help="Only recipients in this state.")] = None,
     page: Annotated[int, typer.Option(min=1)] = 1,
     workspace: WorkspaceOption = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from datetime import datetime
 from decimal import Decimal
@@ -19,6 +20,7 @@ from rich.progress import TimeElapsedColumn
 from fanbase.cli.common import EXIT_FAILED
 from fanbase.cli.common import JsonOption
 from fanbase.cli.common import WorkspaceOption
+from fanbase.cli.common import id_argument
 from fanbase.cli.common import one_line
 from fanbase.cli.common import open_workspace
 from fanbase.cli.common import print_json
@@ -60,6 +62,7 @@ EventOption = Annotated[str | None, typer.Option("--event-name", help="Eventbrit
 AttendedOption = Annotated[
     str | None, typer.Option("--attended-at", help="Eventbrite: when checked-in attendees attended (ISO, with zone).")
 ]
+RateArgument = Annotated[int, id_argument("rate", listed_by="fanbase rates list")]
 FORMATS = ("auto", "generic", "shopify", "bandcamp", "stripe", "eventbrite")
 
 
@@ -159,45 +162,41 @@ def _report(report: SalesImportReport, *, as_json: bool, errors: Path | None) ->
     raise typer.Exit(EXIT_FAILED)
 
 
-@import_app.command("orders")
-def import_orders(
-    file: FileArgument,
-    workspace: WorkspaceOption = None,
-    format_name: FormatOption = "auto",
-    dry_run: DryRunOption = False,
-    errors: ErrorsOption = None,
-    venue: VenueOption = None,
-    city: CityOption = None,
-    event_name: EventOption = None,
-    attended_at: AttendedOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Import orders from a CSV: fanbase's columns (email, amount, currency, category, placed_at, external_id, …)
-    or a Shopify orders export, Bandcamp sales report, Stripe payments export or Eventbrite attendee summary.
+def _import_command(kind: ImportKind, *, doc: str) -> Callable[..., None]:
+    """`fanbase import orders` or `events`: the two take the same file and options, and differ only in what the
+    rows are read as."""
 
-    Fans are created for unknown emails; other currencies are converted at the workspace's rates; importing the
-    same file again changes nothing. Exit code 1 if any row was rejected."""
-    options = _options(event_name, venue, city, attended_at)
-    _import("orders", file, workspace, format_name, options, dry_run, as_json, errors)
+    def import_kind(
+        file: FileArgument,
+        workspace: WorkspaceOption = None,
+        format_name: FormatOption = "auto",
+        dry_run: DryRunOption = False,
+        errors: ErrorsOption = None,
+        venue: VenueOption = None,
+        city: CityOption = None,
+        event_name: EventOption = None,
+        attended_at: AttendedOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        options = _options(event_name, venue, city, attended_at)
+        _import(kind, file, workspace, format_name, options, dry_run, as_json, errors)
+
+    import_kind.__doc__ = doc  # Typer's help text
+    return import_kind
 
 
-@import_app.command("events")
-def import_events(
-    file: FileArgument,
-    workspace: WorkspaceOption = None,
-    format_name: FormatOption = "auto",
-    dry_run: DryRunOption = False,
-    errors: ErrorsOption = None,
-    venue: VenueOption = None,
-    city: CityOption = None,
-    event_name: EventOption = None,
-    attended_at: AttendedOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Import activity events from a CSV: fanbase's columns (email, type, occurred_at, external_id, properties or
-    properties.<key> columns) or an Eventbrite attendee summary (its check-ins, as gig_attended)."""
-    options = _options(event_name, venue, city, attended_at)
-    _import("events", file, workspace, format_name, options, dry_run, as_json, errors)
+# Each command's help; its first paragraph, line breaks kept, is its summary in `fanbase import --help`.
+IMPORT_ORDERS_HELP = """\
+Import orders from a CSV: fanbase's columns (email, amount, currency, category, placed_at, external_id, …)
+or a Shopify orders export, Bandcamp sales report, Stripe payments export or Eventbrite attendee summary.
+
+Fans are created for unknown emails; other currencies are converted at the workspace's rates; importing the
+same file again changes nothing. Exit code 1 if any row was rejected."""
+IMPORT_EVENTS_HELP = """\
+Import activity events from a CSV: fanbase's columns (email, type, occurred_at, external_id, properties or
+properties.<key> columns) or an Eventbrite attendee summary (its check-ins, as gig_attended)."""
+import_app.command("orders")(_import_command("orders", doc=IMPORT_ORDERS_HELP))
+import_app.command("events")(_import_command("events", doc=IMPORT_EVENTS_HELP))
 
 
 @rates_app.command("list")
@@ -258,7 +257,7 @@ def import_rates(
 
 @rates_app.command("delete")
 def delete_rate(
-    rate_id: Annotated[int, typer.Argument(help="The rate's id (see `fanbase rates list`).")],
+    rate_id: RateArgument,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Delete a rate; orders converted at it keep it."""

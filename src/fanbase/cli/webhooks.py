@@ -9,6 +9,7 @@ from rich.text import Text
 
 from fanbase.cli.common import WorkspaceOption
 from fanbase.cli.common import command_line_actor
+from fanbase.cli.common import id_argument
 from fanbase.cli.common import open_workspace
 from fanbase.cli.common import print_table
 from fanbase.cli.common import short_time
@@ -23,6 +24,8 @@ webhooks_app = typer.Typer(
     help="Webhooks: POST signed events (segment entered/exited, tag added/removed, list subscribed/unsubscribed).",
     no_args_is_help=True,
 )
+
+WebhookArgument = Annotated[int, id_argument("webhook", listed_by="fanbase webhooks list")]
 
 
 @webhooks_app.command("add")
@@ -78,7 +81,7 @@ def list_webhooks(workspace: WorkspaceOption = None) -> None:
 
 @webhooks_app.command("disable")
 def disable_webhook(
-    webhook_id: Annotated[int, typer.Argument(help="The webhook's id (see `fanbase webhooks list`).")],
+    webhook_id: WebhookArgument,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Stop sending to a webhook (pending deliveries included)."""

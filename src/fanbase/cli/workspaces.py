@@ -10,6 +10,7 @@ from rich.text import Text
 from fanbase.cli.common import JsonOption
 from fanbase.cli.common import WorkspaceOption
 from fanbase.cli.common import command_line_actor
+from fanbase.cli.common import id_argument
 from fanbase.cli.common import open_database
 from fanbase.cli.common import open_workspace
 from fanbase.cli.common import print_json
@@ -22,6 +23,8 @@ from fanbase.services import workspaces
 
 workspace_app = typer.Typer(help="Create and list workspaces (one per artist, band or label).", no_args_is_help=True)
 keys_app = typer.Typer(help="Issue, list and revoke a workspace's API keys.", no_args_is_help=True)
+
+KeyArgument = Annotated[int, id_argument("key", listed_by="fanbase keys list")]
 
 
 def print_key(key: ApiKeyCreated) -> None:
@@ -100,7 +103,7 @@ def list_keys(workspace: WorkspaceOption = None) -> None:
 
 @keys_app.command("revoke")
 def revoke_key(
-    key_id: Annotated[int, typer.Argument(help="The key's id (see `fanbase keys list`).")],
+    key_id: KeyArgument,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Revoke a key: requests with it are refused from now on."""

@@ -3,7 +3,6 @@ with a JSON rule; a fan's orders, events and lists."""
 
 from __future__ import annotations
 
-import itertools
 from typing import Annotated
 
 from fastapi import APIRouter
@@ -24,6 +23,8 @@ from fanbase.api.deps import NowDep
 from fanbase.api.deps import PagingDep
 from fanbase.api.deps import StateDep
 from fanbase.api.deps import WorkspaceDep
+from fanbase.api.downloads import csv_responses
+from fanbase.api.downloads import fans_csv
 from fanbase.api.schemas import FanId
 from fanbase.api.schemas import error_responses
 from fanbase.api.uploads import read_upload
@@ -45,7 +46,6 @@ from fanbase.schemas.orders_events import Event
 from fanbase.schemas.orders_events import Order
 from fanbase.schemas.privacy import FanExport
 from fanbase.services import fan_csv
-from fanbase.services import fan_export
 from fanbase.services import fans
 from fanbase.services import privacy
 
@@ -139,28 +139,13 @@ def import_fans(
     return fan_csv.import_fans_csv(database, workspace_id, data, now=now, max_bytes=limit)
 
 
-@router.get(
-    "/export",
-    response_class=StreamingResponse,
-    responses={
-        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The fans as CSV."},
-        **error_responses(404, 422),
-    },
-)
+@router.get("/export", response_class=StreamingResponse, responses=csv_responses("The fans as CSV.", 404, 422))
 def export_fans(
     database: DatabaseDep, workspace_id: WorkspaceDep, fan_filter: FanFilterDep, now: NowDep, actor: ActorDep
 ) -> StreamingResponse:
     """Every fan matching the filters (the same as `GET /fans`), as CSV, streamed; formula-injection safe. The
     export is written to the audit log."""
-    chunks = fan_export.export_fans_csv(database, workspace_id, fan_filter, now=now)
-    # The first chunk is read here, before the response starts: a bad filter is then a 404/422, not a cut-off CSV.
-    first = next(chunks)
-    fan_export.record_export(database, workspace_id, fan_filter, form="csv", actor=actor, now=now)
-    return StreamingResponse(
-        itertools.chain((first,), chunks),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="fans.csv"'},
-    )
+    return fans_csv(database, workspace_id, fan_filter, file_name="fans.csv", actor=actor, now=now)
 
 
 @router.get("/{fan_id}/export", responses=error_responses(404))

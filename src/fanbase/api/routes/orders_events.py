@@ -111,33 +111,41 @@ def _add_recording_routes(kind: _Recording) -> None:
             )
         )
 
-    router.post(
-        f"/{plural}", tags=[plural], status_code=status.HTTP_201_CREATED, response_model=kind.record, responses=_CREATED
-    )(
-        build_endpoint(
-            f"create_{kind.noun}",
-            doc=kind.doc_one,
-            parameters={"body": kind.body, **scope, "state": StateDep, "idempotency_key": IdempotencyKey},
-            returns=JSONResponse,
-            run=create_one,
-            defaults={"idempotency_key": None},
+    def add_create_route(
+        path: str, *, name: str, doc: str, body: type[Any], answers: type[Any], responses: Any, run: Callable[..., Any]
+    ) -> None:
+        # Both read the body, the workspace and the optional key, and answer 201 with JSONResponse themselves (a
+        # replay carries its header); ``answers`` is the record the document names for the 201.
+        router.post(
+            path, tags=[plural], status_code=status.HTTP_201_CREATED, response_model=answers, responses=responses
+        )(
+            build_endpoint(
+                name,
+                doc=doc,
+                parameters={"body": body, **scope, "state": StateDep, "idempotency_key": IdempotencyKey},
+                returns=JSONResponse,
+                run=run,
+                defaults={"idempotency_key": None},
+            )
         )
+
+    add_create_route(
+        f"/{plural}",
+        name=f"create_{kind.noun}",
+        doc=kind.doc_one,
+        body=kind.body,
+        answers=kind.record,
+        responses=_CREATED,
+        run=create_one,
     )
-    router.post(
+    add_create_route(
         f"/{plural}/batch",
-        tags=[plural],
-        status_code=status.HTTP_201_CREATED,
-        response_model=BatchResult,
+        name=f"create_{plural}",
+        doc=kind.doc_many,
+        body=kind.batch_body,
+        answers=BatchResult,
         responses={**_CREATED, **error_responses(413)},
-    )(
-        build_endpoint(
-            f"create_{plural}",
-            doc=kind.doc_many,
-            parameters={"body": kind.batch_body, **scope, "state": StateDep, "idempotency_key": IdempotencyKey},
-            returns=JSONResponse,
-            run=create_many,
-            defaults={"idempotency_key": None},
-        )
+        run=create_many,
     )
 
 

@@ -6,7 +6,6 @@ that another segment's rule names cannot be deleted or renamed (409 naming the u
 
 from __future__ import annotations
 
-import itertools
 from typing import Annotated
 
 from fastapi import APIRouter
@@ -24,6 +23,8 @@ from fanbase.api.deps import NowDep
 from fanbase.api.deps import PagingDep
 from fanbase.api.deps import StateDep
 from fanbase.api.deps import WorkspaceDep
+from fanbase.api.downloads import csv_responses
+from fanbase.api.downloads import fans_csv
 from fanbase.api.schemas import SegmentId
 from fanbase.api.schemas import error_responses
 from fanbase.api.uploads import read_upload
@@ -39,7 +40,6 @@ from fanbase.schemas.segments import Segment
 from fanbase.schemas.segments import SegmentIn
 from fanbase.schemas.segments import SegmentPatch
 from fanbase.schemas.segments import SegmentTemplate
-from fanbase.services import fan_export
 from fanbase.services import previews
 from fanbase.services import segments
 
@@ -128,25 +128,14 @@ def list_members(
 @router.get(
     "/{segment_id}/members/export",
     response_class=StreamingResponse,
-    responses={
-        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The members as CSV."},
-        **error_responses(404),
-    },
+    responses=csv_responses("The members as CSV.", 404),
 )
 def export_members(
     segment_id: SegmentId, database: DatabaseDep, workspace_id: WorkspaceDep, now: NowDep, actor: ActorDep
 ) -> StreamingResponse:
     """Every member, as CSV (the columns of `GET /fans/export`), streamed; written to the audit log."""
     members = FanFilter(segment_id=segment_id)
-    chunks = fan_export.export_fans_csv(database, workspace_id, members)
-    # Pulled before the response starts, so an unknown segment is a 404 rather than a cut-off CSV.
-    first = next(chunks)
-    fan_export.record_export(database, workspace_id, members, form="csv", actor=actor, now=now)
-    return StreamingResponse(
-        itertools.chain((first,), chunks),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="segment-{segment_id}.csv"'},
-    )
+    return fans_csv(database, workspace_id, members, file_name=f"segment-{segment_id}.csv", actor=actor, now=now)
 
 
 @router.post("/{segment_id}/members", responses=error_responses(404, 422))
