@@ -294,19 +294,8 @@ def import_sales_csv(
     if progress is not None:
         progress(2 * size, 2 * size)
     total.errors.sort(key=lambda error: error.line)
-    return SalesImportReport(
-        kind=kind,
-        format=chosen.name,
-        rows=rows,
-        orders_created=total.orders_created,
-        orders_refunded=total.orders_refunded,
-        events_created=total.events_created,
-        unchanged=total.unchanged,
-        skipped=skipped,
-        fans_created=total.fans_created,
-        errors=total.errors[:MAX_REPORTED_ERRORS],
-        error_count=len(total.errors),
-    )
+    counts = {**vars(total), "errors": total.errors[:MAX_REPORTED_ERRORS], "error_count": len(total.errors)}
+    return SalesImportReport(kind=kind, format=chosen.name, rows=rows, skipped=skipped, **counts)
 
 
 def preview_sales_csv(
