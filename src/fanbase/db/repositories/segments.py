@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy import true
 from sqlalchemy import update
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import Select
 
 from fanbase.db.repositories.fan_groups import name_key
 from fanbase.db.repositories.fans import FAN_COLUMNS
@@ -259,7 +260,9 @@ def apply_membership(
     at = literal(now, type_=segment_membership_log.c.at.type)
     log_columns = ["workspace_id", "segment_id", "fan_id", "entered", "at", "cause", "rule_version"]
 
-    def ledger_rows(entered: bool, *where: ColumnElement[bool]) -> Any:
+    def ledger_rows(
+        entered: bool, *where: ColumnElement[bool]
+    ) -> Select[tuple[int, int, int, bool, datetime, str, int]]:
         return (
             select(
                 literal(workspace_id),
