@@ -15,7 +15,10 @@ import psycopg
 from sqlalchemy import BigInteger
 from sqlalchemy import ColumnElement
 from sqlalchemy import Connection
+from sqlalchemy import FromClause
+from sqlalchemy import Row
 from sqlalchemy import RowMapping
+from sqlalchemy import Select
 from sqlalchemy import Table
 from sqlalchemy import any_
 from sqlalchemy import bindparam
@@ -206,6 +209,25 @@ def insert_returning_row(
 ) -> RowMapping:
     """Insert one row and read back the given columns of it (ids and defaults the database filled in)."""
     return connection.execute(insert(table).values(**values).returning(*columns)).one()._mapping
+
+
+def named_columns(names: Iterable[str], table: FromClause, **others: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+    """The columns called ``names``, in that order: each of ``others`` labelled with its name, else ``table``'s column
+    of that name. Given a record's fields, the rows read so go straight into the record (the select cannot drift
+    from it)."""
+    return [others[name].label(name) if name in others else table.c[name] for name in names]
+
+
+def page_of(
+    connection: Connection, statement: Select[Any], *, counted: FromClause, offset: int, limit: int
+) -> tuple[list[Row[Any]], int]:
+    """One page of ``statement``'s rows (it gives their order), and how many rows its conditions select of
+    ``counted`` in all: the count reads only that table, not the rows the statement joins to it."""
+    count = select(func.count()).select_from(counted)
+    if statement.whereclause is not None:
+        count = count.where(statement.whereclause)
+    total = connection.execute(count).scalar_one()
+    return list(connection.execute(statement.offset(offset).limit(limit)).all()), int(total)
 
 
 def like_escape(text: str) -> str:

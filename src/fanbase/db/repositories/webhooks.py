@@ -128,11 +128,13 @@ def insert_subscription(
     )
 
 
+def _the_subscription(workspace_id: int, subscription_id: int) -> tuple[ColumnElement[bool], ...]:
+    return webhook_subscriptions.c.workspace_id == workspace_id, webhook_subscriptions.c.id == subscription_id
+
+
 def get_subscription(connection: Connection, workspace_id: int, subscription_id: int) -> SubscriptionRow | None:
     row = connection.execute(
-        select(*SUBSCRIPTION_COLUMNS).where(
-            webhook_subscriptions.c.workspace_id == workspace_id, webhook_subscriptions.c.id == subscription_id
-        )
+        select(*SUBSCRIPTION_COLUMNS).where(*_the_subscription(workspace_id, subscription_id))
     ).one_or_none()
     return SubscriptionRow(**row._mapping) if row else None
 
@@ -150,11 +152,7 @@ def disable_subscription(connection: Connection, workspace_id: int, subscription
     """Set disabled_at once (disabling again keeps the first time)."""
     connection.execute(
         update(webhook_subscriptions)
-        .where(
-            webhook_subscriptions.c.workspace_id == workspace_id,
-            webhook_subscriptions.c.id == subscription_id,
-            webhook_subscriptions.c.disabled_at.is_(None),
-        )
+        .where(*_the_subscription(workspace_id, subscription_id), webhook_subscriptions.c.disabled_at.is_(None))
         .values(disabled_at=now)
     )
 
