@@ -20,6 +20,7 @@ from sqlalchemy import update
 from fanbase.db.repositories.sql import chunks
 from fanbase.db.repositories.sql import named_columns
 from fanbase.db.repositories.sql import page_of
+from fanbase.db.repositories.sql import read_one
 from fanbase.db.tables import events
 from fanbase.db.tables import fans
 from fanbase.db.tables import list_members
@@ -253,10 +254,8 @@ _RECIPIENT = named_columns(MailRecipient._fields, recipients)
 
 
 def get_recipient(connection: Connection, workspace_id: int, recipient_id: int) -> MailRecipient | None:
-    row = connection.execute(
-        select(*_RECIPIENT).where(recipients.c.workspace_id == workspace_id, recipients.c.id == recipient_id)
-    ).one_or_none()
-    return MailRecipient(**row._mapping) if row else None
+    statement = select(*_RECIPIENT).where(recipients.c.workspace_id == workspace_id, recipients.c.id == recipient_id)
+    return read_one(connection, statement, MailRecipient)
 
 
 def list_status(connection: Connection, workspace_id: int, list_id: int, fan_id: int) -> str | None:
@@ -346,13 +345,13 @@ def in_state(connection: Connection, workspace_id: int, recipient_ids: Sequence[
 
 def latest_recipient_by_email(connection: Connection, workspace_id: int, email: str) -> MailRecipient | None:
     """The latest mail sent to this address (for a notification that names only the address)."""
-    row = connection.execute(
+    statement = (
         select(*_RECIPIENT)
         .where(recipients.c.workspace_id == workspace_id, recipients.c.email == email)
         .order_by(recipients.c.id.desc())
         .limit(1)
-    ).one_or_none()
-    return MailRecipient(**row._mapping) if row else None
+    )
+    return read_one(connection, statement, MailRecipient)
 
 
 def bounce_after_sending(connection: Connection, workspace_id: int, recipient_id: int, *, error: str) -> bool:

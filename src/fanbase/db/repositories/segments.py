@@ -40,6 +40,7 @@ from fanbase.db.repositories.sql import id_conditions
 from fanbase.db.repositories.sql import insert_from_arrays
 from fanbase.db.repositories.sql import insert_rows
 from fanbase.db.repositories.sql import is_postgresql
+from fanbase.db.repositories.sql import read_one
 from fanbase.db.rule_sql import CompiledRule
 from fanbase.db.rule_sql import fans_joined
 from fanbase.db.tables import fans
@@ -157,8 +158,7 @@ def get_segment(
     )
     if for_update:
         statement = statement.with_for_update(of=segments)
-    row = connection.execute(statement).one_or_none()
-    return SizedSegmentRow(**row._mapping) if row else None
+    return read_one(connection, statement, SizedSegmentRow)
 
 
 @overload

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -35,6 +36,7 @@ from fanbase.db.engine import as_owner
 from fanbase.db.engine import scoped_workspace
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 # Bound parameters per statement stay well under SQLite's limit (32,766) and PostgreSQL's (65,535).
 CHUNK = 5000
@@ -216,6 +218,12 @@ def named_columns(names: Iterable[str], table: FromClause, **others: ColumnEleme
     of that name. Given a record's fields, the rows read so go straight into the record (the select cannot drift
     from it)."""
     return [others[name].label(name) if name in others else table.c[name] for name in names]
+
+
+def read_one(connection: Connection, statement: Select[Any], record: Callable[..., R]) -> R | None:
+    """The row ``statement`` finds (one at most) as a ``record`` whose fields are its columns' names, or None."""
+    row = connection.execute(statement).one_or_none()
+    return record(**row._mapping) if row else None
 
 
 def page_of(
