@@ -17,7 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql import Select
 
-from fanbase.db.repositories.sql import named_columns
 from fanbase.db.repositories.sql import page_of
 from fanbase.db.tables import fans
 from fanbase.db.tables import list_subscription_log
@@ -123,14 +122,12 @@ def current_memberships(connection: Connection, workspace_id: int, fan_id: int) 
     )
     rows = connection.execute(
         select(
-            *named_columns(
-                FanSegmentMembership.model_fields,
-                segment_members,
-                segment_name=segments.c.name,
-                kind=segments.c.kind,
-                cause=func.coalesce(segment_membership_log.c.cause, literal("build")),
-                rule_version=func.coalesce(segment_membership_log.c.rule_version, segments.c.rule_version),
-            )
+            segment_members.c.segment_id,
+            segments.c.name.label("segment_name"),
+            segments.c.kind,
+            segment_members.c.since,
+            func.coalesce(segment_membership_log.c.cause, literal("build")).label("cause"),
+            func.coalesce(segment_membership_log.c.rule_version, segments.c.rule_version).label("rule_version"),
         )
         .join(
             segments,
