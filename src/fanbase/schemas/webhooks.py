@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 from typing import Literal
+from typing import get_args
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator
@@ -23,15 +24,7 @@ WebhookEvent = Literal[
     "list.unsubscribed",
     "fan.erased",
 ]
-WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = (
-    "segment.entered",
-    "segment.exited",
-    "tag.added",
-    "tag.removed",
-    "list.subscribed",
-    "list.unsubscribed",
-    "fan.erased",
-)
+WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = get_args(WebhookEvent)
 DeliveryStatus = Literal["pending", "retrying", "delivered", "skipped", "gave_up"]
 
 

@@ -35,7 +35,7 @@ class Unsubscribed:
 @dataclass(frozen=True)
 class _Found:
     target: mail_links.LinkTarget
-    recipient: Any
+    recipient: recipients_repo.MailRecipient
     message: Any
     list_name: str | None = None  # the message's consent list (asked for with_list; None when it has none left)
     list_status: str | None = None  # the recipient's status on it

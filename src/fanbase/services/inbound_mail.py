@@ -23,7 +23,6 @@ from dataclasses import field
 from datetime import datetime
 from email.message import Message
 from email.parser import HeaderParser
-from typing import Any
 from typing import Literal
 
 from fanbase.db.engine import Connection
@@ -135,7 +134,7 @@ def parse_report(raw: bytes) -> list[Fact]:
     return facts
 
 
-def _find_recipient(connection: Connection, workspace_id: int, fact: Fact) -> Any:
+def _find_recipient(connection: Connection, workspace_id: int, fact: Fact) -> recipients_repo.MailRecipient | None:
     if fact.message_key:
         match = _MESSAGE_ID.fullmatch(fact.message_key)
         if match:

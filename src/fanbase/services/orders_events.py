@@ -108,15 +108,8 @@ def _idempotent(
                         return Reply(stored.status_code, stored.response, replayed=True)
                 body = work(connection)
                 if idempotency_key is not None:
-                    idempotency_repo.store_reply(
-                        connection,
-                        workspace_id,
-                        idempotency_key,
-                        request_hash=request_hash,
-                        status_code=201,
-                        response=body,
-                        now=now,
-                    )
+                    reply = idempotency_repo.StoredReply(request_hash=request_hash, status_code=201, response=body)
+                    idempotency_repo.store_reply(connection, workspace_id, idempotency_key, reply=reply, now=now)
                 return Reply(201, body)
         except IntegrityError:
             # A concurrent request with the same idempotency key committed first: the retry replays its reply.

@@ -20,6 +20,7 @@ from fanbase.db.repositories.fans import cents_to_money
 from fanbase.db.repositories.latest_events import record_latest
 from fanbase.db.repositories.sql import insert_returning_ids
 from fanbase.db.repositories.sql import one_of
+from fanbase.db.repositories.sql import read_one
 from fanbase.db.tables import events
 from fanbase.db.tables import fans
 from fanbase.db.tables import orders
@@ -78,8 +79,7 @@ def get_order_row(
     )
     if for_update:
         statement = statement.with_for_update()
-    row = connection.execute(statement).one_or_none()
-    return OrderRow(**row._mapping) if row else None
+    return read_one(connection, statement, OrderRow)
 
 
 def _existing(connection: Connection, table: Table, workspace_id: int, external_ids: Sequence[str]) -> set[str]:

@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy import Row
 from sqlalchemy import delete
-from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
 
+from fanbase.db.repositories.sql import page_of
 from fanbase.db.tables import audit_log
 
 
@@ -40,20 +41,13 @@ def add(
 
 def page(
     connection: Connection, workspace_id: int, *, action: str | None, offset: int, limit: int
-) -> tuple[list[Any], int]:
+) -> tuple[list[Row[Any]], int]:
     """The workspace's entries, newest first (one page), and how many there are."""
-    where = [audit_log.c.workspace_id == workspace_id]
+    statement = select(audit_log).where(audit_log.c.workspace_id == workspace_id)
     if action is not None:
-        where.append(audit_log.c.action == action)
-    total = int(connection.execute(select(func.count()).select_from(audit_log).where(*where)).scalar_one())
-    rows = connection.execute(
-        select(audit_log)
-        .where(*where)
-        .order_by(audit_log.c.at.desc(), audit_log.c.id.desc())
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    return list(rows), total
+        statement = statement.where(audit_log.c.action == action)
+    newest_first = statement.order_by(audit_log.c.at.desc(), audit_log.c.id.desc())
+    return page_of(connection, newest_first, counted=audit_log, offset=offset, limit=limit)
 
 
 def forget_before(connection: Connection, *, before: datetime) -> int:

@@ -8,9 +8,12 @@ from sqlalchemy import Connection
 from sqlalchemy import insert
 from sqlalchemy import select
 
+from fanbase.db.repositories.sql import named_columns
 from fanbase.db.tables import custom_fields
 from fanbase.schemas.custom_fields import CustomField
 from fanbase.schemas.custom_fields import CustomFieldIn
+
+_COLUMNS = named_columns(CustomField.model_fields, custom_fields)
 
 
 def insert_custom_field(
@@ -26,29 +29,13 @@ def insert_custom_field(
             label=field.label.strip() if field.label else None,
             created_at=now,
         )
-        .returning(
-            custom_fields.c.id,
-            custom_fields.c.name,
-            custom_fields.c.type,
-            custom_fields.c.choices,
-            custom_fields.c.label,
-            custom_fields.c.created_at,
-        )
+        .returning(*_COLUMNS)
     ).one()
     return CustomField.model_validate(row._mapping)
 
 
 def list_custom_fields(connection: Connection, workspace_id: int) -> list[CustomField]:
     rows = connection.execute(
-        select(
-            custom_fields.c.id,
-            custom_fields.c.name,
-            custom_fields.c.type,
-            custom_fields.c.choices,
-            custom_fields.c.label,
-            custom_fields.c.created_at,
-        )
-        .where(custom_fields.c.workspace_id == workspace_id)
-        .order_by(custom_fields.c.name)
+        select(*_COLUMNS).where(custom_fields.c.workspace_id == workspace_id).order_by(custom_fields.c.name)
     )
     return [CustomField.model_validate(row._mapping) for row in rows]

@@ -39,6 +39,22 @@ from fanbase.db.tables import segment_members
 from fanbase.db.tables import segments
 from fanbase.db.tables import tags
 
+# The fan's columns a snapshot reads as they are stored (the others are turned into the core's types).
+_AS_STORED = (
+    "email",
+    "first_name",
+    "last_name",
+    "lifecycle_stage",
+    "source",
+    "country",
+    "city",
+    "created_at",
+    "purchase_count",
+    "first_purchase_at",
+    "last_purchase_at",
+    "last_active_at",
+)
+
 
 def _stored_custom_value(field_type: FieldType, value: Any) -> FieldValue:
     """A custom field's stored JSON value in the core's type; a value of another JSON type is passed through
@@ -186,19 +202,8 @@ def load_snapshots(
         fan_ids,
     ):
         snapshots[row.id] = FanSnapshot(
-            email=row.email,
-            first_name=row.first_name,
-            last_name=row.last_name,
-            lifecycle_stage=row.lifecycle_stage,
-            source=row.source,
-            country=row.country,
-            city=row.city,
-            created_at=row.created_at,
+            **{name: row._mapping[name] for name in _AS_STORED},
             total_spent=cents_to_money(row.total_spent_cents),
-            purchase_count=row.purchase_count,
-            first_purchase_at=row.first_purchase_at,
-            last_purchase_at=row.last_purchase_at,
-            last_active_at=row.last_active_at,
             custom_fields=_custom_values(row.custom_fields, catalogue),
             tags=frozenset(tag_names.get(row.id, ())),
             lists=dict(list_statuses.get(row.id, {})),

@@ -268,11 +268,11 @@ def iterate_fans(
 # --- derived figures -------------------------------------------------------------------------------------
 
 
-def _later(column: Any, value: Any) -> Any:
+def _later(column: ColumnElement[datetime], value: ColumnElement[datetime]) -> ColumnElement[datetime]:
     return case((or_(column.is_(None), column < value), value), else_=column)
 
 
-def _earlier(column: Any, value: Any) -> Any:
+def _earlier(column: ColumnElement[datetime], value: ColumnElement[datetime]) -> ColumnElement[datetime]:
     return case((or_(column.is_(None), column > value), value), else_=column)
 
 

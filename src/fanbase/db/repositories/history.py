@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql import Select
 
+from fanbase.db.repositories.sql import page_of
 from fanbase.db.tables import fans
 from fanbase.db.tables import list_subscription_log
 from fanbase.db.tables import segment_members
@@ -74,8 +75,7 @@ def segment_log(
         conditions.append(segment_membership_log.c.at >= start)
     if end is not None:
         conditions.append(segment_membership_log.c.at < end)
-    total = connection.execute(select(func.count()).select_from(segment_membership_log).where(*conditions)).scalar_one()
-    rows = connection.execute(
+    statement = (
         select(
             segment_membership_log.c.segment_id,
             segments.c.name.label("segment_name"),
@@ -102,10 +102,9 @@ def segment_log(
         )
         .where(*conditions)
         .order_by(segment_membership_log.c.at.desc(), segment_membership_log.c.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return [MembershipEvent.model_validate(row._mapping) for row in rows], int(total)
+    )
+    rows, total = page_of(connection, statement, counted=segment_membership_log, offset=offset, limit=limit)
+    return [MembershipEvent.model_validate(row._mapping) for row in rows], total
 
 
 def current_memberships(connection: Connection, workspace_id: int, fan_id: int) -> list[FanSegmentMembership]:

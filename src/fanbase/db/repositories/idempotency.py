@@ -11,6 +11,8 @@ from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
 
+from fanbase.db.repositories.sql import named_columns
+from fanbase.db.repositories.sql import read_one
 from fanbase.db.tables import idempotency_keys
 
 
@@ -21,33 +23,15 @@ class StoredReply(NamedTuple):
 
 
 def find_reply(connection: Connection, workspace_id: int, key: str) -> StoredReply | None:
-    row = connection.execute(
-        select(idempotency_keys.c.request_hash, idempotency_keys.c.status_code, idempotency_keys.c.response).where(
-            idempotency_keys.c.workspace_id == workspace_id, idempotency_keys.c.key == key
-        )
-    ).one_or_none()
-    return StoredReply(**row._mapping) if row else None
+    statement = select(*named_columns(StoredReply._fields, idempotency_keys)).where(
+        idempotency_keys.c.workspace_id == workspace_id, idempotency_keys.c.key == key
+    )
+    return read_one(connection, statement, StoredReply)
 
 
-def store_reply(
-    connection: Connection,
-    workspace_id: int,
-    key: str,
-    *,
-    request_hash: str,
-    status_code: int,
-    response: Any,
-    now: datetime,
-) -> None:
+def store_reply(connection: Connection, workspace_id: int, key: str, *, reply: StoredReply, now: datetime) -> None:
     connection.execute(
-        insert(idempotency_keys).values(
-            workspace_id=workspace_id,
-            key=key,
-            request_hash=request_hash,
-            status_code=status_code,
-            response=response,
-            created_at=now,
-        )
+        insert(idempotency_keys).values(workspace_id=workspace_id, key=key, created_at=now, **reply._asdict())
     )
 
 

@@ -17,6 +17,7 @@ from fanbase.db.repositories.fan_groups import FanGroupTable
 from fanbase.db.repositories.fan_groups import delete_fan_links
 from fanbase.db.repositories.sql import chunks
 from fanbase.db.repositories.sql import insert_rows
+from fanbase.db.repositories.sql import named_columns
 from fanbase.db.tables import list_members
 from fanbase.db.tables import list_subscription_log
 from fanbase.db.tables import lists
@@ -49,17 +50,22 @@ LISTS = FanGroupTable(table=lists, record=FanList, columns=_list_columns)
 insert_list, get_list = LISTS.insert, LISTS.get
 
 
+def _members_among(workspace_id: int, list_id: int, fan_ids: Sequence[int]) -> tuple[ColumnElement[bool], ...]:
+    """The list's membership rows of these fans."""
+    return (
+        list_members.c.workspace_id == workspace_id,
+        list_members.c.list_id == list_id,
+        list_members.c.fan_id.in_(fan_ids),
+    )
+
+
 def current_statuses(
     connection: Connection, workspace_id: int, list_id: int, fan_ids: Sequence[int]
 ) -> dict[int, SubscriptionStatus]:
     statuses: dict[int, SubscriptionStatus] = {}
     for chunk in chunks(sorted(set(fan_ids))):
         rows = connection.execute(
-            select(list_members.c.fan_id, list_members.c.status).where(
-                list_members.c.workspace_id == workspace_id,
-                list_members.c.list_id == list_id,
-                list_members.c.fan_id.in_(chunk),
-            )
+            select(list_members.c.fan_id, list_members.c.status).where(*_members_among(workspace_id, list_id, chunk))
         )
         statuses.update(dict(rows.all()))
     return statuses
@@ -106,11 +112,7 @@ def set_statuses(
     for chunk in chunks(old):
         connection.execute(
             update(list_members)
-            .where(
-                list_members.c.workspace_id == workspace_id,
-                list_members.c.list_id == list_id,
-                list_members.c.fan_id.in_(chunk),
-            )
+            .where(*_members_among(workspace_id, list_id, chunk))
             .values(status=status, status_changed_at=now, **consent)
         )
     _log_statuses(connection, workspace_id, list_id, changed, status=status, source=consent_source, now=now)
@@ -155,15 +157,7 @@ def _log_statuses(
 
 def memberships_of_fan(connection: Connection, workspace_id: int, fan_id: int) -> list[ListMembership]:
     rows = connection.execute(
-        select(
-            list_members.c.list_id,
-            lists.c.name.label("list_name"),
-            list_members.c.fan_id,
-            list_members.c.status,
-            list_members.c.consent_at,
-            list_members.c.consent_source,
-            list_members.c.status_changed_at,
-        )
+        select(*named_columns(ListMembership.model_fields, list_members, list_name=lists.c.name))
         .join(lists, and_(lists.c.workspace_id == list_members.c.workspace_id, lists.c.id == list_members.c.list_id))
         .where(list_members.c.workspace_id == workspace_id, list_members.c.fan_id == fan_id)
         .order_by(lists.c.name_key)

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy import Row
+from sqlalchemy import Select
 from sqlalchemy import Subquery
 from sqlalchemy import and_
 from sqlalchemy import case
@@ -23,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from fanbase.db.repositories.sql import chunks
+from fanbase.db.repositories.sql import page_of
 from fanbase.db.tables import fans
 from fanbase.db.tables import list_members
 from fanbase.db.tables import lists
@@ -108,21 +110,12 @@ def recipient_counts(connection: Connection, workspace_id: int, message_ids: Seq
     return {message_id: int(count) for message_id, count in rows}
 
 
-def page_messages(connection: Connection, workspace_id: int, *, offset: int, limit: int) -> tuple[list[Any], int]:
-    total = connection.execute(
-        select(func.count()).select_from(messages).where(messages.c.workspace_id == workspace_id)
-    ).scalar_one()
-    rows = connection.execute(
-        select(messages)
-        .where(messages.c.workspace_id == workspace_id)
-        .order_by(messages.c.id.desc())
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    return list(rows), int(total)
+def page_messages(connection: Connection, workspace_id: int, *, offset: int, limit: int) -> tuple[list[Row[Any]], int]:
+    newest_first = select(messages).where(messages.c.workspace_id == workspace_id).order_by(messages.c.id.desc())
+    return page_of(connection, newest_first, counted=messages, offset=offset, limit=limit)
 
 
-def _members(workspace_id: int, segment_ids: Sequence[int]) -> Any:
+def _members(workspace_id: int, segment_ids: Sequence[int]) -> Select[tuple[int]]:
     return (
         select(segment_members.c.fan_id)
         .where(segment_members.c.workspace_id == workspace_id, segment_members.c.segment_id.in_(segment_ids))

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from typing import NamedTuple
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import Connection
+from sqlalchemy import Row
 from sqlalchemy import String
 from sqlalchemy import exists
 from sqlalchemy import func
@@ -15,6 +18,9 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from fanbase.db.repositories.sql import chunks
+from fanbase.db.repositories.sql import named_columns
+from fanbase.db.repositories.sql import page_of
+from fanbase.db.repositories.sql import read_one
 from fanbase.db.tables import events
 from fanbase.db.tables import fans
 from fanbase.db.tables import list_members
@@ -22,6 +28,9 @@ from fanbase.db.tables import mail_outbox
 from fanbase.db.tables import message_recipients
 from fanbase.db.tables import messages
 from fanbase.db.tables import segment_members
+from fanbase.schemas.messages import OutboxMail
+from fanbase.schemas.messages import Recipient
+from fanbase.schemas.privacy import MailReceived
 
 _CLAIMABLE = ("queued", "sending")
 _PENDING = ("queued", "sending", "accepted")  # a message is sent once none of its recipients is in these
@@ -38,6 +47,15 @@ _MERGE_COLUMNS = (
     fans.c.custom_fields,
 )
 recipients = message_recipients
+
+
+def _while_in(workspace_id: int, recipient_id: int, state: str) -> tuple[ColumnElement[bool], ...]:
+    """The recipient, as long as it is in ``state`` (a change made meanwhile leaves it alone)."""
+    return recipients.c.workspace_id == workspace_id, recipients.c.id == recipient_id, recipients.c.state == state
+
+
+def _of_message(workspace_id: int, message_id: int) -> tuple[ColumnElement[bool], ...]:
+    return recipients.c.workspace_id == workspace_id, recipients.c.message_id == message_id
 
 
 def sending_workspaces(connection: Connection) -> list[int]:
@@ -79,9 +97,7 @@ def mark_accepted(connection: Connection, workspace_id: int, recipient_id: int, 
     """Sending → accepted: the server took the mail (a row no longer sending, e.g. cancelled meanwhile, is left)."""
     result = connection.execute(
         update(recipients)
-        .where(
-            recipients.c.workspace_id == workspace_id, recipients.c.id == recipient_id, recipients.c.state == "sending"
-        )
+        .where(*_while_in(workspace_id, recipient_id, "sending"))
         .values(state="accepted", sent_at=now, error=None)
     )
     return bool(result.rowcount)
@@ -123,9 +139,7 @@ def mark_sent(
 def mark_retry(connection: Connection, workspace_id: int, recipient_id: int, *, at: datetime, error: str) -> None:
     connection.execute(
         update(recipients)
-        .where(
-            recipients.c.workspace_id == workspace_id, recipients.c.id == recipient_id, recipients.c.state == "sending"
-        )
+        .where(*_while_in(workspace_id, recipient_id, "sending"))
         .values(state="queued", next_attempt_at=at, error=error[:500])
     )
 
@@ -134,9 +148,7 @@ def mark_final(connection: Connection, workspace_id: int, recipient_id: int, *, 
     """Sending → failed, bounced or skipped, for good."""
     connection.execute(
         update(recipients)
-        .where(
-            recipients.c.workspace_id == workspace_id, recipients.c.id == recipient_id, recipients.c.state == "sending"
-        )
+        .where(*_while_in(workspace_id, recipient_id, "sending"))
         .values(state=state, error=error[:500])
     )
 
@@ -146,11 +158,7 @@ def skip_pending(connection: Connection, workspace_id: int, message_id: int, *, 
     return int(
         connection.execute(
             update(recipients)
-            .where(
-                recipients.c.workspace_id == workspace_id,
-                recipients.c.message_id == message_id,
-                recipients.c.state.in_(_CLAIMABLE),
-            )
+            .where(*_of_message(workspace_id, message_id), recipients.c.state.in_(_CLAIMABLE))
             .values(state="skipped", error=error)
         ).rowcount
     )
@@ -180,7 +188,7 @@ def finish_messages(connection: Connection, workspace_id: int, *, now: datetime)
 def state_counts(connection: Connection, workspace_id: int, message_id: int) -> dict[str, int]:
     rows = connection.execute(
         select(recipients.c.state, func.count())
-        .where(recipients.c.workspace_id == workspace_id, recipients.c.message_id == message_id)
+        .where(*_of_message(workspace_id, message_id))
         .group_by(recipients.c.state)
     )
     return {str(state): int(count) for state, count in rows}
@@ -188,27 +196,11 @@ def state_counts(connection: Connection, workspace_id: int, message_id: int) -> 
 
 def page_recipients(
     connection: Connection, workspace_id: int, message_id: int, *, state: str | None, offset: int, limit: int
-) -> tuple[list[Any], int]:
-    conditions = [recipients.c.workspace_id == workspace_id, recipients.c.message_id == message_id]
+) -> tuple[list[Row[Any]], int]:
+    statement = select(*named_columns(Recipient.model_fields, recipients)).where(*_of_message(workspace_id, message_id))
     if state is not None:
-        conditions.append(recipients.c.state == state)
-    total = connection.execute(select(func.count()).select_from(recipients).where(*conditions)).scalar_one()
-    rows = connection.execute(
-        select(
-            recipients.c.id,
-            recipients.c.fan_id,
-            recipients.c.email,
-            recipients.c.state,
-            recipients.c.attempts,
-            recipients.c.sent_at,
-            recipients.c.error,
-        )
-        .where(*conditions)
-        .order_by(recipients.c.id)
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    return list(rows), int(total)
+        statement = statement.where(recipients.c.state == state)
+    return page_of(connection, statement.order_by(recipients.c.id), counted=recipients, offset=offset, limit=limit)
 
 
 def fans_for_mail(connection: Connection, workspace_id: int, fan_ids: Sequence[int]) -> dict[int, Any]:
@@ -229,28 +221,16 @@ def store_in_outbox(connection: Connection, workspace_id: int, rows: Sequence[di
 
 def page_outbox(
     connection: Connection, workspace_id: int, *, message_id: int | None, offset: int, limit: int
-) -> tuple[list[Any], int]:
-    conditions = [mail_outbox.c.workspace_id == workspace_id]
-    if message_id is not None:
-        conditions.append(mail_outbox.c.message_id == message_id)
-    total = connection.execute(select(func.count()).select_from(mail_outbox).where(*conditions)).scalar_one()
-    rows = connection.execute(
-        select(
-            mail_outbox.c.id,
-            mail_outbox.c.message_id,
-            messages.c.name.label("message_name"),
-            mail_outbox.c.recipient_id,
-            mail_outbox.c.to_address,
-            mail_outbox.c.subject,
-            mail_outbox.c.stored_at,
-        )
+) -> tuple[list[Row[Any]], int]:
+    statement = (
+        select(*named_columns(OutboxMail.model_fields, mail_outbox, message_name=messages.c.name))
         .join(messages, (messages.c.workspace_id == workspace_id) & (messages.c.id == mail_outbox.c.message_id))
-        .where(*conditions)
-        .order_by(mail_outbox.c.id.desc())
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    return list(rows), int(total)
+        .where(mail_outbox.c.workspace_id == workspace_id)
+    )
+    if message_id is not None:
+        statement = statement.where(mail_outbox.c.message_id == message_id)
+    newest_first = statement.order_by(mail_outbox.c.id.desc())
+    return page_of(connection, newest_first, counted=mail_outbox, offset=offset, limit=limit)
 
 
 def outbox_raw(connection: Connection, workspace_id: int, mail_id: int) -> bytes | None:
@@ -260,14 +240,22 @@ def outbox_raw(connection: Connection, workspace_id: int, mail_id: int) -> bytes
     return bytes(raw) if raw is not None else None
 
 
-# A recipient as the links in mail and the notifications about it find it.
-_RECIPIENT = (recipients.c.id, recipients.c.message_id, recipients.c.fan_id, recipients.c.email, recipients.c.state)
+class MailRecipient(NamedTuple):
+    """A recipient as the links in mail and the notifications about it find it."""
+
+    id: int
+    message_id: int
+    fan_id: int
+    email: str
+    state: str
 
 
-def get_recipient(connection: Connection, workspace_id: int, recipient_id: int) -> Any:
-    return connection.execute(
-        select(*_RECIPIENT).where(recipients.c.workspace_id == workspace_id, recipients.c.id == recipient_id)
-    ).one_or_none()
+_RECIPIENT = named_columns(MailRecipient._fields, recipients)
+
+
+def get_recipient(connection: Connection, workspace_id: int, recipient_id: int) -> MailRecipient | None:
+    statement = select(*_RECIPIENT).where(recipients.c.workspace_id == workspace_id, recipients.c.id == recipient_id)
+    return read_one(connection, statement, MailRecipient)
 
 
 def list_status(connection: Connection, workspace_id: int, list_id: int, fan_id: int) -> str | None:
@@ -355,14 +343,15 @@ def in_state(connection: Connection, workspace_id: int, recipient_ids: Sequence[
     return found
 
 
-def latest_recipient_by_email(connection: Connection, workspace_id: int, email: str) -> Any:
+def latest_recipient_by_email(connection: Connection, workspace_id: int, email: str) -> MailRecipient | None:
     """The latest mail sent to this address (for a notification that names only the address)."""
-    return connection.execute(
+    statement = (
         select(*_RECIPIENT)
         .where(recipients.c.workspace_id == workspace_id, recipients.c.email == email)
         .order_by(recipients.c.id.desc())
         .limit(1)
-    ).one_or_none()
+    )
+    return read_one(connection, statement, MailRecipient)
 
 
 def bounce_after_sending(connection: Connection, workspace_id: int, recipient_id: int, *, error: str) -> bool:
@@ -370,24 +359,18 @@ def bounce_after_sending(connection: Connection, workspace_id: int, recipient_id
     bounced, or never sent)."""
     result = connection.execute(
         update(recipients)
-        .where(recipients.c.workspace_id == workspace_id, recipients.c.id == recipient_id, recipients.c.state == "sent")
+        .where(*_while_in(workspace_id, recipient_id, "sent"))
         .values(state="bounced", error=error[:500])
     )
     return bool(result.rowcount)
 
 
-def mail_of_fan(connection: Connection, workspace_id: int, fan_id: int) -> list[Any]:
+def mail_of_fan(connection: Connection, workspace_id: int, fan_id: int) -> list[Row[Any]]:
     """Every message sent (or to be sent) to a fan, newest first: for their data export."""
+    of_message = {"message_name": messages.c.name, "subject": messages.c.subject}
     return list(
         connection.execute(
-            select(
-                recipients.c.message_id,
-                messages.c.name.label("message_name"),
-                messages.c.subject,
-                recipients.c.email,
-                recipients.c.state,
-                recipients.c.sent_at,
-            )
+            select(*named_columns(MailReceived.model_fields, recipients, **of_message))
             .join(messages, (messages.c.workspace_id == workspace_id) & (messages.c.id == recipients.c.message_id))
             .where(recipients.c.workspace_id == workspace_id, recipients.c.fan_id == fan_id)
             .order_by(recipients.c.id.desc())

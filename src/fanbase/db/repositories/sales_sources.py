@@ -12,6 +12,8 @@ from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 
+from fanbase.db.repositories.sql import named_columns
+from fanbase.db.repositories.sql import read_one
 from fanbase.db.tables import sales_deliveries
 from fanbase.db.tables import sales_sources
 from fanbase.schemas.sales import SalesDelivery
@@ -25,22 +27,19 @@ class StoredSource(NamedTuple):
     created_at: datetime
 
 
+_SOURCE = named_columns(StoredSource._fields, sales_sources)
+
+
 def get_source(connection: Connection, workspace_id: int, vendor: str) -> StoredSource | None:
-    row = connection.execute(
-        select(sales_sources.c.vendor, sales_sources.c.secret, sales_sources.c.created_at).where(
-            sales_sources.c.workspace_id == workspace_id, sales_sources.c.vendor == vendor
-        )
-    ).one_or_none()
-    return StoredSource(row.vendor, row.secret, row.created_at) if row else None
+    statement = select(*_SOURCE).where(sales_sources.c.workspace_id == workspace_id, sales_sources.c.vendor == vendor)
+    return read_one(connection, statement, StoredSource)
 
 
 def list_sources(connection: Connection, workspace_id: int) -> list[StoredSource]:
     rows = connection.execute(
-        select(sales_sources.c.vendor, sales_sources.c.secret, sales_sources.c.created_at)
-        .where(sales_sources.c.workspace_id == workspace_id)
-        .order_by(sales_sources.c.vendor)
+        select(*_SOURCE).where(sales_sources.c.workspace_id == workspace_id).order_by(sales_sources.c.vendor)
     )
-    return [StoredSource(row.vendor, row.secret, row.created_at) for row in rows]
+    return [StoredSource(**row._mapping) for row in rows]
 
 
 def put_source(connection: Connection, workspace_id: int, vendor: str, secret: str, *, now: datetime) -> None:

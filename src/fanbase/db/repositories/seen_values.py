@@ -10,6 +10,8 @@ from sqlalchemy import Connection
 from sqlalchemy import desc
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from fanbase.db.tables import events
 from fanbase.db.tables import fan_latest_events
@@ -87,7 +89,7 @@ def distinct_names(connection: Connection, workspace_id: int, field: str) -> lis
     table = events if field == "type" else orders
     column = table.c[field]
 
-    def next_after(previous: Any) -> Any:
+    def next_after(previous: ColumnElement[str] | None) -> ScalarSelect[str]:
         query = select(column).where(table.c.workspace_id == workspace_id, column.is_not(None))
         if previous is not None:
             query = query.where(column > previous)

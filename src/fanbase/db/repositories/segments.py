@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy import true
 from sqlalchemy import update
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import Select
 
 from fanbase.db.repositories.fan_groups import name_key
 from fanbase.db.repositories.fans import FAN_COLUMNS
@@ -39,6 +40,7 @@ from fanbase.db.repositories.sql import id_conditions
 from fanbase.db.repositories.sql import insert_from_arrays
 from fanbase.db.repositories.sql import insert_rows
 from fanbase.db.repositories.sql import is_postgresql
+from fanbase.db.repositories.sql import read_one
 from fanbase.db.rule_sql import CompiledRule
 from fanbase.db.rule_sql import fans_joined
 from fanbase.db.tables import fans
@@ -156,8 +158,7 @@ def get_segment(
     )
     if for_update:
         statement = statement.with_for_update(of=segments)
-    row = connection.execute(statement).one_or_none()
-    return SizedSegmentRow(**row._mapping) if row else None
+    return read_one(connection, statement, SizedSegmentRow)
 
 
 @overload
@@ -259,7 +260,9 @@ def apply_membership(
     at = literal(now, type_=segment_membership_log.c.at.type)
     log_columns = ["workspace_id", "segment_id", "fan_id", "entered", "at", "cause", "rule_version"]
 
-    def ledger_rows(entered: bool, *where: ColumnElement[bool]) -> Any:
+    def ledger_rows(
+        entered: bool, *where: ColumnElement[bool]
+    ) -> Select[tuple[int, int, int, bool, datetime, str, int]]:
         return (
             select(
                 literal(workspace_id),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -15,7 +16,10 @@ import psycopg
 from sqlalchemy import BigInteger
 from sqlalchemy import ColumnElement
 from sqlalchemy import Connection
+from sqlalchemy import FromClause
+from sqlalchemy import Row
 from sqlalchemy import RowMapping
+from sqlalchemy import Select
 from sqlalchemy import Table
 from sqlalchemy import any_
 from sqlalchemy import bindparam
@@ -32,6 +36,7 @@ from fanbase.db.engine import as_owner
 from fanbase.db.engine import scoped_workspace
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 # Bound parameters per statement stay well under SQLite's limit (32,766) and PostgreSQL's (65,535).
 CHUNK = 5000
@@ -206,6 +211,31 @@ def insert_returning_row(
 ) -> RowMapping:
     """Insert one row and read back the given columns of it (ids and defaults the database filled in)."""
     return connection.execute(insert(table).values(**values).returning(*columns)).one()._mapping
+
+
+def named_columns(names: Iterable[str], table: FromClause, **others: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+    """The columns called ``names``, in that order: each of ``others`` labelled with its name, else ``table``'s column
+    of that name. Given a record's fields, the rows read so go straight into the record (the select cannot drift
+    from it)."""
+    return [others[name].label(name) if name in others else table.c[name] for name in names]
+
+
+def read_one(connection: Connection, statement: Select[Any], record: Callable[..., R]) -> R | None:
+    """The row ``statement`` finds (one at most) as a ``record`` whose fields are its columns' names, or None."""
+    row = connection.execute(statement).one_or_none()
+    return record(**row._mapping) if row else None
+
+
+def page_of(
+    connection: Connection, statement: Select[Any], *, counted: FromClause, offset: int, limit: int
+) -> tuple[list[Row[Any]], int]:
+    """One page of ``statement``'s rows (it gives their order), and how many rows its conditions select of
+    ``counted`` in all: the count reads only that table, not the rows the statement joins to it."""
+    count = select(func.count()).select_from(counted)
+    if statement.whereclause is not None:
+        count = count.where(statement.whereclause)
+    total = connection.execute(count).scalar_one()
+    return list(connection.execute(statement.offset(offset).limit(limit)).all()), int(total)
 
 
 def like_escape(text: str) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from fanbase.db.repositories.sql import insert_returning_row
+from fanbase.db.repositories.sql import read_one
 from fanbase.db.tables import users
 from fanbase.db.tables import web_sessions
 from fanbase.db.tables import workspaces
@@ -43,10 +44,8 @@ def insert_user(
 
 def find_user_by_email(connection: Connection, email: str) -> UserWithHash | None:
     """A user with their password hash, by (already lower-cased) email; emails are unique across workspaces."""
-    row = connection.execute(
-        select(*USER_COLUMNS, users.c.password_hash).where(func.lower(users.c.email) == email)
-    ).one_or_none()
-    return UserWithHash(**row._mapping) if row else None
+    statement = select(*USER_COLUMNS, users.c.password_hash).where(func.lower(users.c.email) == email)
+    return read_one(connection, statement, UserWithHash)
 
 
 def set_password_hash(connection: Connection, workspace_id: int, user_id: int, password_hash: str) -> None:
@@ -74,7 +73,7 @@ def insert_session(
 
 def find_session(connection: Connection, token_hash: str) -> SignedInUser | None:
     """The session with its user and workspace; the join leads with workspace_id on both sides."""
-    row = connection.execute(
+    statement = (
         select(
             web_sessions.c.expires_at,
             users.c.id.label("user_id"),
@@ -90,9 +89,9 @@ def find_session(connection: Connection, token_hash: str) -> SignedInUser | None
             ).join(workspaces, workspaces.c.id == web_sessions.c.workspace_id)
         )
         .where(web_sessions.c.token_hash == token_hash)
-    ).one_or_none()
+    )
     # The labels above are the record's fields, one for one.
-    return SignedInUser(**row._mapping) if row else None
+    return read_one(connection, statement, SignedInUser)
 
 
 def delete_session(connection: Connection, token_hash: str) -> None:

@@ -43,6 +43,7 @@ from sqlalchemy import update
 from sqlalchemy.sql import ColumnElement
 
 from fanbase.db.repositories.sql import chunks
+from fanbase.db.repositories.sql import read_one
 from fanbase.db.tables import fan_erasures
 from fanbase.db.tables import fans
 from fanbase.db.tables import list_subscription_log
@@ -128,13 +129,13 @@ def insert_subscription(
     )
 
 
+def _the_subscription(workspace_id: int, subscription_id: int) -> tuple[ColumnElement[bool], ...]:
+    return webhook_subscriptions.c.workspace_id == workspace_id, webhook_subscriptions.c.id == subscription_id
+
+
 def get_subscription(connection: Connection, workspace_id: int, subscription_id: int) -> SubscriptionRow | None:
-    row = connection.execute(
-        select(*SUBSCRIPTION_COLUMNS).where(
-            webhook_subscriptions.c.workspace_id == workspace_id, webhook_subscriptions.c.id == subscription_id
-        )
-    ).one_or_none()
-    return SubscriptionRow(**row._mapping) if row else None
+    statement = select(*SUBSCRIPTION_COLUMNS).where(*_the_subscription(workspace_id, subscription_id))
+    return read_one(connection, statement, SubscriptionRow)
 
 
 def list_subscriptions(connection: Connection, workspace_id: int) -> list[SubscriptionRow]:
@@ -150,11 +151,7 @@ def disable_subscription(connection: Connection, workspace_id: int, subscription
     """Set disabled_at once (disabling again keeps the first time)."""
     connection.execute(
         update(webhook_subscriptions)
-        .where(
-            webhook_subscriptions.c.workspace_id == workspace_id,
-            webhook_subscriptions.c.id == subscription_id,
-            webhook_subscriptions.c.disabled_at.is_(None),
-        )
+        .where(*_the_subscription(workspace_id, subscription_id), webhook_subscriptions.c.disabled_at.is_(None))
         .values(disabled_at=now)
     )
 
