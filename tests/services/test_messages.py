@@ -8,10 +8,12 @@ import email.policy
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from fanbase.db.engine import Database
+from fanbase.db.migrate import upgrade
 from fanbase.errors import Conflict
 from fanbase.errors import InvalidInput
 from fanbase.errors import NotFound
@@ -28,6 +30,7 @@ from fanbase.services import mail_delivery
 from fanbase.services import messages
 from fanbase.services import segments
 from fanbase.services import suppressions
+from fanbase.services import workspaces
 
 BASE_URL = "https://fans.example.com"
 
@@ -205,6 +208,39 @@ def test_delivery_into_the_outbox_sends_each_recipient_once_and_finishes_the_mes
         ("message_sent", {"message_id": message_id})
     ]
     assert fans.get_fan(database, workspace_id, ann).last_active_at is None
+
+
+# sqlite_stat1 as ANALYZE left it after other tests had run (few messages, many recipients per state): with them,
+# SQLite loops over the sending messages and searches each one's recipients by (workspace, state, next attempt).
+_STATISTICS = (
+    ("messages", "ix_messages_workspace_status_send_at", "8 2 1 1"),
+    ("messages", "sqlite_autoindex_messages_1", "8 2 1"),
+    ("message_recipients", "ix_message_recipients_workspace_state_next", "6 2 2 2"),
+    ("message_recipients", "ix_message_recipients_workspace_message_state", "6 2 2 2"),
+    ("message_recipients", "sqlite_autoindex_message_recipients_2", "6 2 2 1"),
+    ("message_recipients", "sqlite_autoindex_message_recipients_1", "6 2 1"),
+)
+
+
+def test_a_claim_within_the_lease_takes_nothing_whichever_plan_sqlite_chooses(tmp_path: Path, now: datetime) -> None:
+    """SQLite 3.40.1 (Debian 12's) read ``next_attempt_at <= now`` after ``state IN (…)`` as an index range in that
+    loop and returned a recipient still within its lease: a second sender would have sent its mail again."""
+    database = Database.from_url(f"sqlite:///{tmp_path / 'lease.sqlite3'}")
+    upgrade(database.engine)
+    workspace_id = workspaces.create_workspace(database, name="lease", now=now).workspace.id
+    setup = _setup(database, workspace_id, now)
+    messages.send_message(database, workspace_id, _message(database, setup, now), at=None, now=now)
+    lease = timedelta(minutes=2)
+    assert len(mail_delivery.claim(database, workspace_id, now=now, limit=10, lease=lease, base_url=BASE_URL)) == 5
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")
+        connection.exec_driver_sql("DELETE FROM sqlite_stat1 WHERE tbl IN ('messages', 'message_recipients')")
+        for row in _STATISTICS:
+            connection.exec_driver_sql("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)", row)
+    database.engine.dispose()  # connections read the statistics when they open
+    later = now + lease / 2
+    assert mail_delivery.claim(database, workspace_id, now=later, limit=10, lease=lease, base_url=BASE_URL) == []
+    database.engine.dispose()
 
 
 def test_a_sender_that_died_leaves_its_recipients_to_be_claimed_again_after_the_lease(

@@ -39,6 +39,7 @@ from fanbase.db.rule_sql.set_form import matching_fans_joined
 from fanbase.db.rule_sql.spelling import DIALECTS
 from fanbase.db.rule_sql.spelling import POSTGRESQL
 from fanbase.db.rule_sql.spelling import SQLITE
+from fanbase.db.rule_sql.spelling import WithoutIndexRange
 from fanbase.db.rule_sql.stored import STORED_DATETIME_FORMAT
 from fanbase.db.rule_sql.stored import StoredDateTimeText
 from fanbase.db.rule_sql.stored import ascii_upper
@@ -57,6 +58,7 @@ __all__ = [
     "CompiledRule",
     "ResolvedReferences",
     "StoredDateTimeText",
+    "WithoutIndexRange",
     "ascii_upper",
     "compile_batch",
     "compile_rule",
