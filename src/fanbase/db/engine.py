@@ -178,8 +178,7 @@ def _workspace_unknown_postgresql(connection: Connection, tables: Sequence[str],
 
     A table's growth says nothing of one workspace's: a new workspace loaded into a database that holds a big one
     grows the tables by a few per cent, and its statistics still estimate it at a row or two. PostgreSQL then plans
-    nested loops that walk the whole workspace once per fan: a preview of "in segment A and in segment B" took
-    50 s after a load of 8,592 fans beside a workspace of 100,000 (bench/RESULTS.md, issue 13). The estimate is
+    nested loops that walk the whole workspace once per fan (bench/RESULTS.md, issue 13). The estimate is
     PostgreSQL's own, from ``pg_stats``: the workspace's frequency among the most common values, or else an
     equal share of what the most common values leave. Counting is bounded by twice the estimate and done only for
     estimates below ``WORKSPACE_CHECK_BELOW`` rows: above, the planner already expects a big workspace."""
@@ -282,7 +281,7 @@ class Database:
 
         ``durable=False``: PostgreSQL does not wait for the commit to reach the disk (``synchronous_commit = off``),
         so a crash *of the database server* may forget this transaction, never half of it. For marks that are cheap
-        to lose and many (a mail accepted by the SMTP server: one commit each, 2-3 ms apiece when waited for)."""
+        to lose and many (a mail accepted by the SMTP server: one commit each, whose wait would pace the sender)."""
         with self.engine.connect() as connection:
             if write:
                 connection = connection.execution_options(sqlite_begin="BEGIN IMMEDIATE")
@@ -360,8 +359,8 @@ def refresh_statistics_in(
 
     Inside the writing transaction, before the statements that read what it wrote: ANALYZE counts the rows the
     transaction itself inserted (PostgreSQL and SQLite alike), so the rest of the transaction is planned on them.
-    A fans CSV import into a new database evaluated its segments for 20,000 new fans as if the table were empty,
-    175 ms per 1,000 fans (3.5 s of the import's 6.5). Nothing to do below ``BULK_ROWS`` rows."""
+    Otherwise a fans CSV import into a new database evaluates its segments for the new fans as if the table were
+    empty. Nothing to do below ``BULK_ROWS`` rows."""
     if not written or max(written.values()) < BULK_ROWS:
         return []
     tables = sorted(written)

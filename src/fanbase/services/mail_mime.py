@@ -1,8 +1,8 @@
 """A rendered mail as the documents and bytes handed to SMTP: the HTML and text documents (preheader, footer,
 tracking) and the RFC 5322 message. Pure: no database, no network, no clock.
 
-The MIME message is assembled here rather than by ``email.message.EmailMessage``: that took 1.5 to 2.2 ms a mail
-on this machine (the sender's budget for everything is 4 ms a mail a core), and it encodes a ``List-Unsubscribe``
+The MIME message is assembled here rather than by ``email.message.EmailMessage``: that took half the sender's
+budget per mail (bench/RESULTS.md), and it encodes a ``List-Unsubscribe``
 longer than a line into encoded-words, which no mailbox provider reads as URLs. The rules kept are few and
 written below: headers folded at 78 characters, non-ASCII words as RFC 2047 UTF-8 encoded-words, bodies in
 quoted-printable or base64 (whichever is shorter, as the email package chooses), CRLF everywhere. The tests parse

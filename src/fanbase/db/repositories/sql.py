@@ -66,7 +66,7 @@ def one_of(
 
     PostgreSQL: one condition, the values as one array parameter (``= ANY(:values)``), so the statement's text is
     the same for any number of values: psycopg converts and PostgreSQL plans it once, where ``IN (…)`` with a
-    parameter per value made a new long statement each call (converting one of 1,000 ids took psycopg ~15 ms).
+    parameter per value made a new long statement, converted value by value, each call.
     SQLite has no arrays: ``IN`` lists of at most ``CHUNK`` values."""
     if is_postgresql(connection):
         listed = list(values)
@@ -79,8 +79,7 @@ def one_of(
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert many rows (each with the same keys): PostgreSQL's COPY, else one executemany of plain tuples (each value
-    through its column's type, as a bound parameter would be, but without a statement's per-row bookkeeping: a
-    100,000-row executemany took 1.2 s through ``insert()``, 0.3 s so)."""
+    through its column's type, as a bound parameter would be, but without a statement's per-row bookkeeping)."""
     if not rows:
         return
     columns = list(rows[0])
@@ -104,7 +103,7 @@ def insert_from_arrays(
 ) -> None:
     """PostgreSQL: many rows in one ``INSERT … SELECT`` from parallel arrays (a column each, the ``constants`` the
     same in every row). Numbers and flags travel as arrays: no per-row work in Python, where COPY formats every
-    value of every row (a write's 230,000 membership rows: 1.9 s by COPY, 0.9 s so)."""
+    value of every row."""
     given = select(
         *(
             func.unnest(bindparam(f"a_{name}", list(values), type_=ARRAY(item_type))).label(name)
@@ -180,8 +179,8 @@ def insert_returning_ids(
 ) -> list[int]:
     """Insert many rows of a workspace's table; returns their ids in the order given.
 
-    PostgreSQL: the ids are drawn from the table's sequence first, then the rows go in by COPY (a batch of 1,000
-    events: the INSERT took 106-115 ms, ids and COPY ~50); elsewhere one INSERT … RETURNING per 2,000 rows."""
+    PostgreSQL: the ids are drawn from the table's sequence first, then the rows go in by COPY (cheaper than an
+    INSERT … RETURNING of the batch); elsewhere one INSERT … RETURNING per 2,000 rows."""
     if not rows:
         return []
     if is_postgresql(connection):
