@@ -99,11 +99,13 @@ def _list_actions(user: SignedInUser) -> None:
         ("Outbox", "outbox", "open-outbox", lambda: ui.navigate.to("/messages/outbox")),
         ("Mail settings", "settings", "mail-settings", lambda: open_mail_settings(user)),
     ):
-        button = ui.button(icon=icon, on_click=action).props(remove="label")
-        button.props(
-            f'flat no-caps color="indigo-8" :label="$q.screen.lt.sm ? undefined : \'{label}\'" '
-            f'aria-label="{label}" data-testid="{testid}"'
-        ).tooltip(label)
+        # The label is the button's content, hidden below 600 px by Quasar's gt-xs (a prop's "$q.screen" is not
+        # evaluated where NiceGUI reads props: it threw, and the buttons had no label at any width).
+        with ui.button(icon=icon, on_click=action).props(
+            f'flat no-caps color="indigo-8" aria-label="{label}" data-testid="{testid}"'
+        ) as button:
+            ui.label(label).classes("gt-xs q-ml-sm")
+        button.tooltip(label)
     action_button(
         "New message", icon="add", on_click=lambda: ui.navigate.to("/messages/new"), testid="new-message", is_main=True
     )
