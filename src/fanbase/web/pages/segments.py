@@ -106,7 +106,8 @@ def segment_manage(user: SignedInUser) -> None:
         )
         table.add_slot(
             "body-cell-trend",
-            '<q-td :props="props"><span v-html="props.value"></span>'
+            # On a phone the week's change alone: the 120 px line squeezed the names to a few letters a line.
+            '<q-td :props="props"><span class="fb-hide-sm" v-html="props.value"></span>'
             '<div class="fb-muted text-caption" data-testid="segment-week">{{ props.row.week }}</div></q-td>',
         )
         table.add_slot(
