@@ -203,6 +203,8 @@ def sparkline_svg(values: Sequence[int], *, width: int = 120, height: int = 28) 
     """A tiny inline SVG line of the values (sizes per day); a flat line when they do not change."""
     if not values:
         return '<span class="fb-muted">—</span>'
+    if len(values) == 1:  # a segment's first day: a line of one point is drawn as nothing
+        values = [values[0], values[0]]
     low, high = min(values), max(values)
     span = (high - low) or 1
     step = width / max(len(values) - 1, 1)
