@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime
 from typing import Any
 
@@ -34,13 +33,9 @@ def fans_csv(
 ) -> StreamingResponse:
     """Every fan matching ``fan_filter`` as a CSV attachment called ``file_name``; the export is audited as it
     starts."""
-    chunks = fan_export.export_fans_csv(database, workspace_id, fan_filter, now=now)
-    # The first chunk is read here, before the response starts: a bad filter (an unknown segment, an invalid rule)
-    # is then a 404/422, not a cut-off CSV.
-    first = next(chunks)
-    fan_export.record_export(database, workspace_id, fan_filter, form="csv", actor=actor, now=now)
+    # Started before the response: a bad filter is then a 404/422, not a cut-off CSV.
     return StreamingResponse(
-        itertools.chain((first,), chunks),
+        fan_export.start_csv_export(database, workspace_id, fan_filter, actor=actor, now=now),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{file_name}"'},
     )

@@ -269,19 +269,15 @@ def export_members(
 ) -> None:
     """Export a segment's members as CSV (the columns of `fanbase export fans`)."""
     with open_workspace(workspace) as (database, workspace_id):
-        # Reading the header first checks the segment exists before a file is created.
+        # Started first, so a missing segment is an error before a file is created.
         members = FanFilter(segment_id=segment_id)
-        chunks = fan_export.export_fans_csv(database, workspace_id, members)
-        header = next(chunks)
-        fan_export.record_export(database, workspace_id, members, form="csv", actor=command_line_actor(), now=utc_now())
+        chunks = fan_export.start_csv_export(database, workspace_id, members, actor=command_line_actor(), now=utc_now())
         if out is None:
-            sys.stdout.write(header)
             for chunk in chunks:
                 sys.stdout.write(chunk)
             sys.stdout.flush()
             return
         with out.open("w", encoding="utf-8", newline="") as handle:
-            handle.write(header)
             for chunk in chunks:
                 handle.write(chunk)
     stderr().print(f"Exported the members of segment {segment_id} to {out}.", markup=False)

@@ -114,6 +114,17 @@ def record_export(
         audit.record(connection, workspace_id, actor, action, target=target, details=details, now=now)
 
 
+def start_csv_export(
+    database: Database, workspace_id: int, fan_filter: FanFilter, *, actor: Actor | None, now: datetime
+) -> Iterator[str]:
+    """The CSV of the fans matching ``fan_filter``, for a download: its first chunk is read here, so a bad filter
+    (an unknown segment, an invalid rule) raises before a byte is sent, and the export is audited as it starts."""
+    chunks = export_fans_csv(database, workspace_id, fan_filter, now=now)
+    first = next(chunks)
+    record_export(database, workspace_id, fan_filter, form="csv", actor=actor, now=now)
+    return itertools.chain((first,), chunks)
+
+
 def export_fans_json_lines(
     database: Database, workspace_id: int, fan_filter: FanFilter, *, batch: int = 500, now: datetime | None = None
 ) -> Iterator[str]:

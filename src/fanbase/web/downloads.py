@@ -7,7 +7,6 @@ the export is audited as the signed-in user.
 
 from __future__ import annotations
 
-import itertools
 from datetime import date
 from urllib.parse import quote
 
@@ -57,15 +56,14 @@ def install_download_routes(app: FastAPI) -> None:
             segment = segments.get_segment(state.database, user.workspace_id, segment_id)
         except NotFound as error:
             return JSONResponse({"detail": str(error)}, status_code=404)
-        members = FanFilter(segment_id=segment_id)
-        chunks = fan_export.export_fans_csv(state.database, user.workspace_id, members)
-        first = next(chunks)  # the header: the segment is checked before the response starts
         client = request.client.host if request.client else None
         actor = Actor(kind="user", name=user.email, client=client)
-        fan_export.record_export(state.database, user.workspace_id, members, form="csv", actor=actor, now=state.now())
-        name = export_file_name(segment.name, state.now().date())
+        now = state.now()
+        members = FanFilter(segment_id=segment_id)
+        chunks = fan_export.start_csv_export(state.database, user.workspace_id, members, actor=actor, now=now)
+        name = export_file_name(segment.name, now.date())
         return StreamingResponse(
-            itertools.chain((first,), chunks),
+            chunks,
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": attachment(name)},
         )
