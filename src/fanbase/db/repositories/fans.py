@@ -201,10 +201,6 @@ def hydrate_fans(connection: Connection, workspace_id: int, rows: Sequence[Row[A
     return [fan_from_row(row, tag_names=tag_names.get(row.id, ()), list_statuses=statuses.get(row.id)) for row in rows]
 
 
-def in_workspace(workspace_id: int) -> ColumnElement[bool]:
-    return fans.c.workspace_id == workspace_id
-
-
 def filter_conditions(workspace_id: int, fan_filter: FanFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [fans.c.workspace_id == workspace_id]
     if fan_filter.lifecycle_stage:
