@@ -35,7 +35,7 @@ def fans_csv(
     starts."""
     # Started before the response: a bad filter is then a 404/422, not a cut-off CSV.
     return StreamingResponse(
-        fan_export.start_csv_export(database, workspace_id, fan_filter, actor=actor, now=now),
+        fan_export.start_export(database, workspace_id, fan_filter, actor=actor, now=now),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{file_name}"'},
     )

@@ -145,14 +145,13 @@ def export_fans(
         }
     )
     with open_workspace(workspace) as (database, workspace_id):
-        chunks = (
-            fan_export.export_fans_json_lines(database, workspace_id, fan_filter)
-            if as_json
-            else fan_export.export_fans_csv(database, workspace_id, fan_filter)
-        )
-        form = "json_lines" if as_json else "csv"
-        fan_export.record_export(
-            database, workspace_id, fan_filter, form=form, actor=command_line_actor(), now=utc_now()
+        chunks = fan_export.start_export(
+            database,
+            workspace_id,
+            fan_filter,
+            form="json_lines" if as_json else "csv",
+            actor=command_line_actor(),
+            now=utc_now(),
         )
         if out is None:
             for chunk in chunks:

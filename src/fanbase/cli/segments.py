@@ -271,7 +271,7 @@ def export_members(
     with open_workspace(workspace) as (database, workspace_id):
         # Started first, so a missing segment is an error before a file is created.
         members = FanFilter(segment_id=segment_id)
-        chunks = fan_export.start_csv_export(database, workspace_id, members, actor=command_line_actor(), now=utc_now())
+        chunks = fan_export.start_export(database, workspace_id, members, actor=command_line_actor(), now=utc_now())
         if out is None:
             for chunk in chunks:
                 sys.stdout.write(chunk)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from typing import Literal
 
 from fanbase.db.engine import Database
 from fanbase.schemas.audit import Actor
@@ -114,15 +115,23 @@ def record_export(
         audit.record(connection, workspace_id, actor, action, target=target, details=details, now=now)
 
 
-def start_csv_export(
-    database: Database, workspace_id: int, fan_filter: FanFilter, *, actor: Actor | None, now: datetime
+def start_export(
+    database: Database,
+    workspace_id: int,
+    fan_filter: FanFilter,
+    *,
+    form: Literal["csv", "json_lines"] = "csv",
+    actor: Actor | None,
+    now: datetime,
 ) -> Iterator[str]:
-    """The CSV of the fans matching ``fan_filter``, for a download: its first chunk is read here, so a bad filter
-    (an unknown segment, an invalid rule) raises before a byte is sent, and the export is audited as it starts."""
-    chunks = export_fans_csv(database, workspace_id, fan_filter, now=now)
-    first = next(chunks)
-    record_export(database, workspace_id, fan_filter, form="csv", actor=actor, now=now)
-    return itertools.chain((first,), chunks)
+    """The fans matching ``fan_filter`` as CSV or JSON Lines, for a download or a file: the first chunk is read here,
+    so a bad filter (an unknown segment, an invalid rule) raises before a byte is written, and the export is
+    audited as it starts."""
+    export = export_fans_json_lines if form == "json_lines" else export_fans_csv
+    chunks = export(database, workspace_id, fan_filter, now=now)
+    first = next(chunks, None)  # None: no fan to write (JSON Lines has no header)
+    record_export(database, workspace_id, fan_filter, form=form, actor=actor, now=now)
+    return itertools.chain(() if first is None else (first,), chunks)
 
 
 def export_fans_json_lines(

@@ -60,7 +60,7 @@ def install_download_routes(app: FastAPI) -> None:
         actor = Actor(kind="user", name=user.email, client=client)
         now = state.now()
         members = FanFilter(segment_id=segment_id)
-        chunks = fan_export.start_csv_export(state.database, user.workspace_id, members, actor=actor, now=now)
+        chunks = fan_export.start_export(state.database, user.workspace_id, members, actor=actor, now=now)
         name = export_file_name(segment.name, now.date())
         return StreamingResponse(
             chunks,
