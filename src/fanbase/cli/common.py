@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 from typing import Any
 
@@ -155,3 +156,15 @@ def short_time(value: datetime | None) -> str:
 def one_line(text: str) -> str:
     """Error output is one line per problem: fold any line breaks a value carried in."""
     return " ".join(text.split())
+
+
+def write_chunks(chunks: Iterable[str], out: Path | None) -> None:
+    """An export's text, chunk by chunk, to the file ``out`` (UTF-8, lines as written) or to standard output."""
+    if out is None:
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        sys.stdout.flush()
+        return
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        for chunk in chunks:
+            handle.write(chunk)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +22,7 @@ from fanbase.cli.common import open_workspace
 from fanbase.cli.common import print_json
 from fanbase.cli.common import stderr
 from fanbase.cli.common import stdout
+from fanbase.cli.common import write_chunks
 from fanbase.clock import utc_now
 from fanbase.errors import TooLarge
 from fanbase.schemas.fan_csv import ImportReport
@@ -153,12 +153,6 @@ def export_fans(
             actor=command_line_actor(),
             now=utc_now(),
         )
-        if out is None:
-            for chunk in chunks:
-                sys.stdout.write(chunk)
-            sys.stdout.flush()
-            return
-        with out.open("w", encoding="utf-8", newline="") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-    stderr().print(f"Exported to {out}.", markup=False)
+        write_chunks(chunks, out)
+    if out is not None:
+        stderr().print(f"Exported to {out}.", markup=False)

@@ -26,6 +26,7 @@ from fanbase.cli.common import print_table
 from fanbase.cli.common import short_time
 from fanbase.cli.common import stderr
 from fanbase.cli.common import stdout
+from fanbase.cli.common import write_chunks
 from fanbase.clock import utc_now
 from fanbase.schemas.common import MAX_ID
 from fanbase.schemas.fans import FanFilter
@@ -272,15 +273,9 @@ def export_members(
         # Started first, so a missing segment is an error before a file is created.
         members = FanFilter(segment_id=segment_id)
         chunks = fan_export.start_export(database, workspace_id, members, actor=command_line_actor(), now=utc_now())
-        if out is None:
-            for chunk in chunks:
-                sys.stdout.write(chunk)
-            sys.stdout.flush()
-            return
-        with out.open("w", encoding="utf-8", newline="") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-    stderr().print(f"Exported the members of segment {segment_id} to {out}.", markup=False)
+        write_chunks(chunks, out)
+    if out is not None:
+        stderr().print(f"Exported the members of segment {segment_id} to {out}.", markup=False)
 
 
 @segments_app.command("add")
