@@ -4,6 +4,7 @@ oracle) says it should be."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,12 +17,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
+from sqlalchemy import select
 from sqlalchemy import text
+from typer.testing import CliRunner
 
+from fanbase.cli.main import app as command_line
 from fanbase.core.evaluate import evaluate
 from fanbase.core.rules import parse_rule_json
+from fanbase.db import tables
 from fanbase.db.engine import Database
 from fanbase.db.repositories import fan_snapshots as fan_snapshots_repo
 from fanbase.db.repositories import segments as segments_repo
@@ -66,6 +72,21 @@ def oracle_members(database: Database, workspace_id: int, segment_id: int, *, no
         for fan_id, snapshot in fan_snapshots.items()
         if evaluate(rule, snapshot, now=now, catalogue=context.catalogue)
     }
+
+
+def workspace_rows(database: Database, workspace_id: int) -> dict[str, list[dict[str, Any]]]:
+    """Every fan, order and event row of the workspace, every column, straight from the tables in id order: to
+    compare before and after a write that should change nothing."""
+    with database.transaction(workspace_id=workspace_id, write=False) as connection:
+        return {
+            table.name: [
+                dict(row._mapping)
+                for row in connection.execute(
+                    select(table).where(table.c.workspace_id == workspace_id).order_by(table.c.id)
+                )
+            ]
+            for table in (tables.fans, tables.orders, tables.events)
+        }
 
 
 def api_client(app: Any, **options: Any) -> TestClient:
@@ -159,3 +180,23 @@ def seed_message(client: TestClient, headers: dict[str, str], *, fans: int = 3) 
         )
     )
     return {"fan_ids": fan_ids, "segment_id": segment["id"], "list_id": newsletter["id"], "message": message}
+
+
+def workspace_environment(
+    request: pytest.FixtureRequest, tmp_path: Path, *, create: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """The environment a user would set: a migrated database (a fresh SQLite file, or the test PostgreSQL one) and a
+    new workspace (``workspace create`` with ``create`` added to its arguments), selected through FANBASE_WORKSPACE."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    runner = CliRunner()
+    environment = {"FANBASE_DATABASE_URL": url, "FANBASE_WORKSPACE": ""}
+    assert runner.invoke(command_line, ["db", "upgrade"], env=environment).exit_code == 0
+    created = runner.invoke(
+        command_line, ["workspace", "create", f"CLI {uuid.uuid4().hex[:6]}", *create], env=environment
+    )
+    match = re.search(r"Created workspace (\d+)", created.stdout)
+    assert match, created.output
+    return {**environment, "FANBASE_WORKSPACE": match.group(1)}

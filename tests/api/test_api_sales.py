@@ -15,12 +15,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import select
 
-from fanbase.db import tables
 from fanbase.db.engine import Database
 from fanbase.services.signatures import sign_timestamped
 from fanbase.settings import Settings
+from tests_support import workspace_rows
 
 API = "/api/v1"
 IMPORTS = Path(__file__).resolve().parents[1] / "data" / "imports"
@@ -55,19 +54,6 @@ def _upload(
 def _rates(client: TestClient, headers: dict[str, str]) -> None:
     response = client.put(f"{API}/exchange-rates", json={"rates": RATES}, headers=headers)
     assert response.json() == {"created": 2, "updated": 0, "unchanged": 0}, response.text
-
-
-def _rows(database: Database, workspace_id: int) -> dict[str, list[dict[str, Any]]]:
-    with database.transaction(workspace_id=workspace_id, write=False) as connection:
-        return {
-            table.name: [
-                dict(row._mapping)
-                for row in connection.execute(
-                    select(table).where(table.c.workspace_id == workspace_id).order_by(table.c.id)
-                )
-            ]
-            for table in (tables.fans, tables.orders, tables.events)
-        }
 
 
 def _report(**counts: Any) -> dict[str, Any]:
@@ -169,7 +155,7 @@ def test_each_vendor_export_imports_once_and_again_changes_nothing(
     response = _upload(client, headers, f"/imports/{kind}", _file(name), name, **options)
     assert response.status_code == 200, response.text
     assert response.json() == first
-    written = _rows(database, workspace_id)
+    written = workspace_rows(database, workspace_id)
     # Events besides the lifecycle moves that first purchases make (lifecycle_from_purchases is on).
     sales_events = [event for event in written["events"] if event["type"] != "lifecycle_changed"]
     assert (len(written["orders"]), len(sales_events), len(written["fans"])) == (
@@ -179,7 +165,7 @@ def test_each_vendor_export_imports_once_and_again_changes_nothing(
     )
     response = _upload(client, headers, f"/imports/{kind}", _file(name), name, **options)
     assert response.json() == again
-    assert _rows(database, workspace_id) == written
+    assert workspace_rows(database, workspace_id) == written
 
 
 def test_a_shopify_export_records_each_line_with_its_discount_refund_and_currency(
@@ -317,7 +303,7 @@ def test_the_preview_shows_the_format_the_columns_read_and_converted_rows_and_wr
     client: TestClient, headers: dict[str, str], workspace_id: int, database: Database
 ) -> None:
     _rates(client, headers)
-    before = _rows(database, workspace_id)
+    before = workspace_rows(database, workspace_id)
     response = _upload(client, headers, "/imports/orders/preview", _file("shopify_orders.csv"), rows="3")
     assert response.status_code == 200, response.text
     preview = response.json()
@@ -360,7 +346,7 @@ def test_the_preview_shows_the_format_the_columns_read_and_converted_rows_and_wr
         "32.00",
         "1",
     )
-    assert _rows(database, workspace_id) == before
+    assert workspace_rows(database, workspace_id) == before
     assert client.get(f"{API}/sales-deliveries", headers=headers).json()["total"] == 0
 
 
@@ -448,7 +434,7 @@ def test_a_bad_format_kind_or_file_is_refused_by_field(
         assert response.status_code == 422, (path, params, response.text)
         assert response.json()["field"] == field, (path, params, response.text)
         assert message in response.json()["detail"], (path, params, response.text)
-    assert _rows(database, workspace_id) == {"fans": [], "orders": [], "events": []}
+    assert workspace_rows(database, workspace_id) == {"fans": [], "orders": [], "events": []}
 
 
 def test_a_file_over_the_body_cap_is_refused_413_before_it_is_read(client: TestClient, headers: dict[str, str]) -> None:

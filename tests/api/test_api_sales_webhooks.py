@@ -32,15 +32,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import select
 
-from fanbase.db import tables
 from fanbase.db.engine import Database
 from fanbase.schemas.common import MAX_ID
 from fanbase.services.signatures import sign_shopify
 from fanbase.services.signatures import sign_timestamped
 from fanbase.settings import Settings
 from tests_support import api_client
+from tests_support import workspace_rows
 
 API = "/api/v1"
 WEBHOOKS = Path(__file__).resolve().parents[1] / "data" / "webhooks"
@@ -171,22 +170,8 @@ def _generic_body(**extra: Any) -> bytes:
     return json.dumps(document).encode()
 
 
-def _rows(database: Database, workspace_id: int) -> dict[str, list[dict[str, Any]]]:
-    """Every fan, order and event row of the workspace, straight from the tables."""
-    with database.transaction(workspace_id=workspace_id, write=False) as connection:
-        return {
-            table.name: [
-                dict(row._mapping)
-                for row in connection.execute(
-                    select(table).where(table.c.workspace_id == workspace_id).order_by(table.c.id)
-                )
-            ]
-            for table in (tables.fans, tables.orders, tables.events)
-        }
-
-
 def _nothing(database: Database, workspace_id: int) -> None:
-    assert _rows(database, workspace_id) == {"fans": [], "orders": [], "events": []}
+    assert workspace_rows(database, workspace_id) == {"fans": [], "orders": [], "events": []}
 
 
 def _deliveries(client: TestClient, headers: dict[str, str]) -> list[dict[str, Any]]:
@@ -274,14 +259,14 @@ def test_shopify_orders_create_of_a_paid_order_records_each_line_and_orders_paid
     assert sorted(orders) == [POSTER, LP]
     assert orders[LP]["external_id"] == f"shopify:{SHOPIFY_ORDER}:1"
     assert orders[POSTER]["external_id"] == f"shopify:{SHOPIFY_ORDER}:2"
-    before = _rows(database, workspace_id)
+    before = workspace_rows(database, workspace_id)
     # orders/paid of the same order: the same lines, already recorded.
     _outcome(
         _shopify(client, workspace_id, _sample("shopify_orders_paid.json"), topic="orders/paid", webhook_id="wh-paid"),
         "unchanged",
         unchanged=2,
     )
-    assert _rows(database, workspace_id) == before
+    assert workspace_rows(database, workspace_id) == before
 
 
 def test_shopify_orders_paid_records_the_lines_and_refunds_create_refunds_the_poster_line(
@@ -330,10 +315,10 @@ def test_shopify_orders_paid_records_the_lines_and_refunds_create_refunds_the_po
     assert (fan["total_spent"], fan["purchase_count"]) == ("30.80", 1)
 
     # The same refund twice (the same delivery, and a re-send under a new delivery id) refunds once.
-    before = _rows(database, workspace_id)
+    before = workspace_rows(database, workspace_id)
     _outcome(_shopify(client, workspace_id, refund, topic="refunds/create", webhook_id="wh-refund"), "unchanged")
     _outcome(_shopify(client, workspace_id, refund, topic="refunds/create", webhook_id="wh-refund-2"), "unchanged")
-    assert _rows(database, workspace_id) == before
+    assert workspace_rows(database, workspace_id) == before
     assert _fan(client, headers, JONAS)["total_spent"] == "30.80"
     assert [_logged(d) for d in _deliveries(client, headers)] == [
         ("shopify", "orders/paid", "wh-paid", "processed", 200, 2, 0),
@@ -404,7 +389,7 @@ def test_an_old_shopify_delivery_replayed_is_harmless(
     _shopify(client, workspace_id, created, topic="orders/create", webhook_id="wh-create")
     _shopify(client, workspace_id, paid, topic="orders/paid", webhook_id="wh-paid")
     _shopify(client, workspace_id, refund, topic="refunds/create", webhook_id="wh-refund")
-    settled = _rows(database, workspace_id)
+    settled = workspace_rows(database, workspace_id)
 
     replays = [
         _shopify(client, workspace_id, paid, topic="orders/paid", webhook_id="wh-paid"),
@@ -413,7 +398,7 @@ def test_an_old_shopify_delivery_replayed_is_harmless(
     ]
     assert [r.status_code for r in replays] == [200, 200, 200]
     assert [r.json()["outcome"] for r in replays] == ["unchanged", "ignored", "unchanged"]
-    assert _rows(database, workspace_id) == settled
+    assert workspace_rows(database, workspace_id) == settled
     orders = _orders(client, headers, _fan(client, headers, JONAS)["id"])
     assert (orders[POSTER]["status"], orders[LP]["status"]) == ("refunded", "completed")
 
@@ -450,7 +435,7 @@ def test_a_shopify_export_and_the_shopify_webhooks_record_one_order(
         headers=headers,
     ).json()
     assert (report["format"], report["orders_created"]) == ("shopify", 9)
-    before = _rows(database, workspace_id)
+    before = workspace_rows(database, workspace_id)
     _outcome(
         _shopify(client, workspace_id, _sample("shopify_orders_paid.json"), topic="orders/paid", webhook_id="w1"),
         "unchanged",
@@ -460,7 +445,7 @@ def test_a_shopify_export_and_the_shopify_webhooks_record_one_order(
         _shopify(client, workspace_id, _sample("shopify_refunds_create.json"), topic="refunds/create", webhook_id="w2"),
         "unchanged",
     )
-    assert _rows(database, workspace_id) == before
+    assert workspace_rows(database, workspace_id) == before
     orders = _orders(client, headers, _fan(client, headers, JONAS)["id"])
     assert (orders[POSTER]["status"], orders[LP]["status"]) == ("refunded", "completed")
 
@@ -498,10 +483,10 @@ def test_stripe_checkout_session_completed_records_the_payment(
     assert order["placed_at"] == "2026-03-05T20:09:50Z"  # the session's created, 1772741390
     assert client.get(f"{API}/orders/{order['id']}", headers=headers).json() == order
 
-    before = _rows(database, workspace_id)
+    before = workspace_rows(database, workspace_id)
     replay = _timestamped(client, workspace_id, "stripe", body, secret=STRIPE_SECRET, at=now)
     _outcome(replay, "unchanged", unchanged=1)
-    assert _rows(database, workspace_id) == before
+    assert workspace_rows(database, workspace_id) == before
     assert [_logged(d) for d in _deliveries(client, headers)] == [
         ("stripe", "checkout.session.completed", "evt_1SxjR9HkT8mLr5XaP3kTq7Wm", "processed", 200, 1, 0),
         ("stripe", "checkout.session.completed", "evt_1SxjR9HkT8mLr5XaP3kTq7Wm", "unchanged", 200, 0, 0),
@@ -542,7 +527,7 @@ def test_stripe_charge_refunded_refunds_the_payment_in_part_then_whole(
     assert order["refunded_at"] == "2026-03-09T10:02:15Z"  # the event's created, 1773050535
     assert (fan["total_spent"], fan["purchase_count"]) == ("0.00", 0)
 
-    before = _rows(database, workspace_id)
+    before = workspace_rows(database, workspace_id)
     _outcome(
         _timestamped(client, workspace_id, "stripe", whole, secret=STRIPE_SECRET, at=now), "unchanged", unchanged=1
     )
@@ -550,7 +535,7 @@ def test_stripe_charge_refunded_refunds_the_payment_in_part_then_whole(
     _outcome(
         _timestamped(client, workspace_id, "stripe", partial, secret=STRIPE_SECRET, at=now), "unchanged", unchanged=1
     )
-    assert _rows(database, workspace_id) == before
+    assert workspace_rows(database, workspace_id) == before
 
 
 def test_a_stripe_refund_delivered_before_its_checkout_leaves_the_payment_refunded(
@@ -657,9 +642,9 @@ def test_a_generic_sales_delivery_records_its_orders_and_events(
         {"venue": "Lido", "city": "Berlin"},
     )
 
-    before = _rows(database, workspace_id)
+    before = workspace_rows(database, workspace_id)
     _outcome(_timestamped(client, workspace_id, "generic", body, secret=secret, at=now), "unchanged", unchanged=2)
-    assert _rows(database, workspace_id) == before
+    assert workspace_rows(database, workspace_id) == before
     assert [_logged(d) for d in _deliveries(client, headers)] == [
         ("generic", "sales", "batch-0001", "processed", 200, 1, 1),
         ("generic", "sales", "batch-0001", "unchanged", 200, 0, 0),

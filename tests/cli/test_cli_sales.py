@@ -7,14 +7,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
-import uuid
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from fanbase.cli.main import app
+from tests_support import workspace_environment
 
 runner = CliRunner()
 SAMPLES = Path(__file__).parent.parent / "data" / "imports"
@@ -24,18 +23,7 @@ LIDO = ["--attended-at", "2026-02-20T21:00:00+01:00", "--venue", "Lido", "--city
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
     """A migrated database with a new EUR workspace, selected through FANBASE_WORKSPACE."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    environment = {"FANBASE_DATABASE_URL": url, "FANBASE_WORKSPACE": ""}
-    assert runner.invoke(app, ["db", "upgrade"], env=environment).exit_code == 0
-    created = runner.invoke(
-        app, ["workspace", "create", f"Sales {uuid.uuid4().hex[:6]}", "--currency", "EUR"], env=environment
-    )
-    match = re.search(r"Created workspace (\d+) .*\(EUR\)", created.stdout)
-    assert match, created.output
-    return {**environment, "FANBASE_WORKSPACE": match.group(1)}
+    return workspace_environment(request, tmp_path, create=("--currency", "EUR"))
 
 
 def invoke(env: dict[str, str], *args: str) -> tuple[int, str, str]:

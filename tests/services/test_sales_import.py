@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Table
 from sqlalchemy import select
 
 from fanbase.db.engine import Database
@@ -41,6 +40,7 @@ from fanbase.services import workspaces
 from fanbase.services.sales_formats import Format
 from fanbase.services.sales_formats import ImportOptions
 from fanbase.services.vendor_formats import FORMATS
+from tests_support import workspace_rows
 
 SAMPLES = Path(__file__).parent.parent / "data" / "imports"
 README = Path(__file__).parent.parent.parent / "README.md"
@@ -113,21 +113,6 @@ def counts(report: SalesImportReport) -> dict[str, int]:
             "error_count",
         }
     )
-
-
-def table_rows(database: Database, workspace_id: int) -> dict[str, list[tuple[Any, ...]]]:
-    """Every column of the workspace's orders, events and fans, in id order."""
-    tables: tuple[Table, ...] = (orders, events, fans)
-    with database.transaction(workspace_id=None, write=False) as connection:
-        return {
-            table.name: [
-                tuple(row)
-                for row in connection.execute(
-                    select(table).where(table.c.workspace_id == workspace_id).order_by(table.c.id)
-                )
-            ]
-            for table in tables
-        }
 
 
 def stored_orders(database: Database, workspace_id: int) -> dict[str, tuple[Any, ...]]:
@@ -508,11 +493,11 @@ def test_importing_a_sample_again_changes_nothing(
     Stripe charge id, Eventbrite Attendee #) make every row's external id, so the same file twice is one import."""
     workspace_id = eur_workspace(database, now)
     first = import_bytes(database, workspace_id, sample(name), now=now, options=options)
-    before = table_rows(database, workspace_id)
+    before = workspace_rows(database, workspace_id)
 
     again = import_bytes(database, workspace_id, sample(name), now=now + timedelta(days=1), options=options)
 
-    assert table_rows(database, workspace_id) == before
+    assert workspace_rows(database, workspace_id) == before
     assert counts(again) == {
         "rows": first.rows,
         "orders_created": 0,
@@ -573,7 +558,7 @@ def test_the_format_is_told_by_the_header(database: Database, now: datetime, nam
     preview = sales_csv.preview_sales_csv(database, workspace_id, io.BytesIO(sample(name)), kind="orders")
     assert preview.format == expected
     assert preview.columns == sample(name).decode().splitlines()[0].split(",")
-    assert table_rows(database, workspace_id) == {"orders": [], "events": [], "fans": []}
+    assert workspace_rows(database, workspace_id) == {"orders": [], "events": [], "fans": []}
 
 
 @pytest.mark.parametrize(
@@ -606,7 +591,7 @@ def test_forcing_the_wrong_vendor_is_refused_on_format(
         import_bytes(database, workspace_id, sample(name), now=now, format_choice=forced)
     assert refused.value.field == "format"
     assert refused.value.message.endswith(f"its header lacks {missing}")
-    assert table_rows(database, workspace_id) == {"orders": [], "events": [], "fans": []}
+    assert workspace_rows(database, workspace_id) == {"orders": [], "events": [], "fans": []}
 
 
 def test_a_vendor_that_holds_no_events_is_refused_for_an_events_import(database: Database, now: datetime) -> None:
@@ -704,12 +689,12 @@ def test_generic_orders_csv_reports_bad_rows_by_physical_line(database: Database
         "shop-2": ("gus@example.com", "merch", "refunded", 800, 800, "EUR", "1", 800),
     }
     assert order_times(database, workspace_id)[derived[0]][0] == "Night Tram\n(deluxe,\nsigned)"
-    before = table_rows(database, workspace_id)
+    before = workspace_rows(database, workspace_id)
 
     again = import_bytes(database, workspace_id, GENERIC_ORDERS.encode(), now=now + timedelta(days=1))
 
     assert (again.orders_created, again.unchanged, again.error_count) == (0, 3, 5)
-    assert table_rows(database, workspace_id) == before  # the derived id is the same the second time
+    assert workspace_rows(database, workspace_id) == before  # the derived id is the same the second time
 
 
 def test_generic_events_csv_reads_a_json_properties_column_and_property_columns(
@@ -748,12 +733,12 @@ def test_generic_events_csv_reads_a_json_properties_column_and_property_columns(
     assert rows[1][4] == "door-7"
     assert re.fullmatch(r"row:[0-9a-f]{24}", str(rows[0][4]))
     assert last_active(database, workspace_id, "ada@example.com") == at("2026-03-20 20:00")
-    before = table_rows(database, workspace_id)
+    before = workspace_rows(database, workspace_id)
 
     again = import_bytes(database, workspace_id, data.encode(), now=now + timedelta(days=1), kind="events")
 
     assert (again.events_created, again.unchanged, again.error_count) == (0, 2, 2)
-    assert table_rows(database, workspace_id) == before
+    assert workspace_rows(database, workspace_id) == before
 
 
 # --- chunks, suppressions, rates -----------------------------------------------------------------------------
@@ -1016,7 +1001,7 @@ def test_a_preview_converts_at_the_rates_and_names_a_missing_one(database: Datab
     assert preview.rows[0].values["amount_in_EUR"] == "9.20"
     assert preview.rows[0].values["exchange_rate"] == "0.92"
     assert preview.rows[1].values["problem"].startswith("no exchange rate from GBP to EUR valid on 2026-03-02")
-    assert table_rows(database, workspace_id) == {"orders": [], "events": [], "fans": []}
+    assert workspace_rows(database, workspace_id) == {"orders": [], "events": [], "fans": []}
 
 
 # --- defects found ---------------------------------------------------------------------------------------------
